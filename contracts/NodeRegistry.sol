@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {INodeLicense} from "./interfaces/INodeLicense.sol";
+import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
+
+/// @title Node registry
+/// @dev   Storage is packed so that the per-job paths stay cheap: `lockForClaim` reads two slots
+///        (operator + capabilities, stake + lock + status) and writes one; `release` reads and
+///        writes one.
+///        Invariant (stake): locked <= stake for every node.
+///        Invariant (solvency): the registry's TES balance >= sum over nodes of stake + unbonding.
+contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    // ------------------------------------------------------------------ constants
+    /// @notice Upper bound for `unbondingDelay`.
+    uint256 public constant MAX_UNBONDING_DELAY = 90 days;
+    /// @notice Upper bound for `jailPeriod`.
+    uint256 public constant MAX_JAIL_PERIOD = 30 days;
+
+    // ------------------------------------------------------------------ storage
+    /// @dev One node, three slots. Slot 0: who acts and what it has (read by every claim).
+    ///      Slot 1: bond, lien, status and work counters (read and written by every claim and
+    ///      release). Slot 2: unbonding and slashing (rare paths). Counters saturate instead of
+    ///      reverting so that settlement can never be blocked by them; `failed` is 24 bits so that
+    ///      slot 1 fits in 256 bits.
+    struct NodeRecord {
+        // slot 0
+        address operator;
+        uint16 cpuCores;
+        uint32 memoryMb;
+        uint8 gpuCount;
+        uint32 gpuMemoryMb;
+        uint8 gpuClass;
+        // slot 1
+        uint96 stake;
+        uint96 locked;
+        NodeStatus status;
+        uint32 completed;
+        uint24 failed;
+        // slot 2
+        uint96 unbonding;
+        uint40 unbondingReleaseAt;
+        uint40 jailedUntil;
+        uint32 slashed;
+    }
+
+    IERC20 private immutable _token;
+    INodeLicense private immutable _licence;
+
+    address private _jobMarket;
+    uint32 private _unbondingDelay;
+    uint32 private _jailPeriod;
+    uint96 private _minStake;
+
+    mapping(uint256 nodeId => NodeRecord) private _nodes;
+
+    // ------------------------------------------------------------------ modifiers
+    modifier onlyJobMarket() {
+        _checkJobMarket();
+        _;
+    }
+
+    modifier onlyLicenceOwner(uint256 nodeId) {
+        _checkLicenceOwner(nodeId);
+        _;
+    }
+
+    // ------------------------------------------------------------------ constructor
+    constructor(
+        address owner_,
+        IERC20 token_,
+        INodeLicense licence_,
+        uint96 minStake_,
+        uint32 unbondingDelay_,
+        uint32 jailPeriod_
+    ) Ownable(owner_) {
+        if (address(token_) == address(0) || address(licence_) == address(0)) {
+            revert NodeRegistryInvalidAddress();
+        }
+        _token = token_;
+        _licence = licence_;
+        _setParameters(minStake_, unbondingDelay_, jailPeriod_);
+    }
+
+    // ------------------------------------------------------------------ licence owner
+    /// @inheritdoc INodeRegistry
+    function bindOperator(uint256 nodeId, address operator) external onlyLicenceOwner(nodeId) {
+        if (operator == address(0)) revert NodeRegistryInvalidAddress();
+        NodeRecord storage n = _nodes[nodeId];
+        address previous = n.operator;
+        n.operator = operator;
+        if (previous != address(0) && previous != operator) emit OperatorUnbound(nodeId, previous);
+        emit OperatorBound(nodeId, operator);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function declareCapabilities(uint256 nodeId, Capabilities calldata capabilities)
+        external
+        onlyLicenceOwner(nodeId)
+    {
+        NodeRecord storage n = _nodes[nodeId];
+        n.cpuCores = capabilities.cpuCores;
+        n.memoryMb = capabilities.memoryMb;
+        n.gpuCount = capabilities.gpuCount;
+        n.gpuMemoryMb = capabilities.gpuMemoryMb;
+        n.gpuClass = capabilities.gpuClass;
+        emit CapabilitiesDeclared(
+            nodeId,
+            capabilities.cpuCores,
+            capabilities.memoryMb,
+            capabilities.gpuCount,
+            capabilities.gpuMemoryMb,
+            capabilities.gpuClass
+        );
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev The licence must exist (`ownerOf` reverts otherwise), so stake can never wait on an id
+    ///      that someone else mints later. A retired node takes no new stake.
+    function stake(uint256 nodeId, uint256 amount) external nonReentrant {
+        if (amount == 0) revert NodeRegistryZeroAmount();
+        _licence.ownerOf(nodeId);
+        NodeRecord storage n = _nodes[nodeId];
+        NodeStatus status = n.status;
+        if (status == NodeStatus.Retired) revert NodeRegistryWrongStatus(nodeId, status);
+        uint96 newStake = SafeCast.toUint96(uint256(n.stake) + amount);
+        n.stake = newStake;
+        emit Staked(nodeId, msg.sender, amount, newStake);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev An active node whose remaining stake falls below `minStake` goes out of service.
+    function requestUnbond(uint256 nodeId, uint256 amount) external onlyLicenceOwner(nodeId) {
+        if (amount == 0) revert NodeRegistryZeroAmount();
+        NodeRecord storage n = _nodes[nodeId];
+        uint96 bonded = n.stake;
+        uint256 free = bonded - n.locked;
+        if (amount > free) revert NodeRegistryInsufficientFreeStake(nodeId, free, amount);
+        uint96 remaining;
+        unchecked {
+            // amount <= free <= bonded
+            remaining = bonded - uint96(amount);
+        }
+        n.stake = remaining;
+        uint256 releaseAt = block.timestamp + _unbondingDelay;
+        n.unbonding += uint96(amount);
+        n.unbondingReleaseAt = uint40(releaseAt);
+        emit UnbondRequested(nodeId, amount, releaseAt);
+        if (remaining < _minStake && n.status == NodeStatus.Active) {
+            n.status = NodeStatus.Inactive;
+            emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
+        }
+    }
+
+    /// @inheritdoc INodeRegistry
+    function withdrawUnbonded(uint256 nodeId) external nonReentrant onlyLicenceOwner(nodeId) {
+        NodeRecord storage n = _nodes[nodeId];
+        uint256 amount = n.unbonding;
+        if (amount == 0) revert NodeRegistryNothingUnbonding(nodeId);
+        uint256 releaseAt = n.unbondingReleaseAt;
+        if (block.timestamp < releaseAt) revert NodeRegistryUnbondingNotReady(nodeId, releaseAt);
+        n.unbonding = 0;
+        n.unbondingReleaseAt = 0;
+        emit Unbonded(nodeId, msg.sender, amount);
+        _token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function activate(uint256 nodeId) external onlyLicenceOwner(nodeId) {
+        NodeRecord storage n = _nodes[nodeId];
+        NodeStatus status = n.status;
+        if (status == NodeStatus.Jailed) {
+            uint256 jailedUntil = n.jailedUntil;
+            if (block.timestamp < jailedUntil) revert NodeRegistryStillJailed(nodeId, jailedUntil);
+        } else if (status != NodeStatus.Inactive) {
+            revert NodeRegistryWrongStatus(nodeId, status);
+        }
+        if (n.operator == address(0)) revert NodeRegistryNoOperator(nodeId);
+        uint256 bonded = n.stake;
+        if (bonded < _minStake) revert NodeRegistryInsufficientStake(nodeId, bonded, _minStake);
+        n.status = NodeStatus.Active;
+        emit NodeStatusChanged(nodeId, NodeStatus.Active);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function deactivate(uint256 nodeId) external onlyLicenceOwner(nodeId) {
+        NodeRecord storage n = _nodes[nodeId];
+        NodeStatus status = n.status;
+        if (status != NodeStatus.Active) revert NodeRegistryWrongStatus(nodeId, status);
+        n.status = NodeStatus.Inactive;
+        emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Collateral locked for running jobs stays locked until the market releases or seizes it.
+    function retire(uint256 nodeId) external onlyLicenceOwner(nodeId) {
+        NodeRecord storage n = _nodes[nodeId];
+        NodeStatus status = n.status;
+        if (status == NodeStatus.Retired) revert NodeRegistryWrongStatus(nodeId, status);
+        n.status = NodeStatus.Retired;
+        emit NodeStatusChanged(nodeId, NodeStatus.Retired);
+    }
+
+    // ------------------------------------------------------------------ job market
+    /// @inheritdoc INodeRegistry
+    function lockForClaim(uint256 nodeId, address operator, Capabilities calldata need, uint256 collateral)
+        external
+        onlyJobMarket
+    {
+        NodeRecord storage n = _nodes[nodeId];
+        uint96 bonded = n.stake;
+        uint96 locked = n.locked;
+        NodeStatus status = n.status;
+        if (status != NodeStatus.Active) revert NodeRegistryNotActive(nodeId, status);
+        if (n.operator != operator) revert NodeRegistryNotOperator(nodeId, operator);
+        if (
+            n.cpuCores < need.cpuCores || n.memoryMb < need.memoryMb || n.gpuCount < need.gpuCount
+                || n.gpuMemoryMb < need.gpuMemoryMb || n.gpuClass < need.gpuClass
+        ) revert NodeRegistryCapabilitiesNotMet(nodeId);
+        uint256 free;
+        unchecked {
+            // invariant: locked <= stake
+            free = bonded - locked;
+        }
+        if (collateral > free) revert NodeRegistryInsufficientFreeStake(nodeId, free, collateral);
+        unchecked {
+            // collateral <= stake - locked, so the sum stays <= stake
+            n.locked = locked + uint96(collateral);
+        }
+        emit CollateralLocked(nodeId, collateral);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Reverts (arithmetic underflow) if `amount` exceeds the locked collateral.
+    function release(uint256 nodeId, uint256 amount, Outcome outcome) external onlyJobMarket {
+        NodeRecord storage n = _nodes[nodeId];
+        // checked: reverts if the market releases more than it locked
+        n.locked = uint96(n.locked - amount);
+        if (outcome == Outcome.Completed) {
+            uint32 c = n.completed;
+            if (c != type(uint32).max) {
+                unchecked {
+                    // below the max, checked just above
+                    n.completed = c + 1;
+                }
+            }
+        } else if (outcome == Outcome.Failed) {
+            uint24 f = n.failed;
+            if (f != type(uint24).max) {
+                unchecked {
+                    // below the max, checked just above
+                    n.failed = f + 1;
+                }
+            }
+        }
+        emit CollateralReleased(nodeId, amount, outcome);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Only locked collateral can be seized; unbonding stake is out of reach. A retired node
+    ///      stays retired (it cannot be reactivated), an already jailed one has its term restarted.
+    function seize(uint256 nodeId, uint256 amount)
+        external
+        nonReentrant
+        onlyJobMarket
+        returns (uint256 seized)
+    {
+        NodeRecord storage n = _nodes[nodeId];
+        uint96 locked = n.locked;
+        uint96 taken = amount < locked ? uint96(amount) : locked;
+        unchecked {
+            // taken <= locked <= stake
+            n.locked = locked - taken;
+            n.stake -= taken;
+        }
+        uint32 s = n.slashed;
+        if (s != type(uint32).max) {
+            unchecked {
+                // below the max, checked just above
+                n.slashed = s + 1;
+            }
+        }
+        uint256 jailedUntil = block.timestamp + _jailPeriod;
+        n.jailedUntil = uint40(jailedUntil);
+        emit NodeSlashed(nodeId, taken, jailedUntil);
+        NodeStatus status = n.status;
+        if (status == NodeStatus.Active || status == NodeStatus.Inactive) {
+            n.status = NodeStatus.Jailed;
+            emit NodeStatusChanged(nodeId, NodeStatus.Jailed);
+        }
+        seized = taken;
+        if (seized != 0) _token.safeTransfer(msg.sender, seized);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Stake, unbonding and reputation stay with the licence; a jailed or retired node keeps
+    ///      its status.
+    function onLicenceTransfer(uint256 nodeId, address, address) external {
+        if (msg.sender != address(_licence)) revert NodeRegistryNotLicence(msg.sender);
+        NodeRecord storage n = _nodes[nodeId];
+        address previous = n.operator;
+        if (previous != address(0)) {
+            n.operator = address(0);
+            emit OperatorUnbound(nodeId, previous);
+        }
+        if (n.status == NodeStatus.Active) {
+            n.status = NodeStatus.Inactive;
+            emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
+        }
+    }
+
+    // ------------------------------------------------------------------ governance
+    /// @inheritdoc INodeRegistry
+    function setJobMarket(address market) external onlyOwner {
+        if (market == address(0)) revert NodeRegistryInvalidAddress();
+        address current = _jobMarket;
+        if (current != address(0)) revert NodeRegistryJobMarketAlreadySet(current);
+        _jobMarket = market;
+        emit JobMarketSet(market);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function setParameters(uint96 minStake_, uint32 unbondingDelay_, uint32 jailPeriod_) external onlyOwner {
+        _setParameters(minStake_, unbondingDelay_, jailPeriod_);
+    }
+
+    // ------------------------------------------------------------------ views
+    /// @inheritdoc INodeRegistry
+    function node(uint256 nodeId) external view returns (Node memory) {
+        NodeRecord storage n = _nodes[nodeId];
+        return Node({
+            operator: n.operator,
+            status: n.status,
+            jailedUntil: n.jailedUntil,
+            capabilities: Capabilities({
+                cpuCores: n.cpuCores,
+                memoryMb: n.memoryMb,
+                gpuCount: n.gpuCount,
+                gpuMemoryMb: n.gpuMemoryMb,
+                gpuClass: n.gpuClass
+            }),
+            stake: n.stake,
+            locked: n.locked,
+            unbonding: n.unbonding,
+            unbondingReleaseAt: n.unbondingReleaseAt,
+            completed: n.completed,
+            failed: n.failed,
+            slashed: n.slashed
+        });
+    }
+
+    /// @inheritdoc INodeRegistry
+    function operatorOf(uint256 nodeId) external view returns (address) {
+        return _nodes[nodeId].operator;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function ownerOfNode(uint256 nodeId) external view returns (address) {
+        return _licence.ownerOf(nodeId);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function isActive(uint256 nodeId) external view returns (bool) {
+        return _nodes[nodeId].status == NodeStatus.Active;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function meets(Capabilities calldata have, Capabilities calldata need) external pure returns (bool) {
+        return have.cpuCores >= need.cpuCores && have.memoryMb >= need.memoryMb && have.gpuCount >= need.gpuCount
+            && have.gpuMemoryMb >= need.gpuMemoryMb && have.gpuClass >= need.gpuClass;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function freeStake(uint256 nodeId) external view returns (uint256) {
+        NodeRecord storage n = _nodes[nodeId];
+        return n.stake - n.locked;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function minStake() external view returns (uint256) {
+        return _minStake;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function unbondingDelay() external view returns (uint256) {
+        return _unbondingDelay;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function jailPeriod() external view returns (uint256) {
+        return _jailPeriod;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function jobMarket() external view returns (address) {
+        return _jobMarket;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function licence() external view returns (address) {
+        return address(_licence);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    // ------------------------------------------------------------------ internal
+    function _checkJobMarket() internal view {
+        if (msg.sender != _jobMarket) revert NodeRegistryNotJobMarket(msg.sender);
+    }
+
+    function _checkLicenceOwner(uint256 nodeId) internal view {
+        if (_licence.ownerOf(nodeId) != msg.sender) revert NodeRegistryNotLicenceOwner(nodeId, msg.sender);
+    }
+
+    function _setParameters(uint96 minStake_, uint32 unbondingDelay_, uint32 jailPeriod_) internal {
+        if (minStake_ == 0) revert NodeRegistryParameterOutOfBounds("minStake", minStake_);
+        if (unbondingDelay_ > MAX_UNBONDING_DELAY) {
+            revert NodeRegistryParameterOutOfBounds("unbondingDelay", unbondingDelay_);
+        }
+        if (jailPeriod_ > MAX_JAIL_PERIOD) revert NodeRegistryParameterOutOfBounds("jailPeriod", jailPeriod_);
+        _minStake = minStake_;
+        _unbondingDelay = unbondingDelay_;
+        _jailPeriod = jailPeriod_;
+        emit ParametersSet(minStake_, unbondingDelay_, jailPeriod_);
+    }
+}

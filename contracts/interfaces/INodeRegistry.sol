@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title Node registry
+/// @notice One record per node licence (node id = licence token id): the operator key that acts for
+///         it, the hardware it declares, its bonded TES stake, its status and its reputation.
+///         Only the licence owner configures a node; only its operator acts for it; only the job
+///         market locks, releases and seizes collateral.
+/// @dev    Stake is held by this contract. Collateral for a claimed job is a lien on the stake
+///         (`locked`): it cannot be unbonded while locked, and moves to the job market only when
+///         it is seized. Stake and reputation belong to the licence and travel with it; the
+///         operator binding does not (the registry clears it when the licence changes hands).
+interface INodeRegistry {
+    enum NodeStatus {
+        Inactive, // licence exists; not (or no longer) serving jobs
+        Active, // serving jobs
+        Jailed, // slashed recently; cannot claim until unjailed
+        Retired // left the network for good; stake can be unbonded
+    }
+
+    /// @notice How a replica's collateral is released: counted as completed, failed, or not at all
+    ///         (no fault: e.g. the job expired because other replicas never claimed).
+    enum Outcome {
+        NoFault,
+        Completed,
+        Failed
+    }
+
+    /// @notice Hardware a node declares, or a job requires.
+    struct Capabilities {
+        uint16 cpuCores;
+        uint32 memoryMb;
+        uint8 gpuCount;
+        uint32 gpuMemoryMb; // per GPU
+        uint8 gpuClass; // 0 = none/any, higher = more capable class (see docs/protocol.md)
+    }
+
+    struct Node {
+        address operator;
+        NodeStatus status;
+        uint40 jailedUntil;
+        Capabilities capabilities;
+        uint96 stake; // bonded, includes `locked`
+        uint96 locked; // collateral held for claimed jobs
+        uint96 unbonding;
+        uint40 unbondingReleaseAt;
+        uint32 completed;
+        uint32 failed;
+        uint32 slashed;
+    }
+
+    // ------------------------------------------------------------------ errors
+    error NodeRegistryNotLicenceOwner(uint256 nodeId, address caller);
+    error NodeRegistryNotOperator(uint256 nodeId, address caller);
+    error NodeRegistryNotJobMarket(address caller);
+    error NodeRegistryNotLicence(address caller);
+    error NodeRegistryJobMarketAlreadySet(address market);
+    error NodeRegistryInvalidAddress();
+    error NodeRegistryZeroAmount();
+    error NodeRegistryNoOperator(uint256 nodeId);
+    error NodeRegistryInsufficientStake(uint256 nodeId, uint256 have, uint256 need);
+    error NodeRegistryInsufficientFreeStake(uint256 nodeId, uint256 free, uint256 need);
+    error NodeRegistryNotActive(uint256 nodeId, NodeStatus status);
+    error NodeRegistryWrongStatus(uint256 nodeId, NodeStatus status);
+    error NodeRegistryStillJailed(uint256 nodeId, uint256 jailedUntil);
+    error NodeRegistryUnbondingNotReady(uint256 nodeId, uint256 releaseAt);
+    error NodeRegistryNothingUnbonding(uint256 nodeId);
+    error NodeRegistryCapabilitiesNotMet(uint256 nodeId);
+    error NodeRegistryParameterOutOfBounds(bytes32 name, uint256 value);
+
+    // ------------------------------------------------------------------ events
+    event OperatorBound(uint256 indexed nodeId, address indexed operator);
+    event OperatorUnbound(uint256 indexed nodeId, address indexed operator);
+    event CapabilitiesDeclared(uint256 indexed nodeId, uint16 cpuCores, uint32 memoryMb, uint8 gpuCount, uint32 gpuMemoryMb, uint8 gpuClass);
+    event Staked(uint256 indexed nodeId, address indexed from, uint256 amount, uint256 newStake);
+    event UnbondRequested(uint256 indexed nodeId, uint256 amount, uint256 releaseAt);
+    event Unbonded(uint256 indexed nodeId, address indexed to, uint256 amount);
+    event NodeStatusChanged(uint256 indexed nodeId, NodeStatus status);
+    event CollateralLocked(uint256 indexed nodeId, uint256 amount);
+    event CollateralReleased(uint256 indexed nodeId, uint256 amount, Outcome outcome);
+    event NodeSlashed(uint256 indexed nodeId, uint256 amount, uint256 jailedUntil);
+    event JobMarketSet(address indexed market);
+    event ParametersSet(uint256 minStake, uint256 unbondingDelay, uint256 jailPeriod);
+
+    // ------------------------------------------------------------------ licence owner
+    /// @notice Binds the hot key that claims jobs and signs proofs for `nodeId`. Licence owner only.
+    function bindOperator(uint256 nodeId, address operator) external;
+
+    /// @notice Declares the node's hardware. Licence owner only.
+    function declareCapabilities(uint256 nodeId, Capabilities calldata capabilities) external;
+
+    /// @notice Adds `amount` TES (pulled from the caller) to the node's bonded stake. Anyone may top up.
+    function stake(uint256 nodeId, uint256 amount) external;
+
+    /// @notice Starts unbonding `amount` of free (unlocked) stake; it can be withdrawn after the delay.
+    ///         A second request adds to the pending amount and restarts the delay. Licence owner only.
+    function requestUnbond(uint256 nodeId, uint256 amount) external;
+
+    /// @notice Sends matured unbonding stake to the current licence owner. Licence owner only.
+    function withdrawUnbonded(uint256 nodeId) external;
+
+    /// @notice Puts the node into service: needs an operator and at least `minStake` bonded.
+    ///         Also how a jailed node returns, once its jail period is over. Licence owner only.
+    function activate(uint256 nodeId) external;
+
+    /// @notice Takes the node out of service (it may be activated again). Licence owner only.
+    function deactivate(uint256 nodeId) external;
+
+    /// @notice Leaves the network for good. Licence owner only.
+    function retire(uint256 nodeId) external;
+
+    // ------------------------------------------------------------------ job market
+    /// @notice Checks that `operator` acts for an active `nodeId` whose capabilities meet `need`,
+    ///         and locks `collateral` from its free stake. Job market only.
+    function lockForClaim(uint256 nodeId, address operator, Capabilities calldata need, uint256 collateral)
+        external;
+
+    /// @notice Releases `amount` of locked collateral and counts the replica's `outcome`.
+    function release(uint256 nodeId, uint256 amount, Outcome outcome) external;
+
+    /// @notice Seizes up to `amount` of the node's locked collateral: sends it to the job market,
+    ///         counts a slash and jails the node. Returns what was seized.
+    function seize(uint256 nodeId, uint256 amount) external returns (uint256 seized);
+
+    /// @notice Called by the licence contract when a licence changes hands: unbinds the operator
+    ///         and takes the node out of service.
+    function onLicenceTransfer(uint256 nodeId, address from, address to) external;
+
+    // ------------------------------------------------------------------ governance
+    function setJobMarket(address market) external;
+    function setParameters(uint96 minStake, uint32 unbondingDelay, uint32 jailPeriod) external;
+
+    // ------------------------------------------------------------------ views
+    function node(uint256 nodeId) external view returns (Node memory);
+    function operatorOf(uint256 nodeId) external view returns (address);
+    function ownerOfNode(uint256 nodeId) external view returns (address);
+    function isActive(uint256 nodeId) external view returns (bool);
+    function meets(Capabilities calldata have, Capabilities calldata need) external pure returns (bool);
+    function freeStake(uint256 nodeId) external view returns (uint256);
+    function minStake() external view returns (uint256);
+    function unbondingDelay() external view returns (uint256);
+    function jailPeriod() external view returns (uint256);
+    function jobMarket() external view returns (address);
+    function licence() external view returns (address);
+    function token() external view returns (address);
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title Rewards
+/// @notice Turns emissions and client fees into TES for node owners, epoch by epoch.
+///         Each finished epoch's pot (its emission + the protocol fees received in it + anything
+///         carried over) is split into an availability share, paid equally to every node that proved
+///         liveness in the epoch, and a work share, paid pro rata to the verified work the job market
+///         recorded for each node in the epoch. A share with nobody to pay carries to the next epoch.
+/// @dev    Per-node state is O(1): the node's last live epoch and last work epoch (with its work);
+///         a node's pending epochs are settled into its accrued balance lazily, when it next acts
+///         or its owner claims. Claiming never loops over the network.
+///         Emission for epoch e is `initialEmission >> (e / halvingEpochs)`; the constructor proves
+///         genesis + 2 * initialEmission * halvingEpochs <= cap, so the schedule can never pass it.
+interface IRewards {
+    struct Epoch {
+        uint128 availabilityPerNode; // TES per live node, fixed when the epoch closes
+        uint128 workRate; // TES per unit of work, scaled by 1e18, fixed when the epoch closes
+        uint64 liveNodes;
+        uint128 totalWork;
+        uint128 fees; // protocol fees received during the epoch
+        bool closed;
+    }
+
+    // ------------------------------------------------------------------ errors
+    error RewardsNotJobMarket(address caller);
+    error RewardsNotOperator(uint256 nodeId, address caller);
+    error RewardsNotLicenceOwner(uint256 nodeId, address caller);
+    error RewardsNodeNotActive(uint256 nodeId);
+    error RewardsNothingToClaim(address owner);
+    error RewardsJobMarketAlreadySet(address market);
+    error RewardsInvalidAddress();
+    error RewardsInvalidSchedule(uint256 genesisSupply, uint256 initialEmission, uint256 halvingEpochs, uint256 cap);
+    error RewardsParameterOutOfBounds(bytes32 name, uint256 value);
+
+    // ------------------------------------------------------------------ events
+    event EpochClosed(uint256 indexed epoch, uint256 emission, uint256 fees, uint256 availabilityPot, uint256 workPot, uint256 carried);
+    event LivenessProved(uint256 indexed nodeId, uint256 indexed epoch);
+    event WorkRecorded(uint256 indexed nodeId, uint256 indexed epoch, uint256 amount);
+    event FeesReceived(uint256 indexed epoch, uint256 amount);
+    event RewardsClaimed(address indexed owner, uint256 indexed nodeId, uint256 amount);
+    event JobMarketSet(address indexed market);
+
+    // ------------------------------------------------------------------ external
+    /// @notice Operator proves its nodes were alive this epoch (once per node per epoch counts).
+    function heartbeat(uint256[] calldata nodeIds) external;
+
+    /// @notice Job market only: `amount` of verified work (the net payment) done by `nodeId` now.
+    function recordWork(uint256 nodeId, uint256 amount) external;
+
+    /// @notice Job market only: `amount` TES of protocol fees was just transferred to this contract.
+    function notifyFees(uint256 amount) external;
+
+    /// @notice Closes up to `maxEpochs` finished epochs (minting their emission). Anyone may call;
+    ///         every other entry point also closes what it needs.
+    function checkpoint(uint256 maxEpochs) external;
+
+    /// @notice Pays the caller everything accrued to `nodeIds` (licences the caller owns) for all
+    ///         finished epochs. Cost is O(nodeIds.length), independent of the network's size.
+    function claim(uint256[] calldata nodeIds) external returns (uint256 amount);
+
+    /// @notice Wires the job market (allowed to record work and fees). Owner only, once.
+    function setJobMarket(address market) external;
+
+    // ------------------------------------------------------------------ views
+    function currentEpoch() external view returns (uint256);
+    function epochLength() external view returns (uint256);
+    function genesisTime() external view returns (uint256);
+    function emissionForEpoch(uint256 epoch) external view returns (uint256);
+    function epoch(uint256 epochId) external view returns (Epoch memory);
+    function lastClosedEpoch() external view returns (uint256 next); // first epoch not yet closed
+    /// @notice What `claim([nodeId])` would pay now (closing finished epochs in the view).
+    function claimable(uint256 nodeId) external view returns (uint256);
+    function totalMinted() external view returns (uint256);
+    function totalFunded() external view returns (uint256); // minted emissions + fees received
+    function totalClaimed() external view returns (uint256);
+    function availabilityBps() external view returns (uint256);
+}

@@ -1,0 +1,59 @@
+"""Prove stage: turn a result into what the job market accepts.
+
+The EIP-712 statement signed here must match `JobMarket.COMPLETION_TYPEHASH` and its domain
+("TES JobMarket", "1", chain id, market address): a proof signed for another job, chain or
+deployment is rejected on chain.
+"""
+
+from __future__ import annotations
+
+from eth_abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+DOMAIN_NAME = "TES JobMarket"
+DOMAIN_VERSION = "1"
+COMPLETION_TYPES = {
+    "Completion": [
+        {"name": "jobId", "type": "uint256"},
+        {"name": "nodeId", "type": "uint256"},
+        {"name": "commitment", "type": "bytes32"},
+    ]
+}
+
+
+def _b32(value: bytes | str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+def commitment_of(job_id: int, node_id: int, result_hash: bytes | str, salt: bytes | str) -> bytes:
+    """keccak256(abi.encode(jobId, nodeId, resultHash, salt)), as `JobMarket.commitmentOf`."""
+    return keccak(
+        encode(["uint256", "uint256", "bytes32", "bytes32"], [job_id, node_id, _b32(result_hash), _b32(salt)])
+    )
+
+
+def completion_message(chain_id: int, market: str, job_id: int, node_id: int, commitment: bytes | str):
+    """The EIP-712 signable message for a completion proof."""
+    return encode_typed_data(
+        domain_data={
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": market,
+        },
+        message_types=COMPLETION_TYPES,
+        message_data={"jobId": job_id, "nodeId": node_id, "commitment": _b32(commitment)},
+    )
+
+
+def sign_completion(
+    private_key: bytes | str, chain_id: int, market: str, job_id: int, node_id: int, commitment: bytes | str
+) -> bytes:
+    """65-byte r||s||v signature over the completion statement."""
+    signed = Account.sign_message(completion_message(chain_id, market, job_id, node_id, commitment), private_key)
+    return bytes(signed.signature)

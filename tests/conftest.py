@@ -1,0 +1,223 @@
+"""Shared fixtures: role accounts, a fully wired deployment, and factories.
+
+Roles are named accounts rather than `accounts[i]` so a test says who acts. The deployment is
+session-scoped; ape's default isolation reverts each test's state changes.
+"""
+
+import pytest
+
+from tests.utils.constants import (
+    AVAILABILITY_BPS,
+    DEFAULT_CAPS,
+    E18,
+    EPOCH_LENGTH,
+    GENESIS_SUPPLY,
+    HALVING_EPOCHS,
+    INITIAL_EMISSION,
+    JAIL_PERIOD,
+    JOB_COLLATERAL,
+    JOB_PAYMENT,
+    MARKET_PARAMETERS,
+    MIN_STAKE,
+    NO_REQUIREMENTS,
+    TIER_PRICE,
+    TIER_SUPPLY,
+    TOKEN_CAP,
+    UNBONDING_DELAY,
+    WINDOWS,
+)
+
+
+@pytest.fixture(scope="session")
+def deployer(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def treasury(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def client(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def node_owner(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def operator(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def keeper(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def node_owners(accounts):
+    """Owners of replica nodes for k >= 2 jobs (node_owner first)."""
+    return [accounts[3], accounts[7], accounts[8], accounts[9]]
+
+
+@pytest.fixture(scope="session")
+def operators(accounts, node_owners):
+    """A fresh operator key per replica owner (operator first)."""
+    ops = [accounts[4]]
+    for _ in node_owners[1:]:
+        ops.append(accounts.generate_test_account())
+    return ops
+
+
+@pytest.fixture(scope="session")
+def token(project, deployer, treasury):
+    return project.TESToken.deploy(treasury, TOKEN_CAP, GENESIS_SUPPLY, sender=deployer)
+
+
+@pytest.fixture(scope="session")
+def licence(project, deployer, treasury):
+    c = project.NodeLicense.deploy(deployer, treasury, sender=deployer)
+    c.addTier(TIER_PRICE, TIER_SUPPLY, 0, 0, 0, sender=deployer)
+    return c
+
+
+@pytest.fixture(scope="session")
+def registry(project, deployer, token, licence):
+    c = project.NodeRegistry.deploy(
+        deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer
+    )
+    licence.setRegistry(c, sender=deployer)
+    return c
+
+
+@pytest.fixture(scope="session")
+def rewards(project, chain, deployer, token, registry):
+    c = project.Rewards.deploy(
+        deployer,
+        token,
+        registry,
+        EPOCH_LENGTH,
+        chain.pending_timestamp,
+        INITIAL_EMISSION,
+        HALVING_EPOCHS,
+        AVAILABILITY_BPS,
+        sender=deployer,
+    )
+    token.setMinter(c, sender=deployer)
+    return c
+
+
+@pytest.fixture(scope="session")
+def market(project, deployer, token, registry, rewards):
+    c = project.JobMarket.deploy(
+        deployer, token, registry, rewards, tuple(MARKET_PARAMETERS.values()), sender=deployer
+    )
+    registry.setJobMarket(c, sender=deployer)
+    rewards.setJobMarket(c, sender=deployer)
+    return c
+
+
+# ---------------------------------------------------------------------- factories
+@pytest.fixture(scope="session")
+def fund(token, treasury):
+    """fund(account, amount): give `account` TES from the treasury's genesis allocation."""
+
+    def _fund(account, amount):
+        token.transfer(account, amount, sender=treasury)
+
+    return _fund
+
+
+@pytest.fixture(scope="session")
+def setup_node(licence, registry, token, fund):
+    """setup_node(owner, operator, caps=DEFAULT_CAPS, stake=5*MIN_STAKE) -> nodeId.
+
+    Buys a licence, binds the operator, declares capabilities, stakes and activates."""
+
+    def _setup(owner, operator, caps=DEFAULT_CAPS, stake=5 * MIN_STAKE, activate=True):
+        tx = licence.buy(0, 1, value=TIER_PRICE, sender=owner)
+        node_id = tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId
+        registry.bindOperator(node_id, operator, sender=owner)
+        registry.declareCapabilities(node_id, caps, sender=owner)
+        if stake:
+            fund(owner, stake)
+            token.approve(registry, stake, sender=owner)
+            registry.stake(node_id, stake, sender=owner)
+        if activate:
+            registry.activate(node_id, sender=owner)
+        return node_id
+
+    return _setup
+
+
+@pytest.fixture(scope="session")
+def job_request():
+    """job_request(**overrides) -> JobRequest tuple for createJob."""
+
+    def _request(
+        bundle_hash=b"\x11" * 32,
+        uri="file:///bundles/job.tar",
+        requirements=NO_REQUIREMENTS,
+        payment=JOB_PAYMENT,
+        collateral=JOB_COLLATERAL,
+        replicas=1,
+        **windows,
+    ):
+        w = {**WINDOWS, **windows}
+        return (
+            bundle_hash,
+            uri,
+            requirements,
+            payment,
+            collateral,
+            replicas,
+            w["claimWindow"],
+            w["executionWindow"],
+            w["revealWindow"],
+            w["disputeWindow"],
+        )
+
+    return _request
+
+
+@pytest.fixture(scope="session")
+def create_job(market, token, client, fund, job_request):
+    """create_job(sender=client, **request overrides) -> jobId (client funded and approved)."""
+
+    def _create(sender=None, **kw):
+        sender = sender or client
+        req = job_request(**kw)
+        fund(sender, req[3])
+        token.approve(market, req[3], sender=sender)
+        tx = market.createJob(req, sender=sender)
+        return tx.decode_logs(market.JobCreated)[0].jobId
+
+    return _create
+
+
+@pytest.fixture(scope="session")
+def sign_proof(market, chain):
+    """sign_proof(operator, job_id, node_id, commitment) -> Proof tuple for submitProofs."""
+    from oracle.prove import sign_completion
+
+    def _sign(operator, job_id, node_id, commitment, chain_id=None, verifying_contract=None):
+        sig = sign_completion(
+            operator.private_key,
+            chain_id or chain.chain_id,
+            verifying_contract or market.address,
+            job_id,
+            node_id,
+            commitment,
+        )
+        return (job_id, node_id, commitment, sig)
+
+    return _sign

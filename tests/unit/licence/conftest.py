@@ -1,0 +1,38 @@
+"""Local fixtures for node licences: a tier factory, a recording registry, ETH-rejecting buyers."""
+
+import pytest
+
+TIER_PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
+TIER_SUPPLY = 1_000
+
+
+@pytest.fixture
+def add_tier(licence, deployer):
+    """Factory: adds a tier as the owner and returns its id."""
+
+    def add(price=TIER_PRICE, supply=TIER_SUPPLY, per_wallet_cap=0, sale_start=0, sale_end=0):
+        tx = licence.addTier(price, supply, per_wallet_cap, sale_start, sale_end, sender=deployer)
+        return tx.decode_logs(licence.TierAdded)[0].tierId
+
+    return add
+
+
+@pytest.fixture
+def mock_registry(project, licence, deployer):
+    """A registry stand-in that records every onLicenceTransfer call, wired into the licence."""
+    r = project.MockLicenceRegistry.deploy(sender=deployer)
+    licence.setRegistry(r, sender=deployer)
+    return r
+
+
+@pytest.fixture
+def reverting_buyer(project, licence, stranger):
+    """A contract buyer whose receive() reverts (and can be told to re-enter buy instead)."""
+    return project.RevertingLicenceBuyer.deploy(licence, sender=stranger)
+
+
+@pytest.fixture
+def bought(licence, node_owner):
+    """node_owner holds licence #1 (tier 0)."""
+    licence.buy(0, 1, value=TIER_PRICE, sender=node_owner)
+    return 1
