@@ -128,6 +128,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     ///      that someone else mints later. A retired node takes no new stake.
     function stake(uint256 nodeId, uint256 amount) external nonReentrant {
         if (amount == 0) revert NodeRegistryZeroAmount();
+        // slither-disable-next-line unused-return (called for its revert on an unknown licence)
         _licence.ownerOf(nodeId);
         NodeRecord storage n = _nodes[nodeId];
         NodeStatus status = n.status;
@@ -156,6 +157,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         n.unbonding += uint96(amount);
         n.unbondingReleaseAt = uint40(releaseAt);
         emit UnbondRequested(nodeId, amount, releaseAt);
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
         if (remaining < _minStake && n.status == NodeStatus.Active) {
             n.status = NodeStatus.Inactive;
             emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
@@ -294,6 +296,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         n.jailedUntil = uint40(jailedUntil);
         emit NodeSlashed(nodeId, taken, jailedUntil);
         NodeStatus status = n.status;
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
         if (status == NodeStatus.Active || status == NodeStatus.Inactive) {
             n.status = NodeStatus.Jailed;
             emit NodeStatusChanged(nodeId, NodeStatus.Jailed);
@@ -371,6 +374,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeRegistry
     function isActive(uint256 nodeId) external view returns (bool) {
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
         return _nodes[nodeId].status == NodeStatus.Active;
     }
 

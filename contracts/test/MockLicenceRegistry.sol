@@ -6,8 +6,8 @@ contract MockLicenceRegistry {
     struct Call {
         address caller;
         uint256 nodeId;
-        address from;
-        address to;
+        address oldOwner;
+        address newOwner;
     }
 
     event LicenceTransferNotified(address indexed caller, uint256 indexed nodeId, address from, address to);

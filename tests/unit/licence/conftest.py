@@ -6,6 +6,23 @@ TIER_PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py
 TIER_SUPPLY = 1_000
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _roles_first(deployer, treasury, client, node_owner, operator, keeper, stranger):
+    """Pulls the session role fixtures before any module state, so ape need not rebase."""
+
+
+@pytest.fixture(scope="module")
+def licence(project, deployer, treasury):
+    """A fresh licence with the shared fixture's tier 0 and no registry, per module.
+
+    Overrides tests/conftest.py's session `licence`: once any earlier test pulls the shared
+    `registry` fixture, ape keeps it alive and the shared licence is already wired to it.
+    """
+    c = project.NodeLicense.deploy(deployer, treasury, sender=deployer)
+    c.addTier(TIER_PRICE, TIER_SUPPLY, 0, 0, 0, sender=deployer)
+    return c
+
+
 @pytest.fixture
 def add_tier(licence, deployer):
     """Factory: adds a tier as the owner and returns its id."""

@@ -21,7 +21,7 @@ def test_deploy__sets_metadata_owner_and_treasury(licence, deployer, treasury):
 def test_deploy__emits_treasury_set(project, deployer, treasury, stranger):
     c = project.NodeLicense.deploy(stranger, treasury, sender=deployer)
     assert c.owner() == stranger.address
-    assert [log.treasury for log in c.receipt.decode_logs(c.TreasurySet)] == [treasury.address]
+    assert [log.treasury for log in c.creation_metadata.receipt.decode_logs(c.TreasurySet)] == [treasury.address]
 
 
 def test_deploy__with_zero_treasury__reverts(project, deployer):

@@ -73,10 +73,19 @@ def test_transfer__by_stranger__reverts_without_notifying(licence, mock_registry
 
 
 @pytest.mark.skipif(not HAS_REGISTRY, reason="contracts/NodeRegistry.sol not written yet")
-def test_transfer__with_real_registry__unbinds_operator(registry, licence, bought, node_owner, operator, stranger):
+def test_transfer__with_real_registry__unbinds_operator(
+    project, licence, deployer, treasury, bought, node_owner, operator, stranger
+):
+    # Deployed here, against this module's licence, with tests/conftest.py's arguments.
+    token = project.TESToken.deploy(treasury, 10**27, 0, sender=deployer)
+    registry = project.NodeRegistry.deploy(
+        deployer, token, licence, 1_000 * 10**18, 7 * 86_400, 86_400, sender=deployer
+    )
+    licence.setRegistry(registry, sender=deployer)
     registry.bindOperator(bought, operator, sender=node_owner)
     assert registry.operatorOf(bought) == operator.address
     tx = licence.transferFrom(node_owner, stranger, bought, sender=node_owner)
+    assert licence.ownerOf(bought) == stranger.address
     assert registry.operatorOf(bought) == ZERO
     assert registry.ownerOfNode(bought) == stranger.address
     [log] = tx.decode_logs(registry.OperatorUnbound)

@@ -1,4 +1,9 @@
+import ape_ethereum.provider
 import pytest
+
+from oracle.prove import commitment_of
+from tests.utils.constants import DEFAULT_CAPS, E18, MIN_STAKE, TIER_PRICE
+from tests.utils.market import Node, salt_of
 
 
 @pytest.fixture
@@ -11,3 +16,101 @@ def node(setup_node, node_owner, operator):
 def replica_nodes(setup_node, node_owners, operators):
     """Four active nodes with distinct owners and operators."""
     return [setup_node(o, op) for o, op in zip(node_owners, operators)]
+
+
+# ---------------------------------------------------------------------- speed
+@pytest.fixture(scope="package", autouse=True)
+def _no_debug_log_replay():
+    """ape re-runs every transaction sent to a contract with a call trace, only to print
+    console.log lines (none of our contracts log). That replay is ~30% of each transaction's
+    cost on the in-process EVM; the market tests send hundreds of transactions."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ape_ethereum.provider, "_post_send_transaction", lambda tx, receipt: None)
+        yield
+
+
+# ---------------------------------------------------------------------- shared nodes
+MAX_UINT = 2**256 - 1
+POOL_STAKE = 5 * MIN_STAKE
+
+
+@pytest.fixture(scope="package")
+def pool(
+    # Every session fixture the market tests use is requested here, so that all of them exist
+    # before ape snapshots this package; one first used later would force a costly rebase.
+    chain, project, deployer, treasury, client, node_owner, operator, keeper, stranger,
+    node_owners, operators, token, licence, registry, rewards, market, fund, setup_node,
+    job_request, create_job, sign_proof, open_job, claim_all, commit, reveal,
+):  # fmt: skip
+    """Four active nodes with distinct owners and operators, plus a fifth ("twin") that shares
+    the first one's owner and operator. Built once for the package; ape reverts every test (and
+    every module) to this snapshot. The generated operator keys get ETH for gas; the client and
+    the verifier (`stranger`) get TES and a standing approval, so a job or a bond costs one call.
+    Stake is topped up by the treasury (anyone may stake for a node) to save transactions."""
+    token.approve(registry, MAX_UINT, sender=treasury)
+    for op in operators[1:]:
+        deployer.transfer(op, E18)
+    owners = [*node_owners, node_owners[0]]
+    keys = [*operators, operators[0]]
+    nodes = []
+    for owner, key in zip(owners, keys, strict=True):
+        tx = licence.buy(0, 1, value=TIER_PRICE, sender=owner)
+        node_id = tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId
+        registry.bindOperator(node_id, key, sender=owner)
+        registry.declareCapabilities(node_id, DEFAULT_CAPS, sender=owner)
+        registry.stake(node_id, POOL_STAKE, sender=treasury)
+        registry.activate(node_id, sender=owner)
+        nodes.append(Node(node_id, owner, key))
+    for account in (client, stranger):
+        fund(account, 10_000 * E18)
+        token.approve(market, MAX_UINT, sender=account)
+    return nodes
+
+
+@pytest.fixture(scope="session")
+def open_job(market, client, job_request):
+    """open_job(sender=client, **request overrides) -> jobId; the sender must have approved."""
+
+    def _open(sender=None, **kw):
+        tx = market.createJob(job_request(**kw), sender=sender or client)
+        return tx.decode_logs(market.JobCreated)[0].jobId
+
+    return _open
+
+
+@pytest.fixture(scope="session")
+def claim_all(market):
+    """claim_all(job_id, nodes) -> the last claim's receipt."""
+
+    def _claim(job_id, nodes):
+        tx = None
+        for n in nodes:
+            tx = market.claim(job_id, n.id, sender=n.operator)
+        return tx
+
+    return _claim
+
+
+@pytest.fixture(scope="session")
+def commit(market, sign_proof):
+    """commit(job_id, nodes, results, sender) -> receipt: one batch of commit-reveal proofs."""
+
+    def _commit(job_id, nodes, results, sender):
+        proofs = [
+            sign_proof(n.operator, job_id, n.id, commitment_of(job_id, n.id, r, salt_of(n.id)))
+            for n, r in zip(nodes, results, strict=True)
+        ]
+        return market.submitProofs(proofs, sender=sender)
+
+    return _commit
+
+
+@pytest.fixture(scope="session")
+def reveal(market):
+    """reveal(job_id, nodes, results, sender) -> receipt: one batch of reveals."""
+
+    def _reveal(job_id, nodes, results, sender):
+        reveals = [(job_id, n.id, r, salt_of(n.id)) for n, r in zip(nodes, results, strict=True)]
+        return market.reveal(reveals, sender=sender)
+
+    return _reveal

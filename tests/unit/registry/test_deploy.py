@@ -1,9 +1,11 @@
 import ape
 import pytest
 
-DAY = 86_400
-ZERO = "0x0000000000000000000000000000000000000000"
-PARAMS = (1_000 * 10**18, 7 * DAY, 1 * DAY)  # minStake, unbondingDelay, jailPeriod
+from tests.utils.constants import DAY, JAIL_PERIOD, MIN_STAKE, UNBONDING_DELAY
+
+from .conftest import ZERO
+
+PARAMS = (MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 import ape
 import pytest
 
-DAY = 86_400
-ZERO = "0x0000000000000000000000000000000000000000"
+from tests.utils.constants import DAY
+
+from .conftest import ZERO
 
 
 def test_set_job_market__by_owner__sets_and_emits(registry, deployer, keeper):

@@ -1,9 +1,7 @@
 import ape
 import pytest
 
-from .conftest import CAPS
-
-ZERO = "0x0000000000000000000000000000000000000000"
+from .conftest import CAPS, ZERO
 
 
 def test_bind_operator__by_licence_owner__binds_and_emits(registry, node_id, node_owner, operator):
@@ -89,3 +87,21 @@ def test_declare_capabilities__by_stranger__reverts(registry, node_id, stranger)
 )
 def test_meets__compares_every_field(registry, need, ok):
     assert registry.meets(CAPS, need) is ok
+
+
+def test_node__unknown_id__is_all_zero(registry):
+    n = registry.node(424242)
+    assert n.operator == ZERO
+    fields = (n.status, n.jailedUntil, n.stake, n.locked, n.unbonding, n.unbondingReleaseAt)
+    assert fields == (0,) * 6
+    assert (n.completed, n.failed, n.slashed) == (0, 0, 0)
+    assert tuple(n.capabilities) == (0, 0, 0, 0, 0)
+    assert registry.operatorOf(424242) == ZERO
+    assert registry.freeStake(424242) == 0
+    assert not registry.isActive(424242)
+
+
+def test_owner_of_node__follows_the_licence(registry, licence, node_id, node_owner):
+    assert registry.ownerOfNode(node_id) == node_owner
+    with ape.reverts(licence.ERC721NonexistentToken, tokenId=424242):
+        registry.ownerOfNode(424242)

@@ -11,7 +11,7 @@ are exact whatever earlier tests did to the clock. `keeper` plays the job market
 
 import pytest
 
-from tests.conftest import (
+from tests.utils.constants import (
     AVAILABILITY_BPS,
     EPOCH_LENGTH,
     GENESIS_SUPPLY,
@@ -19,6 +19,7 @@ from tests.conftest import (
     INITIAL_EMISSION,
     TOKEN_CAP,
 )
+
 
 @pytest.fixture(scope="session")
 def _buy(licence):

@@ -3,6 +3,9 @@
 import pytest
 from eth_account.messages import encode_typed_data
 
+TOKEN_CAP = 1_000_000_000 * 10**18  # as in tests/conftest.py
+GENESIS_SUPPLY = 400_000_000 * 10**18
+
 PERMIT_TYPES = {
     "EIP712Domain": [
         {"name": "name", "type": "string"},
@@ -20,7 +23,23 @@ PERMIT_TYPES = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", autouse=True)
+def _roles_first(deployer, treasury, client, node_owner, operator, keeper, stranger):
+    """Pulls the session role fixtures before any module state, so ape need not rebase."""
+
+
+@pytest.fixture(scope="module")
+def token(project, deployer, treasury):
+    """A fresh, unwired token per module (same arguments as the shared fixture).
+
+    Overrides tests/conftest.py's session `token`: once any earlier test pulls the shared `rewards`
+    fixture, ape keeps that session fixture alive and the shared token already has its minter, so
+    tests of the wiring itself need their own.
+    """
+    return project.TESToken.deploy(treasury, TOKEN_CAP, GENESIS_SUPPLY, sender=deployer)
+
+
+@pytest.fixture
 def minter(project, deployer, token):
     """A contract standing in for the rewards contract, wired as the only minter."""
     m = project.MockTESMinter.deploy(sender=deployer)
@@ -28,11 +47,11 @@ def minter(project, deployer, token):
     return m
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sign_permit(chain, token):
-    """Factory: `signer` signs an EIP-2612 permit for `token`; returns (v, r, s)."""
+    """Factory: `signer` signs an EIP-2612 permit (for `owner`, by default itself); returns (v, r, s)."""
 
-    def sign(signer, spender, value, deadline, nonce=None, verifying_contract=None):
+    def sign(signer, spender, value, deadline, nonce=None, verifying_contract=None, owner=None):
         message = {
             "types": PERMIT_TYPES,
             "primaryType": "Permit",
@@ -43,10 +62,10 @@ def sign_permit(chain, token):
                 "verifyingContract": str(verifying_contract or token.address),
             },
             "message": {
-                "owner": str(signer.address),
+                "owner": str((owner or signer).address),
                 "spender": str(spender.address if hasattr(spender, "address") else spender),
                 "value": value,
-                "nonce": token.nonces(signer) if nonce is None else nonce,
+                "nonce": token.nonces(owner or signer) if nonce is None else nonce,
                 "deadline": deadline,
             },
         }

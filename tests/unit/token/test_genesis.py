@@ -23,7 +23,7 @@ def test_deploy__mints_genesis_to_treasury(token, treasury, deployer):
 
 def test_deploy__emits_genesis_transfer(project, deployer, treasury):
     t = project.TESToken.deploy(treasury, 100, 40, sender=deployer)
-    logs = t.receipt.decode_logs(t.Transfer)
+    logs = t.creation_metadata.receipt.decode_logs(t.Transfer)
     assert len(logs) == 1
     assert (logs[0]["from"], logs[0].to, logs[0].value) == (ZERO, treasury.address, 40)
 

@@ -60,7 +60,7 @@ def test_permit__after_deadline__reverts(token, treasury, client, stranger, sign
 
 def test_permit__signed_by_someone_else__reverts(token, treasury, client, stranger, sign_permit, chain):
     deadline = chain.pending_timestamp + 3600
-    v, r, s = sign_permit(stranger, client, 1, deadline, nonce=token.nonces(treasury))
+    v, r, s = sign_permit(stranger, client, 1, deadline, owner=treasury)
     with ape.reverts(token.ERC2612InvalidSigner, signer=stranger.address, owner=treasury.address):
         token.permit(treasury, client, 1, deadline, v, r, s, sender=stranger)
 

@@ -1,0 +1,125 @@
+"""Job bundles: a manifest plus files, packed as a deterministic tar.gz whose sha256 is the
+bundle hash on chain.
+
+Deterministic packing (sorted names, zeroed times and owners, fixed gzip header) means the same
+directory always gives the same hash, so a client can rebuild and check what it submitted.
+Unpacking refuses anything that could escape the destination: absolute paths, `..`, links and
+device files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oracle.errors import BundleError
+
+MANIFEST = "manifest.json"
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cpus: int = Field(1, ge=1, le=256)
+    memory_mb: int = Field(512, ge=16)
+    gpus: int = Field(0, ge=0, le=16)
+    gpu_memory_mb: int = Field(0, ge=0)
+    gpu_class: int = Field(0, ge=0, le=255)
+
+
+class Manifest(BaseModel):
+    """What to run. `inputs` maps file names in the bundle to their sha256, checked on unpack."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1] = 1
+    kind: Literal["command", "train", "tune", "simulate", "map"] = "command"
+    entrypoint: list[str] = Field(min_length=1)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    time_limit_s: int = Field(60, ge=1, le=7 * 86_400)
+    max_output_mb: int = Field(64, ge=1)
+    max_processes: int = Field(64, ge=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    seed: int = 0
+    packages: dict[str, str] = Field(default_factory=dict, description="pinned environment, for the record")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def bundle_hash(data: bytes) -> bytes:
+    """The bytes32 that goes on chain."""
+    return hashlib.sha256(data).digest()
+
+
+def pack(directory: Path) -> bytes:
+    """Packs `directory` (which must hold a valid manifest.json) deterministically."""
+    directory = Path(directory)
+    manifest = load_manifest(directory)
+    for name, digest in manifest.inputs.items():
+        f = directory / name
+        if not f.is_file():
+            raise BundleError(f"input {name!r} named in the manifest is missing")
+        if sha256_hex(f.read_bytes()) != digest:
+            raise BundleError(f"input {name!r} does not match its sha256 in the manifest")
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            rel = path.relative_to(directory).as_posix()
+            if any(part.startswith(".") for part in PurePosixPath(rel).parts) and rel != MANIFEST:
+                continue  # editor and VCS droppings are not part of a job
+            info = tarfile.TarInfo(rel)
+            data = path.read_bytes()
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def unpack(data: bytes, dest: Path, max_bytes: int) -> Manifest:
+    """Unpacks a bundle into `dest` after checking every member; returns its manifest."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            members = tar.getmembers()
+            for m in members:
+                p = PurePosixPath(m.name)
+                if p.is_absolute() or ".." in p.parts:
+                    raise BundleError(f"bundle member {m.name!r} escapes the job directory")
+                if not (m.isfile() or m.isdir()):
+                    raise BundleError(f"bundle member {m.name!r} is a link or device, refused")
+                total += m.size
+                if total > max_bytes:
+                    raise BundleError(f"bundle unpacks to more than {max_bytes} bytes")
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise BundleError(f"not a valid bundle archive: {err}") from err
+    manifest = load_manifest(dest)
+    for name, digest in manifest.inputs.items():
+        f = dest / name
+        if not f.is_file() or sha256_hex(f.read_bytes()) != digest:
+            raise BundleError(f"input {name!r} is missing or does not match its hash")
+    return manifest
+
+
+def load_manifest(directory: Path) -> Manifest:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"no {MANIFEST} in the bundle")
+    try:
+        return Manifest.model_validate(json.loads(path.read_text()))
+    except (ValueError, TypeError) as err:
+        raise BundleError(f"invalid manifest: {err}") from err

@@ -1,0 +1,26 @@
+"""One exception base for the node software; each stage raises its own subclass with a message
+that tells the operator what went wrong and, where possible, what to do."""
+
+
+class OracleError(Exception):
+    """Base of every error the node raises on purpose."""
+
+
+class ConfigError(OracleError):
+    """Settings, keys or the deployment record are missing or wrong."""
+
+
+class BundleError(OracleError):
+    """A job bundle is malformed or hostile (bad manifest, escaping paths, links, too large)."""
+
+
+class FetchError(OracleError):
+    """A bundle could not be fetched, or its hash does not match the one on chain."""
+
+
+class ExecutionError(OracleError):
+    """A job could not be run (refused by the backend, sandbox unavailable...)."""
+
+
+class SubmitError(OracleError):
+    """A transaction could not be sent or was reverted."""

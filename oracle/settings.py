@@ -1,0 +1,94 @@
+"""One typed settings object for the node, from (lowest to highest priority) defaults, a TOML
+config file and `TES_*` environment variables.
+
+Secrets are never settings: the operator key comes from an ape keystore (`account` is its alias)
+and the passphrase from `TES_PASSPHRASE` or the file named by `passphrase_file`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TES_", extra="forbid")
+
+    # chain
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployment: Path = Field(Path("deployments/local.json"), description="deployment record written by `ape run deploy`")
+    account: str = Field("operator", description="ape account alias of the operator key")
+    passphrase_file: Path | None = None
+    confirmations: int = Field(0, ge=0, description="blocks an event must be buried under before it is acted on")
+    poll_interval_s: float = Field(0.5, gt=0)
+    reorg_depth: int = Field(64, ge=1, description="how far back a reorg is searched for")
+    start_block: int | None = Field(None, description="first block to ingest (default: the deployment block)")
+
+    # which licences this operator serves (empty: every node whose operator is this key)
+    node_ids: list[int] = Field(default_factory=list)
+
+    # economics
+    min_margin: float = Field(0.0, description="claim only when payment >= cost * (1 + min_margin)")
+    compute_price_per_cpu_s: int = Field(0, ge=0, description="TES wei one CPU-second costs this node")
+    gas_limit_estimate: int = Field(600_000, description="gas of claim + proof + finalize for the cost estimate")
+
+    # execution
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    workers: int = Field(2, ge=1, description="jobs run at the same time")
+    allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
+    max_bundle_mb: int = Field(64, ge=1)
+    data_dir: Path = Path(".tes-node")
+
+    # submit
+    batch_size: int = Field(20, ge=1, description="proofs relayed per transaction")
+    tx_timeout_s: float = Field(30.0, gt=0, description="wait this long for a receipt before bumping fees")
+    fee_bump: float = Field(1.25, ge=1.1)
+    max_retries: int = Field(8, ge=1)
+
+    # observability
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(0, ge=0, description="results + metrics endpoint; 0 = pick a free port")
+    log_level: str = "INFO"
+
+    config_file: Path | None = Field(None, description="TOML file with any of these settings")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("TES_CONFIG_FILE")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "node.sqlite"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    def passphrase(self) -> str:
+        if env := os.environ.get("TES_PASSPHRASE"):
+            return env
+        if self.passphrase_file:
+            return self.passphrase_file.read_text().strip()
+        from oracle.errors import ConfigError
+
+        raise ConfigError("no passphrase: set TES_PASSPHRASE or --passphrase-file for unattended runs")

@@ -1,0 +1,228 @@
+"""The node's durable memory (SQLite, WAL): the ingest cursor, what it knows of each job, and every
+transaction intent, written *before* the transaction is sent.
+
+After a crash the node replays unfinished intents against the chain (which is the truth): an intent
+whose effect is already on chain is marked done, the rest are sent again. The contracts reject a
+second claim, proof or reveal for the same replica, so replaying can never pay twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    block INTEGER NOT NULL,
+    block_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    number INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id INTEGER PRIMARY KEY,
+    node_id INTEGER,
+    stage TEXT NOT NULL,
+    bundle_hash TEXT,
+    bundle_uri TEXT,
+    replicas INTEGER,
+    payment TEXT,
+    result_hash TEXT,
+    salt TEXT,
+    reason TEXT,
+    created_block INTEGER,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    job_id INTEGER,
+    node_id INTEGER,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tx_hash TEXT,
+    nonce INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    gas_used INTEGER,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intents_status ON intents(status);
+CREATE UNIQUE INDEX IF NOT EXISTS intents_once ON intents(kind, job_id, node_id)
+    WHERE kind IN ('claim', 'proof', 'reveal');
+"""
+
+# Job stages as the node sees them; the chain's status is authoritative.
+SEEN, CLAIMING, CLAIMED, RUNNING, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
+    "seen", "claiming", "claimed", "running", "proving", "proven", "revealed", "done", "failed", "skipped"
+)
+TERMINAL = (DONE, FAILED, SKIPPED)
+
+
+@dataclass
+class Intent:
+    id: int
+    kind: str
+    job_id: int | None
+    node_id: int | None
+    payload: dict[str, Any]
+    status: str
+    tx_hash: str | None
+    nonce: int | None
+    attempts: int
+
+
+class Store:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---------------------------------------------------------------- cursor / reorgs
+    def cursor(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT block, block_hash FROM cursor WHERE id = 1").fetchone()
+        return (row["block"], row["block_hash"]) if row else None
+
+    def advance(self, block: int, block_hash: str, seen: dict[int, str]) -> None:
+        """Moves the cursor and remembers recent block hashes (to find a reorg's fork point)."""
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO cursor(id, block, block_hash) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET block = excluded.block, block_hash = excluded.block_hash",
+                (block, block_hash),
+            )
+            db.executemany("INSERT OR REPLACE INTO blocks(number, hash) VALUES (?, ?)", seen.items())
+            db.execute("DELETE FROM blocks WHERE number < ?", (block - 512,))
+
+    def block_hash(self, number: int) -> str | None:
+        row = self._db.execute("SELECT hash FROM blocks WHERE number = ?", (number,)).fetchone()
+        return row["hash"] if row else None
+
+    def rewind(self, block: int, block_hash: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE cursor SET block = ?, block_hash = ? WHERE id = 1", (block, block_hash))
+            db.execute("DELETE FROM blocks WHERE number > ?", (block,))
+
+    # ---------------------------------------------------------------- jobs
+    def upsert_job(self, job_id: int, **fields: Any) -> None:
+        fields["updated"] = time.time()
+        with self.tx() as db:
+            exists = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if exists:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                db.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", (*fields.values(), job_id))
+            else:
+                fields.setdefault("stage", SEEN)
+                cols = ", ".join(["job_id", *fields])
+                marks = ", ".join("?" * (len(fields) + 1))
+                db.execute(f"INSERT INTO jobs({cols}) VALUES ({marks})", (job_id, *fields.values()))
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def jobs(self, *stages: str) -> list[dict[str, Any]]:
+        if stages:
+            marks = ", ".join("?" * len(stages))
+            rows = self._db.execute(f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY job_id", stages)
+        else:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY job_id")
+        return [dict(r) for r in rows.fetchall()]
+
+    def active_jobs(self) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(TERMINAL))
+        rows = self._db.execute(f"SELECT * FROM jobs WHERE stage NOT IN ({marks}) ORDER BY job_id", TERMINAL)
+        return [dict(r) for r in rows.fetchall()]
+
+    def stage_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT stage, COUNT(*) AS n FROM jobs GROUP BY stage").fetchall()
+        return {r["stage"]: r["n"] for r in rows}
+
+    # ---------------------------------------------------------------- intents
+    def add_intent(self, kind: str, job_id: int | None, node_id: int | None, payload: dict[str, Any]) -> int | None:
+        """Records an intent; returns None if the same claim/proof/reveal was already recorded."""
+        now = time.time()
+        with self.tx() as db:
+            try:
+                cur = db.execute(
+                    "INSERT INTO intents(kind, job_id, node_id, payload, status, created, updated) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                    (kind, job_id, node_id, json.dumps(payload), now, now),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            return int(cur.lastrowid)
+
+    def intents(self, *statuses: str) -> list[Intent]:
+        marks = ", ".join("?" * len(statuses))
+        rows = self._db.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses)
+        return [
+            Intent(r["id"], r["kind"], r["job_id"], r["node_id"], json.loads(r["payload"]), r["status"],
+                   r["tx_hash"], r["nonce"], r["attempts"])
+            for r in rows.fetchall()
+        ]
+
+    def intent_count(self, kind: str, job_id: int) -> int:
+        row = self._db.execute("SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id))
+        return int(row.fetchone()["n"])
+
+    def mark_sent(self, ids: list[int], tx_hash: str, nonce: int) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "UPDATE intents SET status = 'sent', tx_hash = ?, nonce = ?, attempts = attempts + 1, updated = ? "
+                "WHERE id = ?",
+                [(tx_hash, nonce, time.time(), i) for i in ids],
+            )
+
+    def finish(self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "UPDATE intents SET status = ?, error = ?, gas_used = ?, updated = ? WHERE id = ?",
+                [(status, error, gas_used, time.time(), i) for i in ids],
+            )
+
+    def gas_spent(self) -> int:
+        row = self._db.execute("SELECT COALESCE(SUM(gas_used), 0) AS g FROM intents WHERE status = 'done'")
+        return int(row.fetchone()["g"])
+
+    def intents_failed(self, kind: str, job_id: int) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')", (kind, job_id)
+        ).fetchone()
+        return row is not None
+
+    def has_open_intent(self, kind: str, job_id: int) -> bool:
+        """True if an intent of `kind` for the job is pending, in flight or done."""
+        row = self._db.execute(
+            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('pending', 'sent', 'done')",
+            (kind, job_id),
+        ).fetchone()
+        return row is not None

@@ -1,0 +1,161 @@
+"""Submit stage: the only writer for the operator key.
+
+Every transaction starts as an intent in the store (written before anything is sent). The
+submitter owns the nonce, sends, waits for the receipt, bumps fees on a stuck transaction by
+replacing it at the same nonce, and retries with backoff when the RPC is away. Proofs and reveals
+are batched, many per transaction.
+
+On restart, `recover()` looks at intents that were sent but not confirmed: a mined transaction is
+recorded; otherwise the intent goes back to pending and the chain check in `Node` decides whether
+it is still needed (the contracts refuse a second claim, proof or reveal for a replica anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+
+from oracle.chain import Chain
+from oracle.errors import SubmitError
+from oracle.store import Intent, Store
+
+log = logging.getLogger(__name__)
+BATCHED = {"proof": "submitProofs", "reveal": "reveal"}
+
+
+class Submitter:
+    def __init__(
+        self,
+        chain: Chain,
+        store: Store,
+        key: LocalAccount,
+        *,
+        batch_size: int = 20,
+        tx_timeout_s: float = 30.0,
+        fee_bump: float = 1.25,
+        on_gas: Callable[[str, int], None] | None = None,
+    ):
+        self.chain, self.store, self.key = chain, store, key
+        self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
+        self.on_gas = on_gas or (lambda kind, gas: None)
+        self._nonce: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.key.address
+
+    # ---------------------------------------------------------------- recovery
+    def recover(self) -> None:
+        for intent in self.store.intents("sent"):
+            try:
+                receipt = self.chain.w3.eth.get_transaction_receipt(intent.tx_hash)
+            except TransactionNotFound:
+                log.info("intent %d (%s job %s): tx %s not mined; back to pending", intent.id, intent.kind,
+                         intent.job_id, intent.tx_hash)
+                self.store.finish([intent.id], "pending")
+                continue
+            status = "done" if receipt["status"] == 1 else "failed"
+            self.store.finish([intent.id], status, None if status == "done" else "reverted", receipt["gasUsed"])
+
+    # ---------------------------------------------------------------- sending
+    def flush(self, still_needed: Callable[[Intent], bool]) -> int:
+        """Sends every pending intent still needed; returns how many transactions were confirmed."""
+        pending = [i for i in self.store.intents("pending")]
+        sent = 0
+        for intent in pending:
+            if intent.kind not in BATCHED and not still_needed(intent):
+                self.store.finish([intent.id], "obsolete")
+        pending = [i for i in self.store.intents("pending")]
+        singles = [i for i in pending if i.kind not in BATCHED]
+        for intent in singles:
+            self._send([intent])
+            sent += 1
+        for kind in BATCHED:
+            group = [i for i in pending if i.kind == kind]
+            obsolete = [i.id for i in group if not still_needed(i)]
+            if obsolete:
+                self.store.finish(obsolete, "obsolete")
+            group = [i for i in group if i.id not in obsolete]
+            for start in range(0, len(group), self.batch_size):
+                self._send(group[start : start + self.batch_size])
+                sent += 1
+        return sent
+
+    def _call(self, intents: list[Intent]) -> Any:
+        m = self.chain.market
+        kind = intents[0].kind
+        if kind == "claim":
+            return m.functions.claim(intents[0].job_id, intents[0].node_id)
+        if kind == "proof":
+            return m.functions.submitProofs(
+                [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"]), bytes.fromhex(i.payload["signature"]))
+                 for i in intents]
+            )
+        if kind == "reveal":
+            return m.functions.reveal(
+                [(i.job_id, i.node_id, bytes.fromhex(i.payload["result"]), bytes.fromhex(i.payload["salt"]))
+                 for i in intents]
+            )
+        if kind in ("finalize", "expire"):
+            return getattr(m.functions, kind)(intents[0].job_id)
+        if kind == "heartbeat":
+            return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
+        raise SubmitError(f"unknown intent kind {kind!r}")
+
+    def _send(self, intents: list[Intent]) -> None:
+        ids = [i.id for i in intents]
+        kind = intents[0].kind
+        w3 = self.chain.w3
+        call = self._call(intents)
+        try:
+            gas = int(call.estimate_gas({"from": self.address}) * 1.3) + 20_000
+        except (ContractLogicError, ContractCustomError) as err:
+            # The chain says no (someone else filled the job, a deadline passed...): nothing to send.
+            log.info("%s job %s not sent: %s", kind, intents[0].job_id, _reason(err))
+            self.store.finish(ids, "failed", _reason(err))
+            return
+        nonce = self._next_nonce()
+        fees = self._fees()
+        for attempt in range(6):
+            tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas, "chainId": self.chain.chain_id, **fees})
+            signed = self.key.sign_transaction(tx)
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).hex()
+            self.store.mark_sent(ids, tx_hash, nonce)
+            try:
+                receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.tx_timeout_s, poll_latency=0.2)
+                break
+            except TimeExhausted:
+                fees = {k: int(v * self.fee_bump) + 1 for k, v in fees.items()}
+                log.warning("%s tx %s stuck after %.0fs: replacing at nonce %d with higher fees (attempt %d)",
+                            kind, tx_hash, self.tx_timeout_s, nonce, attempt + 1)
+        else:
+            raise SubmitError(f"{kind} transaction at nonce {nonce} not mined after fee bumps")
+        self._nonce = nonce + 1
+        ok = receipt["status"] == 1
+        self.store.finish(ids, "done" if ok else "failed", None if ok else "reverted", receipt["gasUsed"])
+        self.on_gas(kind, int(receipt["gasUsed"]))
+        log.info("%s x%d for job(s) %s: %s, gas %d", kind, len(ids), ",".join(str(i.job_id) for i in intents),
+                 "mined" if ok else "REVERTED", receipt["gasUsed"])
+
+    def _next_nonce(self) -> int:
+        chain_nonce = self.chain.w3.eth.get_transaction_count(self.address, "pending")
+        if self._nonce is None or chain_nonce > self._nonce:
+            self._nonce = chain_nonce
+        return self._nonce
+
+    def _fees(self) -> dict[str, int]:
+        w3 = self.chain.w3
+        base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
+        tip = max(w3.eth.max_priority_fee, 0) if base else 0
+        return {"maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip}
+
+
+def _reason(err: Exception) -> str:
+    data = getattr(err, "data", None)
+    msg = getattr(err, "message", None) or str(err)
+    return f"{msg} ({data})" if data and str(data) not in msg else msg

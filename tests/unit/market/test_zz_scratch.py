@@ -1,0 +1,2 @@
+def test_a(pool, market): pass
+def test_b(pool, market, keeper): pass

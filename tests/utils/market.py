@@ -1,0 +1,116 @@
+"""Job market test helpers: enum values, the contract's money arithmetic, salts, EIP-712 digests."""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_account import Account
+from eth_utils import keccak
+
+from oracle.prove import completion_message
+from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
+
+BPS = 10_000
+
+
+class Status(IntEnum):
+    NONE = 0
+    OPEN = 1
+    RUNNING = 2
+    REVEALING = 3
+    ACCEPTED = 4
+    PAID = 5
+    CANCELLED = 6
+    EXPIRED = 7
+    FAILED = 8
+    OVERTURNED = 9
+
+
+class ReplicaState(IntEnum):
+    NONE = 0
+    CLAIMED = 1
+    COMMITTED = 2
+    REVEALED = 3
+
+
+class Outcome(IntEnum):
+    """INodeRegistry.Outcome of a released replica."""
+
+    NO_FAULT = 0
+    COMPLETED = 1
+    FAILED = 2
+
+
+class NodeStatus(IntEnum):
+    INACTIVE = 0
+    ACTIVE = 1
+    JAILED = 2
+    RETIRED = 3
+
+
+@dataclass(frozen=True)
+class Node:
+    """A registered node and the two accounts behind it."""
+
+    id: int
+    owner: object
+    operator: object
+
+
+RESULT = b"\xaa" * 32
+OTHER_RESULT = b"\xbb" * 32
+THIRD_RESULT = b"\xcc" * 32
+
+
+def fee(payment: int = JOB_PAYMENT) -> int:
+    return payment * MARKET_PARAMETERS["protocolFeeBps"] // BPS
+
+
+def bounty(amount: int = JOB_PAYMENT) -> int:
+    """Keeper bounty on `amount` (a payment, a bond or seized collateral)."""
+    return amount * MARKET_PARAMETERS["keeperBountyBps"] // BPS
+
+
+def share(amount: int, votes: int) -> tuple[int, int]:
+    """(each, dust) of `amount` split between `votes` agreeing replicas, as `_payAgreeing` rounds."""
+    each = amount // votes
+    return each, amount - each * votes
+
+
+FEE = fee()
+BOUNTY = bounty()
+NET = JOB_PAYMENT - FEE
+BOND = JOB_COLLATERAL
+
+
+def salt_of(node_id: int) -> bytes:
+    """A replica's reveal salt (secret in real life; deterministic here)."""
+    return keccak(b"tes-test-salt" + node_id.to_bytes(32, "big"))
+
+
+def name32(name: str) -> bytes:
+    """A Solidity bytes32 string literal, as the contract's error arguments carry it."""
+    return name.encode().ljust(32, b"\x00")
+
+
+def completion_digest(chain_id: int, market: str, job_id: int, node_id: int, commitment) -> bytes:
+    """The EIP-712 digest oracle/prove.py signs for a completion proof."""
+    msg = completion_message(chain_id, market, job_id, node_id, commitment)
+    return keccak(b"\x19" + msg.version + msg.header + msg.body)
+
+
+def domain_separator(chain_id: int, market: str) -> bytes:
+    return completion_message(chain_id, market, 1, 1, b"\x00" * 32).header
+
+
+def recover(digest: bytes, signature: bytes) -> str:
+    """The address a signature recovers to for `digest` (what the contract's tryRecover sees)."""
+    return Account._recover_hash(digest, signature=signature)
+
+
+def replica_of(market, job_id: int, node_id: int):
+    """(Replica, index) of `node_id` in `job_id`: `replicaOf` returns the struct as a bare tuple
+    next to the index, so read it back through `replica(jobId, index)` to get named fields."""
+    raw, index = market.replicaOf(job_id, node_id)
+    rep = market.replica(job_id, index)
+    assert tuple(raw) == tuple(rep)
+    return rep, index
