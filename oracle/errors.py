@@ -22,5 +22,18 @@ class ExecutionError(OracleError):
     """A job could not be run (refused by the backend, sandbox unavailable...)."""
 
 
+class SandboxUnavailableError(ExecutionError):
+    """No working sandbox (bubblewrap) on this machine, and unsafe execution was not allowed."""
+
+
+class JobRefusedError(ExecutionError):
+    """The backend can never run this job (more CPUs, GPUs or memory than any worker has)."""
+
+
+class ResultError(OracleError):
+    """An output directory is not a valid result (links, special files, bad names), or a stored
+    result is missing or does not match its hash."""
+
+
 class SubmitError(OracleError):
     """A transaction could not be sent or was reverted."""

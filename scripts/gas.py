@@ -14,8 +14,6 @@ splits its gas into intrinsic cost, calldata, storage writes/reads, events, exte
 signature recovery and the gas spent inside each contract.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from collections import Counter
@@ -56,7 +54,7 @@ OPERATION_LABELS = {
     "registry_activate": "NodeRegistry.activate",
     "token_approve": "TESToken.approve (client -> market)",
     "market_create_job": "JobMarket.createJob (k = 1, prior approve)",
-    "market_create_job_with_permit": "JobMarket.createJobWithPermit (k = 1)",
+    "market_create_job_with_permit": "JobMarket.createJobWithPermit (k = 1, first permit)",
     "market_claim": "JobMarket.claim (k = 1)",
     "market_submit_proof_k1": "JobMarket.submitProofs (1 proof, k = 1: result accepted)",
     "market_finalize": "JobMarket.finalize (k = 1, pays owner + keeper)",
@@ -75,12 +73,13 @@ OPERATION_LABELS = {
     "rewards_checkpoint": "Rewards.checkpoint (closes 1 epoch, mints its emission)",
     "rewards_claim": "Rewards.claim (1 node, 1 finished epoch)",
 }
+# k = 1 lifecycle: step -> (label, operation key)
 K1_STEPS = {
-    "create": "createJob",
-    "claim": "claim",
-    "proof": "submitProofs (1 proof)",
-    "finalize": "finalize",
-    "withdraw": "withdraw (node owner)",
+    "create": ("createJob", "market_create_job"),
+    "claim": ("claim", "market_claim"),
+    "proof": ("submitProofs (1 proof)", "market_submit_proof_k1"),
+    "finalize": ("finalize", "market_finalize"),
+    "withdraw": ("withdraw (node owner)", "market_withdraw"),
 }
 
 
@@ -159,9 +158,10 @@ class GasTracer:
                     child = computation.children[-1]
                     child_gas = child.msg.gas - child.get_gas_remaining()
                     cost -= child_gas
-                    target = int.from_bytes(bytes(child.msg.code_address), "big")
-                    if target in _PRECOMPILES:
-                        run["gas"][(_PRECOMPILES[target], "precompile")] += child_gas
+                    if child.msg.code_address in computation.precompiles:
+                        target = int.from_bytes(bytes(child.msg.code_address), "big")
+                        name = _PRECOMPILES.get(target, f"precompile {target:#x}")
+                        run["gas"][(name, "precompile")] += child_gas
                 run["gas"][(frame, category)] += cost
                 if mnemonic == "SSTORE" and cost >= 20_000:
                     run["new_slots"][frame] += 1
@@ -169,10 +169,13 @@ class GasTracer:
         return traced
 
     def explain(self, receipt: Any, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """Gas of `receipt` by category and contract; None if no traced run adds up to it."""
+        """Gas of `receipt` by category and contract; None if the traced run does not add up."""
         data = bytes(receipt.transaction.data)
         zeros = data.count(0)
         calldata = 4 * zeros + 16 * (len(data) - zeros)
+        # Prague (EIP-7623) charges at least 10 gas per calldata token: report it, so that a
+        # reader can see it never decides the price of these transactions.
+        floor = INTRINSIC_GAS + 10 * (zeros + 4 * (len(data) - zeros))
         if not runs:
             return None
         # The first run is the transaction itself; ape replays it afterwards as a call.
@@ -181,7 +184,7 @@ class GasTracer:
         refund = spent - receipt.gas_used
         if not 0 <= refund <= spent // 5:
             return None  # not the run we think it is: better no breakdown than a wrong one
-        return _summarise(run, calldata, refund, receipt.gas_used)
+        return {**_summarise(run, calldata, refund, receipt.gas_used), "calldata_floor": floor}
 
 
 def _summarise(run: dict[str, Any], calldata: int, refund: int, total: int) -> dict[str, Any]:
@@ -215,7 +218,7 @@ class Roles:
     client: Any
     keeper: Any
     disputer: Any
-    owners: list[Any]  # node owners A, B, C, D
+    owners: list[Any]  # node owners A, B, C
     operators: list[Any]  # their operator keys
 
 
@@ -252,7 +255,9 @@ class Bench:
             key("licence_buy"), d.licence.buy, 0, 1, value=DEFAULTS.tier_price, sender=owner
         )
         node = receipt.decode_logs(d.licence.LicencesPurchased)[0].firstTokenId
-        self.tx(key("registry_bind_operator"), d.registry.bindOperator, node, operator, sender=owner)
+        self.tx(
+            key("registry_bind_operator"), d.registry.bindOperator, node, operator, sender=owner
+        )
         self.tx(
             key("registry_declare_capabilities"),
             d.registry.declareCapabilities,
@@ -307,43 +312,44 @@ class Bench:
     def lifecycle_k1(self, keys: dict[str, str] | None = None) -> dict[str, int]:
         """create -> claim -> proof -> (dispute window) -> finalize -> withdraw, on node A."""
         k = keys or {}
-        m, r = self.d.market, self.r
+        m, r, node = self.d.market, self.r, self.nodes[0]
         job, gas = self.create(k.get("create"))
         steps = {"create": gas}
-        for step, call in (
-            ("claim", lambda: m.claim(job, self.nodes[0], sender=r.operators[0])),
-            ("proof", lambda: m.submitProofs([self.proof(0, job, b"\xab" * 32)], sender=r.keeper)),
-            ("finalize", lambda: m.finalize(job, sender=r.keeper)),
-            ("withdraw", lambda: m.withdraw(sender=r.owners[0])),
-        ):
-            if step == "finalize":
-                self.advance(WINDOWS["disputeWindow"] + 1)
-            steps[step] = self.tx(k.get(step), call).gas_used
+        steps["claim"] = self.tx(k.get("claim"), m.claim, job, node, sender=r.operators[0]).gas_used
+        proof = self.proof(0, job, b"\xab" * 32)
+        steps["proof"] = self.tx(k.get("proof"), m.submitProofs, [proof], sender=r.keeper).gas_used
+        self.advance(WINDOWS["disputeWindow"] + 1)
+        steps["finalize"] = self.tx(k.get("finalize"), m.finalize, job, sender=r.keeper).gas_used
+        steps["withdraw"] = self.tx(k.get("withdraw"), m.withdraw, sender=r.owners[0]).gas_used
         return steps
 
     def lifecycle_k3(self, measure: bool) -> dict[str, int]:
         """create -> 3 claims -> 3 commitments -> 3 reveals (the last settles) -> 3 withdraws,
         each its own transaction, sent by the replica's own operator or owner."""
         m, r = self.d.market, self.r
-        key = (lambda k: k) if measure else (lambda k: None)
-        job, gas = self.create(key("market_create_job_k3"), replicas=3)
+
+        def key(name: str, i: int) -> str | None:
+            # Replicas 1 and 2 do the same work; the last one also moves the job on.
+            return (f"{name}_last" if i == 2 else name) if measure else None
+
+        job, gas = self.create("market_create_job_k3" if measure else None, replicas=3)
         steps = {"create": gas}
         result = b"\xcd" * 32
         salts = [bytes([0x50 + i]) * 32 for i in range(3)]
-        for i in range(3):
-            call = lambda i=i: m.claim(job, self.nodes[i], sender=r.operators[i])  # noqa: E731
-            k = key("market_claim_k3_last") if i == 2 else None
-            steps[f"claim {i + 1}"] = self.tx(k, call).gas_used
-        for i in range(3):
-            proof = self.proof(i, job, commitment_of(job, self.nodes[i], result, salts[i]))
-            call = lambda p=proof, i=i: m.submitProofs([p], sender=r.operators[i])  # noqa: E731
-            k = key("market_commit_k3_last" if i == 2 else "market_commit_k3")
-            steps[f"commit {i + 1}"] = self.tx(k, call).gas_used
-        for i in range(3):
-            rv = (job, self.nodes[i], result, salts[i])
-            call = lambda rv=rv, i=i: m.reveal([rv], sender=r.operators[i])  # noqa: E731
-            k = key("market_reveal_k3_last" if i == 2 else "market_reveal_k3")
-            steps[f"reveal {i + 1}"] = self.tx(k, call).gas_used
+        for i, node in enumerate(self.nodes[:3]):
+            claim_key = key("market_claim_k3", i) if i == 2 else None
+            receipt = self.tx(claim_key, m.claim, job, node, sender=r.operators[i])
+            steps[f"claim {i + 1}"] = receipt.gas_used
+        for i, node in enumerate(self.nodes[:3]):
+            proof = self.proof(i, job, commitment_of(job, node, result, salts[i]))
+            receipt = self.tx(
+                key("market_commit_k3", i), m.submitProofs, [proof], sender=r.operators[i]
+            )
+            steps[f"commit {i + 1}"] = receipt.gas_used
+        for i, node in enumerate(self.nodes[:3]):
+            reveal = (job, node, result, salts[i])
+            receipt = self.tx(key("market_reveal_k3", i), m.reveal, [reveal], sender=r.operators[i])
+            steps[f"reveal {i + 1}"] = receipt.gas_used
         for i in range(3):
             steps[f"withdraw {i + 1}"] = m.withdraw(sender=r.owners[i]).gas_used
         return steps
@@ -354,13 +360,8 @@ class Bench:
         jobs = [self.create()[0] for _ in range(n)]
         for job in jobs:
             m.claim(job, self.nodes[0], sender=r.operators[0])
-        proofs = [self.proof(0, job, (job).to_bytes(32, "big")) for job in jobs]
-        key = f"proof_batch_{n}"
-        receipt = self.tx(key, m.submitProofs, proofs, sender=r.keeper)
-        self.operations.pop(key)
-        if key in self.breakdown:
-            self.breakdown[f"proof relay, batch of {n} (whole tx)"] = self.breakdown.pop(key)
-        return receipt.gas_used
+        proofs = [self.proof(0, job, job.to_bytes(32, "big")) for job in jobs]
+        return self.tx(f"proof_batch_{n}", m.submitProofs, proofs, sender=r.keeper).gas_used
 
     def permit(self, amount: int) -> tuple[int, int, bytes, bytes]:
         token, owner = self.d.token, self.r.client
@@ -397,14 +398,14 @@ class Bench:
 def default_roles(accounts: Any) -> Roles:
     """Roles from the test accounts (as tests/conftest.py assigns them)."""
     test = accounts.test_accounts if hasattr(accounts, "test_accounts") else accounts
-    extra = [test.generate_test_account() for _ in range(3)]
+    extra = [test.generate_test_account() for _ in range(2)]
     return Roles(
         deployer=test[0],
         treasury=test[1],
         client=test[2],
         keeper=test[5],
         disputer=test[6],
-        owners=[test[3], test[7], test[8], test[9]],
+        owners=[test[3], test[7], test[8]],
         operators=[test[4], *extra],
     )
 
@@ -427,7 +428,7 @@ def measure(
             r.deployer.transfer(account, 10**18)
     log("deploying")
     d = deploy_all(project, r.deployer, r.treasury)
-    names = {str(c.address): n for n, c in zip(d.addresses(), _contracts(d), strict=True)}
+    names = {address: name for name, address in d.addresses().items()}
     b = Bench(d=d, chain=chain, r=r, tracer=GasTracer(chain.provider, names))
     m, token = d.market, d.token
     epoch0 = d.rewards.currentEpoch()
@@ -436,9 +437,8 @@ def measure(
     collateral_budget = JOB_COLLATERAL * (sum(batch_sizes) + 10)
     stake = 5 * DEFAULTS.min_stake + collateral_budget
     b.nodes.append(b.setup_node(0, stake))  # node A: the first licence ever sold
-    b.nodes.append(b.setup_node(1, stake, measure=True))  # node B: measured
-    b.nodes.append(b.setup_node(2, stake))
-    b.nodes.append(b.setup_node(3, 5 * DEFAULTS.min_stake))  # node D: for the slashing path
+    b.nodes.append(b.setup_node(1, stake, measure=True))  # node B: its setup is measured
+    b.nodes.append(b.setup_node(2, stake))  # node C: third replica, slashed at the end
 
     jobs_needed = sum(batch_sizes) + 20
     b.fund(r.client, JOB_PAYMENT * jobs_needed + E18)
@@ -448,15 +448,7 @@ def measure(
 
     log("k = 1 lifecycles")
     first = b.lifecycle_k1()
-    steady = b.lifecycle_k1(
-        {
-            "create": "market_create_job",
-            "claim": "market_claim",
-            "proof": "market_submit_proof_k1",
-            "finalize": "market_finalize",
-            "withdraw": "market_withdraw",
-        }
-    )
+    steady = b.lifecycle_k1({step: key for step, (_, key) in K1_STEPS.items()})
 
     log("k = 3 lifecycles")
     b.lifecycle_k3(measure=False)
@@ -471,10 +463,10 @@ def measure(
     m.claim(job, b.nodes[0], sender=r.operators[0])
     m.submitProofs([b.proof(0, job, b"\xee" * 32)], sender=r.keeper)
     b.tx("market_dispute", m.dispute, job, sender=r.disputer)
-    # expire an Open job (nobody claimed) and a Running one (node D never proves: slashed)
+    # expire an Open job (nobody claimed) and a Running one (node C never proves: slashed)
     open_job, _ = b.create()
     running_job, _ = b.create()
-    m.claim(running_job, b.nodes[3], sender=r.operators[3])
+    m.claim(running_job, b.nodes[2], sender=r.operators[2])
     b.advance(WINDOWS["claimWindow"] + 1)
     b.tx("market_expire_open", m.expire, open_job, sender=r.keeper)
     b.advance(WINDOWS["executionWindow"])
@@ -507,39 +499,32 @@ def measure(
 
     per_job = {n: relay_tx[n] // int(n) for n in relay_tx}
     k1_total, k3_total = sum(steady.values()), sum(k3.values())
-    largest = str(max(batch_sizes))
     report: dict[str, Any] = {
         "generated_by": "ape run gas",
         "network": network,
         "evm": f"py-evm {b.tracer.fork} rules" if b.tracer.enabled else "node",
         "contracts_evm_version": "cancun",
         "lifecycle_k1_total": k1_total,
-        "lifecycle_k1": {K1_STEPS[k]: v for k, v in steady.items()},
+        "lifecycle_k1": {K1_STEPS[k][0]: v for k, v in steady.items()},
         "lifecycle_k1_first_job_total": sum(first.values()),
-        "lifecycle_k1_first_job": {K1_STEPS[k]: v for k, v in first.items()},
+        "lifecycle_k1_first_job": {K1_STEPS[k][0]: v for k, v in first.items()},
         "lifecycle_k3_total": k3_total,
         "lifecycle_k3": k3,
         "proof_relay_per_job": per_job,
         "proof_relay_tx": relay_tx,
         "operations": {k: b.operations[k] for k in OPERATION_LABELS if k in b.operations},
-        "targets": {
-            "lifecycle_k1_total": _target(k1_total, TARGETS["lifecycle_k1_total"]),
-            f"proof_relay_per_job_{largest}": _target(
-                per_job[largest], TARGETS["proof_relay_per_job_100"]
-            ),
-        },
+        "targets": {"lifecycle_k1_total": _target(k1_total, TARGETS["lifecycle_k1_total"])},
         "breakdown": b.breakdown,
         "seconds": round(time.monotonic() - started, 1),
     }
+    if "100" in per_job:
+        target = TARGETS["proof_relay_per_job_100"]
+        report["targets"]["proof_relay_per_job_100"] = _target(per_job["100"], target)
     return report
 
 
 def _target(measured: int, target: int) -> dict[str, Any]:
     return {"measured": measured, "target": target, "met": measured <= target}
-
-
-def _contracts(d: Deployment) -> tuple[Any, ...]:
-    return (d.token, d.licence, d.registry, d.rewards, d.market)
 
 
 # ------------------------------------------------------------------ output
@@ -557,13 +542,17 @@ def render_tables(report: dict[str, Any]) -> list[Any]:
     life.add_column("gas", justify="right")
     life.add_column("target", justify="right")
     t = report["targets"]
-    life.add_row("k = 1 lifecycle, steady state (5 tx)", f"{report['lifecycle_k1_total']:,}",
-                 _verdict(t["lifecycle_k1_total"]))
-    life.add_row("k = 1 lifecycle, first job ever", f"{report['lifecycle_k1_first_job_total']:,}", "")
+    life.add_row(
+        "k = 1 lifecycle, steady state (5 tx)",
+        f"{report['lifecycle_k1_total']:,}",
+        _verdict(t["lifecycle_k1_total"]),
+    )
+    life.add_row(
+        "k = 1 lifecycle, first job ever", f"{report['lifecycle_k1_first_job_total']:,}", ""
+    )
     life.add_row("k = 3 lifecycle, steady state (13 tx)", f"{report['lifecycle_k3_total']:,}", "")
-    largest = max(report["proof_relay_per_job"], key=int)
     for n, gas in report["proof_relay_per_job"].items():
-        verdict = _verdict(t[f"proof_relay_per_job_{n}"]) if n == largest else ""
+        verdict = _verdict(t[f"proof_relay_per_job_{n}"]) if f"proof_relay_per_job_{n}" in t else ""
         life.add_row(f"proof relay per job, {n} per tx", f"{gas:,}", verdict)
     return [ops, life]
 
@@ -602,11 +591,10 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         report["lifecycle_k1_first_job"],
         report["lifecycle_k3"],
     )
-    bd = report["breakdown"]
     relay = report["proof_relay_per_job"]
     largest = max(relay, key=int)
     t_k1 = report["targets"]["lifecycle_k1_total"]
-    t_relay = report["targets"][f"proof_relay_per_job_{largest}"]
+    t_relay = report["targets"].get("proof_relay_per_job_100")
     out = [
         "# Gas costs",
         "",
@@ -635,10 +623,10 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         ),
         _row(
             (
-                f"proof relay, per job, {largest} proofs per transaction",
-                _n(t_relay["measured"]),
-                _n(t_relay["target"]),
-                "met" if t_relay["met"] else "**missed**",
+                "proof relay, per job, 100 proofs per transaction",
+                _n(t_relay["measured"]) if t_relay else "not measured",
+                _n(TARGETS["proof_relay_per_job_100"]),
+                ("met" if t_relay["met"] else "**missed**") if t_relay else "",
             )
         ),
         "",
@@ -680,10 +668,7 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         "",
         _row(("proofs per transaction", "transaction gas", "per job")),
         _row(("---:", "---:", "---:")),
-        *(
-            _row((n, _n(report["proof_relay_tx"][n]), _n(per_job)))
-            for n, per_job in relay.items()
-        ),
+        *(_row((n, _n(report["proof_relay_tx"][n]), _n(per_job))) for n, per_job in relay.items()),
         "",
         "## Per operation",
         "",
@@ -700,9 +685,12 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
 def _breakdown_section(report: dict[str, Any], largest: str) -> list[str]:
     bd = report["breakdown"]
     if not bd:
-        return ["(No per-opcode breakdown: it needs the in-process EVM, `ethereum:local:test`.)", ""]
-    rows = [(K1_STEPS[s], k) for s, k in zip(K1_STEPS, _K1_KEYS, strict=True)]
-    rows.append((f"proof relay, per job in a batch of {largest}", f"batch:{largest}"))
+        return [
+            "(No per-opcode breakdown: it needs the in-process EVM, `ethereum:local:test`.)",
+            "",
+        ]
+    k1 = [(label, bd[key]) for label, key in K1_STEPS.values() if key in bd]
+    batch = bd.get(f"proof_batch_{largest}")
     head = ["transaction", "total", *(label for _, label in BREAKDOWN_COLUMNS), "new slots"]
     out = [
         "## Where the gas goes",
@@ -717,41 +705,201 @@ def _breakdown_section(report: dict[str, Any], largest: str) -> list[str]:
         "",
         _row(head),
         _row(["---", *["---:"] * (len(head) - 1)]),
+        *(_row([label, *_cells(entry)]) for label, entry in k1),
     ]
-    k1_sum: Counter = Counter()
-    for label, key in rows:
-        if key.startswith("batch:"):
-            entry = bd.get(f"proof relay, batch of {largest} (whole tx)")
-            div = int(largest)
-        else:
-            entry, div = bd.get(key), 1
-            if entry:
-                k1_sum.update({c: entry[c] for c, _ in BREAKDOWN_COLUMNS})
-                k1_sum["total"] += entry["total"]
-                k1_sum["new_storage_slots"] += entry["new_storage_slots"]
-        if not entry:
-            continue
-        if key.startswith("batch:"):
-            out.append(_row(["**k = 1 lifecycle**", *_cells(k1_sum, 1)]))
-        out.append(_row([label, *_cells(entry, div)]))
+    if len(k1) == len(K1_STEPS):
+        fields = ["total", "new_storage_slots", *(c for c, _ in BREAKDOWN_COLUMNS)]
+        k1_sum = {f: sum(entry[f] for _, entry in k1) for f in fields}
+        out.append(_row(["**k = 1 lifecycle**", *_cells(k1_sum)]))
+    if batch:
+        label = f"proof relay, per job in a batch of {largest}"
+        out.append(_row([label, *_cells(batch, int(largest))]))
     out += ["", "Gas spent inside each contract (all its opcodes, nested calls excluded):", ""]
     out += [_row(("transaction", "by contract")), _row(("---", "---"))]
-    for label, key in rows:
-        name = f"proof relay, batch of {largest} (whole tx)" if key.startswith("batch:") else key
-        entry = bd.get(name)
-        if entry:
-            parts = ", ".join(f"{c} {_n(g)}" for c, g in entry["by_contract"].items())
-            out.append(_row((label if not key.startswith("batch:") else name, parts)))
+    if batch:
+        k1.append((f"submitProofs, batch of {largest} (whole transaction)", batch))
+    for label, entry in k1:
+        parts = ", ".join(f"{c} {_n(g)}" for c, g in entry["by_contract"].items())
+        out.append(_row((label, parts)))
     return out + [""]
 
 
-_K1_KEYS = ("market_create_job", "market_claim", "market_submit_proof_k1", "market_finalize",
-            "market_withdraw")
-
-
-def _cells(entry: Any, div: int) -> list[str]:
-    cells = [_n(round(entry["total"] / div))]
-    cells += [_n(round(entry[c] / div)) for c, _ in BREAKDOWN_COLUMNS]
+def _cells(entry: dict[str, Any], div: int = 1) -> list[str]:
+    # Floor division, as proof_relay_per_job: a row's cells may not add up to its total by a few gas.
+    cells = [_n(entry["total"] // div)]
+    cells += [_n(entry[c] // div) for c, _ in BREAKDOWN_COLUMNS]
     slots = entry["new_storage_slots"] / div
     cells.append(f"{slots:g}")
     return cells
+
+
+def _notes(report: dict[str, Any], largest: str) -> list[str]:
+    bd = report["breakdown"]
+    k1_total = report["lifecycle_k1_total"]
+    steps = [bd[key] for _, key in K1_STEPS.values() if key in bd]
+    out = ["## Notes: what dominates the cost", ""]
+    if len(steps) != len(K1_STEPS):
+        return out + ["(Run on `ethereum:local:test` for the breakdown these notes are built on.)"]
+
+    def total(field_: str) -> int:
+        return sum(e[field_] for e in steps)
+
+    def contract(name: str) -> int:
+        return sum(e["by_contract"].get(name, 0) for e in steps)
+
+    intrinsic, writes, new_slots = (
+        total("intrinsic"),
+        total("storage_writes"),
+        total("new_storage_slots"),
+    )
+    floor_k1 = intrinsic + new_slots * 20_000
+    pct = lambda x: f"{100 * x / k1_total:.0f} %"  # noqa: E731
+    relay = bd.get(f"proof_batch_{largest}")
+    n = int(largest)
+    out += [
+        f"**k = 1 lifecycle: {k1_total:,} gas against a target of"
+        f" {TARGETS['lifecycle_k1_total']:,}.**",
+        "",
+        f"- Intrinsic cost: 5 transactions x 21,000 = {intrinsic:,} ({pct(intrinsic)}), paid"
+        " before any code runs: more than half of the target on its own.",
+        f"- Storage writes: {writes:,} ({pct(writes)}), of which {new_slots} writes to empty"
+        " slots (20,000-22,100 each): the job record (4 slots: amounts + deadline + status,"
+        " client + requirements, bundle hash, counters + windows), the replica (1), the accepted"
+        " result hash (1) and the node owner's credit (1; `withdraw` empties it again and gets"
+        " 4,800 back).",
+        f"- Intrinsic cost + empty-slot writes alone come to about {floor_k1:,}: no tuning inside"
+        " these functions gets the lifecycle under 200,000. It takes fewer transactions or fewer"
+        " new slots per job (options below).",
+        f"- Token transfers (gas inside TESToken): {contract('TESToken'):,} - the escrow"
+        " `transferFrom` in createJob and the payout `transfer` in withdraw.",
+        f"- External calls: NodeRegistry {contract('NodeRegistry'):,} (lockForClaim, release),"
+        f" Rewards {contract('Rewards'):,} (recordWork), NodeLicense"
+        f" {contract('NodeLicense'):,} (ownerOf, to find the payee), plus"
+        f" {total('call_overhead'):,} for the call opcodes (2,600 per contract first touched).",
+        f"- Storage reads {total('storage_reads'):,}, events {total('events'):,}, calldata"
+        f" {total('calldata'):,}, all other opcodes {total('other_execution'):,}.",
+        f"- The first job ever costs {report['lifecycle_k1_first_job_total']:,}: it also pays"
+        " for the job counter's, the market's and the keeper's first balance and the node's"
+        " first work record in the epoch.",
+        "",
+    ]
+    if relay:
+        per = {
+            k: relay[k] / n
+            for k in (
+                "storage_writes",
+                "storage_reads",
+                "events",
+                "ecrecover",
+                "calldata",
+                "other_execution",
+                "keccak",
+                "call_overhead",
+            )
+        }
+        per_job = report["proof_relay_per_job"][largest]
+        out += [
+            f"**Proof relay: {per_job:,} gas per job in a batch of {largest} (target at 100:"
+            f" {TARGETS['proof_relay_per_job_100']:,}).** Batching only amortizes the 21,000 of"
+            f" intrinsic cost ({21_000 / n:,.0f} per job at {largest}); each proof still pays:",
+            "",
+            f"- storage writes {per['storage_writes']:,.0f}: the accepted result hash goes into an"
+            " empty slot (22,100) and three packed slots are updated (job status + deadline,"
+            " replica state, the job's commit counter: 2,900 each);",
+            f"- storage reads {per['storage_reads']:,.0f}: three slots read cold (2,100 each);",
+            f"- events {per['events']:,.0f} (ProofAccepted and ResultAccepted), signature"
+            f" recovery {per['ecrecover']:,.0f}, calldata {per['calldata']:,.0f}"
+            " (about 290 bytes per proof), other opcodes"
+            f" {per['other_execution'] + per['keccak'] + per['call_overhead']:,.0f}.",
+            "- The empty-slot write plus the signature check plus the calldata already come to"
+            f" about {22_100 + per['ecrecover'] + per['calldata']:,.0f}: 30,000 per job is only"
+            " within reach if a proof stops writing a fresh slot.",
+            "",
+        ]
+    floors = [e["calldata_floor"] / e["total"] for e in bd.values() if "calldata_floor" in e]
+    if floors:
+        out += [
+            f"The in-process EVM applies {report['evm']}; the contracts target cancun. For"
+            " these transactions the two price the same: Prague's calldata floor (EIP-7623)"
+            f" is at most {100 * max(floors):.0f} % of any measured transaction's gas, so it"
+            " never applies. `ape run gas --network ethereum:local:foundry` measures the same"
+            " on anvil (cancun) and agrees within a few hundred gas (timestamps and job ids"
+            " differ), without the breakdown.",
+            "",
+        ]
+    out += [
+        "Options, not applied (contracts unchanged by this benchmark):",
+        "",
+        "- Cheap, local to JobMarket.sol: `claim` writes the whole `Replica` struct, including"
+        " its still-empty `commitment` slot (a no-op store that costs 2,200): writing only the"
+        " first slot's fields saves 2,200 per claim. In the k = 1 proof, `j.commits = 1` costs"
+        " 2,900 and nothing on chain reads it (but `job().commits` would then read 0 and the"
+        " stateful test's model expects 1).",
+        "- Design: store one hash of the job's fixed terms instead of four slots and pass the"
+        " terms as calldata later (about -60,000 on createJob); let owners' credits accumulate"
+        " and withdraw rarely (finalize then updates a non-empty slot: -17,100); settle an"
+        " Accepted job inside the owner's withdrawal instead of a separate finalize (-21,000"
+        " intrinsic and a credit write).",
+        "",
+    ]
+    return out
+
+
+# ------------------------------------------------------------------ command
+def write_report(report: dict[str, Any], out_dir: Path, command: str) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "gas.json", out_dir / "gas.md"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    md_path.write_text(render_markdown(report, command))
+    return md_path, json_path
+
+
+def _batches(_ctx: Any, _param: Any, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter("a comma-separated list of positive integers") from err
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("a comma-separated list of positive integers")
+    return sizes
+
+
+@click.command(cls=ConnectedProviderCommand, short_help="Measure gas per operation and lifecycle")
+@network_option(default="ethereum:local:test")
+@click.option(
+    "--batches",
+    default=",".join(map(str, DEFAULT_BATCHES)),
+    show_default=True,
+    callback=_batches,
+    help="Proofs per submitProofs transaction to measure.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs"),
+    show_default=True,
+    help="Where gas.md and gas.json are written.",
+)
+@click.option("--no-write", is_flag=True, help="Print the tables only.")
+def cli(provider: Any, batches: tuple[int, ...], out_dir: Path, no_write: bool) -> None:
+    """Deploys a fresh TES network on a local chain and measures the gas of every operation."""
+    from ape import accounts, chain, project
+    from rich.console import Console
+
+    if not (provider.network.is_local or provider.network.is_fork):
+        raise click.UsageError("the gas benchmark deploys with test accounts: use a local network")
+    console = Console()
+    report = measure(
+        project,
+        accounts,
+        chain,
+        batch_sizes=batches,
+        network=provider.network_choice,
+        log=lambda msg: console.log(msg),
+    )
+    for table in render_tables(report):
+        console.print(table)
+    if not no_write:
+        md, js = write_report(report, out_dir, "make gas")
+        console.print(f"wrote {md} and {js} ({report['seconds']} s)")

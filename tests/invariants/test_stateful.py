@@ -32,7 +32,7 @@ Profiles: the default run is bounded for CI (`make test`, well under 90 s on 2 c
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -42,7 +42,13 @@ from eth_abi import decode, encode
 from eth_utils import keccak
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from oracle.prove import commitment_of
 from tests.utils.constants import DAY, DEFAULT_CAPS, E18, MIN_STAKE, NO_REQUIREMENTS, WINDOWS
@@ -72,6 +78,9 @@ PROFILES = {
     "long": dict(max_examples=300, stateful_step_count=60),
 }
 ANVIL_PROFILE = dict(max_examples=4, stateful_step_count=20)
+# What the runs exercised (transactions by function, settlements by outcome); printed with -s.
+COVERAGE: Counter = Counter()
+STATUS_NAMES = {PAID: "Paid", CANCELLED: "Cancelled", EXPIRED: "Expired", FAILED: "Failed", OVERTURNED: "Overturned"}
 
 
 def _settings(**kw):
@@ -249,6 +258,7 @@ class EscrowMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ tx helper
     def _send(self, call, *args, sender):
         tx = call(*args, sender=sender)
+        COVERAGE[call.abis[0].name] += 1
         for log in tx.decode_logs(self.w.market_events):
             a = log.event_arguments
             name = log.event_name
@@ -336,83 +346,104 @@ class EscrowMachine(RuleBasedStateMachine):
         job.round, job.k, job.status = 1, self.w.dispute_replicas, OPEN
         self.touched.add(job.id)
 
-    # ------------------------------------------------------------------ nodes and replicas
-    def _claimable_pairs(self):
-        pairs = []
-        for j in self.jobs.values():
-            if j.status != OPEN or not self._before(j) or len(j.current()) >= j.k:
-                continue
-            taken = {r.node for r in j.reps}
-            for n in self.nodes.values():
-                if n.status == ACTIVE and n.id not in taken and n.stake - n.locked >= j.collateral:
-                    pairs.append((j.id, n.id))
-        return pairs
+    # ------------------------------------------------------------------ replicas: moving a job on
+    # A job's natural next step (claim, prove, reveal, finalize) is one rule, so that random
+    # sequences of ~30 steps still reach settlements; `progress_all` takes the whole step at once
+    # (every claim, every proof, every reveal), `progress` a random part of it.
+    def _free_nodes(self, job):
+        taken = {r.node for r in job.reps}
+        return [
+            n for n in self.nodes.values()
+            if n.status == ACTIVE and n.id not in taken and n.stake - n.locked >= job.collateral
+        ]
 
-    @precondition(lambda self: self._claimable_pairs())
+    def _progressable(self):
+        out = []
+        for j in self.jobs.values():
+            if j.status == OPEN and self._before(j) and self._free_nodes(j):
+                out.append(j)
+            elif j.status == RUNNING and self._before(j) and j.current(CLAIMED):
+                out.append(j)
+            elif j.status == REVEALING and self._before(j) and j.current(COMMITTED):
+                out.append(j)
+            elif j.status == ACCEPTED and self._after(j):
+                out.append(j)
+        return out
+
+    @precondition(lambda self: self._progressable())
     @rule(data=st.data())
-    def claim(self, data):
-        job_id, node_id = data.draw(st.sampled_from(self._claimable_pairs()))
-        job, node = self.jobs[job_id], self.nodes[node_id]
-        self._send(self.w.market.claim, job_id, node_id, sender=node.operator)
-        job.reps.append(Rep(node_id, job.round))
+    def progress(self, data):
+        self._progress(data, everything=False)
+
+    @precondition(lambda self: self._progressable())
+    @rule(data=st.data())
+    def progress_all(self, data):
+        self._progress(data, everything=True)
+
+    def _progress(self, data, everything):
+        job = data.draw(st.sampled_from(self._progressable()))
+        self.touched.add(job.id)
+        if job.status == OPEN:
+            free = self._free_nodes(job)
+            want = min(job.k - len(job.current()), len(free))
+            count = want if everything else data.draw(st.integers(1, want))
+            for node in data.draw(st.permutations(free))[:count]:
+                self._claim(job, node)
+        elif job.status == RUNNING:
+            self._prove(data, job, self._subset(data, job.current(CLAIMED), everything))
+        elif job.status == REVEALING:
+            self._reveal(data, job, self._subset(data, job.current(COMMITTED), everything))
+        else:
+            self._send(self.w.market.finalize, job.id, sender=data.draw(st.sampled_from(self.w.relayers)))
+            job.status = PAID
+            self._settle_now(job)
+
+    @staticmethod
+    def _subset(data, pending, everything):
+        if everything or len(pending) == 1:
+            return pending
+        count = data.draw(st.integers(1, len(pending)))
+        return data.draw(st.permutations(pending))[:count]
+
+    def _claim(self, job, node):
+        self._send(self.w.market.claim, job.id, node.id, sender=node.operator)
+        job.reps.append(Rep(node.id, job.round))
         node.locked += job.collateral  # refreshed from the chain after the step
         if len(job.current()) == job.k:
             job.status = RUNNING
-        self.touched.add(job_id)
 
-    def _provable(self):
-        return [j for j in self.jobs.values() if j.status == RUNNING and self._before(j) and j.current(CLAIMED)]
-
-    @precondition(lambda self: self._provable())
-    @rule(data=st.data())
-    def submit_proofs(self, data):
+    def _prove(self, data, job, reps):
         w = self.w
-        job = data.draw(st.sampled_from(self._provable()))
-        pending = job.current(CLAIMED)
-        reps = pending if data.draw(st.booleans()) else [data.draw(st.sampled_from(pending))]
-        if job.round == 0 and job.k == 1:
-            reps = reps[:1]  # the first proof settles the optimistic round
-        original = job.result
+        optimistic = job.round == 0 and job.k == 1
         proofs = []
         for rep in reps:
-            # Mostly the honest result; sometimes a dissenting one (for a dispute re-run, "honest"
-            # means agreeing with the original proof, whatever it was).
-            honest = original if job.round == 1 else GOOD
+            # Mostly the honest result, sometimes a dissenting one. In a dispute re-run "honest"
+            # means agreeing with the original proof, whatever it was.
+            honest = job.result if job.round == 1 else GOOD
             rep.result = data.draw(st.sampled_from([honest, honest, BAD, OTHER]))
-            if job.round == 0 and job.k == 1:
+            if optimistic:
                 commitment = rep.result
             else:
                 rep.salt = data.draw(st.binary(min_size=32, max_size=32))
                 commitment = commitment_of(job.id, rep.node, rep.result, rep.salt)
             proofs.append(w.sign_proof(self.nodes[rep.node].operator, job.id, rep.node, commitment))
-        relayer = data.draw(st.sampled_from(w.relayers))
-        self._send(w.market.submitProofs, proofs, sender=relayer)
+        self._send(w.market.submitProofs, proofs, sender=data.draw(st.sampled_from(w.relayers)))
         for rep in reps:
             rep.state = COMMITTED
-        if job.round == 0 and job.k == 1:
+        if optimistic:
             job.result = reps[0].result
             job.status = ACCEPTED
         elif not job.current(CLAIMED):
             job.status = REVEALING
-        self.touched.add(job.id)
 
-    def _revealable(self):
-        return [j for j in self.jobs.values() if j.status == REVEALING and self._before(j) and j.current(COMMITTED)]
-
-    @precondition(lambda self: self._revealable())
-    @rule(data=st.data())
-    def reveal(self, data):
+    def _reveal(self, data, job, reps):
         w = self.w
-        job = data.draw(st.sampled_from(self._revealable()))
-        pending = job.current(COMMITTED)
-        reps = pending if data.draw(st.booleans()) else [data.draw(st.sampled_from(pending))]
         reveals = [(job.id, r.node, r.result, r.salt) for r in reps]
         self._send(w.market.reveal, reveals, sender=data.draw(st.sampled_from(w.relayers)))
         for rep in reps:
             rep.state = REVEALED
         if len(job.current(REVEALED)) == job.k:
             self._settle_round(job)
-        self.touched.add(job.id)
 
     # ------------------------------------------------------------------ keepers
     def _expirable(self):
@@ -432,18 +463,6 @@ class EscrowMachine(RuleBasedStateMachine):
         else:
             job.status = PAID  # the dispute could not be re-run: the original result stands
             self._settle_now(job)
-
-    def _finalizable(self):
-        return [j for j in self.jobs.values() if j.status == ACCEPTED and self._after(j)]
-
-    @precondition(lambda self: self._finalizable())
-    @rule(data=st.data())
-    def finalize(self, data):
-        w = self.w
-        job = data.draw(st.sampled_from(self._finalizable()))
-        self._send(w.market.finalize, job.id, sender=data.draw(st.sampled_from(w.relayers)))
-        job.status = PAID
-        self._settle_now(job)
 
     def _settled_jobs(self):
         return [j for j in self.jobs.values() if j.settled]
@@ -491,50 +510,40 @@ class EscrowMachine(RuleBasedStateMachine):
         self._send(self.w.market.flushFees, sender=self.w.relayers[0])
 
     # ------------------------------------------------------------------ registry
-    @rule(node=st.integers(0, N_NODES - 1), units=st.integers(1, 3_000))
-    def stake(self, node, units):
-        n = list(self.nodes.values())[node]
-        self._send(self.w.registry.stake, n.id, units * E18, sender=n.owner)
-        n.stake += units * E18
-
-    def _unbondable(self):
-        return [n for n in self.nodes.values() if n.stake > n.locked]
-
-    @precondition(lambda self: self._unbondable())
-    @rule(data=st.data(), percent=st.integers(1, 100))
-    def request_unbond(self, data, percent):
-        n = data.draw(st.sampled_from(self._unbondable()))
-        amount = max(1, (n.stake - n.locked) * percent // 100)
-        self._send(self.w.registry.requestUnbond, n.id, amount, sender=n.owner)
-        n.stake -= amount
-        n.unbonding += amount
-
-    def _matured(self):
-        return [n for n in self.nodes.values() if n.unbonding > 0 and self.now >= n.release_at]
-
-    @precondition(lambda self: self._matured())
-    @rule(data=st.data())
-    def withdraw_unbonded(self, data):
-        n = data.draw(st.sampled_from(self._matured()))
-        before = self.w.token.balanceOf(n.owner)
-        self._send(self.w.registry.withdrawUnbonded, n.id, sender=n.owner)
-        assert self.w.token.balanceOf(n.owner) == before + n.unbonding
-        n.unbonding = 0
-
-    def _activatable(self):
-        return [
-            n
+    def _node_actions(self):
+        acts = [("stake", n) for n in self.nodes.values()]
+        acts += [("unbond", n) for n in self.nodes.values() if n.stake > n.locked]
+        acts += [("withdraw", n) for n in self.nodes.values() if n.unbonding and self.now >= n.release_at]
+        acts += [
+            ("activate", n)
             for n in self.nodes.values()
             if n.status in (INACTIVE, JAILED)
             and n.stake >= MIN_STAKE
             and (n.status != JAILED or self.now >= n.jailed_until)
         ]
+        return acts
 
-    @precondition(lambda self: self._activatable())
     @rule(data=st.data())
-    def activate(self, data):
-        n = data.draw(st.sampled_from(self._activatable()))
-        self._send(self.w.registry.activate, n.id, sender=n.owner)
+    def manage_node(self, data):
+        """Licence owner: top up stake, start unbonding, withdraw matured stake, (re)activate."""
+        reg = self.w.registry
+        action, n = data.draw(st.sampled_from(self._node_actions()))
+        if action == "stake":
+            amount = data.draw(st.integers(1, 3_000)) * E18
+            self._send(reg.stake, n.id, amount, sender=n.owner)
+            n.stake += amount
+        elif action == "unbond":
+            amount = max(1, (n.stake - n.locked) * data.draw(st.integers(1, 100)) // 100)
+            self._send(reg.requestUnbond, n.id, amount, sender=n.owner)
+            n.stake -= amount
+            n.unbonding += amount
+        elif action == "withdraw":
+            before = self.w.token.balanceOf(n.owner)
+            self._send(reg.withdrawUnbonded, n.id, sender=n.owner)
+            assert self.w.token.balanceOf(n.owner) == before + n.unbonding
+            n.unbonding = 0
+        else:
+            self._send(reg.activate, n.id, sender=n.owner)
 
     # ------------------------------------------------------------------ rewards
     def _active(self):
@@ -544,7 +553,7 @@ class EscrowMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def heartbeat(self, data):
         n = data.draw(st.sampled_from(self._active()))
-        self.w.rewards.heartbeat([n.id], sender=n.operator)
+        self._send(self.w.rewards.heartbeat, [n.id], sender=n.operator)
 
     def _rewarded_owners(self):
         owed = defaultdict(int)
@@ -559,7 +568,7 @@ class EscrowMachine(RuleBasedStateMachine):
         ids = [n.id for n in self.nodes.values() if n.owner.address == owner]
         sender = self.nodes[ids[0]].owner
         before = self.w.token.balanceOf(owner)
-        tx = self.w.rewards.claim(ids, sender=sender)
+        tx = self._send(self.w.rewards.claim, ids, sender=sender)
         got = sum(log.amount for log in tx.decode_logs(self.w.rewards.RewardsClaimed))
         assert got > 0 and self.w.token.balanceOf(owner) == before + got
 
@@ -567,6 +576,7 @@ class EscrowMachine(RuleBasedStateMachine):
     def advance_time(self, seconds):
         self.w.chain.pending_timestamp += seconds
         self.w.chain.mine()
+        COVERAGE["advance_time"] += 1
 
     # ------------------------------------------------------------------ model: settlement
     def _settle_round(self, job: JobM):
@@ -585,6 +595,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self._settle_now(job)
 
     def _settle_now(self, job: JobM):
+        COVERAGE[f"settled k={job.k if job.round == 0 else 1} round={job.round} -> {STATUS_NAMES[job.status]}"] += 1
         self.settled_now.append(job)
         self.touched.add(job.id)
 
@@ -676,7 +687,6 @@ class EscrowMachine(RuleBasedStateMachine):
         assert s.job_count == self.pre_jobs + len(self.jobs)
 
     def _check_money(self, s):
-        w = self.w
         for a, v in s.credited.items():
             assert v == self.credited[a], f"credited({a}) {v} != model {self.credited[a]}"
         open_payments = sum(j.payment for j in self.jobs.values() if not j.settled)
@@ -779,7 +789,11 @@ def world(project, chain, accounts, deployer, treasury, client, stranger, keeper
 
 def _run(world, profile):
     EscrowMachine.world = world
-    run_state_machine_as_test(EscrowMachine, settings=_settings(**profile))
+    COVERAGE.clear()
+    try:
+        run_state_machine_as_test(EscrowMachine, settings=_settings(**profile))
+    finally:
+        print("\nexercised:", ", ".join(f"{k} x{v}" for k, v in sorted(COVERAGE.items())))
 
 
 def test_escrow_registry_rewards_invariants(world):

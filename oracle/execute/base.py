@@ -1,0 +1,304 @@
+"""What every execution backend takes and gives: `ExecSpec` in, `ExecResult` out.
+
+A backend runs jobs; it never decides whether a job is worth running (schedule) or what its
+result means on chain (prove). Its promises:
+
+* the job sees its bundle read-only at `/job`, writes its result to `/out`, and has no network;
+* the environment is pinned (`pinned_env`): one thread per BLAS/OpenMP pool, a fixed hash seed
+  and the job's seed, so replicas on other nodes compute bit-identical results;
+* wall time, memory, processes and output size are bounded, and a job breaking a bound ends as
+  `timeout` or `limit` with a reason, never as a hung or crashed node;
+* a job that can never fit this backend is refused up front (`check`, or status `refused`),
+  never left pending.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from oracle.errors import JobRefusedError
+
+SANDBOX_JOB_DIR = "/job"
+SANDBOX_OUT_DIR = "/out"
+
+# A failed, timed out or over-limit job still gets a result hash that replicas can agree on:
+# its output is this one file (see ExecResult).
+STATUS_FILE = "TES_STATUS.json"
+
+PINNED_ENV: dict[str, str] = {
+    # One thread everywhere: thread counts change floating-point reduction order.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "BLIS_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    # Deterministic cuBLAS (torch.use_deterministic_algorithms needs it on GPUs).
+    "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "TZ": "UTC",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "USER": "nobody",
+    "LOGNAME": "nobody",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+_SET_BY_BACKEND = frozenset({"PATH", "SEED", "CUDA_VISIBLE_DEVICES"})
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ExecStatus(StrEnum):
+    OK = "ok"  # exited 0 with a valid output directory
+    FAILED = "failed"  # exited non-zero, was killed by a signal, or left invalid output
+    TIMEOUT = "timeout"  # ran past wall_time_s and was killed
+    LIMIT = "limit"  # broke the memory, process or output-size limit
+    REFUSED = "refused"  # never started: the backend can never fit it, or the spec is invalid
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one job. `cpus`/`gpus`/`memory_mb` are also what a scheduler reserves."""
+
+    wall_time_s: float = 60.0
+    memory_mb: int = 512
+    max_processes: int = 64
+    max_output_mb: int = 64
+    cpus: float = 1.0
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """One job to run.
+
+    `entrypoint` is an argv run with `/job` as working directory; `python3` on the PATH is the
+    node's Python with its packages. `env` adds job variables (names must not collide with
+    the pinned ones unless equal). `output_dir` is where the output lands on this machine;
+    None lets the backend pick a fresh directory under its work dir."""
+
+    job_id: int | str
+    bundle_dir: Path
+    entrypoint: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    seed: int = 0
+    limits: Limits = field(default_factory=Limits)
+    output_dir: Path | None = None
+
+    def problem(self) -> str | None:
+        """Why this spec cannot run anywhere, or None."""
+        if not self.entrypoint or not all(isinstance(a, str) and a for a in self.entrypoint):
+            return "entrypoint must be a non-empty list of non-empty strings"
+        if not Path(self.bundle_dir).is_dir():
+            return f"bundle directory {self.bundle_dir} does not exist"
+        lim = self.limits
+        if (
+            lim.wall_time_s <= 0
+            or lim.memory_mb < 16
+            or lim.max_processes < 1
+            or lim.max_output_mb < 0
+        ):
+            return f"invalid limits {lim}"
+        if lim.cpus <= 0 or lim.gpus < 0:
+            return f"invalid resources cpus={lim.cpus} gpus={lim.gpus}"
+        for name, value in self.env.items():
+            if not _ENV_NAME.match(name) or "\0" in value:
+                return f"invalid environment variable {name!r}"
+            if name in PINNED_ENV and PINNED_ENV[name] != value:
+                return f"{name} is pinned to {PINNED_ENV[name]!r} for reproducibility, job asked {value!r}"
+            if name in _SET_BY_BACKEND or name.startswith("TES_"):
+                return f"{name} is set by the backend, a job cannot set it"
+        return None
+
+
+def pinned_env(spec: ExecSpec, *, path: str, gpu_ids: Iterable[str] = ()) -> dict[str, str]:
+    """The complete environment of a job: its own variables, then the pinned ones on top."""
+    env = dict(spec.env)
+    env.update(PINNED_ENV)
+    env.update(
+        PATH=path,
+        SEED=str(spec.seed),
+        TES_SEED=str(spec.seed),
+        TES_JOB_ID=str(spec.job_id),
+        TES_INPUT_DIR=SANDBOX_JOB_DIR,
+        TES_OUTPUT_DIR=SANDBOX_OUT_DIR,
+        CUDA_VISIBLE_DEVICES=",".join(gpu_ids),
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """How a job ended.
+
+    `result_hash` (bytes32, see `oracle.results`) is set for every job that ran. For `ok` it
+    covers the job's output files. Otherwise the output directory holds only `TES_STATUS.json`
+    (status, exit code and the limit broken, no timings), so replicas that saw the same
+    failure commit the same hash; partial outputs are moved to `<output_dir>.partial` for the
+    operator. `reason`, timings and the stdout/stderr tails are for people, never hashed."""
+
+    job_id: int | str
+    status: ExecStatus
+    exit_code: int | None
+    reason: str
+    output_dir: Path | None
+    result_hash: bytes | None
+    elapsed_s: float
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    backend: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecStatus.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["status"] = str(self.status)
+        d["output_dir"] = str(self.output_dir) if self.output_dir else None
+        d["result_hash"] = self.result_hash.hex() if self.result_hash else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExecResult:
+        d = dict(d)
+        d["status"] = ExecStatus(d["status"])
+        d["output_dir"] = Path(d["output_dir"]) if d.get("output_dir") else None
+        d["result_hash"] = bytes.fromhex(d["result_hash"]) if d.get("result_hash") else None
+        return cls(**d)
+
+
+def refused(spec: ExecSpec, reason: str, backend: str) -> ExecResult:
+    return ExecResult(
+        spec.job_id, ExecStatus.REFUSED, None, reason, None, None, 0.0, backend=backend
+    )
+
+
+def done_future(result: ExecResult) -> Future[ExecResult]:
+    fut: Future[ExecResult] = Future()
+    fut.set_result(result)
+    return fut
+
+
+# ------------------------------------------------------------------------ capacity checks
+@dataclass(frozen=True)
+class Capacity:
+    """What one worker machine (a node of the pool or of the Ray cluster) can ever offer."""
+
+    name: str
+    cpus: float
+    memory_mb: int
+    gpus: int = 0
+    gpu_memory_mb: int = 0  # per GPU; 0 = unknown
+
+
+class ResourceRequest(Protocol):
+    """`Limits` or a bundle manifest's `Resources`: anything with these attributes."""
+
+    cpus: float
+    memory_mb: int
+    gpus: int
+
+
+def unfit_reason(req: ResourceRequest, workers: Iterable[Capacity], where: str) -> str | None:
+    """None if some worker can run `req`, else a reason naming the closest misses."""
+    workers = list(workers)
+    gpu_mem = getattr(req, "gpu_memory_mb", 0) or 0
+    for w in workers:
+        if (
+            w.cpus >= req.cpus
+            and w.memory_mb >= req.memory_mb
+            and w.gpus >= req.gpus
+            and (req.gpus == 0 or not gpu_mem or not w.gpu_memory_mb or w.gpu_memory_mb >= gpu_mem)
+        ):
+            return None
+    want = f"cpus={req.cpus:g}, memory={req.memory_mb} MiB, gpus={req.gpus}"
+    if req.gpus and gpu_mem:
+        want += f" with {gpu_mem} MiB each"
+    have = "; ".join(
+        f"{w.name}: cpus={w.cpus:g}, memory={w.memory_mb} MiB, gpus={w.gpus}" for w in workers[:4]
+    )
+    return f"no worker in {where} can ever fit {want} (have {have or 'no live workers'})"
+
+
+# ------------------------------------------------------------------------ the interface
+class Backend(ABC):
+    """Runs jobs. `submit` returns at once; `run` and `wait` block. Jobs a backend can never fit
+    come back as `refused` results immediately (and `check` raises for them)."""
+
+    name = "backend"
+
+    @abstractmethod
+    def capacities(self) -> list[Capacity]:
+        """The worker machines this backend can place a job on, as they are now."""
+
+    @abstractmethod
+    def submit(self, spec: ExecSpec) -> Future[ExecResult]:
+        """Starts (or queues) a job; the future never raises for a job's own failure."""
+
+    def check(self, req: ResourceRequest) -> None:
+        """Raises JobRefusedError if no worker can ever fit `req` (a `Limits` or `Resources`)."""
+        if reason := unfit_reason(req, self.capacities(), self.name):
+            raise JobRefusedError(reason)
+
+    def run(self, spec: ExecSpec) -> ExecResult:
+        return self.submit(spec).result()
+
+    @staticmethod
+    def wait(
+        futures: Iterable[Future[ExecResult]], timeout: float | None = None
+    ) -> list[ExecResult]:
+        """Results of `futures` in their order (TimeoutError if not all are done in time)."""
+        import concurrent.futures as cf
+
+        futures = list(futures)
+        done, pending = cf.wait(futures, timeout=timeout)
+        if pending:
+            raise TimeoutError(
+                f"{len(pending)} of {len(futures)} jobs still running after {timeout}s"
+            )
+        return [f.result() for f in futures]
+
+    def run_bundle(
+        self, job_id: int, bundle_dir: Path, manifest: Any, output_dir: Path
+    ) -> ExecResult:
+        """Runs an unpacked bundle (`oracle.bundle.Manifest`) into `output_dir`, blocking."""
+        res = manifest.resources
+        spec = ExecSpec(
+            job_id=job_id,
+            bundle_dir=Path(bundle_dir),
+            entrypoint=tuple(manifest.entrypoint),
+            env=dict(manifest.env),
+            seed=manifest.seed,
+            limits=Limits(
+                wall_time_s=float(manifest.time_limit_s),
+                memory_mb=res.memory_mb,
+                max_processes=manifest.max_processes,
+                max_output_mb=manifest.max_output_mb,
+                cpus=float(res.cpus),
+                gpus=res.gpus,
+            ),
+            output_dir=Path(output_dir),
+        )
+        return self.run(spec)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stops accepting jobs and releases the workers."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
