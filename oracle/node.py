@@ -107,6 +107,11 @@ class Node:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+            except Exception:  # noqa: BLE001 (a node keeps serving; the traceback is in the log)
+                log.exception("step failed; retrying in %.1fs", backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
             if until is not None and until(self):
                 break
             if deadline and time.monotonic() > deadline:
@@ -312,6 +317,8 @@ class Node:
 
     # ---------------------------------------------------------------- submit gatekeeping
     def _still_needed(self, intent: st.Intent) -> bool:
+        if intent.job_id is None:
+            return True  # heartbeats: the contract ignores a repeat
         view = self._job(intent.job_id)
         if intent.kind == "claim":
             return view["status"] == OPEN and self._my_replica(intent.job_id, view) is None

@@ -1,7 +1,7 @@
 """Gas used by every TES operation and by whole job lifecycles.
 
     ape run gas                                   # in-process EVM, writes docs/gas.md + docs/gas.json
-    ape run gas --network ethereum:local:foundry  # same on anvil (no per-opcode breakdown there)
+    ape run gas --network ethereum:local:foundry  # on anvil (node_modules/.bin on PATH), no breakdown
 
 Deploys a fresh network with `oracle.deployment.deploy_all`, sets up nodes with the test accounts,
 and records `receipt.gas_used` of each transaction. Lifecycles are measured in steady state: a
@@ -471,7 +471,7 @@ def measure(
     b.tx("market_expire_open", m.expire, open_job, sender=r.keeper)
     b.advance(WINDOWS["executionWindow"])
     b.tx("market_expire_running", m.expire, running_job, sender=r.keeper)
-    # createJobWithPermit (replaces the client's allowance with the permit's; re-approved after)
+    # createJobWithPermit, last of the client's jobs: the permit replaces its allowance
     request = b.request(1, m.jobCount())
     deadline, v, rr, s = b.permit(JOB_PAYMENT)
     b.tx(
@@ -502,7 +502,7 @@ def measure(
     report: dict[str, Any] = {
         "generated_by": "ape run gas",
         "network": network,
-        "evm": f"py-evm {b.tracer.fork} rules" if b.tracer.enabled else "node",
+        "evm": f"py-evm {b.tracer.fork} rules" if b.tracer.enabled else "the node's EVM",
         "contracts_evm_version": "cancun",
         "lifecycle_k1_total": k1_total,
         "lifecycle_k1": {K1_STEPS[k][0]: v for k, v in steady.items()},

@@ -74,7 +74,9 @@ def operators(accounts, node_owners):
     """A fresh operator key per replica owner (operator first)."""
     ops = [accounts[4]]
     for _ in node_owners[1:]:
-        ops.append(accounts.generate_test_account())
+        op = accounts.generate_test_account()
+        accounts[0].transfer(op, 10**19)  # gas money: operators send their own transactions
+        ops.append(op)
     return ops
 
 

@@ -273,7 +273,10 @@ class Backend(ABC):
     def run_bundle(
         self, job_id: int, bundle_dir: Path, manifest: Any, output_dir: Path
     ) -> ExecResult:
-        """Runs an unpacked bundle (`oracle.bundle.Manifest`) into `output_dir`, blocking."""
+        """Runs an unpacked bundle (`oracle.bundle.Manifest`) into `output_dir`, blocking.
+
+        For the node: a refused job raises JobRefusedError instead of returning a result
+        without a hash."""
         res = manifest.resources
         spec = ExecSpec(
             job_id=job_id,
@@ -291,7 +294,10 @@ class Backend(ABC):
             ),
             output_dir=Path(output_dir),
         )
-        return self.run(spec)
+        result = self.run(spec)
+        if result.status is ExecStatus.REFUSED:
+            raise JobRefusedError(f"job {job_id}: {result.reason}")
+        return result
 
     @abstractmethod
     def close(self) -> None:

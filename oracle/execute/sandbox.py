@@ -303,13 +303,11 @@ def run_sandboxed(
     lim = spec.limits
     scratch = output_dir.parent / f".{output_dir.name}.{uuid.uuid4().hex[:8]}"
     scratch.mkdir(mode=0o755)
-    name = f"tes-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    cgroup = (
-        JobCgroup.create(name, lim.memory_mb * MIB, lim.max_processes)
-        if config.use_cgroups
-        else None
-    )
+    cgroup = None
     try:
+        if config.use_cgroups:
+            name = f"tes-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            cgroup = JobCgroup.create(name, lim.memory_mb * MIB, lim.max_processes)
         cmd, env, cwd = _command(spec, output_dir, scratch, config, tuple(gpu_ids), cgroup)
         log.info(
             "job %s: execute started (%s%s)",
@@ -352,16 +350,16 @@ def run_sandboxed(
             verdict.reason,
         )
         return ExecResult(
-            spec.job_id,
-            verdict.status,
-            rc,
-            verdict.reason,
-            output_dir,
-            digest,
-            elapsed,
-            out,
-            err,
-            backend,
+            job_id=spec.job_id,
+            status=verdict.status,
+            exit_code=rc,
+            reason=verdict.reason,
+            output_dir=output_dir,
+            result_hash=digest,
+            elapsed_s=elapsed,
+            stdout_tail=out,
+            stderr_tail=err,
+            backend=backend,
         )
     finally:
         if cgroup:

@@ -271,7 +271,10 @@ def test_rlimits_only__memory_and_processes_still_bounded(tmp_path):
     forks = bundle(tmp_path, FORK_COUNTER, "forks")
     with LocalSandboxBackend(tmp_path / "work", config=config) as backend:
         hogged, forked = backend.wait(
-            [backend.submit(spec(hog, memory_mb=256)), backend.submit(spec(forks))]
+            [
+                backend.submit(spec(hog, memory_mb=256)),
+                backend.submit(spec(forks, max_processes=16)),
+            ]
         )
     assert hogged.status == ExecStatus.LIMIT and "256 MiB" in hogged.reason, hogged
     assert (
@@ -345,7 +348,7 @@ def test_sleeper__is_killed_at_its_wall_time(local, tmp_path):
     """
     started = time.monotonic()
     result = local.run(spec(bundle(tmp_path, code), wall_time_s=1))
-    assert result.status == ExecStatus.TIMEOUT and "wall-time limit of 1 s" in result.reason
+    assert result.status == ExecStatus.TIMEOUT and "1 s wall-time limit" in result.reason
     assert time.monotonic() - started < 4
     assert result.stdout_tail == "sleeping\n"
 
@@ -395,6 +398,9 @@ def test_run_bundle__runs_a_manifest_like_the_node_does(local, tmp_path):
     result = local.run_bundle(9, b, manifest, tmp_path / "work" / "out")
     assert result.status == "ok" and result.output_dir == tmp_path / "work" / "out"
     assert result.stdout_tail == "trained\n"
+    manifest.resources.gpus = detect_gpus() + 1
+    with pytest.raises(JobRefusedError, match="gpus="):
+        local.run_bundle(10, b, manifest, tmp_path / "work2" / "out")
 
 
 def test_make_backend__local_settings__gives_the_sandbox_pool(tmp_path):

@@ -138,6 +138,9 @@ class Rep:
     result: bytes | None = None
     salt: bytes = b""
 
+    def __repr__(self):
+        return f"replica(node{self.node}, round {self.round})"
+
 
 @dataclass
 class JobM:
@@ -157,6 +160,9 @@ class JobM:
     fee: int | None = None  # protocol fee booked at settlement
     paid_events: int = 0
     settlements: int = 0
+
+    def __repr__(self):
+        return f"job{self.id}"
 
     def current(self, state=None):
         return [r for r in self.reps if r.round == self.round and (state is None or r.state == state)]
@@ -184,6 +190,9 @@ class NodeM:
     release_at: int = 0
     jailed_until: int = 0
     claimable: int = 0
+
+    def __repr__(self):
+        return f"node{self.id}"
 
 
 @dataclass

@@ -2,8 +2,7 @@
 
 import pytest
 
-TIER_PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
-TIER_SUPPLY = 1_000
+from tests.utils.constants import TIER_PRICE, TIER_SUPPLY
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -3,8 +3,8 @@
 import ape
 import pytest
 
-PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
-SUPPLY = 1_000
+from tests.utils.constants import TIER_PRICE as PRICE
+
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
@@ -27,7 +27,11 @@ def test_buy__emits_purchase_and_transfer(licence, node_owner):
     tx = licence.buy(0, 2, value=2 * PRICE, sender=node_owner)
     [log] = tx.decode_logs(licence.LicencesPurchased)
     assert (log.buyer, log.tierId, log.firstTokenId, log.quantity, log.paid) == (
-        node_owner.address, 0, 1, 2, 2 * PRICE
+        node_owner.address,
+        0,
+        1,
+        2,
+        2 * PRICE,
     )
     transfers = [(t["from"], t.to, t.tokenId) for t in tx.decode_logs(licence.Transfer)]
     assert transfers == [(ZERO, node_owner.address, 1), (ZERO, node_owner.address, 2)]
@@ -38,7 +42,9 @@ def test_buy__many__mints_consecutive_ids(licence, node_owner, client):
     assert licence.buy.call(0, 3, value=3 * PRICE, sender=node_owner) == 3
     tx = licence.buy(0, 3, value=3 * PRICE, sender=node_owner)
     assert tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId == 3
-    assert [licence.ownerOf(i) for i in range(1, 6)] == [client.address] * 2 + [node_owner.address] * 3
+    assert [licence.ownerOf(i) for i in range(1, 6)] == [client.address] * 2 + [
+        node_owner.address
+    ] * 3
     assert licence.totalMinted() == 5
     assert licence.tier(0).sold == 5
     assert licence.purchasedInTier(0, node_owner) == 3
@@ -85,7 +91,9 @@ def test_buy__zero_quantity__reverts(licence, node_owner):
 
 
 def test_buy__below_price__reverts(licence, node_owner):
-    with ape.reverts(licence.NodeLicenseInsufficientPayment, tierId=0, sent=3 * PRICE - 1, required=3 * PRICE):
+    with ape.reverts(
+        licence.NodeLicenseInsufficientPayment, tierId=0, sent=3 * PRICE - 1, required=3 * PRICE
+    ):
         licence.buy(0, 3, value=3 * PRICE - 1, sender=node_owner)
 
 
@@ -164,7 +172,9 @@ def test_buy__just_before_sale_end__succeeds(licence, windowed_tier, node_owner,
 def test_buy__at_sale_end__reverts(licence, windowed_tier, node_owner, chain):
     t, start, end = windowed_tier
     chain.pending_timestamp = end
-    with ape.reverts(licence.NodeLicenseSaleNotOpen, tierId=t, now_=end, saleStart=start, saleEnd=end):
+    with ape.reverts(
+        licence.NodeLicenseSaleNotOpen, tierId=t, now_=end, saleStart=start, saleEnd=end
+    ):
         licence.buy(t, 1, value=PRICE, sender=node_owner)
 
 

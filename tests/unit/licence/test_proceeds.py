@@ -2,10 +2,12 @@
 
 import ape
 
-PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
+from tests.utils.constants import TIER_PRICE as PRICE
 
 
-def test_withdraw_proceeds__by_anyone__pays_treasury_and_emits(licence, treasury, node_owner, stranger):
+def test_withdraw_proceeds__by_anyone__pays_treasury_and_emits(
+    licence, treasury, node_owner, stranger
+):
     licence.buy(0, 3, value=3 * PRICE, sender=node_owner)
     treasury_before, stranger_before = treasury.balance, stranger.balance
     tx = licence.withdrawProceeds(sender=stranger)
@@ -16,7 +18,9 @@ def test_withdraw_proceeds__by_anyone__pays_treasury_and_emits(licence, treasury
     assert (log.treasury, log.amount) == (treasury.address, 3 * PRICE)
 
 
-def test_withdraw_proceeds__goes_to_current_treasury(licence, deployer, treasury, node_owner, keeper):
+def test_withdraw_proceeds__goes_to_current_treasury(
+    licence, deployer, treasury, node_owner, keeper
+):
     licence.buy(0, 1, value=PRICE, sender=node_owner)
     licence.setTreasury(keeper, sender=deployer)
     treasury_before, keeper_before = treasury.balance, keeper.balance
@@ -25,7 +29,9 @@ def test_withdraw_proceeds__goes_to_current_treasury(licence, deployer, treasury
     assert treasury.balance == treasury_before
 
 
-def test_withdraw_proceeds__accumulates_between_withdrawals(licence, treasury, node_owner, stranger):
+def test_withdraw_proceeds__accumulates_between_withdrawals(
+    licence, treasury, node_owner, stranger
+):
     licence.buy(0, 1, value=PRICE, sender=node_owner)
     licence.withdrawProceeds(sender=stranger)
     licence.buy(0, 2, value=2 * PRICE, sender=node_owner)

@@ -2,8 +2,8 @@
 
 import ape
 
-PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
-SUPPLY = 1_000
+from tests.utils.constants import TIER_PRICE as PRICE
+
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
@@ -21,7 +21,9 @@ def test_deploy__sets_metadata_owner_and_treasury(licence, deployer, treasury):
 def test_deploy__emits_treasury_set(project, deployer, treasury, stranger):
     c = project.NodeLicense.deploy(stranger, treasury, sender=deployer)
     assert c.owner() == stranger.address
-    assert [log.treasury for log in c.creation_metadata.receipt.decode_logs(c.TreasurySet)] == [treasury.address]
+    assert [log.treasury for log in c.creation_metadata.receipt.decode_logs(c.TreasurySet)] == [
+        treasury.address
+    ]
 
 
 def test_deploy__with_zero_treasury__reverts(project, deployer):
@@ -45,12 +47,22 @@ def test_add_tier__stores_tier_and_emits(licence, deployer):
     tx = licence.addTier(2 * PRICE, 50, 3, 1_000, 2_000, sender=deployer)
     [log] = tx.decode_logs(licence.TierAdded)
     assert (log.tierId, log.price, log.supply, log.perWalletCap, log.saleStart, log.saleEnd) == (
-        1, 2 * PRICE, 50, 3, 1_000, 2_000
+        1,
+        2 * PRICE,
+        50,
+        3,
+        1_000,
+        2_000,
     )
     assert licence.tierCount() == 2
     t = licence.tier(1)
     assert (t.price, t.supply, t.sold, t.perWalletCap, t.saleStart, t.saleEnd) == (
-        2 * PRICE, 50, 0, 3, 1_000, 2_000
+        2 * PRICE,
+        50,
+        0,
+        3,
+        1_000,
+        2_000,
     )
 
 

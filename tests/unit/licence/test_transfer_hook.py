@@ -5,7 +5,9 @@ from pathlib import Path
 import ape
 import pytest
 
-PRICE = 10**17  # tier 0 of the shared `licence` fixture (tests/conftest.py)
+from tests.utils.constants import JAIL_PERIOD, MIN_STAKE, UNBONDING_DELAY
+from tests.utils.constants import TIER_PRICE as PRICE
+
 ZERO = "0x0000000000000000000000000000000000000000"
 HAS_REGISTRY = (Path(__file__).parents[3] / "contracts" / "NodeRegistry.sol").exists()
 
@@ -28,11 +30,16 @@ def test_transfer_from__notifies_registry_with_ids_and_holders(
     assert calls(mock_registry) == [(licence.address, bought, node_owner.address, stranger.address)]
     [log] = tx.decode_logs(mock_registry.LicenceTransferNotified)
     assert (log.caller, log.nodeId, log["from"], log.to) == (
-        licence.address, bought, node_owner.address, stranger.address
+        licence.address,
+        bought,
+        node_owner.address,
+        stranger.address,
     )
 
 
-def test_safe_transfer_from__notifies_registry(licence, mock_registry, bought, node_owner, stranger):
+def test_safe_transfer_from__notifies_registry(
+    licence, mock_registry, bought, node_owner, stranger
+):
     licence.safeTransferFrom(node_owner, stranger, bought, sender=node_owner)
     assert calls(mock_registry) == [(licence.address, bought, node_owner.address, stranger.address)]
 
@@ -45,7 +52,9 @@ def test_transfer__by_approved_operator__reports_owner_as_from(
     assert calls(mock_registry) == [(licence.address, bought, node_owner.address, stranger.address)]
 
 
-def test_transfer__each_hop__notifies_registry(licence, mock_registry, bought, node_owner, client, stranger):
+def test_transfer__each_hop__notifies_registry(
+    licence, mock_registry, bought, node_owner, client, stranger
+):
     licence.transferFrom(node_owner, client, bought, sender=node_owner)
     licence.transferFrom(client, stranger, bought, sender=client)
     assert calls(mock_registry) == [
@@ -66,7 +75,9 @@ def test_transfer__without_registry__still_works(licence, bought, node_owner, st
     assert licence.ownerOf(bought) == stranger.address
 
 
-def test_transfer__by_stranger__reverts_without_notifying(licence, mock_registry, bought, node_owner, stranger):
+def test_transfer__by_stranger__reverts_without_notifying(
+    licence, mock_registry, bought, node_owner, stranger
+):
     with ape.reverts(licence.ERC721InsufficientApproval, operator=stranger.address, tokenId=bought):
         licence.transferFrom(node_owner, stranger, bought, sender=stranger)
     assert mock_registry.callCount() == 0
@@ -79,7 +90,7 @@ def test_transfer__with_real_registry__unbinds_operator(
     # Deployed here, against this module's licence, with tests/conftest.py's arguments.
     token = project.TESToken.deploy(treasury, 10**27, 0, sender=deployer)
     registry = project.NodeRegistry.deploy(
-        deployer, token, licence, 1_000 * 10**18, 7 * 86_400, 86_400, sender=deployer
+        deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer
     )
     licence.setRegistry(registry, sender=deployer)
     registry.bindOperator(bought, operator, sender=node_owner)

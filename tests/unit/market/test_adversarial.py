@@ -5,7 +5,7 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from oracle.prove import commitment_of, sign_completion
+from oracle.prove import commitment_of
 from tests.utils.constants import (
     DEFAULT_CAPS,
     JAIL_PERIOD,
@@ -24,7 +24,6 @@ from tests.utils.market import (
     RESULT,
     ReplicaState,
     Status,
-    completion_digest,
     recover,
     replica_of,
     salt_of,
@@ -81,12 +80,23 @@ def test_proof__signed_for_another_chain__reverts_invalid_signature(
 ):
     n, job_id = pool[0], two_claimed[0]
     proof = sign_proof(n.operator, job_id, n.id, RESULT, chain_id=chain.chain_id + 1)
-    with ape.reverts(market.JobMarketInvalidSignature, **_bad_signature(market, job_id, n, RESULT, proof[3])):
+    with ape.reverts(
+        market.JobMarketInvalidSignature, **_bad_signature(market, job_id, n, RESULT, proof[3])
+    ):
         market.submitProofs([proof], sender=stranger)
 
 
 def test_proof__signed_for_another_deployment__reverts_invalid_signature(
-    chain, project, deployer, market, token, registry, rewards, stranger, pool, two_claimed,
+    chain,
+    project,
+    deployer,
+    market,
+    token,
+    registry,
+    rewards,
+    stranger,
+    pool,
+    two_claimed,
     sign_proof,
 ):
     n, job_id = pool[0], two_claimed[0]
@@ -95,7 +105,9 @@ def test_proof__signed_for_another_deployment__reverts_invalid_signature(
     # The signature is good for the other deployment's digest, not for this one's.
     assert recover(other.proofDigest(job_id, n.id, RESULT), proof[3]) == n.operator
     assert other.proofDigest(job_id, n.id, RESULT) != market.proofDigest(job_id, n.id, RESULT)
-    with ape.reverts(market.JobMarketInvalidSignature, **_bad_signature(market, job_id, n, RESULT, proof[3])):
+    with ape.reverts(
+        market.JobMarketInvalidSignature, **_bad_signature(market, job_id, n, RESULT, proof[3])
+    ):
         market.submitProofs([proof], sender=stranger)
 
 
@@ -128,7 +140,9 @@ def test_proof__tampered_commitment_or_garbage_signature__reverts_invalid_signat
     with ape.reverts(market.JobMarketInvalidSignature, **err):
         market.submitProofs([(job_id, n.id, OTHER_RESULT, sig)], sender=stranger)
     for garbage in (b"\x00" * 65, b"\x01" * 64, b""):  # tryRecover: address(0), never a revert
-        with ape.reverts(market.JobMarketInvalidSignature, signer=ZERO_ADDRESS, operator=n.operator):
+        with ape.reverts(
+            market.JobMarketInvalidSignature, signer=ZERO_ADDRESS, operator=n.operator
+        ):
             market.submitProofs([(job_id, n.id, RESULT, garbage)], sender=stranger)
     assert market.job(job_id).status == Status.RUNNING
 
@@ -138,7 +152,12 @@ def test_proofs__one_bad_in_a_batch__reverts_the_whole_batch(
 ):
     job_id = open_job(replicas=3)
     claim_all(job_id, pool[:3])
-    good = sign_proof(pool[0].operator, job_id, pool[0].id, commitment_of(job_id, pool[0].id, RESULT, salt_of(pool[0].id)))
+    good = sign_proof(
+        pool[0].operator,
+        job_id,
+        pool[0].id,
+        commitment_of(job_id, pool[0].id, RESULT, salt_of(pool[0].id)),
+    )
     bad = sign_proof(stranger, job_id, pool[1].id, RESULT)
     with ape.reverts(market.JobMarketInvalidSignature, jobId=job_id, nodeId=pool[1].id):
         market.submitProofs([good, bad], sender=stranger)
@@ -148,8 +167,18 @@ def test_proofs__one_bad_in_a_batch__reverts_the_whole_batch(
 
 # ---------------------------------------------------------------------- copied results
 def test_copied_commitment__cannot_be_revealed__copier_slashed_as_no_show(
-    chain, market, token, registry, keeper, stranger, sign_proof, pool, open_job, claim_all,
-    commit, reveal,
+    chain,
+    market,
+    token,
+    registry,
+    keeper,
+    stranger,
+    sign_proof,
+    pool,
+    open_job,
+    claim_all,
+    commit,
+    reveal,
 ):
     honest, copier = pool[:2], pool[2]
     job_id = open_job(replicas=3)
@@ -157,7 +186,9 @@ def test_copied_commitment__cannot_be_revealed__copier_slashed_as_no_show(
     commit(job_id, honest, [RESULT] * 2, stranger)
     # The copier has no result: it re-submits the first node's commitment under its own signature.
     copied = commitment_of(job_id, honest[0].id, RESULT, salt_of(honest[0].id))
-    market.submitProofs([sign_proof(copier.operator, job_id, copier.id, copied)], sender=copier.operator)
+    market.submitProofs(
+        [sign_proof(copier.operator, job_id, copier.id, copied)], sender=copier.operator
+    )
     assert market.job(job_id).status == Status.REVEALING
     reveal(job_id, honest, [RESULT] * 2, stranger)
 
@@ -229,7 +260,9 @@ def evil(project, deployer, licence, rewards, client, pool):
 
 
 def _reentry(tx, tok):
-    return [(e.target, e.success, bytes(e.returnData)) for e in tx.decode_logs(tok.ReentryAttempted)]
+    return [
+        (e.target, e.success, bytes(e.returnData)) for e in tx.decode_logs(tok.ReentryAttempted)
+    ]
 
 
 def test_reentrancy__token_reenters_during_create__guard_rejects(client, job_request, evil):
@@ -262,7 +295,10 @@ def test_reentrancy__bubbled_reentry__outer_withdraw_reverts_and_credit_stays(
     client, job_request, evil
 ):
     tok, _, mkt, _ = evil
-    jobs = [mkt.createJob(job_request(), sender=client).decode_logs(mkt.JobCreated)[0].jobId for _ in range(2)]
+    jobs = [
+        mkt.createJob(job_request(), sender=client).decode_logs(mkt.JobCreated)[0].jobId
+        for _ in range(2)
+    ]
     mkt.cancel(jobs[0], sender=client)
     tok.arm(mkt, mkt.cancel.encode_input(jobs[1]), True, sender=client)
     before = tok.balanceOf(client)
@@ -295,8 +331,20 @@ def test_reentrancy__token_reenters_expire_during_seize__settled_once(
 
 # ---------------------------------------------------------------------- a client that never withdraws
 def test_stuck_client__credit_stays__everyone_else_settles_and_withdraws(
-    chain, project, deployer, market, token, rewards, client, keeper, stranger, sign_proof, fund,
-    pool, open_job, job_request,
+    chain,
+    project,
+    deployer,
+    market,
+    token,
+    rewards,
+    client,
+    keeper,
+    stranger,
+    sign_proof,
+    fund,
+    pool,
+    open_job,
+    job_request,
 ):
     escrow = token.balanceOf(market)  # other jobs' escrow, untouched here
     stuck = project.StuckClient.deploy(market, token, sender=deployer)

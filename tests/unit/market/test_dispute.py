@@ -27,7 +27,9 @@ ZERO = b"\x00" * 32
 
 def _prove(market, sign_proof, node, job_id, result=RESULT):
     market.claim(job_id, node.id, sender=node.operator)
-    return market.submitProofs([sign_proof(node.operator, job_id, node.id, result)], sender=node.operator)
+    return market.submitProofs(
+        [sign_proof(node.operator, job_id, node.id, result)], sender=node.operator
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,9 @@ def _released(tx, registry):
 
 
 def _resolved(tx, market):
-    return [(e.jobId, e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)]
+    return [
+        (e.jobId, e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)
+    ]
 
 
 # ---------------------------------------------------------------------- raising a dispute
@@ -169,7 +173,17 @@ def test_rerun__original_node_or_operator__cannot_take_part(
 
 # ---------------------------------------------------------------------- resolution
 def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
-    market, token, registry, rewards, keeper, stranger, pool, fresh, disputed, claim_all, commit,
+    market,
+    token,
+    registry,
+    rewards,
+    keeper,
+    stranger,
+    pool,
+    fresh,
+    disputed,
+    claim_all,
+    commit,
     reveal,
 ):
     original = pool[0]
@@ -211,7 +225,11 @@ def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
     assert job.status == Status.PAID and job.resultHash == RESULT
     for n in pool[:4]:
         rec, old = registry.node(n.id), before[n.id]
-        assert (rec.stake, rec.locked, rec.completed) == (old.stake, old.locked - COL, old.completed + 1)
+        assert (rec.stake, rec.locked, rec.completed) == (
+            old.stake,
+            old.locked - COL,
+            old.completed + 1,
+        )
 
     owner_before = token.balanceOf(original.owner)
     market.withdraw(sender=original.owner)
@@ -249,7 +267,17 @@ def test_rerun__upheld_with_a_dissenting_fresh_replica__dissenter_seized_to_fees
 
 
 def test_rerun__majority_differs__overturned_original_seized_client_refunded(
-    market, token, registry, client, keeper, stranger, pool, fresh, disputed, claim_all, commit,
+    market,
+    token,
+    registry,
+    client,
+    keeper,
+    stranger,
+    pool,
+    fresh,
+    disputed,
+    claim_all,
+    commit,
     reveal,
 ):
     original = pool[0]
@@ -280,7 +308,11 @@ def test_rerun__majority_differs__overturned_original_seized_client_refunded(
     assert token.balanceOf(market) == market_before + COL
     assert token.balanceOf(registry) == registry_before - COL
     rec = registry.node(original.id)
-    assert (rec.stake, rec.locked, rec.slashed) == (old.stake - COL, old.locked - COL, old.slashed + 1)
+    assert (rec.stake, rec.locked, rec.slashed) == (
+        old.stake - COL,
+        old.locked - COL,
+        old.slashed + 1,
+    )
     assert rec.status == NodeStatus.JAILED and rec.completed == old.completed
 
     for account, amount in ((client, PAY), (stranger, BOND)):

@@ -190,7 +190,16 @@ def test_ownership__two_step_transfer__new_owner_governs_old_cannot(market, depl
 
 
 def test_pause__blocks_create_and_claim__not_withdraw_finalize_expire(
-    chain, market, token, deployer, client, keeper, stranger, sign_proof, pool, open_job,
+    chain,
+    market,
+    token,
+    deployer,
+    client,
+    keeper,
+    stranger,
+    sign_proof,
+    pool,
+    open_job,
     job_request,
 ):
     n = pool[0]

@@ -73,9 +73,9 @@ def test_k3__all_agree__each_owner_gets_a_third_dust_to_fees(
 
     commitments = [commitment_of(job_id, n.id, RESULT, salt_of(n.id)) for n in nodes]
     tx = commit(job_id, nodes, [RESULT] * K, stranger)  # a stranger relays the signed proofs
-    assert [(e.jobId, e.nodeId, e.commitment, e.relayer) for e in tx.decode_logs(
-        market.ProofAccepted
-    )] == [(job_id, n.id, c, stranger) for n, c in zip(nodes, commitments, strict=True)]
+    assert [
+        (e.jobId, e.nodeId, e.commitment, e.relayer) for e in tx.decode_logs(market.ProofAccepted)
+    ] == [(job_id, n.id, c, stranger) for n, c in zip(nodes, commitments, strict=True)]
     phase = tx.decode_logs(market.RevealPhaseStarted)[0]
     assert (phase.jobId, phase.round) == (job_id, 0)
     assert phase.deadline == tx.timestamp + WINDOWS["revealWindow"]
@@ -192,7 +192,10 @@ def test_k3__one_agrees_one_dissents_one_silent__expires_failed_and_refunds_clie
     assert _seized(tx, market) == [(running, silent.id, COL)]
     # Without a quorum nobody is shown wrong: both revealers go free, without a completed count.
     assert _released(tx, registry) == {(n.id, COL, Outcome.NO_FAULT) for n in nodes[:2]}
-    assert _credits(tx, market) == [(running, keeper, BOUNTY), (running, client, PAY + COL - BOUNTY)]
+    assert _credits(tx, market) == [
+        (running, keeper, BOUNTY),
+        (running, client, PAY + COL - BOUNTY),
+    ]
     assert tx.decode_logs(market.JobPaid) == []
     assert market.job(running).status == Status.FAILED
     assert market.pendingFees() == 0
@@ -294,7 +297,10 @@ def test_k3__node_never_commits__expires_and_slashes_only_that_node(
     assert (ev.jobId, ev.fromStatus) == (running, Status.RUNNING)
     assert _seized(tx, market) == [(running, silent.id, COL)]
     assert _released(tx, registry) == {(n.id, COL, Outcome.NO_FAULT) for n in nodes[:2]}
-    assert _credits(tx, market) == [(running, keeper, BOUNTY), (running, client, PAY + COL - BOUNTY)]
+    assert _credits(tx, market) == [
+        (running, keeper, BOUNTY),
+        (running, client, PAY + COL - BOUNTY),
+    ]
     assert market.job(running).status == Status.EXPIRED
     assert token.balanceOf(market) == market_before + COL
     for n in nodes[:2]:
@@ -302,7 +308,11 @@ def test_k3__node_never_commits__expires_and_slashes_only_that_node(
         assert (rec.stake, rec.locked, rec.slashed) == (old.stake, old.locked - COL, old.slashed)
         assert rec.status == NodeStatus.ACTIVE
     rec, old = registry.node(silent.id), before[silent.id]
-    assert (rec.stake, rec.locked, rec.slashed) == (old.stake - COL, old.locked - COL, old.slashed + 1)
+    assert (rec.stake, rec.locked, rec.slashed) == (
+        old.stake - COL,
+        old.locked - COL,
+        old.slashed + 1,
+    )
     assert rec.status == NodeStatus.JAILED
 
 
@@ -349,9 +359,7 @@ def test_claim__same_operator_second_node__reverts_operator_already_claimed(
     assert twin.operator == first.operator and twin.id != first.id
     job_id = open_job(replicas=K)
     market.claim(job_id, first.id, sender=first.operator)
-    with ape.reverts(
-        market.JobMarketOperatorAlreadyClaimed, jobId=job_id, operator=first.operator
-    ):
+    with ape.reverts(market.JobMarketOperatorAlreadyClaimed, jobId=job_id, operator=first.operator):
         market.claim(job_id, twin.id, sender=twin.operator)
     assert registry.node(twin.id).locked == 0
     assert market.job(job_id).claims == 1
@@ -403,13 +411,17 @@ def test_submit_proof__after_execution_window__reverts_deadline_passed(
         commit(running, pool[:1], [RESULT], stranger)
 
 
-def test_reveal__while_running__reverts_wrong_status(market, stranger, pool, running, commit, reveal):
+def test_reveal__while_running__reverts_wrong_status(
+    market, stranger, pool, running, commit, reveal
+):
     commit(running, pool[:1], [RESULT], stranger)
     with ape.reverts(market.JobMarketWrongStatus, jobId=running, status=Status.RUNNING):
         reveal(running, pool[:1], [RESULT], stranger)
 
 
-def test_reveal__twice__reverts_wrong_replica_state(market, stranger, pool, running, commit, reveal):
+def test_reveal__twice__reverts_wrong_replica_state(
+    market, stranger, pool, running, commit, reveal
+):
     commit(running, pool[:K], [RESULT] * K, stranger)
     reveal(running, pool[:1], [RESULT], stranger)
     with ape.reverts(

@@ -3,8 +3,7 @@
 import pytest
 from eth_account.messages import encode_typed_data
 
-TOKEN_CAP = 1_000_000_000 * 10**18  # as in tests/conftest.py
-GENESIS_SUPPLY = 400_000_000 * 10**18
+from tests.utils.constants import GENESIS_SUPPLY, TOKEN_CAP
 
 PERMIT_TYPES = {
     "EIP712Domain": [

@@ -3,9 +3,7 @@
 import ape
 import pytest
 
-# Mirrors tests/conftest.py (a conftest is not importable as a module).
-TOKEN_CAP = 1_000_000_000 * 10**18
-GENESIS_SUPPLY = 400_000_000 * 10**18
+from tests.utils.constants import GENESIS_SUPPLY, TOKEN_CAP
 
 ZERO = "0x0000000000000000000000000000000000000000"
 

@@ -23,7 +23,9 @@ def test_permit__relayed_by_stranger__sets_allowance_and_bumps_nonce(
     assert (log.owner, log.spender, log.value) == (treasury.address, client.address, 7 * 10**18)
 
 
-def test_permit__then_transfer_from__moves_tokens(token, treasury, client, stranger, sign_permit, chain):
+def test_permit__then_transfer_from__moves_tokens(
+    token, treasury, client, stranger, sign_permit, chain
+):
     deadline = chain.pending_timestamp + 3600
     v, r, s = sign_permit(treasury, client, 7 * 10**18, deadline)
     token.permit(treasury, client, 7 * 10**18, deadline, v, r, s, sender=stranger)
@@ -34,7 +36,9 @@ def test_permit__then_transfer_from__moves_tokens(token, treasury, client, stran
     assert token.allowance(treasury, client) == 4 * 10**18
 
 
-def test_permit__from_generated_account__works(token, accounts, client, stranger, sign_permit, chain):
+def test_permit__from_generated_account__works(
+    token, accounts, client, stranger, sign_permit, chain
+):
     holder = accounts.generate_test_account()
     deadline = chain.pending_timestamp + 60
     v, r, s = sign_permit(holder, client, MAX, deadline)
@@ -58,7 +62,9 @@ def test_permit__after_deadline__reverts(token, treasury, client, stranger, sign
         token.permit(treasury, client, 1, deadline, v, r, s, sender=stranger)
 
 
-def test_permit__signed_by_someone_else__reverts(token, treasury, client, stranger, sign_permit, chain):
+def test_permit__signed_by_someone_else__reverts(
+    token, treasury, client, stranger, sign_permit, chain
+):
     deadline = chain.pending_timestamp + 3600
     v, r, s = sign_permit(stranger, client, 1, deadline, owner=treasury)
     with ape.reverts(token.ERC2612InvalidSigner, signer=stranger.address, owner=treasury.address):
