@@ -153,13 +153,12 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
         }
         _registry.lockForClaim(nodeId, msg.sender, _requirements(j), j.collateral);
 
-        _replicas[jobId][count] = Replica({
-            nodeId: nodeId.toUint64(),
-            state: ReplicaState.Claimed,
-            round: j.round,
-            operator: msg.sender,
-            commitment: bytes32(0)
-        });
+        // Field by field: a struct literal would also write the (still empty) commitment slot.
+        Replica storage rep = _replicas[jobId][count];
+        rep.nodeId = nodeId.toUint64();
+        rep.state = ReplicaState.Claimed;
+        rep.round = j.round;
+        rep.operator = msg.sender;
         j.replicaCount = uint8(count + 1);
         uint8 claims = j.claims + 1;
         j.claims = claims;
@@ -232,7 +231,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
             uint8 revealed = j.reveals + 1;
             j.reveals = revealed;
             emit ResultRevealed(rv.jobId, rv.nodeId, rv.resultHash);
-            if (revealed == j.k) _settleRound(rv.jobId, j);
+            if (revealed == j.k) _settleRound(rv.jobId, j, false);
         }
     }
 
@@ -254,7 +253,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
         }
         if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
         if (status == JobStatus.Revealing) {
-            _settleRound(jobId, j);
+            _settleRound(jobId, j, true);
             return;
         }
         // Open: the claims never filled, nobody is at fault. Running: whoever has not proven loses
@@ -450,8 +449,10 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
     }
 
     /// @dev Called when every replica of the current round has revealed, or the reveal deadline
-    ///      passed. A result needs more than half of the round's k replicas.
-    function _settleRound(uint256 jobId, JobData storage j) private {
+    ///      passed. A result needs more than half of the round's k replicas. Only a keeper
+    ///      (`expire` after the deadline) earns a bounty: the replica whose reveal completes the
+    ///      round is doing its own job, and must not win back part of a dissenter's collateral.
+    function _settleRound(uint256 jobId, JobData storage j, bool byKeeper) private {
         (bytes32 majority, uint256 votes) = _majority(jobId, j.round, j.replicaCount);
         bool quorum = votes * 2 > j.k;
         if (!quorum) majority = bytes32(0);
@@ -475,14 +476,14 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
                 j.status = JobStatus.Paid;
                 uint256 fee = _fee(j.payment);
                 (uint256 paid, uint256 dust) = _payAgreeing(jobId, j.round, j.replicaCount, majority, j.payment - fee, votes, true);
-                uint256 bounty = seized < _keeperBounty(j.payment) ? seized : _keeperBounty(j.payment);
+                uint256 bounty = byKeeper ? _min(seized, _keeperBounty(j.payment)) : 0;
                 _credit(jobId, msg.sender, bounty);
                 _pendingFees += fee + dust + seized - bounty;
                 emit ResultAccepted(jobId, majority, block.timestamp);
                 emit JobPaid(jobId, majority, paid, fee);
             } else {
                 j.status = JobStatus.Failed;
-                uint256 bounty = _keeperBounty(j.payment);
+                uint256 bounty = byKeeper ? _keeperBounty(j.payment) : 0;
                 emit JobFailed(jobId);
                 _credit(jobId, msg.sender, bounty);
                 // The bounty for settling a failed job comes out of the refund unless no-shows paid for it.
@@ -498,7 +499,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
             uint256 bond = j.collateral;
             if (quorum) {
                 // The disputer was wrong: the bond pays the re-run replicas.
-                uint256 bounty = _keeperBounty(bond);
+                uint256 bounty = byKeeper ? _keeperBounty(bond) : 0;
                 _credit(jobId, msg.sender, bounty);
                 (, uint256 dust) = _payAgreeing(jobId, 1, j.replicaCount, majority, bond - bounty, votes, false);
                 _pendingFees += dust + seized;
@@ -507,7 +508,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
                 // Inconclusive: the original result stands, the bond goes back.
                 _credit(jobId, j.disputer, bond);
                 _pendingFees += seized;
-                _payOriginal(jobId, j, true);
+                _payOriginal(jobId, j, byKeeper);
             }
         } else {
             // The original node was wrong: its collateral pays the re-run, the client gets its money
@@ -518,7 +519,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
             (Replica storage orig,) = _originalReplica(jobId, j.replicaCount);
             uint256 taken = _registry.seize(orig.nodeId, j.collateral);
             emit CollateralSeized(jobId, orig.nodeId, taken);
-            uint256 bounty = _keeperBounty(taken);
+            uint256 bounty = byKeeper ? _keeperBounty(taken) : 0;
             _credit(jobId, msg.sender, bounty);
             (, uint256 dust) = _payAgreeing(jobId, 1, j.replicaCount, majority, taken - bounty, votes, false);
             _pendingFees += dust + seized;
@@ -654,6 +655,10 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
 
     function _fee(uint256 payment) private view returns (uint256) {
         return payment * _params.protocolFeeBps / _BPS;
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 
     function _keeperBounty(uint256 amount) private view returns (uint256) {

@@ -103,6 +103,13 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc INodeRegistry
+    function announceEndpoint(uint256 nodeId, string calldata url) external {
+        address operator = _nodes[nodeId].operator;
+        if (operator == address(0) || operator != msg.sender) revert NodeRegistryNotOperator(nodeId, msg.sender);
+        emit EndpointAnnounced(nodeId, url);
+    }
+
+    /// @inheritdoc INodeRegistry
     function declareCapabilities(uint256 nodeId, Capabilities calldata capabilities)
         external
         onlyLicenceOwner(nodeId)

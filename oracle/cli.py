@@ -62,6 +62,7 @@ def main() -> None:
 @click.option("--batch-size", type=int, help="Proofs relayed per transaction.")
 @click.option("--http-host", help="Address of the results/metrics endpoint.")
 @click.option("--http-port", type=int, help="Port of the results/metrics endpoint (0 = any free port).")
+@click.option("--public-url", help="URL clients use to reach the results endpoint (announced on chain).")
 @click.option("--max-seconds", type=float, default=None, help="Stop after this long (for demos and tests).")
 @click.option("--log-level", help="DEBUG, INFO, WARNING...")
 def run(max_seconds, **opts) -> None:
@@ -79,6 +80,7 @@ def run(max_seconds, **opts) -> None:
     click.echo(json.dumps({"operator": node.key.address, "http": server.url, "pid": os.getpid()}), err=True)
     logging.getLogger("oracle.node").info("results and metrics at %s", server.url)
     (s.data_dir / "http.url").write_text(server.url)
+    node.announce(s.public_url or server.url)
     signal.signal(signal.SIGTERM, lambda *_: node.stop())
     try:
         node.run(max_seconds=max_seconds)

@@ -74,6 +74,7 @@ class Node:
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
         self._hb_epoch: int | None = None
+        self._announce: str | None = None
         self._nodes: dict[int, dict[str, Any]] = {}
         self._owners: set[str] = set()
         from oracle.results import ResultStore
@@ -125,6 +126,10 @@ class Node:
         for ev in self.ingest.poll():
             self._on_event(ev)
         self._refresh_nodes()
+        if self._announce and self._nodes:
+            for node_id in sorted(self._nodes):
+                self.store.add_intent("announce", None, node_id, {"url": self._announce})
+            self._announce = None
         for job in self.store.active_jobs():
             try:
                 self.drive(job)
@@ -146,6 +151,11 @@ class Node:
         if epoch != self._hb_epoch and active:
             self.store.add_intent("heartbeat", None, None, {"node_ids": active, "epoch": epoch})
             self._hb_epoch = epoch
+
+    def announce(self, url: str) -> None:
+        """Publishes `url` on chain (NodeRegistry.EndpointAnnounced) for every node we run, so
+        clients find where to fetch their results."""
+        self._announce = url
 
     def result_lookup(self, job_id: int):
         """For the results endpoint: the job's client and our stored result archive, if any."""

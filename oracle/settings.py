@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     # observability
     http_host: str = "127.0.0.1"
     http_port: int = Field(0, ge=0, description="results + metrics endpoint; 0 = pick a free port")
+    public_url: str | None = Field(None, description="results URL announced on chain (default: the bound address)")
     log_level: str = "INFO"
 
     config_file: Path | None = Field(None, description="TOML file with any of these settings")

@@ -103,6 +103,8 @@ class Submitter:
             )
         if kind in ("finalize", "expire"):
             return getattr(m.functions, kind)(intents[0].job_id)
+        if kind == "announce":
+            return self.chain.registry.functions.announceEndpoint(intents[0].node_id, intents[0].payload["url"])
         if kind == "heartbeat":
             return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
         raise SubmitError(f"unknown intent kind {kind!r}")

@@ -4,6 +4,7 @@ Roles are named accounts rather than `accounts[i]` so a test says who acts. The 
 session-scoped; ape's default isolation reverts each test's state changes.
 """
 
+import ape_ethereum.provider
 import pytest
 
 from tests.utils.constants import (
@@ -26,6 +27,16 @@ from tests.utils.constants import (
     UNBONDING_DELAY,
     WINDOWS,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_debug_log_replay():
+    """ape re-runs every transaction sent to a contract with a call trace, only to print
+    console.log lines (none of our contracts log). That replay is ~30% of each transaction's
+    cost on the in-process EVM, and the suite sends thousands of transactions."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ape_ethereum.provider, "_post_send_transaction", lambda tx, receipt: None)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -127,7 +127,6 @@ interface IJobMarket {
     error JobMarketNotDisputable(uint256 jobId);
     error JobMarketNothingToWithdraw(address account);
     error JobMarketParameterOutOfBounds(bytes32 name, uint256 value);
-    error JobMarketNotRewards(address caller);
 
     // ------------------------------------------------------------------ events
     event JobCreated(

@@ -80,6 +80,8 @@ interface INodeRegistry {
     event CollateralReleased(uint256 indexed nodeId, uint256 amount, Outcome outcome);
     event NodeSlashed(uint256 indexed nodeId, uint256 amount, uint256 jailedUntil);
     event JobMarketSet(address indexed market);
+    /// @notice Where the node serves results to clients (only emitted: clients read the latest).
+    event EndpointAnnounced(uint256 indexed nodeId, string url);
     event ParametersSet(uint256 minStake, uint256 unbondingDelay, uint256 jailPeriod);
 
     // ------------------------------------------------------------------ licence owner
@@ -108,6 +110,10 @@ interface INodeRegistry {
 
     /// @notice Leaves the network for good. Licence owner only.
     function retire(uint256 nodeId) external;
+
+    // ------------------------------------------------------------------ operator
+    /// @notice The node's operator announces the URL where it serves results to paying clients.
+    function announceEndpoint(uint256 nodeId, string calldata url) external;
 
     // ------------------------------------------------------------------ job market
     /// @notice Checks that `operator` acts for an active `nodeId` whose capabilities meet `need`,

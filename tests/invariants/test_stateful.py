@@ -59,6 +59,7 @@ TERMINAL = {PAID, CANCELLED, EXPIRED, FAILED, OVERTURNED}
 CLAIMED, COMMITTED, REVEALED = 1, 2, 3
 INACTIVE, ACTIVE, JAILED, RETIRED = range(4)
 
+MAX_UNSETTLED = 3  # more jobs in flight only dilute each one's chance to reach settlement
 N_NODES = 6  # k = 1 original + 3 dispute replicas, with two spare for jailed nodes
 NODE_STAKE = 5 * MIN_STAKE
 ACCOUNT_FUNDS = 2_000_000 * E18
@@ -190,6 +191,7 @@ class NodeM:
     release_at: int = 0
     jailed_until: int = 0
     claimable: int = 0
+    live_epoch: int = -1  # last epoch this node proved liveness in
 
     def __repr__(self):
         return f"node{self.id}"
@@ -253,6 +255,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self.settled_now: list[JobM] = []
         self.fees_before = 0
         self.now = 0
+        self.epoch = 0
         self._first = True
         self.market_offset = 0
         self.supply_offset = 0
@@ -301,6 +304,7 @@ class EscrowMachine(RuleBasedStateMachine):
         return self.now > job.deadline
 
     # ------------------------------------------------------------------ client
+    @precondition(lambda self: sum(not j.settled for j in self.jobs.values()) < MAX_UNSETTLED)
     @rule(
         k=st.sampled_from([1, 3]),
         units=st.integers(1, 300),
@@ -496,9 +500,7 @@ class EscrowMachine(RuleBasedStateMachine):
             with ape.reverts(m.JobMarketWrongStatus):
                 m.cancel(job.id, sender=job.client)
         else:
-            node = next(n for n in self.nodes.values() if n.status == ACTIVE) if self._active() else None
-            if node is None:
-                return
+            node = self.nodes[w.nodes[0][0]]
             with ape.reverts(m.JobMarketWrongStatus):
                 m.claim(job.id, node.id, sender=node.operator)
         self.touched.add(job.id)
@@ -555,14 +557,15 @@ class EscrowMachine(RuleBasedStateMachine):
             self._send(reg.activate, n.id, sender=n.owner)
 
     # ------------------------------------------------------------------ rewards
-    def _active(self):
-        return [n for n in self.nodes.values() if n.status == ACTIVE]
+    def _not_live(self):
+        return [n for n in self.nodes.values() if n.status == ACTIVE and n.live_epoch != self.epoch]
 
-    @precondition(lambda self: self._active())
+    @precondition(lambda self: self._not_live())
     @rule(data=st.data())
     def heartbeat(self, data):
-        n = data.draw(st.sampled_from(self._active()))
-        self._send(self.w.rewards.heartbeat, [n.id], sender=n.operator)
+        n = data.draw(st.sampled_from(self._not_live()))
+        tx = self._send(self.w.rewards.heartbeat, [n.id], sender=n.operator)
+        n.live_epoch = tx.decode_logs(self.w.rewards.LivenessProved)[0].epoch
 
     def _rewarded_owners(self):
         owed = defaultdict(int)
@@ -651,6 +654,7 @@ class EscrowMachine(RuleBasedStateMachine):
         w = self.w
         s = self._read()
         self.now = w.chain.pending_timestamp
+        self.epoch = s.epoch
         if self._first:
             # Offsets for anything other tests' session fixtures left behind (zero on a fresh
             # deployment): pre-existing jobs and credits are outside the model.

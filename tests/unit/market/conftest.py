@@ -1,4 +1,3 @@
-import ape_ethereum.provider
 import pytest
 
 from oracle.prove import commitment_of
@@ -19,16 +18,6 @@ def replica_nodes(setup_node, node_owners, operators):
 
 
 # ---------------------------------------------------------------------- speed
-@pytest.fixture(scope="package", autouse=True)
-def _no_debug_log_replay():
-    """ape re-runs every transaction sent to a contract with a call trace, only to print
-    console.log lines (none of our contracts log). That replay is ~30% of each transaction's
-    cost on the in-process EVM; the market tests send hundreds of transactions."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.provider, "_post_send_transaction", lambda tx, receipt: None)
-        yield
-
-
 # ---------------------------------------------------------------------- shared nodes
 MAX_UINT = 2**256 - 1
 POOL_STAKE = 5 * MIN_STAKE
