@@ -33,6 +33,17 @@ class Resources(BaseModel):
     gpu_class: int = Field(0, ge=0, le=255)
 
 
+class Fanout(BaseModel):
+    """Split a job into `shards` sandboxed runs of the entrypoint (env TES_SHARD = 0..shards-1,
+    TES_SHARDS = shards, each writing its own output), then one sandboxed `reduce` run that sees
+    the shard outputs read-only at /shards/<i> (env TES_SHARDS_DIR) and writes the job's /out.
+    Only the reduce step's output is the job's result. `time_limit_s` bounds each step."""
+
+    model_config = ConfigDict(extra="forbid")
+    shards: int = Field(ge=1, le=256)
+    reduce: list[str] = Field(min_length=1)
+
+
 class Manifest(BaseModel):
     """What to run. `inputs` maps file names in the bundle to their sha256, checked on unpack."""
 
@@ -48,6 +59,7 @@ class Manifest(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
     packages: dict[str, str] = Field(default_factory=dict, description="pinned environment, for the record")
+    fanout: Fanout | None = None
 
 
 def sha256_hex(data: bytes) -> str:

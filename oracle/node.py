@@ -16,14 +16,14 @@ import secrets
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 
 from oracle import bundle as bundles
-from oracle import metrics, store as st
+from oracle import metrics
+from oracle import store as st
 from oracle.chain import Chain, load_operator_key
 from oracle.errors import BundleError, ExecutionError, FetchError, OracleError
 from oracle.fetch import fetch_bundle
@@ -64,7 +64,7 @@ class Node:
         self.key = key or load_operator_key(settings.account, settings.passphrase())
         self.submitter = Submitter(
             self.chain, self.store, self.key, batch_size=settings.batch_size, tx_timeout_s=settings.tx_timeout_s,
-            fee_bump=settings.fee_bump, on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
+            fee_bump=settings.fee_bump, max_attempts=settings.max_retries, on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
         )
         start = settings.start_block if settings.start_block is not None else self.chain.deployment_block
         self.ingest = Ingest(self.chain, self.store, settings.confirmations, settings.reorg_depth, start)
@@ -214,7 +214,11 @@ class Node:
         if rep is not None and past and view["status"] in (OPEN, RUNNING, REVEALING):
             self._intent_once("expire", job_id, node_id, {})  # frees our collateral; the keeper bounty is ours
 
-        if stage == st.SEEN:
+        if stage == st.SEEN and rep is not None and rep["round"] == view["round"]:
+            # Our claim is on chain but the stage never said so (a crash between recording the claim
+            # intent and the stage): run it, never skip a replica we hold.
+            self._advance(job_id, st.CLAIMED, node_id=node_id)
+        elif stage == st.SEEN:
             self._consider(job, view)
         elif stage == st.CLAIMING:
             if rep is not None:

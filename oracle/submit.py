@@ -13,12 +13,16 @@ it is still needed (the contracts refuse a second claim, proof or reveal for a r
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+)
 
 from oracle.chain import Chain
 from oracle.errors import SubmitError
@@ -38,9 +42,11 @@ class Submitter:
         batch_size: int = 20,
         tx_timeout_s: float = 30.0,
         fee_bump: float = 1.25,
+        max_attempts: int = 8,
         on_gas: Callable[[str, int], None] | None = None,
     ):
         self.chain, self.store, self.key = chain, store, key
+        self.max_attempts = max_attempts
         self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
         self.on_gas = on_gas or (lambda kind, gas: None)
         self._nonce: int | None = None
@@ -51,10 +57,16 @@ class Submitter:
 
     # ---------------------------------------------------------------- recovery
     def recover(self) -> None:
+        """Settles intents left 'sent' by a crash or by an RPC error while waiting for the receipt."""
         for intent in self.store.intents("sent"):
             try:
                 receipt = self.chain.w3.eth.get_transaction_receipt(intent.tx_hash)
             except TransactionNotFound:
+                try:
+                    self.chain.w3.eth.get_transaction(intent.tx_hash)
+                    continue  # still in the mempool: looked at again on the next flush
+                except TransactionNotFound:
+                    pass
                 log.info("intent %d (%s job %s): tx %s not mined; back to pending", intent.id, intent.kind,
                          intent.job_id, intent.tx_hash)
                 self.store.finish([intent.id], "pending")
@@ -65,6 +77,7 @@ class Submitter:
     # ---------------------------------------------------------------- sending
     def flush(self, still_needed: Callable[[Intent], bool]) -> int:
         """Sends every pending intent still needed; returns how many transactions were confirmed."""
+        self.recover()  # a 'sent' intent here lost its receipt wait to an RPC error
         pending = [i for i in self.store.intents("pending")]
         sent = 0
         for intent in pending:
@@ -139,15 +152,26 @@ class Submitter:
             raise SubmitError(f"{kind} transaction at nonce {nonce} not mined after fee bumps")
         self._nonce = nonce + 1
         ok = receipt["status"] == 1
-        self.store.finish(ids, "done" if ok else "failed", None if ok else "reverted", receipt["gasUsed"])
-        self.on_gas(kind, int(receipt["gasUsed"]))
-        log.info("%s x%d for job(s) %s: %s, gas %d", kind, len(ids), ",".join(str(i.job_id) for i in intents),
-                 "mined" if ok else "REVERTED", receipt["gasUsed"])
+        used = int(receipt["gasUsed"])
+        self.on_gas(kind, used)
+        jobs = ",".join(str(i.job_id) for i in intents)
+        if not ok and used >= gas * 0.95 and max(i.attempts for i in intents) + 1 < self.max_attempts:
+            # Out of gas: the estimate was taken before other replicas' transactions changed what this
+            # one does (the last reveal of a round settles and pays it). Back to pending: the next
+            # flush asks the chain whether it is still needed and estimates again.
+            log.warning("%s x%d for job(s) %s ran out of gas (%d of %d): retrying", kind, len(ids), jobs, used, gas)
+            self.store.finish(ids, "pending", "out of gas", used)
+            return
+        self.store.finish(ids, "done" if ok else "failed", None if ok else "reverted", used)
+        log.info("%s x%d for job(s) %s: %s, gas %d of %d", kind, len(ids), jobs, "mined" if ok else "REVERTED", used, gas)
 
     def _next_nonce(self) -> int:
         chain_nonce = self.chain.w3.eth.get_transaction_count(self.address, "pending")
-        if self._nonce is None or chain_nonce > self._nonce:
-            self._nonce = chain_nonce
+        if self._nonce is not None and chain_nonce < self._nonce:
+            # A transaction we saw mined is gone (a reorg dropped it): reusing our count would leave a
+            # nonce gap that blocks every later transaction. The chain is the truth.
+            log.warning("chain nonce %d is behind ours (%d): a reorg dropped a transaction", chain_nonce, self._nonce)
+        self._nonce = chain_nonce
         return self._nonce
 
     def _fees(self) -> dict[str, int]:

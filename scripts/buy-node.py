@@ -30,7 +30,8 @@ def check_purchase(licence: Any, buyer: Any, tier_id: int, quantity: int, timest
     """The price to pay; a ScriptError saying why the purchase would revert."""
     count = licence.tierCount()
     if tier_id >= count:
-        raise ScriptError(EXPLAIN["NodeLicenseUnknownTier"]({"tierId": tier_id}) + f" (tiers: 0-{count - 1})")
+        known = f"tiers 0 to {count - 1}" if count > 1 else "the only tier is 0" if count else "no tiers"
+        raise ScriptError(EXPLAIN["NodeLicenseUnknownTier"]({"tierId": tier_id}) + f" ({known})")
     t = licence.tier(tier_id)
     if (t.saleStart and timestamp < t.saleStart) or (t.saleEnd and timestamp >= t.saleEnd):
         raise ScriptError(

@@ -10,7 +10,6 @@ import pytest
 from tests.utils.constants import (
     AVAILABILITY_BPS,
     DEFAULT_CAPS,
-    E18,
     EPOCH_LENGTH,
     GENESIS_SUPPLY,
     HALVING_EPOCHS,

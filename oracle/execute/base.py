@@ -14,6 +14,7 @@ result means on chain (prove). Its promises:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from oracle.errors import JobRefusedError
 
 SANDBOX_JOB_DIR = "/job"
 SANDBOX_OUT_DIR = "/out"
+SANDBOX_SHARDS_DIR = "/shards"  # a fan-out job's reduce step sees the shard outputs here
 
 # A failed, timed out or over-limit job still gets a result hash that replicas can agree on:
 # its output is this one file (see ExecResult).
@@ -95,6 +97,10 @@ class ExecSpec:
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     output_dir: Path | None = None
+    # Fan-out (see `Backend.run_bundle`): (index, count) of a shard run, and for the reduce
+    # run the directory holding the shard outputs 0..count-1, bound read-only at /shards.
+    shard: tuple[int, int] | None = None
+    shards_dir: Path | None = None
 
     def problem(self) -> str | None:
         """Why this spec cannot run anywhere, or None."""
@@ -112,6 +118,10 @@ class ExecSpec:
             return f"invalid limits {lim}"
         if lim.cpus <= 0 or lim.gpus < 0:
             return f"invalid resources cpus={lim.cpus} gpus={lim.gpus}"
+        if self.shard is not None and not 0 <= self.shard[0] < self.shard[1]:
+            return f"invalid shard {self.shard}"
+        if self.shards_dir is not None and not Path(self.shards_dir).is_dir():
+            return f"shards directory {self.shards_dir} does not exist"
         for name, value in self.env.items():
             if not _ENV_NAME.match(name) or "\0" in value:
                 return f"invalid environment variable {name!r}"
@@ -135,6 +145,10 @@ def pinned_env(spec: ExecSpec, *, path: str, gpu_ids: Iterable[str] = ()) -> dic
         TES_OUTPUT_DIR=SANDBOX_OUT_DIR,
         CUDA_VISIBLE_DEVICES=",".join(gpu_ids),
     )
+    if spec.shard is not None:
+        env.update(TES_SHARD=str(spec.shard[0]), TES_SHARDS=str(spec.shard[1]))
+    if spec.shards_dir is not None:
+        env.update(TES_SHARDS_DIR=SANDBOX_SHARDS_DIR)
     return env
 
 
@@ -275,12 +289,28 @@ class Backend(ABC):
     ) -> ExecResult:
         """Runs an unpacked bundle (`oracle.bundle.Manifest`) into `output_dir`, blocking.
 
+        A manifest with `fanout` runs as `shards` sandboxed runs of the entrypoint (env
+        TES_SHARD/TES_SHARDS), submitted together so they spread over this backend's workers
+        (Ray tasks on the Ray backend), each into its own directory next to `output_dir`; then
+        a sandboxed `reduce` run sees them read-only at /shards/<i> and writes `output_dir`. Only
+        that final output is the result. If a shard fails, the reduce does not run and the
+        result is the lowest failing shard's status record plus its index, so replicas that
+        saw the same failure agree.
+
         For the node: a refused job raises JobRefusedError instead of returning a result
         without a hash."""
+        base = self._spec_of(job_id, Path(bundle_dir), manifest)
+        fanout = getattr(manifest, "fanout", None)
+        if fanout is None:
+            return self._checked(self.run(dataclasses.replace(base, output_dir=Path(output_dir))))
+        return self._run_fanout(base, fanout, Path(output_dir))
+
+    @staticmethod
+    def _spec_of(job_id: int, bundle_dir: Path, manifest: Any) -> ExecSpec:
         res = manifest.resources
-        spec = ExecSpec(
+        return ExecSpec(
             job_id=job_id,
-            bundle_dir=Path(bundle_dir),
+            bundle_dir=bundle_dir,
             entrypoint=tuple(manifest.entrypoint),
             env=dict(manifest.env),
             seed=manifest.seed,
@@ -292,12 +322,60 @@ class Backend(ABC):
                 cpus=float(res.cpus),
                 gpus=res.gpus,
             ),
-            output_dir=Path(output_dir),
         )
-        result = self.run(spec)
+
+    @staticmethod
+    def _checked(result: ExecResult) -> ExecResult:
         if result.status is ExecStatus.REFUSED:
-            raise JobRefusedError(f"job {job_id}: {result.reason}")
+            raise JobRefusedError(f"job {result.job_id}: {result.reason}")
         return result
+
+    def _run_fanout(self, base: ExecSpec, fanout: Any, output_dir: Path) -> ExecResult:
+        import json
+        import shutil
+        import time
+
+        from oracle.results import result_hash
+
+        started = time.monotonic()
+        n = int(fanout.shards)
+        shards_dir = output_dir.with_name(output_dir.name + ".shards")
+        shutil.rmtree(shards_dir, ignore_errors=True)
+        shards_dir.mkdir(parents=True)
+        futures = [
+            self.submit(
+                dataclasses.replace(base, shard=(i, n), output_dir=shards_dir / str(i))
+            )
+            for i in range(n)
+        ]
+        shard_results = [self._checked(f.result()) for f in futures]
+        failed = [(i, r) for i, r in enumerate(shard_results) if not r.ok]
+        if failed:
+            i, bad = failed[0]
+            output_dir.mkdir(parents=True, exist_ok=True)
+            record = json.loads((shards_dir / str(i) / STATUS_FILE).read_text())
+            record["shard"] = i
+            (output_dir / STATUS_FILE).write_text(
+                json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+            )
+            return dataclasses.replace(
+                bad,
+                reason=f"shard {i} of {n}: {bad.reason}",
+                output_dir=output_dir,
+                result_hash=result_hash(output_dir),
+                elapsed_s=time.monotonic() - started,
+            )
+        for i in range(n):  # failure leftovers only exist for failed shards; keep /shards exact
+            shutil.rmtree(shards_dir / f"{i}.partial", ignore_errors=True)
+        reduce = dataclasses.replace(
+            base,
+            entrypoint=tuple(fanout.reduce),
+            shard=None,
+            shards_dir=shards_dir,
+            output_dir=output_dir,
+        )
+        result = self._checked(self.run(reduce))
+        return dataclasses.replace(result, elapsed_s=time.monotonic() - started)
 
     @abstractmethod
     def close(self) -> None:

@@ -41,7 +41,11 @@ log = logging.getLogger("oracle.execute")
 
 
 def _run_on_worker(
-    spec: ExecSpec, bundle_archive: bytes | None, config: SandboxConfig | None, allow_unsafe: bool
+    spec: ExecSpec,
+    bundle_archive: bytes | None,
+    config: SandboxConfig | None,
+    allow_unsafe: bool,
+    shards_archive: bytes | None = None,
 ) -> dict[str, Any]:
     """The Ray task: unpack the bundle, run the sandbox, send back the result and its archive."""
     import ray
@@ -53,9 +57,15 @@ def _run_on_worker(
         if bundle_archive is not None:
             bundle_dir = scratch / "bundle"
             unpack_result(bundle_archive, bundle_dir, max_bytes=len(bundle_archive) * 1024 + MIB)
+        shards_dir = spec.shards_dir
+        if shards_archive is not None:  # a fan-out reduce step: the shard outputs travel too
+            shards_dir = scratch / "shards"
+            unpack_result(shards_archive, shards_dir, max_bytes=len(shards_archive) * 1024 + MIB)
         gpu_ids = [str(g) for g in ray.get_gpu_ids()]
         node = ray.get_runtime_context().get_node_id()[:12]
-        spec = dataclasses.replace(spec, bundle_dir=bundle_dir, output_dir=None)
+        spec = dataclasses.replace(
+            spec, bundle_dir=bundle_dir, shards_dir=shards_dir, output_dir=None
+        )
         result = run_sandboxed(
             spec, scratch / "out", config, gpu_ids=gpu_ids, backend=f"ray:{node}"
         )
@@ -139,6 +149,7 @@ class RayBackend(Backend):
             return done_future(refused(spec, problem, self.name))
         try:
             bundle, _ = pack_result(spec.bundle_dir)
+            shards = pack_result(spec.shards_dir)[0] if spec.shards_dir is not None else None
         except ResultError as err:
             return done_future(
                 refused(spec, f"bundle cannot be shipped to a worker: {err}", self.name)
@@ -147,7 +158,7 @@ class RayBackend(Backend):
         ref = self._task.options(
             num_cpus=lim.cpus, num_gpus=lim.gpus, memory=lim.memory_mb * MIB, max_retries=0,
             name=f"tes-job-{spec.job_id}",
-        ).remote(spec, bundle, self._config, self._allow_unsafe)  # fmt: skip
+        ).remote(spec, bundle, self._config, self._allow_unsafe, shards)  # fmt: skip
         fut: Future[ExecResult] = Future()
         fut.set_running_or_notify_cancel()  # a Ray task cannot be taken back through this future
         with self._lock:

@@ -49,6 +49,7 @@ from oracle.errors import ResultError, SandboxUnavailableError
 from oracle.execute.base import (
     SANDBOX_JOB_DIR,
     SANDBOX_OUT_DIR,
+    SANDBOX_SHARDS_DIR,
     STATUS_FILE,
     ExecResult,
     ExecSpec,
@@ -180,6 +181,7 @@ def _bwrap_command(
     *,
     memory_rlimit: bool,
     nproc: int,
+    shards_dir: Path | None = None,
 ) -> list[str]:
     assert config.bwrap is not None
     root = os.geteuid() == 0
@@ -220,6 +222,8 @@ def _bwrap_command(
         bind("--ro-bind", path, path)
     bind("--ro-bind", str(bundle_dir), SANDBOX_JOB_DIR)
     bind("--bind", str(output_dir), SANDBOX_OUT_DIR)
+    if shards_dir is not None:
+        bind("--ro-bind", str(shards_dir), SANDBOX_SHARDS_DIR)
     cmd += ["--size", str(lim.memory_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     if gpu_ids:
@@ -387,12 +391,16 @@ def _command(
         nproc = lim.max_processes * max(4, 2 * (os.cpu_count() or 1))
     if config.bwrap:
         bundle_dir = Path(spec.bundle_dir)
+        shards_dir = Path(spec.shards_dir) if spec.shards_dir is not None else None
         if root:
             bundle_dir = _stage_bundle(bundle_dir, scratch) or bundle_dir
+            if shards_dir is not None:
+                shards_dir = _stage_bundle(shards_dir, scratch, "shards") or shards_dir
             os.chown(output_dir, config.uid, config.gid)
         cmd = _bwrap_command(
-            config, spec, bundle_dir, output_dir, gpu_ids, memory_rlimit=memory_rlimit, nproc=nproc
-        )
+            config, spec, bundle_dir, output_dir, gpu_ids, memory_rlimit=memory_rlimit,
+            nproc=nproc, shards_dir=shards_dir,
+        )  # fmt: skip
         env, cwd = dict(_HOST_ENV), None
     else:  # unsafe: the job sees real paths instead of /job and /out
         cmd = _prlimit(spec, memory_rlimit=memory_rlimit, nproc=nproc) + list(spec.entrypoint)
@@ -400,6 +408,8 @@ def _command(
         tmp.mkdir()
         env = pinned_env(spec, path=config.path, gpu_ids=gpu_ids)
         env.update(TES_INPUT_DIR=str(spec.bundle_dir), TES_OUTPUT_DIR=str(output_dir))
+        if spec.shards_dir is not None:
+            env.update(TES_SHARDS_DIR=str(spec.shards_dir))
         env.update(HOME=str(tmp), TMPDIR=str(tmp))
         cwd = Path(spec.bundle_dir)
     if cgroup:  # join the cgroup before anything of the job starts
@@ -408,7 +418,7 @@ def _command(
     return cmd, env, cwd
 
 
-def _stage_bundle(bundle_dir: Path, scratch: Path) -> Path | None:
+def _stage_bundle(bundle_dir: Path, scratch: Path, name: str = "bundle") -> Path | None:
     """As root, uid 65534 must be able to read the bundle: returns a world-readable copy under
     `scratch` if some entry is not, else None (the bundle is bound as it is)."""
 
@@ -423,7 +433,7 @@ def _stage_bundle(bundle_dir: Path, scratch: Path) -> Path | None:
         for n in dirs + files
     ):
         return None
-    copy = scratch / "bundle"
+    copy = scratch / name
     shutil.copytree(bundle_dir, copy, symlinks=True)
     for top, _, files in os.walk(copy):
         os.chmod(top, 0o755)

@@ -33,11 +33,14 @@ def ape_data(tmp_path_factory, operators):
 
 @pytest.fixture
 def spawn(tmp_path, rpc_url, record, ape_data):
-    """spawn(i, *extra_args) -> a started `tes-node run` process for operator i; all stopped at teardown."""
+    """spawn(i, *extra_args, rpc_url=None, env=None) -> a started `tes-node run` process for
+    operator i (through another RPC endpoint, with extra environment); all stopped at teardown."""
     started = []
+    default_url = rpc_url
 
-    def _spawn(i, *extra, start=True):
-        n = NodeProcess(f"op{i}", tmp_path, rpc_url, record, ape_data, *extra)
+    def _spawn(i, *extra, start=True, rpc_url=None, env=None):
+        n = NodeProcess(f"op{i}", tmp_path, rpc_url or default_url, record, ape_data, *extra)
+        n.env.update(env or {})
         started.append(n)
         return n.start() if start else n
 

@@ -339,22 +339,23 @@ class EscrowMachine(RuleBasedStateMachine):
         return [j for j in self.jobs.values() if j.status == OPEN and j.round == 0 and not j.reps]
 
     @precondition(lambda self: self._cancellable())
-    @rule(data=st.data())
-    def cancel(self, data):
+    @rule(data=st.data(), withdraw_refund=st.booleans())
+    def cancel(self, data, withdraw_refund):
         job = data.draw(st.sampled_from(self._cancellable()))
         self._send(self.w.market.cancel, job.id, sender=job.client)
         job.status = CANCELLED
         self._settle_now(job)
+        if withdraw_refund:
+            self._withdraw(job.client.address)
 
     def _disputable(self):
         return [j for j in self.jobs.values() if j.status == ACCEPTED and j.round == 0 and self._before(j)]
 
     @precondition(lambda self: self._disputable())
-    @rule(data=st.data())
-    def dispute(self, data):
+    @rule(data=st.data(), disputer=st.integers(0, 2))
+    def dispute(self, data, disputer):
         job = data.draw(st.sampled_from(self._disputable()))
-        disputer = data.draw(st.sampled_from(self.w.disputers))
-        self._send(self.w.market.dispute, job.id, sender=disputer)
+        self._send(self.w.market.dispute, job.id, sender=self.w.disputers[disputer])
         assert job.bond == job.collateral
         job.round, job.k, job.status = 1, self.w.dispute_replicas, OPEN
         self.touched.add(job.id)
@@ -508,17 +509,18 @@ class EscrowMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(v > 0 for v in self.credited.values()))
     @rule(data=st.data())
     def withdraw(self, data):
-        account = data.draw(st.sampled_from(sorted(a for a, v in self.credited.items() if v > 0)))
-        sender = self.w.accounts[account]
+        self._withdraw(data.draw(st.sampled_from(sorted(a for a, v in self.credited.items() if v > 0))))
+
+    def _withdraw(self, account):
         before = self.w.token.balanceOf(account)
         amount = self.credited[account]
-        self._send(self.w.market.withdraw, sender=sender)
-        assert self.w.token.balanceOf(account) == before + amount
+        self._send(self.w.market.withdraw, sender=self.w.accounts[account])
+        assert self.credited[account] == 0 and self.w.token.balanceOf(account) == before + amount
 
     @precondition(lambda self: self.fees_before > 0)
-    @rule()
-    def flush_fees(self):
-        self._send(self.w.market.flushFees, sender=self.w.relayers[0])
+    @rule(relayer=st.integers(0, 2))
+    def flush_fees(self, relayer):
+        self._send(self.w.market.flushFees, sender=self.w.relayers[relayer])
 
     # ------------------------------------------------------------------ registry
     def _node_actions(self):
@@ -534,11 +536,15 @@ class EscrowMachine(RuleBasedStateMachine):
         ]
         return acts
 
-    @rule(data=st.data())
-    def manage_node(self, data):
-        """Licence owner: top up stake, start unbonding, withdraw matured stake, (re)activate."""
+    @rule(action=st.sampled_from(["stake", "unbond", "withdraw", "activate"]), data=st.data())
+    def manage_node(self, action, data):
+        """Licence owner: top up stake, start unbonding, withdraw matured stake, (re)activate.
+        An action no node can take falls back to a top-up."""
         reg = self.w.registry
-        action, n = data.draw(st.sampled_from(self._node_actions()))
+        choices = [n for a, n in self._node_actions() if a == action]
+        if not choices:
+            action, choices = "stake", list(self.nodes.values())
+        n = data.draw(st.sampled_from(choices))
         if action == "stake":
             amount = data.draw(st.integers(1, 3_000)) * E18
             self._send(reg.stake, n.id, amount, sender=n.owner)
@@ -584,11 +590,15 @@ class EscrowMachine(RuleBasedStateMachine):
         got = sum(log.amount for log in tx.decode_logs(self.w.rewards.RewardsClaimed))
         assert got > 0 and self.w.token.balanceOf(owner) == before + got
 
-    @rule(seconds=st.sampled_from(TIME_STEPS))
-    def advance_time(self, seconds):
+    @rule(seconds=st.sampled_from(TIME_STEPS), checkpoint=st.integers(0, 2))
+    def advance_time(self, seconds, checkpoint):
+        """Time passes (across deadlines, jail and unbonding periods, epochs); a keeper may then
+        close up to `checkpoint` finished epochs (0: none, the next rewards call closes them)."""
         self.w.chain.pending_timestamp += seconds
         self.w.chain.mine()
         COVERAGE["advance_time"] += 1
+        if checkpoint:
+            self._send(self.w.rewards.checkpoint, checkpoint, sender=self.w.relayers[0])
 
     # ------------------------------------------------------------------ model: settlement
     def _settle_round(self, job: JobM):

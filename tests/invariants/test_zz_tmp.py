@@ -3,10 +3,11 @@ from hypothesis.stateful import run_state_machine_as_test, RULE_MARKER
 from tests.invariants import test_stateful as T
 from tests.invariants.test_stateful import EscrowMachine, world, _settings  # noqa: F401
 
-RULES = collections.Counter(); TIMES = collections.Counter()
+RULES = collections.Counter(); TIMES = collections.Counter(); SEQ = []
 
 class Traced(EscrowMachine):
-    pass
+    def __init__(self):
+        super().__init__(); SEQ.append("\n")
 
 for name, f in inspect.getmembers(EscrowMachine):
     r = getattr(f, RULE_MARKER, None)
@@ -15,7 +16,7 @@ for name, f in inspect.getmembers(EscrowMachine):
         def g(self, **kw):
             t = time.process_time()
             try: return fn(self, **kw)
-            finally: RULES[name] += 1; TIMES[name] += time.process_time() - t
+            finally: SEQ.append(name[:6]); RULES[name] += 1; TIMES[name] += time.process_time() - t
         g.__name__ = name
         return g
     r2 = copy.copy(r); object.__setattr__(r2, "function", make())
@@ -35,6 +36,6 @@ def test_dbg(world):
     try:
         run_state_machine_as_test(Traced, settings=_settings(max_examples=int(os.environ.get("EX", 4)), stateful_step_count=int(os.environ.get("STEPS", 30))))
     finally:
-        print("\ntotal cpu", time.process_time() - t)
+        print(" ".join(SEQ)); print("\ntotal cpu", time.process_time() - t)
         for n, c in RULES.most_common(): print(f"{n:16s} {c:4d}  cpu {TIMES[n]:.2f}")
         print(", ".join(f"{k} x{v}" for k, v in sorted(T.COVERAGE.items())))

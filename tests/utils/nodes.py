@@ -107,6 +107,25 @@ class NodeProcess:
         rows = self.db("SELECT stage FROM jobs WHERE job_id = ?", job_id)
         return rows[0][0] if rows else None
 
+    def intents(self, job_id: int | None = None, kind: str | None = None) -> list[dict]:
+        """The node's transaction intents (kind, job_id, node_id, status, tx_hash, attempts), oldest first."""
+        rows = self.db("SELECT kind, job_id, node_id, status, tx_hash, attempts FROM intents ORDER BY id")
+        keys = ("kind", "job_id", "node_id", "status", "tx_hash", "attempts")
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        return [i for i in out if (job_id is None or i["job_id"] == job_id) and (kind is None or i["kind"] == kind)]
+
+    def reason(self, job_id: int) -> str | None:
+        rows = self.db("SELECT reason FROM jobs WHERE job_id = ?", job_id)
+        return rows[0][0] if rows else None
+
+    def cursor(self) -> int | None:
+        rows = self.db("SELECT block FROM cursor WHERE id = 1")
+        return rows[0][0] if rows else None
+
+    def quiet(self) -> bool:
+        """True once the node has no transaction waiting to be sent or mined."""
+        return bool(self.intents()) and not any(i["status"] in ("pending", "sent") for i in self.intents())
+
     def http_url(self) -> str | None:
         p = self.data_dir / "http.url"
         return p.read_text() if p.exists() else None

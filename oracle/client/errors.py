@@ -1,0 +1,7 @@
+"""Errors the client reports to its user: each says what is wrong and how to fix it."""
+
+from oracle.errors import OracleError
+
+
+class ClientError(OracleError):
+    """A bad input or a refused action, explained (the CLI prints it and exits 1)."""

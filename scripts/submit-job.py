@@ -1,0 +1,178 @@
+"""Submit a job: escrow its payment with a signed EIP-2612 permit and open it, in one transaction.
+
+    ape run submit-job --network http://127.0.0.1:8545 --account client --bundle job/ --payment 100
+    ape run submit-job ... --bundle https://example.org/job.tar.gz --replicas 3 --claim-window 2h
+
+--bundle is a bundle directory (packed deterministically next to it, as <dir>.tar.gz), a packed
+bundle file, or an http(s)/file URI. Its hash goes on chain; nodes fetch the URI and refuse
+anything else. The requirements default to the manifest's resources. A thin wrapper: watching,
+fetching and checking the result belong to the client SDK.
+"""
+
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option, network_option
+
+from oracle import bundle as bundles
+from oracle.ape_helpers import (
+    TES,
+    Duration,
+    ScriptError,
+    deployment_option,
+    echo_tx,
+    format_duration,
+    format_tes,
+    format_time,
+    load_deployment,
+    now,
+    transact,
+)
+from oracle.deployment import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
+from oracle.errors import OracleError
+from oracle.permit import sign_permit
+
+MAX_BUNDLE_BYTES = 64 << 20
+PERMIT_TTL_S = 3_600
+BPS = 10_000
+
+
+def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest | None]:
+    """(URI nodes fetch, bundle bytes, manifest) for a directory, a file or a URI."""
+    parsed = urlparse(spec)
+    if parsed.scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(spec, timeout=30) as resp:  # noqa: S310 (scheme checked)
+                data = resp.read(MAX_BUNDLE_BYTES + 1)
+        except OSError as err:
+            raise ScriptError(f"cannot fetch the bundle {spec}: {err}") from err
+        uri = spec
+    else:
+        path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(spec)
+        if path.is_dir():
+            try:
+                data = bundles.pack(path)
+            except OracleError as err:
+                raise ScriptError(f"cannot pack {path}: {err}") from err
+            path = path.parent / f"{path.resolve().name}.tar.gz"
+            path.write_bytes(data)
+            click.echo(f"Packed the bundle into {path}")
+        elif path.is_file():
+            data = path.read_bytes()
+        else:
+            raise ScriptError(f"no bundle at {spec}: give a directory, a .tar.gz file or an http(s) URI")
+        uri = path.resolve().as_uri()
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise ScriptError(f"the bundle is larger than {MAX_BUNDLE_BYTES >> 20} MiB: nodes refuse it")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            manifest = bundles.unpack(data, Path(tmp), MAX_BUNDLE_BYTES)
+        except OracleError as err:
+            raise ScriptError(f"{spec} is not a valid job bundle: {err}") from err
+    return uri, data, manifest
+
+
+@click.command(cls=ConnectedProviderCommand, short_help="Submit a job (payment escrowed by permit)")
+@network_option()
+@account_option()
+@deployment_option()
+@click.option("--bundle", "bundle_spec", required=True, help="Bundle directory, .tar.gz file or URI.")
+@click.option("--payment", type=TES, default=str(JOB_PAYMENT) + " wei", show_default="100 TES",
+              help="TES escrowed for the job, shared by the replicas that agree.")
+@click.option("--collateral", type=TES,
+              help="TES each replica locks from its stake. Default: 20% of the payment, at least"
+              " the market's minimum.")
+@click.option("--replicas", type=click.IntRange(1, 255), default=1, show_default=True,
+              help="k: 1 = optimistic with a dispute window, >= 2 = commit-reveal quorum.")
+@click.option("--claim-window", type=Duration(), default=str(WINDOWS["claimWindow"]), show_default="1h")
+@click.option("--execution-window", type=Duration(), default=str(WINDOWS["executionWindow"]), show_default="2h")
+@click.option("--reveal-window", type=Duration(), default=str(WINDOWS["revealWindow"]), show_default="30m")
+@click.option("--dispute-window", type=Duration(), default=str(WINDOWS["disputeWindow"]), show_default="1h")
+@click.option("--cpu-cores", type=click.IntRange(0, 2**16 - 1), help="Default: the manifest's.")
+@click.option("--memory-mb", type=click.IntRange(0, 2**32 - 1), help="Default: the manifest's.")
+@click.option("--gpus", type=click.IntRange(0, 255), help="Default: the manifest's.")
+@click.option("--gpu-memory-mb", type=click.IntRange(0, 2**32 - 1), help="Default: the manifest's.")
+@click.option("--gpu-class", type=click.IntRange(0, 255), help="Default: the manifest's.")
+def cli(
+    provider: Any,
+    account: Any,
+    deployment: Path | None,
+    bundle_spec: str,
+    payment: int,
+    collateral: int | None,
+    replicas: int,
+    claim_window: int,
+    execution_window: int,
+    reveal_window: int,
+    dispute_window: int,
+    cpu_cores: int | None,
+    memory_mb: int | None,
+    gpus: int | None,
+    gpu_memory_mb: int | None,
+    gpu_class: int | None,
+) -> None:
+    """Packs or reads --bundle, signs a permit for --payment and creates the job."""
+    from ape import chain
+
+    d = load_deployment(provider, deployment)
+    me = str(account.address)
+    uri, data, manifest = resolve_bundle(bundle_spec)
+    res = manifest.resources if manifest else bundles.Resources()
+    requirements = (
+        res.cpus if cpu_cores is None else cpu_cores,
+        res.memory_mb if memory_mb is None else memory_mb,
+        res.gpus if gpus is None else gpus,
+        res.gpu_memory_mb if gpu_memory_mb is None else gpu_memory_mb,
+        res.gpu_class if gpu_class is None else gpu_class,
+    )
+
+    params = d.market.parameters()
+    if payment < params.minJobFee:
+        raise ScriptError(f"--payment {format_tes(payment)} is below the minimum job fee {format_tes(params.minJobFee)}")
+    minimum = -(-payment * params.minCollateralBps // BPS)
+    if collateral is None:
+        collateral = max(minimum, payment * JOB_COLLATERAL // JOB_PAYMENT)
+    elif collateral < minimum:
+        raise ScriptError(f"--collateral {format_tes(collateral)} is below the minimum {format_tes(minimum)}"
+                          f" ({params.minCollateralBps / 100:g}% of the payment)")
+    balance = d.token.balanceOf(me)
+    if balance < payment:
+        raise ScriptError(f"{me} holds {format_tes(balance)}; the job escrows {format_tes(payment)}")
+
+    request = (
+        bundles.bundle_hash(data), uri, requirements, payment, collateral, replicas,
+        claim_window, execution_window, reveal_window, dispute_window,
+    )  # fmt: skip
+    deadline = now(chain) + PERMIT_TTL_S
+    try:
+        permit = sign_permit(account, d.token, spender=d.market.address, value=payment, deadline=deadline)
+    except OracleError as err:
+        raise ScriptError(str(err)) from err
+    click.echo(
+        f"Submitting {manifest.kind if manifest else 'a'} job: k = {replicas}, payment {format_tes(payment)},"
+        f" collateral {format_tes(collateral)} per replica, bundle 0x{request[0].hex()}"
+    )
+    started = time.monotonic()
+    receipt = transact(
+        "creating the job",
+        d.market.createJobWithPermit,
+        request,
+        permit.deadline,
+        permit.v,
+        permit.r,
+        permit.s,
+        sender=account,
+    )
+    event = receipt.decode_logs(d.market.JobCreated)[0]
+    echo_tx("JobMarket.createJobWithPermit", receipt)
+    click.echo(f"Job {event.jobId} is open: nodes fetch {uri}")
+    click.echo(
+        f"Claims close at {format_time(event.claimDeadline)}"
+        f" (in {format_duration(max(event.claimDeadline - now(chain), 0))});"
+        f" submitted in {time.monotonic() - started:.1f} s"
+    )

@@ -1,0 +1,446 @@
+"""Real `tes-node` processes on anvil survive crashes, RPC outages, reorgs and hostile jobs.
+
+Every test ends the way a node owner cares about: the job is paid exactly once (one JobPaid
+event, the owner credited what the contract's rule says, one completed job in the registry), or
+it is refused with a reason and never claimed, and the node goes on serving good jobs.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from oracle.execute import STATUS_FILE, detect_gpus
+from oracle.results import result_hash
+from tests.utils.constants import DEFAULT_CAPS, WINDOWS
+from tests.utils.market import NET, ReplicaState, Status, replica_of
+from tests.utils.nodes import make_bundle, wait_for
+from tests.utils.proxy import TcpProxy
+
+pytestmark = pytest.mark.anvil
+
+NO_GPU_CAPS = DEFAULT_CAPS[:2] + (0, 0, 0)
+
+
+# ---------------------------------------------------------------------- jobs and their results
+def job_script(tag: str, sleep: float = 0.0) -> str:
+    """A job that sleeps, then writes one JSON file whose content depends only on `tag`."""
+    return f"""
+import json, os, time
+time.sleep({sleep})
+with open(os.path.join(os.environ["TES_OUTPUT_DIR"], "result.json"), "w") as f:
+    json.dump({{"tag": {tag!r}, "sum": sum(range(1000))}}, f)
+"""
+
+
+def expected_hash(tmp_path: Path, files: dict[str, str]) -> bytes:
+    """The result hash of an output directory holding exactly `files` (name -> text)."""
+    out = tmp_path / f"expected-{len(list(tmp_path.glob('expected-*')))}"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return result_hash(out)
+
+
+def ok_hash(tmp_path: Path, tag: str) -> bytes:
+    return expected_hash(
+        tmp_path, {"result.json": json.dumps({"tag": tag, "sum": sum(range(1000))})}
+    )
+
+
+def status_hash(tmp_path: Path, **record) -> bytes:
+    """The result hash of a job that did not succeed: only its status record (see execute.sandbox)."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+    return expected_hash(tmp_path, {STATUS_FILE: text})
+
+
+def bundle(tmp_path: Path, name: str, script: str, **manifest) -> tuple[str, bytes]:
+    uri, h, _ = make_bundle(tmp_path / name, script, **manifest)
+    return uri, h
+
+
+# ---------------------------------------------------------------------- chain helpers
+def status(market, job_id: int) -> Status:
+    return Status(market.job(job_id).status)
+
+
+def wait_status(market, job_id: int, want: Status, nodes, timeout: float = 60.0) -> None:
+    wait_for(
+        lambda: status(market, job_id) == want,
+        timeout,
+        what=f"job {job_id} {want.name}",
+        nodes=nodes,
+    )
+
+
+def settle_k1(chain, market, job_ids, nodes) -> None:
+    """Lets the dispute windows of Accepted k = 1 jobs pass; the node finalizes them itself."""
+    for j in job_ids:
+        wait_status(market, j, Status.ACCEPTED, nodes)
+    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
+    chain.mine()
+    for j in job_ids:
+        wait_status(market, j, Status.PAID, nodes)
+
+
+def paid_events(chain, market, job_id: int, start: int) -> list:
+    stop = chain.blocks.head.number + 1
+    return [e for e in market.JobPaid.range(start, stop, search_topics={"jobId": job_id})]
+
+
+def claimed_events(chain, market, job_id: int, start: int) -> list:
+    stop = chain.blocks.head.number + 1
+    return [e for e in market.JobClaimed.range(start, stop, search_topics={"jobId": job_id})]
+
+
+def assert_paid_once(
+    chain, market, registry, job_id, start, owners, node_ids, credited_before, each
+):
+    """One JobPaid for the job, each owner credited `each`, each node's completed counter at 1."""
+    assert len(paid_events(chain, market, job_id, start)) == 1
+    for owner, node_id, before in zip(owners, node_ids, credited_before, strict=True):
+        assert market.credited(owner) - before == each
+        assert registry.node(node_id).completed == 1
+
+
+def rpc(chain, method: str, *params):
+    return chain.provider.make_request(method, list(params))
+
+
+@pytest.fixture
+def one_node(setup_node, node_owners, operators):
+    """(node id, owner) of a single active node run by operator 0."""
+    return setup_node(node_owners[0], operators[0]), node_owners[0]
+
+
+# ---------------------------------------------------------------------- 1. kill -9
+def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
+    tmp_path, chain, market, registry, one_node, create_job, spawn
+):
+    node_id, owner = one_node
+    node = spawn(0)
+    uri, h = bundle(tmp_path, "job", job_script("claimed", sleep=2))
+    start, before = chain.blocks.head.number, market.credited(owner)
+    job_id = create_job(bundle_hash=h, uri=uri)
+
+    wait_for(lambda: market.job(job_id).replicaCount == 1, 60, what="claim on chain", nodes=[node])
+    node.kill9()
+    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+
+    node.start()
+    settle_k1(chain, market, [job_id], [node])
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "claimed")
+    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert len(node.intents(job_id, "claim")) == 1
+    assert len(claimed_events(chain, market, job_id, start)) == 1
+
+
+def test_kill9_during_execution__job_is_run_again_and_paid_once(
+    tmp_path, chain, market, registry, one_node, create_job, spawn
+):
+    node_id, owner = one_node
+    node = spawn(0)
+    uri, h = bundle(tmp_path, "job", job_script("executed", sleep=3))
+    start, before = chain.blocks.head.number, market.credited(owner)
+    job_id = create_job(bundle_hash=h, uri=uri)
+
+    wait_for(lambda: node.stage(job_id) == "running", 60, what="execution started", nodes=[node])
+    wait_for(
+        lambda: f"job {job_id}: execute started" in node.log(),
+        10,
+        what="sandbox started",
+        nodes=[node],
+    )
+    node.kill9()  # the whole process group: the sandboxed job dies with the node
+    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+
+    node.start()
+    settle_k1(chain, market, [job_id], [node])
+    assert node.log().count(f"job {job_id}: execute started") == 2
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "executed")
+    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert [i["status"] for i in node.intents(job_id, "proof")] == ["done"]
+
+
+def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_salt(
+    tmp_path, chain, market, registry, setup_node, node_owners, operators, create_job, spawn
+):
+    """k = 3. Nodes 1 and 2 claim and are killed while the job is still Open (so they cannot have
+    committed); node 0 claims last, commits, and is killed while the others are down, so its
+    reveal cannot have happened. Nodes 1 and 2 come back, re-run, commit and reveal; node 0 comes
+    back to a Revealing job and reveals with the salt it stored before committing."""
+    ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
+    uri, h = bundle(tmp_path, "job", job_script("replicated", sleep=3))
+    start = chain.blocks.head.number
+    before = [market.credited(o) for o in node_owners[:3]]
+    others = [spawn(1), spawn(2)]
+    job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
+
+    wait_for(lambda: market.job(job_id).replicaCount == 2, 60, what="two claims", nodes=others)
+    for n in others:
+        n.kill9()
+    assert status(market, job_id) == Status.OPEN
+
+    node0 = spawn(0)
+    wait_for(
+        lambda: replica_of(market, job_id, ids[0])[0].state == ReplicaState.COMMITTED,
+        60,
+        what="node 0 committed",
+        nodes=[node0],
+    )
+    node0.kill9()
+    assert status(market, job_id) == Status.RUNNING  # the others have not committed: no reveal yet
+    assert node0.intents(job_id, "reveal") == []
+
+    for n in others:
+        n.start()
+    wait_for(
+        lambda: market.job(job_id).reveals == 2, 90, what="nodes 1 and 2 revealed", nodes=others
+    )
+    assert status(market, job_id) == Status.REVEALING
+    assert replica_of(market, job_id, ids[0])[0].state == ReplicaState.COMMITTED
+
+    node0.start()
+    wait_status(market, job_id, Status.PAID, [node0, *others])
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "replicated")
+    each = NET // 3
+    assert_paid_once(chain, market, registry, job_id, start, node_owners[:3], ids, before, each)
+    assert [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"]
+
+
+def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
+    tmp_path, chain, market, registry, one_node, create_job, spawn
+):
+    """With automine off, the node's proof sits in anvil's mempool when the node dies. After
+    mining, the restarted node finds the receipt of the transaction it recorded and never sends
+    a second proof."""
+    node_id, owner = one_node
+    node = spawn(0)
+    uri, h = bundle(tmp_path, "job", job_script("in-flight", sleep=3))
+    start, before = chain.blocks.head.number, market.credited(owner)
+    job_id = create_job(bundle_hash=h, uri=uri)
+    wait_for(
+        lambda: node.stage(job_id) == "running" and node.quiet(),
+        60,
+        what="job running",
+        nodes=[node],
+    )
+
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        sent = wait_for(
+            lambda: [i for i in node.intents(job_id, "proof") if i["status"] == "sent"],
+            30,
+            what="proof sent",
+            nodes=[node],
+        )
+        node.kill9()
+        tx_hash = sent[0]["tx_hash"]
+        assert rpc(chain, "eth_getTransactionReceipt", tx_hash) is None  # not mined yet
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    chain.mine()
+    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.COMMITTED
+
+    node.start()
+    settle_k1(chain, market, [job_id], [node])
+    proofs = node.intents(job_id, "proof")
+    assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", tx_hash)]
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "in-flight")
+    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+
+
+# ---------------------------------------------------------------------- 2. RPC outage
+@pytest.fixture
+def rpc_proxy(rpc_url):
+    host, port = rpc_url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    proxy = TcpProxy(host, int(port)).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_rpc_endpoint_away_for_seconds__node_recovers_alone_and_is_paid(
+    tmp_path, chain, market, registry, one_node, create_job, spawn, rpc_proxy
+):
+    node_id, owner = one_node
+    node = spawn(0, rpc_url=rpc_proxy.url)
+    uri, h = bundle(tmp_path, "job", job_script("outage", sleep=3))
+    start, before = chain.blocks.head.number, market.credited(owner)
+    job_id = create_job(bundle_hash=h, uri=uri)
+    wait_for(lambda: node.stage(job_id) == "running", 60, what="job running", nodes=[node])
+
+    rpc_proxy.stop()
+    time.sleep(5)  # the job finishes meanwhile; its proof cannot reach the chain
+    assert node.alive()
+    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+    rpc_proxy.start()
+
+    settle_k1(chain, market, [job_id], [node])
+    assert "RPC unreachable" in node.log()  # the outage was felt, and survived
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "outage")
+    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+
+
+# ---------------------------------------------------------------------- 3. reorg
+def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_is_served(
+    tmp_path, chain, market, one_node, create_job, spawn
+):
+    node_id, _ = one_node
+    node = spawn(0, "--confirmations", "3")
+    wait_for(node.quiet, 60, what="node started and idle", nodes=[node])
+    ghost_uri, ghost_h = bundle(tmp_path, "ghost", job_script("ghost"))
+    real_uri, real_h = bundle(tmp_path, "real", job_script("canonical"))
+    start = chain.blocks.head.number
+
+    snapshot = chain.snapshot()
+    ghost = create_job(bundle_hash=ghost_h, uri=ghost_uri)
+    created_at = chain.blocks.head.number
+    chain.mine()
+    chain.restore(snapshot)  # the block holding the job is replaced: it never happened
+    chain.mine(4)
+    # the node has now looked at the (new) block where the job was: nothing there
+    wait_for(
+        lambda: (node.cursor() or 0) >= created_at, 30, what="ingest past the fork", nodes=[node]
+    )
+    time.sleep(1)
+    assert market.jobCount() == ghost - 1
+    assert node.stage(ghost) is None and node.intents(ghost) == []
+    assert claimed_events(chain, market, ghost, start) == []
+
+    job_id = create_job(bundle_hash=real_h, uri=real_uri)
+    assert job_id == ghost  # the same id, another job
+    chain.mine(3)
+    wait_status(market, job_id, Status.ACCEPTED, [node])
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "canonical")
+    assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_id) == [(real_h.hex(),)]
+    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.COMMITTED
+    assert len(node.intents(job_id, "claim")) == 1
+
+
+# ---------------------------------------------------------------------- 4. bundle hash mismatch
+def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_serves_next(
+    tmp_path, chain, market, one_node, create_job, spawn
+):
+    node = spawn(0)
+    good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
+    evil_uri, _ = bundle(tmp_path, "evil", job_script("evil"))
+    bad = create_job(bundle_hash=good_h, uri=evil_uri)  # the URI serves other bytes
+
+    wait_for(
+        lambda: node.stage(bad) == "skipped", 60, what="mismatching bundle refused", nodes=[node]
+    )
+    assert "mismatch" in node.reason(bad)
+    assert node.intents(bad, "claim") == []
+    job = market.job(bad)
+    assert (Status(job.status), job.replicaCount) == (Status.OPEN, 0)
+
+    good = create_job(bundle_hash=good_h, uri=good_uri)
+    wait_status(market, good, Status.ACCEPTED, [node])
+    assert market.job(good).resultHash == ok_hash(tmp_path, "good")
+    assert market.job(bad).replicaCount == 0 and node.intents(bad, "claim") == []
+
+
+# ---------------------------------------------------------------------- 5. hostile jobs
+NETWORK_JOB = """
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+except OSError:
+    sys.exit(3)  # no network: the sandbox's loopback is its own
+open("/out/reached", "w").write("the chain's RPC port")
+"""
+
+ESCAPE_JOB = """
+import json
+tried = {{}}
+for path in {paths!r}:
+    try:
+        with open(path, "w") as f:
+            f.write("pwned")
+        tried[path] = "written"
+    except OSError:
+        tried[path] = "denied"
+with open("/out/result.json", "w") as f:
+    json.dump(tried, f, sort_keys=True)
+"""
+
+SLEEPER_JOB = """
+import time
+time.sleep(60)
+open("/out/late", "w").write("never")
+"""
+
+
+def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_next(
+    tmp_path, chain, market, registry, one_node, create_job, spawn, rpc_url
+):
+    node_id, owner = one_node
+    node = spawn(0)
+    port = int(rpc_url.rsplit(":", 1)[1].split("/")[0])
+    outside = [str(tmp_path / "pwned"), str(node.data_dir / "pwned"), "/job/pwned", "/etc/pwned"]
+    jobs = {
+        "network": bundle(tmp_path, "network", NETWORK_JOB.format(port=port)),
+        "escape": bundle(tmp_path, "escape", ESCAPE_JOB.format(paths=outside)),
+        "sleeper": bundle(tmp_path, "sleeper", SLEEPER_JOB, time_limit_s=2),
+    }
+    expected = {
+        "network": status_hash(tmp_path, status="failed", exit_code=3, limit=None),
+        "escape": expected_hash(
+            tmp_path, {"result.json": json.dumps(dict.fromkeys(outside, "denied"), sort_keys=True)}
+        ),
+        "sleeper": status_hash(
+            tmp_path, status="timeout", exit_code=None, limit="wall_time_s", limit_value=2.0
+        ),
+    }
+    start, before = chain.blocks.head.number, market.credited(owner)
+    ids = {name: create_job(bundle_hash=h, uri=uri) for name, (uri, h) in jobs.items()}
+
+    settle_k1(chain, market, list(ids.values()), [node])
+    for name, job_id in ids.items():
+        assert market.job(job_id).resultHash == expected[name], name
+        assert len(paid_events(chain, market, job_id, start)) == 1, name
+    assert market.credited(owner) - before == 3 * NET
+    assert registry.node(node_id).completed == 3
+    assert not any(Path(p).exists() for p in outside[:2])  # nothing landed on the host
+    assert node.reason(ids["network"]).startswith("failed: exited with code 3")
+    assert node.reason(ids["sleeper"]).startswith("timeout")
+    stored = node.data_dir / "results" / expected["sleeper"].hex() / STATUS_FILE
+    assert json.loads(stored.read_text())["status"] == "timeout"
+
+    good_uri, good_h = bundle(tmp_path, "good", job_script("after-hostile"))
+    good = create_job(bundle_hash=good_h, uri=good_uri)
+    wait_status(market, good, Status.ACCEPTED, [node])
+    assert market.job(good).resultHash == ok_hash(tmp_path, "after-hostile")
+
+
+# ---------------------------------------------------------------------- 6. GPUs nobody has
+def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed(
+    tmp_path, chain, market, setup_node, node_owners, operators, create_job, spawn
+):
+    """Node 0 declares no GPU: it refuses by its capabilities, without fetching. Node 1 declares a
+    GPU but its sandbox backend has none: it fetches, reads `resources.gpus = 1` in the manifest,
+    and refuses with the backend's reason. Nobody claims; both then serve a CPU job."""
+    if detect_gpus():
+        pytest.skip("this machine has a GPU: the backend would accept the job")
+    setup_node(node_owners[0], operators[0], caps=NO_GPU_CAPS)
+    setup_node(node_owners[1], operators[1], caps=DEFAULT_CAPS)
+    nodes = [spawn(0), spawn(1)]
+    gpu_uri, gpu_h = bundle(tmp_path, "gpu", job_script("gpu"), resources={"gpus": 1})
+    gpu_job = create_job(bundle_hash=gpu_h, uri=gpu_uri, requirements=(1, 512, 1, 0, 0))
+
+    for n in nodes:
+        wait_for(
+            lambda n=n: n.stage(gpu_job) == "skipped", 60, what=f"{n.name} refuses", nodes=nodes
+        )
+    assert "lacks capabilities" in nodes[0].reason(gpu_job)
+    reason = nodes[1].reason(gpu_job)
+    assert reason.startswith("refused:") and "gpus=1" in reason
+    assert all(n.intents(gpu_job, "claim") == [] for n in nodes)
+    assert market.job(gpu_job).replicaCount == 0
+
+    cpu_uri, cpu_h = bundle(tmp_path, "cpu", job_script("cpu"))
+    cpu_job = create_job(bundle_hash=cpu_h, uri=cpu_uri)
+    wait_status(market, cpu_job, Status.ACCEPTED, nodes)
+    assert market.job(cpu_job).resultHash == ok_hash(tmp_path, "cpu")
+    assert market.job(gpu_job).replicaCount == 0

@@ -1,0 +1,123 @@
+"""oracle/ape_helpers.py: what the ape scripts accept from a person and how they explain a revert."""
+
+import re
+
+import ape
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from oracle.ape_helpers import (
+    Revert,
+    ScriptError,
+    decode_revert,
+    explain_revert,
+    format_duration,
+    format_tes,
+    parse_duration,
+    parse_eth,
+    parse_tes,
+    parse_time,
+    transact,
+)
+from tests.utils.constants import E18, TIER_PRICE
+
+
+@pytest.mark.parametrize(
+    "text, wei",
+    [
+        ("1000", 1000 * E18),
+        ("1000 TES", 1000 * E18),
+        ("1,000 tes", 1000 * E18),
+        ("1.5", 15 * 10**17),
+        ("1.5e21 wei", 1500 * E18),
+        ("1.5e21wei", 1500 * E18),
+        ("3 gwei", 3 * 10**9),
+        ("0", 0),
+        (42, 42 * E18),
+    ],
+)
+def test_parse_tes__accepts_what_a_person_types(text, wei):
+    assert parse_tes(text) == wei
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1 ETH", "0.5 wei", "1e-30", "ten", "1.2.3", "1 TES TES"])
+def test_parse_tes__refuses_anything_else(text):
+    with pytest.raises(ValueError):
+        parse_tes(text)
+
+
+def test_parse_eth__takes_eth_not_tes():
+    assert parse_eth("0.1") == TIER_PRICE == parse_eth("0.1 ETH") == parse_eth("1e17 wei")
+    with pytest.raises(ValueError, match="not allowed"):
+        parse_eth("1 TES")
+
+
+def test_format_tes__keeps_every_decimal():
+    assert format_tes(1_250 * E18) == "1,250 TES"
+    assert format_tes(15 * 10**17) == "1.5 TES"
+    assert format_tes(1) == "0.000000000000000001 TES"
+    assert parse_tes(format_tes(123_456_789 * 10**9).replace(" TES", "")) == 123_456_789 * 10**9
+
+
+def test_durations_and_times():
+    assert [parse_duration(x) for x in ("3600", "90m", "12h", "7d", "2w")] == [
+        3600,
+        5400,
+        43200,
+        604800,
+        1209600,
+    ]
+    assert format_duration(3_720) == "1h 2m" and format_duration(0) == "0s"
+    assert parse_time("0") == 0
+    assert parse_time("2026-01-01T00:00:00Z") == parse_time("2026-01-01T00:00") == 1767225600
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+# ------------------------------------------------------------------ reverts
+def _raw_error(name: str, types: list[str], values: list) -> Exception:
+    data = keccak(text=f"{name}({','.join(types)})")[:4] + encode(types, values)
+    return Exception("0x" + data.hex())
+
+
+def test_decode_revert__from_raw_data_names_the_contract_and_arguments(project):
+    err = _raw_error("NodeLicenseSoldOut", ["uint256", "uint256", "uint256"], [0, 2, 0])
+    assert decode_revert(err) == Revert("NodeLicense", "NodeLicenseSoldOut", {"tierId": 0, "requested": 2, "remaining": 0})
+    assert explain_revert(err) == (
+        "tier 0 is sold out [NodeLicense.NodeLicenseSoldOut(tierId=0, requested=2, remaining=0)]"
+    )
+
+
+def test_decode_revert__openzeppelin_error_is_found_in_the_token(project):
+    owner = "0x" + "11" * 20
+    err = _raw_error("ERC20InsufficientBalance", ["address", "uint256", "uint256"], [owner, 1, 2 * E18])
+    revert = decode_revert(err)
+    assert revert.contract == "TESToken" and revert.name == "ERC20InsufficientBalance"
+    assert "needs 2 TES" in explain_revert(err)
+
+
+def test_decode_revert__unknown_data_is_left_alone(project):
+    assert decode_revert(Exception("0xdeadbeef00")) is None
+    assert decode_revert(Exception("out of gas")) is None
+    assert "out of gas" in explain_revert(Exception("out of gas"))
+
+
+def test_transact__wrong_eth_amount_reads_as_a_sentence(licence, node_owner):
+    with pytest.raises(ScriptError) as info:
+        transact("buying", licence.buy, 0, 2, value=TIER_PRICE, sender=node_owner)
+    assert info.value.message == (
+        f"buying failed: wrong ETH amount: sent 0.1 ETH, tier 0 needs 0.2 ETH"
+        f" [NodeLicense.NodeLicenseInsufficientPayment(tierId=0, sent={TIER_PRICE},"
+        f" required={2 * TIER_PRICE})]"
+    )
+
+
+def test_explain_revert__sale_not_open_says_when(licence, deployer, node_owner, chain):
+    start = chain.pending_timestamp + 7_200
+    licence.addTier(TIER_PRICE, 10, 0, start, 0, sender=deployer)
+    with ape.reverts() as info:
+        licence.buy(1, 1, value=TIER_PRICE, sender=node_owner)
+    msg = explain_revert(info.value)
+    assert msg.startswith("the sale of tier 1 has not opened yet: it opens at ")
+    assert re.search(r"\(in (1h 5\dm|2h)", msg) and "[NodeLicense.NodeLicenseSaleNotOpen(tierId=1" in msg
