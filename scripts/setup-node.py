@@ -139,7 +139,7 @@ def cli(
         raise ScriptError(f"node {node_id} is jailed until {format_time(node.jailedUntil)}")
 
     finish = [
-        "ape run setup-node", "--network", provider.network_choice, "--account", account_ref(account),
+        "ape", "run", "setup-node", "--network", provider.network_choice, "--account", account_ref(account),
         *(["--deployment", str(deployment)] if deployment else []),
         "--node-id", str(node_id), "--operator", operator,
         "--cpu-cores", str(caps[0]), "--memory-mb", str(caps[1]), "--gpus", str(caps[2]),

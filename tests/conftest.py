@@ -38,6 +38,13 @@ def _no_debug_log_replay():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _deployment(token, licence, registry, rewards, market, operators):
+    """Deploy and wire everything before the first test: ape snapshots each scope when it is
+    entered, and a session fixture first created inside a test's snapshot would leak into (or
+    be reverted under) later tests ("Invalid isolation")."""
+
+
 @pytest.fixture(scope="session")
 def deployer(accounts):
     return accounts[0]

@@ -14,7 +14,7 @@ import pytest
 from oracle.execute import STATUS_FILE, detect_gpus
 from oracle.results import result_hash
 from tests.utils.constants import DEFAULT_CAPS, WINDOWS
-from tests.utils.market import NET, ReplicaState, Status, replica_of
+from tests.utils.market import NET, ReplicaState, Status
 from tests.utils.nodes import make_bundle, wait_for
 from tests.utils.proxy import TcpProxy
 
@@ -104,6 +104,15 @@ def assert_paid_once(
         assert registry.node(node_id).completed == 1
 
 
+def replica_state(market, job_id: int, node_id: int) -> ReplicaState:
+    """The node's replica state in the job (NONE before it claims)."""
+    for i in range(market.job(job_id).replicaCount):
+        rep = market.replica(job_id, i)
+        if rep.nodeId == node_id:
+            return ReplicaState(rep.state)
+    return ReplicaState.NONE
+
+
 def rpc(chain, method: str, *params):
     return chain.provider.make_request(method, list(params))
 
@@ -126,7 +135,7 @@ def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
 
     wait_for(lambda: market.job(job_id).replicaCount == 1, 60, what="claim on chain", nodes=[node])
     node.kill9()
-    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+    assert replica_state(market, job_id, node_id) == ReplicaState.CLAIMED
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
@@ -153,7 +162,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
         nodes=[node],
     )
     node.kill9()  # the whole process group: the sandboxed job dies with the node
-    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+    assert replica_state(market, job_id, node_id) == ReplicaState.CLAIMED
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
@@ -184,7 +193,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
 
     node0 = spawn(0)
     wait_for(
-        lambda: replica_of(market, job_id, ids[0])[0].state == ReplicaState.COMMITTED,
+        lambda: replica_state(market, job_id, ids[0]) == ReplicaState.COMMITTED,
         60,
         what="node 0 committed",
         nodes=[node0],
@@ -199,7 +208,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
         lambda: market.job(job_id).reveals == 2, 90, what="nodes 1 and 2 revealed", nodes=others
     )
     assert status(market, job_id) == Status.REVEALING
-    assert replica_of(market, job_id, ids[0])[0].state == ReplicaState.COMMITTED
+    assert replica_state(market, job_id, ids[0]) == ReplicaState.COMMITTED
 
     node0.start()
     wait_status(market, job_id, Status.PAID, [node0, *others])
@@ -241,7 +250,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     finally:
         rpc(chain, "evm_setAutomine", True)
     chain.mine()
-    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.COMMITTED
+    assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
@@ -273,7 +282,7 @@ def test_rpc_endpoint_away_for_seconds__node_recovers_alone_and_is_paid(
     rpc_proxy.stop()
     time.sleep(5)  # the job finishes meanwhile; its proof cannot reach the chain
     assert node.alive()
-    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.CLAIMED
+    assert replica_state(market, job_id, node_id) == ReplicaState.CLAIMED
     rpc_proxy.start()
 
     settle_k1(chain, market, [job_id], [node])
@@ -298,7 +307,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     created_at = chain.blocks.head.number
     chain.mine()
     chain.restore(snapshot)  # the block holding the job is replaced: it never happened
-    chain.mine(4)
+    chain.mine(created_at + 3 - chain.blocks.head.number)  # its height is now 3 blocks deep
     # the node has now looked at the (new) block where the job was: nothing there
     wait_for(
         lambda: (node.cursor() or 0) >= created_at, 30, what="ingest past the fork", nodes=[node]
@@ -314,7 +323,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     wait_status(market, job_id, Status.ACCEPTED, [node])
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "canonical")
     assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_id) == [(real_h.hex(),)]
-    assert replica_of(market, job_id, node_id)[0].state == ReplicaState.COMMITTED
+    assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
     assert len(node.intents(job_id, "claim")) == 1
 
 

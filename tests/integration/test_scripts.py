@@ -21,7 +21,7 @@ from oracle import bundle as bundles
 from oracle.ape_helpers import ScriptError, format_tes
 from oracle.deployment import CONTRACT_NAMES, attach, check_wiring, load_record
 from tests.utils.constants import E18, GENESIS_SUPPLY, MIN_STAKE, TIER_PRICE, UNBONDING_DELAY
-from tests.utils.market import Status, NodeStatus
+from tests.utils.market import NodeStatus, Status
 from tests.utils.nodes import make_bundle
 
 pytestmark = pytest.mark.anvil
@@ -59,12 +59,26 @@ def script(rpc_url, deployed):
     def _run(name, *args, account):
         cli = importlib.import_module(f"scripts.{name}").cli
         argv = ["--network", rpc_url, "--deployment", str(deployed[0]), "--account", account]
-        result = CliRunner().invoke(cli, [*argv, *map(str, args)])
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
+        return invoke(cli, [*argv, *map(str, args)], rpc_url)
 
     return _run
+
+
+def invoke(cli, argv, rpc_url):
+    try:
+        result = CliRunner().invoke(cli, argv)
+    finally:
+        # Each `ape run` is a fresh process with a fresh connection. In one process ape keeps the
+        # first connection to a URL and hands a later command a second, disconnected instance as
+        # its `provider` argument (ape 0.8.51): forget the connection, as a new process would.
+        from ape.api.networks import ProviderContextManager
+
+        cache = ProviderContextManager.connected_providers
+        for key in [k for k in cache if k.startswith(rpc_url)]:
+            cache.pop(key).disconnect()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
 
 
 def ok(result):
@@ -210,7 +224,25 @@ def _buy(tes, owner):
 def test_setup_node__binds_declares_stakes_activates_then_a_rerun_does_nothing(
     script, tes, accounts, fund
 ):
-    from scripts_setup_node import detect  # noqa: F401  (placeholder replaced below)
+    owner = accounts[3]
+    node_id = int(re.search(r"Node ids: (\d+)", ok(script("buy-node", account=OWNER))).group(1))
+    fund(owner, 5 * MIN_STAKE)
+    args = ["--node-id", node_id, "--operator", OPERATOR, "--stake", "5000"]
+
+    out = ok(script("setup-node", *args, account=OWNER))
+
+    for step in ("bind operator", "declare capabilities", "approve 5,000 TES", "stake 5,000 TES", "activate"):
+        assert f"  {step}: tx 0x" in out
+    node = tes.registry.node(node_id)
+    assert node.status == NodeStatus.ACTIVE and node.operator == accounts[4]
+    assert node.stake == 5 * MIN_STAKE and tes.token.balanceOf(owner) == 0
+    detect = importlib.import_module("scripts.setup-node").detect_capabilities
+    assert tuple(node.capabilities) == detect()  # by default, this machine's
+
+    out = ok(script("setup-node", *args, account=OWNER))
+
+    assert out.count("[done]") == 4 and "tx 0x" not in out
+    assert tes.registry.node(node_id).stake == 5 * MIN_STAKE
 
 
 def test_setup_node__not_the_licence_owner_changes_nothing(script, tes, accounts, fund):
@@ -227,7 +259,7 @@ def test_setup_node__not_the_licence_owner_changes_nothing(script, tes, accounts
 
 
 def test_setup_node__a_failure_half_way_says_what_is_done_and_how_to_finish(
-    script, tes, accounts, fund, monkeypatch
+    script, tes, accounts, fund, monkeypatch, rpc_url
 ):
     owner = accounts[3]
     node_id = _buy(tes, owner)
@@ -253,8 +285,7 @@ def test_setup_node__a_failure_half_way_says_what_is_done_and_how_to_finish(
 
     monkeypatch.setattr(module, "transact", real)
     # The printed command, as is (its --network, --deployment and --account are this test's).
-    result = CliRunner().invoke(module.cli, finish[3:])
-    out = ok(result)
+    out = ok(invoke(module.cli, finish[3:], rpc_url))
 
     assert "[done] bind operator: already" in out and "[done] declare capabilities: already" in out
     node = tes.registry.node(node_id)

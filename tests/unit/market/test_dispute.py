@@ -199,12 +199,12 @@ def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
 
     tx = reveal(disputed, fresh, [RESULT] * 3, keeper)
 
-    rerun_bounty = bounty(BOND)
-    each, dust = share(BOND - rerun_bounty, 3)
-    assert dust == 0
+    # Settled inline by the last reveal, not by a keeper: no bounty, the re-run shares the whole
+    # bond (its rounding goes to fees) and the original is paid in full, its fee all to fees.
+    each, dust = share(BOND, 3)
+    assert dust == 2
     assert _resolved(tx, market) == [(disputed, True, RESULT)]
     assert _credits(tx, market) == [
-        (disputed, keeper, rerun_bounty),
         *[(disputed, n.owner, each) for n in fresh],
         (disputed, original.owner, NET),
     ]
@@ -219,7 +219,7 @@ def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
     assert _released(tx, registry) == {(n.id, COL, Outcome.COMPLETED) for n in pool[:4]}
     work = tx.decode_logs(rewards.WorkRecorded)
     assert [(e.nodeId, e.amount) for e in work] == [(original.id, NET)]  # re-runs are not work
-    assert market.pendingFees() == FEE
+    assert market.pendingFees() == FEE + dust
     assert token.balanceOf(market) == market_before
     job = market.job(disputed)
     assert job.status == Status.PAID and job.resultHash == RESULT
@@ -238,6 +238,7 @@ def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
     market.withdraw(sender=fresh[0].owner)
     assert token.balanceOf(fresh[0].owner) == owner_before + each
     assert market.credited(stranger) == 0  # the wrong disputer loses the bond
+    assert market.credited(keeper) == 0  # relaying the last reveal earns nothing
 
 
 def test_rerun__upheld_with_a_dissenting_fresh_replica__dissenter_seized_to_fees(
@@ -250,19 +251,20 @@ def test_rerun__upheld_with_a_dissenting_fresh_replica__dissenter_seized_to_fees
 
     tx = reveal(disputed, fresh, results, keeper)
 
-    rerun_bounty = bounty(BOND)
-    each, dust = share(BOND - rerun_bounty, 2)
+    # No keeper settled it: the two agreeing replicas share the whole bond, no bounty.
+    each, dust = share(BOND, 2)
+    assert dust == 0
     assert _resolved(tx, market) == [(disputed, True, RESULT)]
     seized = tx.decode_logs(market.CollateralSeized)
     assert [(e.jobId, e.nodeId, e.amount) for e in seized] == [(disputed, fresh[2].id, COL)]
     assert _credits(tx, market) == [
-        (disputed, keeper, rerun_bounty),
         (disputed, fresh[0].owner, each),
         (disputed, fresh[1].owner, each),
         (disputed, pool[0].owner, NET),
     ]
-    assert market.pendingFees() == FEE + dust + COL
+    assert market.pendingFees() == FEE + dust + COL  # the dissenter's collateral, all of it
     assert token.balanceOf(market) == market_before + COL
+    assert market.credited(keeper) == 0
     assert registry.node(fresh[2].id).status == NodeStatus.JAILED
 
 
@@ -288,15 +290,15 @@ def test_rerun__majority_differs__overturned_original_seized_client_refunded(
 
     tx = reveal(disputed, fresh, [OTHER_RESULT] * 3, keeper)
 
-    rerun_bounty = bounty(COL)
-    each, dust = share(COL - rerun_bounty, 3)
+    # No keeper settled it: the re-run shares the original's whole seized collateral, no bounty.
+    each, dust = share(COL, 3)
+    assert dust == 2
     assert _resolved(tx, market) == [(disputed, False, OTHER_RESULT)]
     seized = tx.decode_logs(market.CollateralSeized)
     assert [(e.jobId, e.nodeId, e.amount) for e in seized] == [(disputed, original.id, COL)]
     assert tx.decode_logs(market.JobOverturned)[0].jobId == disputed
     assert tx.decode_logs(market.JobPaid) == []
     assert _credits(tx, market) == [
-        (disputed, keeper, rerun_bounty),
         *[(disputed, n.owner, each) for n in fresh],
         (disputed, stranger, BOND),
         (disputed, client, PAY),
@@ -305,6 +307,7 @@ def test_rerun__majority_differs__overturned_original_seized_client_refunded(
     job = market.job(disputed)
     assert job.status == Status.OVERTURNED and job.resultHash == OTHER_RESULT
     assert market.pendingFees() == dust
+    assert market.credited(keeper) == 0
     assert token.balanceOf(market) == market_before + COL
     assert token.balanceOf(registry) == registry_before - COL
     rec = registry.node(original.id)
@@ -385,6 +388,60 @@ def test_rerun__fresh_replica_never_commits__expire_slashes_it_and_original_stan
     assert market.job(disputed).status == Status.PAID
 
 
+@pytest.mark.parametrize("rerun_result", [RESULT, OTHER_RESULT], ids=["upheld", "overturned"])
+def test_rerun__settled_by_keeper_expire__keeper_bounty_from_the_losing_side(
+    chain,
+    market,
+    token,
+    registry,
+    client,
+    keeper,
+    stranger,
+    pool,
+    fresh,
+    disputed,
+    claim_all,
+    commit,
+    reveal,
+    rerun_result,
+):
+    """The keeper path of the re-run: two fresh replicas agree, the third never reveals and the
+    keeper settles with `expire`. The bounty comes out of what the losing side pays the re-run."""
+    original = pool[0]
+    claim_all(disputed, fresh)
+    commit(disputed, fresh, [rerun_result] * 3, stranger)
+    reveal(disputed, fresh[:2], [rerun_result] * 2, stranger)
+    chain.pending_timestamp += WINDOWS["revealWindow"] + 1
+    market_before = token.balanceOf(market)
+
+    tx = market.expire(disputed, sender=keeper)
+
+    upheld = rerun_result == RESULT
+    pot = BOND if upheld else COL  # the wrong disputer's bond, or the wrong original's collateral
+    keeper_bounty = bounty(pot)
+    each, dust = share(pot - keeper_bounty, 2)
+    assert _resolved(tx, market) == [(disputed, upheld, rerun_result)]
+    seized = [(e.jobId, e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized)]
+    agreeing = [(disputed, keeper, keeper_bounty), *[(disputed, n.owner, each) for n in fresh[:2]]]
+    if upheld:
+        assert seized == [(disputed, fresh[2].id, COL)]
+        assert _credits(tx, market) == [*agreeing, (disputed, original.owner, NET)]
+        assert market.pendingFees() == FEE + dust + COL  # the original's fee pays no bounty here
+        assert market.job(disputed).status == Status.PAID
+        assert token.balanceOf(market) == market_before + COL
+    else:
+        assert seized == [(disputed, fresh[2].id, COL), (disputed, original.id, COL)]
+        assert _credits(tx, market) == [
+            *agreeing,
+            (disputed, stranger, BOND),
+            (disputed, client, PAY),
+        ]
+        assert market.pendingFees() == dust + COL
+        assert market.job(disputed).status == Status.OVERTURNED
+        assert token.balanceOf(market) == market_before + 2 * COL
+    assert market.credited(keeper) == keeper_bounty > 0
+
+
 def test_rerun__no_quorum__original_stands_and_bond_returned(
     market, token, registry, keeper, stranger, pool, fresh, disputed, claim_all, commit, reveal
 ):
@@ -401,11 +458,13 @@ def test_rerun__no_quorum__original_stands_and_bond_returned(
         *[(n.id, COL, Outcome.NO_FAULT) for n in fresh],
         (pool[0].id, COL, Outcome.COMPLETED),
     }
+    # Settled inline by the last reveal: the original is paid without a bounty out of its fee.
     assert _credits(tx, market) == [
         (disputed, stranger, BOND),
         (disputed, pool[0].owner, NET),
-        (disputed, keeper, BOUNTY),
     ]
-    assert market.pendingFees() == FEE - BOUNTY
+    assert tx.decode_logs(market.JobPaid)[0].protocolFee == FEE
+    assert market.pendingFees() == FEE
+    assert market.credited(keeper) == 0
     assert token.balanceOf(market) == market_before
     assert market.job(disputed).status == Status.PAID

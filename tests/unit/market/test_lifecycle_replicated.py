@@ -112,7 +112,7 @@ def test_k3__all_agree__each_owner_gets_a_third_dust_to_fees(
     job = market.job(job_id)
     assert job.status == Status.PAID and job.resultHash == RESULT and job.reveals == K
     assert market.pendingFees() == FEE + dust
-    assert market.credited(stranger) == 0  # nothing was seized: relaying earns no bounty
+    assert market.credited(stranger) == 0  # settled by the last reveal: relaying earns no bounty
     assert token.balanceOf(market) == market_before  # only credits so far
     for n in nodes:
         rec, old = registry.node(n.id), before[n.id]
@@ -150,13 +150,14 @@ def test_k3__two_agree_one_dissents__dissenter_seized_and_jailed(
     assert _released(tx, registry) == {(n.id, COL, Outcome.COMPLETED) for n in nodes[:2]}
     paid = tx.decode_logs(market.JobPaid)[0]
     assert (paid.resultHash, paid.paidToNodes, paid.protocolFee) == (RESULT, each * 2, FEE)
-    # Whoever relays the reveal that settles the job earns the bounty, out of the seized collateral.
+    # The last reveal settles the job inline: no keeper did it, so no bounty; the dissenter's
+    # collateral goes to fees whole.
     assert _credits(tx, market) == [
         (running, nodes[0].owner, each),
         (running, nodes[1].owner, each),
-        (running, stranger, BOUNTY),
     ]
-    assert market.pendingFees() == FEE + dust + COL - BOUNTY
+    assert market.pendingFees() == FEE + dust + COL
+    assert market.credited(stranger) == 0
     assert token.balanceOf(market) == market_before + COL
     assert token.balanceOf(registry) == registry_before - COL
     rec, old = registry.node(dissenter.id), before[dissenter.id]
@@ -168,6 +169,42 @@ def test_k3__two_agree_one_dissents__dissenter_seized_and_jailed(
         assert registry.node(n.id).status == NodeStatus.ACTIVE
     assert market.job(running).status == Status.PAID
     assert market.job(running).resultHash == RESULT
+
+
+def test_k3__dissenter_relays_the_final_reveal__wins_back_nothing(
+    market, token, registry, stranger, pool, running, commit, reveal
+):
+    """A dissenter that sends the reveal completing the round (here its own) must not earn part of
+    its own seized collateral back as a settlement bounty: only keeper calls pay one."""
+    nodes = pool[:K]
+    dissenter = nodes[2]
+    assert dissenter.operator not in (n.operator for n in nodes[:2])
+    results = [RESULT, RESULT, OTHER_RESULT]
+    commit(running, nodes, results, stranger)
+    reveal(running, nodes[:2], results[:2], stranger)
+    assert market.job(running).status == Status.REVEALING
+    old = registry.node(dissenter.id)
+    accounts = (dissenter.operator, dissenter.owner)
+    tokens_before = [token.balanceOf(a) for a in accounts]
+    market_before = token.balanceOf(market)
+
+    tx = reveal(running, [dissenter], [OTHER_RESULT], dissenter.operator)
+
+    each, dust = share(NET, 2)
+    assert _seized(tx, market) == [(running, dissenter.id, COL)]
+    assert _credits(tx, market) == [(running, n.owner, each) for n in nodes[:2]]
+    assert [market.credited(a) for a in accounts] == [0, 0]
+    assert [token.balanceOf(a) for a in accounts] == tokens_before
+    assert market.pendingFees() == FEE + dust + COL
+    assert token.balanceOf(market) == market_before + COL
+    rec = registry.node(dissenter.id)
+    assert (rec.stake, rec.locked, rec.slashed) == (
+        old.stake - COL,
+        old.locked - COL,
+        old.slashed + 1,
+    )
+    assert rec.status == NodeStatus.JAILED
+    assert market.job(running).status == Status.PAID
 
 
 def test_k3__one_agrees_one_dissents_one_silent__expires_failed_and_refunds_client(
@@ -254,8 +291,11 @@ def test_k3__all_disagree__fails_at_last_reveal_and_refunds_client(
     assert tx.decode_logs(market.JobFailed)[0].jobId == running
     assert _seized(tx, market) == []
     assert _released(tx, registry) == {(n.id, COL, Outcome.NO_FAULT) for n in nodes}
-    # The relayer who settled earns the bounty; with nothing seized it comes out of the refund.
-    assert _credits(tx, market) == [(running, stranger, BOUNTY), (running, client, PAY - BOUNTY)]
+    # Settled inline by the last reveal: no bounty, the client gets its whole payment back.
+    assert _credits(tx, market) == [(running, client, PAY)]
+    assert tx.decode_logs(market.JobPaid) == []
+    assert market.credited(stranger) == 0
+    assert market.pendingFees() == 0
     assert token.balanceOf(market) == market_before
     assert market.job(running).status == Status.FAILED
 
@@ -273,7 +313,7 @@ def test_k3__zero_result_majority__still_seizes_the_dissenter(
     assert _seized(tx, market) == [(running, nodes[2].id, COL)]
     assert _released(tx, registry) == {(n.id, COL, Outcome.COMPLETED) for n in nodes[:2]}
     each, _ = share(NET, 2)
-    assert _credits(tx, market)[:2] == [(running, n.owner, each) for n in nodes[:2]]
+    assert _credits(tx, market) == [(running, n.owner, each) for n in nodes[:2]]
     assert market.job(running).resultHash == zero
     assert registry.node(nodes[2].id).slashed == slashed + 1
 
