@@ -57,7 +57,9 @@ def parse_amount(text: str | int, unit: str = "tes") -> int:
         text = str(text)
     m = _AMOUNT.match(str(text))
     if not m:
-        raise ValueError(f"not an amount: {text!r} (e.g. 1000, '1000 {unit.upper()}', '1.5e21 wei')")
+        raise ValueError(
+            f"not an amount: {text!r} (e.g. 1000, '1000 {unit.upper()}', '1.5e21 wei')"
+        )
     number, given = m.group(1).replace("_", "").replace(",", ""), (m.group(2) or unit).lower()
     allowed = {"wei", "gwei", unit} | ({"ether"} if unit == "eth" else set())
     if given not in allowed:
@@ -270,10 +272,17 @@ def load_deployment(provider: Any, path: Path | None = None) -> Deployment:
 
     path = deployment_path(provider, path)
     choice = provider.network_choice
+    if provider.name == "test":
+        raise ScriptError(
+            f"--network {choice} is an empty chain inside this process: pass the network of the"
+            " deployment, e.g. --network http://127.0.0.1:8545 for a local anvil"
+        )
     try:
         record = load_record(record_name(provider), path)
     except DeploymentError as err:
-        raise ScriptError(f"{err}: run `ape run deploy --network {choice}` first, or pass --deployment") from err
+        raise ScriptError(
+            f"{err}: run `ape run deploy --network {choice}` first, or pass --deployment"
+        ) from err
     if record.chain_id != chain.chain_id:
         raise ScriptError(
             f"{path} is for chain {record.chain_id} ({record.network}); --network {choice} is chain"
@@ -370,7 +379,9 @@ def decode_revert(err: BaseException) -> Revert | None:
         values = abi_decode([i.canonical_type for i in item.inputs], data[4:])
     except Exception:  # noqa: BLE001 - malformed data: name the error without its arguments
         return Revert(contract, item.name, {})
-    return Revert(contract, item.name, {i.name: v for i, v in zip(item.inputs, values, strict=True)})
+    return Revert(
+        contract, item.name, {i.name: v for i, v in zip(item.inputs, values, strict=True)}
+    )
 
 
 _STATUS = ("Inactive", "Active", "Jailed", "Retired")
@@ -488,4 +499,6 @@ def transact(what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -
 
 
 def echo_tx(what: str, receipt: Any) -> None:
-    click.echo(f"  {what}: tx {receipt.txn_hash} (block {receipt.block_number}, gas {receipt.gas_used:,})")
+    click.echo(
+        f"  {what}: tx {receipt.txn_hash} (block {receipt.block_number}, gas {receipt.gas_used:,})"
+    )

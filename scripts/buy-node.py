@@ -30,26 +30,44 @@ def check_purchase(licence: Any, buyer: Any, tier_id: int, quantity: int, timest
     """The price to pay; a ScriptError saying why the purchase would revert."""
     count = licence.tierCount()
     if tier_id >= count:
-        known = f"tiers 0 to {count - 1}" if count > 1 else "the only tier is 0" if count else "no tiers"
+        known = (
+            f"tiers 0 to {count - 1}"
+            if count > 1
+            else "the only tier is 0"
+            if count
+            else "no tiers"
+        )
         raise ScriptError(EXPLAIN["NodeLicenseUnknownTier"]({"tierId": tier_id}) + f" ({known})")
     t = licence.tier(tier_id)
     if (t.saleStart and timestamp < t.saleStart) or (t.saleEnd and timestamp >= t.saleEnd):
         raise ScriptError(
             EXPLAIN["NodeLicenseSaleNotOpen"](
-                {"tierId": tier_id, "now_": timestamp, "saleStart": t.saleStart, "saleEnd": t.saleEnd}
+                {
+                    "tierId": tier_id,
+                    "now_": timestamp,
+                    "saleStart": t.saleStart,
+                    "saleEnd": t.saleEnd,
+                }
             )
         )
     remaining = t.supply - t.sold
     if quantity > remaining:
         raise ScriptError(
-            EXPLAIN["NodeLicenseSoldOut"]({"tierId": tier_id, "requested": quantity, "remaining": remaining})
+            EXPLAIN["NodeLicenseSoldOut"](
+                {"tierId": tier_id, "requested": quantity, "remaining": remaining}
+            )
         )
     if t.perWalletCap:
         owned = licence.purchasedInTier(tier_id, buyer)
         if owned + quantity > t.perWalletCap:
             raise ScriptError(
                 EXPLAIN["NodeLicenseWalletCapExceeded"](
-                    {"tierId": tier_id, "buyer": str(buyer.address), "owned": owned, "cap": t.perWalletCap}
+                    {
+                        "tierId": tier_id,
+                        "buyer": str(buyer.address),
+                        "owned": owned,
+                        "cap": t.perWalletCap,
+                    }
                 )
                 + f"; you can buy {max(t.perWalletCap - owned, 0)} more"
             )
@@ -66,17 +84,26 @@ def check_purchase(licence: Any, buyer: Any, tier_id: int, quantity: int, timest
 @network_option()
 @account_option()
 @deployment_option()
-@click.option("--tier", "tier_id", type=click.IntRange(0), default=0, show_default=True,
-              help="Sale tier to buy from.")
-@click.option("--quantity", type=click.IntRange(1), default=1, show_default=True,
-              help="Licences to buy.")
+@click.option(
+    "--tier",
+    "tier_id",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Sale tier to buy from.",
+)
+@click.option(
+    "--quantity", type=click.IntRange(1), default=1, show_default=True, help="Licences to buy."
+)
 def cli(provider: Any, account: Any, deployment: Path | None, tier_id: int, quantity: int) -> None:
     """Buys --quantity licences of --tier, paying exactly price x quantity in ETH."""
     from ape import chain
 
     d = load_deployment(provider, deployment)
     price = check_purchase(d.licence, account, tier_id, quantity, now(chain))
-    click.echo(f"Buying {quantity} licence(s) of tier {tier_id} for {format_eth(price)} from {account.address}")
+    click.echo(
+        f"Buying {quantity} licence(s) of tier {tier_id} for {format_eth(price)} from {account.address}"
+    )
     receipt = transact(
         f"buying {quantity} licence(s) of tier {tier_id}",
         d.licence.buy,

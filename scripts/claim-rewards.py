@@ -45,8 +45,13 @@ def owned_licences(licence: Any, owner: str) -> list[int]:
 @network_option()
 @account_option()
 @deployment_option()
-@click.option("--node-id", "node_ids", type=click.IntRange(1), multiple=True,
-              help="Licence to claim for (repeatable). Default: every licence the account owns.")
+@click.option(
+    "--node-id",
+    "node_ids",
+    type=click.IntRange(1),
+    multiple=True,
+    help="Licence to claim for (repeatable). Default: every licence the account owns.",
+)
 def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[int, ...]) -> None:
     """Claims the rewards of finished epochs for --node-id (or all the account's licences)."""
     from ape import chain

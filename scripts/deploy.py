@@ -25,6 +25,8 @@ from oracle.ape_helpers import (
     Timestamp,
     deployment_option,
     deployment_path,
+    explain_revert,
+    format_duration,
     format_eth,
     format_tes,
     format_time,
@@ -46,35 +48,104 @@ D = DEFAULTS
     help="Receives the genesis TES and the licence sale proceeds (address or ape alias)."
     " Default on a local chain: the deploying account; required on a live network.",
 )
-@click.option("--tier-price", type=ETH, default=str(D.tier_price) + " wei", show_default="0.1 ETH",
-              help="Price of one licence in the first sale tier (ETH).")
-@click.option("--tier-supply", type=click.IntRange(1, 2**32 - 1), default=D.tier_supply,
-              show_default=True, help="Licences the first tier can sell.")
-@click.option("--wallet-cap", type=click.IntRange(0, 2**32 - 1), default=D.tier_per_wallet_cap,
-              show_default=True, help="Licences one wallet may buy in the first tier (0: no cap).")
-@click.option("--sale-start", type=Timestamp(), default="0", show_default=True,
-              help="When the first tier opens: unix seconds or ISO 8601 (0: at once).")
-@click.option("--sale-end", type=Timestamp(), default="0", show_default=True,
-              help="When the first tier closes (0: never).")
-@click.option("--min-stake", type=TES, default=str(D.min_stake) + " wei", show_default="1000 TES",
-              help="Stake a node needs to be activated (TES).")
-@click.option("--unbonding-delay", type=Duration(), default=str(D.unbonding_delay),
-              show_default="7d", help="How long unbonded stake waits (e.g. 7d, 12h, 3600).")
-@click.option("--jail-period", type=Duration(), default=str(D.jail_period), show_default="1d",
-              help="How long a slashed node is jailed.")
-@click.option("--epoch-length", type=Duration(), default=str(D.epoch_length), show_default="1d",
-              help="Length of a rewards epoch.")
-@click.option("--initial-emission", type=TES, default=str(D.initial_emission) + " wei",
-              show_default="100000 TES", help="TES minted for the first epoch (halves over time).")
-@click.option("--halving-epochs", type=click.IntRange(1), default=D.halving_epochs,
-              show_default=True, help="Epochs between two halvings of the emission.")
-@click.option("--genesis-supply", type=TES, default=str(D.genesis_supply) + " wei",
-              show_default="400000000 TES", help="TES minted to the treasury at deployment.")
-@click.option("--protocol-fee-bps", type=click.IntRange(0, 10_000),
-              default=D.market["protocolFeeBps"], show_default=True,
-              help="Share of each paid job sent to the rewards pot (basis points).")
-@click.option("--min-job-fee", type=TES, default=str(D.market["minJobFee"]) + " wei",
-              show_default="1 TES", help="Smallest payment a job may offer.")
+@click.option(
+    "--tier-price",
+    type=ETH,
+    default=str(D.tier_price) + " wei",
+    show_default="0.1 ETH",
+    help="Price of one licence in the first sale tier (ETH).",
+)
+@click.option(
+    "--tier-supply",
+    type=click.IntRange(1, 2**32 - 1),
+    default=D.tier_supply,
+    show_default=True,
+    help="Licences the first tier can sell.",
+)
+@click.option(
+    "--wallet-cap",
+    type=click.IntRange(0, 2**32 - 1),
+    default=D.tier_per_wallet_cap,
+    show_default=True,
+    help="Licences one wallet may buy in the first tier (0: no cap).",
+)
+@click.option(
+    "--sale-start",
+    type=Timestamp(),
+    default="0",
+    show_default=True,
+    help="When the first tier opens: unix seconds or ISO 8601 (0: at once).",
+)
+@click.option(
+    "--sale-end",
+    type=Timestamp(),
+    default="0",
+    show_default=True,
+    help="When the first tier closes (0: never).",
+)
+@click.option(
+    "--min-stake",
+    type=TES,
+    default=str(D.min_stake) + " wei",
+    show_default="1000 TES",
+    help="Stake a node needs to be activated (TES).",
+)
+@click.option(
+    "--unbonding-delay",
+    type=Duration(),
+    default=str(D.unbonding_delay),
+    show_default="7d",
+    help="How long unbonded stake waits (e.g. 7d, 12h, 3600).",
+)
+@click.option(
+    "--jail-period",
+    type=Duration(),
+    default=str(D.jail_period),
+    show_default="1d",
+    help="How long a slashed node is jailed.",
+)
+@click.option(
+    "--epoch-length",
+    type=Duration(),
+    default=str(D.epoch_length),
+    show_default="1d",
+    help="Length of a rewards epoch.",
+)
+@click.option(
+    "--initial-emission",
+    type=TES,
+    default=str(D.initial_emission) + " wei",
+    show_default="100000 TES",
+    help="TES minted for the first epoch (halves over time).",
+)
+@click.option(
+    "--halving-epochs",
+    type=click.IntRange(1),
+    default=D.halving_epochs,
+    show_default=True,
+    help="Epochs between two halvings of the emission.",
+)
+@click.option(
+    "--genesis-supply",
+    type=TES,
+    default=str(D.genesis_supply) + " wei",
+    show_default="400000000 TES",
+    help="TES minted to the treasury at deployment.",
+)
+@click.option(
+    "--protocol-fee-bps",
+    type=click.IntRange(0, 10_000),
+    default=D.market["protocolFeeBps"],
+    show_default=True,
+    help="Share of each paid job sent to the rewards pot (basis points).",
+)
+@click.option(
+    "--min-job-fee",
+    type=TES,
+    default=str(D.market["minJobFee"]) + " wei",
+    show_default="1 TES",
+    help="Smallest payment a job may offer.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing record of a live network.")
 def cli(
     provider: Any,
@@ -111,7 +182,9 @@ def cli(
         )
     if treasury is None:
         if live:
-            raise ScriptError("--treasury is required on a live network (it receives the genesis TES)")
+            raise ScriptError(
+                "--treasury is required on a live network (it receives the genesis TES)"
+            )
         treasury = str(account.address)
     if sale_end and sale_end <= sale_start:
         raise click.BadParameter("--sale-end must be after --sale-start", param_hint="--sale-end")
@@ -138,14 +211,14 @@ def cli(
         halving_epochs=halving_epochs,
         market={**D.market, "protocolFeeBps": protocol_fee_bps, "minJobFee": min_job_fee},
     )
-    click.echo(f"Deploying TES on {provider.network_choice} (chain {provider.chain_id}) from {account.address}")
+    click.echo(
+        f"Deploying TES on {provider.network_choice} (chain {provider.chain_id}) from {account.address}"
+    )
     try:
         d = deploy_all(project, account, treasury, params=params)
     except DeploymentError as err:
         raise ScriptError(str(err)) from err
-    except Exception as err:  # noqa: BLE001 - a half-done deployment: say so, then re-raise details
-        from oracle.ape_helpers import explain_revert
-
+    except Exception as err:  # noqa: BLE001 - a half-done deployment: say so, with the cause
         raise ScriptError(
             f"deployment stopped half-way ({explain_revert(err)}). Nothing was recorded; the"
             " contracts already deployed are abandoned. Fix the cause and run the same command again."
@@ -162,5 +235,12 @@ def cli(
     cap = f", at most {wallet_cap} per wallet" if wallet_cap else ""
     click.echo(f"  treasury      {treasury}")
     click.echo(f"Tier 0: {tier_supply:,} licences at {format_eth(tier_price)}{cap}{window}")
-    click.echo(f"Minimum stake {format_tes(min_stake)}; epoch {epoch_length} s; block {d.block_number}")
+    click.echo(
+        f"Minimum stake {format_tes(min_stake)}; epochs of {format_duration(epoch_length)};"
+        f" first block {d.block_number}"
+    )
     click.echo(f"Record: {written}")
+    click.echo(
+        f"Next: ape run buy-node --network {provider.network_choice} --account <buyer>"
+        + (f" --deployment {written}" if deployment else "")
+    )

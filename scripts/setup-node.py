@@ -25,6 +25,7 @@ from oracle.ape_helpers import (
     ScriptError,
     account_ref,
     deployment_option,
+    deployment_path,
     echo_tx,
     explain_revert,
     format_tes,
@@ -47,7 +48,13 @@ def detect_capabilities() -> tuple[int, int, int, int, int]:
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
     gpus = describe_gpus()
     gpu_mem = min((g.memory_mb for g in gpus), default=0)
-    return (min(cores, U16), min(memory_mb, U32), min(len(gpus), U8), min(gpu_mem, U32), 1 if gpus else 0)
+    return (
+        min(cores, U16),
+        min(memory_mb, U32),
+        min(len(gpus), U8),
+        min(gpu_mem, U32),
+        1 if gpus else 0,
+    )
 
 
 @dataclass
@@ -66,18 +73,30 @@ def _tes_arg(wei: int) -> str:
 @account_option()
 @deployment_option()
 @click.option("--node-id", type=click.IntRange(1), required=True, help="Licence token id.")
-@click.option("--operator", type=ADDRESS,
-              help="Hot key that claims jobs and signs proofs (address or ape alias). Default: keep"
-              " the operator already bound.")
+@click.option(
+    "--operator",
+    type=ADDRESS,
+    help="Hot key that claims jobs and signs proofs (address or ape alias). Default: keep"
+    " the operator already bound.",
+)
 @click.option("--cpu-cores", type=click.IntRange(1, U16), help="Default: this machine's.")
-@click.option("--memory-mb", type=click.IntRange(1, U32), help="Default: this machine's total memory.")
+@click.option(
+    "--memory-mb", type=click.IntRange(1, U32), help="Default: this machine's total memory."
+)
 @click.option("--gpus", type=click.IntRange(0, U8), help="Default: GPUs found on this machine.")
 @click.option("--gpu-memory-mb", type=click.IntRange(0, U32), help="Per GPU. Default: detected.")
-@click.option("--gpu-class", type=click.IntRange(0, U8),
-              help="0 = no GPU; higher = more capable. Default: 1 with a GPU, else 0.")
-@click.option("--stake", "stake_target", type=TES,
-              help="Total TES the node should have bonded; only what is missing is staked."
-              " Default: the registry's minimum stake.")
+@click.option(
+    "--gpu-class",
+    type=click.IntRange(0, U8),
+    help="0 = no GPU; higher = more capable. Default: 1 with a GPU, else 0.",
+)
+@click.option(
+    "--stake",
+    "stake_target",
+    type=TES,
+    help="Total TES the node should have bonded; only what is missing is staked."
+    " Default: the registry's minimum stake.",
+)
 def cli(
     provider: Any,
     account: Any,
@@ -114,14 +133,14 @@ def cli(
     if status == "Retired":
         raise ScriptError(f"node {node_id} is retired: it cannot serve again")
     if operator is None:
-        if int(node.operator, 16) == 0:
-            raise ScriptError(f"node {node_id} has no operator yet: pass --operator <hot key address>")
+        if int(str(node.operator), 16) == 0:
+            raise ScriptError(
+                f"node {node_id} has no operator yet: pass --operator <hot key address>"
+            )
         operator = str(node.operator)
-    detected = detect_capabilities() if None in (cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class) else None
-    caps = tuple(
-        given if given is not None else detected[i]  # type: ignore[index]
-        for i, given in enumerate((cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class))
-    )
+    given = (cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class)
+    detected = detect_capabilities() if None in given else given
+    caps = tuple(d if g is None else g for g, d in zip(given, detected, strict=True))
     min_stake = registry.minStake()
     target = min_stake if stake_target is None else stake_target
     if target < min_stake:
@@ -152,7 +171,9 @@ def cli(
             tuple(node.capabilities) == caps,
             "cpu {} cores, {} MB memory, {} GPU(s) x {} MB, GPU class {}".format(*caps),
         ),
-        Step("stake", missing == 0, f"{format_tes(node.stake)} bonded, target {format_tes(target)}"),
+        Step(
+            "stake", missing == 0, f"{format_tes(node.stake)} bonded, target {format_tes(target)}"
+        ),
         Step("activate", status == "Active", status),
     ]
 
@@ -173,14 +194,18 @@ def cli(
             ) from err
         step.done = True
     n = registry.node(node_id)
+    rpc = getattr(provider, "http_uri", None) or "<rpc url>"
+    record = deployment or deployment_path(provider)
     click.echo(
-        f"Node {node_id} is {STATUS[n.status]}: operator {n.operator}, stake {format_tes(n.stake)}."
-        f" Start it with: tes-node run --account <operator alias> --deployment"
-        f" {deployment or 'deployments/<network>.json'}"
+        f"Node {node_id} is {STATUS[n.status]}: operator {n.operator}, stake {format_tes(n.stake)}.\n"
+        f"Run it on the node machine with the operator key:\n"
+        f"  tes-node run --rpc-url {rpc} --deployment {record} --account <operator alias>"
     )
 
 
-def _run(name: str, d: Any, account: Any, node_id: int, operator: str, caps: tuple, missing: int) -> None:
+def _run(
+    name: str, d: Any, account: Any, node_id: int, operator: str, caps: tuple, missing: int
+) -> None:
     registry, token = d.registry, d.token
     if name == "bind operator":
         echo_tx(name, transact(name, registry.bindOperator, node_id, operator, sender=account))
@@ -188,8 +213,13 @@ def _run(name: str, d: Any, account: Any, node_id: int, operator: str, caps: tup
         echo_tx(name, transact(name, registry.declareCapabilities, node_id, caps, sender=account))
     elif name == "stake":
         if token.allowance(account.address, registry.address) < missing:
-            r = transact("approve TES for staking", token.approve, registry.address, missing, sender=account)
+            r = transact(
+                "approve TES for staking", token.approve, registry.address, missing, sender=account
+            )
             echo_tx(f"approve {format_tes(missing)}", r)
-        echo_tx(f"stake {format_tes(missing)}", transact(name, registry.stake, node_id, missing, sender=account))
+        echo_tx(
+            f"stake {format_tes(missing)}",
+            transact(name, registry.stake, node_id, missing, sender=account),
+        )
     elif name == "activate":
         echo_tx(name, transact(name, registry.activate, node_id, sender=account))

@@ -33,7 +33,8 @@ from oracle.ape_helpers import (
     now,
     transact,
 )
-from oracle.deployment import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
+from oracle.client.sdk import DEFAULT_WINDOWS, MAX_REPLICAS, MAX_WINDOW, requirements_of
+from oracle.deployment import JOB_PAYMENT
 from oracle.errors import OracleError
 from oracle.permit import sign_permit
 
@@ -42,7 +43,7 @@ PERMIT_TTL_S = 3_600
 BPS = 10_000
 
 
-def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest | None]:
+def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest]:
     """(URI nodes fetch, bundle bytes, manifest) for a directory, a file or a URI."""
     parsed = urlparse(spec)
     if parsed.scheme in ("http", "https"):
@@ -65,10 +66,14 @@ def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest | None]:
         elif path.is_file():
             data = path.read_bytes()
         else:
-            raise ScriptError(f"no bundle at {spec}: give a directory, a .tar.gz file or an http(s) URI")
+            raise ScriptError(
+                f"no bundle at {spec}: give a directory, a .tar.gz file or an http(s) URI"
+            )
         uri = path.resolve().as_uri()
     if len(data) > MAX_BUNDLE_BYTES:
-        raise ScriptError(f"the bundle is larger than {MAX_BUNDLE_BYTES >> 20} MiB: nodes refuse it")
+        raise ScriptError(
+            f"the bundle is larger than {MAX_BUNDLE_BYTES >> 20} MiB: nodes refuse it"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             manifest = bundles.unpack(data, Path(tmp), MAX_BUNDLE_BYTES)
@@ -81,18 +86,56 @@ def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest | None]:
 @network_option()
 @account_option()
 @deployment_option()
-@click.option("--bundle", "bundle_spec", required=True, help="Bundle directory, .tar.gz file or URI.")
-@click.option("--payment", type=TES, default=str(JOB_PAYMENT) + " wei", show_default="100 TES",
-              help="TES escrowed for the job, shared by the replicas that agree.")
-@click.option("--collateral", type=TES,
-              help="TES each replica locks from its stake. Default: 20% of the payment, at least"
-              " the market's minimum.")
-@click.option("--replicas", type=click.IntRange(1, 255), default=1, show_default=True,
-              help="k: 1 = optimistic with a dispute window, >= 2 = commit-reveal quorum.")
-@click.option("--claim-window", type=Duration(), default=str(WINDOWS["claimWindow"]), show_default="1h")
-@click.option("--execution-window", type=Duration(), default=str(WINDOWS["executionWindow"]), show_default="2h")
-@click.option("--reveal-window", type=Duration(), default=str(WINDOWS["revealWindow"]), show_default="30m")
-@click.option("--dispute-window", type=Duration(), default=str(WINDOWS["disputeWindow"]), show_default="1h")
+@click.option(
+    "--bundle", "bundle_spec", required=True, help="Bundle directory, .tar.gz file or URI."
+)
+@click.option(
+    "--payment",
+    type=TES,
+    default=str(JOB_PAYMENT) + " wei",
+    show_default="100 TES",
+    help="TES escrowed for the job, shared by the replicas that agree.",
+)
+@click.option(
+    "--collateral",
+    type=TES,
+    help="TES each replica locks from its stake. Default: the market's minimum.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, MAX_REPLICAS),
+    default=1,
+    show_default=True,
+    help="k: 1 = optimistic with a dispute window, >= 2 = commit-reveal quorum.",
+)
+@click.option(
+    "--claim-window",
+    type=Duration(),
+    default=str(DEFAULT_WINDOWS["claimWindow"]),
+    show_default="1h",
+    help="Time to gather the claims.",
+)
+@click.option(
+    "--execution-window",
+    type=Duration(),
+    default=str(DEFAULT_WINDOWS["executionWindow"]),
+    show_default="2h",
+    help="Time from the last claim to the last proof.",
+)
+@click.option(
+    "--reveal-window",
+    type=Duration(),
+    default=str(DEFAULT_WINDOWS["revealWindow"]),
+    show_default="30m",
+    help="k >= 2: time from the last commitment to the reveals.",
+)
+@click.option(
+    "--dispute-window",
+    type=Duration(),
+    default=str(DEFAULT_WINDOWS["disputeWindow"]),
+    show_default="1h",
+    help="k = 1: time after the proof in which a dispute may be raised.",
+)
 @click.option("--cpu-cores", type=click.IntRange(0, 2**16 - 1), help="Default: the manifest's.")
 @click.option("--memory-mb", type=click.IntRange(0, 2**32 - 1), help="Default: the manifest's.")
 @click.option("--gpus", type=click.IntRange(0, 255), help="Default: the manifest's.")
@@ -121,40 +164,56 @@ def cli(
 
     d = load_deployment(provider, deployment)
     me = str(account.address)
-    uri, data, manifest = resolve_bundle(bundle_spec)
-    res = manifest.resources if manifest else bundles.Resources()
-    requirements = (
-        res.cpus if cpu_cores is None else cpu_cores,
-        res.memory_mb if memory_mb is None else memory_mb,
-        res.gpus if gpus is None else gpus,
-        res.gpu_memory_mb if gpu_memory_mb is None else gpu_memory_mb,
-        res.gpu_class if gpu_class is None else gpu_class,
+    windows = dict(
+        zip(
+            DEFAULT_WINDOWS,
+            (claim_window, execution_window, reveal_window, dispute_window),
+            strict=True,
+        )
     )
-
+    for name, value in windows.items():
+        optional = name == "disputeWindow" and replicas > 1
+        if value > MAX_WINDOW or (value == 0 and not optional):
+            raise ScriptError(f"{name} must be between 1 s and 30 days, got {value} s")
     params = d.market.parameters()
     if payment < params.minJobFee:
-        raise ScriptError(f"--payment {format_tes(payment)} is below the minimum job fee {format_tes(params.minJobFee)}")
-    minimum = -(-payment * params.minCollateralBps // BPS)
+        raise ScriptError(
+            f"--payment {format_tes(payment)} is below the minimum job fee {format_tes(params.minJobFee)}"
+        )
+    minimum = payment * params.minCollateralBps // BPS
     if collateral is None:
-        collateral = max(minimum, payment * JOB_COLLATERAL // JOB_PAYMENT)
+        collateral = minimum
     elif collateral < minimum:
-        raise ScriptError(f"--collateral {format_tes(collateral)} is below the minimum {format_tes(minimum)}"
-                          f" ({params.minCollateralBps / 100:g}% of the payment)")
+        raise ScriptError(
+            f"--collateral {format_tes(collateral)} is below the minimum {format_tes(minimum)}"
+            f" ({params.minCollateralBps / 100:g}% of the payment)"
+        )
     balance = d.token.balanceOf(me)
     if balance < payment:
-        raise ScriptError(f"{me} holds {format_tes(balance)}; the job escrows {format_tes(payment)}")
+        raise ScriptError(
+            f"{me} holds {format_tes(balance)}; the job escrows {format_tes(payment)}"
+        )
+
+    uri, data, manifest = resolve_bundle(bundle_spec)
+    given = (cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class)
+    requirements = tuple(
+        default if value is None else value
+        for value, default in zip(given, requirements_of(manifest), strict=True)
+    )
 
     request = (
         bundles.bundle_hash(data), uri, requirements, payment, collateral, replicas,
-        claim_window, execution_window, reveal_window, dispute_window,
+        *windows.values(),
     )  # fmt: skip
     deadline = now(chain) + PERMIT_TTL_S
     try:
-        permit = sign_permit(account, d.token, spender=d.market.address, value=payment, deadline=deadline)
+        permit = sign_permit(
+            account, d.token, spender=d.market.address, value=payment, deadline=deadline
+        )
     except OracleError as err:
         raise ScriptError(str(err)) from err
     click.echo(
-        f"Submitting {manifest.kind if manifest else 'a'} job: k = {replicas}, payment {format_tes(payment)},"
+        f"Submitting a {manifest.kind} job: k = {replicas}, payment {format_tes(payment)},"
         f" collateral {format_tes(collateral)} per replica, bundle 0x{request[0].hex()}"
     )
     started = time.monotonic()

@@ -31,8 +31,13 @@ from oracle.ape_helpers import (
 @network_option()
 @account_option()
 @deployment_option()
-@click.option("--unbonded", "node_ids", type=click.IntRange(1), multiple=True,
-              help="Also withdraw this node's matured unbonding stake (repeatable; licence owner).")
+@click.option(
+    "--unbonded",
+    "node_ids",
+    type=click.IntRange(1),
+    multiple=True,
+    help="Also withdraw this node's matured unbonding stake (repeatable; licence owner).",
+)
 def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[int, ...]) -> None:
     """Withdraws the account's JobMarket balance and the unbonded stake of --unbonded nodes."""
     from ape import chain
@@ -50,7 +55,9 @@ def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[in
         except Exception as err:  # noqa: BLE001 - ERC721NonexistentToken
             raise ScriptError(f"licence #{node_id}: {explain_revert(err)}") from err
         if owner.lower() != me.lower():
-            raise ScriptError(f"{me} is not the licence owner of node {node_id} (the owner is {owner})")
+            raise ScriptError(
+                f"{me} is not the licence owner of node {node_id} (the owner is {owner})"
+            )
         n = d.registry.node(node_id)
         if n.unbonding == 0:
             reasons.append(f"node {node_id} has no stake unbonding")
@@ -67,10 +74,17 @@ def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[in
 
     before = d.token.balanceOf(me)
     if credited:
-        echo_tx("JobMarket.withdraw", transact("withdrawing the JobMarket balance", d.market.withdraw, sender=account))
+        echo_tx(
+            "JobMarket.withdraw",
+            transact("withdrawing the JobMarket balance", d.market.withdraw, sender=account),
+        )
     for node_id in ready:
-        receipt = transact(f"withdrawing node {node_id}'s unbonded stake", d.registry.withdrawUnbonded,
-                           node_id, sender=account)
+        receipt = transact(
+            f"withdrawing node {node_id}'s unbonded stake",
+            d.registry.withdrawUnbonded,
+            node_id,
+            sender=account,
+        )
         echo_tx(f"NodeRegistry.withdrawUnbonded({node_id})", receipt)
     for reason in reasons if credited or ready else []:
         click.echo(f"  not withdrawn: {reason}")

@@ -7,23 +7,14 @@ session-scoped; ape's default isolation reverts each test's state changes.
 import ape_ethereum.provider
 import pytest
 
+from oracle.deployment import deploy_all
 from tests.utils.constants import (
-    AVAILABILITY_BPS,
     DEFAULT_CAPS,
-    EPOCH_LENGTH,
-    GENESIS_SUPPLY,
-    HALVING_EPOCHS,
-    INITIAL_EMISSION,
-    JAIL_PERIOD,
     JOB_COLLATERAL,
     JOB_PAYMENT,
-    MARKET_PARAMETERS,
     MIN_STAKE,
     NO_REQUIREMENTS,
     TIER_PRICE,
-    TIER_SUPPLY,
-    TOKEN_CAP,
-    UNBONDING_DELAY,
     WINDOWS,
 )
 
@@ -39,7 +30,7 @@ def _no_debug_log_replay():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _deployment(token, licence, registry, rewards, market, operators):
+def _deployment(deployment, operators):
     """Deploy and wire everything before the first test: ape snapshots each scope when it is
     entered, and a session fixture first created inside a test's snapshot would leak into (or
     be reverted under) later tests ("Invalid isolation")."""
@@ -98,51 +89,34 @@ def operators(accounts, node_owners):
 
 
 @pytest.fixture(scope="session")
-def token(project, deployer, treasury):
-    return project.TESToken.deploy(treasury, TOKEN_CAP, GENESIS_SUPPLY, sender=deployer)
+def deployment(project, deployer, treasury):
+    """The five contracts, deployed and wired exactly as `ape run deploy` does."""
+    return deploy_all(project, deployer, treasury)
 
 
 @pytest.fixture(scope="session")
-def licence(project, deployer, treasury):
-    c = project.NodeLicense.deploy(deployer, treasury, sender=deployer)
-    c.addTier(TIER_PRICE, TIER_SUPPLY, 0, 0, 0, sender=deployer)
-    return c
+def token(deployment):
+    return deployment.token
 
 
 @pytest.fixture(scope="session")
-def registry(project, deployer, token, licence):
-    c = project.NodeRegistry.deploy(
-        deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer
-    )
-    licence.setRegistry(c, sender=deployer)
-    return c
+def licence(deployment):
+    return deployment.licence
 
 
 @pytest.fixture(scope="session")
-def rewards(project, chain, deployer, token, registry):
-    c = project.Rewards.deploy(
-        deployer,
-        token,
-        registry,
-        EPOCH_LENGTH,
-        chain.pending_timestamp,
-        INITIAL_EMISSION,
-        HALVING_EPOCHS,
-        AVAILABILITY_BPS,
-        sender=deployer,
-    )
-    token.setMinter(c, sender=deployer)
-    return c
+def registry(deployment):
+    return deployment.registry
 
 
 @pytest.fixture(scope="session")
-def market(project, deployer, token, registry, rewards):
-    c = project.JobMarket.deploy(
-        deployer, token, registry, rewards, tuple(MARKET_PARAMETERS.values()), sender=deployer
-    )
-    registry.setJobMarket(c, sender=deployer)
-    rewards.setJobMarket(c, sender=deployer)
-    return c
+def rewards(deployment):
+    return deployment.rewards
+
+
+@pytest.fixture(scope="session")
+def market(deployment):
+    return deployment.market
 
 
 # ---------------------------------------------------------------------- factories

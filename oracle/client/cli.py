@@ -63,7 +63,13 @@ def with_chain(f):
     return f
 
 
-def connect(rpc_url: str, deployment: Path, account: str | None, passphrase_file: Path | None, need_key: bool = True):
+def connect(
+    rpc_url: str,
+    deployment: Path,
+    account: str | None,
+    passphrase_file: Path | None,
+    need_key: bool = True,
+):
     import os
 
     from oracle.chain import load_operator_key
@@ -76,7 +82,9 @@ def connect(rpc_url: str, deployment: Path, account: str | None, passphrase_file
         if passphrase is None and passphrase_file is not None:
             passphrase = passphrase_file.read_text().strip()
         if passphrase is None:
-            raise ClientError("no passphrase for your key: set TES_PASSPHRASE or pass --passphrase-file")
+            raise ClientError(
+                "no passphrase for your key: set TES_PASSPHRASE or pass --passphrase-file"
+            )
         key = load_operator_key(account, passphrase)
     return Client.connect(rpc_url, deployment, key)
 
@@ -107,29 +115,76 @@ def kinds() -> None:
 
 
 @main.command()
-@click.option("--kind", required=True, help="train, tune, simulate, map or command (`tes-client kinds`).")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON object merged over the kind's default config (see examples/<kind>/).")
-@click.option("--dir", "source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Your own files to include (required for --kind command; a manifest.json there gives defaults).")
-@click.option("--data", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Data file or directory copied under data/ (repeatable).")
-@click.option("--entrypoint", help="Command of a `command` job, run in /job, e.g. 'python3 main.py'.")
-@click.option("--shards", type=click.IntRange(1, 256), help="Fan out into N shard runs plus a reduce step.")
+@click.option(
+    "--kind", required=True, help="train, tune, simulate, map or command (`tes-client kinds`)."
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object merged over the kind's default config (see examples/<kind>/).",
+)
+@click.option(
+    "--dir",
+    "source_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Your own files to include (required for --kind command; a manifest.json there gives defaults).",
+)
+@click.option(
+    "--data",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Data file or directory copied under data/ (repeatable).",
+)
+@click.option(
+    "--entrypoint", help="Command of a `command` job, run in /job, e.g. 'python3 main.py'."
+)
+@click.option(
+    "--shards", type=click.IntRange(1, 256), help="Fan out into N shard runs plus a reduce step."
+)
 @click.option("--reduce", "reduce_cmd", help="Reduce command of a fanned-out `command` job.")
 @click.option("--cpus", type=click.IntRange(1, 256), help="CPU cores the job needs.")
 @click.option("--memory-mb", type=click.IntRange(16), help="Memory limit in MiB.")
-@click.option("--gpus", type=click.IntRange(0, 16), help="GPUs the job needs (train uses CUDA when >= 1).")
+@click.option(
+    "--gpus", type=click.IntRange(0, 16), help="GPUs the job needs (train uses CUDA when >= 1)."
+)
 @click.option("--gpu-memory-mb", type=click.IntRange(0), help="Memory per GPU the job needs, MiB.")
 @click.option("--time-limit", help="Wall-time limit per run (e.g. 300, 10m).")
 @click.option("--seed", type=int, help="Seed given to the job (env SEED / TES_SEED).")
-@click.option("--env", "env_pairs", multiple=True, help="NAME=VALUE for the job's environment (repeatable).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file to write.")
-@click.option("--keep-dir", type=click.Path(file_okay=False, path_type=Path), help="Materialize the bundle here (must be empty).")
+@click.option(
+    "--env", "env_pairs", multiple=True, help="NAME=VALUE for the job's environment (repeatable)."
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bundle file to write.",
+)
+@click.option(
+    "--keep-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Materialize the bundle here (must be empty).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @fail_clearly
-def package(kind, config, source_dir, data, entrypoint, shards, reduce_cmd, cpus, memory_mb, gpus, gpu_memory_mb,
-            time_limit, seed, env_pairs, out, keep_dir, as_json) -> None:
+def package(
+    kind,
+    config,
+    source_dir,
+    data,
+    entrypoint,
+    shards,
+    reduce_cmd,
+    cpus,
+    memory_mb,
+    gpus,
+    gpu_memory_mb,
+    time_limit,
+    seed,
+    env_pairs,
+    out,
+    keep_dir,
+    as_json,
+) -> None:
     """Make a bundle: the kind's runner (or your files), config, data and a manifest that pins
     resources, time limit, seed and package versions; packed deterministically. Its sha256 is
     the bundle hash that goes on chain."""
@@ -159,17 +214,28 @@ def package(kind, config, source_dir, data, entrypoint, shards, reduce_cmd, cpus
     click.echo(f"bundle  {p.path} ({info['size']} bytes, {len(m.inputs)} files)")
     click.echo(f"hash    {p.hash_hex}")
     r = m.resources
-    click.echo(f"kind    {m.kind}: {shlex.join(m.entrypoint)}; cpus={r.cpus} memory={r.memory_mb} MiB gpus={r.gpus}"
-               f"; time limit {m.time_limit_s} s" + (f"; {m.fanout.shards} shards + reduce" if m.fanout else ""))
+    click.echo(
+        f"kind    {m.kind}: {shlex.join(m.entrypoint)}; cpus={r.cpus} memory={r.memory_mb} MiB gpus={r.gpus}"
+        f"; time limit {m.time_limit_s} s"
+        + (f"; {m.fanout.shards} shards + reduce" if m.fanout else "")
+    )
     if m.packages:
         click.echo("pins    " + ", ".join(f"{k}=={v}" for k, v in sorted(m.packages.items())))
 
 
 @main.command("run-local")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to put the output (default: a temp dir).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the output (default: a temp dir).",
+)
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--allow-unsafe", is_flag=True, help="Run without bubblewrap if it is missing (your own code only).")
+@click.option(
+    "--allow-unsafe",
+    is_flag=True,
+    help="Run without bubblewrap if it is missing (your own code only).",
+)
 @fail_clearly
 def run_local(bundle, out, backend, allow_unsafe) -> None:
     """Run a bundle on this machine in the same sandbox a node uses, and print its result hash:
@@ -207,11 +273,23 @@ def run_local(bundle, out, backend, allow_unsafe) -> None:
 
 
 @main.command()
-@click.argument("bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (nodes must reach it).")
+@click.argument(
+    "bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to serve on (nodes must reach it).",
+)
 @click.option("--port", type=int, default=0, show_default=True, help="Port (0: any free port).")
 @click.option("--public-host", help="Host name nodes use to reach this machine, if not --host.")
-@click.option("--file", "as_file", is_flag=True, help="Print file:// URIs instead of serving (nodes on this machine only).")
+@click.option(
+    "--file",
+    "as_file",
+    is_flag=True,
+    help="Print file:// URIs instead of serving (nodes on this machine only).",
+)
 @fail_clearly
 def publish(bundles, host, port, public_host, as_file) -> None:
     """Make bundles fetchable by nodes: serve them over HTTP until interrupted (one URI per line
@@ -242,32 +320,99 @@ def publish(bundles, host, port, public_host, as_file) -> None:
 # ---------------------------------------------------------------------------- chain commands
 @main.command()
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--uri", required=True, help="Where nodes fetch the bundle (from `publish`: http(s):// or file://).")
-@click.option("--payment", required=True, help="TES escrowed for the job, e.g. 10 or 2.5 (>= the market's minimum fee).")
-@click.option("--replicas", "-k", type=int, default=1, show_default=True, help="Nodes that must run it and agree (k).")
-@click.option("--mode", type=click.Choice(["auto", "optimistic", "replicated"]), default="auto", show_default=True,
-              help="Verification: optimistic = k 1 with a dispute window; replicated = k >= 2 commit-reveal.")
-@click.option("--collateral", help="TES each replica locks (default: the market's minimum for this payment).")
-@click.option("--claim-window", default="1h", show_default=True, help="Time for k nodes to claim the job.")
-@click.option("--execution-window", default="2h", show_default=True, help="Time from the last claim to the last proof.")
-@click.option("--reveal-window", default="30m", show_default=True, help="Time for replicas to reveal their results.")
-@click.option("--dispute-window", default="1h", show_default=True, help="k = 1: time to dispute after the result.")
-@click.option("--permit-deadline", help="Unix time (or +DURATION) until which the payment permit is valid (default +1h).")
-@click.option("--no-check-uri", is_flag=True, help="Do not check that the URI serves this bundle before paying.")
+@click.option(
+    "--uri",
+    required=True,
+    help="Where nodes fetch the bundle (from `publish`: http(s):// or file://).",
+)
+@click.option(
+    "--payment",
+    required=True,
+    help="TES escrowed for the job, e.g. 10 or 2.5 (>= the market's minimum fee).",
+)
+@click.option(
+    "--replicas",
+    "-k",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Nodes that must run it and agree (k).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "optimistic", "replicated"]),
+    default="auto",
+    show_default=True,
+    help="Verification: optimistic = k 1 with a dispute window; replicated = k >= 2 commit-reveal.",
+)
+@click.option(
+    "--collateral", help="TES each replica locks (default: the market's minimum for this payment)."
+)
+@click.option(
+    "--claim-window", default="1h", show_default=True, help="Time for k nodes to claim the job."
+)
+@click.option(
+    "--execution-window",
+    default="2h",
+    show_default=True,
+    help="Time from the last claim to the last proof.",
+)
+@click.option(
+    "--reveal-window",
+    default="30m",
+    show_default=True,
+    help="Time for replicas to reveal their results.",
+)
+@click.option(
+    "--dispute-window",
+    default="1h",
+    show_default=True,
+    help="k = 1: time to dispute after the result.",
+)
+@click.option(
+    "--permit-deadline",
+    help="Unix time (or +DURATION) until which the payment permit is valid (default +1h).",
+)
+@click.option(
+    "--no-check-uri",
+    is_flag=True,
+    help="Do not check that the URI serves this bundle before paying.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @with_chain
 @fail_clearly
-def submit(bundle, uri, payment, replicas, mode, collateral, claim_window, execution_window, reveal_window,
-           dispute_window, permit_deadline, no_check_uri, as_json, rpc_url, deployment, account, passphrase_file) -> None:
+def submit(
+    bundle,
+    uri,
+    payment,
+    replicas,
+    mode,
+    collateral,
+    claim_window,
+    execution_window,
+    reveal_window,
+    dispute_window,
+    permit_deadline,
+    no_check_uri,
+    as_json,
+    rpc_url,
+    deployment,
+    account,
+    passphrase_file,
+) -> None:
     """Pay for a job: escrow the payment with an EIP-2612 permit (one transaction, no separate
     approve) and open it for k replicas. Prints the job id on stdout."""
     from oracle.client.errors import ClientError
     from oracle.client.sdk import fmt_tes, tes
 
     if not bundle.is_file():
-        raise ClientError(f"bundle file {bundle} does not exist (make one with `tes-client package`)")
+        raise ClientError(
+            f"bundle file {bundle} does not exist (make one with `tes-client package`)"
+        )
     if mode == "optimistic" and replicas != 1:
-        raise ClientError("optimistic verification runs k = 1 replica (with a dispute window); drop --replicas")
+        raise ClientError(
+            "optimistic verification runs k = 1 replica (with a dispute window); drop --replicas"
+        )
     if mode == "replicated" and replicas < 2:
         raise ClientError("replicated verification needs --replicas 2 or more")
     windows = {
@@ -285,7 +430,9 @@ def submit(bundle, uri, payment, replicas, mode, collateral, claim_window, execu
         elif text.lstrip("-").isdigit():
             deadline = int(text)
         else:
-            raise click.BadParameter(f"--permit-deadline: {text!r} is neither a unix time nor +DURATION")
+            raise click.BadParameter(
+                f"--permit-deadline: {text!r} is neither a unix time nor +DURATION"
+            )
     wei = tes(payment)
     job_id = client.submit(
         bundle, uri, wei, replicas=replicas, collateral=tes(collateral) if collateral else None, windows=windows,
@@ -295,7 +442,10 @@ def submit(bundle, uri, payment, replicas, mode, collateral, claim_window, execu
         click.echo(json.dumps({"job_id": job_id, "payment": str(wei), "replicas": replicas}))
         return
     click.echo(job_id)
-    click.echo(f"job {job_id} opened: {fmt_tes(wei)} escrowed for k={replicas}; `tes-client watch {job_id}`", err=True)
+    click.echo(
+        f"job {job_id} opened: {fmt_tes(wei)} escrowed for k={replicas}; `tes-client watch {job_id}`",
+        err=True,
+    )
 
 
 def _describe(view, now: int) -> dict:
@@ -330,14 +480,25 @@ def _table(rows: list[dict]):
 
 @main.command()
 @click.argument("job_ids", nargs=-1, required=True, type=int)
-@click.option("--until", type=click.Choice(["accepted", "paid"]), default="paid", show_default=True,
-              help="Stop when every job reaches this status (or any end state).")
+@click.option(
+    "--until",
+    type=click.Choice(["accepted", "paid"]),
+    default="paid",
+    show_default=True,
+    help="Stop when every job reaches this status (or any end state).",
+)
 @click.option("--timeout", default="1h", show_default=True, help="Give up after this long.")
-@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between polls.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON line per change instead of the live table.")
+@click.option(
+    "--interval", type=float, default=1.0, show_default=True, help="Seconds between polls."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON line per change instead of the live table."
+)
 @with_chain
 @fail_clearly
-def watch(job_ids, until, timeout, interval, as_json, rpc_url, deployment, account, passphrase_file) -> None:
+def watch(
+    job_ids, until, timeout, interval, as_json, rpc_url, deployment, account, passphrase_file
+) -> None:
     """Follow jobs live (status, claims, proofs, reveals, replicas, deadline) until they are
     paid (or accepted, with --until accepted) or end otherwise. Exit status 0 when every job
     reached the goal, 1 if any ended cancelled, expired, failed or overturned."""
@@ -365,8 +526,12 @@ def watch(job_ids, until, timeout, interval, as_json, rpc_url, deployment, accou
             key = json.dumps({k: v for k, v in r.items() if k != "deadline_in"}, sort_keys=True)
             if last.get(r["job"]) != key:
                 last[r["job"]] = key
-                click.echo(json.dumps(r) if as_json else
-                           f"job {r['job']}: {r['status']} - {r['progress']}" + (f" - result {r['result']}" if r["result"] else ""))
+                click.echo(
+                    json.dumps(r)
+                    if as_json
+                    else f"job {r['job']}: {r['status']} - {r['progress']}"
+                    + (f" - result {r['result']}" if r["result"] else "")
+                )
                 sys.stdout.flush()
 
     rows = poll()
@@ -383,7 +548,9 @@ def watch(job_ids, until, timeout, interval, as_json, rpc_url, deployment, accou
             rows = poll()
             emit(rows)
     if not done(rows):
-        raise TimeoutError(f"gave up after {timeout}: " + ", ".join(f"job {r['job']} {r['status']}" for r in rows))
+        raise TimeoutError(
+            f"gave up after {timeout}: " + ", ".join(f"job {r['job']} {r['status']}" for r in rows)
+        )
     bad = [r for r in rows if r["status"] not in goal]
     if bad:
         raise click.ClickException(", ".join(f"job {r['job']} ended {r['status']}" for r in bad))
@@ -401,7 +568,12 @@ def status(job_id, rpc_url, deployment, account, passphrase_file) -> None:
 
 @main.command()
 @click.argument("job_id", type=int)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the result (new or empty).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the result (new or empty).",
+)
 @with_chain
 @fail_clearly
 def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
@@ -416,7 +588,11 @@ def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
 @main.command()
 @click.argument("job_id", type=int)
 @click.argument("result_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Also check this bundle is what the job ran.")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also check this bundle is what the job ran.",
+)
 @with_chain
 @fail_clearly
 def verify(job_id, result_dir, bundle, rpc_url, deployment, account, passphrase_file) -> None:
@@ -475,7 +651,9 @@ def balance(rpc_url, deployment, account, passphrase_file) -> None:
     click.echo(f"address   {client.address}")
     click.echo(f"balance   {fmt_tes(client.balance())}")
     click.echo(f"credited  {fmt_tes(credited)}")
-    click.echo(f"min fee   {fmt_tes(p['minJobFee'])} (collateral >= {p['minCollateralBps'] / 100:g}% of payment)")
+    click.echo(
+        f"min fee   {fmt_tes(p['minJobFee'])} (collateral >= {p['minCollateralBps'] / 100:g}% of payment)"
+    )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def _copy_tree(src: Path, dest: Path) -> None:
         shutil.copyfile(path, target)
 
 
-def _load_config(kind_default: Path | None, config: Path | Mapping[str, Any] | None) -> dict[str, Any]:
+def _load_config(
+    kind_default: Path | None, config: Path | Mapping[str, Any] | None
+) -> dict[str, Any]:
     merged: dict[str, Any] = json.loads(kind_default.read_text()) if kind_default else {}
     if config is None:
         return merged
@@ -75,7 +77,9 @@ def versions(names: Sequence[str]) -> dict[str, str]:
         try:
             pins[name] = metadata.version(name)
         except metadata.PackageNotFoundError as err:
-            raise ClientError(f"{name} is not installed here, so its version cannot be pinned") from err
+            raise ClientError(
+                f"{name} is not installed here, so its version cannot be pinned"
+            ) from err
     return pins
 
 
@@ -137,7 +141,9 @@ def package(
     base: dict[str, Any] = {}
     if source_dir is not None:
         _copy_tree(Path(source_dir), directory)
-        if (directory / bundles.MANIFEST).exists():  # a manifest of the user's own: its fields are defaults
+        if (
+            directory / bundles.MANIFEST
+        ).exists():  # a manifest of the user's own: its fields are defaults
             base = json.loads((directory / bundles.MANIFEST).read_text())
             (directory / bundles.MANIFEST).unlink()
     if tmpl.runner is not None:
@@ -151,7 +157,9 @@ def package(
         if not (source_dir or data):
             raise ClientError("a command job needs its files: --dir DIRECTORY (and/or --data)")
     if entrypoint and tmpl.runner is not None:
-        raise ClientError(f"kind {kind!r} runs its built-in runner; use --kind command for your own entrypoint")
+        raise ClientError(
+            f"kind {kind!r} runs its built-in runner; use --kind command for your own entrypoint"
+        )
 
     for d in map(Path, data):
         if d.is_dir():
@@ -166,15 +174,24 @@ def package(
         if dataset and not (directory / dataset).exists():
             name = tmpl.builtin_data.get(dataset)
             if name is None:
-                raise ClientError(f"config names dataset {dataset!r}, which is not in the bundle (add it with --data)")
+                raise ClientError(
+                    f"config names dataset {dataset!r}, which is not in the bundle (add it with --data)"
+                )
             target = directory / dataset
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(builtin_dataset(name), target)
         if kind == "map" and not sorted(directory.glob(cfg.get("files", "data/*.csv"))):
             gen = cfg.get("generate")
             if not gen:
-                raise ClientError("a map job needs CSV shards: --data FILES, or a 'generate' section in its config")
-            generate_sales(directory / "data", int(gen["files"]), int(gen["rows_per_file"]), int(gen.get("seed", 0)))
+                raise ClientError(
+                    "a map job needs CSV shards: --data FILES, or a 'generate' section in its config"
+                )
+            generate_sales(
+                directory / "data",
+                int(gen["files"]),
+                int(gen["rows_per_file"]),
+                int(gen.get("seed", 0)),
+            )
         (directory / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     res = dict(base.get("resources", {}))
@@ -186,12 +203,20 @@ def package(
             res[name] = value
         else:
             res.setdefault(name, default)
-    n_shards = shards if shards is not None else (base.get("fanout") or {}).get("shards", tmpl.shards)
+    n_shards = (
+        shards if shards is not None else (base.get("fanout") or {}).get("shards", tmpl.shards)
+    )
     fanout = None
     if n_shards and n_shards > 1:
-        red = list(reduce or (base.get("fanout") or {}).get("reduce") or (REDUCE_ARGV if tmpl.runner else []))
+        red = list(
+            reduce
+            or (base.get("fanout") or {}).get("reduce")
+            or (REDUCE_ARGV if tmpl.runner else [])
+        )
         if not red:
-            raise ClientError("a fanned-out command job needs --reduce 'COMMAND' to merge its shards")
+            raise ClientError(
+                "a fanned-out command job needs --reduce 'COMMAND' to merge its shards"
+            )
         fanout = {"shards": n_shards, "reduce": red}
     elif reduce:
         raise ClientError("--reduce needs --shards N with N >= 2")
@@ -220,7 +245,8 @@ def package(
     except ValueError as err:
         raise ClientError(f"invalid job settings: {err}") from err
     (directory / bundles.MANIFEST).write_text(
-        json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True) + "\n"
+        json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
+        + "\n"
     )
     data_bytes = bundles.pack(directory)
     out = Path(out)

@@ -40,14 +40,36 @@ from oracle.results import result_hash, unpack_result
 from oracle.serve import sign_result_request
 
 E18 = 10**18
-STATUS = ["none", "open", "running", "revealing", "accepted", "paid", "cancelled", "expired", "failed", "overturned"]
+STATUS = [
+    "none",
+    "open",
+    "running",
+    "revealing",
+    "accepted",
+    "paid",
+    "cancelled",
+    "expired",
+    "failed",
+    "overturned",
+]
 TERMINAL = frozenset({"paid", "cancelled", "expired", "failed", "overturned"})
 REPLICA_STATE = ["none", "claimed", "committed", "revealed"]
 JOB_FIELDS = ["payment", "collateral", "deadline", "status", "k", "round", "client", "requirements", "bundleHash",
               "claims", "commits", "reveals", "replicaCount", "claimWindow", "executionWindow", "revealWindow",
               "disputeWindow", "resultHash", "disputer"]  # fmt: skip
-PARAM_FIELDS = ["protocolFeeBps", "keeperBountyBps", "minCollateralBps", "disputeReplicas", "minJobFee"]
-DEFAULT_WINDOWS = {"claimWindow": 3_600, "executionWindow": 7_200, "revealWindow": 1_800, "disputeWindow": 3_600}
+PARAM_FIELDS = [
+    "protocolFeeBps",
+    "keeperBountyBps",
+    "minCollateralBps",
+    "disputeReplicas",
+    "minJobFee",
+]
+DEFAULT_WINDOWS = {
+    "claimWindow": 3_600,
+    "executionWindow": 7_200,
+    "revealWindow": 1_800,
+    "disputeWindow": 3_600,
+}
 MAX_WINDOW = 30 * 86_400  # JobMarket.MAX_WINDOW
 MAX_REPLICAS = 15  # JobMarket.MAX_REPLICAS
 MAX_RESULT_BYTES = 1 << 30
@@ -111,7 +133,7 @@ class Client:
     def connect(cls, rpc_url: str, deployment: Path, key: LocalAccount | None = None) -> Client:
         chain = Chain.connect(rpc_url, Path(deployment))
         try:
-            chain.w3.eth.block_number
+            _ = chain.w3.eth.block_number
         except Exception as err:  # noqa: BLE001 (any transport failure)
             raise ClientError(f"cannot reach the chain at {rpc_url}: {err}") from err
         return cls(chain, key)
@@ -119,7 +141,9 @@ class Client:
     @property
     def address(self) -> str:
         if self.key is None:
-            raise ClientError("this command needs the client's key: --account ALIAS (and TES_PASSPHRASE)")
+            raise ClientError(
+                "this command needs the client's key: --account ALIAS (and TES_PASSPHRASE)"
+            )
         return self.key.address
 
     # ---------------------------------------------------------------- reads
@@ -136,7 +160,9 @@ class Client:
         fields = dict(zip(JOB_FIELDS, self.chain.market.functions.job(job_id).call(), strict=True))
         reps = []
         for i in range(fields["replicaCount"]):
-            node_id, state, rnd, operator, commitment = self.chain.market.functions.replica(job_id, i).call()
+            node_id, state, rnd, operator, commitment = self.chain.market.functions.replica(
+                job_id, i
+            ).call()
             reps.append({"node_id": node_id, "state": REPLICA_STATE[state], "round": rnd, "operator": operator,
                          "commitment": "0x" + bytes(commitment).hex()})  # fmt: skip
         return JobView(job_id, fields, reps)
@@ -149,7 +175,9 @@ class Client:
         ids = sorted(set(node_ids))
         registry = self.chain.registry
         if not any(e.get("name") == "EndpointAnnounced" for e in registry.abi):
-            raise ClientError("this deployment's NodeRegistry has no EndpointAnnounced event: redeploy it")
+            raise ClientError(
+                "this deployment's NodeRegistry has no EndpointAnnounced event: redeploy it"
+            )
         logs = registry.events.EndpointAnnounced.get_logs(
             from_block=self.chain.deployment_block, argument_filters={"nodeId": ids}
         )
@@ -177,7 +205,9 @@ class Client:
         before any gas is spent."""
         bundle = Path(bundle)
         if not bundle.is_file():
-            raise ClientError(f"bundle file {bundle} does not exist (make one with `tes-client package`)")
+            raise ClientError(
+                f"bundle file {bundle} does not exist (make one with `tes-client package`)"
+            )
         data = bundle.read_bytes()
         digest = bundles.bundle_hash(data)
         manifest = self._manifest_of(data)
@@ -204,7 +234,9 @@ class Client:
         for name, value in w.items():
             optional = name == "disputeWindow" and replicas > 1
             if value > MAX_WINDOW or value < 0 or (value == 0 and not optional):
-                raise ClientError(f"{name} must be between 1 s and {MAX_WINDOW} s (30 days), got {value} s")
+                raise ClientError(
+                    f"{name} must be between 1 s and {MAX_WINDOW} s (30 days), got {value} s"
+                )
         now = self.chain_time()
         deadline = permit_deadline if permit_deadline is not None else now + 3_600
         if deadline <= now:
@@ -219,7 +251,9 @@ class Client:
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
         )  # fmt: skip
         v, r, s = self._permit(self.chain.market.address, payment, deadline)
-        receipt = self._send(self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s))
+        receipt = self._send(
+            self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s)
+        )
         events = self.chain.market.events.JobCreated().process_receipt(receipt)
         return int(events[0]["args"]["jobId"])
 
@@ -294,19 +328,25 @@ class Client:
         urls = self.endpoints(candidates)
         if not urls:
             raise ClientError(f"none of the nodes {candidates} announced a results URL on chain")
-        sig = sign_result_request(self.key.key, job_id, self.chain.chain_id, self.chain.market.address)  # type: ignore[union-attr]
+        sig = sign_result_request(
+            self.key.key, job_id, self.chain.chain_id, self.chain.market.address
+        )  # type: ignore[union-attr]
         problems = []
         for node_id in candidates:
             url = urls.get(node_id)
             if not url:
                 problems.append(f"node {node_id}: no URL announced")
                 continue
-            req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers={"X-TES-Signature": sig})
+            req = urllib.request.Request(
+                f"{url.rstrip('/')}/results/{job_id}", headers={"X-TES-Signature": sig}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
                     archive = resp.read(MAX_RESULT_BYTES + 1)
             except urllib.error.HTTPError as err:
-                problems.append(f"node {node_id} ({url}): HTTP {err.code} {err.read()[:200].decode(errors='replace')}")
+                problems.append(
+                    f"node {node_id} ({url}): HTTP {err.code} {err.read()[:200].decode(errors='replace')}"
+                )
                 continue
             except (OSError, ValueError) as err:
                 problems.append(f"node {node_id} ({url}): {err}")
@@ -319,7 +359,9 @@ class Client:
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
             if got != expected:
-                problems.append(f"node {node_id}: files hash to 0x{got.hex()}, chain says 0x{expected.hex()}: refused")
+                problems.append(
+                    f"node {node_id}: files hash to 0x{got.hex()}, chain says 0x{expected.hex()}: refused"
+                )
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
             dest.mkdir(parents=True, exist_ok=True)
@@ -327,7 +369,10 @@ class Client:
                 shutil.move(str(item), dest / item.name)
             shutil.rmtree(tmp, ignore_errors=True)
             return got
-        raise ClientError(f"no node served a result matching job {job_id}'s on-chain hash:\n  " + "\n  ".join(problems))
+        raise ClientError(
+            f"no node served a result matching job {job_id}'s on-chain hash:\n  "
+            + "\n  ".join(problems)
+        )
 
     def verify(self, job_id: int, result_dir: Path, bundle: Path | None = None) -> bytes:
         """Recomputes the result hash of `result_dir` (and the bundle hash) against the chain."""
@@ -346,7 +391,9 @@ class Client:
         except ResultError as err:
             raise ClientError(str(err)) from err
         if got != expected:
-            raise ClientError(f"MISMATCH: {result_dir} hashes to 0x{got.hex()}, chain says 0x{expected.hex()}")
+            raise ClientError(
+                f"MISMATCH: {result_dir} hashes to 0x{got.hex()}, chain says 0x{expected.hex()}"
+            )
         return got
 
     # ---------------------------------------------------------------- disputes and refunds
@@ -355,13 +402,19 @@ class Client:
         job's collateral (approve, then dispute). Returns the bond."""
         view = self.job(job_id)
         if view.status != "accepted" or view.fields["round"] != 0:
-            raise ClientError(f"job {job_id} cannot be disputed: it is {view.status} (only an accepted k = 1 result can)")
+            raise ClientError(
+                f"job {job_id} cannot be disputed: it is {view.status} (only an accepted k = 1 result can)"
+            )
         now = self.chain_time()
         if now > view.fields["deadline"]:
-            raise ClientError(f"the dispute window of job {job_id} closed at {view.fields['deadline']} (chain time {now})")
+            raise ClientError(
+                f"the dispute window of job {job_id} closed at {view.fields['deadline']} (chain time {now})"
+            )
         bond = int(view.fields["collateral"])
         if self.balance() < bond:
-            raise ClientError(f"insufficient TES balance for the {fmt_tes(bond)} dispute bond (have {fmt_tes(self.balance())})")
+            raise ClientError(
+                f"insufficient TES balance for the {fmt_tes(bond)} dispute bond (have {fmt_tes(self.balance())})"
+            )
         market = self.chain.market.address
         if self.chain.token.functions.allowance(self.address, market).call() < bond:
             self._send(self.chain.token.functions.approve(market, bond))
@@ -430,7 +483,11 @@ class Client:
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         text = value.rstrip(b"\x00")
-        return text.decode() if text and text.isascii() and text.decode().isprintable() else "0x" + value.hex()
+        return (
+            text.decode()
+            if text and text.isascii() and text.decode().isprintable()
+            else "0x" + value.hex()
+        )
     return str(value)
 
 

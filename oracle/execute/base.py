@@ -343,9 +343,7 @@ class Backend(ABC):
         shutil.rmtree(shards_dir, ignore_errors=True)
         shards_dir.mkdir(parents=True)
         futures = [
-            self.submit(
-                dataclasses.replace(base, shard=(i, n), output_dir=shards_dir / str(i))
-            )
+            self.submit(dataclasses.replace(base, shard=(i, n), output_dir=shards_dir / str(i)))
             for i in range(n)
         ]
         shard_results = [self._checked(f.result()) for f in futures]

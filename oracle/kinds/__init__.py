@@ -94,5 +94,10 @@ def builtin_dataset(name: str) -> Path:
         spec = importlib.util.find_spec("sklearn")
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError("scikit-learn is not installed: it ships the digits dataset")
-        return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+        return (
+            Path(next(iter(spec.submodule_search_locations)))
+            / "datasets"
+            / "data"
+            / "digits.csv.gz"
+        )
     raise KeyError(f"unknown built-in dataset {name!r}")

@@ -74,8 +74,10 @@ def check_packages() -> None:
         if have != want:
             wrong.append(f"{name} {have} (job pinned {want})")
     if wrong:
-        fail("this node's environment differs from the job's pins: " + ", ".join(wrong),
-             EXIT_ENVIRONMENT)
+        fail(
+            "this node's environment differs from the job's pins: " + ", ".join(wrong),
+            EXIT_ENVIRONMENT,
+        )
 
 
 def write_json(path: Path, obj) -> None:

@@ -45,5 +45,8 @@ def spawn(tmp_path, rpc_url, record, ape_data):
         return n.start() if start else n
 
     yield _spawn
+    for n in started:  # all at once: each may take seconds to finish its step and exit
+        if n.alive():
+            n.proc.terminate()
     for n in started:
         n.stop()

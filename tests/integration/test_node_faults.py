@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from oracle.execute import STATUS_FILE, detect_gpus
+from oracle.execute import STATUS_FILE
 from oracle.results import result_hash
-from tests.utils.constants import DEFAULT_CAPS, WINDOWS
+from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.market import NET, ReplicaState, Status
-from tests.utils.nodes import make_bundle, wait_for
+from tests.utils.nodes import make_bundle, no_gpu_path, wait_for
 from tests.utils.proxy import TcpProxy
 
 pytestmark = pytest.mark.anvil
@@ -118,6 +118,17 @@ def rpc(chain, method: str, *params):
 
 
 @pytest.fixture
+def start(spawn, tmp_path):
+    """spawn() on a machine without a GPU (see no_gpu_path): a node starts seconds sooner."""
+    path = no_gpu_path(tmp_path / "bin")
+
+    def _start(i, *extra, **kw):
+        return spawn(i, *extra, env={"PATH": path}, **kw)
+
+    return _start
+
+
+@pytest.fixture
 def one_node(setup_node, node_owners, operators):
     """(node id, owner) of a single active node run by operator 0."""
     return setup_node(node_owners[0], operators[0]), node_owners[0]
@@ -125,12 +136,12 @@ def one_node(setup_node, node_owners, operators):
 
 # ---------------------------------------------------------------------- 1. kill -9
 def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
-    tmp_path, chain, market, registry, one_node, create_job, spawn
+    tmp_path, chain, market, registry, one_node, create_job, start
 ):
     node_id, owner = one_node
-    node = spawn(0)
+    node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("claimed", sleep=2))
-    start, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, market.credited(owner)
     job_id = create_job(bundle_hash=h, uri=uri)
 
     wait_for(lambda: market.job(job_id).replicaCount == 1, 60, what="claim on chain", nodes=[node])
@@ -140,18 +151,18 @@ def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
     node.start()
     settle_k1(chain, market, [job_id], [node])
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "claimed")
-    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     assert len(node.intents(job_id, "claim")) == 1
-    assert len(claimed_events(chain, market, job_id, start)) == 1
+    assert len(claimed_events(chain, market, job_id, block0)) == 1
 
 
 def test_kill9_during_execution__job_is_run_again_and_paid_once(
-    tmp_path, chain, market, registry, one_node, create_job, spawn
+    tmp_path, chain, market, registry, one_node, create_job, start
 ):
     node_id, owner = one_node
-    node = spawn(0)
+    node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("executed", sleep=3))
-    start, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, market.credited(owner)
     job_id = create_job(bundle_hash=h, uri=uri)
 
     wait_for(lambda: node.stage(job_id) == "running", 60, what="execution started", nodes=[node])
@@ -168,22 +179,22 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
     settle_k1(chain, market, [job_id], [node])
     assert node.log().count(f"job {job_id}: execute started") == 2
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "executed")
-    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     assert [i["status"] for i in node.intents(job_id, "proof")] == ["done"]
 
 
 def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_salt(
-    tmp_path, chain, market, registry, setup_node, node_owners, operators, create_job, spawn
+    tmp_path, chain, market, registry, setup_node, node_owners, operators, create_job, start
 ):
     """k = 3. Nodes 1 and 2 claim and are killed while the job is still Open (so they cannot have
     committed); node 0 claims last, commits, and is killed while the others are down, so its
     reveal cannot have happened. Nodes 1 and 2 come back, re-run, commit and reveal; node 0 comes
     back to a Revealing job and reveals with the salt it stored before committing."""
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
-    uri, h = bundle(tmp_path, "job", job_script("replicated", sleep=3))
-    start = chain.blocks.head.number
+    uri, h = bundle(tmp_path, "job", job_script("replicated"))
+    block0 = chain.blocks.head.number
     before = [market.credited(o) for o in node_owners[:3]]
-    others = [spawn(1), spawn(2)]
+    others = [start(1), start(2)]
     job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
 
     wait_for(lambda: market.job(job_id).replicaCount == 2, 60, what="two claims", nodes=others)
@@ -191,7 +202,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
         n.kill9()
     assert status(market, job_id) == Status.OPEN
 
-    node0 = spawn(0)
+    node0 = start(0)
     wait_for(
         lambda: replica_state(market, job_id, ids[0]) == ReplicaState.COMMITTED,
         60,
@@ -214,20 +225,20 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
     wait_status(market, job_id, Status.PAID, [node0, *others])
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "replicated")
     each = NET // 3
-    assert_paid_once(chain, market, registry, job_id, start, node_owners[:3], ids, before, each)
+    assert_paid_once(chain, market, registry, job_id, block0, node_owners[:3], ids, before, each)
     assert [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"]
 
 
 def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
-    tmp_path, chain, market, registry, one_node, create_job, spawn
+    tmp_path, chain, market, registry, one_node, create_job, start
 ):
     """With automine off, the node's proof sits in anvil's mempool when the node dies. After
     mining, the restarted node finds the receipt of the transaction it recorded and never sends
     a second proof."""
     node_id, owner = one_node
-    node = spawn(0)
+    node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("in-flight", sleep=3))
-    start, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, market.credited(owner)
     job_id = create_job(bundle_hash=h, uri=uri)
     wait_for(
         lambda: node.stage(job_id) == "running" and node.quiet(),
@@ -257,7 +268,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     proofs = node.intents(job_id, "proof")
     assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", tx_hash)]
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "in-flight")
-    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
 
 
 # ---------------------------------------------------------------------- 2. RPC outage
@@ -269,44 +280,71 @@ def rpc_proxy(rpc_url):
     proxy.stop()
 
 
-def test_rpc_endpoint_away_for_seconds__node_recovers_alone_and_is_paid(
-    tmp_path, chain, market, registry, one_node, create_job, spawn, rpc_proxy
+def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_paid(
+    tmp_path, chain, market, registry, one_node, create_job, start, rpc_proxy
 ):
+    """The node's endpoint dies while the node waits for its proof's receipt (automine off holds
+    the proof in the mempool), and comes back 5 s later. The node gets through the outage on its
+    own, finds the receipt of the transaction it sent, and never sends a second proof."""
     node_id, owner = one_node
-    node = spawn(0, rpc_url=rpc_proxy.url)
-    uri, h = bundle(tmp_path, "job", job_script("outage", sleep=3))
-    start, before = chain.blocks.head.number, market.credited(owner)
+    node = start(0, rpc_url=rpc_proxy.url)
+    uri, h = bundle(tmp_path, "job", job_script("outage", sleep=2))
+    block0, before = chain.blocks.head.number, market.credited(owner)
     job_id = create_job(bundle_hash=h, uri=uri)
-    wait_for(lambda: node.stage(job_id) == "running", 60, what="job running", nodes=[node])
+    wait_for(
+        lambda: node.stage(job_id) == "running" and node.quiet(),
+        60,
+        what="job running",
+        nodes=[node],
+    )
 
-    rpc_proxy.stop()
-    time.sleep(5)  # the job finishes meanwhile; its proof cannot reach the chain
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        sent = wait_for(
+            lambda: [i for i in node.intents(job_id, "proof") if i["status"] == "sent"],
+            30,
+            what="proof sent",
+            nodes=[node],
+        )
+        rpc_proxy.stop()
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    chain.mine()  # the proof is mined while the node cannot see it
+    assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
+    time.sleep(5)
     assert node.alive()
-    assert replica_state(market, job_id, node_id) == ReplicaState.CLAIMED
     rpc_proxy.start()
 
     settle_k1(chain, market, [job_id], [node])
     assert "RPC unreachable" in node.log()  # the outage was felt, and survived
+    wait_for(lambda: node.intents(job_id, "proof")[0]["status"] == "done", 10, what="proof done")
+    proofs = node.intents(job_id, "proof")
+    assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", sent[0]["tx_hash"])]
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "outage")
-    assert_paid_once(chain, market, registry, job_id, start, [owner], [node_id], [before], NET)
+    assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
 
 
 # ---------------------------------------------------------------------- 3. reorg
 def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_is_served(
-    tmp_path, chain, market, one_node, create_job, spawn
+    tmp_path, chain, market, one_node, create_job, start
 ):
     node_id, _ = one_node
-    node = spawn(0, "--confirmations", "3")
+    node = start(0, "--confirmations", "3")
     wait_for(node.quiet, 60, what="node started and idle", nodes=[node])
     ghost_uri, ghost_h = bundle(tmp_path, "ghost", job_script("ghost"))
     real_uri, real_h = bundle(tmp_path, "real", job_script("canonical"))
-    start = chain.blocks.head.number
+    block0 = chain.blocks.head.number
 
     snapshot = chain.snapshot()
     ghost = create_job(bundle_hash=ghost_h, uri=ghost_uri)
     created_at = chain.blocks.head.number
+    # A new rewards epoch: the node sends a heartbeat, which the reorg will drop with the job.
+    chain.pending_timestamp += EPOCH_LENGTH
     chain.mine()
-    chain.restore(snapshot)  # the block holding the job is replaced: it never happened
+    heartbeats = lambda: [i for i in node.intents(kind="heartbeat") if i["status"] == "done"]  # noqa: E731
+    wait_for(lambda: len(heartbeats()) == 2, 30, what="heartbeat in the new epoch", nodes=[node])
+    assert chain.blocks.head.number < created_at + 3  # the job is not yet 3 blocks deep
+    chain.restore(snapshot)  # the blocks holding the job are replaced: it never happened
     chain.mine(created_at + 3 - chain.blocks.head.number)  # its height is now 3 blocks deep
     # the node has now looked at the (new) block where the job was: nothing there
     wait_for(
@@ -315,8 +353,9 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     time.sleep(1)
     assert market.jobCount() == ghost - 1
     assert node.stage(ghost) is None and node.intents(ghost) == []
-    assert claimed_events(chain, market, ghost, start) == []
+    assert claimed_events(chain, market, ghost, block0) == []
 
+    # the node's next transaction takes the nonce its dropped heartbeat had (no gap)
     job_id = create_job(bundle_hash=real_h, uri=real_uri)
     assert job_id == ghost  # the same id, another job
     chain.mine(3)
@@ -329,9 +368,9 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
 
 # ---------------------------------------------------------------------- 4. bundle hash mismatch
 def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_serves_next(
-    tmp_path, chain, market, one_node, create_job, spawn
+    tmp_path, chain, market, one_node, create_job, start
 ):
-    node = spawn(0)
+    node = start(0)
     good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
     evil_uri, _ = bundle(tmp_path, "evil", job_script("evil"))
     bad = create_job(bundle_hash=good_h, uri=evil_uri)  # the URI serves other bytes
@@ -382,10 +421,10 @@ open("/out/late", "w").write("never")
 
 
 def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_next(
-    tmp_path, chain, market, registry, one_node, create_job, spawn, rpc_url
+    tmp_path, chain, market, registry, one_node, create_job, start, rpc_url
 ):
     node_id, owner = one_node
-    node = spawn(0)
+    node = start(0)
     port = int(rpc_url.rsplit(":", 1)[1].split("/")[0])
     outside = [str(tmp_path / "pwned"), str(node.data_dir / "pwned"), "/job/pwned", "/etc/pwned"]
     jobs = {
@@ -402,18 +441,19 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
             tmp_path, status="timeout", exit_code=None, limit="wall_time_s", limit_value=2.0
         ),
     }
-    start, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, market.credited(owner)
     ids = {name: create_job(bundle_hash=h, uri=uri) for name, (uri, h) in jobs.items()}
 
     settle_k1(chain, market, list(ids.values()), [node])
     for name, job_id in ids.items():
         assert market.job(job_id).resultHash == expected[name], name
-        assert len(paid_events(chain, market, job_id, start)) == 1, name
+        assert len(paid_events(chain, market, job_id, block0)) == 1, name
     assert market.credited(owner) - before == 3 * NET
     assert registry.node(node_id).completed == 3
     assert not any(Path(p).exists() for p in outside[:2])  # nothing landed on the host
-    assert node.reason(ids["network"]).startswith("failed: exited with code 3")
-    assert node.reason(ids["sleeper"]).startswith("timeout")
+    log = node.log()  # the store's reason now says "paid"; the log keeps why the job failed
+    assert f"job {ids['network']} finished failed: exited with code 3" in log
+    assert f"job {ids['sleeper']} finished timeout: ran past its 2 s wall-time limit" in log
     stored = node.data_dir / "results" / expected["sleeper"].hex() / STATUS_FILE
     assert json.loads(stored.read_text())["status"] == "timeout"
 
@@ -425,16 +465,14 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
 
 # ---------------------------------------------------------------------- 6. GPUs nobody has
 def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed(
-    tmp_path, chain, market, setup_node, node_owners, operators, create_job, spawn
+    tmp_path, chain, market, setup_node, node_owners, operators, create_job, start
 ):
     """Node 0 declares no GPU: it refuses by its capabilities, without fetching. Node 1 declares a
-    GPU but its sandbox backend has none: it fetches, reads `resources.gpus = 1` in the manifest,
+    GPU but its sandbox backend has none (no_gpu_path): it fetches, reads `resources.gpus = 1` in the manifest,
     and refuses with the backend's reason. Nobody claims; both then serve a CPU job."""
-    if detect_gpus():
-        pytest.skip("this machine has a GPU: the backend would accept the job")
     setup_node(node_owners[0], operators[0], caps=NO_GPU_CAPS)
     setup_node(node_owners[1], operators[1], caps=DEFAULT_CAPS)
-    nodes = [spawn(0), spawn(1)]
+    nodes = [start(0), start(1)]
     gpu_uri, gpu_h = bundle(tmp_path, "gpu", job_script("gpu"), resources={"gpus": 1})
     gpu_job = create_job(bundle_hash=gpu_h, uri=gpu_uri, requirements=(1, 512, 1, 0, 0))
 
@@ -453,3 +491,45 @@ def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed
     wait_status(market, cpu_job, Status.ACCEPTED, nodes)
     assert market.job(cpu_job).resultHash == ok_hash(tmp_path, "cpu")
     assert market.job(gpu_job).replicaCount == 0
+
+
+# ---------------------------------------------------------------------- 7. a chain with block time
+@pytest.fixture
+def block_time(chain):
+    """Blocks every 2 s instead of one per transaction, as on a real chain."""
+    rpc(chain, "evm_setAutomine", False)
+    rpc(chain, "evm_setIntervalMining", 2)
+    yield
+    rpc(chain, "evm_setIntervalMining", 0)
+    rpc(chain, "evm_setAutomine", True)
+
+
+def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
+    tmp_path,
+    chain,
+    market,
+    registry,
+    setup_node,
+    node_owners,
+    operators,
+    create_job,
+    start,
+    block_time,
+):
+    """With block time, the three reveals land in one block; two of them were estimated before
+    any other was mined, and whichever lands last also settles and pays the job, which costs far
+    more gas than its estimate. The node must retry a transaction that ran out of gas."""
+    ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
+    uri, h = bundle(tmp_path, "job", job_script("same-block"))
+    block0 = chain.blocks.head.number
+    before = [market.credited(o) for o in node_owners[:3]]
+    nodes = [start(i) for i in range(3)]
+    job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
+
+    wait_status(market, job_id, Status.PAID, nodes, timeout=90)
+    assert market.job(job_id).resultHash == ok_hash(tmp_path, "same-block")
+    assert_paid_once(
+        chain, market, registry, job_id, block0, node_owners[:3], ids, before, NET // 3
+    )
+    for n in nodes:
+        assert [i["status"] for i in n.intents(job_id, "reveal")] == ["done"]

@@ -35,7 +35,7 @@ DEPLOYER, TREASURY, CLIENT, OWNER, OPERATOR, STRANGER = (f"TEST::{i}" for i in (
 
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory, rpc_url):
+def deploy_run(tmp_path_factory, rpc_url):
     """(record path, stdout) of a real `ape run deploy` against the session's anvil."""
     path = tmp_path_factory.mktemp("deployments") / "local.json"
     cmd = [
@@ -48,17 +48,17 @@ def deployed(tmp_path_factory, rpc_url):
 
 
 @pytest.fixture(scope="module")
-def tes(project, deployed):
-    return attach(project, load_record("local", deployed[0]))
+def tes(project, deploy_run):
+    return attach(project, load_record("local", deploy_run[0]))
 
 
 @pytest.fixture(scope="module")
-def script(rpc_url, deployed):
+def script(rpc_url, deploy_run):
     """script(name, *args, account=...) -> click Result of `ape run <name> ...`."""
 
     def _run(name, *args, account):
         cli = importlib.import_module(f"scripts.{name}").cli
-        argv = ["--network", rpc_url, "--deployment", str(deployed[0]), "--account", account]
+        argv = ["--network", rpc_url, "--deployment", str(deploy_run[0]), "--account", account]
         return invoke(cli, [*argv, *map(str, args)], rpc_url)
 
     return _run
@@ -93,7 +93,7 @@ def failed(result):
 
 
 @pytest.fixture
-def fund(tes, accounts):
+def give_tes(tes, accounts):
     def _fund(account, amount):
         tes.token.transfer(account, amount, sender=accounts[1])
 
@@ -101,14 +101,14 @@ def fund(tes, accounts):
 
 
 @pytest.fixture
-def ready_node(tes, accounts, fund):
+def ready_node(tes, accounts, give_tes):
     """An active node of OWNER run by OPERATOR with MIN_STAKE, set up through the contracts."""
     owner, operator = accounts[3], accounts[4]
     tx = tes.licence.buy(0, 1, value=TIER_PRICE, sender=owner)
     node_id = tx.decode_logs(tes.licence.LicencesPurchased)[0].firstTokenId
     tes.registry.bindOperator(node_id, operator, sender=owner)
     tes.registry.declareCapabilities(node_id, CAPS, sender=owner)
-    fund(owner, MIN_STAKE)
+    give_tes(owner, MIN_STAKE)
     tes.token.approve(tes.registry, MIN_STAKE, sender=owner)
     tes.registry.stake(node_id, MIN_STAKE, sender=owner)
     tes.registry.activate(node_id, sender=owner)
@@ -121,8 +121,8 @@ def advance(chain, seconds):
 
 
 # ---------------------------------------------------------------------- deploy
-def test_deploy__writes_the_record_with_abis_and_the_wiring_checks(deployed, tes, chain, accounts):
-    path, out = deployed
+def test_deploy__writes_the_record_with_abis_and_the_wiring_checks(deploy_run, tes, chain, accounts):
+    path, out = deploy_run
     raw = json.loads(path.read_text())
 
     assert raw["network"] == "local" and raw["chainId"] == chain.chain_id
@@ -136,14 +136,16 @@ def test_deploy__writes_the_record_with_abis_and_the_wiring_checks(deployed, tes
 
 
 def test_deploy__on_a_live_network__keeps_an_existing_record_and_wants_a_treasury(
-    script, deployed, monkeypatch, tmp_path
+    script, deploy_run, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(importlib.import_module("scripts.deploy"), "is_dev_network", lambda _: False)
-    before = deployed[0].read_text()
+    monkeypatch.setattr(
+        importlib.import_module("scripts.deploy"), "is_dev_network", lambda _: False
+    )
+    before = deploy_run[0].read_text()
 
     out = failed(script("deploy", account=DEPLOYER))
     assert "already records a deployment" in out and "--force" in out
-    assert deployed[0].read_text() == before
+    assert deploy_run[0].read_text() == before
 
     out = failed(script("deploy", "--deployment", tmp_path / "new.json", account=DEPLOYER))
     assert "--treasury is required on a live network" in out
@@ -222,16 +224,22 @@ def _buy(tes, owner):
 
 
 def test_setup_node__binds_declares_stakes_activates_then_a_rerun_does_nothing(
-    script, tes, accounts, fund
+    script, tes, accounts, give_tes
 ):
     owner = accounts[3]
     node_id = int(re.search(r"Node ids: (\d+)", ok(script("buy-node", account=OWNER))).group(1))
-    fund(owner, 5 * MIN_STAKE)
+    give_tes(owner, 5 * MIN_STAKE)
     args = ["--node-id", node_id, "--operator", OPERATOR, "--stake", "5000"]
 
     out = ok(script("setup-node", *args, account=OWNER))
 
-    for step in ("bind operator", "declare capabilities", "approve 5,000 TES", "stake 5,000 TES", "activate"):
+    for step in (
+        "bind operator",
+        "declare capabilities",
+        "approve 5,000 TES",
+        "stake 5,000 TES",
+        "activate",
+    ):
         assert f"  {step}: tx 0x" in out
     node = tes.registry.node(node_id)
     assert node.status == NodeStatus.ACTIVE and node.operator == accounts[4]
@@ -245,11 +253,13 @@ def test_setup_node__binds_declares_stakes_activates_then_a_rerun_does_nothing(
     assert tes.registry.node(node_id).stake == 5 * MIN_STAKE
 
 
-def test_setup_node__not_the_licence_owner_changes_nothing(script, tes, accounts, fund):
+def test_setup_node__not_the_licence_owner_changes_nothing(script, tes, accounts, give_tes):
     node_id = _buy(tes, accounts[3])
-    fund(accounts[6], 5 * MIN_STAKE)
+    give_tes(accounts[6], 5 * MIN_STAKE)
 
-    out = failed(script("setup-node", "--node-id", node_id, "--operator", OPERATOR, account=STRANGER))
+    out = failed(
+        script("setup-node", "--node-id", node_id, "--operator", OPERATOR, account=STRANGER)
+    )
 
     assert f"{accounts[6].address} is not the licence owner of node {node_id}" in out
     assert f"the owner is {accounts[3].address}" in out
@@ -259,11 +269,11 @@ def test_setup_node__not_the_licence_owner_changes_nothing(script, tes, accounts
 
 
 def test_setup_node__a_failure_half_way_says_what_is_done_and_how_to_finish(
-    script, tes, accounts, fund, monkeypatch, rpc_url
+    script, tes, accounts, give_tes, monkeypatch, rpc_url
 ):
     owner = accounts[3]
     node_id = _buy(tes, owner)
-    fund(owner, 2 * MIN_STAKE)
+    give_tes(owner, 2 * MIN_STAKE)
     module = importlib.import_module("scripts.setup-node")
     real = module.transact
 
@@ -298,7 +308,9 @@ def _caps_args(caps):
 
 
 # ---------------------------------------------------------------------- claim-rewards
-def test_claim_rewards__nothing_to_claim_then_an_epochs_reward(script, tes, accounts, chain, ready_node):
+def test_claim_rewards__nothing_to_claim_then_an_epochs_reward(
+    script, tes, accounts, chain, ready_node
+):
     owner, operator = accounts[3], accounts[4]
 
     out = failed(script("claim-rewards", account=OWNER))
@@ -325,19 +337,25 @@ def test_claim_rewards__for_a_node_of_someone_else__refuses(script, ready_node, 
 
 
 # ---------------------------------------------------------------------- submit-job, withdraw
-def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(script, tes, accounts, fund, tmp_path):
+def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
+    script, tes, accounts, give_tes, tmp_path
+):
     client = accounts[2]
     out = failed(script("withdraw", account=CLIENT))
     assert f"nothing to withdraw: no JobMarket balance for {client.address}" in out
 
-    fund(client, 100 * E18)
+    give_tes(client, 100 * E18)
     _, bundle_hash, _ = make_bundle(tmp_path, "print('hi')\n")
-    out = ok(script("submit-job", "--bundle", tmp_path / "src", "--payment", "100 TES", account=CLIENT))
+    out = ok(
+        script("submit-job", "--bundle", tmp_path / "src", "--payment", "100 TES", account=CLIENT)
+    )
     job_id = int(re.search(r"Job (\d+) is open", out).group(1))
     job = tes.market.job(job_id)
     assert job.status == Status.OPEN and job.client == client and job.payment == 100 * E18
     assert job.bundleHash == bundle_hash  # packed from the directory, deterministically
-    assert tes.token.balanceOf(client) == 0 and tes.token.allowance(client, tes.market) == 0  # permit
+    assert (
+        tes.token.balanceOf(client) == 0 and tes.token.allowance(client, tes.market) == 0
+    )  # permit
 
     tes.market.cancel(job_id, sender=client)
     out = ok(script("withdraw", account=CLIENT))
@@ -346,17 +364,19 @@ def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(script, tes, accou
     assert tes.token.balanceOf(client) == 100 * E18 and tes.market.credited(client) == 0
 
 
-def test_submit_job__k3_windows_and_requirements_from_a_packed_file(script, tes, accounts, fund, tmp_path):
+def test_submit_job__k3_windows_and_requirements_from_a_packed_file(
+    script, tes, accounts, give_tes, tmp_path
+):
     manifest = {"resources": {"cpus": 2, "memory_mb": 1024}}
     uri, bundle_hash, path = make_bundle(tmp_path, "print('hi')\n", **manifest)
-    fund(accounts[2], 50 * E18)
+    give_tes(accounts[2], 50 * E18)
     args = ["--bundle", path, "--payment", "5e19 wei", "--replicas", 3, "--claim-window", "2h"]
 
     out = ok(script("submit-job", *args, "--gpu-class", 0, account=CLIENT))
 
     job = tes.market.job(int(re.search(r"Job (\d+) is open", out).group(1)))
     assert job.k == 3 and job.claimWindow == 7_200 and job.payment == 50 * E18
-    assert job.collateral == 10 * E18  # 20 % of the payment by default
+    assert job.collateral == 5 * E18  # the market's minimum (10 %) by default, as tes-client
     assert tuple(job.requirements)[:2] == (2, 1024) and job.bundleHash == bundle_hash
     assert bundles.bundle_hash(Path(path).read_bytes()) == bundle_hash and uri.startswith("file://")
 

@@ -18,6 +18,7 @@ from oracle.ape_helpers import (
     parse_eth,
     parse_tes,
     parse_time,
+    record_name,
     transact,
 )
 from tests.utils.constants import E18, TIER_PRICE
@@ -41,7 +42,9 @@ def test_parse_tes__accepts_what_a_person_types(text, wei):
     assert parse_tes(text) == wei
 
 
-@pytest.mark.parametrize("text", ["", "-1", "1 ETH", "0.5 wei", "1e-30", "ten", "1.2.3", "1 TES TES"])
+@pytest.mark.parametrize(
+    "text", ["", "-1", "1 ETH", "0.5 wei", "1e-30", "ten", "1.2.3", "1 TES TES"]
+)
 def test_parse_tes__refuses_anything_else(text):
     with pytest.raises(ValueError):
         parse_tes(text)
@@ -83,7 +86,9 @@ def _raw_error(name: str, types: list[str], values: list) -> Exception:
 
 def test_decode_revert__from_raw_data_names_the_contract_and_arguments(project):
     err = _raw_error("NodeLicenseSoldOut", ["uint256", "uint256", "uint256"], [0, 2, 0])
-    assert decode_revert(err) == Revert("NodeLicense", "NodeLicenseSoldOut", {"tierId": 0, "requested": 2, "remaining": 0})
+    assert decode_revert(err) == Revert(
+        "NodeLicense", "NodeLicenseSoldOut", {"tierId": 0, "requested": 2, "remaining": 0}
+    )
     assert explain_revert(err) == (
         "tier 0 is sold out [NodeLicense.NodeLicenseSoldOut(tierId=0, requested=2, remaining=0)]"
     )
@@ -91,7 +96,9 @@ def test_decode_revert__from_raw_data_names_the_contract_and_arguments(project):
 
 def test_decode_revert__openzeppelin_error_is_found_in_the_token(project):
     owner = "0x" + "11" * 20
-    err = _raw_error("ERC20InsufficientBalance", ["address", "uint256", "uint256"], [owner, 1, 2 * E18])
+    err = _raw_error(
+        "ERC20InsufficientBalance", ["address", "uint256", "uint256"], [owner, 1, 2 * E18]
+    )
     revert = decode_revert(err)
     assert revert.contract == "TESToken" and revert.name == "ERC20InsufficientBalance"
     assert "needs 2 TES" in explain_revert(err)
@@ -120,4 +127,33 @@ def test_explain_revert__sale_not_open_says_when(licence, deployer, node_owner, 
         licence.buy(1, 1, value=TIER_PRICE, sender=node_owner)
     msg = explain_revert(info.value)
     assert msg.startswith("the sale of tier 1 has not opened yet: it opens at ")
-    assert re.search(r"\(in (1h 5\dm|2h)", msg) and "[NodeLicense.NodeLicenseSaleNotOpen(tierId=1" in msg
+    assert (
+        re.search(r"\(in (1h 5\dm|2h)", msg)
+        and "[NodeLicense.NodeLicenseSaleNotOpen(tierId=1" in msg
+    )
+
+
+# ------------------------------------------------------------------ record names
+def _provider(ecosystem, network, chain_id, is_local=False, is_fork=False):
+    from types import SimpleNamespace as NS
+
+    net = NS(name=network, ecosystem=NS(name=ecosystem), is_local=is_local, is_fork=is_fork)
+    return NS(network=net, chain_id=chain_id)
+
+
+@pytest.mark.parametrize(
+    "provider, name",
+    [
+        (_provider("ethereum", "local", 1337, is_local=True), "local"),
+        (_provider("ethereum", "mainnet-fork", 1, is_fork=True), "local"),
+        (
+            _provider("ethereum", "custom", 31337),
+            "local",
+        ),  # --network http://127.0.0.1:8545 (anvil)
+        (_provider("ethereum", "sepolia", 11155111), "sepolia"),
+        (_provider("arbitrum", "mainnet", 42161), "arbitrum-mainnet"),
+        (_provider("ethereum", "custom", 17000), "chain-17000"),  # a bare URL to a live chain
+    ],
+)
+def test_record_name__one_file_per_network_and_local_for_this_machine(provider, name):
+    assert record_name(provider) == name

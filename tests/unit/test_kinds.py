@@ -20,14 +20,22 @@ from oracle import bundle as bundles
 from oracle.client.errors import ClientError
 from oracle.client.package import package
 from oracle.errors import JobRefusedError
-from oracle.execute import ExecStatus, LocalSandboxBackend
+from oracle.execute import ExecStatus, LocalSandboxBackend, detect_gpus
 from oracle.kinds import KINDS
 from oracle.results import result_hash
 
 SMALL = {
     "train": {"epochs": 3, "subset": 500, "hidden": [32]},
-    "tune": {"subset": 400, "trials": 16, "search_space": {"C": {"log_uniform": [0.001, 10.0]}, "max_iter": [20, 40]}},
-    "simulate": {"episodes": 30, "max_steps": 200, "search": {"iterations": 6, "episodes": 3, "noise": 0.5}},
+    "tune": {
+        "subset": 400,
+        "trials": 16,
+        "search_space": {"C": {"log_uniform": [0.001, 10.0]}, "max_iter": [20, 40]},
+    },
+    "simulate": {
+        "episodes": 30,
+        "max_steps": 200,
+        "search": {"iterations": 6, "episodes": 3, "noise": 0.5},
+    },
     "map": {"generate": {"files": 4, "rows_per_file": 400, "seed": 3}},
 }
 SHARDS = {"tune": 2, "map": 2}
@@ -42,13 +50,16 @@ with open(os.path.join(out, "draws.json"), "w") as f:
 
 def require_bwrap() -> None:
     if shutil.which("bwrap") is None:
-        pytest.fail("bubblewrap (bwrap) is not installed: run `make setup` (apt-get install -y bubblewrap)")
+        pytest.fail(
+            "bubblewrap (bwrap) is not installed: run `make setup` (apt-get install -y bubblewrap)"
+        )
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
+    """The local pool, told it has no GPU (so the refusal tests hold on a GPU host too)."""
     require_bwrap()
-    backend = LocalSandboxBackend(tmp_path_factory.mktemp("kinds-local"), max_workers=2)
+    backend = LocalSandboxBackend(tmp_path_factory.mktemp("kinds-local"), max_workers=2, gpus=0)
     yield backend
     backend.close()
 
@@ -60,7 +71,10 @@ def ray(tmp_path_factory):
     from oracle.execute import RayBackend
 
     backend = RayBackend(
-        work_dir=tmp_path_factory.mktemp("kinds-ray"), num_cpus=2, num_gpus=0, object_store_memory=100 << 20
+        work_dir=tmp_path_factory.mktemp("kinds-ray"),
+        num_cpus=2,
+        num_gpus=0,
+        object_store_memory=100 << 20,
     )
     yield backend
     backend.close()
@@ -73,7 +87,14 @@ def make(kind: str, tmp: Path, **overrides):
         (src / "main.py").write_text(COMMAND)
         return package("command", tmp / "command.tar.gz", source_dir=src, entrypoint=["python3", "main.py"],
                        seed=5, **overrides)  # fmt: skip
-    return package(kind, tmp / f"{kind}.tar.gz", config=SMALL[kind], shards=SHARDS.get(kind), seed=11, **overrides)
+    return package(
+        kind,
+        tmp / f"{kind}.tar.gz",
+        config=SMALL[kind],
+        shards=SHARDS.get(kind),
+        seed=11,
+        **overrides,
+    )
 
 
 def unpacked(p, where: Path) -> tuple[Path, bundles.Manifest]:
@@ -93,7 +114,12 @@ def test_kind__two_local_runs_and_ray__give_identical_result_hashes(kind, tmp_pa
 
     dirs = [unpacked(p, tmp_path / f"node{i}") for i in range(2)]
     with ThreadPoolExecutor(2) as pool:  # two replicas at once, as two node processes would
-        runs = list(pool.map(lambda i: local.run_bundle(1, dirs[i][0], dirs[i][1], tmp_path / f"out{i}"), range(2)))
+        runs = list(
+            pool.map(
+                lambda i: local.run_bundle(1, dirs[i][0], dirs[i][1], tmp_path / f"out{i}"),
+                range(2),
+            )
+        )
     for r in runs:
         assert r.status == ExecStatus.OK, (r.reason, r.stderr_tail[-3000:])
     assert runs[0].result_hash == runs[1].result_hash == result_hash(tmp_path / "out0")
@@ -162,6 +188,19 @@ def test_train__given_a_gpu_slot_without_a_visible_device__fails_loudly_not_on_c
     assert "asks for a GPU but none is visible" in result.stderr_tail
 
 
+def test_train__on_a_gpu_node__trains_on_cuda_and_replicas_agree(tmp_path):
+    if not detect_gpus():
+        pytest.skip("no GPU on this machine (the GPU path runs on GPU hosts only)")
+    p = make("train", tmp_path, gpus=1)
+    with LocalSandboxBackend(tmp_path / "work") as gpu_node:
+        runs = [
+            gpu_node.run_bundle(1, p.directory, p.manifest, tmp_path / f"out{i}") for i in range(2)
+        ]
+    assert [r.status for r in runs] == [ExecStatus.OK] * 2, runs[0].stderr_tail
+    assert runs[0].result_hash == runs[1].result_hash
+    assert json.loads((tmp_path / "out0" / "metrics.json").read_text())["device"] == "cuda"
+
+
 def test_runner__pinned_package_mismatch__fails_with_the_difference(tmp_path, local):
     p = make("simulate", tmp_path)
     m = json.loads((p.directory / "manifest.json").read_text())
@@ -175,7 +214,11 @@ def test_runner__pinned_package_mismatch__fails_with_the_difference(tmp_path, lo
 def test_package__pins_versions_inputs_and_defaults(tmp_path):
     p = make("tune", tmp_path)
     m = p.manifest
-    assert m.entrypoint == ["python3", "runner.py"] and m.fanout.reduce == ["python3", "runner.py", "reduce"]
+    assert m.entrypoint == ["python3", "runner.py"] and m.fanout.reduce == [
+        "python3",
+        "runner.py",
+        "reduce",
+    ]
     assert set(m.packages) == {"python", "numpy", "scipy", "scikit-learn"}
     assert set(m.inputs) == {"runner.py", "tes_kit.py", "config.json", "data/digits.csv.gz"}
     assert m.env["JOBLIB_MULTIPROCESSING"] == "0" and m.env["ATEN_CPU_CAPABILITY"] == "avx2"

@@ -44,6 +44,16 @@ def make_bundle(directory: Path, script: str, **manifest) -> tuple[str, bytes, P
     return path.as_uri(), bundles.bundle_hash(data), path
 
 
+def no_gpu_path(directory: Path) -> str:
+    """A PATH whose `nvidia-smi` lists no GPU. A node started with it sees a machine without GPUs
+    (also on a GPU host) and skips probing CUDA through torch, which costs seconds per start."""
+    directory.mkdir(parents=True, exist_ok=True)
+    smi = directory / "nvidia-smi"
+    smi.write_text("#!/bin/sh\nexit 0\n")
+    smi.chmod(0o755)
+    return f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 class NodeProcess:
     def __init__(self, name: str, workdir: Path, rpc_url: str, deployment: Path, ape_data: Path, *extra: str):
         self.name, self.workdir = name, workdir

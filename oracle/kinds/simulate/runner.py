@@ -36,7 +36,12 @@ def step(state: tuple[float, float, float, float], push_right: bool):
         HALF_LENGTH * (4.0 / 3.0 - MASS_POLE * cos * cos / TOTAL_MASS)
     )
     x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
-    return (x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc)
+    return (
+        x + TAU * x_dot,
+        x_dot + TAU * x_acc,
+        theta + TAU * theta_dot,
+        theta_dot + TAU * theta_acc,
+    )
 
 
 def episode(policy, seed: int, salt: int, index: int, max_steps: int) -> int:
