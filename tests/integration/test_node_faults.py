@@ -496,10 +496,14 @@ def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed
 # ---------------------------------------------------------------------- 7. a chain with block time
 @pytest.fixture
 def block_time(chain):
-    """Blocks every 2 s instead of one per transaction, as on a real chain."""
-    rpc(chain, "evm_setAutomine", False)
-    rpc(chain, "evm_setIntervalMining", 2)
-    yield
+    """block_time(seconds): from now on a block every `seconds` instead of one per transaction,
+    as on a real chain; back to automine at teardown."""
+
+    def _set(seconds: int) -> None:
+        rpc(chain, "evm_setAutomine", False)
+        rpc(chain, "evm_setIntervalMining", seconds)
+
+    yield _set
     rpc(chain, "evm_setIntervalMining", 0)
     rpc(chain, "evm_setAutomine", True)
 
@@ -524,7 +528,9 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
     block0 = chain.blocks.head.number
     before = [market.credited(o) for o in node_owners[:3]]
     nodes = [start(i) for i in range(3)]
+    wait_for(lambda: all(n.quiet() for n in nodes), 60, what="nodes started", nodes=nodes)
     job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
+    block_time(2)
 
     wait_status(market, job_id, Status.PAID, nodes, timeout=90)
     assert market.job(job_id).resultHash == ok_hash(tmp_path, "same-block")

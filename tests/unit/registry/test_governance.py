@@ -1,20 +1,25 @@
 import ape
 import pytest
 
-from tests.utils.constants import DAY
+from tests.utils.constants import DAY, JAIL_PERIOD, MIN_STAKE, UNBONDING_DELAY
 
 from .conftest import ZERO
 
 
-def test_set_job_market__by_owner__sets_and_emits(registry, deployer, keeper):
-    tx = registry.setJobMarket(keeper, sender=deployer)
-    assert registry.jobMarket() == keeper
-    assert [e.market for e in tx.decode_logs(registry.JobMarketSet)] == [keeper.address]
+@pytest.fixture
+def unwired(project, deployer, token, licence):
+    """A registry whose job market is not set yet (the shared one is wired at deployment)."""
+    return project.NodeRegistry.deploy(deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer)
 
 
-def test_set_job_market__twice__reverts(registry, deployer, keeper, stranger):
-    registry.setJobMarket(keeper, sender=deployer)
-    with ape.reverts(registry.NodeRegistryJobMarketAlreadySet, market=keeper.address):
+def test_set_job_market__by_owner__sets_and_emits(unwired, deployer, keeper):
+    tx = unwired.setJobMarket(keeper, sender=deployer)
+    assert unwired.jobMarket() == keeper
+    assert [e.market for e in tx.decode_logs(unwired.JobMarketSet)] == [keeper.address]
+
+
+def test_set_job_market__twice__reverts(registry, market, deployer, stranger):
+    with ape.reverts(registry.NodeRegistryJobMarketAlreadySet, market=market.address):
         registry.setJobMarket(stranger, sender=deployer)
 
 
