@@ -26,7 +26,7 @@ OZ_REMAP     := @openzeppelin/contracts=node_modules/@openzeppelin/contracts
 PY_DIRS      := $(wildcard oracle scripts tests)
 SOL_FILES    := $(wildcard contracts/*.sol contracts/*/*.sol)
 
-.PHONY: setup compile test test-evm test-anvil lint gas clean distclean
+.PHONY: setup compile test test-evm test-anvil lint gas demo bench clean distclean
 
 # ------------------------------------------------------------------ setup ---
 
@@ -106,6 +106,10 @@ lint: setup
 	    --config-file slither.config.json --fail-medium; \
 	else echo "slither: no contracts yet"; fi
 	$(RUFF) check $(PY_DIRS)
+
+# The whole network on a local anvil chain, real jobs end to end (see oracle/demo.py).
+demo: compile
+	$(PY) -m oracle.demo
 
 gas: compile
 	$(APE) run gas

@@ -77,7 +77,7 @@ class Submitter:
     # ---------------------------------------------------------------- sending
     def flush(self, still_needed: Callable[[Intent], bool]) -> int:
         """Sends every pending intent still needed; returns how many transactions were confirmed."""
-        pass  # self.recover()  # a 'sent' intent here lost its receipt wait to an RPC error
+        self.recover()  # a 'sent' intent here lost its receipt wait to an RPC error
         pending = [i for i in self.store.intents("pending")]
         sent = 0
         for intent in pending:
@@ -155,7 +155,7 @@ class Submitter:
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
         jobs = ",".join(str(i.job_id) for i in intents)
-        if False and not ok and used >= gas * 0.95 and max(i.attempts for i in intents) + 1 < self.max_attempts:
+        if not ok and used >= gas * 0.95 and max(i.attempts for i in intents) + 1 < self.max_attempts:
             # Out of gas: the estimate was taken before other replicas' transactions changed what this
             # one does (the last reveal of a round settles and pays it). Back to pending: the next
             # flush asks the chain whether it is still needed and estimates again.
@@ -171,7 +171,7 @@ class Submitter:
             # A transaction we saw mined is gone (a reorg dropped it): reusing our count would leave a
             # nonce gap that blocks every later transaction. The chain is the truth.
             log.warning("chain nonce %d is behind ours (%d): a reorg dropped a transaction", chain_nonce, self._nonce)
-        self._nonce = max(chain_nonce, self._nonce or 0)
+        self._nonce = chain_nonce
         return self._nonce
 
     def _fees(self) -> dict[str, int]:

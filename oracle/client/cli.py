@@ -463,6 +463,8 @@ def _describe(view, now: int) -> dict:
 def _table(rows: list[dict]):
     from rich.table import Table
 
+    from oracle.client.sdk import TERMINAL
+
     table = Table(title="TES jobs", expand=False)
     for col in ("job", "status", "progress", "deadline in", "replicas", "result"):
         table.add_column(col)
@@ -472,7 +474,7 @@ def _table(rows: list[dict]):
         st = r["status"]
         table.add_row(
             str(r["job"]), f"[{colours.get(st, 'white')}]{st}[/]" + (" (dispute re-run)" if r["round"] else ""),
-            r["progress"], f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
+            r["progress"], "-" if st in TERMINAL else f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
             "\n".join(r["replicas"]) or "-", (r["result"] or "-")[:18],
         )  # fmt: skip
     return table

@@ -30,6 +30,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.logs import DISCARD
 
 from oracle import bundle as bundles
 from oracle.chain import Chain
@@ -254,7 +255,7 @@ class Client:
         receipt = self._send(
             self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s)
         )
-        events = self.chain.market.events.JobCreated().process_receipt(receipt)
+        events = self.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
         return int(events[0]["args"]["jobId"])
 
     @staticmethod

@@ -471,10 +471,9 @@ class EscrowMachine(RuleBasedStateMachine):
         optimistic = job.round == 0 and job.k == 1
         proofs = []
         for rep in reps:
-            # Mostly the honest result, sometimes a dissenting one. In a dispute re-run "honest"
-            # means agreeing with the original proof, whatever it was.
-            honest = job.result if job.round == 1 else GOOD
-            rep.result = data.draw(st.sampled_from([honest, honest, BAD, OTHER]))
+            # Mostly the true result, sometimes a wrong one: a dispute re-run upholds a true
+            # original and overturns a wrong one, unless its own replicas dissent.
+            rep.result = data.draw(st.sampled_from([GOOD, GOOD, BAD, OTHER]), label="result")
             if optimistic:
                 commitment = rep.result
             else:
