@@ -11,14 +11,24 @@ from tests.utils.nodes import NodeProcess, make_keystore
 def rpc_url(chain):
     provider = chain.provider
     uri = getattr(provider, "http_uri", None) or getattr(provider, "uri", None)
-    assert uri and uri.startswith("http"), f"node tests need an HTTP chain node, got {provider.name}"
+    assert uri and uri.startswith("http"), (
+        f"node tests need an HTTP chain node, got {provider.name}"
+    )
     return uri
 
 
 @pytest.fixture(scope="session")
 def record(tmp_path_factory, chain, deployer, token, licence, registry, rewards, market):
-    d = Deployment(token, licence, registry, rewards, market, deployer=str(deployer), chain_id=chain.chain_id,
-                   block_number=chain.blocks.head.number)
+    d = Deployment(
+        token,
+        licence,
+        registry,
+        rewards,
+        market,
+        deployer=str(deployer),
+        chain_id=chain.chain_id,
+        block_number=chain.blocks.head.number,
+    )
     return save_record("test", d, tmp_path_factory.mktemp("deployments") / "test.json", abis=True)
 
 

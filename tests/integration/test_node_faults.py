@@ -188,7 +188,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
 ):
     """k = 3. Nodes 1 and 2 claim and are killed while the job is still Open (so they cannot have
     committed); node 0 claims last, commits, and is killed while the others are down, so its
-    reveal cannot have happened. Nodes 1 and 2 come back, re-run, commit and reveal; node 0 comes
+    reveal cannot have happened. Nodes 1 and 2 come back, commit and reveal; node 0 comes
     back to a Revealing job and reveals with the salt it stored before committing."""
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("replicated"))
@@ -328,6 +328,9 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
 def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_is_served(
     tmp_path, chain, market, one_node, create_job, start
 ):
+    """A job lives one block short of the node's 3 confirmations, then a reorg replaces its blocks
+    (taking the node's own heartbeat transaction with it). The node never acts on the job; the
+    id is reused by another job with another bundle, which the node runs, with no nonce gap."""
     node_id, _ = one_node
     node = start(0, "--confirmations", "3")
     wait_for(node.quiet, 60, what="node started and idle", nodes=[node])
@@ -341,8 +344,12 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     # A new rewards epoch: the node sends a heartbeat, which the reorg will drop with the job.
     chain.pending_timestamp += EPOCH_LENGTH
     chain.mine()
-    heartbeats = lambda: [i for i in node.intents(kind="heartbeat") if i["status"] == "done"]  # noqa: E731
-    wait_for(lambda: len(heartbeats()) == 2, 30, what="heartbeat in the new epoch", nodes=[node])
+    wait_for(
+        lambda: [i["status"] for i in node.intents(kind="heartbeat")] == ["done", "done"],
+        30,
+        what="heartbeat in the new epoch",
+        nodes=[node],
+    )
     assert chain.blocks.head.number < created_at + 3  # the job is not yet 3 blocks deep
     chain.restore(snapshot)  # the blocks holding the job are replaced: it never happened
     chain.mine(created_at + 3 - chain.blocks.head.number)  # its height is now 3 blocks deep

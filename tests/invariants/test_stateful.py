@@ -40,7 +40,7 @@ import ape
 import pytest
 from eth_abi import decode, encode
 from eth_utils import keccak
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -61,7 +61,7 @@ MAX_UINT = 2**256 - 1
 # A transaction's timestamp is at least the pending timestamp read before it, and (ape-test follows
 # the wall clock) may be a little later: only act "before a deadline" with this much slack.
 SLACK = 60
-GOOD, BAD, OTHER = keccak(b"good result"), keccak(b"bad result"), keccak(b"other result")
+RESULTS = {name: keccak(b"result: " + name.encode()) for name in ("good", "bad", "other")}
 WINDOW_SETS = [
     WINDOWS,
     dict(claimWindow=600, executionWindow=1_200, revealWindow=600, disputeWindow=900),
@@ -70,14 +70,23 @@ WINDOW_SETS = [
 # jail period, and the unbonding delay.
 TIME_STEPS = [30, 300, 700, 1_300, 1_900, 3_700, 7_300, DAY + 100, 3 * DAY, 8 * DAY]
 
+# Shrinking replays the machine hundreds of times (minutes): CI reports the first failing sequence
+# as found (short enough to read, with a @reproduce_failure blob), the soak profile shrinks it.
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 PROFILES = {
-    "default": dict(max_examples=12, stateful_step_count=30),
+    "default": dict(max_examples=10, stateful_step_count=30, phases=NO_SHRINK),
     "long": dict(max_examples=300, stateful_step_count=60),
 }
-ANVIL_PROFILE = dict(max_examples=4, stateful_step_count=20)
+ANVIL_PROFILE = dict(max_examples=4, stateful_step_count=20, phases=NO_SHRINK)
 # What the runs exercised (transactions by function, settlements by outcome); printed with -s.
 COVERAGE: Counter = Counter()
-STATUS_NAMES = {PAID: "Paid", CANCELLED: "Cancelled", EXPIRED: "Expired", FAILED: "Failed", OVERTURNED: "Overturned"}
+STATUS_NAMES = {
+    PAID: "Paid",
+    CANCELLED: "Cancelled",
+    EXPIRED: "Expired",
+    FAILED: "Failed",
+    OVERTURNED: "Overturned",
+}
 
 
 def _settings(**kw):
@@ -100,7 +109,9 @@ class View:
         self.ins = [i.canonical_type for i in abi.inputs]
         self.outs = [o.canonical_type for o in abi.outputs]
         out = abi.outputs[0]
-        self.fields = [c.name for c in out.components] if out.components and len(abi.outputs) == 1 else None
+        self.fields = (
+            [c.name for c in out.components] if out.components and len(abi.outputs) == 1 else None
+        )
 
     def calldata(self, *args):
         return self.selector + encode(self.ins, list(args))
@@ -122,7 +133,9 @@ class Batch:
         return len(self.calls) - 1
 
     def run(self):
-        raw = self.lens.read([v.target for v, _ in self.calls], [v.calldata(*a) for v, a in self.calls])
+        raw = self.lens.read(
+            [v.target for v, _ in self.calls], [v.calldata(*a) for v, a in self.calls]
+        )
         return [v.decode(r) for (v, _), r in zip(self.calls, raw, strict=True)]
 
 
@@ -162,7 +175,9 @@ class JobM:
         return f"job{self.id}"
 
     def current(self, state=None):
-        return [r for r in self.reps if r.round == self.round and (state is None or r.state == state)]
+        return [
+            r for r in self.reps if r.round == self.round and (state is None or r.state == state)
+        ]
 
     @property
     def settled(self):
@@ -324,7 +339,9 @@ class EscrowMachine(RuleBasedStateMachine):
                 work += a["amount"]
                 continue
             if name == "Withdrawn":
-                assert a["amount"] == self.credited[a["account"]], "withdraw paid other than credited"
+                assert a["amount"] == self.credited[a["account"]], (
+                    "withdraw paid other than credited"
+                )
                 self.credited[a["account"]] -= a["amount"]
                 continue
             job = self.jobs[a["jobId"]] if a.get("jobId") in self.jobs else None
@@ -355,14 +372,30 @@ class EscrowMachine(RuleBasedStateMachine):
     def _after(self, job):
         return self.now > job.deadline
 
+    # Draws by id and name, so that a failing example prints as a short, readable list.
+    def _job(self, data, jobs):
+        return self.jobs[data.draw(st.sampled_from([j.id for j in jobs]), label="job")]
+
+    def _node(self, data, nodes):
+        return self.nodes[data.draw(st.sampled_from([n.id for n in nodes]), label="node")]
+
+    def _relayer(self, data):
+        return data.draw(st.sampled_from(self.w.relayers), label="relayer")
+
     # ------------------------------------------------------------------ client
     def create(self, data):
         w = self.w
         k = data.draw(st.sampled_from([1, 3]), label="k")
         # Odd wei amounts exercise the rounding of fees, bounties and splits.
-        payment = data.draw(st.integers(1, 300)) * E18 + data.draw(st.integers(0, 10**6))
-        collateral = payment * data.draw(st.sampled_from([1_000, 2_500, 10_000, 30_000])) // 10_000
-        windows = data.draw(st.sampled_from(WINDOW_SETS))
+        payment = data.draw(st.integers(1, 300), label="TES") * E18 + data.draw(
+            st.integers(0, 10**6), label="wei"
+        )
+        collateral = (
+            payment
+            * data.draw(st.sampled_from([1_000, 2_500, 10_000, 30_000]), label="collateral bps")
+            // 10_000
+        )
+        windows = WINDOW_SETS[data.draw(st.integers(0, len(WINDOW_SETS) - 1), label="windows")]
         sender = data.draw(st.sampled_from(w.clients), label="client")
         req = (
             keccak(b"bundle %d" % len(self.jobs)),
@@ -386,7 +419,7 @@ class EscrowMachine(RuleBasedStateMachine):
         return [j for j in self.jobs.values() if j.status == OPEN and j.round == 0 and not j.reps]
 
     def cancel(self, data):
-        job = data.draw(st.sampled_from(self._cancellable()))
+        job = self._job(data, self._cancellable())
         self._send(self.w.market.cancel, job.id, sender=job.client)
         job.status = CANCELLED
         self._settle_now(job)
@@ -394,10 +427,14 @@ class EscrowMachine(RuleBasedStateMachine):
             self._withdraw(job.client.address)
 
     def _disputable(self):
-        return [j for j in self.jobs.values() if j.status == ACCEPTED and j.round == 0 and self._before(j)]
+        return [
+            j
+            for j in self.jobs.values()
+            if j.status == ACCEPTED and j.round == 0 and self._before(j)
+        ]
 
     def dispute(self, data):
-        job = data.draw(st.sampled_from(self._disputable()))
+        job = self._job(data, self._disputable())
         disputer = data.draw(st.sampled_from(self.w.disputers), label="disputer")
         self._send(self.w.market.dispute, job.id, sender=disputer)
         assert job.bond == job.collateral
@@ -411,7 +448,8 @@ class EscrowMachine(RuleBasedStateMachine):
     def _free_nodes(self, job):
         taken = {r.node for r in job.reps}
         return [
-            n for n in self.nodes.values()
+            n
+            for n in self.nodes.values()
             if n.status == ACTIVE and n.id not in taken and n.stake - n.locked >= job.collateral
         ]
 
@@ -435,20 +473,20 @@ class EscrowMachine(RuleBasedStateMachine):
         self._progress(data, everything=True)
 
     def _progress(self, data, everything):
-        job = data.draw(st.sampled_from(self._progressable()))
+        job = self._job(data, self._progressable())
         self.touched.add(job.id)
         if job.status == OPEN:
             free = self._free_nodes(job)
             want = min(job.k - len(job.current()), len(free))
-            count = want if everything else data.draw(st.integers(1, want))
-            for node in data.draw(st.permutations(free))[:count]:
-                self._claim(job, node)
+            count = want if everything else data.draw(st.integers(1, want), label="claims")
+            for node_id in data.draw(st.permutations([n.id for n in free]), label="nodes")[:count]:
+                self._claim(job, self.nodes[node_id])
         elif job.status == RUNNING:
             self._prove(data, job, self._subset(data, job.current(CLAIMED), everything))
         elif job.status == REVEALING:
             self._reveal(data, job, self._subset(data, job.current(COMMITTED), everything))
         else:
-            self._send(self.w.market.finalize, job.id, sender=data.draw(st.sampled_from(self.w.relayers)))
+            self._send(self.w.market.finalize, job.id, sender=self._relayer(data))
             job.status = PAID
             self._settle_now(job)
 
@@ -456,8 +494,9 @@ class EscrowMachine(RuleBasedStateMachine):
     def _subset(data, pending, everything):
         if everything or len(pending) == 1:
             return pending
-        count = data.draw(st.integers(1, len(pending)))
-        return data.draw(st.permutations(pending))[:count]
+        count = data.draw(st.integers(1, len(pending)), label="replicas")
+        order = data.draw(st.permutations(range(len(pending))), label="order")
+        return [pending[i] for i in order[:count]]
 
     def _claim(self, job, node):
         self._send(self.w.market.claim, job.id, node.id, sender=node.operator)
@@ -473,14 +512,16 @@ class EscrowMachine(RuleBasedStateMachine):
         for rep in reps:
             # Mostly the true result, sometimes a wrong one: a dispute re-run upholds a true
             # original and overturns a wrong one, unless its own replicas dissent.
-            rep.result = data.draw(st.sampled_from([GOOD, GOOD, BAD, OTHER]), label="result")
+            rep.result = RESULTS[
+                data.draw(st.sampled_from(["good", "good", "bad", "other"]), label="result")
+            ]
             if optimistic:
                 commitment = rep.result
             else:
-                rep.salt = data.draw(st.binary(min_size=32, max_size=32))
+                rep.salt = keccak(b"salt %d" % data.draw(st.integers(0, 2**32), label="salt"))
                 commitment = commitment_of(job.id, rep.node, rep.result, rep.salt)
             proofs.append(w.sign_proof(self.nodes[rep.node].operator, job.id, rep.node, commitment))
-        self._send(w.market.submitProofs, proofs, sender=data.draw(st.sampled_from(w.relayers)))
+        self._send(w.market.submitProofs, proofs, sender=self._relayer(data))
         for rep in reps:
             rep.state = COMMITTED
         if optimistic:
@@ -492,7 +533,7 @@ class EscrowMachine(RuleBasedStateMachine):
     def _reveal(self, data, job, reps):
         w = self.w
         reveals = [(job.id, r.node, r.result, r.salt) for r in reps]
-        self._send(w.market.reveal, reveals, sender=data.draw(st.sampled_from(w.relayers)))
+        self._send(w.market.reveal, reveals, sender=self._relayer(data))
         for rep in reps:
             rep.state = REVEALED
         if len(job.current(REVEALED)) == job.k:
@@ -500,12 +541,16 @@ class EscrowMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ keepers
     def _expirable(self):
-        return [j for j in self.jobs.values() if j.status in (OPEN, RUNNING, REVEALING) and self._after(j)]
+        return [
+            j
+            for j in self.jobs.values()
+            if j.status in (OPEN, RUNNING, REVEALING) and self._after(j)
+        ]
 
     def expire(self, data):
         w = self.w
-        job = data.draw(st.sampled_from(self._expirable()))
-        self._send(w.market.expire, job.id, sender=data.draw(st.sampled_from(w.relayers)))
+        job = self._job(data, self._expirable())
+        self._send(w.market.expire, job.id, sender=self._relayer(data))
         if job.status == REVEALING:
             self._settle_round(job)
         elif job.round == 0:
@@ -521,8 +566,10 @@ class EscrowMachine(RuleBasedStateMachine):
     def poke_settled(self, data):
         """Every way to move a settled job again must revert (no job pays twice)."""
         w = self.w
-        job = data.draw(st.sampled_from(self._settled_jobs()))
-        action = data.draw(st.sampled_from(["finalize", "expire", "dispute", "cancel", "claim"]))
+        job = self._job(data, self._settled_jobs())
+        action = data.draw(
+            st.sampled_from(["finalize", "expire", "dispute", "cancel", "claim"]), label="call"
+        )
         m = w.market
         if action == "finalize":
             with ape.reverts(m.JobMarketWrongStatus):
@@ -543,7 +590,8 @@ class EscrowMachine(RuleBasedStateMachine):
         self.touched.add(job.id)
 
     def withdraw(self, data):
-        self._withdraw(data.draw(st.sampled_from(sorted(a for a, v in self.credited.items() if v > 0))))
+        owed = sorted(a for a, v in self.credited.items() if v > 0)
+        self._withdraw(data.draw(st.sampled_from(owed), label="account"))
 
     def _withdraw(self, account):
         before = self.w.token.balanceOf(account)
@@ -552,13 +600,15 @@ class EscrowMachine(RuleBasedStateMachine):
         assert self.credited[account] == 0 and self.w.token.balanceOf(account) == before + amount
 
     def flush_fees(self, data):
-        self._send(self.w.market.flushFees, sender=data.draw(st.sampled_from(self.w.relayers)))
+        self._send(self.w.market.flushFees, sender=self._relayer(data))
 
     # ------------------------------------------------------------------ registry
     def _node_actions(self):
         acts = [("stake", n) for n in self.nodes.values()]
         acts += [("unbond", n) for n in self.nodes.values() if n.stake > n.locked]
-        acts += [("withdraw", n) for n in self.nodes.values() if n.unbonding and self.now >= n.release_at]
+        acts += [
+            ("withdraw", n) for n in self.nodes.values() if n.unbonding and self.now >= n.release_at
+        ]
         acts += [
             ("activate", n)
             for n in self.nodes.values()
@@ -572,17 +622,21 @@ class EscrowMachine(RuleBasedStateMachine):
         """Licence owner: top up stake, start unbonding, withdraw matured stake, (re)activate.
         An action no node can take falls back to a top-up."""
         reg = self.w.registry
-        action = data.draw(st.sampled_from(["stake", "unbond", "withdraw", "activate"]))
+        action = data.draw(
+            st.sampled_from(["stake", "unbond", "withdraw", "activate"]), label="node action"
+        )
         choices = [n for a, n in self._node_actions() if a == action]
         if not choices:
             action, choices = "stake", list(self.nodes.values())
-        n = data.draw(st.sampled_from(choices))
+        n = self._node(data, choices)
         if action == "stake":
-            amount = data.draw(st.integers(1, 3_000)) * E18
+            amount = data.draw(st.integers(1, 3_000), label="TES") * E18
             self._send(reg.stake, n.id, amount, sender=n.owner)
             n.stake += amount
         elif action == "unbond":
-            amount = max(1, (n.stake - n.locked) * data.draw(st.integers(1, 100)) // 100)
+            amount = max(
+                1, (n.stake - n.locked) * data.draw(st.integers(1, 100), label="% of free") // 100
+            )
             self._send(reg.requestUnbond, n.id, amount, sender=n.owner)
             n.stake -= amount
             n.unbonding += amount
@@ -599,7 +653,7 @@ class EscrowMachine(RuleBasedStateMachine):
         return [n for n in self.nodes.values() if n.status == ACTIVE and n.live_epoch != self.epoch]
 
     def heartbeat(self, data):
-        n = data.draw(st.sampled_from(self._not_live()))
+        n = self._node(data, self._not_live())
         tx = self._send(self.w.rewards.heartbeat, [n.id], sender=n.operator)
         n.live_epoch = tx.decode_logs(self.w.rewards.LivenessProved)[0].epoch
 
@@ -610,7 +664,7 @@ class EscrowMachine(RuleBasedStateMachine):
         return sorted(a for a, v in owed.items() if v > 0)
 
     def claim_rewards(self, data):
-        owner = data.draw(st.sampled_from(self._rewarded_owners()))
+        owner = data.draw(st.sampled_from(self._rewarded_owners()), label="owner")
         ids = [n.id for n in self.nodes.values() if n.owner.address == owner]
         sender = self.nodes[ids[0]].owner
         before = self.w.token.balanceOf(owner)
@@ -646,7 +700,9 @@ class EscrowMachine(RuleBasedStateMachine):
         self._settle_now(job)
 
     def _settle_now(self, job: JobM):
-        COVERAGE[f"settled k={job.k if job.round == 0 else 1} round={job.round} -> {STATUS_NAMES[job.status]}"] += 1
+        COVERAGE[
+            f"settled k={job.k if job.round == 0 else 1} round={job.round} -> {STATUS_NAMES[job.status]}"
+        ] += 1
         self.settled_now.append(job)
         self.touched.add(job.id)
 
@@ -654,7 +710,9 @@ class EscrowMachine(RuleBasedStateMachine):
     def _read(self, all_jobs=False):
         w, v = self.w, self.w.views
         b = Batch(w.lens)
-        i_market, i_registry, i_rewards = (b.add(v.balanceOf, c.address) for c in (w.market, w.registry, w.rewards))
+        i_market, i_registry, i_rewards = (
+            b.add(v.balanceOf, c.address) for c in (w.market, w.registry, w.rewards)
+        )
         i_supply, i_fees, i_jobs = b.add(v.totalSupply), b.add(v.pendingFees), b.add(v.jobCount)
         i_minted, i_funded, i_claimed, i_closed, i_epoch = (
             b.add(v.totalMinted),
@@ -720,7 +778,9 @@ class EscrowMachine(RuleBasedStateMachine):
             assert (c.round, c.k, c.claims) == (m.round, m.k, len(m.current())), f"job {jid}"
             if not m.settled:
                 commits = len(m.current()) - len(m.current(CLAIMED))
-                assert (c.commits, c.reveals) == (commits, len(m.current(REVEALED))), f"job {jid}: counters"
+                assert (c.commits, c.reveals) == (commits, len(m.current(REVEALED))), (
+                    f"job {jid}: counters"
+                )
             m.deadline = c.deadline
             # No job pays twice.
             assert m.paid_events <= 1 and m.settlements <= 1, f"job {jid} settled twice"
@@ -751,7 +811,9 @@ class EscrowMachine(RuleBasedStateMachine):
         )
         stake = sum(n.stake for n in s.nodes.values())
         unbonding = sum(n.unbonding for n in s.nodes.values())
-        assert s.registry == stake + unbonding, f"registry {s.registry} != stake {stake} + unbonding {unbonding}"
+        assert s.registry == stake + unbonding, (
+            f"registry {s.registry} != stake {stake} + unbonding {unbonding}"
+        )
         assert s.market + s.registry == (
             open_payments + bonds + s.fees + credited + stake + unbonding + self.market_offset
         )
@@ -768,17 +830,28 @@ class EscrowMachine(RuleBasedStateMachine):
             if m is None:
                 continue
             assert (c.stake, c.unbonding) == (m.stake, m.unbonding), f"node {nid} stake/unbonding"
-            assert c.locked == liens[nid], f"node {nid}: locked {c.locked}, unsettled collateral {liens[nid]}"
-            m.status, m.locked, m.release_at, m.jailed_until = c.status, c.locked, c.unbondingReleaseAt, c.jailedUntil
+            assert c.locked == liens[nid], (
+                f"node {nid}: locked {c.locked}, unsettled collateral {liens[nid]}"
+            )
+            m.status, m.locked, m.release_at, m.jailed_until = (
+                c.status,
+                c.locked,
+                c.unbondingReleaseAt,
+                c.jailedUntil,
+            )
             m.claimable = s.claimable[nid]
 
     def _check_rewards(self, s):
         w = self.w
         assert s.claimed <= s.funded
-        assert s.rewards == s.funded - s.claimed, f"rewards balance {s.rewards} != {s.funded} - {s.claimed}"
+        assert s.rewards == s.funded - s.claimed, (
+            f"rewards balance {s.rewards} != {s.funded} - {s.claimed}"
+        )
         schedule = _emission_sum(w, 0, s.closed)
         assert s.minted <= schedule
-        assert s.minted == schedule, "minted differs from the closed epochs' emission (Rewards @dev)"
+        assert s.minted == schedule, (
+            "minted differs from the closed epochs' emission (Rewards @dev)"
+        )
         assert s.supply - s.minted == self.supply_offset, "TES minted outside the rewards schedule"
         assert s.supply <= w.cap
         # Solvent: what the views promise is covered by the balance plus the emission of finished
@@ -789,17 +862,39 @@ class EscrowMachine(RuleBasedStateMachine):
 
 # ---------------------------------------------------------------------- fixtures and tests
 @pytest.fixture
-def world(project, chain, accounts, deployer, treasury, client, stranger, keeper, node_owners, operators,
-          token, licence, registry, rewards, market, fund, setup_node, sign_proof):
+def world(
+    project,
+    chain,
+    accounts,
+    deployer,
+    treasury,
+    client,
+    stranger,
+    keeper,
+    node_owners,
+    operators,
+    token,
+    licence,
+    registry,
+    rewards,
+    market,
+    fund,
+    setup_node,
+    sign_proof,
+):
     lens = project.StaticMulticall.deploy(sender=deployer)
-    ops = list(operators) + [accounts.generate_test_account() for _ in range(N_NODES - len(operators))]
+    ops = list(operators) + [
+        accounts.generate_test_account() for _ in range(N_NODES - len(operators))
+    ]
     for op in ops:
         if op.balance < 10**18:
             deployer.transfer(op, 10**18)
     nodes = []
     for i in range(N_NODES):
         owner = node_owners[i % len(node_owners)]
-        nodes.append((setup_node(owner, ops[i], caps=DEFAULT_CAPS, stake=NODE_STAKE), owner, ops[i]))
+        nodes.append(
+            (setup_node(owner, ops[i], caps=DEFAULT_CAPS, stake=NODE_STAKE), owner, ops[i])
+        )
     clients = [client, stranger]
     disputers = [keeper, stranger, client]
     relayers = [keeper, stranger, node_owners[1]]
@@ -825,17 +920,42 @@ def world(project, chain, accounts, deployer, treasury, client, stranger, keeper
         currentEpoch=View(rewards.currentEpoch),
         claimable=View(rewards.claimable),
     )
-    events = [getattr(market, e) for e in (
-        "Credited", "Withdrawn", "CollateralSeized", "BondPosted", "JobPaid",
-        "JobExpired", "JobFailed", "JobOverturned", "JobCancelled",
-    )] + [rewards.WorkRecorded]
+    events = [
+        getattr(market, e)
+        for e in (
+            "Credited",
+            "Withdrawn",
+            "CollateralSeized",
+            "BondPosted",
+            "JobPaid",
+            "JobExpired",
+            "JobFailed",
+            "JobOverturned",
+            "JobCancelled",
+        )
+    ] + [rewards.WorkRecorded]
     w = World(
-        chain=chain, market=market, token=token, registry=registry, rewards=rewards, licence=licence,
-        lens=lens, sign_proof=sign_proof, nodes=nodes, clients=clients, disputers=disputers,
-        relayers=relayers, actors=[a.address for a in actors], accounts={a.address: a for a in actors},
-        dispute_replicas=market.parameters().disputeReplicas, licences=licence.totalMinted(),
-        views=views, market_events=events,
-        cap=token.cap(), genesis_supply=token.totalSupply(), initial_emission=rewards.initialEmission(),
+        chain=chain,
+        market=market,
+        token=token,
+        registry=registry,
+        rewards=rewards,
+        licence=licence,
+        lens=lens,
+        sign_proof=sign_proof,
+        nodes=nodes,
+        clients=clients,
+        disputers=disputers,
+        relayers=relayers,
+        actors=[a.address for a in actors],
+        accounts={a.address: a for a in actors},
+        dispute_replicas=market.parameters().disputeReplicas,
+        licences=licence.totalMinted(),
+        views=views,
+        market_events=events,
+        cap=token.cap(),
+        genesis_supply=token.totalSupply(),
+        initial_emission=rewards.initialEmission(),
         halving_epochs=rewards.halvingEpochs(),
     )
     return w
@@ -851,7 +971,7 @@ def _run(world, profile):
 
 
 def test_escrow_registry_rewards_invariants(world):
-    _run(world, PROFILES[os.environ.get("HYPOTHESIS_PROFILE", "default")])
+    _run(world, PROFILES.get(os.environ.get("HYPOTHESIS_PROFILE", "default"), PROFILES["default"]))
 
 
 @pytest.mark.anvil
