@@ -137,6 +137,8 @@ class Node:
                 raise
             except OracleError as err:
                 self._finish(job["job_id"], st.FAILED, str(err))
+            except Exception:  # noqa: BLE001 (one job's surprise must not stall the others)
+                log.exception("job %d: step failed; will retry", job["job_id"])
         self._heartbeat()
         self.submitter.flush(self._still_needed)
         metrics.JOBS_BY_STAGE.clear()
@@ -397,6 +399,9 @@ class Node:
         self._mark(job_id, stage)
 
     def _finish(self, job_id: int, stage: str, reason: str) -> None:
+        earlier = (self.store.job(job_id) or {}).get("reason")
+        if earlier and earlier not in reason:
+            reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
         self.store.upsert_job(job_id, stage=stage, reason=reason)
         self._mark(job_id, stage, reason)
         shutil.rmtree(self.s.work_dir / str(job_id), ignore_errors=True)

@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ def describe_gpus(timeout_s: float = 10.0) -> list[GpuInfo]:
             return gpus
         except (OSError, subprocess.SubprocessError, ValueError) as err:
             log.warning("nvidia-smi is installed but failed (%s); trying torch", err)
+    # Without an NVIDIA device node there is nothing for CUDA to find: skip importing torch,
+    # which costs seconds on every node start.
+    if not any(Path("/dev").glob("nvidia[0-9]*")):
+        return []
     if importlib.util.find_spec("torch") is not None:
         try:
             import torch
