@@ -259,7 +259,8 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
 
     unsafe = sandbox_mode() == "unsafe"
     out_root = work / "direct-out"
-    with LocalSandboxBackend(work / "direct", max_workers=workers, cpus=cpus, allow_unsafe=unsafe) as backend:
+    # gpus=0: skips GPU detection (seconds of imports); these jobs use none
+    with LocalSandboxBackend(work / "direct", max_workers=workers, cpus=cpus, gpus=0, allow_unsafe=unsafe) as backend:
         specs = [dataclasses.replace(Backend._spec_of(i, p.directory, p.manifest),
                                      output_dir=out_root / f"{workers}-{i}-{time.monotonic_ns()}")
                  for i, p in enumerate(jobs)]
@@ -346,7 +347,9 @@ class Network:
         server = BundleServer([p.path for p in jobs]).start()
         try:
             # ready once each node has announced itself and sent its heartbeat
+            t_ready = time.monotonic()
             wait_for(lambda: all(n.quiet() for n in nodes), timeout=120, what="nodes to start", nodes=nodes)
+            log(f"  node(s) ready in {time.monotonic() - t_ready:.1f}s; submitting {len(jobs)} jobs")
             submitted: dict[int, float] = {}
             created: dict[int, float] = {}
             t_first = time.monotonic()

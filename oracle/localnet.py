@@ -42,7 +42,9 @@ def free_port() -> int:
 class Anvil:
     """A local anvil chain on a free loopback port; stopped (with its process group) on `stop`."""
 
-    def __init__(self, port: int | None = None, log: Path | None = None, block_time: float | None = None):
+    def __init__(
+        self, port: int | None = None, log: Path | None = None, block_time: float | None = None
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -52,12 +54,25 @@ class Anvil:
     def start(self, timeout: float = 30.0) -> Anvil:
         if not ANVIL.exists():
             raise RuntimeError(f"{ANVIL} is missing: run `make setup`")
-        args = [str(ANVIL), "--port", str(self.port), "--host", "127.0.0.1", "--chain-id", "31337", "--base-fee", "0",
-                "--gas-price", "0"]
+        args = [
+            str(ANVIL),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--chain-id",
+            "31337",
+            "--base-fee",
+            "0",
+            "--gas-price",
+            "0",
+        ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         out = open(self.log, "a") if self.log else subprocess.DEVNULL  # noqa: SIM115 (owned by the child)
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -86,25 +101,47 @@ class Anvil:
 
 
 class NodeProcess:
-    def __init__(self, name: str, workdir: Path, rpc_url: str, deployment: Path, ape_data: Path, *extra: str):
+    def __init__(
+        self, name: str, workdir: Path, rpc_url: str, deployment: Path, ape_data: Path, *extra: str
+    ):
         self.name, self.workdir = name, workdir
         self.data_dir = workdir / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "node.log"
         self.args = [
-            str(TES_NODE), "run", "--rpc-url", rpc_url, "--deployment", str(deployment), "--account", name,
-            "--data-dir", str(self.data_dir), "--http-port", "0", *extra,
+            str(TES_NODE),
+            "run",
+            "--rpc-url",
+            rpc_url,
+            "--deployment",
+            str(deployment),
+            "--account",
+            name,
+            "--data-dir",
+            str(self.data_dir),
+            "--http-port",
+            "0",
+            *extra,
         ]
         self.env = {
-            **os.environ, "TES_PASSPHRASE": PASSPHRASE, "APE_DATA_FOLDER": str(ape_data), "TES_POLL_INTERVAL_S": "0.2",
+            **os.environ,
+            "TES_PASSPHRASE": PASSPHRASE,
+            "APE_DATA_FOLDER": str(ape_data),
+            "TES_POLL_INTERVAL_S": "0.2",
             "TES_TX_TIMEOUT_S": "5",
         }
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> NodeProcess:
         log = open(self.log_path, "a")  # noqa: SIM115 (owned by the child)
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
         return self
 
     def kill9(self) -> None:
@@ -150,10 +187,16 @@ class NodeProcess:
 
     def intents(self, job_id: int | None = None, kind: str | None = None) -> list[dict]:
         """The node's transaction intents (kind, job_id, node_id, status, tx_hash, attempts), oldest first."""
-        rows = self.db("SELECT kind, job_id, node_id, status, tx_hash, attempts FROM intents ORDER BY id")
+        rows = self.db(
+            "SELECT kind, job_id, node_id, status, tx_hash, attempts FROM intents ORDER BY id"
+        )
         keys = ("kind", "job_id", "node_id", "status", "tx_hash", "attempts")
         out = [dict(zip(keys, r, strict=True)) for r in rows]
-        return [i for i in out if (job_id is None or i["job_id"] == job_id) and (kind is None or i["kind"] == kind)]
+        return [
+            i
+            for i in out
+            if (job_id is None or i["job_id"] == job_id) and (kind is None or i["kind"] == kind)
+        ]
 
     def reason(self, job_id: int) -> str | None:
         rows = self.db("SELECT reason FROM jobs WHERE job_id = ?", job_id)
@@ -165,14 +208,18 @@ class NodeProcess:
 
     def quiet(self) -> bool:
         """True once the node has no transaction waiting to be sent or mined."""
-        return bool(self.intents()) and not any(i["status"] in ("pending", "sent") for i in self.intents())
+        return bool(self.intents()) and not any(
+            i["status"] in ("pending", "sent") for i in self.intents()
+        )
 
     def http_url(self) -> str | None:
         p = self.data_dir / "http.url"
         return p.read_text() if p.exists() else None
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition", nodes=()):
+def wait_for(
+    predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition", nodes=()
+):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
@@ -180,7 +227,9 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25, what: str
             return value
         for n in nodes:
             if n.proc is not None and not n.alive():
-                raise AssertionError(f"node {n.name} died while waiting for {what}:\n{n.log()[-4000:]}")
+                raise AssertionError(
+                    f"node {n.name} died while waiting for {what}:\n{n.log()[-4000:]}"
+                )
         time.sleep(interval)
     logs = "\n".join(f"--- {n.name}\n{n.log()[-3000:]}" for n in nodes)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
