@@ -111,6 +111,11 @@ lint: setup
 demo: compile
 	$(PY) -m oracle.demo
 
+# Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/bench.py):
+# writes docs/bench.json and docs/BENCHMARKS.md. BENCH_ARGS=--quick for a smoke test.
+bench: compile
+	$(PY) -m oracle.bench $(BENCH_ARGS)
+
 gas: compile
 	$(APE) run gas
 

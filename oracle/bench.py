@@ -84,7 +84,15 @@ class Config:
 
     @classmethod
     def quick_config(cls, **kw: Any) -> Config:
-        return cls(e2e_jobs=2, overhead_jobs=2, scaling_jobs=2, scaling_job_s=0.1, transfers=20, quick=True, **kw)
+        return cls(
+            e2e_jobs=2,
+            overhead_jobs=2,
+            scaling_jobs=2,
+            scaling_job_s=0.1,
+            transfers=20,
+            quick=True,
+            **kw,
+        )
 
 
 def log(msg: str) -> None:
@@ -119,7 +127,9 @@ def machine() -> dict[str, Any]:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     anvil = REPO / "node_modules" / ".bin" / "anvil"
     try:
-        anvil_v = subprocess.run([str(anvil), "--version"], capture_output=True, text=True, timeout=20).stdout.split("\n")[0]
+        anvil_v = subprocess.run(
+            [str(anvil), "--version"], capture_output=True, text=True, timeout=20
+        ).stdout.split("\n")[0]
     except (OSError, subprocess.TimeoutExpired):
         anvil_v = "unknown"
     return {
@@ -165,22 +175,35 @@ class Watcher(threading.Thread):
         self.seen: dict[str, dict[int, float]] = {"ResultAccepted": {}, "JobPaid": {}}
         self.stop_flag = threading.Event()
         self.error: BaseException | None = None
+        # JSON-RPC requests this watcher made, by method (to tell them apart in anvil's log)
+        self.requests: Counter[str] = Counter()
 
     def run(self) -> None:
         last_mine = time.monotonic()
         try:
             while not self.stop_flag.is_set():
                 latest = self.w3.eth.block_number
+                self.requests["eth_blockNumber"] += 1
                 if latest >= self.next_block:
-                    logs = self.w3.eth.get_logs({"address": self.market, "fromBlock": self.next_block,
-                                                 "toBlock": latest, "topics": [list(self.topics)]})
+                    self.requests["eth_getLogs"] += 1
+                    logs = self.w3.eth.get_logs(
+                        {
+                            "address": self.market,
+                            "fromBlock": self.next_block,
+                            "toBlock": latest,
+                            "topics": [list(self.topics)],
+                        }
+                    )
                     now = time.monotonic()
                     for lg in logs:
                         name = self.topics["0x" + bytes(lg["topics"][0]).hex().removeprefix("0x")]
-                        self.seen[name].setdefault(int.from_bytes(bytes(lg["topics"][1]), "big"), now)
+                        self.seen[name].setdefault(
+                            int.from_bytes(bytes(lg["topics"][1]), "big"), now
+                        )
                     self.next_block = latest + 1
                 if time.monotonic() - last_mine >= BLOCK_CLOCK_S:
                     self.w3.provider.make_request("evm_mine", [])
+                    self.requests["evm_mine"] += 1
                     last_mine = time.monotonic()
                 self.stop_flag.wait(0.05)
         except BaseException as err:  # noqa: BLE001 (reported by the main thread)
@@ -204,8 +227,15 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
         nonce = w3.eth.get_transaction_count(acct.address, "pending")
         base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
         tip = max(w3.eth.max_priority_fee, 0) if base else 0
-        tx = {"from": acct.address, "to": to, "value": 1, "nonce": nonce, "chainId": chain_id,
-              "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip}
+        tx = {
+            "from": acct.address,
+            "to": to,
+            "value": 1,
+            "nonce": nonce,
+            "chainId": chain_id,
+            "maxFeePerGas": 2 * base + tip + 1,
+            "maxPriorityFeePerGas": tip,
+        }
         tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.3) + 20_000
         h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
         assert w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)["status"] == 1
@@ -215,8 +245,15 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
     nonce = w3.eth.get_transaction_count(acct.address, "pending")
     t0 = time.monotonic()
     for i in range(n):
-        tx = {"to": to, "value": 1, "nonce": nonce + i, "chainId": chain_id, "gas": 21_000,
-              "maxFeePerGas": 1, "maxPriorityFeePerGas": 0}
+        tx = {
+            "to": to,
+            "value": 1,
+            "nonce": nonce + i,
+            "chainId": chain_id,
+            "gas": 21_000,
+            "maxFeePerGas": 1,
+            "maxPriorityFeePerGas": 0,
+        }
         h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
         w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)
     out["sequential_per_s"] = r(n / (time.monotonic() - t0), 1)
@@ -226,8 +263,15 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
     t0 = time.monotonic()
     hashes = []
     for i in range(n):
-        tx = {"to": to, "value": 1, "nonce": nonce + i, "chainId": chain_id, "gas": 21_000,
-              "maxFeePerGas": 1, "maxPriorityFeePerGas": 0}
+        tx = {
+            "to": to,
+            "value": 1,
+            "nonce": nonce + i,
+            "chainId": chain_id,
+            "gas": 21_000,
+            "maxFeePerGas": 1,
+            "maxPriorityFeePerGas": 0,
+        }
         hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
     for h in hashes:
         assert w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05)["status"] == 1
@@ -236,8 +280,15 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ job sets
-def make_jobs(work: Path, name: str, source: str, n: int, *, env: dict[str, str] | None = None,
-              time_limit_s: int = 120) -> list:
+def make_jobs(
+    work: Path,
+    name: str,
+    source: str,
+    n: int,
+    *,
+    env: dict[str, str] | None = None,
+    time_limit_s: int = 120,
+) -> list:
     from oracle.client.package import package
 
     src = work / "src" / name
@@ -246,9 +297,19 @@ def make_jobs(work: Path, name: str, source: str, n: int, *, env: dict[str, str]
     out = []
     for i in range(n):
         # a different seed per job: distinct bundles (hashes) and distinct results
-        out.append(package("command", work / "bundles" / name / f"{i}.tar.gz", source_dir=src,
-                           entrypoint=["python3", "main.py"], seed=i + 1, env=env, time_limit_s=time_limit_s,
-                           memory_mb=256, workdir=work / "bundles" / name / f"{i}"))
+        out.append(
+            package(
+                "command",
+                work / "bundles" / name / f"{i}.tar.gz",
+                source_dir=src,
+                entrypoint=["python3", "main.py"],
+                seed=i + 1,
+                env=env,
+                time_limit_s=time_limit_s,
+                memory_mb=256,
+                workdir=work / "bundles" / name / f"{i}",
+            )
+        )
     return out
 
 
@@ -260,10 +321,16 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
     unsafe = sandbox_mode() == "unsafe"
     out_root = work / "direct-out"
     # gpus=0: skips GPU detection (seconds of imports); these jobs use none
-    with LocalSandboxBackend(work / "direct", max_workers=workers, cpus=cpus, gpus=0, allow_unsafe=unsafe) as backend:
-        specs = [dataclasses.replace(Backend._spec_of(i, p.directory, p.manifest),
-                                     output_dir=out_root / f"{workers}-{i}-{time.monotonic_ns()}")
-                 for i, p in enumerate(jobs)]
+    with LocalSandboxBackend(
+        work / "direct", max_workers=workers, cpus=cpus, gpus=0, allow_unsafe=unsafe
+    ) as backend:
+        specs = [
+            dataclasses.replace(
+                Backend._spec_of(i, p.directory, p.manifest),
+                output_dir=out_root / f"{workers}-{i}-{time.monotonic_ns()}",
+            )
+            for i, p in enumerate(jobs)
+        ]
         t0 = time.monotonic()
         futures = [backend.submit(s) for s in specs]
         done_at: list[float] = []
@@ -273,13 +340,21 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
         makespan = max(done_at) - t0
     bad = [x for x in results if not x.ok]
     if bad:
-        raise RuntimeError(f"direct run: {len(bad)} jobs failed: {bad[0].reason} {bad[0].stderr_tail[-500:]}")
+        raise RuntimeError(
+            f"direct run: {len(bad)} jobs failed: {bad[0].reason} {bad[0].stderr_tail[-500:]}"
+        )
     shutil.rmtree(out_root, ignore_errors=True)
-    return {"jobs": len(jobs), "workers": workers, "makespan_s": r(makespan),
-            "jobs_per_s": r(len(jobs) / makespan), "mean_job_s": r(statistics.mean(x.elapsed_s for x in results))}
+    return {
+        "jobs": len(jobs),
+        "workers": workers,
+        "makespan_s": r(makespan),
+        "jobs_per_s": r(len(jobs) / makespan),
+        "mean_job_s": r(statistics.mean(x.elapsed_s for x in results)),
+    }
 
 
 # ------------------------------------------------------------------------------------ the network
+RPC_LINE = re.compile(r"(eth|evm|anvil|net|web3|debug)_[A-Za-z]+")
 STAGE_LINE = re.compile(r"job (\d+) (\w+)(?:: [^(]*)? \(\+([\d.]+)s, ([\d.]+)s since seen\)")
 
 
@@ -321,12 +396,16 @@ class Network:
         self.ape_data = self.work / "ape-data"
         for i, op in enumerate(operators[: self.cfg.nodes]):
             make_keystore(self.ape_data, f"op{i}", op.private_key)
-        self.client = Client.connect(self.anvil.url, self.record, key=Account.from_key(client_acct.private_key))
+        self.client = Client.connect(
+            self.anvil.url, self.record, key=Account.from_key(client_acct.private_key)
+        )
         self.w3 = self.client.w3
         self.market_abi = self.client.chain.abis["JobMarket"]
 
     # ------------------------------------------------------------------ one phase
-    def phase(self, name: str, jobs: list, *, batch_size: int, until: str, windows: dict[str, int]) -> dict[str, Any]:
+    def phase(
+        self, name: str, jobs: list, *, batch_size: int, until: str, windows: dict[str, int]
+    ) -> dict[str, Any]:
         """Starts fresh node processes, submits every job in a burst and waits until each is
         `until` ("ResultAccepted" or "JobPaid"). Returns timings and the nodes' transactions."""
         from oracle.client.publish import BundleServer
@@ -338,24 +417,43 @@ class Network:
             extra = ["--workers", str(cfg.workers), "--batch-size", str(batch_size)]
             if self.unsafe:
                 extra.append("--allow-unsafe")
-            n = NodeProcess(f"op{i}", self.work / f"nodes-{name}", self.anvil.url, self.record, self.ape_data, *extra)
+            n = NodeProcess(
+                f"op{i}",
+                self.work / f"nodes-{name}",
+                self.anvil.url,
+                self.record,
+                self.ape_data,
+                *extra,
+            )
             n.env.update(TES_START_BLOCK=str(start_block), TES_POLL_INTERVAL_S=str(POLL_S))
             nodes.append(n.start())
             self.nodes.append(n)
-        watcher = Watcher(self.anvil.url, self.client.chain.market.address, self.market_abi, start_block)
+        watcher = Watcher(
+            self.anvil.url, self.client.chain.market.address, self.market_abi, start_block
+        )
         watcher.start()
         server = BundleServer([p.path for p in jobs]).start()
         try:
             # ready once each node has announced itself and sent its heartbeat
             t_ready = time.monotonic()
-            wait_for(lambda: all(n.quiet() for n in nodes), timeout=120, what="nodes to start", nodes=nodes)
-            log(f"  node(s) ready in {time.monotonic() - t_ready:.1f}s; submitting {len(jobs)} jobs")
+            wait_for(
+                lambda: all(n.quiet() for n in nodes),
+                timeout=120,
+                what="nodes to start",
+                nodes=nodes,
+            )
+            log(
+                f"  node(s) ready in {time.monotonic() - t_ready:.1f}s; submitting {len(jobs)} jobs"
+            )
             submitted: dict[int, float] = {}
             created: dict[int, float] = {}
+            log_offset, watcher_before = self._anvil_log_size(), Counter(watcher.requests)
             t_first = time.monotonic()
             for p in jobs:
                 t = time.monotonic()
-                job_id = self.client.submit(p.path, server.uri(p.path), PAYMENT, replicas=1, windows=windows)
+                job_id = self.client.submit(
+                    p.path, server.uri(p.path), PAYMENT, replicas=1, windows=windows
+                )
                 submitted[job_id], created[job_id] = t, time.monotonic()
             t_submitted = time.monotonic()
             budget = 120 + 10 * len(jobs)
@@ -365,7 +463,12 @@ class Network:
                     raise watcher.error
                 return all(j in watcher.seen[until] for j in submitted)
 
-            wait_for(done, timeout=budget, interval=0.1, what=f"{len(jobs)} jobs {until}", nodes=nodes)
+            wait_for(
+                done, timeout=budget, interval=0.1, what=f"{len(jobs)} jobs {until}", nodes=nodes
+            )
+            rpc = self._rpc_counts(log_offset)
+            watcher_requests = watcher.requests - watcher_before
+            rpc_rest = rpc - watcher_requests
         finally:
             server.stop()
             watcher.stop()
@@ -378,23 +481,49 @@ class Network:
         ids = sorted(submitted)
         lat_acc = [accepted[j] - submitted[j] for j in ids]
         out: dict[str, Any] = {
-            "jobs": len(ids), "nodes": cfg.nodes, "workers_per_node": cfg.workers, "batch_size": batch_size,
+            "jobs": len(ids),
+            "nodes": cfg.nodes,
+            "workers_per_node": cfg.workers,
+            "batch_size": batch_size,
             "submit_s": r(t_submitted - t_first),
             "submit_per_s": r(len(ids) / (t_submitted - t_first)),
             "submit_tx_latency_mean_s": r(statistics.mean(created[j] - submitted[j] for j in ids)),
             "proven_makespan_s": r(max(accepted[j] for j in ids) - t_first),
             "proven_per_s": r(len(ids) / (max(accepted[j] for j in ids) - t_first)),
-            "proven_latency_p50_s": r(pct(lat_acc, 50)), "proven_latency_p95_s": r(pct(lat_acc, 95)),
+            "proven_latency_p50_s": r(pct(lat_acc, 50)),
+            "proven_latency_p95_s": r(pct(lat_acc, 95)),
         }
         if until == "JobPaid":
             lat_paid = [paid[j] - submitted[j] for j in ids]
             makespan = max(paid[j] for j in ids) - t_first
-            out.update({
-                "paid_makespan_s": r(makespan), "paid_per_s": r(len(ids) / makespan),
-                "paid_latency_p50_s": r(pct(lat_paid, 50)), "paid_latency_p95_s": r(pct(lat_paid, 95)),
-            })
+            out.update(
+                {
+                    "paid_makespan_s": r(makespan),
+                    "paid_per_s": r(len(ids) / makespan),
+                    "paid_latency_p50_s": r(pct(lat_paid, 50)),
+                    "paid_latency_p95_s": r(pct(lat_paid, 95)),
+                }
+            )
         out.update(self._node_stats(nodes, ids))
+        out["rpc"] = {
+            "requests": sum(rpc.values()),
+            "bench_watcher": sum(watcher_requests.values()),
+            "node_and_client_per_job": r(sum(rpc_rest.values()) / len(ids), 1),
+            "node_and_client_top_methods": dict(rpc_rest.most_common(6)),
+        }
         return out
+
+    def _anvil_log_size(self) -> int:
+        return self.anvil.log.stat().st_size if self.anvil.log and self.anvil.log.exists() else 0
+
+    def _rpc_counts(self, offset: int) -> Counter[str]:
+        """JSON-RPC methods anvil logged since `offset` (anvil logs one line per request)."""
+        if not self.anvil.log or not self.anvil.log.exists():
+            return Counter()
+        with open(self.anvil.log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        return Counter(m for m in (ln.strip() for ln in text.splitlines()) if RPC_LINE.fullmatch(m))
 
     @staticmethod
     def _node_stats(nodes: list[NodeProcess], ids: list[int]) -> dict[str, Any]:
@@ -404,8 +533,10 @@ class Network:
         stage_s: dict[str, list[float]] = defaultdict(list)
         for n in nodes:
             # one row per transaction (a batch's intents share it, each recording the whole tx's gas)
-            for kind, status, g in n.db("SELECT kind, MAX(status), COALESCE(MAX(gas_used), 0) FROM intents "
-                                        "WHERE tx_hash IS NOT NULL GROUP BY tx_hash"):
+            for kind, status, g in n.db(
+                "SELECT kind, MAX(status), COALESCE(MAX(gas_used), 0) FROM intents "
+                "WHERE tx_hash IS NOT NULL GROUP BY tx_hash"
+            ):
                 txs[kind] += 1
                 gas[kind] += g
                 failed += status == "failed"
@@ -415,12 +546,17 @@ class Network:
                     stage_s[m.group(2)].append(float(m.group(3)))
         job_kinds = ("claim", "proof", "finalize")
         return {
-            "node_txs": dict(txs), "node_txs_failed": failed,
+            "node_txs": dict(txs),
+            "node_txs_failed": failed,
             "node_gas_per_job": int(sum(gas[k] for k in job_kinds) / max(len(ids), 1)),
-            "gas_per_job_by_kind": {k: int(gas[k] / max(len(ids), 1)) for k in job_kinds if k in gas},
+            "gas_per_job_by_kind": {
+                k: int(gas[k] / max(len(ids), 1)) for k in job_kinds if k in gas
+            },
             "node_txs_per_job": r(sum(txs[k] for k in job_kinds) / max(len(ids), 1), 2),
             # mean seconds from a job's previous stage to each stage (from the nodes' logs)
-            "stage_mean_s": {k: r(statistics.mean(v), 2) for k, v in stage_s.items() if k != "seen"},
+            "stage_mean_s": {
+                k: r(statistics.mean(v), 2) for k, v in stage_s.items() if k != "seen"
+            },
         }
 
 
@@ -428,12 +564,18 @@ class Network:
 def run(cfg: Config) -> dict[str, Any]:
     t_start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="tes-bench-"))
-    results: dict[str, Any] = {"machine": machine(), "config": {k: str(v) if isinstance(v, Path) else v
-                                                               for k, v in dataclasses.asdict(cfg).items()}}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "config": {
+            k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()
+        },
+    }
     results["sandbox"] = sandbox_mode()
     net = Network(work, cfg)
     try:
-        log(f"work dir {work}; machine {results['machine']['nproc']} CPUs, load {results['machine']['load_avg_at_start']}")
+        log(
+            f"work dir {work}; machine {results['machine']['nproc']} CPUs, load {results['machine']['load_avg_at_start']}"
+        )
         net.anvil.start()
         from ape import networks
         from ape.logging import logger
@@ -442,40 +584,59 @@ def run(cfg: Config) -> dict[str, Any]:
         with networks.parse_network_choice(net.anvil.url):
             t = time.monotonic()
             net.setup()
-            log(f"anvil at {net.anvil.url}; deployed and {cfg.nodes} node(s) set up in {time.monotonic() - t:.1f}s")
+            log(
+                f"anvil at {net.anvil.url}; deployed and {cfg.nodes} node(s) set up in {time.monotonic() - t:.1f}s"
+            )
 
             log(f"anvil ceiling: {cfg.transfers} plain transfers x 3 ways")
-            results["anvil"] = anvil_ceiling(net.anvil.url, net.transfer_key, net.transfer_to, cfg.transfers)
+            results["anvil"] = anvil_ceiling(
+                net.anvil.url, net.transfer_key, net.transfer_to, cfg.transfers
+            )
             log(f"  {results['anvil']}")
 
             short = make_jobs(work, "short-a", SHORT_JOB, cfg.e2e_jobs)
-            short_b = make_jobs(work, "short-b", SHORT_JOB.replace("job %s", "job-b %s"), cfg.e2e_jobs)
+            short_b = make_jobs(
+                work, "short-b", SHORT_JOB.replace("job %s", "job-b %s"), cfg.e2e_jobs
+            )
             windows = {"disputeWindow": SHORT_DISPUTE_WINDOW}
             e2e: dict[str, Any] = {}
             log(f"end to end: {cfg.e2e_jobs} short jobs, batch size {cfg.batch_size}")
-            e2e["batched"] = net.phase("batched", short, batch_size=cfg.batch_size, until="JobPaid", windows=windows)
+            e2e["batched"] = net.phase(
+                "batched", short, batch_size=cfg.batch_size, until="JobPaid", windows=windows
+            )
             log(f"  {e2e['batched']}")
             log(f"end to end: {cfg.e2e_jobs} short jobs, batch size 1")
-            e2e["unbatched"] = net.phase("unbatched", short_b, batch_size=1, until="JobPaid", windows=windows)
+            e2e["unbatched"] = net.phase(
+                "unbatched", short_b, batch_size=1, until="JobPaid", windows=windows
+            )
             log(f"  {e2e['unbatched']}")
             results["e2e"] = e2e
 
             sleepers = make_jobs(work, "sleep", SLEEP_JOB, cfg.overhead_jobs)
-            log(f"overhead: {cfg.overhead_jobs} one-second jobs through the network ({cfg.workers} workers)")
-            through = net.phase("overhead", sleepers, batch_size=cfg.batch_size, until="ResultAccepted", windows={})
+            log(
+                f"overhead: {cfg.overhead_jobs} one-second jobs through the network ({cfg.workers} workers)"
+            )
+            through = net.phase(
+                "overhead", sleepers, batch_size=cfg.batch_size, until="ResultAccepted", windows={}
+            )
             log(f"  {through}")
             log(f"overhead: the same jobs straight on LocalSandboxBackend ({cfg.workers} workers)")
             direct = run_direct(work, sleepers, cfg.workers)
             log(f"  {direct}")
-            results["overhead"] = {"network": through, "direct": direct,
-                                   "ratio": r(through["proven_makespan_s"] / direct["makespan_s"])}
+            results["overhead"] = {
+                "network": through,
+                "direct": direct,
+                "ratio": r(through["proven_makespan_s"] / direct["makespan_s"]),
+            }
         net.anvil.stop()
 
         iters = calibrate(cfg.scaling_job_s)
         cpu_jobs = make_jobs(work, "cpu", CPU_JOB, cfg.scaling_jobs, env={"ITERS": str(iters)})
         scaling: dict[str, Any] = {}
         for w in (1, 2, 4):
-            log(f"scaling: {cfg.scaling_jobs} CPU-bound jobs (~{cfg.scaling_job_s:g}s each) on {w} worker(s)")
+            log(
+                f"scaling: {cfg.scaling_jobs} CPU-bound jobs (~{cfg.scaling_job_s:g}s each) on {w} worker(s)"
+            )
             s = run_direct(work, cpu_jobs, w, cpus=float(w))
             scaling[str(w)] = s
             log(f"  {s}")
@@ -496,29 +657,41 @@ def run(cfg: Config) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
     b, u = results["e2e"]["batched"], results["e2e"]["unbatched"]
-    results.update({
-        "jobs_per_s": b["paid_per_s"],
-        "latency_p50_s": b["paid_latency_p50_s"],
-        "latency_p95_s": b["paid_latency_p95_s"],
-        "anvil_transfers_per_s": results["anvil"]["pipelined_per_s"],
-        "anvil_transfers_per_s_sequential": results["anvil"]["sequential_node_style_per_s"],
-        "overhead_ratio_1s": results["overhead"]["ratio"],
-        "batching": {
-            "with": {"batch_size": b["batch_size"], **_summary(b)},
-            "without": {"batch_size": 1, **_summary(u)},
-        },
-        "gas": gas_summary(),
-    })
+    results.update(
+        {
+            "jobs_per_s": b["paid_per_s"],
+            "latency_p50_s": b["paid_latency_p50_s"],
+            "latency_p95_s": b["paid_latency_p95_s"],
+            "anvil_transfers_per_s": results["anvil"]["pipelined_per_s"],
+            "anvil_transfers_per_s_sequential": results["anvil"]["sequential_node_style_per_s"],
+            "overhead_ratio_1s": results["overhead"]["ratio"],
+            "batching": {
+                "with": {"batch_size": b["batch_size"], **_summary(b)},
+                "without": {"batch_size": 1, **_summary(u)},
+            },
+            "gas": gas_summary(),
+        }
+    )
     results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = r(time.monotonic() - t_start, 1)
     return results
 
 
 def _summary(p: dict[str, Any]) -> dict[str, Any]:
-    keys = ("paid_per_s", "paid_latency_p50_s", "paid_latency_p95_s", "proven_per_s", "proven_latency_p50_s",
-            "proven_latency_p95_s", "node_txs_per_job", "node_gas_per_job")
-    return {k: p[k] for k in keys} | {"proof_txs": p["node_txs"].get("proof", 0),
-                                      "proof_gas_per_job": p["gas_per_job_by_kind"].get("proof", 0)}
+    keys = (
+        "paid_per_s",
+        "paid_latency_p50_s",
+        "paid_latency_p95_s",
+        "proven_per_s",
+        "proven_latency_p50_s",
+        "proven_latency_p95_s",
+        "node_txs_per_job",
+        "node_gas_per_job",
+    )
+    return {k: p[k] for k in keys} | {
+        "proof_txs": p["node_txs"].get("proof", 0),
+        "proof_gas_per_job": p["gas_per_job_by_kind"].get("proof", 0),
+    }
 
 
 def calibrate(target_s: float) -> int:
@@ -536,8 +709,11 @@ def gas_summary() -> dict[str, Any]:
     if not path.exists():
         return {"note": "docs/gas.json missing: run `make gas`"}
     g = json.loads(path.read_text())
-    return {k: g[k] for k in ("lifecycle_k1_total", "lifecycle_k3_total", "proof_relay_per_job") if k in g} | {
-        "source": "docs/gas.json (make gas, " + g.get("network", "?") + ")"}
+    return {
+        k: g[k]
+        for k in ("lifecycle_k1_total", "lifecycle_k3_total", "proof_relay_per_job")
+        if k in g
+    } | {"source": "docs/gas.json (make gas, " + g.get("network", "?") + ")"}
 
 
 # ------------------------------------------------------------------------------------ report
@@ -554,7 +730,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "",
         "## Machine",
         "",
-        "| | |", "|---|---|",
+        "| | |",
+        "|---|---|",
         f"| CPUs (`nproc`) | {cores} |",
         f"| CPU model | {m['cpu_model']} |",
         f"| memory | {m['memory_gib']} GiB |",
@@ -569,7 +746,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "",
         "## Summary (`docs/bench.json`)",
         "",
-        "| key | value | meaning |", "|---|---|---|",
+        "| key | value | meaning |",
+        "|---|---|---|",
         f"| `jobs_per_s` | {res['jobs_per_s']} | short k = 1 jobs settled (Paid) per second, burst of {b['jobs']}, proof batching on |",
         f"| `latency_p50_s` | {res['latency_p50_s']} | submission → Paid, median (includes the 1 s dispute window) |",
         f"| `latency_p95_s` | {res['latency_p95_s']} | submission → Paid, 95th percentile |",
@@ -587,7 +765,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f" has passed in chain time). The bench mines an empty block every {BLOCK_CLOCK_S} s so chain time moves as"
         " on a real chain; there are no time warps. Throughput = jobs ÷ (last event − first submission).",
         "",
-        "| | proof batching (`--batch-size " + str(b["batch_size"]) + "`) | no batching (`--batch-size 1`) |",
+        "| | proof batching (`--batch-size "
+        + str(b["batch_size"])
+        + "`) | no batching (`--batch-size 1`) |",
         "|---|---|---|",
         f"| jobs settled (Paid) per second | **{b['paid_per_s']}** | **{u['paid_per_s']}** |",
         f"| submission → Paid p50 / p95 (s) | {b['paid_latency_p50_s']} / {b['paid_latency_p95_s']} | {u['paid_latency_p50_s']} / {u['paid_latency_p95_s']} |",
@@ -597,13 +777,15 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| node transactions | {_txs(b)} | {_txs(u)} |",
         f"| node transactions per job (claim + proof + finalize) | {b['node_txs_per_job']} | {u['node_txs_per_job']} |",
         f"| node gas per job (claim + proof + finalize) | {b['node_gas_per_job']:,} | {u['node_gas_per_job']:,} |",
+        f"| JSON-RPC requests per job (node + client, from anvil's log) | {b['rpc']['node_and_client_per_job']} | {u['rpc']['node_and_client_per_job']} |",
         f"| proof gas per job | {b['gas_per_job_by_kind'].get('proof', 0):,} | {u['gas_per_job_by_kind'].get('proof', 0):,} |",
         f"| mean seconds from the previous stage to each stage (node log) | {_stages(b)} | {_stages(u)} |",
         "",
         "**anvil's own ceiling, same run, same chain** (plain ETH transfers, signed with eth_account and sent"
         " as raw transactions through web3, as the node sends):",
         "",
-        "| way | transfers/s |", "|---|---|",
+        "| way | transfers/s |",
+        "|---|---|",
         f"| sequential, node-style (pending nonce, fees, `estimate_gas`, sign, send, wait for receipt) | {a['sequential_node_style_per_s']} |",
         f"| sequential, bare (sign, send, wait for receipt) | {a['sequential_per_s']} |",
         f"| pipelined (send all {a['transfers']}, then all receipts) | **{a['pipelined_per_s']}** |",
@@ -612,7 +794,12 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f" with batching, so {b['paid_per_s']} jobs/s is about {r((1 + b['node_txs_per_job']) * b['paid_per_s'], 1)}"
         f" transactions/s: {r(100 * (1 + b['node_txs_per_job']) * b['paid_per_s'] / a['sequential_node_style_per_s'], 0):g}%"
         f" of the node-style sequential ceiling and {r(100 * (1 + b['node_txs_per_job']) * b['paid_per_s'] / a['pipelined_per_s'], 0):g}%"
-        " of the pipelined one. " + _e2e_comment(b, u),
+        " of the pipelined one. " + _e2e_comment(b, u, a["sequential_node_style_per_s"]),
+        "",
+        "Latency here is mostly queueing: the whole burst is submitted at once to one node with"
+        f" {b['workers_per_node']} workers, so the last jobs wait for the first ones; a job alone on an idle node"
+        " takes a few seconds to proven and ~2.5 s more to paid (the 1 s dispute window, whole-second block"
+        " timestamps, then a finalize transaction).",
         "",
         "## Oracle overhead (1-second jobs)",
         "",
@@ -622,7 +809,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f" bundles submitted at once to `LocalSandboxBackend(max_workers={o['direct']['workers']})` — the node's own"
         " backend, same sandbox — timed until the last result.",
         "",
-        "| | makespan (s) | jobs/s |", "|---|---|---|",
+        "| | makespan (s) | jobs/s |",
+        "|---|---|---|",
         f"| through the network (submission → proven) | {o['network']['proven_makespan_s']} | {o['network']['proven_per_s']} |",
         f"| directly on the backend | {o['direct']['makespan_s']} | {o['direct']['jobs_per_s']} |",
         f"| **ratio** (target ≤ 1.15) | **{o['ratio']}** | |",
@@ -637,14 +825,24 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f" {res['scaling_detail']['iters']:,} iterations) on `LocalSandboxBackend(max_workers=n, cpus=n)`."
         " Efficiency = jobs/s ÷ (n × jobs/s with 1 worker).",
         "",
-        "| workers | makespan (s) | jobs/s | efficiency | |", "|---|---|---|---|---|",
+        "| workers | makespan (s) | jobs/s | efficiency | |",
+        "|---|---|---|---|---|",
     ]
     for w, s in res["scaling"].items():
-        L.append(f"| {w} | {s['makespan_s']} | {s['jobs_per_s']} | {s['efficiency']} | {s.get('note', '')} |")
+        L.append(
+            f"| {w} | {s['makespan_s']} | {s['jobs_per_s']} | {s['efficiency']} | {s.get('note', '')} |"
+        )
     L += [
         "",
-        f"This machine has {cores} cores: more workers than cores cannot add throughput (4 workers run 2 at a"
-        " time, and share the cores with anything else running).",
+        f"**This machine has {cores} cores**: on a quiet machine more workers than cores cannot add"
+        f" throughput (4 workers time-share {cores} cores, so expect efficiency ≤ {cores}/4 at 4)."
+        + (
+            f" This run was not quiet (load average {m['load_avg_at_start'][0]} at start, {cores} cores): other"
+            " processes competed for the CPUs, and a run with more processes wins a larger share of contended"
+            " cores, which inflates the 2- and 4-worker numbers (and the mean time per job grows with workers)."
+            if max(m["load_avg_at_start"][0], (m.get("load_avg_at_end") or [0])[0]) > cores
+            else ""
+        ),
         "",
         "## Gas",
         "",
@@ -654,16 +852,20 @@ def markdown(res: dict[str, Any], command: str) -> str:
         L += [
             f"From {g['source']}; see docs/gas.md for every operation.",
             "",
-            "| | gas |", "|---|---|",
+            "| | gas |",
+            "|---|---|",
             f"| k = 1 lifecycle (create, claim, proof, finalize, withdraw) | {g['lifecycle_k1_total']:,} |",
             f"| k = 3 lifecycle | {g['lifecycle_k3_total']:,} |",
         ]
         for n, v in g.get("proof_relay_per_job", {}).items():
             L.append(f"| proof relay per job, batch of {n} | {v:,} |")
-        L += ["", f"Measured on anvil in this run (node transactions only, per job): {b['node_gas_per_job']:,} gas with"
-              f" batching, {u['node_gas_per_job']:,} without (the batched run goes first and also pays one-off"
-              " costs of the first jobs on a fresh deployment, e.g. the first finalize; compare the proof gas per"
-              f" job: {b['gas_per_job_by_kind'].get('proof', 0):,} vs {u['gas_per_job_by_kind'].get('proof', 0):,})."]
+        L += [
+            "",
+            f"Measured on anvil in this run (node transactions only, per job): {b['node_gas_per_job']:,} gas with"
+            f" batching, {u['node_gas_per_job']:,} without (the batched run goes first and also pays one-off"
+            " costs of the first jobs on a fresh deployment, e.g. the first finalize; compare the proof gas per"
+            f" job: {b['gas_per_job_by_kind'].get('proof', 0):,} vs {u['gas_per_job_by_kind'].get('proof', 0):,}).",
+        ]
     else:
         L.append(g.get("note", "no gas figures"))
     L.append("")
@@ -672,7 +874,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
 
 def _txs(p: dict[str, Any]) -> str:
     t = p["node_txs"]
-    return ", ".join(f"{k} {t[k]}" for k in ("claim", "proof", "finalize", "announce", "heartbeat") if k in t)
+    return ", ".join(
+        f"{k} {t[k]}" for k in ("claim", "proof", "finalize", "announce", "heartbeat") if k in t
+    )
 
 
 def _stages(p: dict[str, Any]) -> str:
@@ -681,24 +885,38 @@ def _stages(p: dict[str, Any]) -> str:
     return ", ".join(f"{k} +{s[k]}" for k in order if k in s)
 
 
-def _e2e_comment(b: dict[str, Any], u: dict[str, Any]) -> str:
+def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
     ratio = b["paid_per_s"] / u["paid_per_s"] if u["paid_per_s"] else float("nan")
+    bound = seq / b["node_txs_per_job"] if b["node_txs_per_job"] else float("nan")
+    top = ", ".join(f"{k} {v}" for k, v in b["rpc"]["node_and_client_top_methods"].items())
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
-        f" and changed throughput by ×{ratio:.2f}. Claims and finalizes are one transaction per job and each node"
-        " sends its transactions one at a time, waiting for each receipt, so a node's throughput is bounded by"
-        " the sequential ceiling above divided by its transactions per job, not by anvil."
+        f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
+        f" and changed throughput by ×{ratio:.2f}: claims and finalizes stay one transaction per job. A node sends"
+        " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
+        f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
+        " transactions are not the limit either. The limit is the node's loop: every step re-reads the chain"
+        " for each job in flight and a job advances one stage per step; node and client made"
+        f" {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job (busiest: {top})."
     )
 
 
 def _overhead_comment(o: dict[str, Any]) -> str:
     net = o["network"]
     extra = net["proven_makespan_s"] - o["direct"]["makespan_s"]
+    top = ", ".join(f"{k} {v}" for k, v in net["rpc"]["node_and_client_top_methods"].items())
     return (
-        f"The network adds {extra:.1f} s: the client's submissions take {net['submit_s']} s"
-        f" ({net['submit_per_s']} jobs/s), and each job waits for its claim transaction before it runs and for its"
-        f" proof after (mean seconds from the previous stage: {_stages(net)}). With the workers busy the middle of the run"
-        " overlaps these, so the extra is mostly the first claim and the last proof."
+        f"The network adds {extra:.1f} s. What dominates is the node's loop, not the chain and not the sandbox."
+        " A job moves one stage per loop step (seen → claiming → claimed → running → executed → proving → proven),"
+        " and each step reads the chain for every job in flight (job and replica views) and sends each pending"
+        " claim as its own transaction, waiting for its receipt, so with dozens of jobs in flight a step takes"
+        f" seconds: mean seconds from the previous stage were {_stages(net)}; the node and client made"
+        f" {net['rpc']['node_and_client_per_job']} JSON-RPC requests per job (busiest: {top}), while anvil"
+        " itself is far from its ceiling."
+        " The node also claims only while a worker is free (`workers` minus jobs executing) and then claims every"
+        " open job it has seen in one step, so jobs reach the workers in waves and the workers idle while the"
+        f" next wave's claims are mined and picked up. The client's {net['jobs']} submissions took {net['submit_s']} s"
+        f" ({net['submit_per_s']} jobs/s, overlapping the execution)."
     )
 
 
@@ -706,26 +924,53 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m oracle.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny N: a smoke test (< 1 min)")
     ap.add_argument("--e2e-jobs", type=int, help="short jobs per end-to-end run (default 40)")
-    ap.add_argument("--overhead-jobs", type=int, help="1-second jobs for the overhead ratio (default 40)")
+    ap.add_argument(
+        "--overhead-jobs", type=int, help="1-second jobs for the overhead ratio (default 40)"
+    )
     ap.add_argument("--scaling-jobs", type=int, help="CPU-bound jobs for scaling (default 12)")
-    ap.add_argument("--scaling-job-s", type=float, help="seconds one CPU-bound job takes (default 1)")
-    ap.add_argument("--transfers", type=int, help="plain transfers per ceiling measurement (default 300)")
+    ap.add_argument(
+        "--scaling-job-s", type=float, help="seconds one CPU-bound job takes (default 1)"
+    )
+    ap.add_argument(
+        "--transfers", type=int, help="plain transfers per ceiling measurement (default 300)"
+    )
     ap.add_argument("--nodes", type=int, choices=(1, 2, 3), help="node processes (default 1)")
-    ap.add_argument("--workers", type=int, help="workers per node and for the direct run (default 2)")
-    ap.add_argument("--batch-size", type=int, help="proof batch size of the batched run (default 20)")
+    ap.add_argument(
+        "--workers", type=int, help="workers per node and for the direct run (default 2)"
+    )
+    ap.add_argument(
+        "--batch-size", type=int, help="proof batch size of the batched run (default 20)"
+    )
     ap.add_argument("--json", type=Path, help="output JSON (default docs/bench.json)")
     ap.add_argument("--md", type=Path, help="output Markdown (default docs/BENCHMARKS.md)")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory (node logs, databases)")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the work directory (node logs, databases)"
+    )
     a = ap.parse_args(argv)
-    overrides = {k: v for k, v in {
-        "e2e_jobs": a.e2e_jobs, "overhead_jobs": a.overhead_jobs, "scaling_jobs": a.scaling_jobs,
-        "scaling_job_s": a.scaling_job_s, "transfers": a.transfers, "nodes": a.nodes, "workers": a.workers,
-        "batch_size": a.batch_size, "json_path": a.json, "md_path": a.md, "keep": a.keep or None,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "e2e_jobs": a.e2e_jobs,
+            "overhead_jobs": a.overhead_jobs,
+            "scaling_jobs": a.scaling_jobs,
+            "scaling_job_s": a.scaling_job_s,
+            "transfers": a.transfers,
+            "nodes": a.nodes,
+            "workers": a.workers,
+            "batch_size": a.batch_size,
+            "json_path": a.json,
+            "md_path": a.md,
+            "keep": a.keep or None,
+        }.items()
+        if v is not None
+    }
     cfg = Config.quick_config() if a.quick else Config()
     cfg = dataclasses.replace(cfg, **overrides)
     res = run(cfg)
-    command = "python -m oracle.bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    command = (
+        "python -m oracle.bench"
+        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    )
     if command == "python -m oracle.bench":
         command = "make bench"
     res["command"] = command
@@ -733,9 +978,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg.json_path.write_text(json.dumps(res, indent=2) + "\n")
     cfg.md_path.parent.mkdir(parents=True, exist_ok=True)
     cfg.md_path.write_text(markdown(res, command))
-    log(f"jobs/s {res['jobs_per_s']}, p50 {res['latency_p50_s']} s, p95 {res['latency_p95_s']} s, anvil "
+    log(
+        f"jobs/s {res['jobs_per_s']}, p50 {res['latency_p50_s']} s, p95 {res['latency_p95_s']} s, anvil "
         f"{res['anvil_transfers_per_s']} transfers/s, overhead ratio {res['overhead_ratio_1s']}, scaling "
-        + ", ".join(f"{w}: {s['jobs_per_s']}/s eff {s['efficiency']}" for w, s in res["scaling"].items()))
+        + ", ".join(
+            f"{w}: {s['jobs_per_s']}/s eff {s['efficiency']}" for w, s in res["scaling"].items()
+        )
+    )
     log(f"wrote {cfg.json_path} and {cfg.md_path} in {res['seconds']:.0f}s")
     return 0
 

@@ -200,7 +200,10 @@ def _bwrap_command(
             cmd += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             cmd += ["--ro-bind", link, link]
-    made: set[str] = {"/", "/usr", *_ROOT_LINKS}
+    # The private /tmp comes before the binds: a later tmpfs would hide a venv or project that
+    # itself lives under /tmp (a CI checkout, say), and the job would lose its packages.
+    cmd += ["--size", str(lim.memory_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
+    made: set[str] = {"/", "/usr", "/tmp", *_ROOT_LINKS}
 
     def bind(flag: str, src: str, dest: str) -> None:
         # bwrap creates missing parents 0700 (as root): make them 0755 so uid 65534 can walk.
@@ -224,7 +227,6 @@ def _bwrap_command(
     bind("--bind", str(output_dir), SANDBOX_OUT_DIR)
     if shards_dir is not None:
         bind("--ro-bind", str(shards_dir), SANDBOX_SHARDS_DIR)
-    cmd += ["--size", str(lim.memory_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     if gpu_ids:
         for dev in sorted(Path("/dev").glob("nvidia*")):

@@ -9,15 +9,33 @@ import pytest
 
 from oracle.localnet import ANVIL, REPO
 
-KEYS = ("jobs_per_s", "latency_p50_s", "latency_p95_s", "anvil_transfers_per_s", "overhead_ratio_1s")
+KEYS = (
+    "jobs_per_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "anvil_transfers_per_s",
+    "overhead_ratio_1s",
+)
 
 
 @pytest.mark.skipif(not ANVIL.exists(), reason="anvil is not installed (make setup)")
 def test_bench_quick_writes_reports(tmp_path):
     out_json, out_md = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "oracle.bench", "--quick", "--json", str(out_json), "--md", str(out_md)],
-        cwd=REPO, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "oracle.bench",
+            "--quick",
+            "--json",
+            str(out_json),
+            "--md",
+            str(out_md),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
@@ -30,7 +48,9 @@ def test_bench_quick_writes_reports(tmp_path):
     assert res["scaling"]["1"]["efficiency"] == 1.0
     for mode in ("with", "without"):
         assert res["batching"][mode]["paid_per_s"] > 0
-    assert res["batching"]["with"]["batch_size"] > 1 and res["batching"]["without"]["batch_size"] == 1
+    assert (
+        res["batching"]["with"]["batch_size"] > 1 and res["batching"]["without"]["batch_size"] == 1
+    )
     assert "gas" in res
     assert res["machine"]["nproc"] >= 1 and res["machine"]["cpu_model"]
 
