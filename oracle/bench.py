@@ -798,7 +798,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "",
         "Latency here is mostly queueing: the whole burst is submitted at once to one node with"
         f" {b['workers_per_node']} workers, so the last jobs wait for the first ones; a job alone on an idle node"
-        " takes a few seconds to proven and ~2.5 s more to paid (the 1 s dispute window, whole-second block"
+        " takes a few seconds to proven and about 2 s more to paid (the 1 s dispute window, whole-second block"
         " timestamps, then a finalize transaction).",
         "",
         "## Oracle overhead (1-second jobs)",

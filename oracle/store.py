@@ -203,10 +203,12 @@ class Store:
             )
 
     def finish(self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None) -> None:
+        """`gas_used` is the whole transaction's: a batch's intents each record their share."""
+        share = None if gas_used is None else gas_used // max(len(ids), 1)
         with self.tx() as db:
             db.executemany(
                 "UPDATE intents SET status = ?, error = ?, gas_used = ?, updated = ? WHERE id = ?",
-                [(status, error, gas_used, time.time(), i) for i in ids],
+                [(status, error, share, time.time(), i) for i in ids],
             )
 
     def gas_spent(self) -> int:
