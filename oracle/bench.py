@@ -906,16 +906,15 @@ def _overhead_comment(o: dict[str, Any]) -> str:
     extra = net["proven_makespan_s"] - o["direct"]["makespan_s"]
     top = ", ".join(f"{k} {v}" for k, v in net["rpc"]["node_and_client_top_methods"].items())
     return (
-        f"The network adds {extra:.1f} s. What dominates is the node's loop, not the chain and not the sandbox."
-        " A job moves one stage per loop step (seen → claiming → claimed → running → executed → proving → proven),"
-        " and each step reads the chain for every job in flight (job and replica views) and sends each pending"
-        " claim as its own transaction, waiting for its receipt, so with dozens of jobs in flight a step takes"
-        f" seconds: mean seconds from the previous stage were {_stages(net)}; the node and client made"
-        f" {net['rpc']['node_and_client_per_job']} JSON-RPC requests per job (busiest: {top}), while anvil"
-        " itself is far from its ceiling."
-        " The node also claims only while a worker is free (`workers` minus jobs executing) and then claims every"
-        " open job it has seen in one step, so jobs reach the workers in waves and the workers idle while the"
-        f" next wave's claims are mined and picked up. The client's {net['jobs']} submissions took {net['submit_s']} s"
+        f"The network adds {extra:.1f} s over running the same jobs straight on the backend."
+        " What remains is the node's loop, not the chain and not the sandbox: each job still waits for"
+        " the chain between stages (claim mined → run → proof mined), a step reads the job and replica"
+        f" views of every job in flight; mean seconds from the previous stage were {_stages(net)}; the"
+        f" node and client made {net['rpc']['node_and_client_per_job']} JSON-RPC requests per job"
+        f" (busiest: {top}), while anvil itself is far from its ceiling. Claims are pipelined (consecutive"
+        " nonces, receipts awaited together) and limited to free workers plus a small prefetch, and a job"
+        " moves through every stage the chain allows within one step."
+        f" The client's {net['jobs']} submissions took {net['submit_s']} s"
         f" ({net['submit_per_s']} jobs/s, overlapping the execution)."
     )
 

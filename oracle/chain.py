@@ -61,6 +61,11 @@ class Chain:
             raise ConfigError(f"no deployment record at {deployment}: run `ape run deploy` first")
         record = json.loads(deployment.read_text())
         w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        # web3 v7's 'validation' middleware asks the node for eth_chainId before every call, estimate
+        # and send (~55 requests per job, the busiest RPC method). The chain id cannot change under a
+        # connection, so we read it once (`chain_id`, cached) and pass it explicitly on every
+        # transaction we build; signing binds it into the tx (EIP-155), so a wrong chain still fails.
+        w3.middleware_onion.remove("validation")
         return cls(w3, record)
 
     @cached_property

@@ -77,6 +77,7 @@ class Node:
         self._announce: str | None = None
         self._nodes: dict[int, dict[str, Any]] = {}
         self._owners: set[str] = set()
+        self._reset_views()
         from oracle.results import ResultStore
 
         self.results = ResultStore(settings.results_dir)
@@ -123,6 +124,7 @@ class Node:
         self._stop = True
 
     def step(self) -> None:
+        self._reset_views()
         for ev in self.ingest.poll():
             self._on_event(ev)
         self._refresh_nodes()
@@ -130,20 +132,43 @@ class Node:
             for node_id in sorted(self._nodes):
                 self.store.add_intent("announce", None, node_id, {"url": self._announce})
             self._announce = None
-        for job in self.store.active_jobs():
-            try:
-                self.drive(job)
-            except RPC_ERRORS:
-                raise
-            except OracleError as err:
-                self._finish(job["job_id"], st.FAILED, str(err))
-            except Exception:  # noqa: BLE001 (one job's surprise must not stall the others)
-                log.exception("job %d: step failed; will retry", job["job_id"])
+        self._drive_all(self.store.active_jobs())
         self._heartbeat()
+        self._reset_views()  # flush must judge intents on the chain as it is now
         self.submitter.flush(self._still_needed)
+        touched = self.submitter.touched
+        if touched:
+            # Our transactions just changed these jobs on chain (claim mined, proof committed): take
+            # the next stage now (start the execution, queue the reveal) rather than one poll later,
+            # and send what that produced in the same step.
+            self._reset_views()
+            self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
+            self._reset_views()
+            self.submitter.flush(self._still_needed)
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
+        for job in jobs:
+            # Drive again while the job advances: the views cached for this step stay true until
+            # flush sends our intents, so a job goes e.g. claimed -> running or executed -> proving
+            # in one step instead of one stage per poll.
+            for _ in range(8):
+                try:
+                    self.drive(job)
+                except RPC_ERRORS:
+                    raise
+                except OracleError as err:
+                    self._finish(job["job_id"], st.FAILED, str(err))
+                    break
+                except Exception:  # noqa: BLE001 (one job's surprise must not stall the others)
+                    log.exception("job %d: step failed; will retry", job["job_id"])
+                    break
+                after = self.store.job(job["job_id"])
+                if after is None or after["stage"] == job["stage"] or after["stage"] in st.TERMINAL:
+                    break
+                job = after
 
     def _heartbeat(self) -> None:
         """Proves liveness once per rewards epoch for every active node we run (availability share).
@@ -163,7 +188,8 @@ class Node:
         """For the results endpoint: the job's client and our stored result archive, if any."""
         job = self.store.job(job_id)
         try:
-            client = self._job(job_id)["client"]
+            # Uncached: this runs on the HTTP server's thread, outside the loop's steps.
+            client = _job_view(self.chain.market.functions.job(job_id).call())["client"]
         except Exception:  # noqa: BLE001 (unknown job or RPC down: nothing to serve)
             return None, None
         if not job or not job["result_hash"]:
@@ -239,8 +265,13 @@ class Node:
     def _consider(self, job: dict[str, Any], view: dict[str, Any]) -> None:
         job_id = job["job_id"]
         replicas, operators = self._replica_sets(job_id, view)
-        free = self.s.workers - len(self.running)
-        gas_price = self.chain.w3.eth.gas_price
+        # Claims in flight or held but not yet executing count against the workers, plus a small
+        # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
+        # every open job at once (each claim locks collateral and starts its execution window).
+        stages = self.store.stage_counts()
+        held = len(self.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
+        free = self.s.workers + self.s.claim_prefetch - held
+        gas_price = self._per_step("gas_price", lambda: self.chain.w3.eth.gas_price)
         manifest_cpu_s = 60.0  # refined after fetch, from the manifest's time limit
         cost = estimate_cost(gas_price, self.s.gas_limit_estimate, manifest_cpu_s, self.s.compute_price_per_cpu_s)
         fee_bps = self._fee_bps()
@@ -350,14 +381,29 @@ class Node:
         return True
 
     # ---------------------------------------------------------------- chain views
+    # Views are cached for one phase of a step (cleared by _reset_views before and after each flush):
+    # within a phase only our store changes, never the chain by our hand, so re-reading the same job,
+    # replica, block time or parameter for every job in flight only costs round trips.
+    def _reset_views(self) -> None:
+        self._views: dict[Any, Any] = {}
+
+    def _per_step(self, key: Any, read):
+        views = self._views
+        if key not in views:
+            views[key] = read()
+        return views[key]
+
     def _job(self, job_id: int) -> dict[str, Any]:
-        return _job_view(self.chain.market.functions.job(job_id).call())
+        return self._per_step(("job", job_id), lambda: _job_view(self.chain.market.functions.job(job_id).call()))
+
+    def _replica(self, job_id: int, i: int):
+        return self._per_step(("replica", job_id, i), lambda: self.chain.market.functions.replica(job_id, i).call())
 
     def _my_replica(self, job_id: int, view: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         """Our latest replica of the job, as (node id, replica view)."""
         found = None
         for i in range(view["replicaCount"]):
-            node_id, state, rnd, operator, commitment = self.chain.market.functions.replica(job_id, i).call()
+            node_id, state, rnd, operator, commitment = self._replica(job_id, i)
             if operator.lower() == self.key.address.lower():
                 found = (node_id, {"state": state, "round": rnd, "commitment": commitment})
         return found
@@ -365,7 +411,7 @@ class Node:
     def _replica_sets(self, job_id: int, view: dict[str, Any]) -> tuple[set[int], set[str]]:
         nodes, ops = set(), set()
         for i in range(view["replicaCount"]):
-            node_id, _, _, operator, _ = self.chain.market.functions.replica(job_id, i).call()
+            node_id, _, _, operator, _ = self._replica(job_id, i)
             nodes.add(node_id)
             ops.add(operator.lower())
         return nodes, ops
@@ -384,10 +430,10 @@ class Node:
         return [i for i in range(1, total + 1) if reg.functions.operatorOf(i).call().lower() == self.key.address.lower()]
 
     def _fee_bps(self) -> int:
-        return int(self.chain.market.functions.parameters().call()[0])
+        return self._per_step("fee_bps", lambda: int(self.chain.market.functions.parameters().call()[0]))
 
     def _chain_time(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        return self._per_step("time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"]))
 
     # ---------------------------------------------------------------- bookkeeping
     def _intent_once(self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]) -> None:

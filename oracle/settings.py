@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     backend: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     workers: int = Field(2, ge=1, description="jobs run at the same time")
+    claim_prefetch: int = Field(2, ge=0, description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined")
     allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
     max_bundle_mb: int = Field(64, ge=1)
     data_dir: Path = Path(".tes-node")

@@ -50,6 +50,7 @@ class Submitter:
         self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
         self.on_gas = on_gas or (lambda kind, gas: None)
         self._nonce: int | None = None
+        self.touched: set[int] = set()
 
     @property
     def address(self) -> str:
@@ -76,28 +77,40 @@ class Submitter:
 
     # ---------------------------------------------------------------- sending
     def flush(self, still_needed: Callable[[Intent], bool]) -> int:
-        """Sends every pending intent still needed; returns how many transactions were confirmed."""
+        """Sends every pending intent still needed; returns how many transactions were confirmed.
+        `self.touched` is left holding the job ids whose intents settled, so the caller can look at
+        those jobs again at once instead of a step later."""
         self.recover()  # a 'sent' intent here lost its receipt wait to an RPC error
+        self.touched = set()
         pending = [i for i in self.store.intents("pending")]
-        sent = 0
         for intent in pending:
             if intent.kind not in BATCHED and not still_needed(intent):
                 self.store.finish([intent.id], "obsolete")
         pending = [i for i in self.store.intents("pending")]
-        singles = [i for i in pending if i.kind not in BATCHED]
-        for intent in singles:
-            self._send([intent])
-            sent += 1
+        groups = [[i] for i in pending if i.kind not in BATCHED]
         for kind in BATCHED:
             group = [i for i in pending if i.kind == kind]
             obsolete = [i.id for i in group if not still_needed(i)]
             if obsolete:
                 self.store.finish(obsolete, "obsolete")
             group = [i for i in group if i.id not in obsolete]
-            for start in range(0, len(group), self.batch_size):
-                self._send(group[start : start + self.batch_size])
-                sent += 1
-        return sent
+            groups += [group[start : start + self.batch_size] for start in range(0, len(group), self.batch_size)]
+        if not groups:
+            return 0
+        # Pipelined: every transaction is sent (consecutive nonces, one fee quote) before any receipt
+        # is awaited, so N claims cost one block's wait instead of N. Each intent is still recorded
+        # before its send and marked 'sent' with its hash right after, so a crash or RPC error in
+        # between leaves exactly what recover() already handles (look the hash up; else pending).
+        nonce, fees = self._next_nonce(), self._fees()
+        inflight = []
+        for group in groups:
+            sent = self._dispatch(group, nonce, fees)
+            if sent is not None:
+                inflight.append(sent)
+                nonce += 1
+        for sent in inflight:
+            self._settle(*sent)
+        return len(inflight)
 
     def _call(self, intents: list[Intent]) -> Any:
         m = self.chain.market
@@ -122,10 +135,11 @@ class Submitter:
             return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
         raise SubmitError(f"unknown intent kind {kind!r}")
 
-    def _send(self, intents: list[Intent]) -> None:
+    def _dispatch(self, intents: list[Intent], nonce: int, fees: dict[str, int]):
+        """Estimates and sends one transaction at `nonce`; None (and the intents failed) if the chain
+        refuses it already at the estimate."""
         ids = [i.id for i in intents]
         kind = intents[0].kind
-        w3 = self.chain.w3
         call = self._call(intents)
         try:
             gas = int(call.estimate_gas({"from": self.address}) * 1.3) + 20_000
@@ -133,24 +147,35 @@ class Submitter:
             # The chain says no (someone else filled the job, a deadline passed...): nothing to send.
             log.info("%s job %s not sent: %s", kind, intents[0].job_id, _reason(err))
             self.store.finish(ids, "failed", _reason(err))
-            return
-        nonce = self._next_nonce()
-        fees = self._fees()
+            self.touched.update(i.job_id for i in intents if i.job_id is not None)
+            return None
+        tx_hash = self._sign_send(call, ids, gas, nonce, fees)
+        return intents, call, gas, nonce, fees, tx_hash
+
+    def _sign_send(self, call: Any, ids: list[int], gas: int, nonce: int, fees: dict[str, int]) -> str:
+        tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas, "chainId": self.chain.chain_id, **fees})
+        signed = self.key.sign_transaction(tx)
+        tx_hash = self.chain.w3.eth.send_raw_transaction(signed.raw_transaction).hex()
+        self.store.mark_sent(ids, tx_hash, nonce)
+        return tx_hash
+
+    def _settle(self, intents: list[Intent], call: Any, gas: int, nonce: int, fees: dict[str, int], tx_hash: str) -> None:
+        ids = [i.id for i in intents]
+        kind = intents[0].kind
+        w3 = self.chain.w3
         for attempt in range(6):
-            tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas, "chainId": self.chain.chain_id, **fees})
-            signed = self.key.sign_transaction(tx)
-            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).hex()
-            self.store.mark_sent(ids, tx_hash, nonce)
             try:
                 receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.tx_timeout_s, poll_latency=0.2)
                 break
             except TimeExhausted:
+                if attempt == 5:
+                    raise SubmitError(f"{kind} transaction at nonce {nonce} not mined after fee bumps") from None
                 fees = {k: int(v * self.fee_bump) + 1 for k, v in fees.items()}
                 log.warning("%s tx %s stuck after %.0fs: replacing at nonce %d with higher fees (attempt %d)",
                             kind, tx_hash, self.tx_timeout_s, nonce, attempt + 1)
-        else:
-            raise SubmitError(f"{kind} transaction at nonce {nonce} not mined after fee bumps")
-        self._nonce = nonce + 1
+                tx_hash = self._sign_send(call, ids, gas, nonce, fees)
+        self._nonce = max(self._nonce or 0, nonce + 1)
+        self.touched.update(i.job_id for i in intents if i.job_id is not None)
         ok = receipt["status"] == 1
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
