@@ -532,9 +532,9 @@ class Network:
         failed = 0
         stage_s: dict[str, list[float]] = defaultdict(list)
         for n in nodes:
-            # one row per transaction (a batch's intents share it, each recording the whole tx's gas)
+            # one row per transaction (a batch's intents share it, each recording its share of the gas)
             for kind, status, g in n.db(
-                "SELECT kind, MAX(status), COALESCE(MAX(gas_used), 0) FROM intents "
+                "SELECT kind, MAX(status), COALESCE(SUM(gas_used), 0) FROM intents "
                 "WHERE tx_hash IS NOT NULL GROUP BY tx_hash"
             ):
                 txs[kind] += 1

@@ -77,7 +77,7 @@ PROFILES = {
     "default": dict(max_examples=10, stateful_step_count=30, phases=NO_SHRINK),
     "long": dict(max_examples=300, stateful_step_count=60),
 }
-ANVIL_PROFILE = dict(max_examples=4, stateful_step_count=20, phases=NO_SHRINK)
+ANVIL_PROFILE = dict(max_examples=8, stateful_step_count=25, phases=NO_SHRINK)
 # What the runs exercised (transactions by function, settlements by outcome); printed with -s.
 COVERAGE: Counter = Counter()
 STATUS_NAMES = {
