@@ -25,7 +25,6 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
@@ -37,6 +36,7 @@ from oracle.chain import Chain
 from oracle.client.errors import ClientError
 from oracle.errors import FetchError, ResultError
 from oracle.fetch import fetch_bundle
+from oracle.permit import permit_message
 from oracle.results import result_hash, unpack_result
 from oracle.serve import sign_result_request
 
@@ -267,27 +267,14 @@ class Client:
                 raise ClientError(f"not a valid bundle: {err}") from err
 
     def _permit(self, spender: str, value: int, deadline: int) -> tuple[int, bytes, bytes]:
+        """EIP-2612 signature over the one Permit definition (`oracle.permit`)."""
         token = self.chain.token
         _, name, version, chain_id, verifying, _, _ = token.functions.eip712Domain().call()
-        nonce = token.functions.nonces(self.address).call()
-        msg = encode_typed_data(full_message={
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
-            "message": {"owner": self.address, "spender": spender, "value": value, "nonce": nonce,
-                        "deadline": deadline},
-        })  # fmt: skip
-        signed = Account.sign_message(msg, self.key.key)  # type: ignore[union-attr]
+        msg = permit_message(
+            name=name, version=version, chain_id=int(chain_id), token=verifying, owner=self.address,
+            spender=spender, value=value, nonce=token.functions.nonces(self.address).call(), deadline=deadline,
+        )  # fmt: skip
+        signed = Account.sign_message(msg.signable_message, self.key.key)  # type: ignore[union-attr]
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
     # ---------------------------------------------------------------- watch
