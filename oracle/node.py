@@ -336,7 +336,7 @@ class Node:
         salt = secrets.token_bytes(32)
         self.store.upsert_job(job_id, stage="executed", result_hash=result_hash.hex(), salt=salt.hex(),
                               reason=None if result.status == "ok" else f"{result.status}: {result.reason}")
-        self._mark(job_id, "executed")
+        self._mark(job_id, "executed", f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s")
         self._maybe_prove(self.store.job(job_id), view, node_id)
 
     def _maybe_prove(self, job: dict[str, Any], view: dict[str, Any], node_id: int) -> None:

@@ -66,3 +66,29 @@ def test_k3_job__three_nodes_reach_consensus_and_are_paid(
     hashes = {n.db("SELECT result_hash FROM jobs WHERE job_id=?", job_id)[0][0] for n in nodes}
     assert len(hashes) == 1 and market.job(job_id).resultHash == bytes.fromhex(hashes.pop())
     assert sorted(market.replica(job_id, i).nodeId for i in range(3)) == sorted(ids)
+
+
+def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
+    tmp_path, chain, market, setup_node, node_owners, operators, create_job, spawn
+):
+    """A node that scales out on Ray (here a local Ray it starts itself) settles like any other,
+    and its result equals what the local sandbox computes for the same bundle."""
+    from oracle import bundle as bundles
+    from oracle.execute import LocalSandboxBackend
+
+    setup_node(node_owners[0], operators[0])
+    node = spawn(0, "--backend", "ray", "--workers", "1")
+    uri, bundle_hash, path = make_bundle(tmp_path, SCRIPT)
+    job_id = create_job(bundle_hash=bundle_hash, uri=uri)
+
+    wait_for(lambda: _status(market, job_id) == ACCEPTED, 180, what="k=1 job accepted via Ray", nodes=[node])
+    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
+    chain.mine()
+    wait_for(lambda: _status(market, job_id) == PAID, 60, what="k=1 job finalized", nodes=[node])
+
+    manifest = bundles.unpack(path.read_bytes(), tmp_path / "local" / "bundle", 2**26)
+    with LocalSandboxBackend(tmp_path / "local" / "work", max_workers=1) as local:
+        expected = local.run_bundle(1, tmp_path / "local" / "bundle", manifest, tmp_path / "local" / "out")
+    assert expected.status == "ok"
+    assert market.job(job_id).resultHash == expected.result_hash
+    assert f"job {job_id} executed: ok on the ray:" in node.log()  # ray:<worker node id>
