@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 class Anvil:
@@ -69,6 +74,11 @@ class Anvil:
         ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
+        # anvil runs in its own session (so stop() can kill its whole group): make a SIGTERM to us
+        # (`timeout`, CI, a supervisor) unwind through `finally` blocks that stop it, instead of
+        # leaving an orphaned chain behind.
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         out = open(self.log, "a") if self.log else subprocess.DEVNULL  # noqa: SIM115 (owned by the child)
         self.proc = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
