@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option, network_option
+from ape.exceptions import ContractLogicError
 
 from oracle import bundle as bundles
 from oracle.ape_helpers import (
@@ -26,6 +27,7 @@ from oracle.ape_helpers import (
     ScriptError,
     deployment_option,
     echo_tx,
+    explain_revert,
     format_duration,
     format_tes,
     format_time,
@@ -80,6 +82,38 @@ def resolve_bundle(spec: str) -> tuple[str, bytes, bundles.Manifest]:
         except OracleError as err:
             raise ScriptError(f"{spec} is not a valid job bundle: {err}") from err
     return uri, data, manifest
+
+
+def _checked_permit(account, d, chain, payment: int):
+    """Signs the permit and simulates it before the job is sent: `createJobWithPermit` ignores a
+    permit that fails (someone may have used it first), so a bad one would otherwise surface as a
+    confusing "allowance is 0". A stale read (nonce, time) gets one fresh signature."""
+    reason = ""
+    for _ in range(2):
+        try:
+            permit = sign_permit(
+                account,
+                d.token,
+                spender=d.market.address,
+                value=payment,
+                deadline=now(chain) + PERMIT_TTL_S,
+            )
+        except OracleError as err:
+            raise ScriptError(str(err)) from err
+        try:
+            d.token.permit.call(
+                permit.owner,
+                d.market.address,
+                payment,
+                permit.deadline,
+                permit.v,
+                permit.r,
+                permit.s,
+            )
+            return permit
+        except ContractLogicError as err:
+            reason = explain_revert(err)
+    raise ScriptError(f"the token refuses the permit this account signed: {reason}")
 
 
 @click.command(cls=ConnectedProviderCommand, short_help="Submit a job (payment escrowed by permit)")
@@ -205,13 +239,7 @@ def cli(
         bundles.bundle_hash(data), uri, requirements, payment, collateral, replicas,
         *windows.values(),
     )  # fmt: skip
-    deadline = now(chain) + PERMIT_TTL_S
-    try:
-        permit = sign_permit(
-            account, d.token, spender=d.market.address, value=payment, deadline=deadline
-        )
-    except OracleError as err:
-        raise ScriptError(str(err)) from err
+    permit = _checked_permit(account, d, chain, payment)
     click.echo(
         f"Submitting a {manifest.kind} job: k = {replicas}, payment {format_tes(payment)},"
         f" collateral {format_tes(collateral)} per replica, bundle 0x{request[0].hex()}"
