@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oracle.archive import safe_extract
 from oracle.errors import BundleError
 
 MANIFEST = "manifest.json"
@@ -103,22 +104,7 @@ def unpack(data: bytes, dest: Path, max_bytes: int) -> Manifest:
     """Unpacks a bundle into `dest` after checking every member; returns its manifest."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = tar.getmembers()
-            for m in members:
-                p = PurePosixPath(m.name)
-                if p.is_absolute() or ".." in p.parts:
-                    raise BundleError(f"bundle member {m.name!r} escapes the job directory")
-                if not (m.isfile() or m.isdir()):
-                    raise BundleError(f"bundle member {m.name!r} is a link or device, refused")
-                total += m.size
-                if total > max_bytes:
-                    raise BundleError(f"bundle unpacks to more than {max_bytes} bytes")
-            tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise BundleError(f"not a valid bundle archive: {err}") from err
+    safe_extract(io.BytesIO(data), dest, max_bytes, error=BundleError, what="bundle")
     manifest = load_manifest(dest)
     for name, digest in manifest.inputs.items():
         f = dest / name

@@ -58,9 +58,10 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
+from oracle.archive import safe_extract
 from oracle.errors import ResultError
 
 HASH_OF_EMPTY = hashlib.sha256(b"").digest()
@@ -249,22 +250,7 @@ def unpack_result(data: bytes | BinaryIO, dest: str | os.PathLike[str], max_byte
     if any(dest.iterdir()):
         raise ResultError(f"{dest} is not empty")
     fileobj = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    total = 0
-    try:
-        with tarfile.open(fileobj=fileobj, mode="r:gz") as tar:
-            members = tar.getmembers()
-            for m in members:
-                p = PurePosixPath(m.name)
-                if p.is_absolute() or ".." in p.parts:
-                    raise ResultError(f"result member {m.name!r} escapes the result directory")
-                if not (m.isfile() or m.isdir()):
-                    raise ResultError(f"result member {m.name!r} is a link or device, refused")
-                total += m.size
-                if total > max_bytes:
-                    raise ResultError(f"result unpacks to more than {max_bytes} bytes")
-            tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as err:
-        raise ResultError(f"not a valid result archive: {err}") from err
+    safe_extract(fileobj, dest, max_bytes, error=ResultError, what="result")
     return result_hash(dest)
 
 
