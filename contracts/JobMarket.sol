@@ -9,84 +9,40 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
+import {JobRecord} from "./types/JobRecord.sol";
+import {Seats} from "./libraries/Seats.sol";
+import {MarketSeating} from "./market/MarketSeating.sol";
+import {MarketRules} from "./libraries/MarketRules.sol";
 
 /// @title JobMarket
-/// @notice Escrow and lifecycle of compute jobs. See {IJobMarket} for the protocol.
-contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuardTransient {
+/// @notice Escrow and lifecycle of compute jobs. See {IJobMarket} for the protocol and
+///         {MarketSeating} for drawn seats and {MarketSettlement} for who is paid what.
+contract JobMarket is IJobMarket, MarketSeating, EIP712, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
-    using SafeCast for uint256;
+    using Seats for IJobMarket.Replica;
+    using Seats for mapping(uint256 => IJobMarket.Replica);
 
     // ------------------------------------------------------------------ constants
-    uint256 public constant MAX_PROTOCOL_FEE_BPS = 1_000; // 10 %
-    uint256 public constant MAX_KEEPER_BOUNTY_BPS = 500; // 5 %
-    uint256 public constant MAX_REPLICAS = 15;
-    uint256 public constant MAX_WINDOW = 30 days;
-    uint256 private constant _BPS = 10_000;
+    uint256 public constant MAX_PROTOCOL_FEE_BPS = MarketRules.MAX_PROTOCOL_FEE_BPS;
+    uint256 public constant MAX_KEEPER_BOUNTY_BPS = MarketRules.MAX_KEEPER_BOUNTY_BPS;
+    uint256 public constant MAX_REPLICAS = MarketRules.MAX_REPLICAS;
+    uint256 public constant MAX_WINDOW = MarketRules.MAX_WINDOW;
     bytes32 public constant COMPLETION_TYPEHASH =
         keccak256("Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
 
-    // ------------------------------------------------------------------ storage
-    /// @dev Packed job record: create writes four slots, later steps touch one or two.
-    struct JobData {
-        // slot 0: everything a step checks and updates
-        uint96 payment;
-        uint96 collateral;
-        uint40 deadline;
-        JobStatus status;
-        uint8 k;
-        uint8 round;
-        // slot 1
-        address client;
-        uint16 cpuCores;
-        uint32 memoryMb;
-        uint8 gpuCount;
-        uint32 gpuMemoryMb;
-        uint8 gpuClass;
-        // slot 2
-        bytes32 bundleHash;
-        // slot 3
-        uint8 claims;
-        uint8 commits;
-        uint8 reveals;
-        uint8 replicaCount;
-        uint32 claimWindow;
-        uint32 executionWindow;
-        uint32 revealWindow;
-        uint32 disputeWindow;
-        // slot 4, written when a result is proven or accepted
-        bytes32 resultHash;
-        // slot 5, written by a dispute
-        address disputer;
-    }
-
-    IERC20 private immutable _token;
-    INodeRegistry private immutable _registry;
-    IRewards private immutable _rewards;
-
     Parameters private _params;
     uint256 private _jobCount;
-    uint256 private _pendingFees;
-    // Both are written through storage pointers (`JobData storage j = _jobs[id]`), which slither's
-    // uninitialized-state detector does not follow.
-    // slither-disable-next-line uninitialized-state
-    mapping(uint256 jobId => JobData) private _jobs;
-    // slither-disable-next-line uninitialized-state
-    mapping(uint256 jobId => mapping(uint256 index => Replica)) private _replicas;
-    mapping(address account => uint256) private _credited;
 
     // ------------------------------------------------------------------ constructor
     constructor(address owner_, IERC20 token_, INodeRegistry registry_, IRewards rewards_, Parameters memory params_)
+        MarketSeating(token_, registry_, rewards_)
         EIP712("TES JobMarket", "1")
         Ownable(owner_)
     {
-        _token = token_;
-        _registry = registry_;
-        _rewards = rewards_;
         _setParameters(params_);
     }
 
@@ -112,108 +68,94 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
 
     /// @inheritdoc IJobMarket
     function cancel(uint256 jobId) external nonReentrant {
-        JobData storage j = _job(jobId);
+        JobRecord storage j = _job(jobId);
         if (j.client != msg.sender) revert JobMarketNotClient(jobId, msg.sender);
-        if (j.status != JobStatus.Open || j.round != 0 || j.claims != 0) revert JobMarketWrongStatus(jobId, j.status);
+        bool untaken = j.status == JobStatus.Open || (j.status == JobStatus.Seating && j.round == 0);
+        if (!untaken || j.claims != 0) revert JobMarketWrongStatus(jobId, j.status);
         j.status = JobStatus.Cancelled;
         emit JobCancelled(jobId);
         _credit(jobId, msg.sender, j.payment);
     }
 
     /// @inheritdoc IJobMarket
-    function dispute(uint256 jobId) external nonReentrant {
-        JobData storage j = _job(jobId);
-        if (j.status != JobStatus.Accepted || j.round != 0) revert JobMarketNotDisputable(jobId);
+    function dispute(uint256 jobId) external nonReentrant whenNotPaused {
+        JobRecord storage j = _job(jobId);
+        if (j.status != JobStatus.Accepted) revert JobMarketNotDisputable(jobId);
         if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
-        uint96 bond = j.collateral;
-        // A free dispute would let anyone stall payment for a whole re-run at no cost.
-        if (bond == 0) revert JobMarketNotDisputable(jobId);
+        uint256 original = _seats[jobId][0].nodeId;
+        // A free dispute would let anyone stall payment for a whole re-run at no cost; a node that
+        // disputes itself would only pick its own jury's verdict over the client's.
+        if (j.collateral == 0 || msg.sender == _registry.operatorOf(original) || msg.sender == _ownerOf(original)) {
+            revert JobMarketNotDisputable(jobId);
+        }
         j.disputer = msg.sender;
         j.round = 1;
         j.k = _params.disputeReplicas;
         j.claims = 0;
         j.commits = 0;
         j.reveals = 0;
-        j.status = JobStatus.Open;
+        j.seated = 0;
+        j.redraws = 0;
+        j.status = JobStatus.Seating;
         j.deadline = _deadline(j.claimWindow);
-        emit JobDisputed(jobId, msg.sender, bond);
-        _token.safeTransferFrom(msg.sender, address(this), bond);
-        emit BondPosted(jobId, msg.sender, bond);
+        _anchor(jobId, j);
+        emit JobDisputed(jobId, msg.sender, j.collateral);
+        _token.safeTransferFrom(msg.sender, address(this), j.collateral);
+        emit BondPosted(jobId, msg.sender, j.collateral);
     }
 
     // ------------------------------------------------------------------ node operators
     /// @inheritdoc IJobMarket
     function claim(uint256 jobId, uint256 nodeId) external nonReentrant whenNotPaused {
-        JobData storage j = _job(jobId);
+        JobRecord storage j = _job(jobId);
+        if (j.status == JobStatus.Seating) revert JobMarketSeatsAreDrawn(jobId);
         if (j.status != JobStatus.Open) revert JobMarketWrongStatus(jobId, j.status);
         if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
-        uint256 count = j.replicaCount;
-        // One replica per node and per operator key across both rounds, so one machine cannot
-        // fill a quorum alone or re-run the job it is accused over. k is at most 15 + 15.
-        for (uint256 i; i < count; ++i) {
-            Replica storage other = _replicas[jobId][i];
-            if (other.nodeId == nodeId) revert JobMarketAlreadyClaimed(jobId, nodeId);
-            if (other.operator == msg.sender) revert JobMarketOperatorAlreadyClaimed(jobId, msg.sender);
-        }
-        _registry.lockForClaim(nodeId, msg.sender, _requirements(j), j.collateral);
+        _lock(nodeId, j);
+        Replica storage seat = _seats[jobId][0];
+        seat.nodeId = uint32(nodeId); // the registry only knows ids below 2^32
+        seat.state = SeatState.Claimed;
+        seat.operator = msg.sender;
+        j.replicaCount = 1;
+        j.seated = 1;
+        emit JobClaimed(jobId, nodeId, msg.sender, 0);
+        _seatTaken(jobId, j);
+    }
 
-        // Field by field: a struct literal would also write the (still empty) commitment slot.
-        Replica storage rep = _replicas[jobId][count];
-        rep.nodeId = nodeId.toUint64();
-        rep.state = ReplicaState.Claimed;
-        rep.round = j.round;
-        rep.operator = msg.sender;
-        j.replicaCount = uint8(count + 1);
-        uint8 claims = j.claims + 1;
-        j.claims = claims;
-        emit JobClaimed(jobId, nodeId, msg.sender, j.round);
-        if (claims == j.k) {
-            j.status = JobStatus.Running;
-            j.deadline = _deadline(j.executionWindow);
-            emit JobRunning(jobId, j.round, j.deadline);
+    /// @inheritdoc IJobMarket
+    function acceptSeat(uint256 jobId, uint256 nodeId) external nonReentrant whenNotPaused {
+        JobRecord storage j = _job(jobId);
+        if (j.status != JobStatus.Seating) revert JobMarketWrongStatus(jobId, j.status);
+        if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
+        (Replica storage seat, bool found) = _seats[jobId].find(j.replicaCount, nodeId);
+        if (!found) revert JobMarketNotReplica(jobId, nodeId);
+        if (seat.state != SeatState.Drawn || seat.round != j.round) {
+            revert JobMarketWrongSeatState(jobId, nodeId, seat.state);
         }
+        if (block.timestamp > seat.acceptDeadline) revert JobMarketDeadlinePassed(jobId, seat.acceptDeadline);
+        _lock(nodeId, j);
+        seat.state = SeatState.Claimed;
+        seat.operator = msg.sender;
+        emit JobClaimed(jobId, nodeId, msg.sender, j.round);
+        _seatTaken(jobId, j);
     }
 
     /// @inheritdoc IJobMarket
     function submitProofs(Proof[] calldata proofs) external nonReentrant {
-        bytes32 typehash = COMPLETION_TYPEHASH;
         for (uint256 p; p < proofs.length; ++p) {
             Proof calldata proof = proofs[p];
-            uint256 jobId = proof.jobId;
-            JobData storage j = _job(jobId);
-            if (j.status != JobStatus.Running) revert JobMarketWrongStatus(jobId, j.status);
-            if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
-            (Replica storage rep,) = _replicaOf(jobId, proof.nodeId, j.replicaCount);
-            if (rep.state != ReplicaState.Claimed || rep.round != j.round) {
-                revert JobMarketWrongReplicaState(jobId, proof.nodeId, rep.state);
-            }
-            bytes32 digest =
-                _hashTypedDataV4(keccak256(abi.encode(typehash, jobId, proof.nodeId, proof.commitment)));
-            // The third value only details why a malformed signature failed; it is rejected either way.
-            // slither-disable-next-line unused-return
-            (address signer, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, proof.signature);
-            if (recoverError != ECDSA.RecoverError.NoError || signer != rep.operator) {
-                revert JobMarketInvalidSignature(jobId, proof.nodeId, signer, rep.operator);
-            }
-            rep.state = ReplicaState.Committed;
-            emit ProofAccepted(jobId, proof.nodeId, proof.commitment, msg.sender);
-
-            if (j.round == 0 && j.k == 1) {
-                // Optimistic mode: the proof carries the result; it stands unless disputed in time.
-                j.resultHash = proof.commitment;
-                j.commits = 1;
-                j.status = JobStatus.Accepted;
-                j.deadline = _deadline(j.disputeWindow);
-                emit ResultAccepted(jobId, proof.commitment, j.deadline);
+            JobRecord storage j = _job(proof.jobId);
+            (Replica storage seat, bool found) = _seats[proof.jobId].find(j.replicaCount, proof.nodeId);
+            if (!found) revert JobMarketNotReplica(proof.jobId, proof.nodeId);
+            _checkSigner(proof);
+            if (j.status != JobStatus.Running) {
+                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.WrongStatus);
+            } else if (block.timestamp > j.deadline) {
+                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.DeadlinePassed);
+            } else if (seat.state != SeatState.Claimed || seat.round != j.round) {
+                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.WrongSeatState);
             } else {
-                rep.commitment = proof.commitment;
-                uint8 commits = j.commits + 1;
-                j.commits = commits;
-                if (commits == j.k) {
-                    j.status = JobStatus.Revealing;
-                    j.deadline = _deadline(j.revealWindow);
-                    emit RevealPhaseStarted(jobId, j.round, j.deadline);
-                }
+                _commit(proof.jobId, j, seat, proof);
             }
         }
     }
@@ -222,71 +164,78 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
     function reveal(Reveal[] calldata reveals) external nonReentrant {
         for (uint256 i; i < reveals.length; ++i) {
             Reveal calldata rv = reveals[i];
-            JobData storage j = _job(rv.jobId);
+            JobRecord storage j = _job(rv.jobId);
             if (j.status != JobStatus.Revealing) revert JobMarketWrongStatus(rv.jobId, j.status);
             if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(rv.jobId, j.deadline);
-            (Replica storage rep,) = _replicaOf(rv.jobId, rv.nodeId, j.replicaCount);
-            if (rep.state != ReplicaState.Committed || rep.round != j.round) {
-                revert JobMarketWrongReplicaState(rv.jobId, rv.nodeId, rep.state);
+            (Replica storage seat, bool found) = _seats[rv.jobId].find(j.replicaCount, rv.nodeId);
+            if (!found) revert JobMarketNotReplica(rv.jobId, rv.nodeId);
+            // In a dispute the original k = 1 node (round 0) reveals next to the jurors, against
+            // the commitment its proof put in the job record.
+            bool original = j.round == 1 && seat.round == 0;
+            bytes32 committed = original ? j.commitment : seat.commitment;
+            if (seat.state != SeatState.Committed || (seat.round != j.round && !original)) {
+                revert JobMarketWrongSeatState(rv.jobId, rv.nodeId, seat.state);
             }
-            if (commitmentOf(rv.jobId, rv.nodeId, rv.resultHash, rv.salt) != rep.commitment) {
+            if (commitmentOf(rv.jobId, rv.nodeId, rv.resultHash, rv.salt) != committed) {
                 revert JobMarketCommitmentMismatch(rv.jobId, rv.nodeId);
             }
-            rep.state = ReplicaState.Revealed;
-            rep.commitment = rv.resultHash;
+            seat.state = SeatState.Revealed;
+            seat.commitment = rv.resultHash;
             uint8 revealed = j.reveals + 1;
             j.reveals = revealed;
             emit ResultRevealed(rv.jobId, rv.nodeId, rv.resultHash);
-            if (revealed == j.k) _settleRound(rv.jobId, j, false);
+            if (revealed == j.revealsExpected()) _settle(rv.jobId, j, false);
         }
     }
 
-    // ------------------------------------------------------------------ keepers
+    // ------------------------------------------------------------------ anyone (keepers)
+    /// @inheritdoc IJobMarket
+    function draw(uint256 jobId) external nonReentrant whenNotPaused {
+        JobRecord storage j = _job(jobId);
+        if (j.status != JobStatus.Seating) revert JobMarketWrongStatus(jobId, j.status);
+        uint256 anchor = j.drawBlock;
+        if (anchor == 0 || block.number <= anchor || j.seated >= j.k || block.timestamp > j.deadline) {
+            revert JobMarketNothingToDraw(jobId, anchor);
+        }
+        _drawSeats(jobId, j, anchor, _params.acceptWindow);
+    }
+
+    /// @inheritdoc IJobMarket
+    function redraw(uint256 jobId) external nonReentrant whenNotPaused {
+        JobRecord storage j = _job(jobId);
+        if (j.status != JobStatus.Seating) revert JobMarketWrongStatus(jobId, j.status);
+        (uint256 penalties, uint256 dropped) = _dropLateSeats(jobId, j);
+        if (dropped == 0) revert JobMarketNothingToRedraw(jobId);
+        uint256 bounty = _min(penalties, j.bounty(j.payment));
+        _credit(jobId, msg.sender, bounty);
+        _pendingFees += penalties - bounty;
+        _anchorRedraw(jobId, j);
+    }
+
     /// @inheritdoc IJobMarket
     function finalize(uint256 jobId) external nonReentrant {
-        JobData storage j = _job(jobId);
+        JobRecord storage j = _job(jobId);
         if (j.status != JobStatus.Accepted) revert JobMarketWrongStatus(jobId, j.status);
         if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
-        _payOriginal(jobId, j, true);
+        _payOriginal(jobId, j, j.commitment, true);
     }
 
     /// @inheritdoc IJobMarket
     function expire(uint256 jobId) external nonReentrant {
-        JobData storage j = _job(jobId);
+        JobRecord storage j = _job(jobId);
         JobStatus status = j.status;
-        if (status != JobStatus.Open && status != JobStatus.Running && status != JobStatus.Revealing) {
-            revert JobMarketWrongStatus(jobId, status);
-        }
+        if (status != JobStatus.Open && status != JobStatus.Seating && status != JobStatus.Running
+            && status != JobStatus.Revealing) revert JobMarketWrongStatus(jobId, status);
         if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
         if (status == JobStatus.Revealing) {
-            _settleRound(jobId, j, true);
-            return;
-        }
-        // Open: the claims never filled, nobody is at fault. Running: whoever has not proven loses
-        // its collateral; the others did their part.
-        uint256 seized = _releaseOrSeize(
-            jobId,
-            j.round,
-            j.replicaCount,
-            j.collateral,
-            status == JobStatus.Open ? ReplicaState.Claimed : ReplicaState.Committed,
-            false,
-            bytes32(0),
-            INodeRegistry.Outcome.NoFault
-        );
-        emit JobExpired(jobId, status);
-        if (j.round == 0) {
-            j.status = JobStatus.Expired;
-            // The bounty comes out of the no-shows' collateral when there is enough, else the refund.
-            uint256 bounty = _keeperBounty(j.payment);
-            _credit(jobId, msg.sender, bounty);
-            _credit(jobId, j.client, j.payment + seized - bounty);
+            _settle(jobId, j, true);
+        } else if (status == JobStatus.Running && (j.commits != 0 || j.round == 1)) {
+            // A round settles on the seats that answered: those that committed reveal now, the
+            // rest are seized at settlement. A dispute always reveals (the original node must).
+            _startReveal(jobId, j);
         } else {
-            // The dispute could not be re-run: the original result stands and the bond goes back.
-            _pendingFees += seized;
-            emit DisputeResolved(jobId, true, bytes32(0));
-            _credit(jobId, j.disputer, j.collateral);
-            _payOriginal(jobId, j, true);
+            emit JobExpired(jobId, status);
+            _expireUnfilled(jobId, j, status == JobStatus.Running);
         }
     }
 
@@ -327,41 +276,13 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
 
     // ------------------------------------------------------------------ views
     /// @inheritdoc IJobMarket
-    function job(uint256 jobId) external view returns (Job memory out) {
-        JobData storage j = _jobs[jobId];
-        out = Job({
-            payment: j.payment,
-            collateral: j.collateral,
-            deadline: j.deadline,
-            status: j.status,
-            k: j.k,
-            round: j.round,
-            client: j.client,
-            requirements: _requirements(j),
-            bundleHash: j.bundleHash,
-            claims: j.claims,
-            commits: j.commits,
-            reveals: j.reveals,
-            replicaCount: j.replicaCount,
-            claimWindow: j.claimWindow,
-            executionWindow: j.executionWindow,
-            revealWindow: j.revealWindow,
-            disputeWindow: j.disputeWindow,
-            resultHash: j.resultHash,
-            disputer: j.disputer
-        });
+    function job(uint256 jobId) external view returns (Job memory) {
+        return _jobs[jobId].view_();
     }
 
     /// @inheritdoc IJobMarket
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory) {
-        return _replicas[jobId][index];
-    }
-
-    /// @inheritdoc IJobMarket
-    function replicaOf(uint256 jobId, uint256 nodeId) external view returns (Replica memory rep, uint256 index) {
-        Replica storage r;
-        (r, index) = _replicaOf(jobId, nodeId, _jobs[jobId].replicaCount);
-        rep = r;
+        return _seats[jobId][index];
     }
 
     /// @inheritdoc IJobMarket
@@ -385,7 +306,7 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
     }
 
     /// @inheritdoc IJobMarket
-    function proofDigest(uint256 jobId, uint256 nodeId, bytes32 commitment) external view returns (bytes32) {
+    function proofDigest(uint256 jobId, uint256 nodeId, bytes32 commitment) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(COMPLETION_TYPEHASH, jobId, nodeId, commitment)));
     }
 
@@ -417,281 +338,91 @@ contract JobMarket is IJobMarket, EIP712, Ownable2Step, Pausable, ReentrancyGuar
 
     // ------------------------------------------------------------------ internal: lifecycle
     function _create(JobRequest calldata q) private returns (uint256 jobId) {
-        Parameters memory p = _params;
-        if (q.bundleHash == bytes32(0)) revert JobMarketInvalidBundleHash();
-        if (q.payment < p.minJobFee) revert JobMarketPaymentBelowMinimum(q.payment, p.minJobFee);
-        uint256 minCollateral = uint256(q.payment) * p.minCollateralBps / _BPS;
-        if (q.collateral < minCollateral) revert JobMarketCollateralTooLow(q.collateral, minCollateral);
-        if (q.replicas == 0 || q.replicas > MAX_REPLICAS) revert JobMarketInvalidReplicas(q.replicas);
-        _checkWindow("claimWindow", q.claimWindow, true);
-        _checkWindow("executionWindow", q.executionWindow, true);
-        // Disputes re-run with commit-reveal, so every job needs a reveal window; only k = 1 has a
-        // dispute window.
-        _checkWindow("revealWindow", q.revealWindow, true);
-        _checkWindow("disputeWindow", q.disputeWindow, q.replicas == 1);
-
+        MarketRules.checkRequest(q, _params);
         jobId = ++_jobCount;
-        JobData storage j = _jobs[jobId];
+        JobRecord storage j = _jobs[jobId];
         j.payment = q.payment;
         j.collateral = q.collateral;
         j.deadline = _deadline(q.claimWindow);
-        j.status = JobStatus.Open;
         j.k = q.replicas;
         j.client = msg.sender;
-        j.cpuCores = q.requirements.cpuCores;
-        j.memoryMb = q.requirements.memoryMb;
-        j.gpuCount = q.requirements.gpuCount;
-        j.gpuMemoryMb = q.requirements.gpuMemoryMb;
-        j.gpuClass = q.requirements.gpuClass;
+        (j.cpuCores, j.memoryMb, j.gpuCount) = (q.requirements.cpuCores, q.requirements.memoryMb, q.requirements.gpuCount);
+        (j.gpuMemoryMb, j.gpuClass) = (q.requirements.gpuMemoryMb, q.requirements.gpuClass);
         j.bundleHash = q.bundleHash;
-        j.claimWindow = q.claimWindow;
-        j.executionWindow = q.executionWindow;
-        j.revealWindow = q.revealWindow;
-        j.disputeWindow = q.disputeWindow;
-        emit JobCreated(jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, j.deadline);
-
+        (j.protocolFeeBps, j.keeperBountyBps) = (_params.protocolFeeBps, _params.keeperBountyBps);
+        (j.claimWindow, j.executionWindow) = (q.claimWindow, q.executionWindow);
+        (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
+        emit JobCreated(
+            jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, j.deadline,
+            j.protocolFeeBps, j.keeperBountyBps
+        );
+        if (q.replicas == 1) {
+            j.status = JobStatus.Open;
+        } else {
+            j.status = JobStatus.Seating;
+            _anchor(jobId, j);
+        }
         _token.safeTransferFrom(msg.sender, address(this), q.payment);
         emit PaymentEscrowed(jobId, msg.sender, q.payment);
     }
 
-    /// @dev Called when every replica of the current round has revealed, or the reveal deadline
-    ///      passed. A result needs more than half of the round's k replicas. Only a keeper
-    ///      (`expire` after the deadline) earns a bounty: the replica whose reveal completes the
-    ///      round is doing its own job, and must not win back part of a dissenter's collateral.
-    // Calls go only to the registry and rewards contracts fixed at construction, and every entry
-    // point that reaches here holds the nonReentrant guard.
-    // slither-disable-next-line reentrancy-no-eth
-    function _settleRound(uint256 jobId, JobData storage j, bool byKeeper) private {
-        (bytes32 majority, uint256 votes) = _majority(jobId, j.round, j.replicaCount);
-        bool quorum = votes * 2 > j.k;
-        if (!quorum) majority = bytes32(0);
+    /// @dev A seat was claimed or accepted: once the round's seats are all taken, it runs.
+    function _seatTaken(uint256 jobId, JobRecord storage j) private {
+        uint8 claims = j.claims + 1;
+        j.claims = claims;
+        if (claims == j.k) {
+            j.status = JobStatus.Running;
+            j.deadline = _deadline(j.executionWindow);
+            emit JobRunning(jobId, j.round, j.deadline);
+        }
+    }
 
-        // Agreeing replicas are released as completed; dissenters and no-shows are seized. Without
-        // a quorum nobody can be shown wrong: revealers are released, only no-shows are seized.
-        uint256 seized = _releaseOrSeize(
-            jobId,
-            j.round,
-            j.replicaCount,
-            j.collateral,
-            ReplicaState.Revealed,
-            quorum,
-            majority,
-            quorum ? INodeRegistry.Outcome.Completed : INodeRegistry.Outcome.NoFault
-        );
-
-        if (j.round == 0) {
-            if (quorum) {
-                j.resultHash = majority;
-                j.status = JobStatus.Paid;
-                uint256 fee = _fee(j.payment);
-                (uint256 paid, uint256 dust) = _payAgreeing(jobId, j.round, j.replicaCount, majority, j.payment - fee, votes, true);
-                uint256 bounty = byKeeper ? _min(seized, _keeperBounty(j.payment)) : 0;
-                _credit(jobId, msg.sender, bounty);
-                _pendingFees += fee + dust + seized - bounty;
-                emit ResultAccepted(jobId, majority, block.timestamp);
-                emit JobPaid(jobId, majority, paid, fee);
-            } else {
-                j.status = JobStatus.Failed;
-                uint256 bounty = byKeeper ? _keeperBounty(j.payment) : 0;
-                emit JobFailed(jobId);
-                _credit(jobId, msg.sender, bounty);
-                // The bounty for settling a failed job comes out of the refund unless no-shows paid for it.
-                _credit(jobId, j.client, j.payment + seized - bounty);
-            }
+    function _commit(uint256 jobId, JobRecord storage j, Replica storage seat, Proof calldata proof) private {
+        seat.state = SeatState.Committed;
+        emit ProofAccepted(jobId, proof.nodeId, proof.commitment, msg.sender);
+        if (j.round == 0 && j.k == 1) {
+            // Optimistic mode: the commitment stands unless disputed in time; the result hash
+            // itself stays with the node and the client until a dispute makes it public.
+            j.commitment = proof.commitment;
+            j.commits = 1;
+            j.status = JobStatus.Accepted;
+            j.deadline = _deadline(j.disputeWindow);
+            emit ResultAccepted(jobId, proof.commitment, j.deadline);
             return;
         }
+        seat.commitment = proof.commitment;
+        uint8 commits = j.commits + 1;
+        j.commits = commits;
+        if (commits == j.k) _startReveal(jobId, j);
+    }
 
-        // Round 1: a dispute re-run decides who was right.
-        bytes32 original = j.resultHash;
-        if (!quorum || majority == original) {
-            emit DisputeResolved(jobId, true, majority);
-            uint256 bond = j.collateral;
-            if (quorum) {
-                // The disputer was wrong: the bond pays the re-run replicas.
-                uint256 bounty = byKeeper ? _keeperBounty(bond) : 0;
-                _credit(jobId, msg.sender, bounty);
-                (, uint256 dust) = _payAgreeing(jobId, 1, j.replicaCount, majority, bond - bounty, votes, false);
-                _pendingFees += dust + seized;
-                _payOriginal(jobId, j, false);
-            } else {
-                // Inconclusive: the original result stands, the bond goes back.
-                _credit(jobId, j.disputer, bond);
-                _pendingFees += seized;
-                _payOriginal(jobId, j, byKeeper);
-            }
-        } else {
-            // The original node was wrong: its collateral pays the re-run, the client gets its money
-            // back and the disputer its bond.
-            emit DisputeResolved(jobId, false, majority);
-            j.status = JobStatus.Overturned;
-            j.resultHash = majority;
-            (Replica storage orig,) = _originalReplica(jobId, j.replicaCount);
-            uint256 taken = _registry.seize(orig.nodeId, j.collateral);
-            emit CollateralSeized(jobId, orig.nodeId, taken);
-            uint256 bounty = byKeeper ? _keeperBounty(taken) : 0;
-            _credit(jobId, msg.sender, bounty);
-            (, uint256 dust) = _payAgreeing(jobId, 1, j.replicaCount, majority, taken - bounty, votes, false);
-            _pendingFees += dust + seized;
-            _credit(jobId, j.disputer, j.collateral);
-            _credit(jobId, j.client, j.payment);
-            emit JobOverturned(jobId);
+    function _startReveal(uint256 jobId, JobRecord storage j) private {
+        j.status = JobStatus.Revealing;
+        j.deadline = _deadline(j.revealWindow);
+        emit RevealPhaseStarted(jobId, j.round, j.deadline);
+    }
+
+    /// @dev The proof's signer must be the node's operator now: a key rotation hands every seat
+    ///      the node holds to the new key. An operator sending its own proof needs no signature.
+    function _checkSigner(Proof calldata proof) private view {
+        address operator = _registry.operatorOf(proof.nodeId);
+        if (proof.signature.length == 0 && msg.sender == operator) return;
+        bytes32 digest = proofDigest(proof.jobId, proof.nodeId, proof.commitment);
+        // The third value only details why a malformed signature failed; it is rejected either way.
+        // slither-disable-next-line unused-return
+        (address signer, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, proof.signature);
+        if (recoverError != ECDSA.RecoverError.NoError || signer != operator) {
+            revert JobMarketInvalidSignature(proof.jobId, proof.nodeId, signer, operator);
         }
     }
 
-    /// @dev Pays the k = 1 job's original replica: payment minus fee to the licence owner,
-    ///      collateral released, work recorded for rewards. A keeper's bounty comes from the fee.
-    function _payOriginal(uint256 jobId, JobData storage j, bool withBounty) private {
-        j.status = JobStatus.Paid;
-        (Replica storage orig,) = _originalReplica(jobId, j.replicaCount);
-        uint256 nodeId = orig.nodeId;
-        uint256 fee = _fee(j.payment);
-        uint256 net = j.payment - fee;
-        uint256 bounty = withBounty ? _keeperBounty(j.payment) : 0;
-        if (bounty > fee) bounty = fee;
-        _registry.release(nodeId, j.collateral, INodeRegistry.Outcome.Completed);
-        _rewards.recordWork(nodeId, net);
-        _credit(jobId, _registry.ownerOfNode(nodeId), net);
-        if (bounty > 0) _credit(jobId, msg.sender, bounty);
-        _pendingFees += fee - bounty;
-        emit JobPaid(jobId, j.resultHash, net, fee);
-    }
-
-    /// @dev For each replica of `round`: keep it if it reached `minState` (and, when `mustAgree`,
-    ///      revealed exactly `agreed`) and release its collateral counting `outcome`; otherwise
-    ///      seize its collateral. Returns the total seized (now held by this contract).
-    ///      `mustAgree` is separate from `agreed` because bytes32(0) is a result like any other.
-    ///      Unfilled job: minState Claimed (nobody at fault). Proof deadline missed: Committed.
-    ///      Settlement: Revealed, with the quorum's result (Completed) or none (NoFault).
-    function _releaseOrSeize(
-        uint256 jobId,
-        uint8 round,
-        uint256 count,
-        uint96 collateral,
-        ReplicaState minState,
-        bool mustAgree,
-        bytes32 agreed,
-        INodeRegistry.Outcome outcome
-    ) private returns (uint256 seized) {
-        for (uint256 i; i < count; ++i) {
-            Replica storage rep = _replicas[jobId][i];
-            if (rep.round != round) continue;
-            bool kept = rep.state >= minState && (!mustAgree || rep.commitment == agreed);
-            if (kept) {
-                _registry.release(rep.nodeId, collateral, outcome);
-            } else {
-                uint256 taken = _registry.seize(rep.nodeId, collateral);
-                seized += taken;
-                emit CollateralSeized(jobId, rep.nodeId, taken);
-            }
-        }
-    }
-
-    /// @dev Splits `amount` equally among replicas of `round` that revealed `agreed`; returns what
-    ///      was paid and the rounding dust.
-    // slither-disable-next-line reentrancy-no-eth
-    function _payAgreeing(
-        uint256 jobId,
-        uint8 round,
-        uint256 count,
-        bytes32 agreed,
-        uint256 amount,
-        uint256 votes,
-        bool recordWork
-    ) private returns (uint256 paid, uint256 dust) {
-        uint256 each = amount / votes;
-        for (uint256 i; i < count; ++i) {
-            Replica storage rep = _replicas[jobId][i];
-            if (rep.round != round || rep.state != ReplicaState.Revealed || rep.commitment != agreed) continue;
-            if (recordWork) _rewards.recordWork(rep.nodeId, each);
-            _credit(jobId, _registry.ownerOfNode(rep.nodeId), each);
-            paid += each;
-        }
-        dust = amount - paid;
-    }
-
-    /// @dev The most-revealed result of `round` and its vote count (ties: the first seen).
-    function _majority(uint256 jobId, uint8 round, uint256 count) private view returns (bytes32 best, uint256 votes) {
-        for (uint256 i; i < count; ++i) {
-            Replica storage a = _replicas[jobId][i];
-            if (a.round != round || a.state != ReplicaState.Revealed) continue;
-            uint256 n = 0;
-            for (uint256 m = i; m < count; ++m) {
-                Replica storage b = _replicas[jobId][m];
-                if (b.round == round && b.state == ReplicaState.Revealed && b.commitment == a.commitment) ++n;
-            }
-            if (n > votes) (best, votes) = (a.commitment, n);
-        }
-    }
-
-    // ------------------------------------------------------------------ internal: helpers
-    function _job(uint256 jobId) private view returns (JobData storage j) {
-        j = _jobs[jobId];
-        if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-    }
-
-    function _replicaOf(uint256 jobId, uint256 nodeId, uint256 count) private view returns (Replica storage, uint256) {
-        for (uint256 index = 0; index < count; ++index) {
-            Replica storage rep = _replicas[jobId][index];
-            if (rep.nodeId == nodeId) return (rep, index);
-        }
-        revert JobMarketNotReplica(jobId, nodeId);
-    }
-
-    /// @dev The k = 1 job's original replica is always the first one claimed.
-    function _originalReplica(uint256 jobId, uint256 count) private view returns (Replica storage rep, uint256 index) {
-        if (count == 0) revert JobMarketNotReplica(jobId, 0);
-        return (_replicas[jobId][0], 0);
-    }
-
-    function _requirements(JobData storage j) private view returns (INodeRegistry.Capabilities memory) {
-        return INodeRegistry.Capabilities({
-            cpuCores: j.cpuCores,
-            memoryMb: j.memoryMb,
-            gpuCount: j.gpuCount,
-            gpuMemoryMb: j.gpuMemoryMb,
-            gpuClass: j.gpuClass
-        });
-    }
-
-    function _credit(uint256 jobId, address account, uint256 amount) private {
-        if (amount == 0) return;
-        _credited[account] += amount;
-        emit Credited(jobId, account, amount);
-    }
-
-    function _fee(uint256 payment) private view returns (uint256) {
-        return payment * _params.protocolFeeBps / _BPS;
-    }
-
-    function _min(uint256 a, uint256 b) private pure returns (uint256) {
-        return a < b ? a : b;
-    }
-
-    function _keeperBounty(uint256 amount) private view returns (uint256) {
-        return amount * _params.keeperBountyBps / _BPS;
+    function _setParameters(Parameters memory p) private {
+        MarketRules.checkParameters(p);
+        _params = p;
+        emit ParametersSet(p);
     }
 
     function _deadline(uint32 window) private view returns (uint40) {
         return uint40(block.timestamp + window);
-    }
-
-    function _checkWindow(bytes32 name, uint256 value, bool required) private pure {
-        if ((required && value == 0) || value > MAX_WINDOW) revert JobMarketInvalidWindow(name, value);
-    }
-
-    function _setParameters(Parameters memory p) private {
-        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) {
-            revert JobMarketParameterOutOfBounds("protocolFeeBps", p.protocolFeeBps);
-        }
-        if (p.keeperBountyBps > MAX_KEEPER_BOUNTY_BPS) {
-            revert JobMarketParameterOutOfBounds("keeperBountyBps", p.keeperBountyBps);
-        }
-        if (p.minCollateralBps > _BPS) revert JobMarketParameterOutOfBounds("minCollateralBps", p.minCollateralBps);
-        if (p.disputeReplicas < 3 || p.disputeReplicas > MAX_REPLICAS || p.disputeReplicas % 2 == 0) {
-            revert JobMarketParameterOutOfBounds("disputeReplicas", p.disputeReplicas);
-        }
-        if (p.minJobFee == 0) revert JobMarketParameterOutOfBounds("minJobFee", 0);
-        _params = p;
-        emit ParametersSet(p);
     }
 }

@@ -10,6 +10,9 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {INodeLicense} from "./interfaces/INodeLicense.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
+import {NodeRecords} from "./libraries/NodeRecords.sol";
+import {OperatorBinding} from "./libraries/OperatorBinding.sol";
+import {SortitionTree} from "./libraries/SortitionTree.sol";
 
 /// @title Node registry
 /// @dev   Storage is packed so that the per-job paths stay cheap: `lockForClaim` reads two slots
@@ -17,8 +20,14 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 ///        writes one.
 ///        Invariant (stake): locked <= stake for every node.
 ///        Invariant (solvency): the registry's TES balance >= sum over nodes of stake + unbonding.
+///        Invariant (sortition): a node's tree weight = its stake if Active with an operator, else 0
+///        (`_syncWeight` runs after every change of stake, status or operator). A lock is a lien,
+///        not a change of stake: claims and releases leave the tree alone.
+///        Invariant (service): an Active node has an operator and at least `minStake` bonded.
 contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using NodeRecords for NodeRecords.NodeRecord;
+    using SortitionTree for SortitionTree.Tree;
 
     // ------------------------------------------------------------------ constants
     /// @notice Upper bound for `unbondingDelay`.
@@ -27,32 +36,6 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_JAIL_PERIOD = 30 days;
 
     // ------------------------------------------------------------------ storage
-    /// @dev One node, three slots. Slot 0: who acts and what it has (read by every claim).
-    ///      Slot 1: bond, lien, status and work counters (read and written by every claim and
-    ///      release). Slot 2: unbonding and slashing (rare paths). Counters saturate instead of
-    ///      reverting so that settlement can never be blocked by them; `failed` is 24 bits so that
-    ///      slot 1 fits in 256 bits.
-    struct NodeRecord {
-        // slot 0
-        address operator;
-        uint16 cpuCores;
-        uint32 memoryMb;
-        uint8 gpuCount;
-        uint32 gpuMemoryMb;
-        uint8 gpuClass;
-        // slot 1
-        uint96 stake;
-        uint96 locked;
-        NodeStatus status;
-        uint32 completed;
-        uint24 failed;
-        // slot 2
-        uint96 unbonding;
-        uint40 unbondingReleaseAt;
-        uint40 jailedUntil;
-        uint32 slashed;
-    }
-
     IERC20 private immutable _token;
     INodeLicense private immutable _licence;
 
@@ -61,7 +44,12 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     uint32 private _jailPeriod;
     uint96 private _minStake;
 
-    mapping(uint256 nodeId => NodeRecord) private _nodes;
+    /// @dev Node records (layout and slot use in libraries/NodeRecords.sol).
+    mapping(uint256 nodeId => NodeRecords.NodeRecord) private _nodes;
+    /// @dev Keys proposed by the licence owner that have not accepted yet.
+    mapping(uint256 nodeId => address) private _pendingOperators;
+    /// @dev Stake-weighted sortition over the active nodes.
+    SortitionTree.Tree private _tree;
 
     // ------------------------------------------------------------------ modifiers
     modifier onlyJobMarket() {
@@ -94,12 +82,15 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ licence owner
     /// @inheritdoc INodeRegistry
     function bindOperator(uint256 nodeId, address operator) external onlyLicenceOwner(nodeId) {
-        if (operator == address(0)) revert NodeRegistryInvalidAddress();
-        NodeRecord storage n = _nodes[nodeId];
-        address previous = n.operator;
-        n.operator = operator;
-        if (previous != address(0) && previous != operator) emit OperatorUnbound(nodeId, previous);
-        emit OperatorBound(nodeId, operator);
+        OperatorBinding.propose(_pendingOperators, nodeId, operator);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev A pending proposal cannot outlive the owner who made it: `onLicenceTransfer` clears it.
+    function acceptOperator(uint256 nodeId) external {
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
+        OperatorBinding.accept(_pendingOperators, n, nodeId);
+        _syncWeight(nodeId, n);
     }
 
     /// @inheritdoc INodeRegistry
@@ -114,35 +105,25 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         external
         onlyLicenceOwner(nodeId)
     {
-        NodeRecord storage n = _nodes[nodeId];
-        n.cpuCores = capabilities.cpuCores;
-        n.memoryMb = capabilities.memoryMb;
-        n.gpuCount = capabilities.gpuCount;
-        n.gpuMemoryMb = capabilities.gpuMemoryMb;
-        n.gpuClass = capabilities.gpuClass;
-        emit CapabilitiesDeclared(
-            nodeId,
-            capabilities.cpuCores,
-            capabilities.memoryMb,
-            capabilities.gpuCount,
-            capabilities.gpuMemoryMb,
-            capabilities.gpuClass
-        );
+        _nodes[nodeId].declare(nodeId, capabilities);
     }
 
     /// @inheritdoc INodeRegistry
     /// @dev The licence must exist (`ownerOf` reverts otherwise), so stake can never wait on an id
-    ///      that someone else mints later. A retired node takes no new stake.
+    ///      that someone else mints later. A retired node takes no new stake, nor does an id past
+    ///      the sortition tree's range.
     function stake(uint256 nodeId, uint256 amount) external nonReentrant {
         if (amount == 0) revert NodeRegistryZeroAmount();
+        if (nodeId > SortitionTree.MAX_INDEX) revert NodeRegistryNodeIdTooLarge(nodeId);
         // slither-disable-next-line unused-return (called for its revert on an unknown licence)
         _licence.ownerOf(nodeId);
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         NodeStatus status = n.status;
         if (status == NodeStatus.Retired) revert NodeRegistryWrongStatus(nodeId, status);
         uint96 newStake = SafeCast.toUint96(uint256(n.stake) + amount);
         n.stake = newStake;
         emit Staked(nodeId, msg.sender, amount, newStake);
+        _syncWeight(nodeId, n);
         _token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
@@ -150,7 +131,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     /// @dev An active node whose remaining stake falls below `minStake` goes out of service.
     function requestUnbond(uint256 nodeId, uint256 amount) external onlyLicenceOwner(nodeId) {
         if (amount == 0) revert NodeRegistryZeroAmount();
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         uint96 bonded = n.stake;
         uint256 free = bonded - n.locked;
         if (amount > free) revert NodeRegistryInsufficientFreeStake(nodeId, free, amount);
@@ -164,16 +145,13 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         n.unbonding += uint96(amount);
         n.unbondingReleaseAt = uint40(releaseAt);
         emit UnbondRequested(nodeId, amount, releaseAt);
-        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
-        if (remaining < _minStake && n.status == NodeStatus.Active) {
-            n.status = NodeStatus.Inactive;
-            emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
-        }
+        _deactivateIfBelowMinStake(nodeId, n);
+        _syncWeight(nodeId, n);
     }
 
     /// @inheritdoc INodeRegistry
     function withdrawUnbonded(uint256 nodeId) external nonReentrant onlyLicenceOwner(nodeId) {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         uint256 amount = n.unbonding;
         if (amount == 0) revert NodeRegistryNothingUnbonding(nodeId);
         uint256 releaseAt = n.unbondingReleaseAt;
@@ -186,7 +164,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeRegistry
     function activate(uint256 nodeId) external onlyLicenceOwner(nodeId) {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         NodeStatus status = n.status;
         if (status == NodeStatus.Jailed) {
             uint256 jailedUntil = n.jailedUntil;
@@ -197,27 +175,24 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         if (n.operator == address(0)) revert NodeRegistryNoOperator(nodeId);
         uint256 bonded = n.stake;
         if (bonded < _minStake) revert NodeRegistryInsufficientStake(nodeId, bonded, _minStake);
-        n.status = NodeStatus.Active;
-        emit NodeStatusChanged(nodeId, NodeStatus.Active);
+        _setStatus(nodeId, n, NodeStatus.Active);
     }
 
     /// @inheritdoc INodeRegistry
     function deactivate(uint256 nodeId) external onlyLicenceOwner(nodeId) {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         NodeStatus status = n.status;
         if (status != NodeStatus.Active) revert NodeRegistryWrongStatus(nodeId, status);
-        n.status = NodeStatus.Inactive;
-        emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
+        _setStatus(nodeId, n, NodeStatus.Inactive);
     }
 
     /// @inheritdoc INodeRegistry
     /// @dev Collateral locked for running jobs stays locked until the market releases or seizes it.
     function retire(uint256 nodeId) external onlyLicenceOwner(nodeId) {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         NodeStatus status = n.status;
         if (status == NodeStatus.Retired) revert NodeRegistryWrongStatus(nodeId, status);
-        n.status = NodeStatus.Retired;
-        emit NodeStatusChanged(nodeId, NodeStatus.Retired);
+        _setStatus(nodeId, n, NodeStatus.Retired);
     }
 
     // ------------------------------------------------------------------ job market
@@ -226,16 +201,13 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         external
         onlyJobMarket
     {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         uint96 bonded = n.stake;
         uint96 locked = n.locked;
         NodeStatus status = n.status;
         if (status != NodeStatus.Active) revert NodeRegistryNotActive(nodeId, status);
         if (n.operator != operator) revert NodeRegistryNotOperator(nodeId, operator);
-        if (
-            n.cpuCores < need.cpuCores || n.memoryMb < need.memoryMb || n.gpuCount < need.gpuCount
-                || n.gpuMemoryMb < need.gpuMemoryMb || n.gpuClass < need.gpuClass
-        ) revert NodeRegistryCapabilitiesNotMet(nodeId);
+        if (!n.meets(need)) revert NodeRegistryCapabilitiesNotMet(nodeId);
         uint256 free;
         unchecked {
             // invariant: locked <= stake
@@ -252,26 +224,10 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc INodeRegistry
     /// @dev Reverts (arithmetic underflow) if `amount` exceeds the locked collateral.
     function release(uint256 nodeId, uint256 amount, Outcome outcome) external onlyJobMarket {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         // checked: reverts if the market releases more than it locked
         n.locked = uint96(n.locked - amount);
-        if (outcome == Outcome.Completed) {
-            uint32 c = n.completed;
-            if (c != type(uint32).max) {
-                unchecked {
-                    // below the max, checked just above
-                    n.completed = c + 1;
-                }
-            }
-        } else if (outcome == Outcome.Failed) {
-            uint24 f = n.failed;
-            if (f != type(uint24).max) {
-                unchecked {
-                    // below the max, checked just above
-                    n.failed = f + 1;
-                }
-            }
-        }
+        n.countOutcome(outcome);
         emit CollateralReleased(nodeId, amount, outcome);
     }
 
@@ -284,7 +240,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
         onlyJobMarket
         returns (uint256 seized)
     {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         uint96 locked = n.locked;
         uint96 taken = amount < locked ? uint96(amount) : locked;
         unchecked {
@@ -292,24 +248,40 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
             n.locked = locked - taken;
             n.stake -= taken;
         }
-        uint32 s = n.slashed;
-        if (s != type(uint32).max) {
-            unchecked {
-                // below the max, checked just above
-                n.slashed = s + 1;
-            }
-        }
+        n.countSlash();
         uint256 jailedUntil = block.timestamp + _jailPeriod;
         n.jailedUntil = uint40(jailedUntil);
         emit NodeSlashed(nodeId, taken, jailedUntil);
         NodeStatus status = n.status;
+        // (Jailed or Retired: not Active, so the weight is 0 whatever the stake)
         // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
-        if (status == NodeStatus.Active || status == NodeStatus.Inactive) {
-            n.status = NodeStatus.Jailed;
-            emit NodeStatusChanged(nodeId, NodeStatus.Jailed);
-        }
+        if (status == NodeStatus.Active || status == NodeStatus.Inactive) _setStatus(nodeId, n, NodeStatus.Jailed);
         seized = taken;
         if (seized != 0) _token.safeTransfer(msg.sender, seized);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Locked collateral is out of reach (it answers for claimed jobs), as is unbonding stake.
+    ///      Like an unbond, a penalty that leaves an active node below `minStake` takes it out of
+    ///      service (it may be activated again once topped up).
+    function penalize(uint256 nodeId, uint256 amount)
+        external
+        nonReentrant
+        onlyJobMarket
+        returns (uint256 taken)
+    {
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
+        uint96 bonded = n.stake;
+        uint256 free = bonded - n.locked;
+        taken = amount < free ? amount : free;
+        unchecked {
+            // taken <= free <= bonded
+            n.stake = bonded - uint96(taken);
+        }
+        emit NodePenalized(nodeId, taken);
+        _deactivateIfBelowMinStake(nodeId, n);
+        _syncWeight(nodeId, n);
+        if (taken != 0) _token.safeTransfer(msg.sender, taken);
     }
 
     /// @inheritdoc INodeRegistry
@@ -317,16 +289,10 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     ///      its status.
     function onLicenceTransfer(uint256 nodeId, address, address) external {
         if (msg.sender != address(_licence)) revert NodeRegistryNotLicence(msg.sender);
-        NodeRecord storage n = _nodes[nodeId];
-        address previous = n.operator;
-        if (previous != address(0)) {
-            n.operator = address(0);
-            emit OperatorUnbound(nodeId, previous);
-        }
-        if (n.status == NodeStatus.Active) {
-            n.status = NodeStatus.Inactive;
-            emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
-        }
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
+        OperatorBinding.clear(_pendingOperators, n, nodeId);
+        // not Active: the weight is already 0
+        if (n.status == NodeStatus.Active) _setStatus(nodeId, n, NodeStatus.Inactive);
     }
 
     // ------------------------------------------------------------------ governance
@@ -347,31 +313,47 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ views
     /// @inheritdoc INodeRegistry
     function node(uint256 nodeId) external view returns (Node memory) {
-        NodeRecord storage n = _nodes[nodeId];
-        return Node({
-            operator: n.operator,
-            status: n.status,
-            jailedUntil: n.jailedUntil,
-            capabilities: Capabilities({
-                cpuCores: n.cpuCores,
-                memoryMb: n.memoryMb,
-                gpuCount: n.gpuCount,
-                gpuMemoryMb: n.gpuMemoryMb,
-                gpuClass: n.gpuClass
-            }),
-            stake: n.stake,
-            locked: n.locked,
-            unbonding: n.unbonding,
-            unbondingReleaseAt: n.unbondingReleaseAt,
-            completed: n.completed,
-            failed: n.failed,
-            slashed: n.slashed
-        });
+        return _nodes[nodeId].toView();
     }
 
     /// @inheritdoc INodeRegistry
     function operatorOf(uint256 nodeId) external view returns (address) {
         return _nodes[nodeId].operator;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function pendingOperatorOf(uint256 nodeId) external view returns (address) {
+        return _pendingOperators[nodeId];
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev `seed` must be unpredictable to whoever benefits from the draw; the registry only maps
+    ///      it onto the stake distribution (uniform seeds give stake-proportional draws).
+    function drawNode(bytes32 seed) external view returns (uint256 nodeId) {
+        return _tree.draw(uint256(seed));
+    }
+
+    /// @inheritdoc INodeRegistry
+    function canServe(uint256 nodeId, Capabilities calldata need, uint256 collateral)
+        external
+        view
+        returns (bool ok, address operator)
+    {
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
+        operator = n.operator;
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
+        ok = n.status == NodeStatus.Active && operator != address(0) && n.meets(need)
+            && n.stake - n.locked >= collateral;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function drawWeight(uint256 nodeId) external view returns (uint256) {
+        return _tree.weightOf(nodeId);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function totalDrawWeight() external view returns (uint256) {
+        return _tree.total();
     }
 
     /// @inheritdoc INodeRegistry
@@ -393,7 +375,7 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeRegistry
     function freeStake(uint256 nodeId) external view returns (uint256) {
-        NodeRecord storage n = _nodes[nodeId];
+        NodeRecords.NodeRecord storage n = _nodes[nodeId];
         return n.stake - n.locked;
     }
 
@@ -434,6 +416,31 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
 
     function _checkLicenceOwner(uint256 nodeId) internal view {
         if (_licence.ownerOf(nodeId) != msg.sender) revert NodeRegistryNotLicenceOwner(nodeId, msg.sender);
+    }
+
+    /// @dev Sets the status, emits, and updates the draw weight.
+    function _setStatus(uint256 nodeId, NodeRecords.NodeRecord storage n, NodeStatus status) internal {
+        n.status = status;
+        emit NodeStatusChanged(nodeId, status);
+        _syncWeight(nodeId, n);
+    }
+
+    /// @dev Takes an active node whose stake fell below `minStake` out of service (no weight sync:
+    ///      callers sync once after the stake change).
+    function _deactivateIfBelowMinStake(uint256 nodeId, NodeRecords.NodeRecord storage n) internal {
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
+        if (n.stake < _minStake && n.status == NodeStatus.Active) {
+            n.status = NodeStatus.Inactive;
+            emit NodeStatusChanged(nodeId, NodeStatus.Inactive);
+        }
+    }
+
+    /// @dev The one place the sortition tree is written: weight = stake if Active with an operator,
+    ///      else 0. Emits `DrawWeightChanged` only when the weight moves.
+    function _syncWeight(uint256 nodeId, NodeRecords.NodeRecord storage n) internal {
+        // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
+        uint256 weight = n.status == NodeStatus.Active && n.operator != address(0) ? n.stake : 0;
+        if (_tree.set(nodeId, weight)) emit DrawWeightChanged(nodeId, weight);
     }
 
     function _setParameters(uint96 minStake_, uint32 unbondingDelay_, uint32 jailPeriod_) internal {

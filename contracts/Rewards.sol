@@ -14,6 +14,9 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 
 /// @title Rewards
 /// @notice Epoch accounting of emissions and protocol fees, paid to node licence owners by pull.
+///         Emission never pays for work: a node that sends jobs to itself only gets back the fee
+///         it paid, so wash volume cannot farm emission, while emission still rewards honest
+///         capacity (being live and taking the seats one is drawn for).
 /// @dev    Epochs close lazily and strictly in order: every entry point first closes all finished
 ///         epochs (minting their emission in one `mint`), and `checkpoint(maxEpochs)` lets a keeper
 ///         catch up in chunks. Closing an idle epoch costs ~8,300 gas (cold reads and an event;
@@ -22,12 +25,13 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 ///         Invariants (each tested by `test_<name>` in tests/unit/rewards/test_invariants.py):
 ///         @dev rewards_claimed_never_exceed_funded: totalClaimed <= totalFunded.
 ///         @dev rewards_balance_equals_funded_minus_claimed: token.balanceOf(this) ==
-///              totalFunded - totalClaimed (>= if someone transfers TES in without `notifyFees`;
-///              such a gift is never paid out).
+///              totalFunded - totalClaimed (>= if someone transfers TES in without `recordWork` or
+///              `notifyFees`; such a gift is never paid out).
 ///         @dev rewards_minted_within_schedule: totalMinted == sum of emissionForEpoch(e) over the
 ///              closed epochs e, so <= the schedule, which the constructor proves fits the cap.
 ///         Rounding: every share is rounded down and the dust of a closing pot carries to the next
-///         epoch, except work dust below 1 wei per worker, which stays in the contract unpaid.
+///         epoch, except work dust below 1 wei per worker, which stays in the contract unpaid (none
+///         while work is the fee itself: the work rate is then exactly 1).
 contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for ITESToken;
 
@@ -35,7 +39,8 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     struct NodeState {
         uint32 liveEpochPlusOne; // pending (unsettled) live epoch + 1; 0 = none
         uint32 workEpoch; // epoch in which `work` was done
-        uint128 work; // unsettled work done in `workEpoch`
+        uint128 work; // unsettled work (fees) done in `workEpoch`
+        uint32 missedEpochPlusOne; // latest epoch + 1 in which the node missed a drawn seat; 0 = none
         uint128 accrued; // settled, unclaimed TES
     }
 
@@ -43,6 +48,7 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     struct Outcome {
         uint256 emission;
         uint256 fees;
+        uint256 income;
         uint256 availabilityPot;
         uint256 workPot;
         uint256 availabilityPerNode;
@@ -51,7 +57,6 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ constants
-    uint256 public constant BPS = 10_000;
     uint256 public constant WORK_RATE_SCALE = 1e18;
     uint256 public constant MIN_EPOCH_LENGTH = 1 minutes;
     uint256 public constant MAX_EPOCH_LENGTH = 365 days;
@@ -63,7 +68,6 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     uint256 private immutable _genesisTime;
     uint256 private immutable _initialEmission;
     uint256 private immutable _halvingEpochs;
-    uint256 private immutable _availabilityBps;
 
     address private _jobMarket;
     uint256 private _nextEpochToClose;
@@ -89,7 +93,6 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     /// @param genesisTime_ start of epoch 0 (times before it count as epoch 0)
     /// @param initialEmission_ TES minted for each epoch of the first halving period
     /// @param halvingEpochs_ epochs between halvings (> 0)
-    /// @param availabilityBps_ share of each pot paid for availability, <= 10,000
     constructor(
         address owner_,
         ITESToken token_,
@@ -97,14 +100,12 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         uint32 epochLength_,
         uint40 genesisTime_,
         uint256 initialEmission_,
-        uint32 halvingEpochs_,
-        uint16 availabilityBps_
+        uint32 halvingEpochs_
     ) Ownable(owner_) {
         if (address(token_) == address(0) || address(registry_) == address(0)) revert RewardsInvalidAddress();
         if (epochLength_ < MIN_EPOCH_LENGTH || epochLength_ > MAX_EPOCH_LENGTH) {
             revert RewardsParameterOutOfBounds("epochLength", epochLength_);
         }
-        if (availabilityBps_ > BPS) revert RewardsParameterOutOfBounds("availabilityBps", availabilityBps_);
         uint256 supply = token_.totalSupply();
         uint256 cap = token_.cap();
         // sum_e (E >> (e / H)) <= H * E * (1 + 1/2 + 1/4 + ...) < 2 * E * H, so this proves that
@@ -121,21 +122,26 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         _genesisTime = genesisTime_;
         _initialEmission = initialEmission_;
         _halvingEpochs = halvingEpochs_;
-        _availabilityBps = availabilityBps_;
     }
 
     // ------------------------------------------------------------------ external
     /// @inheritdoc IRewards
-    /// @dev A node already live this epoch is skipped silently, so a batch never fails on a repeat.
-    ///      Entering a new live epoch settles the node's previous one (finished, hence closed).
+    /// @dev One operator's batch covers many nodes, so one node that cannot count (deactivated or
+    ///      jailed since the operator's last read, rebound to another key, out for a missed seat)
+    ///      is skipped rather than failing the others. A node already live this epoch is skipped
+    ///      silently, so a repeat is harmless. Entering a new live epoch settles the node's previous
+    ///      one (finished, hence closed).
     function heartbeat(uint256[] calldata nodeIds) external nonReentrant {
         (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         uint32 livePlusOne = SafeCast.toUint32(current + 1);
         for (uint256 i; i < nodeIds.length; ++i) {
             uint256 nodeId = nodeIds[i];
-            if (_registry.operatorOf(nodeId) != msg.sender) revert RewardsNotOperator(nodeId, msg.sender);
-            if (!_registry.isActive(nodeId)) revert RewardsNodeNotActive(nodeId);
             NodeState storage n = _nodes[nodeId];
+            (bool skip, HeartbeatSkip reason) = _skipReason(nodeId, n, livePlusOne);
+            if (skip) {
+                emit HeartbeatSkipped(nodeId, current, reason);
+                continue;
+            }
             if (n.liveEpochPlusOne >= livePlusOne) continue; // already live this epoch
             _settleLive(n, current);
             n.liveEpochPlusOne = livePlusOne;
@@ -146,28 +152,52 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRewards
-    /// @dev Work counts in the epoch that is current when the market records it.
-    function recordWork(uint256 nodeId, uint256 amount) external onlyJobMarket nonReentrant {
+    /// @dev The work pot is exactly the recorded fees and each node's work is its fees, so the work
+    ///      rate is 1 and a node earns back precisely what its jobs paid: volume a node pays to
+    ///      itself is a wash, never a profit. Work counts in the epoch current when it is recorded.
+    function recordWork(uint256 nodeId, uint256 fee) external onlyJobMarket nonReentrant {
         (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
         NodeState storage n = _nodes[nodeId];
         _settleWork(n, current);
-        uint128 work = SafeCast.toUint128(amount);
+        uint128 work = SafeCast.toUint128(fee);
         n.workEpoch = SafeCast.toUint32(current);
         n.work += work;
-        _epochs[current].totalWork += work;
-        emit WorkRecorded(nodeId, current, amount);
+        Epoch storage s = _epochs[current];
+        s.totalWork += work;
+        s.fees += work;
+        _totalFunded += fee;
+        emit WorkRecorded(nodeId, current, fee);
         _mintEmission(minted);
     }
 
     /// @inheritdoc IRewards
-    /// @dev Fees land in the epoch that is current when the market pushes them (`JobMarket.flushFees`
-    ///      transfers, then calls this). Rewards never pulls fees itself: fees still pending in the
-    ///      market when an epoch ends simply belong to the epoch in which they are flushed.
+    /// @dev Income nobody earned by work (seized collateral nobody was owed, penalties, dust) goes
+    ///      to availability like emission: paying it as work would reward whoever caused it.
+    ///      It lands in the epoch current when the market pushes it; Rewards never pulls.
     function notifyFees(uint256 amount) external onlyJobMarket nonReentrant {
         (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
-        _epochs[current].fees += SafeCast.toUint128(amount);
+        _epochs[current].income += SafeCast.toUint128(amount);
         _totalFunded += amount;
         emit FeesReceived(current, amount);
+        _mintEmission(minted);
+    }
+
+    /// @inheritdoc IRewards
+    /// @dev Being live but refusing seats must not earn the availability share meant for capacity
+    ///      the network can use. If the node already heartbeated this epoch the mark is undone;
+    ///      its previous live epoch was settled by that heartbeat, so nothing earned is lost, and
+    ///      a pending older live epoch is left untouched. Later epochs are unaffected.
+    function recordMissedSeat(uint256 nodeId) external onlyJobMarket nonReentrant {
+        (uint256 current, uint256 minted) = _closeFinished(type(uint256).max);
+        uint32 epochPlusOne = SafeCast.toUint32(current + 1);
+        NodeState storage n = _nodes[nodeId];
+        n.missedEpochPlusOne = epochPlusOne;
+        // slither-disable-next-line incorrect-equality (epoch numbers: exactly this epoch is meant)
+        if (n.liveEpochPlusOne == epochPlusOne) {
+            n.liveEpochPlusOne = 0;
+            --_epochs[current].liveNodes;
+        }
+        emit SeatMissed(nodeId, current);
         _mintEmission(minted);
     }
 
@@ -272,8 +302,11 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRewards
-    function availabilityBps() external view returns (uint256) {
-        return _availabilityBps;
+    /// @dev Only the latest missed epoch is remembered (O(1) per node): an earlier miss reads false
+    ///      once the node misses again; `SeatMissed` events are the full history.
+    function missedSeat(uint256 nodeId, uint256 epochId) external view returns (bool) {
+        // slither-disable-next-line incorrect-equality (epoch numbers: exactly this epoch is meant)
+        return _nodes[nodeId].missedEpochPlusOne == epochId + 1;
     }
 
     /// @notice The job market allowed to record work and fees (zero until wired).
@@ -345,17 +378,19 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
         if (minted != 0) _token.mint(address(this), minted);
     }
 
-    /// @dev What closing `e` with `carryIn` brought forward decides. Shares are rounded down and
-    ///      clamped to uint128 (unreachable for real amounts); whatever is not paid carries.
+    /// @dev What closing `e` with `carryIn` brought forward decides. Emission, income and the carry
+    ///      pay availability; fees pay work. Shares are rounded down and clamped to uint128
+    ///      (unreachable for real amounts); whatever is not paid carries into the next
+    ///      availability pot (so unpaid emission still ends up with live nodes, never with work).
     function _outcome(uint256 e, uint256 carryIn) internal view returns (Outcome memory o) {
         Epoch storage s = _epochs[e];
         uint256 liveNodes = s.liveNodes;
         uint256 totalWork = s.totalWork;
         o.emission = emissionForEpoch(e);
         o.fees = s.fees;
-        uint256 pot = o.emission + o.fees + carryIn;
-        o.availabilityPot = pot * _availabilityBps / BPS;
-        o.workPot = pot - o.availabilityPot;
+        o.income = s.income;
+        o.availabilityPot = o.emission + o.income + carryIn;
+        o.workPot = o.fees;
         if (liveNodes != 0) {
             o.availabilityPerNode = Math.min(o.availabilityPot / liveNodes, type(uint128).max);
         }
@@ -363,8 +398,21 @@ contract Rewards is IRewards, Ownable2Step, ReentrancyGuardTransient {
             o.workRate = Math.min(Math.mulDiv(o.workPot, WORK_RATE_SCALE, totalWork), type(uint128).max);
         }
         // Per-node work payouts round down again, so their sum never exceeds the work term.
-        o.carryOut =
-            pot - o.availabilityPerNode * liveNodes - Math.mulDiv(o.workRate, totalWork, WORK_RATE_SCALE);
+        o.carryOut = o.availabilityPot + o.workPot - o.availabilityPerNode * liveNodes
+            - Math.mulDiv(o.workRate, totalWork, WORK_RATE_SCALE);
+    }
+
+    /// @dev Why `nodeId` cannot count for the epoch `livePlusOne - 1`, if it cannot.
+    function _skipReason(uint256 nodeId, NodeState storage n, uint32 livePlusOne)
+        internal
+        view
+        returns (bool skip, HeartbeatSkip reason)
+    {
+        if (_registry.operatorOf(nodeId) != msg.sender) return (true, HeartbeatSkip.NotOperator);
+        if (!_registry.isActive(nodeId)) return (true, HeartbeatSkip.NotActive);
+        // slither-disable-next-line incorrect-equality (epoch numbers: exactly this epoch is meant)
+        if (n.missedEpochPlusOne == livePlusOne) return (true, HeartbeatSkip.MissedSeat);
+        return (false, HeartbeatSkip.NotOperator);
     }
 
     /// @dev Rates of epoch `e`: stored if closed, else simulated from the first open epoch.

@@ -421,7 +421,13 @@ EXPLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
     "NodeRegistryNotLicenceOwner": lambda a: (
         f"{a['caller']} is not the licence owner of node {a['nodeId']}"
     ),
-    "NodeRegistryNoOperator": lambda a: f"node {a['nodeId']} has no operator bound",
+    "NodeRegistryNoOperator": lambda a: (
+        f"node {a['nodeId']} has no operator bound (a proposed key must accept first:"
+        " `ape run accept-operator`)"
+    ),
+    "NodeRegistryNotPendingOperator": lambda a: (
+        f"{a['caller']} is not the operator key proposed for node {a['nodeId']}"
+    ),
     "NodeRegistryInsufficientStake": lambda a: (
         f"node {a['nodeId']} has {format_tes(a['have'])} staked, needs {format_tes(a['need'])}"
     ),

@@ -387,6 +387,7 @@ class Network:
             node_id = tx.decode_logs(d.licence.LicencesPurchased)[0].firstTokenId
             d.token.transfer(owner, stake, sender=treasury)
             d.registry.bindOperator(node_id, op, sender=owner)
+            d.registry.acceptOperator(node_id, sender=op)  # two-step binding: the key consents
             d.registry.declareCapabilities(node_id, caps, sender=owner)
             d.token.approve(d.registry, stake, sender=owner)
             d.registry.stake(node_id, stake, sender=owner)

@@ -101,6 +101,7 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
             stake = 2 * d.registry.minStake()
             d.token.transfer(owner, stake, sender=treasury)
             d.registry.bindOperator(node_id, op, sender=owner)
+            d.registry.acceptOperator(node_id, sender=op)  # two-step binding: the key consents
             d.registry.declareCapabilities(node_id, caps, sender=owner)
             d.token.approve(d.registry, stake, sender=owner)
             d.registry.stake(node_id, stake, sender=owner)

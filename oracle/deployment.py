@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from oracle.errors import ConfigError
+from oracle.protocol import MARKET_PARAMETER_FIELDS
 
 # ------------------------------------------------------------------ default parameters
 DAY = 86_400
@@ -31,7 +32,6 @@ JAIL_PERIOD = 1 * DAY
 EPOCH_LENGTH = 1 * DAY
 INITIAL_EMISSION = 100_000 * E18
 HALVING_EPOCHS = 365
-AVAILABILITY_BPS = 3_000
 # In the order of IJobMarket.Parameters (the constructor takes it as a tuple).
 MARKET_PARAMETERS = dict(
     protocolFeeBps=500,
@@ -39,6 +39,7 @@ MARKET_PARAMETERS = dict(
     minCollateralBps=1_000,
     disputeReplicas=3,
     minJobFee=1 * E18,
+    acceptWindow=600,  # seconds a drawn node has to accept its seat
 )
 TIER_PRICE = 10**17  # 0.1 ETH
 TIER_SUPPLY = 1_000
@@ -51,13 +52,6 @@ JOB_PAYMENT = 100 * E18
 JOB_COLLATERAL = 20 * E18
 WINDOWS = dict(claimWindow=3_600, executionWindow=7_200, revealWindow=1_800, disputeWindow=3_600)
 
-MARKET_PARAMETER_FIELDS = (
-    "protocolFeeBps",
-    "keeperBountyBps",
-    "minCollateralBps",
-    "disputeReplicas",
-    "minJobFee",
-)
 CONTRACT_NAMES = ("TESToken", "NodeLicense", "NodeRegistry", "Rewards", "JobMarket")
 _FIELDS = ("token", "licence", "registry", "rewards", "market")  # Deployment's, same order
 RECORD_DIR = Path("deployments")
@@ -86,7 +80,6 @@ class DeploymentParams:
     genesis_time: int | None = None  # None: the timestamp of the Rewards deployment block
     initial_emission: int = INITIAL_EMISSION
     halving_epochs: int = HALVING_EPOCHS
-    availability_bps: int = AVAILABILITY_BPS
     market: dict[str, int] = field(default_factory=lambda: dict(MARKET_PARAMETERS))
 
     def market_tuple(self) -> tuple[int, ...]:
@@ -181,7 +174,6 @@ def deploy_all(
         genesis,
         params.initial_emission,
         params.halving_epochs,
-        params.availability_bps,
         sender=deployer,
     )
     token.setMinter(rewards, sender=deployer)

@@ -1,13 +1,19 @@
-"""Put a licence into service: bind the operator key, declare the hardware, stake, activate.
+"""Put a licence into service: propose the operator key, declare the hardware, stake, activate.
 
     ape run setup-node --network http://127.0.0.1:8545 --account alice --node-id 1 \\
         --operator 0xHotKey --stake 5000
+    ape run accept-operator --network http://127.0.0.1:8545 --account hotkey --node-id 1
+    ape run setup-node --network http://127.0.0.1:8545 --account alice --node-id 1 \\
+        --operator 0xHotKey --stake 5000        # again: activates
 
 Run it with the licence owner's account (cold wallet); --operator is the hot key `tes-node`
-runs with. Capabilities default to what this machine has (CPU cores, memory, GPUs by nvidia-smi
-or torch); pass them to declare another machine's. Every step is skipped when the chain shows it
-done, so the same command finishes a setup that stopped half-way; on a failure it prints which
-steps are done and the exact command to finish.
+runs with. Binding is two-step: the owner only proposes the key, and the key itself must accept
+(`ape run accept-operator` with the operator's account) before the node can be activated; until
+then this command stops before activation and prints the command the operator runs.
+Capabilities default to what this machine has (CPU cores, memory, GPUs by nvidia-smi or torch);
+pass them to declare another machine's. Every step is skipped when the chain shows it done, so
+the same command finishes a setup that stopped half-way (or waited for the operator); on a
+failure it prints which steps are done and the exact command to finish.
 """
 
 import os
@@ -68,7 +74,9 @@ def _tes_arg(wei: int) -> str:
     return format_tes(wei).replace(",", "")
 
 
-@click.command(cls=ConnectedProviderCommand, short_help="Bind, declare, stake and activate a node")
+@click.command(
+    cls=ConnectedProviderCommand, short_help="Propose operator, declare, stake and activate a node"
+)
 @network_option()
 @account_option()
 @deployment_option()
@@ -76,8 +84,8 @@ def _tes_arg(wei: int) -> str:
 @click.option(
     "--operator",
     type=ADDRESS,
-    help="Hot key that claims jobs and signs proofs (address or ape alias). Default: keep"
-    " the operator already bound.",
+    help="Hot key that claims jobs and signs proofs (address or ape alias); it must accept"
+    " with `ape run accept-operator`. Default: the operator already bound (or proposed).",
 )
 @click.option("--cpu-cores", type=click.IntRange(1, U16), help="Default: this machine's.")
 @click.option(
@@ -110,8 +118,8 @@ def cli(
     gpu_class: int | None,
     stake_target: int | None,
 ) -> None:
-    """Binds --operator, declares the capabilities, stakes up to --stake and activates node
-    --node-id, skipping whatever is already done."""
+    """Proposes --operator, declares the capabilities, stakes up to --stake and, once the
+    operator has accepted, activates node --node-id, skipping whatever is already done."""
     from ape import chain
 
     d = load_deployment(provider, deployment)
@@ -132,12 +140,16 @@ def cli(
     status = STATUS[node.status]
     if status == "Retired":
         raise ScriptError(f"node {node_id} is retired: it cannot serve again")
+    pending = str(registry.pendingOperatorOf(node_id))
     if operator is None:
-        if int(str(node.operator), 16) == 0:
+        if int(str(node.operator), 16) != 0:
+            operator = str(node.operator)
+        elif int(pending, 16) != 0:
+            operator = pending
+        else:
             raise ScriptError(
                 f"node {node_id} has no operator yet: pass --operator <hot key address>"
             )
-        operator = str(node.operator)
     given = (cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class)
     detected = detect_capabilities() if None in given else given
     caps = tuple(d if g is None else g for g, d in zip(given, detected, strict=True))
@@ -164,8 +176,14 @@ def cli(
         "--cpu-cores", str(caps[0]), "--memory-mb", str(caps[1]), "--gpus", str(caps[2]),
         "--gpu-memory-mb", str(caps[3]), "--gpu-class", str(caps[4]), "--stake", _tes_arg(target),
     ]  # fmt: skip
+    bound = str(node.operator).lower() == operator.lower()
+    proposed = pending.lower() == operator.lower()
     steps = [
-        Step("bind operator", str(node.operator).lower() == operator.lower(), operator),
+        Step(
+            "propose operator",
+            bound or proposed,
+            f"{operator} {'bound' if bound else 'proposed, not accepted yet'}",
+        ),
         Step(
             "declare capabilities",
             tuple(node.capabilities) == caps,
@@ -182,6 +200,9 @@ def cli(
         if step.done:
             click.echo(f"  [done] {step.name}: already ({step.detail})")
             continue
+        if step.name == "activate" and not _accepted(registry, node_id, operator):
+            click.echo(f"  [wait] {step.name}: operator {operator} has not accepted yet")
+            break
         try:
             _run(step.name, d, account, node_id, operator, caps, missing)
         except ScriptError as err:
@@ -196,6 +217,23 @@ def cli(
     n = registry.node(node_id)
     rpc = getattr(provider, "http_uri", None) or "<rpc url>"
     record = deployment or deployment_path(provider)
+    if not _accepted(registry, node_id, operator):
+        accept = [
+            "ape", "run", "accept-operator", "--network", provider.network_choice,
+            "--account", "<operator alias>", *(["--deployment", str(deployment)] if deployment else []),
+            "--node-id", str(node_id),
+        ]  # fmt: skip
+        current = "none" if int(str(n.operator), 16) == 0 else str(n.operator)
+        active = STATUS[n.status] == "Active"
+        click.echo(
+            f"Node {node_id} is {STATUS[n.status]} (operator: {current}).\n"
+            f"ACTION NEEDED: the operator key {operator} must accept the binding before it can"
+            f" act for the node{'' if active else ' and the node can be activated'}."
+            f" With the operator's account, run:\n  {shlex.join(accept)}"
+        )
+        if not active:
+            click.echo(f"Then run this command again to activate:\n  {shlex.join(finish)}")
+        return
     click.echo(
         f"Node {node_id} is {STATUS[n.status]}: operator {n.operator}, stake {format_tes(n.stake)}.\n"
         f"Run it on the node machine with the operator key:\n"
@@ -203,11 +241,15 @@ def cli(
     )
 
 
+def _accepted(registry: Any, node_id: int, operator: str) -> bool:
+    return str(registry.operatorOf(node_id)).lower() == operator.lower()
+
+
 def _run(
     name: str, d: Any, account: Any, node_id: int, operator: str, caps: tuple, missing: int
 ) -> None:
     registry, token = d.registry, d.token
-    if name == "bind operator":
+    if name == "propose operator":
         echo_tx(name, transact(name, registry.bindOperator, node_id, operator, sender=account))
     elif name == "declare capabilities":
         echo_tx(name, transact(name, registry.declareCapabilities, node_id, caps, sender=account))

@@ -134,12 +134,13 @@ def fund(token, treasury):
 def setup_node(licence, registry, token, fund):
     """setup_node(owner, operator, caps=DEFAULT_CAPS, stake=5*MIN_STAKE) -> nodeId.
 
-    Buys a licence, binds the operator, declares capabilities, stakes and activates."""
+    Buys a licence, binds the operator (the owner proposes, the operator accepts), declares capabilities, stakes and activates."""
 
     def _setup(owner, operator, caps=DEFAULT_CAPS, stake=5 * MIN_STAKE, activate=True):
         tx = licence.buy(0, 1, value=TIER_PRICE, sender=owner)
         node_id = tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId
         registry.bindOperator(node_id, operator, sender=owner)
+        registry.acceptOperator(node_id, sender=operator)
         registry.declareCapabilities(node_id, caps, sender=owner)
         if stake:
             fund(owner, stake)

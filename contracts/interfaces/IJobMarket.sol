@@ -4,16 +4,29 @@ pragma solidity 0.8.28;
 import {INodeRegistry} from "./INodeRegistry.sol";
 
 /// @title Job market and escrow
-/// @notice Clients escrow TES for a job; k node replicas claim it (locking collateral from their
+/// @notice Clients escrow TES for a job; node replicas take seats (locking collateral from their
 ///         stake), run it off-chain and post completion proofs: EIP-712 signatures by each node's
-///         operator that anyone may relay, many per transaction.
-///         - k = 1 (optimistic): the proof carries the result hash. The job is Accepted and pays out
-///           after a dispute window. Anyone may dispute inside the window by posting a bond equal to
-///           the job's collateral; `disputeReplicas` fresh nodes then re-run the job with
-///           commit-reveal, and whoever their majority proves wrong pays.
-///         - k >= 2 (replicated): proofs carry commitments keccak256(jobId, nodeId, resultHash, salt);
-///           after all k commit, replicas reveal. A result revealed by more than k/2 replicas is
-///           accepted and paid at once; dissenters and no-shows lose their collateral.
+///         current operator that anyone may relay, many per transaction. See docs/protocol.md.
+///         Who runs a job:
+///         - k = 1 jobs are posted open: the first eligible node to `claim` runs it.
+///         - k >= 3 (odd) replicas and every dispute jury are drawn by the contract from the Active
+///           nodes that meet the job's requirements, weighted by stake, with randomness from a
+///           block after the job or dispute was fixed (`draw`). A drawn node accepts within
+///           `acceptWindow` (`acceptSeat`, locking collateral) or its seat is redrawn (`redraw`) and
+///           it pays a small penalty; at most MAX_REDRAWS redraws a round, then the round's normal
+///           deadline rules apply.
+///         Nothing to copy:
+///         - Every proof carries a commitment keccak256(jobId, nodeId, resultHash, salt), never the
+///           result hash. k = 1: the job is Accepted and pays out after a dispute window; the client
+///           checks the files and salt it fetched against the commitment. Anyone may dispute inside
+///           the window with a bond equal to the collateral: a jury of `disputeReplicas` is drawn,
+///           re-runs the job and commits; then the jurors and the original node reveal. An original
+///           node that does not reveal loses.
+///         - k >= 3: every replica commits before any reveal.
+///         Losers pay winners: a round settles on the seats that revealed (more than half of them
+///         must agree); no-shows and dissenters are seized and their collateral goes to the seats
+///         that were right, a successful disputer and the keeper; the client never gets more than
+///         its payment back. Fee and bounty rates are fixed in the job's terms at creation.
 ///         Every state with a deadline can be moved on by anyone once it has passed, for a bounty.
 ///         Money is credited, never pushed: clients, node owners and keepers `withdraw`.
 /// @dev    Invariant (escrow): the market's TES balance equals the sum of payments of unsettled jobs
@@ -22,22 +35,32 @@ import {INodeRegistry} from "./INodeRegistry.sol";
 interface IJobMarket {
     enum JobStatus {
         None,
-        Open, // waiting for claims (round 0: k replicas; round 1: fresh dispute replicas)
-        Running, // all replicas claimed; waiting for proofs
-        Revealing, // all commitments in; waiting for reveals
-        Accepted, // k = 1 result proven; dispute window running
+        Open, // k = 1: waiting for the first claim
+        Seating, // drawn seats (k >= 3 replicas, or a dispute jury): drawing and accepting
+        Running, // every seat of the round accepted; waiting for proofs
+        Revealing, // commitments in; waiting for reveals
+        Accepted, // k = 1 commitment proven; dispute window running
         Paid, // settled: replicas paid
-        Cancelled, // withdrawn by the client before any claim
-        Expired, // a deadline passed without enough claims or proofs; client refunded
-        Failed, // no result reached a quorum; client refunded
-        Overturned // a dispute proved the k = 1 result wrong; client refunded
+        Cancelled, // withdrawn by the client before any seat was taken
+        Expired, // a deadline passed without enough seats or proofs; client refunded
+        Failed, // no result reached a majority of the revealed seats; client refunded
+        Overturned // a dispute proved the k = 1 result wrong (or the node did not reveal); client refunded
     }
 
-    enum ReplicaState {
+    enum SeatState {
         None,
-        Claimed,
-        Committed, // proof posted (k = 1: with the result itself)
-        Revealed
+        Drawn, // drawn, waiting for the node to accept before `acceptDeadline`
+        Claimed, // accepted (or claimed, k = 1): collateral locked
+        Committed, // proof posted
+        Revealed, // result revealed; `commitment` now holds the result hash
+        Dropped // drawn but not accepted in time: penalised and replaced
+    }
+
+    /// @notice Why a proof in a batch was skipped instead of reverting the batch.
+    enum SkipReason {
+        WrongStatus, // the job is not Running (already proven, settled, expired...)
+        DeadlinePassed,
+        WrongSeatState // the seat already committed, or is not a seat of the current round
     }
 
     /// @notice What a client asks for when creating a job.
@@ -47,10 +70,10 @@ interface IJobMarket {
         INodeRegistry.Capabilities requirements;
         uint96 payment; // TES escrowed, paid to the replicas that agree (minus the protocol fee)
         uint96 collateral; // TES each replica locks from its stake
-        uint8 replicas; // k
-        uint32 claimWindow; // seconds to gather the claims
-        uint32 executionWindow; // seconds from the last claim to the last proof
-        uint32 revealWindow; // k >= 2 and disputes: seconds from the last commitment to reveals
+        uint8 replicas; // k: 1 (open claim) or odd, 3..MAX_REPLICAS (drawn seats)
+        uint32 claimWindow; // seconds to fill the seats (claim, or draw + accept)
+        uint32 executionWindow; // seconds from the last seat taken to the last proof
+        uint32 revealWindow; // k >= 3 and disputes: seconds from the last commitment to reveals
         uint32 disputeWindow; // k = 1: seconds after the proof in which a dispute may be raised
     }
 
@@ -59,28 +82,34 @@ interface IJobMarket {
         uint96 collateral;
         uint40 deadline; // of the current status
         JobStatus status;
-        uint8 k; // replicas needed in the current round
-        uint8 round; // 0 = original run, 1 = dispute re-run
+        uint8 k; // seats needed in the current round
+        uint8 round; // 0 = original run, 1 = dispute jury
         address client;
         INodeRegistry.Capabilities requirements;
         bytes32 bundleHash;
-        uint8 claims; // replicas claimed in the current round
-        uint8 commits;
-        uint8 reveals;
-        uint8 replicaCount; // all replicas ever, both rounds
+        uint8 claims; // seats of the current round accepted
+        uint8 commits; // seats of the current round committed
+        uint8 reveals; // seats of the current round revealed (the k = 1 original counts in round 1)
+        uint8 replicaCount; // seats ever, both rounds, dropped ones included
+        uint8 seated; // seats of the current round drawn or accepted (not dropped)
+        uint8 redraws; // draws of the current round after the first
+        uint16 protocolFeeBps; // fixed at creation
+        uint16 keeperBountyBps; // fixed at creation
         uint32 claimWindow;
         uint32 executionWindow;
         uint32 revealWindow;
         uint32 disputeWindow;
-        bytes32 resultHash; // the accepted (or, k = 1, the proven) result
+        uint40 drawBlock; // block whose hash seeds the next draw (0: nothing to draw)
+        bytes32 commitment; // k = 1: the proven commitment; k >= 3: the accepted result hash
         address disputer;
     }
 
     struct Replica {
-        uint64 nodeId;
-        ReplicaState state;
+        uint32 nodeId;
+        SeatState state;
         uint8 round;
-        address operator;
+        uint40 acceptDeadline; // drawn seats: accept by then
+        address operator; // the node's operator when the seat was taken (dedup across seats)
         bytes32 commitment; // after reveal: the revealed result hash
     }
 
@@ -88,7 +117,7 @@ interface IJobMarket {
     struct Proof {
         uint256 jobId;
         uint256 nodeId;
-        bytes32 commitment; // k = 1 (round 0): the result hash; otherwise commitmentOf(...)
+        bytes32 commitment; // commitmentOf(jobId, nodeId, resultHash, salt)
         bytes signature; // EIP-712 over Completion(jobId, nodeId, commitment) by the node's operator
     }
 
@@ -100,11 +129,12 @@ interface IJobMarket {
     }
 
     struct Parameters {
-        uint16 protocolFeeBps; // <= MAX_PROTOCOL_FEE_BPS
-        uint16 keeperBountyBps; // <= MAX_KEEPER_BOUNTY_BPS, of the amount a keeper call moves
+        uint16 protocolFeeBps; // <= MAX_PROTOCOL_FEE_BPS; copied into each new job's terms
+        uint16 keeperBountyBps; // <= MAX_KEEPER_BOUNTY_BPS, of the amount a keeper call moves; copied too
         uint16 minCollateralBps; // collateral >= payment * bps
-        uint8 disputeReplicas; // fresh replicas that re-run a disputed job (odd, 3..15)
+        uint8 disputeReplicas; // jurors drawn for a dispute (odd, 3..15)
         uint96 minJobFee; // smallest payment accepted
+        uint32 acceptWindow; // seconds a drawn node has to accept its seat
     }
 
     // ------------------------------------------------------------------ errors
@@ -121,12 +151,20 @@ interface IJobMarket {
     error JobMarketAlreadyClaimed(uint256 jobId, uint256 nodeId);
     error JobMarketOperatorAlreadyClaimed(uint256 jobId, address operator);
     error JobMarketNotReplica(uint256 jobId, uint256 nodeId);
-    error JobMarketWrongReplicaState(uint256 jobId, uint256 nodeId, ReplicaState state);
+    error JobMarketWrongSeatState(uint256 jobId, uint256 nodeId, SeatState state);
     error JobMarketInvalidSignature(uint256 jobId, uint256 nodeId, address signer, address operator);
     error JobMarketCommitmentMismatch(uint256 jobId, uint256 nodeId);
     error JobMarketNotDisputable(uint256 jobId);
     error JobMarketNothingToWithdraw(address account);
     error JobMarketParameterOutOfBounds(bytes32 name, uint256 value);
+    /// @notice The job's seats are drawn, not claimed (k >= 3, and every dispute jury).
+    error JobMarketSeatsAreDrawn(uint256 jobId);
+    /// @notice Nothing to draw now: seats full, no draw anchored, or the anchor block is not past.
+    error JobMarketNothingToDraw(uint256 jobId, uint256 drawBlock);
+    /// @notice No drawn seat of the job has missed its accept deadline.
+    error JobMarketNothingToRedraw(uint256 jobId);
+    /// @notice `caller` is not the current operator of `nodeId`.
+    error JobMarketNotOperator(uint256 nodeId, address caller);
 
     // ------------------------------------------------------------------ events
     event JobCreated(
@@ -137,17 +175,34 @@ interface IJobMarket {
         uint256 payment,
         uint256 collateral,
         uint256 replicas,
-        uint256 claimDeadline
+        uint256 claimDeadline,
+        uint256 protocolFeeBps,
+        uint256 keeperBountyBps
     );
     event JobCancelled(uint256 indexed jobId);
+    /// @notice A seat was taken: claimed (k = 1) or a drawn seat accepted; collateral locked.
     event JobClaimed(uint256 indexed jobId, uint256 indexed nodeId, address indexed operator, uint256 round);
+    /// @notice The next draw of `round` will use the hash of block `drawBlock` (callable after it).
+    event DrawAnchored(uint256 indexed jobId, uint256 round, uint256 drawBlock);
+    /// @notice `nodeId` was drawn for a seat of `round` and must accept before `acceptDeadline`.
+    event SeatDrawn(uint256 indexed jobId, uint256 indexed nodeId, uint256 round, uint256 acceptDeadline);
+    /// @notice `nodeId` did not accept its drawn seat in time and paid `penalty`.
+    event SeatDropped(uint256 indexed jobId, uint256 indexed nodeId, uint256 penalty);
+    /// @notice A draw found no eligible node for `missing` seats.
+    event SeatsUnfilled(uint256 indexed jobId, uint256 round, uint256 missing);
+    /// @notice A proof of a batch was stale and skipped; the rest of the batch went through.
+    event ProofSkipped(uint256 indexed jobId, uint256 indexed nodeId, SkipReason reason);
     event JobRunning(uint256 indexed jobId, uint256 round, uint256 deadline);
     event ProofAccepted(uint256 indexed jobId, uint256 indexed nodeId, bytes32 commitment, address relayer);
     event RevealPhaseStarted(uint256 indexed jobId, uint256 round, uint256 deadline);
     event ResultRevealed(uint256 indexed jobId, uint256 indexed nodeId, bytes32 resultHash);
-    event ResultAccepted(uint256 indexed jobId, bytes32 resultHash, uint256 disputeDeadline);
+    /// @notice k = 1: `commitment` proven, disputable until `disputeDeadline`. k >= 3: `commitment`
+    ///         is the accepted result hash (deadline = now).
+    event ResultAccepted(uint256 indexed jobId, bytes32 commitment, uint256 disputeDeadline);
     event JobDisputed(uint256 indexed jobId, address indexed disputer, uint256 bond);
     event DisputeResolved(uint256 indexed jobId, bool resultUpheld, bytes32 majorityResult);
+    /// @notice `resultHash`: the agreed result (k >= 3, or a k = 1 result revealed in a dispute);
+    ///         for an undisputed k = 1 job, its commitment (the result hash stays private).
     event JobPaid(uint256 indexed jobId, bytes32 resultHash, uint256 paidToNodes, uint256 protocolFee);
     event JobExpired(uint256 indexed jobId, JobStatus fromStatus);
     event JobFailed(uint256 indexed jobId);
@@ -174,21 +229,42 @@ interface IJobMarket {
     /// @notice Client withdraws an Open job before any claim: full refund, credited.
     function cancel(uint256 jobId) external;
 
-    /// @notice Inside a k = 1 job's dispute window, anyone may dispute by posting a bond equal to the
-    ///         job's collateral (pulled with transferFrom). Fresh replicas then re-run the job.
+    /// @notice Inside a k = 1 job's dispute window, anyone but the job's node may dispute by posting
+    ///         a bond equal to the job's collateral (pulled with transferFrom). A jury is then drawn.
+    ///         Upheld result: the bond pays the jurors who were right. Overturned: the disputer gets
+    ///         the bond back and DISPUTER_SHARE_BPS of the node's seized collateral. A jury that
+    ///         never forms or never answers: the result stands, and the disputer gets its bond back
+    ///         minus DISPUTE_FEE_BPS, paid to the node whose payment it held up.
     function dispute(uint256 jobId) external;
 
     // ------------------------------------------------------------------ node operators
-    /// @notice The operator of `nodeId` claims a replica of `jobId`; locks the job's collateral.
+    /// @notice The operator of `nodeId` claims an Open k = 1 job; locks the job's collateral.
     function claim(uint256 jobId, uint256 nodeId) external;
 
-    /// @notice Relays completion proofs (anyone may send). Reverts as a whole if any proof is invalid.
+    /// @notice The operator of `nodeId` accepts the seat it was drawn for; locks the collateral.
+    function acceptSeat(uint256 jobId, uint256 nodeId) external;
+
+    /// @notice Relays completion proofs (anyone may send). Stale proofs (job no longer Running,
+    ///         deadline passed, seat already committed) are skipped with `ProofSkipped`; a proof
+    ///         signed by anyone but the node's current operator, or for a node without a seat,
+    ///         reverts the batch.
     function submitProofs(Proof[] calldata proofs) external;
 
     /// @notice Reveals committed results (anyone may send: reveals authenticate by their commitment).
     function reveal(Reveal[] calldata reveals) external;
 
     // ------------------------------------------------------------------ anyone (keepers)
+    /// @notice Draws every empty seat of a Seating job's round from the anchored block's hash
+    ///         (callable once that block is past). A seat with no eligible node after
+    ///         MAX_DRAW_ATTEMPTS stays empty and the draw is re-anchored, within the redraw budget.
+    function draw(uint256 jobId) external;
+
+    /// @notice Drops every drawn seat of `jobId` whose accept deadline passed: each node pays a
+    ///         penalty (SEAT_PENALTY_BPS of the collateral, from free stake), loses the epoch's
+    ///         availability share, and its seat is redrawn (anchored on the next block) while the
+    ///         redraw budget lasts. Caller earns a bounty out of the penalties.
+    function redraw(uint256 jobId) external;
+
     /// @notice Pays an Accepted job once its dispute window has passed. Caller earns a bounty.
     function finalize(uint256 jobId) external;
 
@@ -211,7 +287,6 @@ interface IJobMarket {
     // ------------------------------------------------------------------ views
     function job(uint256 jobId) external view returns (Job memory);
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory);
-    function replicaOf(uint256 jobId, uint256 nodeId) external view returns (Replica memory, uint256 index);
     function jobCount() external view returns (uint256);
     function credited(address account) external view returns (uint256);
     function pendingFees() external view returns (uint256);

@@ -10,6 +10,14 @@ pragma solidity 0.8.28;
 ///         (`locked`): it cannot be unbonded while locked, and moves to the job market only when
 ///         it is seized. Stake and reputation belong to the licence and travel with it; the
 ///         operator binding does not (the registry clears it when the licence changes hands).
+///         Binding is two-step: the owner proposes a key and the key accepts, so nobody can enlist
+///         another operator's node software. Accepting a new key replaces the old one at once, and
+///         the job market checks the node's current operator on every proof: a rotation hands the
+///         node's in-flight seats to the new key.
+///         Sortition: every Active node is a leaf of a stake-weighted sum tree (a Fenwick tree over
+///         node ids, see libraries/SortitionTree.sol). `drawNode` picks a node with probability
+///         stake / total active stake in O(log n) reads; every change of stake or status updates
+///         the tree in O(log n) writes.
 interface INodeRegistry {
     enum NodeStatus {
         Inactive, // licence exists; not (or no longer) serving jobs
@@ -67,8 +75,15 @@ interface INodeRegistry {
     error NodeRegistryNothingUnbonding(uint256 nodeId);
     error NodeRegistryCapabilitiesNotMet(uint256 nodeId);
     error NodeRegistryParameterOutOfBounds(bytes32 name, uint256 value);
+    /// @notice `caller` is not the key the licence owner proposed for `nodeId`.
+    error NodeRegistryNotPendingOperator(uint256 nodeId, address caller);
+    /// @notice Node ids above the sortition tree's range (2^32 - 1) cannot be staked or drawn.
+    error NodeRegistryNodeIdTooLarge(uint256 nodeId);
 
     // ------------------------------------------------------------------ events
+    /// @notice The licence owner proposed `operator`; it serves the node once it calls `acceptOperator`.
+    event OperatorProposed(uint256 indexed nodeId, address indexed operator);
+    /// @notice `operator` accepted the binding and now acts for the node (any previous key is replaced).
     event OperatorBound(uint256 indexed nodeId, address indexed operator);
     event OperatorUnbound(uint256 indexed nodeId, address indexed operator);
     event CapabilitiesDeclared(uint256 indexed nodeId, uint16 cpuCores, uint32 memoryMb, uint8 gpuCount, uint32 gpuMemoryMb, uint8 gpuClass);
@@ -83,10 +98,19 @@ interface INodeRegistry {
     /// @notice Where the node serves results to clients (only emitted: clients read the latest).
     event EndpointAnnounced(uint256 indexed nodeId, string url);
     event ParametersSet(uint256 minStake, uint256 unbondingDelay, uint256 jailPeriod);
+    /// @notice A drawn node that did not accept its seat in time lost `amount` of free stake.
+    event NodePenalized(uint256 indexed nodeId, uint256 amount);
+    /// @notice The node's weight in the sortition tree changed (0 = cannot be drawn).
+    event DrawWeightChanged(uint256 indexed nodeId, uint256 weight);
 
     // ------------------------------------------------------------------ licence owner
-    /// @notice Binds the hot key that claims jobs and signs proofs for `nodeId`. Licence owner only.
+    /// @notice Proposes the hot key that will accept seats and sign proofs for `nodeId`. Licence owner
+    ///         only. Takes effect when `operator` calls `acceptOperator`; until then any current key
+    ///         stays bound. Proposing again replaces the pending proposal.
     function bindOperator(uint256 nodeId, address operator) external;
+
+    /// @notice The proposed key accepts serving `nodeId` (two-step binding, and key rotation).
+    function acceptOperator(uint256 nodeId) external;
 
     /// @notice Declares the node's hardware. Licence owner only.
     function declareCapabilities(uint256 nodeId, Capabilities calldata capabilities) external;
@@ -128,6 +152,10 @@ interface INodeRegistry {
     ///         counts a slash and jails the node. Returns what was seized.
     function seize(uint256 nodeId, uint256 amount) external returns (uint256 seized);
 
+    /// @notice A drawn node did not accept its seat in time: takes up to `amount` of its free stake
+    ///         (sent to the job market), no jail. Returns what was taken. Job market only.
+    function penalize(uint256 nodeId, uint256 amount) external returns (uint256 taken);
+
     /// @notice Called by the licence contract when a licence changes hands: unbinds the operator
     ///         and takes the node out of service.
     function onLicenceTransfer(uint256 nodeId, address from, address to) external;
@@ -139,6 +167,18 @@ interface INodeRegistry {
     // ------------------------------------------------------------------ views
     function node(uint256 nodeId) external view returns (Node memory);
     function operatorOf(uint256 nodeId) external view returns (address);
+    function pendingOperatorOf(uint256 nodeId) external view returns (address);
+    /// @notice Picks an Active node with probability proportional to its stake, from `seed`.
+    ///         Returns 0 when no node can be drawn. O(log n) storage reads.
+    function drawNode(bytes32 seed) external view returns (uint256 nodeId);
+    /// @notice Whether `nodeId` can take a seat now: Active, with an operator, capabilities meeting
+    ///         `need` and at least `collateral` of free stake; and its current operator.
+    function canServe(uint256 nodeId, Capabilities calldata need, uint256 collateral)
+        external
+        view
+        returns (bool ok, address operator);
+    function drawWeight(uint256 nodeId) external view returns (uint256);
+    function totalDrawWeight() external view returns (uint256);
     function ownerOfNode(uint256 nodeId) external view returns (address);
     function isActive(uint256 nodeId) external view returns (bool);
     function meets(Capabilities calldata have, Capabilities calldata need) external pure returns (bool);

@@ -2,11 +2,15 @@
 pragma solidity 0.8.28;
 
 /// @title Rewards
-/// @notice Turns emissions and client fees into TES for node owners, epoch by epoch.
-///         Each finished epoch's pot (its emission + the protocol fees received in it + anything
-///         carried over) is split into an availability share, paid equally to every node that proved
-///         liveness in the epoch, and a work share, paid pro rata to the verified work the job market
-///         recorded for each node in the epoch. A share with nobody to pay carries to the next epoch.
+/// @notice Turns emissions and client fees into TES for node owners, epoch by epoch, so that no
+///         strategy earns more than honest work:
+///         - Emission (plus unattributed income: seized collateral nobody was owed, seat penalties,
+///           rounding dust) pays availability only: split equally among the licences whose node
+///           proved liveness in the epoch and accepted every seat it was drawn for. Missing a
+///           drawn seat takes the node out of the epoch's availability share.
+///         - The protocol fees that jobs paid in the epoch pay the work share, pro rata to the fees
+///           each node's jobs paid: self-dealt volume returns at most the fee it paid.
+///         A share with nobody to pay carries to the next epoch.
 /// @dev    Per-node state is O(1): the node's last live epoch and last work epoch (with its work);
 ///         a node's pending epochs are settled into its accrued balance lazily, when it next acts
 ///         or its owner claims. Claiming never loops over the network.
@@ -18,15 +22,20 @@ interface IRewards {
         uint128 workRate; // TES per unit of work, scaled by 1e18, fixed when the epoch closes
         uint64 liveNodes;
         uint128 totalWork;
-        uint128 fees; // protocol fees received during the epoch
+        uint128 fees; // protocol fees of the jobs settled in the epoch (the work pot)
+        uint128 income; // unattributed income received in the epoch (joins the availability pot)
         bool closed;
+    }
+
+    enum HeartbeatSkip {
+        NotOperator,
+        NotActive,
+        MissedSeat
     }
 
     // ------------------------------------------------------------------ errors
     error RewardsNotJobMarket(address caller);
-    error RewardsNotOperator(uint256 nodeId, address caller);
     error RewardsNotLicenceOwner(uint256 nodeId, address caller);
-    error RewardsNodeNotActive(uint256 nodeId);
     error RewardsNothingToClaim(address owner);
     error RewardsJobMarketAlreadySet(address market);
     error RewardsInvalidAddress();
@@ -38,18 +47,31 @@ interface IRewards {
     event LivenessProved(uint256 indexed nodeId, uint256 indexed epoch);
     event WorkRecorded(uint256 indexed nodeId, uint256 indexed epoch, uint256 amount);
     event FeesReceived(uint256 indexed epoch, uint256 amount);
+    /// @notice A node in a heartbeat batch was not counted (inactive, not the caller's, or it
+    ///         missed a drawn seat this epoch); the rest of the batch still counts.
+    event HeartbeatSkipped(uint256 indexed nodeId, uint256 indexed epoch, HeartbeatSkip reason);
+    /// @notice The node did not accept a seat it was drawn for: no availability share this epoch.
+    event SeatMissed(uint256 indexed nodeId, uint256 indexed epoch);
     event RewardsClaimed(address indexed owner, uint256 indexed nodeId, uint256 amount);
     event JobMarketSet(address indexed market);
 
     // ------------------------------------------------------------------ external
     /// @notice Operator proves its nodes were alive this epoch (once per node per epoch counts).
+    ///         Nodes that cannot count are skipped with `HeartbeatSkipped`, never fatal to the batch.
     function heartbeat(uint256[] calldata nodeIds) external;
 
-    /// @notice Job market only: `amount` of verified work (the net payment) done by `nodeId` now.
-    function recordWork(uint256 nodeId, uint256 amount) external;
+    /// @notice Job market only: a job settled in `nodeId`'s favour paid `fee` TES of protocol fee,
+    ///         just transferred to this contract. The fee joins the epoch's work pot and counts as
+    ///         the node's work.
+    function recordWork(uint256 nodeId, uint256 fee) external;
 
-    /// @notice Job market only: `amount` TES of protocol fees was just transferred to this contract.
+    /// @notice Job market only: `amount` TES of unattributed income (seized collateral nobody was
+    ///         owed, penalties, dust) was just transferred here; it joins the availability pot.
     function notifyFees(uint256 amount) external;
+
+    /// @notice Job market only: `nodeId` was drawn for a seat and did not accept it in time; it
+    ///         gets no availability share for the current epoch.
+    function recordMissedSeat(uint256 nodeId) external;
 
     /// @notice Closes up to `maxEpochs` finished epochs (minting their emission). Anyone may call;
     ///         every other entry point also closes what it needs.
@@ -74,5 +96,6 @@ interface IRewards {
     function totalMinted() external view returns (uint256);
     function totalFunded() external view returns (uint256); // minted emissions + fees received
     function totalClaimed() external view returns (uint256);
-    function availabilityBps() external view returns (uint256);
+    /// @notice Whether `nodeId` missed a drawn seat in `epochId`.
+    function missedSeat(uint256 nodeId, uint256 epochId) external view returns (bool);
 }

@@ -107,6 +107,7 @@ def ready_node(tes, accounts, give_tes):
     tx = tes.licence.buy(0, 1, value=TIER_PRICE, sender=owner)
     node_id = tx.decode_logs(tes.licence.LicencesPurchased)[0].firstTokenId
     tes.registry.bindOperator(node_id, operator, sender=owner)
+    tes.registry.acceptOperator(node_id, sender=operator)
     tes.registry.declareCapabilities(node_id, CAPS, sender=owner)
     give_tes(owner, MIN_STAKE)
     tes.token.approve(tes.registry, MIN_STAKE, sender=owner)
@@ -223,7 +224,7 @@ def _buy(tes, owner):
     return tx.decode_logs(tes.licence.LicencesPurchased)[0].firstTokenId
 
 
-def test_setup_node__binds_declares_stakes_activates_then_a_rerun_does_nothing(
+def test_setup_node__proposes_declares_stakes_waits_for_the_operator_then_activates(
     script, tes, accounts, give_tes
 ):
     owner = accounts[3]
@@ -233,14 +234,25 @@ def test_setup_node__binds_declares_stakes_activates_then_a_rerun_does_nothing(
 
     out = ok(script("setup-node", *args, account=OWNER))
 
-    for step in (
-        "bind operator",
-        "declare capabilities",
-        "approve 5,000 TES",
-        "stake 5,000 TES",
-        "activate",
-    ):
+    proposed = ("propose operator", "declare capabilities", "approve 5,000 TES", "stake 5,000 TES")
+    for step in proposed:
         assert f"  {step}: tx 0x" in out
+    assert "[wait] activate" in out and "activate: tx" not in out
+    assert f"the operator key {accounts[4].address} must accept" in out
+    accept = shlex.split(re.search(r"must accept.*\n\s+(ape run accept-operator.*)", out).group(1))
+    assert accept[accept.index("--node-id") + 1] == str(node_id)
+    node = tes.registry.node(node_id)
+    assert node.status == NodeStatus.INACTIVE and int(node.operator, 16) == 0
+    assert tes.registry.pendingOperatorOf(node_id) == accounts[4]
+
+    out = ok(script("accept-operator", "--node-id", node_id, account=OPERATOR))
+    assert "  accept operator: tx 0x" in out
+    assert tes.registry.operatorOf(node_id) == accounts[4]
+    out = ok(script("accept-operator", "--node-id", node_id, account=OPERATOR))  # idempotent
+    assert "already the operator" in out and "tx 0x" not in out
+
+    out = ok(script("setup-node", *args, account=OWNER))
+    assert "  activate: tx 0x" in out and out.count("[done]") == 3
     node = tes.registry.node(node_id)
     assert node.status == NodeStatus.ACTIVE and node.operator == accounts[4]
     assert node.stake == 5 * MIN_STAKE and tes.token.balanceOf(owner) == 0
@@ -287,19 +299,32 @@ def test_setup_node__a_failure_half_way_says_what_is_done_and_how_to_finish(
     out = failed(script("setup-node", *args, account=OWNER))
 
     assert "stake failed: connection reset" in out
-    assert "done: bind operator, declare capabilities; not done: stake, activate" in out
+    assert "done: propose operator, declare capabilities; not done: stake, activate" in out
     finish = shlex.split(re.search(r"to finish, fix the cause and run:\n\s+(.*)", out).group(1))
     assert finish[:3] == ["ape", "run", "setup-node"]
     node = tes.registry.node(node_id)
-    assert node.operator == accounts[4] and tuple(node.capabilities) == CAPS and node.stake == 0
+    assert tes.registry.pendingOperatorOf(node_id) == accounts[4]
+    assert tuple(node.capabilities) == CAPS and node.stake == 0
+    ok(script("accept-operator", "--node-id", node_id, account=OPERATOR))
 
     monkeypatch.setattr(module, "transact", real)
     # The printed command, as is (its --network, --deployment and --account are this test's).
     out = ok(invoke(module.cli, finish[3:], rpc_url))
 
-    assert "[done] bind operator: already" in out and "[done] declare capabilities: already" in out
+    assert "[done] propose operator: already" in out
+    assert "[done] declare capabilities: already" in out
     node = tes.registry.node(node_id)
     assert node.status == NodeStatus.ACTIVE and node.stake == 2 * MIN_STAKE
+
+
+def test_accept_operator__without_a_proposal_for_the_key__refuses(script, tes, accounts):
+    node_id = _buy(tes, accounts[3])
+    out = failed(script("accept-operator", "--node-id", node_id, account=STRANGER))
+    assert f"node {node_id} has no proposal for {accounts[6].address} (no key is proposed)" in out
+    tes.registry.bindOperator(node_id, accounts[4], sender=accounts[3])
+    out = failed(script("accept-operator", "--node-id", node_id, account=STRANGER))
+    assert f"the proposed key is {accounts[4].address}" in out
+    assert int(tes.registry.operatorOf(node_id), 16) == 0
 
 
 def _caps_args(caps):

@@ -5,7 +5,6 @@ this module keeps the names the tests import.
 """
 
 from oracle.deployment import (  # noqa: F401 - re-exported for tests
-    AVAILABILITY_BPS,
     DAY,
     DEFAULT_CAPS,
     E18,

@@ -1,50 +1,20 @@
 """Job market test helpers: enum values, the contract's money arithmetic, salts, EIP-712 digests."""
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 from eth_account import Account
 from eth_utils import keccak
 
+from oracle.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
 from oracle.prove import completion_message
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 
 BPS = 10_000
 
 
-class Status(IntEnum):
-    NONE = 0
-    OPEN = 1
-    RUNNING = 2
-    REVEALING = 3
-    ACCEPTED = 4
-    PAID = 5
-    CANCELLED = 6
-    EXPIRED = 7
-    FAILED = 8
-    OVERTURNED = 9
-
-
-class ReplicaState(IntEnum):
-    NONE = 0
-    CLAIMED = 1
-    COMMITTED = 2
-    REVEALED = 3
-
-
-class Outcome(IntEnum):
-    """INodeRegistry.Outcome of a released replica."""
-
-    NO_FAULT = 0
-    COMPLETED = 1
-    FAILED = 2
-
-
-class NodeStatus(IntEnum):
-    INACTIVE = 0
-    ACTIVE = 1
-    JAILED = 2
-    RETIRED = 3
+# The chain's enums live in oracle/protocol.py; these names are what the tests were written with.
+Status = JobStatus
+ReplicaState = SeatState
 
 
 @dataclass(frozen=True)
@@ -61,6 +31,11 @@ OTHER_RESULT = b"\xbb" * 32
 THIRD_RESULT = b"\xcc" * 32
 
 
+SEAT_PENALTY_BPS = 1_000
+DISPUTER_SHARE_BPS = 5_000
+DISPUTE_FEE_BPS = 1_000
+
+
 def fee(payment: int = JOB_PAYMENT) -> int:
     return payment * MARKET_PARAMETERS["protocolFeeBps"] // BPS
 
@@ -71,7 +46,7 @@ def bounty(amount: int = JOB_PAYMENT) -> int:
 
 
 def share(amount: int, votes: int) -> tuple[int, int]:
-    """(each, dust) of `amount` split between `votes` agreeing replicas, as `_payAgreeing` rounds."""
+    """(each, dust) of `amount` split between `votes` agreeing seats, as `_payVoters` rounds."""
     each = amount // votes
     return each, amount - each * votes
 
@@ -80,6 +55,7 @@ FEE = fee()
 BOUNTY = bounty()
 NET = JOB_PAYMENT - FEE
 BOND = JOB_COLLATERAL
+SEAT_PENALTY = JOB_COLLATERAL * SEAT_PENALTY_BPS // BPS
 
 
 def salt_of(node_id: int) -> bytes:
@@ -108,9 +84,9 @@ def recover(digest: bytes, signature: bytes) -> str:
 
 
 def replica_of(market, job_id: int, node_id: int):
-    """(Replica, index) of `node_id` in `job_id`: `replicaOf` returns the struct as a bare tuple
-    next to the index, so read it back through `replica(jobId, index)` to get named fields."""
-    raw, index = market.replicaOf(job_id, node_id)
-    rep = market.replica(job_id, index)
-    assert tuple(raw) == tuple(rep)
-    return rep, index
+    """(Replica, index) of `node_id`'s live (not dropped) seat in `job_id`, scanning `replica(i)`."""
+    for index in range(market.job(job_id).replicaCount):
+        rep = market.replica(job_id, index)
+        if rep.nodeId == node_id and rep.state != SeatState.DROPPED:
+            return rep, index
+    raise LookupError(f"node {node_id} has no seat in job {job_id}")

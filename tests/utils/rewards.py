@@ -8,14 +8,14 @@ from ape.exceptions import CustomError
 from eth_abi import decode
 from eth_utils import keccak
 
-BPS = 10_000
 SCALE = 10**18
+U128 = 2**128 - 1
 
 
-def split(pot: int, availability_bps: int) -> tuple[int, int]:
-    """(availabilityPot, workPot) of a pot, rounded as the contract rounds."""
-    availability = pot * availability_bps // BPS
-    return availability, pot - availability
+def split(emission: int, income: int = 0, carry_in: int = 0, fees: int = 0) -> tuple[int, int]:
+    """(availabilityPot, workPot): emission, unattributed income and the carry pay availability;
+    the recorded protocol fees pay work."""
+    return emission + income + carry_in, fees
 
 
 def emission(epoch: int, initial: int, halving_epochs: int) -> int:
@@ -24,15 +24,19 @@ def emission(epoch: int, initial: int, halving_epochs: int) -> int:
     return 0 if halvings > 255 else initial >> halvings
 
 
-U128 = 2**128 - 1
-
-
 def outcome(
-    emission: int, fees: int, carry_in: int, live_nodes: int, total_work: int, availability_bps: int
+    emission: int,
+    *,
+    income: int = 0,
+    fees: int = 0,
+    carry_in: int = 0,
+    live_nodes: int = 0,
+    total_work: int | None = None,
 ) -> dict:
-    """What closing an epoch decides (mirrors `Rewards._outcome`)."""
-    pot = emission + fees + carry_in
-    availability_pot, work_pot = split(pot, availability_bps)
+    """What closing an epoch decides (mirrors `Rewards._outcome`). Work is the fees recorded, so
+    `total_work` defaults to `fees`."""
+    total_work = fees if total_work is None else total_work
+    availability_pot, work_pot = split(emission, income, carry_in, fees)
     per_node = min(availability_pot // live_nodes, U128) if live_nodes else 0
     rate = min(work_pot * SCALE // total_work, U128) if total_work else 0
     paid = per_node * live_nodes + rate * total_work // SCALE
@@ -41,7 +45,7 @@ def outcome(
         "workPot": work_pot,
         "availabilityPerNode": per_node,
         "workRate": rate,
-        "carried": pot - paid,
+        "carried": availability_pot + work_pot - paid,
     }
 
 

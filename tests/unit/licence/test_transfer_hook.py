@@ -94,6 +94,7 @@ def test_transfer__with_real_registry__unbinds_operator(
     )
     licence.setRegistry(registry, sender=deployer)
     registry.bindOperator(bought, operator, sender=node_owner)
+    registry.acceptOperator(bought, sender=operator)
     assert registry.operatorOf(bought) == operator.address
     tx = licence.transferFrom(node_owner, stranger, bought, sender=node_owner)
     assert licence.ownerOf(bought) == stranger.address

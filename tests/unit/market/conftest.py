@@ -29,7 +29,8 @@ def pool(
     # before ape snapshots this package; one first used later would force a costly rebase.
     chain, project, deployer, treasury, client, node_owner, operator, keeper, stranger,
     node_owners, operators, token, licence, registry, rewards, market, fund, setup_node,
-    job_request, create_job, sign_proof, open_job, claim_all, commit, reveal,
+    job_request, create_job, sign_proof, open_job, claim_all, commit, reveal, draw_seats,
+    accept_all, seated_job,
 ):  # fmt: skip
     """Four active nodes with distinct owners and operators, plus a fifth ("twin") that shares
     the first one's owner and operator. Built once for the package; ape reverts every test (and
@@ -47,6 +48,8 @@ def pool(
         tx = licence.buy(0, 1, value=TIER_PRICE, sender=owner)
         node_id = tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId
         registry.bindOperator(node_id, key, sender=owner)
+        if registry.operatorOf(node_id) != key.address:
+            registry.acceptOperator(node_id, sender=key)
         registry.declareCapabilities(node_id, DEFAULT_CAPS, sender=owner)
         registry.stake(node_id, POOL_STAKE, sender=treasury)
         registry.activate(node_id, sender=owner)
@@ -66,6 +69,58 @@ def open_job(market, client, job_request):
         return tx.decode_logs(market.JobCreated)[0].jobId
 
     return _open
+
+
+@pytest.fixture(scope="session")
+def draw_seats(market, chain, keeper):
+    """draw_seats(job_id, nodes, sender=keeper) -> the drawn seats' Nodes, in draw order.
+
+    Mines past the anchor block first (the draw needs its hash). `nodes` maps ids back to the
+    Node records (owner, operator) the test knows."""
+
+    def _draw(job_id, nodes, sender=None):
+        by_id = {n.id: n for n in nodes}
+        drawn = []
+        # A seat the first draw could not fill (every candidate tried was excluded) is re-anchored
+        # by the contract; keep drawing until the round is full or nothing is left to draw.
+        while True:
+            job = market.job(job_id)
+            if job.seated >= job.k or job.drawBlock == 0:
+                return drawn
+            while chain.blocks.head.number <= job.drawBlock:
+                chain.mine()
+            tx = market.draw(job_id, sender=sender or keeper)
+            drawn += [by_id[log.nodeId] for log in tx.decode_logs(market.SeatDrawn)]
+
+    return _draw
+
+
+@pytest.fixture(scope="session")
+def accept_all(market):
+    """accept_all(job_id, nodes) -> the last acceptance's receipt."""
+
+    def _accept(job_id, nodes):
+        tx = None
+        for n in nodes:
+            tx = market.acceptSeat(job_id, n.id, sender=n.operator)
+        return tx
+
+    return _accept
+
+
+@pytest.fixture(scope="session")
+def seated_job(open_job, draw_seats, accept_all):
+    """seated_job(nodes, replicas=3, accept=True, **request) -> (jobId, seated Nodes): a k >= 3 job
+    whose seats were drawn from the pool (and accepted, so it is Running)."""
+
+    def _seated(nodes, replicas=3, accept=True, **kw):
+        job_id = open_job(replicas=replicas, **kw)
+        seats = draw_seats(job_id, nodes)
+        if accept:
+            accept_all(job_id, seats)
+        return job_id, seats
+
+    return _seated
 
 
 @pytest.fixture(scope="session")

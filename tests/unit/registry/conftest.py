@@ -55,11 +55,14 @@ def stake_for(token, fund):
 
 @pytest.fixture(scope="session")
 def make_node(buy_licence, stake_for, node_owner, operator):
-    """make_node(reg, stake=2*MIN_STAKE, activate=True, owner, op, caps) -> node id."""
+    """make_node(reg, stake=2*MIN_STAKE, activate=True, owner, op, caps) -> node id.
+
+    The owner proposes `op` and `op` accepts (two-step binding)."""
 
     def _make(reg, stake=2 * MIN_STAKE, activate=True, owner=node_owner, op=operator, caps=CAPS):
         nid = buy_licence(owner)
         reg.bindOperator(nid, op, sender=owner)
+        reg.acceptOperator(nid, sender=op)
         reg.declareCapabilities(nid, caps, sender=owner)
         if stake:
             stake_for(reg, nid, owner, stake)

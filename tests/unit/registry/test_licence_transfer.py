@@ -54,10 +54,38 @@ def test_transfer__new_owner_rebinds_and_reactivates(
     with ape.reverts(registry.NodeRegistryNoOperator, nodeId=active_node):
         registry.activate(active_node, sender=stranger)
     registry.bindOperator(active_node, keeper, sender=stranger)
+    with ape.reverts(registry.NodeRegistryNoOperator, nodeId=active_node):
+        registry.activate(active_node, sender=stranger)
+    registry.acceptOperator(active_node, sender=keeper)
     registry.activate(active_node, sender=stranger)
     assert registry.isActive(active_node)
     assert registry.operatorOf(active_node) == keeper
     assert registry.node(active_node).stake == 2 * MIN_STAKE
+
+
+def test_transfer__clears_a_pending_proposal(
+    registry, licence, active_node, node_owner, operator, stranger, keeper
+):
+    registry.bindOperator(active_node, keeper, sender=node_owner)
+    assert registry.pendingOperatorOf(active_node) == keeper
+    licence.transferFrom(node_owner, stranger, active_node, sender=node_owner)
+    assert registry.pendingOperatorOf(active_node) == ZERO
+    # the key the old owner proposed cannot take over the new owner's node
+    with ape.reverts(
+        registry.NodeRegistryNotPendingOperator, nodeId=active_node, caller=keeper.address
+    ):
+        registry.acceptOperator(active_node, sender=keeper)
+    assert registry.operatorOf(active_node) == ZERO
+
+
+def test_transfer__drops_the_draw_weight(registry, licence, active_node, node_owner, stranger):
+    total = registry.totalDrawWeight()
+    assert registry.drawWeight(active_node) == 2 * MIN_STAKE
+    tx = licence.transferFrom(node_owner, stranger, active_node, sender=node_owner)
+    assert registry.drawWeight(active_node) == 0
+    assert registry.totalDrawWeight() == total - 2 * MIN_STAKE
+    changed = tx.decode_logs(registry.DrawWeightChanged)
+    assert [(e.nodeId, e.weight) for e in changed] == [(active_node, 0)]
 
 
 def test_transfer__unconfigured_licence__emits_nothing(
@@ -66,6 +94,7 @@ def test_transfer__unconfigured_licence__emits_nothing(
     tx = licence.transferFrom(node_owner, stranger, node_id, sender=node_owner)
     assert tx.decode_logs(registry.OperatorUnbound) == []
     assert tx.decode_logs(registry.NodeStatusChanged) == []
+    assert tx.decode_logs(registry.DrawWeightChanged) == []
 
 
 def test_transfer__retired_node__stays_retired(

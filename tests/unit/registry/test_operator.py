@@ -1,28 +1,138 @@
 import ape
 import pytest
 
-from .conftest import CAPS, ZERO
+from tests.utils.constants import E18, MIN_STAKE
+
+from .conftest import CAPS, NO_NEED, ZERO
 
 
-def test_bind_operator__by_licence_owner__binds_and_emits(registry, node_id, node_owner, operator):
+def test_bind_operator__by_licence_owner__only_proposes(registry, node_id, node_owner, operator):
     tx = registry.bindOperator(node_id, operator, sender=node_owner)
-    assert registry.operatorOf(node_id) == operator
-    assert registry.node(node_id).operator == operator
-    logs = tx.decode_logs(registry.OperatorBound)
-    assert [(e.nodeId, e.operator) for e in logs] == [(node_id, operator.address)]
+    assert registry.pendingOperatorOf(node_id) == operator
+    assert registry.operatorOf(node_id) == ZERO  # not bound until the key consents
+    assert registry.node(node_id).operator == ZERO
+    proposed = tx.decode_logs(registry.OperatorProposed)
+    assert [(e.nodeId, e.operator) for e in proposed] == [(node_id, operator.address)]
+    assert tx.decode_logs(registry.OperatorBound) == []
     assert tx.decode_logs(registry.OperatorUnbound) == []
 
 
-def test_bind_operator__replacing_a_key__unbinds_the_old_one(
+def test_accept_operator__by_proposed_key__binds_and_emits(registry, node_id, node_owner, operator):
+    registry.bindOperator(node_id, operator, sender=node_owner)
+    tx = registry.acceptOperator(node_id, sender=operator)
+    assert registry.operatorOf(node_id) == operator
+    assert registry.node(node_id).operator == operator
+    assert registry.pendingOperatorOf(node_id) == ZERO
+    bound = tx.decode_logs(registry.OperatorBound)
+    assert [(e.nodeId, e.operator) for e in bound] == [(node_id, operator.address)]
+    assert tx.decode_logs(registry.OperatorUnbound) == []
+
+
+def test_accept_operator__twice__second_reverts(registry, node_id, node_owner, operator):
+    registry.bindOperator(node_id, operator, sender=node_owner)
+    registry.acceptOperator(node_id, sender=operator)
+    with ape.reverts(
+        registry.NodeRegistryNotPendingOperator, nodeId=node_id, caller=operator.address
+    ):
+        registry.acceptOperator(node_id, sender=operator)
+
+
+@pytest.mark.parametrize("who", ["stranger", "node_owner", "keeper"])
+def test_accept_operator__not_the_proposed_key__reverts(
+    request, registry, node_id, node_owner, operator, who
+):
+    caller = request.getfixturevalue(who)
+    registry.bindOperator(node_id, operator, sender=node_owner)
+    with ape.reverts(
+        registry.NodeRegistryNotPendingOperator, nodeId=node_id, caller=caller.address
+    ):
+        registry.acceptOperator(node_id, sender=caller)
+    assert registry.operatorOf(node_id) == ZERO
+    assert registry.pendingOperatorOf(node_id) == operator
+
+
+def test_accept_operator__nothing_proposed__reverts(registry, node_id, operator):
+    with ape.reverts(
+        registry.NodeRegistryNotPendingOperator, nodeId=node_id, caller=operator.address
+    ):
+        registry.acceptOperator(node_id, sender=operator)
+
+
+def test_bind_operator__proposed_key__cannot_act_until_it_accepts(
+    registry, node_id, node_owner, operator, stake_for
+):
+    registry.bindOperator(node_id, operator, sender=node_owner)
+    stake_for(registry, node_id, node_owner, MIN_STAKE)
+    with ape.reverts(registry.NodeRegistryNoOperator, nodeId=node_id):
+        registry.activate(node_id, sender=node_owner)
+    with ape.reverts(registry.NodeRegistryNotOperator, nodeId=node_id, caller=operator.address):
+        registry.announceEndpoint(node_id, "https://node.example", sender=operator)
+    registry.acceptOperator(node_id, sender=operator)
+    registry.activate(node_id, sender=node_owner)
+    assert registry.isActive(node_id)
+
+
+def test_bind_operator__proposing_again__replaces_the_proposal(
     registry, node_id, node_owner, operator, stranger
 ):
     registry.bindOperator(node_id, operator, sender=node_owner)
-    tx = registry.bindOperator(node_id, stranger, sender=node_owner)
+    registry.bindOperator(node_id, stranger, sender=node_owner)
+    assert registry.pendingOperatorOf(node_id) == stranger
+    with ape.reverts(
+        registry.NodeRegistryNotPendingOperator, nodeId=node_id, caller=operator.address
+    ):
+        registry.acceptOperator(node_id, sender=operator)
+    registry.acceptOperator(node_id, sender=stranger)
     assert registry.operatorOf(node_id) == stranger
+
+
+def test_rotation__proposal_keeps_the_old_key_until_the_new_one_accepts(
+    registry, active_node, node_owner, operator, stranger
+):
+    tx = registry.bindOperator(active_node, stranger, sender=node_owner)
+    assert tx.decode_logs(registry.OperatorUnbound) == []
+    assert registry.operatorOf(active_node) == operator
+    assert registry.isActive(active_node)
+    registry.announceEndpoint(active_node, "https://still.me", sender=operator)
+
+
+def test_rotation__accepting__replaces_the_old_key(
+    registry, active_node, node_owner, operator, stranger
+):
+    weight = registry.drawWeight(active_node)
+    registry.bindOperator(active_node, stranger, sender=node_owner)
+    tx = registry.acceptOperator(active_node, sender=stranger)
+    assert registry.operatorOf(active_node) == stranger
+    assert registry.operatorOf(active_node) != operator
     unbound = tx.decode_logs(registry.OperatorUnbound)
-    assert [(e.nodeId, e.operator) for e in unbound] == [(node_id, operator.address)]
+    assert [(e.nodeId, e.operator) for e in unbound] == [(active_node, operator.address)]
     bound = tx.decode_logs(registry.OperatorBound)
-    assert [(e.nodeId, e.operator) for e in bound] == [(node_id, stranger.address)]
+    assert [(e.nodeId, e.operator) for e in bound] == [(active_node, stranger.address)]
+    # the old key can no longer act for the node; the node stays in service with its weight
+    with ape.reverts(registry.NodeRegistryNotOperator, nodeId=active_node, caller=operator.address):
+        registry.announceEndpoint(active_node, "https://old.key", sender=operator)
+    assert registry.isActive(active_node)
+    assert registry.drawWeight(active_node) == weight
+    assert tx.decode_logs(registry.DrawWeightChanged) == []
+
+
+def test_rotation__old_key_cannot_claim(
+    mregistry, market_node, node_owner, operator, stranger, keeper
+):
+    mregistry.bindOperator(market_node, stranger, sender=node_owner)
+    mregistry.acceptOperator(market_node, sender=stranger)
+    with ape.reverts(
+        mregistry.NodeRegistryNotOperator, nodeId=market_node, caller=operator.address
+    ):
+        mregistry.lockForClaim(market_node, operator, NO_NEED, E18, sender=keeper)
+    mregistry.lockForClaim(market_node, stranger, NO_NEED, E18, sender=keeper)
+
+
+def test_rotation__same_key_again__emits_no_unbind(registry, active_node, node_owner, operator):
+    registry.bindOperator(active_node, operator, sender=node_owner)
+    tx = registry.acceptOperator(active_node, sender=operator)
+    assert registry.operatorOf(active_node) == operator
+    assert tx.decode_logs(registry.OperatorUnbound) == []
 
 
 def test_bind_operator__zero_address__reverts(registry, node_id, node_owner):
@@ -37,6 +147,7 @@ def test_bind_operator__by_stranger__reverts(registry, node_id, stranger):
 
 def test_bind_operator__by_operator__reverts(registry, node_id, node_owner, operator):
     registry.bindOperator(node_id, operator, sender=node_owner)
+    registry.acceptOperator(node_id, sender=operator)
     with ape.reverts(registry.NodeRegistryNotLicenceOwner, nodeId=node_id, caller=operator.address):
         registry.bindOperator(node_id, operator, sender=operator)
 
@@ -97,6 +208,8 @@ def test_node__unknown_id__is_all_zero(registry):
     assert (n.completed, n.failed, n.slashed) == (0, 0, 0)
     assert tuple(n.capabilities) == (0, 0, 0, 0, 0)
     assert registry.operatorOf(424242) == ZERO
+    assert registry.pendingOperatorOf(424242) == ZERO
+    assert registry.drawWeight(424242) == 0
     assert registry.freeStake(424242) == 0
     assert not registry.isActive(424242)
 

@@ -1,8 +1,9 @@
 """Rewards fixtures.
 
 Each test gets a fresh TES token and Rewards contract (genesis = now), so epoch numbers and pots
-are exact whatever earlier tests did to the clock. `keeper` plays the job market, so tests call
-`recordWork` / `notifyFees` directly. Nodes live in the shared (session) licence and registry:
+are exact whatever earlier tests did to the clock. `keeper` plays the job market, so tests drive
+`recordWork` / `notifyFees` / `recordMissedSeat` directly, paying in TES first as the market does
+(`record_work`, `send_fees`). Nodes live in the shared (session) licence and registry:
 
 - `owned_nodes`: three nodes owned by `node_owner`, all run by `operator`;
 - `other_node`: one node owned by `node_owners[1]`, run by `operators[1]`;
@@ -12,7 +13,6 @@ are exact whatever earlier tests did to the clock. `keeper` plays the job market
 import pytest
 
 from tests.utils.constants import (
-    AVAILABILITY_BPS,
     EPOCH_LENGTH,
     GENESIS_SUPPLY,
     HALVING_EPOCHS,
@@ -37,6 +37,8 @@ def _make_node(_buy, registry, token, treasury):
     def make(owner, op, activate=True):
         nid = _buy(owner)
         registry.bindOperator(nid, op, sender=owner)
+        if registry.operatorOf(nid) != op.address:
+            registry.acceptOperator(nid, sender=op)
         if activate:
             stake = registry.minStake()
             token.transfer(owner, stake, sender=treasury)
@@ -80,7 +82,6 @@ def deploy_rewards(project, chain, deployer, registry, keeper):
         epoch_length=EPOCH_LENGTH,
         initial_emission=INITIAL_EMISSION,
         halving_epochs=HALVING_EPOCHS,
-        availability_bps=AVAILABILITY_BPS,
         market=keeper,
     ):
         c = project.Rewards.deploy(
@@ -91,7 +92,6 @@ def deploy_rewards(project, chain, deployer, registry, keeper):
             chain.pending_timestamp,
             initial_emission,
             halving_epochs,
-            availability_bps,
             sender=deployer,
         )
         token.setMinter(c, sender=deployer)
@@ -122,11 +122,33 @@ def goto_epoch(chain):
 
 
 @pytest.fixture
-def send_fees(treasury, keeper):
-    """The market's flush: transfer `amount` TES to rewards, then notify it."""
+def pay_in(treasury, keeper):
+    """The market moving `amount` TES into rewards (funded from the treasury first)."""
+
+    def pay(rewards, token, amount):
+        token.transfer(keeper, amount, sender=treasury)
+        token.transfer(rewards, amount, sender=keeper)
+
+    return pay
+
+
+@pytest.fixture
+def send_fees(pay_in, keeper):
+    """Unattributed income, as the market sends it: transfer `amount` TES, then notify."""
 
     def send(rewards, token, amount):
-        token.transfer(rewards, amount, sender=treasury)
+        pay_in(rewards, token, amount)
         return rewards.notifyFees(amount, sender=keeper)
 
     return send
+
+
+@pytest.fixture
+def record_work(pay_in, keeper):
+    """A settled job's protocol fee, as the market sends it: transfer `fee` TES, then record it."""
+
+    def record(rewards, token, node, fee):
+        pay_in(rewards, token, fee)
+        return rewards.recordWork(node, fee, sender=keeper)
+
+    return record

@@ -2,21 +2,20 @@
 
 import ape
 
-from tests.utils.constants import AVAILABILITY_BPS, E18, INITIAL_EMISSION
-from tests.utils.rewards import outcome, split, work_share
+from tests.utils.constants import E18, INITIAL_EMISSION
+from tests.utils.rewards import outcome, work_share
 
 E = INITIAL_EMISSION
-AVAIL, WORK = split(E, AVAILABILITY_BPS)
 
 
 def test_claim__many_nodes_in_one_call__pays_the_sum(
-    rewards, rtoken, owned_nodes, node_owner, operator, keeper, goto_epoch
+    rewards, rtoken, owned_nodes, node_owner, operator, record_work, goto_epoch
 ):
     rewards.heartbeat(owned_nodes, sender=operator)
-    rewards.recordWork(owned_nodes[0], 1 * E18, sender=keeper)
-    rewards.recordWork(owned_nodes[1], 3 * E18, sender=keeper)
+    record_work(rewards, rtoken, owned_nodes[0], 1 * E18)
+    record_work(rewards, rtoken, owned_nodes[1], 3 * E18)
     goto_epoch(rewards, 1)
-    o = outcome(E, 0, 0, 3, 4 * E18, AVAILABILITY_BPS)
+    o = outcome(E, fees=4 * E18, live_nodes=3)
     expected = [
         o["availabilityPerNode"] + work_share(1 * E18, o["workRate"]),
         o["availabilityPerNode"] + work_share(3 * E18, o["workRate"]),
@@ -47,10 +46,10 @@ def test_claim__twice__second_reverts_nothing_to_claim(
 
 
 def test_claim__during_the_live_epoch__reverts_nothing_to_claim(
-    rewards, owned_nodes, node_owner, operator, keeper
+    rewards, rtoken, owned_nodes, node_owner, operator, record_work
 ):
     rewards.heartbeat(owned_nodes, sender=operator)
-    rewards.recordWork(owned_nodes[0], E18, sender=keeper)
+    record_work(rewards, rtoken, owned_nodes[0], E18)
     assert rewards.claimable(owned_nodes[0]) == 0
     with ape.reverts(rewards.RewardsNothingToClaim, owner=node_owner):
         rewards.claim(owned_nodes, sender=node_owner)
@@ -76,9 +75,9 @@ def test_claim__after_epochs_skipped__closes_them_and_pays(
     assert [log.epoch for log in tx.decode_logs(rewards.EpochClosed)] == list(range(10))
     assert rewards.lastClosedEpoch() == 10
     assert rewards.totalMinted() == 10 * E
-    assert rtoken.balanceOf(node_owner) - before == AVAIL
-    # Nine idle epochs and epoch 0's work pot wait in the carry for whoever shows up next.
-    assert rewards.carried() == 10 * E - AVAIL
+    assert rtoken.balanceOf(node_owner) - before == E
+    # Nine idle epochs' emission waits in the carry for whoever shows up next.
+    assert rewards.carried() == 9 * E
 
 
 def test_claimable__matches_claim_before_epochs_close(
@@ -89,21 +88,21 @@ def test_claimable__matches_claim_before_epochs_close(
     node_owner,
     operator,
     operators,
-    keeper,
+    record_work,
     goto_epoch,
     send_fees,
 ):
     node = owned_nodes[0]
-    # Epoch 0: two live nodes, work by both, fees.
+    # Epoch 0: two live nodes, work by both, income.
     rewards.heartbeat([node, owned_nodes[1]], sender=operator)
-    rewards.recordWork(node, 2 * E18, sender=keeper)
-    rewards.recordWork(other_node, 5 * E18, sender=keeper)
-    send_fees(rewards, rtoken, 77 * E18)
+    record_work(rewards, rtoken, node, 2 * E18)
+    record_work(rewards, rtoken, other_node, 5 * E18)
+    send_fees(rewards, rtoken, 77 * E18 + 1)
     # Epoch 3 (1 and 2 idle): live again, with work.
     goto_epoch(rewards, 3)
     rewards.heartbeat([node], sender=operator)
     rewards.heartbeat([other_node], sender=operators[1])
-    rewards.recordWork(node, 1 * E18, sender=keeper)
+    record_work(rewards, rtoken, node, 1 * E18)
     goto_epoch(rewards, 6)
     assert rewards.lastClosedEpoch() == 3  # epochs 3..5 are still open: claimable simulates them
 
@@ -113,10 +112,11 @@ def test_claimable__matches_claim_before_epochs_close(
     assert rtoken.balanceOf(node_owner) - before == predicted > 0
     assert [log.amount for log in tx.decode_logs(rewards.RewardsClaimed)] == [predicted]
 
-    o0 = outcome(E, 77 * E18, 0, 2, 7 * E18, AVAILABILITY_BPS)
-    o1 = outcome(E, 0, o0["carried"], 0, 0, AVAILABILITY_BPS)
-    o2 = outcome(E, 0, o1["carried"], 0, 0, AVAILABILITY_BPS)
-    o3 = outcome(E, 0, o2["carried"], 2, 1 * E18, AVAILABILITY_BPS)
+    o0 = outcome(E, income=77 * E18 + 1, fees=7 * E18, live_nodes=2)
+    o1 = outcome(E, carry_in=o0["carried"])
+    o2 = outcome(E, carry_in=o1["carried"])
+    o3 = outcome(E, carry_in=o2["carried"], fees=1 * E18, live_nodes=2)
+    assert o0["carried"] == 1 and o3["availabilityPot"] == 3 * E + 1
     assert predicted == (
         o0["availabilityPerNode"]
         + work_share(2 * E18, o0["workRate"])
@@ -139,4 +139,28 @@ def test_claim__after_licence_sale__pays_new_owner(
     with ape.reverts(rewards.RewardsNotLicenceOwner, nodeId=node, caller=node_owner):
         rewards.claim([node], sender=node_owner)
     rewards.claim([node], sender=stranger)
-    assert rtoken.balanceOf(stranger) == AVAIL
+    assert rtoken.balanceOf(stranger) == E
+
+
+def test_claim__in_the_middle_of_a_live_epoch__pays_closed_epochs_and_keeps_the_live_share(
+    rewards, rtoken, owned_nodes, node_owner, operator, record_work, goto_epoch
+):
+    a, b = owned_nodes[:2]
+    rewards.heartbeat([a, b], sender=operator)
+    record_work(rewards, rtoken, a, 2 * E18)
+    goto_epoch(rewards, 1)
+    rewards.heartbeat([a], sender=operator)
+    record_work(rewards, rtoken, a, 5 * E18)
+
+    before = rtoken.balanceOf(node_owner)
+    tx = rewards.claim([a], sender=node_owner)
+    assert [log.amount for log in tx.decode_logs(rewards.RewardsClaimed)] == [E // 2 + 2 * E18]
+    assert rtoken.balanceOf(node_owner) - before == E // 2 + 2 * E18
+    assert rewards.claimable(a) == 0
+    # Epoch 1 (a alone, with its work) is paid once it closes, not lost to the early claim.
+    goto_epoch(rewards, 2)
+    assert rewards.claimable(a) == E + 5 * E18
+    before = rtoken.balanceOf(node_owner)
+    rewards.claim([a], sender=node_owner)
+    assert rtoken.balanceOf(node_owner) - before == E + 5 * E18
+    assert rewards.totalClaimed() == E // 2 + 2 * E18 + E + 5 * E18

@@ -2,7 +2,6 @@ import ape
 import pytest
 
 from tests.utils.constants import (
-    AVAILABILITY_BPS,
     DAY,
     EPOCH_LENGTH,
     GENESIS_SUPPLY,
@@ -27,7 +26,6 @@ def _deploy(project, deployer, token_, registry_, **overrides):
         genesis=10**9,
         emission=INITIAL_EMISSION,
         halving=HALVING_EPOCHS,
-        bps=AVAILABILITY_BPS,
     )
     args.update(overrides)
     return project.Rewards.deploy(*args.values(), sender=deployer)
@@ -42,7 +40,8 @@ def test_deploy__sets_wiring_and_parameters(rewards, deployer, rtoken, registry,
     assert rewards.genesisTime() <= chain.blocks.head.timestamp
     assert rewards.initialEmission() == INITIAL_EMISSION
     assert rewards.halvingEpochs() == HALVING_EPOCHS
-    assert rewards.availabilityBps() == AVAILABILITY_BPS
+    # Emission pays availability only: there is no availability/work split to configure.
+    assert not hasattr(rewards, "availabilityBps")
     assert rewards.currentEpoch() == 0
     assert rewards.lastClosedEpoch() == 0
     assert rewards.totalMinted() == rewards.totalFunded() == rewards.totalClaimed() == 0
@@ -78,19 +77,6 @@ def test_deploy__with_emission_over_uint128__reverts(project, deployer, treasury
 def test_deploy__with_zero_halving_epochs__reverts(project, deployer, rtoken, registry):
     with reverts_on_deploy(project.Rewards.RewardsInvalidSchedule, halvingEpochs=0):
         _deploy(project, deployer, rtoken, registry, halving=0)
-
-
-def test_deploy__with_full_availability_share__succeeds(project, deployer, rtoken, registry):
-    assert _deploy(project, deployer, rtoken, registry, bps=10_000).availabilityBps() == 10_000
-
-
-def test_deploy__with_availability_bps_over_100_percent__reverts(
-    project, deployer, rtoken, registry
-):
-    with reverts_on_deploy(
-        project.Rewards.RewardsParameterOutOfBounds, name=b32("availabilityBps"), value=10_001
-    ):
-        _deploy(project, deployer, rtoken, registry, bps=10_001)
 
 
 @pytest.mark.parametrize("length", [59, 365 * DAY + 1])

@@ -1,5 +1,6 @@
 """The invariants written in Rewards' @dev, each checked after every step of one mixed scenario
-(liveness, work, fees, claims, idle epochs and checkpoints, emission halving every 2 epochs).
+(liveness, missed seats, work fees, income, claims, idle epochs and checkpoints, emission halving
+every 2 epochs).
 
 The scenario runs once per module; it records the contract's totals after each step and every
 test checks its invariant on all of them."""
@@ -39,7 +40,6 @@ def trace(
         chain.pending_timestamp,
         100_000 * E18,
         HALVING,
-        3_000,
         sender=deployer,
     )
     token.setMinter(r, sender=deployer)
@@ -81,8 +81,14 @@ def trace(
             r.heartbeat([node], sender=op)
         record()
         for node, _, _ in rng.sample(nodes, 2):
-            r.recordWork(node, rng.randint(1, 50) * E18 + rng.randint(0, 999), sender=keeper)
+            fee = rng.randint(1, 50) * E18 + rng.randint(0, 999)
+            token.transfer(r, fee, sender=treasury)
+            r.recordWork(node, fee, sender=keeper)
         record()
+        if e in (1, 5):  # two nodes miss a seat (undoing their heartbeat where they had one)
+            for node, _, _ in rng.sample(nodes, 2):
+                r.recordMissedSeat(node, sender=keeper)
+            record()
         fees = rng.randint(1, 10**6) * E18 // 1000
         token.transfer(r, fees, sender=treasury)
         r.notifyFees(fees, sender=keeper)

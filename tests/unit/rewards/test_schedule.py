@@ -34,7 +34,6 @@ def test_current_epoch__before_genesis__is_zero(project, chain, deployer, rtoken
         chain.pending_timestamp + 10 * EPOCH_LENGTH,
         INITIAL_EMISSION,
         HALVING_EPOCHS,
-        3_000,
         sender=deployer,
     )
     assert c.currentEpoch() == 0

@@ -1,21 +1,25 @@
-"""Verified work and protocol fees, both pushed by the job market (`keeper` here)."""
+"""Work (the protocol fees of settled jobs) and unattributed income, both pushed by the job market
+(`keeper` here, paying the TES in first as the market does)."""
 
 import ape
 
-from tests.utils.constants import AVAILABILITY_BPS, E18, INITIAL_EMISSION
-from tests.utils.rewards import SCALE, outcome, split, work_share
+from tests.utils.constants import E18, INITIAL_EMISSION
+from tests.utils.rewards import SCALE, outcome
 
 E = INITIAL_EMISSION
-AVAIL, WORK = split(E, AVAILABILITY_BPS)
 
 
-def test_record_work__by_market__adds_to_node_and_epoch(rewards, owned_nodes, keeper):
-    tx = rewards.recordWork(owned_nodes[0], 5 * E18, sender=keeper)
-    rewards.recordWork(owned_nodes[0], 2 * E18, sender=keeper)
-    rewards.recordWork(owned_nodes[1], 3 * E18, sender=keeper)
+def test_record_work__by_market__adds_fee_to_node_epoch_and_funded(
+    rewards, rtoken, owned_nodes, record_work
+):
+    tx = record_work(rewards, rtoken, owned_nodes[0], 5 * E18)
+    record_work(rewards, rtoken, owned_nodes[0], 2 * E18)
+    record_work(rewards, rtoken, owned_nodes[1], 3 * E18)
     [log] = tx.decode_logs(rewards.WorkRecorded)
     assert (log.nodeId, log.epoch, log.amount) == (owned_nodes[0], 0, 5 * E18)
-    assert rewards.epoch(0).totalWork == 10 * E18
+    e0 = rewards.epoch(0)
+    assert (e0.totalWork, e0.fees, e0.income) == (10 * E18, 10 * E18, 0)
+    assert rewards.totalFunded() == 10 * E18 == rtoken.balanceOf(rewards)
 
 
 def test_record_work__by_stranger__reverts(rewards, owned_nodes, stranger):
@@ -29,68 +33,85 @@ def test_record_work__before_market_is_wired__reverts(deploy_rewards, rtoken, ow
         c.recordWork(owned_nodes[0], E18, sender=keeper)
 
 
-def test_work__split_pro_rata(rewards, owned_nodes, other_node, keeper, goto_epoch, stranger):
-    works = {owned_nodes[0]: 1 * E18, owned_nodes[1]: 3 * E18, other_node: 6 * E18}
-    for node, amount in works.items():
-        rewards.recordWork(node, amount, sender=keeper)
+def test_wash_trading__self_dealt_fees__return_exactly_the_fee_never_emission(
+    rewards, rtoken, owned_nodes, record_work, goto_epoch, stranger
+):
+    # The node's owner pays jobs to their own node: the only thing recorded is the fee.
+    washer = owned_nodes[0]
+    fee = 3 * E18 + 7  # odd wei: nothing may round in the washer's favour (or against it)
+    record_work(rewards, rtoken, washer, fee)
     goto_epoch(rewards, 1)
     tx = rewards.checkpoint(1, sender=stranger)
     [log] = tx.decode_logs(rewards.EpochClosed)
-    rate = WORK * SCALE // (10 * E18)
-    assert rewards.epoch(0).workRate == rate
-    for node, amount in works.items():
-        assert rewards.claimable(node) == work_share(amount, rate) == WORK * amount // (10 * E18)
-    # Nobody proved liveness: the availability pot carries.
-    assert log.carried == AVAIL + WORK - rate * 10 * E18 // SCALE
-    assert rewards.claimable(owned_nodes[2]) == 0
+    assert (log.availabilityPot, log.workPot) == (E, fee)
+    assert rewards.epoch(0).workRate == SCALE
+    assert rewards.claimable(washer) == fee
+    # Nobody proved liveness: all of the emission carries, none of it went to the washer.
+    assert log.carried == E
 
 
-def test_work__none_recorded__work_pot_carries(rewards, owned_nodes, operator, keeper, goto_epoch):
-    rewards.heartbeat(owned_nodes[:1], sender=operator)
+def test_wash_trading__alongside_a_live_node__emission_goes_to_the_live_node(
+    rewards, rtoken, owned_nodes, operator, record_work, goto_epoch
+):
+    washer, honest = owned_nodes[:2]
+    record_work(rewards, rtoken, washer, 1_000 * E18)
+    rewards.heartbeat([honest], sender=operator)
     goto_epoch(rewards, 1)
-    rewards.recordWork(owned_nodes[0], E18, sender=keeper)  # closes epoch 0
-    assert rewards.carried() == WORK
-    goto_epoch(rewards, 2)
-    _, work1 = split(E + WORK, AVAILABILITY_BPS)
-    rate = work1 * SCALE // E18
-    assert rewards.claimable(owned_nodes[0]) == AVAIL + work_share(E18, rate)
+    assert rewards.claimable(washer) == 1_000 * E18
+    assert rewards.claimable(honest) == E
+
+
+def test_work__two_nodes__split_the_work_pot_in_proportion_to_their_fees(
+    rewards, rtoken, owned_nodes, other_node, operator, operators, record_work, goto_epoch, stranger
+):
+    a, b = owned_nodes[0], other_node
+    f1, f2 = 2 * E18 + 1, 5 * E18 + 3
+    record_work(rewards, rtoken, a, f1)
+    record_work(rewards, rtoken, b, f2)
+    rewards.heartbeat([a], sender=operator)
+    rewards.heartbeat([b], sender=operators[1])
+    goto_epoch(rewards, 1)
+    tx = rewards.checkpoint(1, sender=stranger)
+    [log] = tx.decode_logs(rewards.EpochClosed)
+    assert log.workPot == f1 + f2
+    work_a, work_b = rewards.claimable(a) - E // 2, rewards.claimable(b) - E // 2
+    assert (work_a, work_b) == (f1, f2)
+    assert work_a * f2 == work_b * f1  # f1 : f2
+    assert log.carried == 0
 
 
 def test_work__in_two_epochs__settles_first_when_second_is_recorded(
-    rewards, owned_nodes, keeper, goto_epoch
+    rewards, rtoken, owned_nodes, record_work, goto_epoch
 ):
     node = owned_nodes[0]
-    rewards.recordWork(node, 2 * E18, sender=keeper)
+    record_work(rewards, rtoken, node, 2 * E18)
     goto_epoch(rewards, 1)
-    rewards.recordWork(node, E18, sender=keeper)
+    record_work(rewards, rtoken, node, E18)
     assert rewards.epoch(1).totalWork == E18
     goto_epoch(rewards, 2)
-    o0 = outcome(E, 0, 0, 0, 2 * E18, AVAILABILITY_BPS)
-    o1 = outcome(E, 0, o0["carried"], 0, E18, AVAILABILITY_BPS)
-    expected = work_share(2 * E18, o0["workRate"]) + work_share(E18, o1["workRate"])
-    assert rewards.claimable(node) == expected
+    assert rewards.claimable(node) == 3 * E18
 
 
-def test_work__tiny_amount__rate_is_clamped_and_rest_carries(
-    rewards, owned_nodes, keeper, goto_epoch, stranger
+def test_work__one_wei_fee__is_paid_back_exactly(
+    rewards, rtoken, owned_nodes, record_work, goto_epoch, stranger
 ):
-    # 1 wei of work: the exact rate would not fit uint128, so it is clamped; nothing is lost.
-    rewards.recordWork(owned_nodes[0], 1, sender=keeper)
+    record_work(rewards, rtoken, owned_nodes[0], 1)
     goto_epoch(rewards, 1)
     tx = rewards.checkpoint(1, sender=stranger)
     [log] = tx.decode_logs(rewards.EpochClosed)
-    u128 = 2**128 - 1
-    assert rewards.epoch(0).workRate == u128
-    assert rewards.claimable(owned_nodes[0]) == u128 // SCALE
-    assert log.carried == E - u128 // SCALE
+    assert rewards.claimable(owned_nodes[0]) == 1
+    assert log.carried == E
 
 
-def test_notify_fees__by_market__credits_current_epoch(rewards, rtoken, send_fees, goto_epoch):
+def test_notify_fees__by_market__credits_current_epochs_income(
+    rewards, rtoken, send_fees, goto_epoch
+):
     goto_epoch(rewards, 2)
     tx = send_fees(rewards, rtoken, 500 * E18)
     [log] = tx.decode_logs(rewards.FeesReceived)
     assert (log.epoch, log.amount) == (2, 500 * E18)
-    assert rewards.epoch(2).fees == 500 * E18
+    e2 = rewards.epoch(2)
+    assert (e2.income, e2.fees, e2.totalWork) == (500 * E18, 0, 0)
     # Epochs 0 and 1 were closed first, so their emission is in the funded total too.
     assert rewards.totalFunded() == 2 * E + 500 * E18
     assert rtoken.balanceOf(rewards) == rewards.totalFunded()
@@ -101,21 +122,38 @@ def test_notify_fees__by_stranger__reverts(rewards, stranger):
         rewards.notifyFees(E18, sender=stranger)
 
 
-def test_fees__join_the_epoch_pot(
-    rewards, rtoken, owned_nodes, operator, keeper, send_fees, goto_epoch, stranger
+def test_income__pays_availability_and_fees_pay_work(
+    rewards, rtoken, owned_nodes, operator, record_work, send_fees, goto_epoch, stranger
 ):
-    fees = 1_234 * E18
-    send_fees(rewards, rtoken, fees)
+    income, fee = 1_234 * E18, 3 * E18
+    send_fees(rewards, rtoken, income)
     rewards.heartbeat(owned_nodes, sender=operator)
-    rewards.recordWork(owned_nodes[0], E18, sender=keeper)
+    record_work(rewards, rtoken, owned_nodes[0], fee)
     goto_epoch(rewards, 1)
     tx = rewards.checkpoint(1, sender=stranger)
     [log] = tx.decode_logs(rewards.EpochClosed)
-    assert (log.emission, log.fees) == (E, fees)
-    expected = outcome(E, fees, 0, 3, E18, AVAILABILITY_BPS)
+    assert (log.emission, log.fees) == (E, fee)
+    expected = outcome(E, income=income, fees=fee, live_nodes=3)
+    assert (log.availabilityPot, log.workPot) == (E + income, fee)
     assert (log.availabilityPot, log.workPot) == (expected["availabilityPot"], expected["workPot"])
-    assert log.carried == expected["carried"]
-    assert rewards.claimable(owned_nodes[0]) == expected["availabilityPerNode"] + work_share(
-        E18, expected["workRate"]
-    )
-    assert rewards.claimable(owned_nodes[1]) == expected["availabilityPerNode"]
+    assert log.carried == expected["carried"] == (E + income) % 3
+    assert rewards.claimable(owned_nodes[0]) == (E + income) // 3 + fee
+    assert rewards.claimable(owned_nodes[1]) == (E + income) // 3
+
+
+def test_carry__joins_the_next_availability_pot_never_the_work_pot(
+    rewards, rtoken, owned_nodes, operator, record_work, goto_epoch, stranger
+):
+    worker, live = owned_nodes[:2]
+    record_work(rewards, rtoken, worker, E18)  # epoch 0: work, nobody live
+    goto_epoch(rewards, 1)
+    tx = rewards.heartbeat([live], sender=operator)  # closes epoch 0
+    [log0] = tx.decode_logs(rewards.EpochClosed)
+    assert (log0.availabilityPot, log0.workPot, log0.carried) == (E, E18, E)
+    record_work(rewards, rtoken, worker, 2 * E18)
+    goto_epoch(rewards, 2)
+    tx = rewards.checkpoint(1, sender=stranger)
+    [log1] = tx.decode_logs(rewards.EpochClosed)
+    assert (log1.availabilityPot, log1.workPot, log1.carried) == (2 * E, 2 * E18, 0)
+    assert rewards.claimable(worker) == 3 * E18
+    assert rewards.claimable(live) == 2 * E

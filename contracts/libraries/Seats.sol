@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+
+/// @title Seats
+/// @notice A job's seats (both rounds, dropped ones included) in the order they were taken or
+///         drawn. A job has at most a few dozen seats, so linear scans are bounded and cheap.
+library Seats {
+    /// @notice Whether the seat holds collateral: accepted, committed or revealed.
+    function holdsCollateral(IJobMarket.Replica storage seat) internal view returns (bool) {
+        IJobMarket.SeatState s = seat.state;
+        return s == IJobMarket.SeatState.Claimed || s == IJobMarket.SeatState.Committed
+            || s == IJobMarket.SeatState.Revealed;
+    }
+
+    /// @notice The live (not dropped) seat of `nodeId`, if any.
+    function find(mapping(uint256 => IJobMarket.Replica) storage seats, uint256 count, uint256 nodeId)
+        internal
+        view
+        returns (IJobMarket.Replica storage seat, bool found)
+    {
+        for (uint256 i; i < count; ++i) {
+            seat = seats[i];
+            if (seat.nodeId == nodeId && seat.state != IJobMarket.SeatState.Dropped) return (seat, true);
+        }
+        return (seats[count], false);
+    }
+
+    /// @notice Whether `nodeId` or `operator` already sat in this job, in any round, dropped or not:
+    ///         one machine never fills two seats of a quorum, judges its own result, or is redrawn
+    ///         into the seat it just failed to accept.
+    function excludes(
+        mapping(uint256 => IJobMarket.Replica) storage seats,
+        uint256 count,
+        uint256 nodeId,
+        address operator
+    ) internal view returns (bool) {
+        for (uint256 i; i < count; ++i) {
+            IJobMarket.Replica storage seat = seats[i];
+            if (seat.nodeId == nodeId || seat.operator == operator) return true;
+        }
+        return false;
+    }
+
+    /// @notice The most-revealed result among the seats of `round`, its votes, and how many seats of
+    ///         the round revealed at all (ties: the first seen; the caller requires a strict majority).
+    function majority(mapping(uint256 => IJobMarket.Replica) storage seats, uint256 count, uint8 round)
+        internal
+        view
+        returns (bytes32 best, uint256 votes, uint256 revealed)
+    {
+        for (uint256 i; i < count; ++i) {
+            IJobMarket.Replica storage a = seats[i];
+            if (a.round != round || a.state != IJobMarket.SeatState.Revealed) continue;
+            ++revealed;
+            uint256 n;
+            for (uint256 m = i; m < count; ++m) {
+                IJobMarket.Replica storage b = seats[m];
+                if (b.round == round && b.state == IJobMarket.SeatState.Revealed && b.commitment == a.commitment) ++n;
+            }
+            if (n > votes) (best, votes) = (a.commitment, n);
+        }
+    }
+
+    /// @notice Whether a seat of `round` revealed exactly `result`.
+    function agrees(IJobMarket.Replica storage seat, uint8 round, bytes32 result) internal view returns (bool) {
+        return seat.round == round && seat.state == IJobMarket.SeatState.Revealed && seat.commitment == result;
+    }
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+
+/// @notice A job as the market stores it: six slots, of which a step usually touches slot 0 and 3.
+/// @dev Money-moving rates (fee, keeper bounty) are copied into the record at creation, so a later
+///      governance change never reaches a job already escrowed.
+struct JobRecord {
+    // slot 0: what nearly every step reads and writes
+    uint96 payment;
+    uint96 collateral;
+    uint40 deadline;
+    IJobMarket.JobStatus status;
+    uint8 k;
+    uint8 round;
+    // slot 1
+    address client;
+    uint16 cpuCores;
+    uint32 memoryMb;
+    uint8 gpuCount;
+    uint32 gpuMemoryMb;
+    uint8 gpuClass;
+    // slot 2
+    bytes32 bundleHash;
+    // slot 3: counters and terms
+    uint8 claims;
+    uint8 commits;
+    uint8 reveals;
+    uint8 replicaCount;
+    uint8 seated;
+    uint8 redraws;
+    uint16 protocolFeeBps;
+    uint16 keeperBountyBps;
+    uint32 claimWindow;
+    uint32 executionWindow;
+    uint32 revealWindow;
+    uint32 disputeWindow;
+    uint40 drawBlock;
+    // slot 4: k = 1: the proven commitment; k >= 3: the accepted result hash
+    bytes32 commitment;
+    // slot 5: written by a dispute
+    address disputer;
+}
+
+using JobRecordLib for JobRecord global;
+
+/// @title JobRecordLib
+/// @notice The arithmetic of a job's terms, in one place.
+library JobRecordLib {
+    uint256 internal constant BPS = 10_000;
+
+    function requirements(JobRecord storage j) internal view returns (INodeRegistry.Capabilities memory) {
+        return INodeRegistry.Capabilities({
+            cpuCores: j.cpuCores,
+            memoryMb: j.memoryMb,
+            gpuCount: j.gpuCount,
+            gpuMemoryMb: j.gpuMemoryMb,
+            gpuClass: j.gpuClass
+        });
+    }
+
+    /// @notice The protocol fee on the job's payment, at the rate fixed at creation.
+    function fee(JobRecord storage j) internal view returns (uint256) {
+        return uint256(j.payment) * j.protocolFeeBps / BPS;
+    }
+
+    /// @notice A keeper's bounty on `amount`, at the rate fixed at creation.
+    function bounty(JobRecord storage j, uint256 amount) internal view returns (uint256) {
+        return amount * j.keeperBountyBps / BPS;
+    }
+
+    /// @notice Seats whose reveal completes the round: the committed seats, plus the original node
+    ///         in a dispute (round 1), which must reveal next to the jurors.
+    function revealsExpected(JobRecord storage j) internal view returns (uint256) {
+        return uint256(j.commits) + j.round;
+    }
+
+    function view_(JobRecord storage j) internal view returns (IJobMarket.Job memory out) {
+        out.payment = j.payment;
+        out.collateral = j.collateral;
+        out.deadline = j.deadline;
+        out.status = j.status;
+        out.k = j.k;
+        out.round = j.round;
+        out.client = j.client;
+        out.requirements = requirements(j);
+        out.bundleHash = j.bundleHash;
+        out.claims = j.claims;
+        out.commits = j.commits;
+        out.reveals = j.reveals;
+        out.replicaCount = j.replicaCount;
+        out.seated = j.seated;
+        out.redraws = j.redraws;
+        out.protocolFeeBps = j.protocolFeeBps;
+        out.keeperBountyBps = j.keeperBountyBps;
+        out.claimWindow = j.claimWindow;
+        out.executionWindow = j.executionWindow;
+        out.revealWindow = j.revealWindow;
+        out.disputeWindow = j.disputeWindow;
+        out.drawBlock = j.drawBlock;
+        out.commitment = j.commitment;
+        out.disputer = j.disputer;
+    }
+}

@@ -1,0 +1,181 @@
+"""The chain's shapes in Python: one typed home for the enums and records the contracts define.
+
+Every member mirrors the Solidity declaration of the same name, in the same order (the ABI only
+carries the uint8); tests/unit/test_protocol_types.py parses the Solidity sources and fails if the
+two drift apart. Node, client, scripts and tests import these instead of comparing bare numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any
+
+
+class JobStatus(IntEnum):
+    """IJobMarket.JobStatus."""
+
+    NONE = 0
+    OPEN = 1
+    SEATING = 2
+    RUNNING = 3
+    REVEALING = 4
+    ACCEPTED = 5
+    PAID = 6
+    CANCELLED = 7
+    EXPIRED = 8
+    FAILED = 9
+    OVERTURNED = 10
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+TERMINAL = frozenset({JobStatus.PAID, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.OVERTURNED})
+# Statuses a keeper's `expire` moves on once their deadline passed.
+EXPIRABLE = frozenset({JobStatus.OPEN, JobStatus.SEATING, JobStatus.RUNNING, JobStatus.REVEALING})
+
+
+class SeatState(IntEnum):
+    """IJobMarket.SeatState."""
+
+    NONE = 0
+    DRAWN = 1
+    CLAIMED = 2
+    COMMITTED = 3
+    REVEALED = 4
+    DROPPED = 5
+
+    @property
+    def holds_collateral(self) -> bool:
+        return self in (SeatState.CLAIMED, SeatState.COMMITTED, SeatState.REVEALED)
+
+
+class SkipReason(IntEnum):
+    """IJobMarket.SkipReason: why a proof in a batch was skipped."""
+
+    WRONG_STATUS = 0
+    DEADLINE_PASSED = 1
+    WRONG_SEAT_STATE = 2
+
+
+class NodeStatus(IntEnum):
+    """INodeRegistry.NodeStatus."""
+
+    INACTIVE = 0
+    ACTIVE = 1
+    JAILED = 2
+    RETIRED = 3
+
+
+class Outcome(IntEnum):
+    """INodeRegistry.Outcome of released collateral."""
+
+    NO_FAULT = 0
+    COMPLETED = 1
+    FAILED = 2
+
+
+class HeartbeatSkip(IntEnum):
+    """IRewards.HeartbeatSkip."""
+
+    NOT_OPERATOR = 0
+    NOT_ACTIVE = 1
+    MISSED_SEAT = 2
+
+
+# Solidity enum name -> Python mirror (checked against the sources by the tests).
+SOLIDITY_ENUMS: dict[str, type[IntEnum]] = {
+    "JobStatus": JobStatus,
+    "SeatState": SeatState,
+    "SkipReason": SkipReason,
+    "NodeStatus": NodeStatus,
+    "Outcome": Outcome,
+    "HeartbeatSkip": HeartbeatSkip,
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    cpuCores: int
+    memoryMb: int
+    gpuCount: int
+    gpuMemoryMb: int
+    gpuClass: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """IJobMarket.Job as `market.job(jobId)` returns it."""
+
+    payment: int
+    collateral: int
+    deadline: int
+    status: JobStatus
+    k: int
+    round: int
+    client: str
+    requirements: Capabilities
+    bundleHash: bytes
+    claims: int
+    commits: int
+    reveals: int
+    replicaCount: int
+    seated: int
+    redraws: int
+    protocolFeeBps: int
+    keeperBountyBps: int
+    claimWindow: int
+    executionWindow: int
+    revealWindow: int
+    disputeWindow: int
+    drawBlock: int
+    commitment: bytes
+    disputer: str
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> Job:
+        values = dict(zip([f.name for f in fields(cls)], raw, strict=True))
+        values["status"] = JobStatus(values["status"])
+        values["requirements"] = Capabilities(*values["requirements"])
+        values["bundleHash"] = bytes(values["bundleHash"])
+        values["commitment"] = bytes(values["commitment"])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Seat:
+    """IJobMarket.Replica: one seat of a job (either round)."""
+
+    nodeId: int
+    state: SeatState
+    round: int
+    acceptDeadline: int
+    operator: str
+    commitment: bytes
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> Seat:
+        node_id, state, rnd, accept_deadline, operator, commitment = raw
+        return cls(int(node_id), SeatState(state), int(rnd), int(accept_deadline), str(operator), bytes(commitment))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+MARKET_PARAMETER_FIELDS = (
+    "protocolFeeBps",
+    "keeperBountyBps",
+    "minCollateralBps",
+    "disputeReplicas",
+    "minJobFee",
+    "acceptWindow",
+)
