@@ -26,7 +26,7 @@ OZ_REMAP     := @openzeppelin/contracts=node_modules/@openzeppelin/contracts
 PY_DIRS      := $(wildcard oracle scripts tests)
 SOL_FILES    := $(wildcard contracts/*.sol contracts/*/*.sol)
 
-.PHONY: setup compile test test-evm test-anvil lint gas demo bench clean distclean
+.PHONY: setup compile test test-evm test-anvil lint gas demo bench econ soak mutate clean distclean
 
 # ------------------------------------------------------------------ setup ---
 
@@ -118,6 +118,19 @@ bench: compile
 
 gas: compile
 	$(APE) run gas
+
+# Adversarial economics: every attack strategy against honest work over many epochs on the real
+# contracts (in-process EVM): writes docs/ECONOMICS.md and docs/econ.json.
+econ: compile
+	$(APE) run econ
+
+# The stateful invariant machine's long profile (>= 10,000 steps; records the run in docs/).
+soak: compile
+	TES_STATEFUL_PROFILE=soak $(APE) test tests/invariants -q -p no:cacheprovider
+
+# Mutation campaign over the contracts against their unit tests: writes docs/MUTATION.md.
+mutate: compile
+	$(PY) tools/mutate.py
 
 clean:
 	rm -rf .build .solcx crytic-export .pytest_cache .ruff_cache .hypothesis

@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
@@ -21,7 +21,7 @@ import {MarketRules} from "./libraries/MarketRules.sol";
 /// @title JobMarket
 /// @notice Escrow and lifecycle of compute jobs. See {IJobMarket} for the protocol and
 ///         {MarketSeating} for drawn seats and {MarketSettlement} for who is paid what.
-contract JobMarket is IJobMarket, MarketSeating, EIP712, Ownable2Step, Pausable {
+contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
     using Seats for IJobMarket.Replica;
     using Seats for mapping(uint256 => IJobMarket.Replica);
@@ -34,15 +34,23 @@ contract JobMarket is IJobMarket, MarketSeating, EIP712, Ownable2Step, Pausable 
     bytes32 public constant COMPLETION_TYPEHASH =
         keccak256("Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
 
+    // EIP-712 domain ("TES JobMarket", "1", chainId, this), kept by hand rather than through
+    // OpenZeppelin's EIP712: its ERC-5267 view alone would push the market past the 24 KB limit.
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private immutable _cachedDomain;
+    uint256 private immutable _cachedChainId;
+
     Parameters private _params;
     uint256 private _jobCount;
 
     // ------------------------------------------------------------------ constructor
     constructor(address owner_, IERC20 token_, INodeRegistry registry_, IRewards rewards_, Parameters memory params_)
         MarketSeating(token_, registry_, rewards_)
-        EIP712("TES JobMarket", "1")
         Ownable(owner_)
     {
+        _cachedChainId = block.chainid;
+        _cachedDomain = _buildDomain();
         _setParameters(params_);
     }
 
@@ -307,12 +315,22 @@ contract JobMarket is IJobMarket, MarketSeating, EIP712, Ownable2Step, Pausable 
 
     /// @inheritdoc IJobMarket
     function proofDigest(uint256 jobId, uint256 nodeId, bytes32 commitment) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(COMPLETION_TYPEHASH, jobId, nodeId, commitment)));
+        bytes32 structHash = keccak256(abi.encode(COMPLETION_TYPEHASH, jobId, nodeId, commitment));
+        return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
     }
 
     /// @inheritdoc IJobMarket
     function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
+        return _domainSeparator();
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        // A fork changes the chain id: rebuild, so a proof for one chain never verifies on the other.
+        return block.chainid == _cachedChainId ? _cachedDomain : _buildDomain();
+    }
+
+    function _buildDomain() private view returns (bytes32) {
+        return keccak256(abi.encode(_DOMAIN_TYPEHASH, keccak256("TES JobMarket"), keccak256("1"), block.chainid, address(this)));
     }
 
     function token() external view returns (address) {

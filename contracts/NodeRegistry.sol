@@ -43,6 +43,9 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     uint32 private _unbondingDelay;
     uint32 private _jailPeriod;
     uint96 private _minStake;
+    /// @dev Block of the last change of any draw weight: a draw seeded by an older block's hash is
+    ///      only fair if no weight moved after that hash became known (see INodeRegistry).
+    uint40 private _lastWeightChange;
 
     /// @dev Node records (layout and slot use in libraries/NodeRecords.sol).
     mapping(uint256 nodeId => NodeRecords.NodeRecord) private _nodes;
@@ -357,6 +360,11 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc INodeRegistry
+    function lastWeightChangeBlock() external view returns (uint256) {
+        return _lastWeightChange;
+    }
+
+    /// @inheritdoc INodeRegistry
     function ownerOfNode(uint256 nodeId) external view returns (address) {
         return _licence.ownerOf(nodeId);
     }
@@ -440,7 +448,10 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
     function _syncWeight(uint256 nodeId, NodeRecords.NodeRecord storage n) internal {
         // slither-disable-next-line incorrect-equality (an enum, not a balance or a timestamp)
         uint256 weight = n.status == NodeStatus.Active && n.operator != address(0) ? n.stake : 0;
-        if (_tree.set(nodeId, weight)) emit DrawWeightChanged(nodeId, weight);
+        if (_tree.set(nodeId, weight)) {
+            _lastWeightChange = uint40(block.number);
+            emit DrawWeightChanged(nodeId, weight);
+        }
     }
 
     function _setParameters(uint96 minStake_, uint32 unbondingDelay_, uint32 jailPeriod_) internal {

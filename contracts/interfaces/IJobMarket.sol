@@ -188,6 +188,9 @@ interface IJobMarket {
     event SeatDrawn(uint256 indexed jobId, uint256 indexed nodeId, uint256 round, uint256 acceptDeadline);
     /// @notice `nodeId` did not accept its drawn seat in time and paid `penalty`.
     event SeatDropped(uint256 indexed jobId, uint256 indexed nodeId, uint256 penalty);
+    /// @notice A draw weight changed after the anchor block (block `weightChanged`), so its hash can
+    ///         no longer seed a fair draw: re-anchored while the redraw budget lasts.
+    event DrawStale(uint256 indexed jobId, uint256 drawBlock, uint256 weightChanged);
     /// @notice A draw found no eligible node for `missing` seats.
     event SeatsUnfilled(uint256 indexed jobId, uint256 round, uint256 missing);
     /// @notice A proof of a batch was stale and skipped; the rest of the batch went through.

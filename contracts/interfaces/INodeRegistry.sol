@@ -179,6 +179,10 @@ interface INodeRegistry {
         returns (bool ok, address operator);
     function drawWeight(uint256 nodeId) external view returns (uint256);
     function totalDrawWeight() external view returns (uint256);
+    /// @notice The block in which a draw weight last changed. A draw seeded by the hash of block B
+    ///         is refused if a weight changed after B: otherwise whoever saw the hash could shape
+    ///         the tree (stake here, deactivate there) to steer the seed onto its own nodes.
+    function lastWeightChangeBlock() external view returns (uint256);
     function ownerOfNode(uint256 nodeId) external view returns (address);
     function isActive(uint256 nodeId) external view returns (bool);
     function meets(Capabilities calldata have, Capabilities calldata need) external pure returns (bool);

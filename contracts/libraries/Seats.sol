@@ -54,7 +54,7 @@ library Seats {
             IJobMarket.Replica storage a = seats[i];
             if (a.round != round || a.state != IJobMarket.SeatState.Revealed) continue;
             ++revealed;
-            uint256 n;
+            uint256 n = 0;
             for (uint256 m = i; m < count; ++m) {
                 IJobMarket.Replica storage b = seats[m];
                 if (b.round == round && b.state == IJobMarket.SeatState.Revealed && b.commitment == a.commitment) ++n;

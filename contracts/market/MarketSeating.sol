@@ -46,6 +46,14 @@ abstract contract MarketSeating is MarketSettlement {
             return;
         }
         j.drawBlock = 0;
+        uint256 changed = _registry.lastWeightChangeBlock();
+        if (changed > anchor) {
+            // Someone who knew the seed could have moved stake to steer it: draw from a new block.
+            // Each such re-anchor spends the redraw budget, so forcing re-rolls is bounded.
+            emit DrawStale(jobId, anchor, changed);
+            _anchorRedraw(jobId, j);
+            return;
+        }
         uint40 acceptBy = uint40(_min(block.timestamp + acceptWindow, j.deadline));
         INodeRegistry.Capabilities memory need = j.requirements();
         while (j.seated < j.k) {

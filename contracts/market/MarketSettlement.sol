@@ -261,6 +261,8 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         uint256 fee
     ) private returns (uint256 each) {
         each = amount / votes;
+        // Equal shares round down; the remainder (dust) is computed from them on purpose.
+        // slither-disable-next-line divide-before-multiply
         uint256 feeEach = fee / votes;
         uint256 count = j.replicaCount;
         for (uint256 i; i < count; ++i) {
@@ -269,6 +271,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
             _credit(jobId, _ownerOf(seat.nodeId), each);
             _toRewards(seat.nodeId, feeEach);
         }
+        // slither-disable-next-line divide-before-multiply
         _pendingFees += amount - each * votes + fee - feeEach * votes;
     }
 

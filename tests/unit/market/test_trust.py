@@ -309,3 +309,24 @@ def test_own_proof__needs_no_signature_from_the_operator_only(market, pool, open
         market.submitProofs([unsigned], sender=stranger)
     market.submitProofs([unsigned], sender=node.operator)
     assert replica_of(market, job_id, node.id)[0].state == ReplicaState.COMMITTED
+
+
+def test_draw__after_a_weight_moved_past_the_anchor__is_stale_and_re_anchored(
+    chain, market, registry, treasury, pool, open_job, keeper, draw_seats
+):
+    """Whoever sees the anchor block's hash could stake (or deactivate) to steer the seed onto its
+    own nodes; a weight change after the anchor voids the draw and spends the redraw budget."""
+    job_id = open_job(replicas=3)
+    anchor = market.job(job_id).drawBlock
+    while chain.blocks.head.number <= anchor:
+        chain.mine()
+    registry.stake(pool[1].id, 10**18, sender=treasury)  # the seed is known now: steer it
+    tx = market.draw(job_id, sender=keeper)
+
+    assert [(e.drawBlock, e.weightChanged) for e in tx.decode_logs(market.DrawStale)] == [
+        (anchor, tx.block_number - 1)
+    ]
+    assert tx.decode_logs(market.SeatDrawn) == []
+    job = market.job(job_id)
+    assert job.seated == 0 and job.redraws == 1 and job.drawBlock == tx.block_number + 1
+    assert len(draw_seats(job_id, pool)) == 3  # a fresh anchor after the change draws normally
