@@ -4,6 +4,7 @@ balances in v1 and must now fail to pay the attacker (see docs/protocol.md, "Tru
 import ape
 import pytest
 
+from oracle.protocol import SkipReason
 from oracle.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 from tests.utils.market import (
@@ -18,8 +19,8 @@ from tests.utils.market import (
     SEAT_PENALTY,
     ReplicaState,
     Status,
-    salt_of,
     replica_of,
+    salt_of,
     share,
 )
 
@@ -52,7 +53,9 @@ def test_k1_proof__publishes_a_salted_commitment_not_the_result(market, sign_pro
     assert job.status == Status.ACCEPTED
     assert job.commitment == _commitment(job_id, pool[0])
     assert job.commitment != RESULT
-    assert [e.commitment for e in tx.decode_logs(market.ResultAccepted)] == [_commitment(job_id, pool[0])]
+    assert [e.commitment for e in tx.decode_logs(market.ResultAccepted)] == [
+        _commitment(job_id, pool[0])
+    ]
 
 
 # ---------------------------------------------------------------------- juries are drawn
@@ -91,7 +94,9 @@ def _run_jury(market, commit, reveal, jury, job_id, results, keeper=None):
     """Jurors commit `results` (None: silent), then the original reveals via the caller."""
     talking = [(n, r) for n, r in zip(jury, results, strict=True) if r is not None]
     if talking:
-        commit(job_id, [n for n, _ in talking], [r for _, r in talking], sender=talking[0][0].operator)
+        commit(
+            job_id, [n for n, _ in talking], [r for _, r in talking], sender=talking[0][0].operator
+        )
     return talking
 
 
@@ -102,7 +107,19 @@ def _jury(market, accept_all, draw_seats, pool, job_id):
 
 
 def test_dispute__silent_juror_cannot_save_a_wrong_result(
-    chain, market, registry, token, commit, reveal, accept_all, draw_seats, pool, stranger, keeper, client, disputed
+    chain,
+    market,
+    registry,
+    token,
+    commit,
+    reveal,
+    accept_all,
+    draw_seats,
+    pool,
+    stranger,
+    keeper,
+    client,
+    disputed,
 ):
     jury = _jury(market, accept_all, draw_seats, pool, disputed)
     # Two jurors find OTHER_RESULT; the third never commits.
@@ -126,7 +143,18 @@ def test_dispute__silent_juror_cannot_save_a_wrong_result(
 
 
 def test_dispute__original_that_does_not_reveal_loses(
-    chain, market, registry, commit, reveal, accept_all, draw_seats, pool, stranger, keeper, client, disputed
+    chain,
+    market,
+    registry,
+    commit,
+    reveal,
+    accept_all,
+    draw_seats,
+    pool,
+    stranger,
+    keeper,
+    client,
+    disputed,
 ):
     jury = _jury(market, accept_all, draw_seats, pool, disputed)
     commit(disputed, jury, [RESULT] * 3, sender=keeper)
@@ -231,12 +259,16 @@ def test_redraw__late_seat_pays_a_penalty_misses_availability_and_is_redrawn(
     tx = market.redraw(job_id, sender=keeper)
 
     assert registry.node(late.id).stake == stake - SEAT_PENALTY
-    assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [(late.id, SEAT_PENALTY)]
+    assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [
+        (late.id, SEAT_PENALTY)
+    ]
     assert rewards.missedSeat(late.id, rewards.currentEpoch())
     job = market.job(job_id)
     assert job.seated == 2 and job.drawBlock != 0 and job.redraws == redraws + 1
     again = draw_seats(job_id, pool)
-    assert late.id not in {n.id for n in again}  # a node that let its seat lapse is not redrawn into it
+    assert late.id not in {
+        n.id for n in again
+    }  # a node that let its seat lapse is not redrawn into it
 
 
 def test_accept__after_the_seat_deadline__is_refused(chain, market, pool, open_job, draw_seats):
@@ -255,7 +287,9 @@ def test_accept__after_the_seat_deadline__is_refused(chain, market, pool, open_j
 
 
 # ---------------------------------------------------------------------- terms and keys
-def test_fee_rate__is_fixed_at_creation(market, deployer, sign_proof, pool, open_job, keeper, chain):
+def test_fee_rate__is_fixed_at_creation(
+    market, deployer, sign_proof, pool, open_job, keeper, chain
+):
     job_id = open_job()
     raised = {**MARKET_PARAMETERS, "protocolFeeBps": 1_000}
     market.setParameters(tuple(raised.values()), sender=deployer)
@@ -296,7 +330,9 @@ def test_proof_batch__a_stale_item_is_skipped_not_fatal(market, sign_proof, pool
     ]
     tx = market.submitProofs(proofs, sender=pool[1].operator)
 
-    assert [(e.jobId, e.reason) for e in tx.decode_logs(market.ProofSkipped)] == [(done, 0)]
+    assert [(e.jobId, e.reason) for e in tx.decode_logs(market.ProofSkipped)] == [
+        (done, SkipReason.WRONG_STATUS)
+    ]
     assert market.job(fresh).status == Status.ACCEPTED
 
 
