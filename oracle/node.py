@@ -16,6 +16,8 @@ import secrets
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -28,32 +30,36 @@ from oracle.chain import Chain, load_operator_key
 from oracle.errors import BundleError, ExecutionError, FetchError, OracleError
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
-from oracle.prove import commitment_of, sign_completion
-from oracle.schedule import decide, estimate_cost
+from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
+from oracle.prove import commitment_of
+from oracle.schedule import decide, decide_seat, estimate_cost
 from oracle.settings import Settings
 from oracle.submit import Submitter
 
 log = logging.getLogger("oracle.node")
 
-# IJobMarket.JobStatus / ReplicaState
-NONE, OPEN, RUNNING, REVEALING, ACCEPTED, PAID, CANCELLED, EXPIRED, FAILED, OVERTURNED = range(10)
-TERMINAL = {PAID, CANCELLED, EXPIRED, FAILED, OVERTURNED}
-R_NONE, R_CLAIMED, R_COMMITTED, R_REVEALED = range(4)
-STATUS_NAMES = ["none", "open", "running", "revealing", "accepted", "paid", "cancelled", "expired", "failed", "overturned"]
 RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, TimeoutError)
-
-
-def _job_view(raw: Any) -> dict[str, Any]:
-    keys = ["payment", "collateral", "deadline", "status", "k", "round", "client", "requirements", "bundleHash",
-            "claims", "commits", "reveals", "replicaCount", "claimWindow", "executionWindow", "revealWindow",
-            "disputeWindow", "resultHash", "disputer"]
-    return dict(zip(keys, raw, strict=True))
+# Events that can put one of our nodes into a job the store has given up on (or not yet looked at
+# again): a draw, a re-anchored draw, a dispute that seats a jury.
+WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
 
 
 def _node_view(raw: Any) -> dict[str, Any]:
     keys = ["operator", "status", "jailedUntil", "capabilities", "stake", "locked", "unbonding",
             "unbondingReleaseAt", "completed", "failed", "slashed"]
     return dict(zip(keys, raw, strict=True))
+
+
+@dataclass(frozen=True)
+class ResultOffer:
+    """What the results endpoint may hand the job's client: the archive, and what the client needs
+    to check it against the chain (k = 1: commitment_of(jobId, node, hash(files), salt))."""
+
+    client: str
+    archive: Path | None = None
+    node_id: int | None = None
+    salt: bytes | None = None
+    reason: str = ""
 
 
 class Node:
@@ -77,6 +83,7 @@ class Node:
         self._announce: str | None = None
         self._nodes: dict[int, dict[str, Any]] = {}
         self._owners: set[str] = set()
+        self._consented = False
         self._reset_views()
         from oracle.results import ResultStore
 
@@ -125,9 +132,12 @@ class Node:
 
     def step(self) -> None:
         self._reset_views()
+        self._refresh_nodes()  # first: events are judged against the nodes we serve
         for ev in self.ingest.poll():
             self._on_event(ev)
-        self._refresh_nodes()
+        if not self._consented:
+            self._accept_bindings()
+            self._consented = True
         if self._announce and self._nodes:
             for node_id in sorted(self._nodes):
                 self.store.add_intent("announce", None, node_id, {"url": self._announce})
@@ -142,12 +152,28 @@ class Node:
             # the next stage now (start the execution, queue the reveal) rather than one poll later,
             # and send what that produced in the same step.
             self._reset_views()
+            self._refresh_nodes()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._reset_views()
             self.submitter.flush(self._still_needed)
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _accept_bindings(self) -> None:
+        """Two-step binding: an owner proposed this key for a node; the key accepts, but only for a
+        licence the operator named in its config (`--node-id`). Without that list nothing is
+        accepted: running someone's node is a decision, never a side effect of a proposal."""
+        reg = self.chain.registry
+        for node_id in self.s.node_ids:
+            if node_id in self._nodes:
+                continue
+            pending = reg.functions.pendingOperatorOf(node_id).call()
+            if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
+                "accept_operator", None, node_id
+            ):
+                log.info("node %d proposed this key as its operator: accepting (named in the config)", node_id)
+                self.store.add_intent("accept_operator", None, node_id, {})
 
     def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
         for job in jobs:
@@ -172,9 +198,10 @@ class Node:
 
     def _heartbeat(self) -> None:
         """Proves liveness once per rewards epoch for every active node we run (availability share).
-        Repeating one after a restart is harmless: the contract counts a node once per epoch."""
+        Repeating one after a restart is harmless: the contract counts a node once per epoch, and
+        skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
         epoch = self.chain.rewards.functions.currentEpoch().call()
-        active = sorted(i for i, n in self._nodes.items() if n["status"] == 1)
+        active = sorted(i for i, n in self._nodes.items() if NodeStatus(n["status"]) == NodeStatus.ACTIVE)
         if epoch != self._hb_epoch and active:
             self.store.add_intent("heartbeat", None, None, {"node_ids": active, "epoch": epoch})
             self._hb_epoch = epoch
@@ -184,17 +211,33 @@ class Node:
         clients find where to fetch their results."""
         self._announce = url
 
-    def result_lookup(self, job_id: int):
-        """For the results endpoint: the job's client and our stored result archive, if any."""
-        job = self.store.job(job_id)
+    def result_lookup(self, job_id: int) -> ResultOffer | None:
+        """For the results endpoint (runs on the HTTP server's thread, so uncached): the job's client
+        and, once copying it can no longer pay, our stored result. A k = 1 result is released after
+        our proof is in (Accepted or Paid: the commitment is fixed, and a client holding the files
+        and salt can check them against it); a drawn job's only once Paid (before, another seat
+        could copy it instead of running the job)."""
         try:
-            # Uncached: this runs on the HTTP server's thread, outside the loop's steps.
-            client = _job_view(self.chain.market.functions.job(job_id).call())["client"]
+            view = Job.from_raw(self.chain.market.functions.job(job_id).call())
         except Exception:  # noqa: BLE001 (unknown job or RPC down: nothing to serve)
-            return None, None
-        if not job or not job["result_hash"]:
-            return client, None
-        return client, self.results.archive(bytes.fromhex(job["result_hash"]))
+            return None
+        if view.status == JobStatus.NONE:
+            return None
+        job = self.store.job(job_id)
+        if not job or not job["result_hash"] or not job["salt"] or job["node_id"] is None:
+            return ResultOffer(view.client, reason="no result for this job on this node")
+        original_k1 = job["replicas"] == 1 and self._seat_index(job_id, int(job["node_id"]), view.replicaCount) == 0
+        released = {JobStatus.ACCEPTED, JobStatus.PAID} if original_k1 else {JobStatus.PAID}
+        if view.status not in released:
+            return ResultOffer(view.client, reason=f"result not released while the job is {view.status.label}")
+        archive = self.results.archive(bytes.fromhex(job["result_hash"]))
+        return ResultOffer(view.client, archive, int(job["node_id"]), bytes.fromhex(job["salt"]))
+
+    def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
+        for i in range(count):
+            if Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()).nodeId == node_id:
+                return i
+        return None
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -204,8 +247,8 @@ class Node:
         """On start: every job the store thinks is in flight is re-read from the chain."""
         for job in self.store.active_jobs():
             view = self._job(job["job_id"])
-            if view["status"] in TERMINAL:
-                self._finish(job["job_id"], st.DONE, f"settled on chain while away: {STATUS_NAMES[view['status']]}")
+            if view.status.terminal:
+                self._finish(job["job_id"], st.DONE, f"settled on chain while away: {view.status.label}")
             elif job["stage"] == st.RUNNING:
                 # The execution died with the old process: run it again (results are deterministic).
                 self.store.upsert_job(job["job_id"], stage=st.CLAIMED)
@@ -220,86 +263,141 @@ class Node:
                     payment=str(ev.args["payment"]), created_block=ev.block,
                 )
                 self._mark(ev.job_id, "seen")
-        elif ev.name == "JobDisputed":
-            job = self.store.job(ev.job_id)
-            if job and job["stage"] in st.TERMINAL and job["node_id"] is None:
-                self.store.upsert_job(ev.job_id, stage=st.SEEN, reason=None)  # a re-run we may take
+        elif ev.name in WAKE_EVENTS:
+            self._wake(ev)
         elif ev.name == "Credited" and ev.args["account"].lower() in self._owners:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
+
+    def _wake(self, ev) -> None:
+        """A job we skipped may need us again: a dispute draws a jury (we may be drawn, or keep the
+        draw moving), a seat was drawn for one of our nodes. Only a row we gave up on is reset; a job
+        we hold a seat in (the disputed k = 1 original) keeps its stage, result and salt."""
+        job = self.store.job(ev.job_id)
+        if job is None or job["stage"] != st.SKIPPED:
+            return
+        ours = ev.name == "SeatDrawn" and int(ev.args["nodeId"]) in self._nodes
+        if ev.name in ("JobDisputed", "DrawAnchored") or ours:
+            self.store.upsert_job(ev.job_id, stage=st.SEEN, node_id=None, reason=None)
+            self._mark(ev.job_id, "seen", f"woken by {ev.name}")
 
     def drive(self, job: dict[str, Any]) -> None:
         job_id, stage = job["job_id"], job["stage"]
         view = self._job(job_id)
-        mine = self._my_replica(job_id, view)
+        mine = self._my_seat(job_id, view)
         node_id = mine[0] if mine else job["node_id"]
-        rep = mine[1] if mine else None
+        seat = mine[1] if mine else None
+        holds = seat is not None and seat.state.holds_collateral
 
-        if view["status"] in TERMINAL:
-            outcome = STATUS_NAMES[view["status"]]
-            self._finish(job_id, st.DONE if rep else st.SKIPPED, outcome)
+        if view.status.terminal:
+            self._finish(job_id, st.DONE if holds else st.SKIPPED, view.status.label)
             return
-        past = time.time() > view["deadline"] and self._chain_time() > view["deadline"]
-        if rep is not None and past and view["status"] in (OPEN, RUNNING, REVEALING):
-            self._intent_once("expire", job_id, node_id, {})  # frees our collateral; the keeper bounty is ours
+        past = time.time() > view.deadline and self._chain_time() > view.deadline
+        if holds and past and view.status in EXPIRABLE:
+            # Frees our collateral (the keeper bounty is ours). Running with commits, or a dispute,
+            # moves on to Revealing rather than ending: the next deadline gets its own expire.
+            self._intent_again("expire", job_id, node_id, {})
+        if view.status == JobStatus.SEATING:
+            self._keep_draw_moving(job_id, view)
 
-        if stage == st.SEEN and rep is not None and rep["round"] == view["round"]:
-            # Our claim is on chain but the stage never said so (a crash between recording the claim
-            # intent and the stage): run it, never skip a replica we hold.
+        if stage == st.SEEN and holds and seat.round == view.round:
+            # Our seat is on chain but the stage never said so (a crash between recording the
+            # claim/accept intent and the stage): run it, never abandon a seat we hold.
             self._advance(job_id, st.CLAIMED, node_id=node_id)
         elif stage == st.SEEN:
-            self._consider(job, view)
+            self._consider(job, view, mine)
         elif stage == st.CLAIMING:
-            if rep is not None:
+            if holds:
                 self._advance(job_id, st.CLAIMED, node_id=node_id)
-            elif view["status"] != OPEN or self.store.intents_failed("claim", job_id):
-                self._finish(job_id, st.SKIPPED, "claim not obtained")
+            elif view.status not in (JobStatus.OPEN, JobStatus.SEATING) or self._seat_lost(job_id):
+                self._finish(job_id, st.SKIPPED, "seat not obtained")
         elif stage == st.CLAIMED:
             self._start_execution(job)
         elif stage == st.RUNNING:
             self._collect_execution(job, view, node_id)
-        elif stage == "executed":
+        elif stage == st.EXECUTED:
             self._maybe_prove(job, view, node_id)
         elif stage in (st.PROVING, st.PROVEN, st.REVEALED):
-            self._after_proof(job, view, node_id, rep)
+            self._after_proof(job, view, node_id, seat)
 
-    def _consider(self, job: dict[str, Any], view: dict[str, Any]) -> None:
+    def _seat_lost(self, job_id: int) -> bool:
+        return self.store.intents_failed("claim", job_id) or self.store.intents_failed("accept", job_id)
+
+    def _keep_draw_moving(self, job_id: int, view: Job) -> None:
+        """Keeper work anyone may do for a Seating job, seated in it or not: draw once the anchor
+        block is mined (the contract refuses an early or second draw), and redraw seats whose node
+        let its accept deadline pass."""
+        if self._draw_due(view):
+            self._intent_again("draw", job_id, None, {})
+        if self._late_seats(job_id, view):
+            self._intent_again("redraw", job_id, None, {})
+
+    def _draw_due(self, view: Job) -> bool:
+        return (view.status == JobStatus.SEATING and view.drawBlock != 0 and self._block_number() > view.drawBlock
+                and view.seated < view.k and self._chain_time() <= view.deadline)
+
+    def _late_seats(self, job_id: int, view: Job) -> list[Seat]:
+        now = self._chain_time()
+        return [s for s in self._seats(job_id, view)
+                if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline]
+
+    def _consider(self, job: dict[str, Any], view: Job, mine: tuple[int, Seat] | None) -> None:
         job_id = job["job_id"]
-        replicas, operators = self._replica_sets(job_id, view)
-        # Claims in flight or held but not yet executing count against the workers, plus a small
+        if view.status == JobStatus.SEATING:
+            if mine is None or mine[1].state != SeatState.DRAWN or mine[1].round != view.round:
+                return  # not drawn (yet): stay watched, a later SeatDrawn may name one of ours
+            node_id, seat = mine
+            if self._chain_time() > seat.acceptDeadline:
+                self._finish(job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it")
+                return
+            d = decide_seat(view, node_id, self._nodes[node_id], self._free_workers(), self._cost(), self.s.min_margin)
+            kind = "accept"
+        elif view.status == JobStatus.OPEN:
+            seated, operators = self._seat_sets(job_id, view)
+            d = decide(view, self._nodes, seated, operators, self.key.address, self._free_workers(), self._cost(),
+                       self.s.min_margin)
+            kind = "claim"
+        else:
+            self._finish(job_id, st.SKIPPED, f"not seated; job {view.status.label}")
+            return
+        if not d.take:
+            if d.reason != "no free worker":  # a busy node looks again next step
+                log.info("job %d: %s refused: %s", job_id, "seat" if kind == "accept" else "claim", d.reason)
+                self._finish(job_id, st.SKIPPED, d.reason)
+            return
+        if not self._bundle_ok(job, view):
+            return
+        # The intent is stored before the stage: a crash in between finds our seat on chain (SEEN
+        # with a seat -> CLAIMED) or the intent, never a seat we forgot.
+        if self.store.add_intent(kind, job_id, d.node_id, {}) is not None:
+            self._advance(job_id, st.CLAIMING, node_id=d.node_id)
+
+    def _free_workers(self) -> int:
+        # Seats in flight or held but not yet executing count against the workers, plus a small
         # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
-        # every open job at once (each claim locks collateral and starts its execution window).
+        # every open job at once (each seat locks collateral and starts its execution window).
         stages = self.store.stage_counts()
         held = len(self.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
-        free = self.s.workers + self.s.claim_prefetch - held
+        return self.s.workers + self.s.claim_prefetch - held
+
+    def _cost(self) -> int:
         gas_price = self._per_step("gas_price", lambda: self.chain.w3.eth.gas_price)
         manifest_cpu_s = 60.0  # refined after fetch, from the manifest's time limit
-        cost = estimate_cost(gas_price, self.s.gas_limit_estimate, manifest_cpu_s, self.s.compute_price_per_cpu_s)
-        fee_bps = self._fee_bps()
-        d = decide(view, self._nodes, replicas, operators, self.key.address, free, fee_bps, cost, self.s.min_margin)
-        if not d.take:
-            if view["status"] != OPEN:
-                self._finish(job_id, st.SKIPPED, d.reason)
-            elif d.reason != "no free worker":
-                self._finish(job_id, st.SKIPPED, d.reason)
-            return
-        # Fetch and check the bundle before locking any collateral for it.
+        return estimate_cost(gas_price, self.s.gas_limit_estimate, manifest_cpu_s, self.s.compute_price_per_cpu_s)
+
+    def _bundle_ok(self, job: dict[str, Any], view: Job) -> bool:
+        """Fetches and checks the bundle before any collateral is locked for it."""
+        job_id = job["job_id"]
         work = self.s.work_dir / str(job_id)
         try:
-            data = fetch_bundle(job["bundle_uri"], bytes(view["bundleHash"]), self.s.max_bundle_mb * 2**20)
+            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20)
             shutil.rmtree(work, ignore_errors=True)
             manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
-        except (FetchError, BundleError) as err:
-            log.warning("job %d refused: %s", job_id, err)
-            self._finish(job_id, st.SKIPPED, f"refused: {err}")
-            return
-        try:
             self.backend.check(manifest.resources)
-        except ExecutionError as err:
+        except (FetchError, BundleError, ExecutionError) as err:
             log.warning("job %d refused: %s", job_id, err)
             self._finish(job_id, st.SKIPPED, f"refused: {err}")
-            return
-        if self.store.add_intent("claim", job_id, d.node_id, {}) is not None:
-            self._advance(job_id, st.CLAIMING, node_id=d.node_id)
+            return False
+        return True
 
     def _start_execution(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
@@ -308,7 +406,7 @@ class Node:
         work = self.s.work_dir / str(job_id)
         if not (work / "bundle" / bundles.MANIFEST).exists():
             view = self._job(job_id)
-            data = fetch_bundle(job["bundle_uri"], bytes(view["bundleHash"]), self.s.max_bundle_mb * 2**20)
+            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20)
             shutil.rmtree(work, ignore_errors=True)
             bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
         manifest = bundles.load_manifest(work / "bundle")
@@ -317,7 +415,7 @@ class Node:
         self.running[job_id] = self.pool.submit(self.backend.run_bundle, job_id, work / "bundle", manifest, out)
         self._advance(job_id, st.RUNNING)
 
-    def _collect_execution(self, job: dict[str, Any], view: dict[str, Any], node_id: int) -> None:
+    def _collect_execution(self, job: dict[str, Any], view: Job, node_id: int) -> None:
         job_id = job["job_id"]
         fut = self.running.get(job_id)
         if fut is None:
@@ -333,51 +431,74 @@ class Node:
             log.warning("job %d finished %s: %s", job_id, result.status, result.reason)
         result_hash = bytes(result.result_hash)
         self.results.put(result.output_dir, result_hash)
+        # Salt and result are stored before any commitment to them is sent: a node killed after
+        # its proof still reveals (and serves) exactly what it committed to.
         salt = secrets.token_bytes(32)
-        self.store.upsert_job(job_id, stage="executed", result_hash=result_hash.hex(), salt=salt.hex(),
+        self.store.upsert_job(job_id, stage=st.EXECUTED, result_hash=result_hash.hex(), salt=salt.hex(),
                               reason=None if result.status == "ok" else f"{result.status}: {result.reason}")
-        self._mark(job_id, "executed", f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s")
+        self._mark(job_id, st.EXECUTED, f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s")
         self._maybe_prove(self.store.job(job_id), view, node_id)
 
-    def _maybe_prove(self, job: dict[str, Any], view: dict[str, Any], node_id: int) -> None:
-        if view["status"] != RUNNING:
-            return  # other replicas have not all claimed yet
+    def _maybe_prove(self, job: dict[str, Any], view: Job, node_id: int) -> None:
+        if view.status != JobStatus.RUNNING:
+            return  # the other seats of the round are not all taken yet
         job_id = job["job_id"]
-        result = bytes.fromhex(job["result_hash"])
-        optimistic = view["k"] == 1 and view["round"] == 0
-        commitment = result if optimistic else commitment_of(job_id, node_id, result, bytes.fromhex(job["salt"]))
-        sig = sign_completion(self.key.key, self.chain.chain_id, self.chain.market.address, job_id, node_id, commitment)
-        self.store.add_intent("proof", job_id, node_id, {"commitment": commitment.hex(), "signature": sig.hex()})
+        # Every proof, k = 1 too, carries only a salted commitment: nobody can copy a result off
+        # the chain or the mempool. No signature: we send our own proof as the node's operator.
+        commitment = commitment_of(job_id, node_id, bytes.fromhex(job["result_hash"]), bytes.fromhex(job["salt"]))
+        self.store.add_intent("proof", job_id, node_id, {"commitment": commitment.hex()})
         self._advance(job_id, st.PROVING)
 
-    def _after_proof(self, job: dict[str, Any], view: dict[str, Any], node_id: int, rep) -> None:
+    def _after_proof(self, job: dict[str, Any], view: Job, node_id: int, seat: Seat | None) -> None:
         job_id = job["job_id"]
-        state = rep["state"] if rep else R_NONE
-        if job["stage"] == st.PROVING and state >= R_COMMITTED:
+        state = seat.state if seat else SeatState.NONE
+        if job["stage"] == st.PROVING and state in (SeatState.COMMITTED, SeatState.REVEALED):
             self._advance(job_id, st.PROVEN)
-        if view["status"] == REVEALING and state == R_COMMITTED and rep["round"] == view["round"]:
+        if view.status == JobStatus.REVEALING and self._must_reveal(view, seat):
             payload = {"result": job["result_hash"], "salt": job["salt"]}
             if self.store.add_intent("reveal", job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
-        if view["status"] == ACCEPTED and self._chain_time() > view["deadline"]:
+        if view.status == JobStatus.ACCEPTED and self._chain_time() > view.deadline:
             self._intent_once("finalize", job_id, node_id, {})
+
+    @staticmethod
+    def _must_reveal(view: Job, seat: Seat | None) -> bool:
+        """Our committed seat of the revealing round, or our k = 1 seat (round 0) when a dispute's
+        jury reveals (an original node that stays silent loses its collateral)."""
+        if seat is None or seat.state != SeatState.COMMITTED:
+            return False
+        return seat.round == view.round or (view.round == 1 and seat.round == 0)
 
     # ---------------------------------------------------------------- submit gatekeeping
     def _still_needed(self, intent: st.Intent) -> bool:
+        if intent.kind == "accept_operator":
+            pending = self.chain.registry.functions.pendingOperatorOf(intent.node_id).call()
+            return pending.lower() == self.key.address.lower()
         if intent.job_id is None:
-            return True  # heartbeats: the contract ignores a repeat
+            return True  # heartbeats, announcements: the contracts ignore a repeat
         view = self._job(intent.job_id)
         if intent.kind == "claim":
-            return view["status"] == OPEN and self._my_replica(intent.job_id, view) is None
-        rep = self._my_replica(intent.job_id, view)
-        if intent.kind == "proof":
-            return view["status"] == RUNNING and rep is not None and rep[1]["state"] == R_CLAIMED
-        if intent.kind == "reveal":
-            return view["status"] == REVEALING and rep is not None and rep[1]["state"] == R_COMMITTED
+            return view.status == JobStatus.OPEN and self._my_seat(intent.job_id, view) is None
+        if intent.kind == "draw":
+            return self._draw_due(view)
+        if intent.kind == "redraw":
+            return view.status == JobStatus.SEATING and bool(self._late_seats(intent.job_id, view))
         if intent.kind == "finalize":
-            return view["status"] == ACCEPTED
+            return view.status == JobStatus.ACCEPTED
         if intent.kind == "expire":
-            return view["status"] in (OPEN, RUNNING, REVEALING)
+            return view.status in EXPIRABLE and self._chain_time() > view.deadline
+        # The rest act for one of our nodes' seats: only while we still operate that node.
+        if intent.node_id not in self._nodes:
+            return False
+        seat = self._seat_of(intent.job_id, view, intent.node_id)
+        if intent.kind == "accept":
+            return (view.status == JobStatus.SEATING and seat is not None and seat.state == SeatState.DRAWN
+                    and seat.round == view.round and self._chain_time() <= seat.acceptDeadline)
+        if intent.kind == "proof":
+            return (view.status == JobStatus.RUNNING and seat is not None and seat.state == SeatState.CLAIMED
+                    and seat.round == view.round)
+        if intent.kind == "reveal":
+            return view.status == JobStatus.REVEALING and self._must_reveal(view, seat)
         return True
 
     # ---------------------------------------------------------------- chain views
@@ -393,28 +514,37 @@ class Node:
             views[key] = read()
         return views[key]
 
-    def _job(self, job_id: int) -> dict[str, Any]:
-        return self._per_step(("job", job_id), lambda: _job_view(self.chain.market.functions.job(job_id).call()))
+    def _job(self, job_id: int) -> Job:
+        return self._per_step(("job", job_id), lambda: Job.from_raw(self.chain.market.functions.job(job_id).call()))
 
-    def _replica(self, job_id: int, i: int):
-        return self._per_step(("replica", job_id, i), lambda: self.chain.market.functions.replica(job_id, i).call())
+    def _seats(self, job_id: int, view: Job) -> list[Seat]:
+        """Every seat of the job, both rounds, dropped ones included, in the contract's order."""
+        return [
+            self._per_step(("seat", job_id, i), lambda i=i: Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()))
+            for i in range(view.replicaCount)
+        ]
 
-    def _my_replica(self, job_id: int, view: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        """Our latest replica of the job, as (node id, replica view)."""
+    def _seat_of(self, job_id: int, view: Job, node_id: int) -> Seat | None:
+        """`node_id`'s live seat (a node sits at most once per job; a dropped seat is gone)."""
         found = None
-        for i in range(view["replicaCount"]):
-            node_id, state, rnd, operator, commitment = self._replica(job_id, i)
-            if operator.lower() == self.key.address.lower():
-                found = (node_id, {"state": state, "round": rnd, "commitment": commitment})
+        for seat in self._seats(job_id, view):
+            if seat.nodeId == node_id and seat.state != SeatState.DROPPED:
+                found = seat
         return found
 
-    def _replica_sets(self, job_id: int, view: dict[str, Any]) -> tuple[set[int], set[str]]:
-        nodes, ops = set(), set()
-        for i in range(view["replicaCount"]):
-            node_id, _, _, operator, _ = self._replica(job_id, i)
-            nodes.add(node_id)
-            ops.add(operator.lower())
-        return nodes, ops
+    def _my_seat(self, job_id: int, view: Job) -> tuple[int, Seat] | None:
+        """The live seat of one of the nodes we serve, as (node id, seat). By node id, not by the
+        seat's operator: a drawn seat records the operator at draw time, and a key rotation hands a
+        node's seats to its new key."""
+        found = None
+        for seat in self._seats(job_id, view):
+            if seat.nodeId in self._nodes and seat.state != SeatState.DROPPED:
+                found = (seat.nodeId, seat)
+        return found
+
+    def _seat_sets(self, job_id: int, view: Job) -> tuple[set[int], set[str]]:
+        seats = self._seats(job_id, view)
+        return {s.nodeId for s in seats}, {s.operator.lower() for s in seats}
 
     def _refresh_nodes(self) -> None:
         reg = self.chain.registry
@@ -429,8 +559,8 @@ class Node:
         reg = self.chain.registry
         return [i for i in range(1, total + 1) if reg.functions.operatorOf(i).call().lower() == self.key.address.lower()]
 
-    def _fee_bps(self) -> int:
-        return self._per_step("fee_bps", lambda: int(self.chain.market.functions.parameters().call()[0]))
+    def _block_number(self) -> int:
+        return self._per_step("block", lambda: int(self.chain.w3.eth.block_number))
 
     def _chain_time(self) -> int:
         return self._per_step("time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"]))
@@ -438,6 +568,12 @@ class Node:
     # ---------------------------------------------------------------- bookkeeping
     def _intent_once(self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]) -> None:
         if not self.store.has_open_intent(kind, job_id):
+            self.store.add_intent(kind, job_id, node_id, payload)
+
+    def _intent_again(self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]) -> None:
+        """For calls a job may need more than once (expire of each status, draw after a re-anchor,
+        redraw): one at a time, a new one only after the last was settled."""
+        if not self.store.has_pending_intent(kind, job_id):
             self.store.add_intent(kind, job_id, node_id, payload)
 
     def _advance(self, job_id: int, stage: str, **fields: Any) -> None:

@@ -1,8 +1,10 @@
-"""Schedule stage: which open jobs this node takes.
+"""Schedule stage: which jobs this node takes, and which drawn seats it accepts.
 
-A job is taken only if one of our nodes can run it (capabilities, free stake for the collateral,
-not already a replica), a worker is free, and it pays more than it costs: the gas of claim, proof
-and finalize at the current fee plus the compute at the node's own price.
+A k = 1 job is claimed only if one of our nodes can run it (active, capabilities, free stake for
+the collateral, not already seated), a worker is free, and it pays more than it costs: the gas of
+claim, proof and finalize at the current fee plus the compute at the node's own price. A drawn
+seat (k >= 3, or a dispute jury) is accepted on the same checks for the one node the contract drew:
+refusing only costs the small seat penalty, running a job at a loss costs more.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-OPEN = 1
+from oracle.protocol import Capabilities, Job, JobStatus, NodeStatus
+
+BPS = 10_000
 
 
 @dataclass
@@ -20,8 +24,10 @@ class Decision:
     reason: str
 
 
-def meets(have: tuple, need: tuple) -> bool:
+def meets(have: tuple, need: tuple | Capabilities) -> bool:
     """Capabilities tuples (cpuCores, memoryMb, gpuCount, gpuMemoryMb, gpuClass), as the registry."""
+    if isinstance(need, Capabilities):
+        need = (need.cpuCores, need.memoryMb, need.gpuCount, need.gpuMemoryMb, need.gpuClass)
     return all(int(h) >= int(n) for h, n in zip(have, need, strict=True))
 
 
@@ -31,40 +37,67 @@ def estimate_cost(gas_price_wei: int, gas_limit: int, cpu_seconds: float, price_
     return gas_price_wei * gas_limit + int(cpu_seconds * price_per_cpu_s)
 
 
+def earnings_per_seat(job: Job) -> int:
+    """What one agreeing seat earns: a share of the payment net of the job's own fee rate (fixed at
+    creation) in round 0; a juror's share of the disputer's bond in a dispute (round 1)."""
+    if job.round == 1:
+        return job.collateral // max(job.k, 1)
+    return job.payment * (BPS - job.protocolFeeBps) // BPS // max(job.k, 1)
+
+
+def _unfit(node_id: int, node: dict[str, Any], job: Job) -> str | None:
+    """Why `node` cannot take a seat of `job`, or None."""
+    if NodeStatus(node["status"]) != NodeStatus.ACTIVE:
+        return f"node {node_id} not active"
+    if not meets(node["capabilities"], job.requirements):
+        req = job.requirements
+        return f"node {node_id} lacks capabilities {(req.cpuCores, req.memoryMb, req.gpuCount, req.gpuMemoryMb, req.gpuClass)}"
+    if node["stake"] - node["locked"] < job.collateral:
+        return f"node {node_id} has too little free stake"
+    return None
+
+
 def decide(
-    job: dict[str, Any],
+    job: Job,
     nodes: dict[int, dict[str, Any]],
-    replicas: set[int],
-    replica_operators: set[str],
+    seated: set[int],
+    seated_operators: set[str],
     operator: str,
     free_workers: int,
-    fee_bps: int,
     cost: int,
     min_margin: float,
 ) -> Decision:
-    """`job` is the market's `job()` view as a dict; `nodes` maps our node ids to registry `node()`."""
-    if job["status"] != OPEN:
-        return Decision(False, None, f"job not open (status {job['status']})")
+    """Claim an Open k = 1 job? `nodes` maps our node ids to registry `node()` views."""
+    if job.status != JobStatus.OPEN:
+        return Decision(False, None, f"job not open ({job.status.label})")
     if free_workers <= 0:
         return Decision(False, None, "no free worker")
-    if operator.lower() in replica_operators:
-        return Decision(False, None, "this operator already holds a replica of the job")
-    net = job["payment"] * (10_000 - fee_bps) // 10_000 // max(job["k"], 1)
+    if operator.lower() in seated_operators:
+        return Decision(False, None, "this operator already holds a seat of the job")
+    net = earnings_per_seat(job)
     if net < cost * (1 + min_margin):
-        return Decision(False, None, f"pays {net} per replica, costs {cost}: below margin")
+        return Decision(False, None, f"pays {net} per seat, costs {cost}: below margin")
     reasons = []
     for node_id, node in sorted(nodes.items()):
-        if node_id in replicas:
-            reasons.append(f"node {node_id} already a replica")
+        if node_id in seated:
+            reasons.append(f"node {node_id} already seated")
             continue
-        if node["status"] != 1:
-            reasons.append(f"node {node_id} not active")
-            continue
-        if not meets(node["capabilities"], job["requirements"]):
-            reasons.append(f"node {node_id} lacks capabilities {job['requirements']}")
-            continue
-        if node["stake"] - node["locked"] < job["collateral"]:
-            reasons.append(f"node {node_id} has too little free stake")
+        if (why := _unfit(node_id, node, job)) is not None:
+            reasons.append(why)
             continue
         return Decision(True, node_id, "ok")
     return Decision(False, None, "; ".join(reasons) or "no node")
+
+
+def decide_seat(job: Job, node_id: int, node: dict[str, Any], free_workers: int, cost: int, min_margin: float) -> Decision:
+    """Accept the seat `node_id` was drawn for in a Seating job?"""
+    if job.status != JobStatus.SEATING:
+        return Decision(False, None, f"job not seating ({job.status.label})")
+    if free_workers <= 0:
+        return Decision(False, None, "no free worker")
+    net = earnings_per_seat(job)
+    if net < cost * (1 + min_margin):
+        return Decision(False, None, f"pays {net} per seat, costs {cost}: below margin")
+    if (why := _unfit(node_id, node, job)) is not None:
+        return Decision(False, None, why)
+    return Decision(True, node_id, "ok")

@@ -1,8 +1,13 @@
 """HTTP endpoint of the node: results for the client who paid, and Prometheus metrics.
 
     GET /results/<jobId>   header X-TES-Signature: EIP-191 signature of result_request_message()
-                           -> the job's outputs as a tar.gz (200), 403 if the signer is not the
-                           job's client, 404 if this node holds no result for the job.
+                           -> the job's outputs as a tar.gz (200) with headers
+                              X-TES-Node: <nodeId>   the node whose commitment the files open
+                              X-TES-Salt: 0x<64 hex> that node's salt, so the client can check
+                                 commitment_of(jobId, nodeId, hash(files), salt) == job.commitment
+                           403 if the signer is not the job's client; 404 if this node holds no
+                           result for the job, or will not release it yet (k = 1: before its proof
+                           is in; k >= 3 and juries: before the job is Paid), with the reason.
     GET /metrics           Prometheus text format.
     GET /health            "ok".
 """
@@ -33,7 +38,8 @@ def sign_result_request(private_key: Any, job_id: int, chain_id: int, market: st
 
 
 class ResultServer:
-    """`lookup(job_id) -> (client address, archive path | None)` is provided by the node."""
+    """`lookup(job_id) -> oracle.node.ResultOffer | None` is provided by the node: the job's client
+    and, when it may be released, the archive with the node id and salt it was committed with."""
 
     def __init__(self, host: str, port: int, chain_id: int, market: str, lookup):
         self.chain_id, self.market, self.lookup = chain_id, market, lookup
@@ -78,17 +84,20 @@ class ResultServer:
                 signer = Account.recover_message(msg, signature=bytes.fromhex(sig.removeprefix("0x")))
             except Exception:  # noqa: BLE001 (any malformed signature is a 403)
                 return self._send(req, 403, b"missing or malformed X-TES-Signature", "text/plain")
-            client, archive = self.lookup(job_id)
-            if client is None or signer.lower() != client.lower():
+            offer = self.lookup(job_id)
+            if offer is None or signer.lower() != offer.client.lower():
                 return self._send(req, 403, b"only the job's client may fetch its result", "text/plain")
-            if archive is None:
-                return self._send(req, 404, b"no result for this job on this node", "text/plain")
-            return self._send(req, 200, archive.read_bytes(), "application/gzip")
+            if offer.archive is None:
+                return self._send(req, 404, (offer.reason or "no result for this job on this node").encode(), "text/plain")
+            headers = {"X-TES-Node": str(offer.node_id), "X-TES-Salt": "0x" + offer.salt.hex()}
+            return self._send(req, 200, offer.archive.read_bytes(), "application/gzip", headers)
         return self._send(req, 404, b"not found", "text/plain")
 
     @staticmethod
-    def _send(req: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
+    def _send(req: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         req.send_response(code)
+        for name, value in (headers or {}).items():
+            req.send_header(name, value)
         req.send_header("Content-Type", ctype)
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()

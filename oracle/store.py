@@ -59,12 +59,13 @@ CREATE TABLE IF NOT EXISTS intents (
 );
 CREATE INDEX IF NOT EXISTS intents_status ON intents(status);
 CREATE UNIQUE INDEX IF NOT EXISTS intents_once ON intents(kind, job_id, node_id)
-    WHERE kind IN ('claim', 'proof', 'reveal');
+    WHERE kind IN ('claim', 'accept', 'proof', 'reveal');
 """
 
 # Job stages as the node sees them; the chain's status is authoritative.
-SEEN, CLAIMING, CLAIMED, RUNNING, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
-    "seen", "claiming", "claimed", "running", "proving", "proven", "revealed", "done", "failed", "skipped"
+# CLAIMING covers both ways to a seat: a claim (k = 1) or accepting a drawn seat in flight.
+SEEN, CLAIMING, CLAIMED, RUNNING, EXECUTED, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
+    "seen", "claiming", "claimed", "running", "executed", "proving", "proven", "revealed", "done", "failed", "skipped"
 )
 TERMINAL = (DONE, FAILED, SKIPPED)
 
@@ -218,6 +219,16 @@ class Store:
     def intents_failed(self, kind: str, job_id: int) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')", (kind, job_id)
+        ).fetchone()
+        return row is not None
+
+    def has_pending_intent(self, kind: str, job_id: int | None, node_id: int | None = None) -> bool:
+        """True if an intent of `kind` for the job (and node, if given) is waiting or in flight: for
+        calls that may be needed again once they are done (draw, redraw, expire of a later status)."""
+        row = self._db.execute(
+            "SELECT 1 FROM intents WHERE kind = ? AND job_id IS ? AND (? IS NULL OR node_id = ?) "
+            "AND status IN ('pending', 'sent')",
+            (kind, job_id, node_id, node_id),
         ).fetchone()
         return row is not None
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -30,6 +31,9 @@ from oracle.store import Intent, Store
 
 log = logging.getLogger(__name__)
 BATCHED = {"proof": "submitProofs", "reveal": "reveal"}
+# Keeper calls anyone may make: when another node's transaction got there first, the contract says
+# there is nothing left to do. That is the intent done (by someone else), not a failure.
+DONE_BY_OTHERS = {"draw": "JobMarketNothingToDraw", "redraw": "JobMarketNothingToRedraw"}
 
 
 class Submitter:
@@ -115,20 +119,25 @@ class Submitter:
     def _call(self, intents: list[Intent]) -> Any:
         m = self.chain.market
         kind = intents[0].kind
-        if kind == "claim":
-            return m.functions.claim(intents[0].job_id, intents[0].node_id)
+        if kind in ("claim", "accept"):
+            fn = m.functions.claim if kind == "claim" else m.functions.acceptSeat
+            return fn(intents[0].job_id, intents[0].node_id)
         if kind == "proof":
+            # Without a stored signature the proof is our own (we are the node's current operator and
+            # send it ourselves): the contract needs none, and a key rotation cannot make it stale.
             return m.functions.submitProofs(
-                [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"]), bytes.fromhex(i.payload["signature"]))
-                 for i in intents]
+                [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"]),
+                  bytes.fromhex(i.payload.get("signature", ""))) for i in intents]
             )
         if kind == "reveal":
             return m.functions.reveal(
                 [(i.job_id, i.node_id, bytes.fromhex(i.payload["result"]), bytes.fromhex(i.payload["salt"]))
                  for i in intents]
             )
-        if kind in ("finalize", "expire"):
+        if kind in ("finalize", "expire", "draw", "redraw"):
             return getattr(m.functions, kind)(intents[0].job_id)
+        if kind == "accept_operator":
+            return self.chain.registry.functions.acceptOperator(intents[0].node_id)
         if kind == "announce":
             return self.chain.registry.functions.announceEndpoint(intents[0].node_id, intents[0].payload["url"])
         if kind == "heartbeat":
@@ -145,8 +154,10 @@ class Submitter:
             gas = int(call.estimate_gas({"from": self.address}) * 1.3) + 20_000
         except (ContractLogicError, ContractCustomError) as err:
             # The chain says no (someone else filled the job, a deadline passed...): nothing to send.
-            log.info("%s job %s not sent: %s", kind, intents[0].job_id, _reason(err))
-            self.store.finish(ids, "failed", _reason(err))
+            reason = self._reason(err)
+            log.info("%s job %s not sent: %s", kind, intents[0].job_id, reason)
+            done = kind in DONE_BY_OTHERS and DONE_BY_OTHERS[kind] in reason
+            self.store.finish(ids, "done" if done else "failed", reason)
             self.touched.update(i.job_id for i in intents if i.job_id is not None)
             return None
         tx_hash = self._sign_send(call, ids, gas, nonce, fees)
@@ -204,6 +215,27 @@ class Submitter:
         base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
         tip = max(w3.eth.max_priority_fee, 0) if base else 0
         return {"maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip}
+
+
+    def _reason(self, err: Exception) -> str:
+        """The revert reason, with a custom error's name decoded from the contracts' ABIs."""
+        reason = _reason(err)
+        data = getattr(err, "data", None)
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            name = self._error_names().get(data[2:10].lower())
+            if name:
+                reason = f"{name}: {reason}"
+        return reason
+
+    def _error_names(self) -> dict[str, str]:
+        if not hasattr(self, "_errors"):
+            self._errors = {}
+            for abi in self.chain.abis.values():
+                for e in abi:
+                    if e.get("type") == "error":
+                        sig = f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+                        self._errors[keccak(text=sig)[:4].hex()] = e["name"]
+        return self._errors
 
 
 def _reason(err: Exception) -> str:

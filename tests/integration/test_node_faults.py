@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from oracle.execute import STATUS_FILE
+from oracle.prove import commitment_of
 from oracle.results import result_hash
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.market import NET, ReplicaState, Status
@@ -113,6 +114,27 @@ def replica_state(market, job_id: int, node_id: int) -> ReplicaState:
     return ReplicaState.NONE
 
 
+def committed_result(market, node, job_id: int) -> bytes:
+    """The result hash a k = 1 job's commitment opens to, with the salt `node` stored (the chain
+    keeps only commitment_of(jobId, nodeId, result, salt)); fails if they do not match."""
+    ((node_id, result, salt),) = node.db(
+        "SELECT node_id, result_hash, salt FROM jobs WHERE job_id = ?", job_id
+    )
+    result = bytes.fromhex(result)
+    assert market.job(job_id).commitment == commitment_of(
+        job_id, node_id, result, bytes.fromhex(salt)
+    )
+    return result
+
+
+def mine_past_anchor(chain, market, job_id: int) -> None:
+    """A drawn job's seats are drawn from a block after its anchor: mine it (anvil only mines a
+    block per transaction)."""
+    anchor = market.job(job_id).drawBlock
+    if anchor:
+        chain.mine(max(1, anchor + 1 - chain.blocks.head.number))
+
+
 def rpc(chain, method: str, *params):
     return chain.provider.make_request(method, list(params))
 
@@ -150,7 +172,7 @@ def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "claimed")
+    assert committed_result(market, node, job_id) == ok_hash(tmp_path, "claimed")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     assert len(node.intents(job_id, "claim")) == 1
     assert len(claimed_events(chain, market, job_id, block0)) == 1
@@ -178,7 +200,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
     node.start()
     settle_k1(chain, market, [job_id], [node])
     assert node.log().count(f"job {job_id}: execute started") == 2
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "executed")
+    assert committed_result(market, node, job_id) == ok_hash(tmp_path, "executed")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     assert [i["status"] for i in node.intents(job_id, "proof")] == ["done"]
 
@@ -186,21 +208,24 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
 def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_salt(
     tmp_path, chain, market, registry, setup_node, node_owners, operators, create_job, start
 ):
-    """k = 3. Nodes 1 and 2 claim and are killed while the job is still Open (so they cannot have
-    committed); node 0 claims last, commits, and is killed while the others are down, so its
-    reveal cannot have happened. Nodes 1 and 2 come back, commit and reveal; node 0 comes
-    back to a Revealing job and reveals with the salt it stored before committing."""
+    """k = 3, seats drawn. Nodes 1 and 2 draw the seats, accept theirs and are killed while the
+    job is still Seating (so they cannot have committed); node 0 accepts its drawn seat last,
+    commits, and is killed while the others are down, so its reveal cannot have happened. Nodes 1
+    and 2 come back, commit and reveal; node 0 comes back to a Revealing job and reveals with the
+    salt it stored before committing."""
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("replicated"))
     block0 = chain.blocks.head.number
     before = [market.credited(o) for o in node_owners[:3]]
     others = [start(1), start(2)]
     job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
+    mine_past_anchor(chain, market, job_id)
 
-    wait_for(lambda: market.job(job_id).replicaCount == 2, 60, what="two claims", nodes=others)
+    wait_for(lambda: market.job(job_id).claims == 2, 60, what="two seats accepted", nodes=others)
     for n in others:
         n.kill9()
-    assert status(market, job_id) == Status.OPEN
+    assert status(market, job_id) == Status.SEATING
+    assert replica_state(market, job_id, ids[0]) == ReplicaState.DRAWN
 
     node0 = start(0)
     wait_for(
@@ -223,7 +248,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
 
     node0.start()
     wait_status(market, job_id, Status.PAID, [node0, *others])
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "replicated")
+    assert market.job(job_id).commitment == ok_hash(tmp_path, "replicated")
     each = NET // 3
     assert_paid_once(chain, market, registry, job_id, block0, node_owners[:3], ids, before, each)
     assert [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"]
@@ -267,7 +292,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     settle_k1(chain, market, [job_id], [node])
     proofs = node.intents(job_id, "proof")
     assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", tx_hash)]
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "in-flight")
+    assert committed_result(market, node, job_id) == ok_hash(tmp_path, "in-flight")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
 
 
@@ -320,7 +345,7 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
     wait_for(lambda: node.intents(job_id, "proof")[0]["status"] == "done", 10, what="proof done")
     proofs = node.intents(job_id, "proof")
     assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", sent[0]["tx_hash"])]
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "outage")
+    assert committed_result(market, node, job_id) == ok_hash(tmp_path, "outage")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
 
 
@@ -367,7 +392,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     assert job_id == ghost  # the same id, another job
     chain.mine(3)
     wait_status(market, job_id, Status.ACCEPTED, [node])
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "canonical")
+    assert committed_result(market, node, job_id) == ok_hash(tmp_path, "canonical")
     assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_id) == [(real_h.hex(),)]
     assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
     assert len(node.intents(job_id, "claim")) == 1
@@ -392,7 +417,7 @@ def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_
 
     good = create_job(bundle_hash=good_h, uri=good_uri)
     wait_status(market, good, Status.ACCEPTED, [node])
-    assert market.job(good).resultHash == ok_hash(tmp_path, "good")
+    assert committed_result(market, node, good) == ok_hash(tmp_path, "good")
     assert market.job(bad).replicaCount == 0 and node.intents(bad, "claim") == []
 
 
@@ -453,7 +478,7 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
 
     settle_k1(chain, market, list(ids.values()), [node])
     for name, job_id in ids.items():
-        assert market.job(job_id).resultHash == expected[name], name
+        assert committed_result(market, node, job_id) == expected[name], name
         assert len(paid_events(chain, market, job_id, block0)) == 1, name
     assert market.credited(owner) - before == 3 * NET
     assert registry.node(node_id).completed == 3
@@ -467,7 +492,7 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
     good_uri, good_h = bundle(tmp_path, "good", job_script("after-hostile"))
     good = create_job(bundle_hash=good_h, uri=good_uri)
     wait_status(market, good, Status.ACCEPTED, [node])
-    assert market.job(good).resultHash == ok_hash(tmp_path, "after-hostile")
+    assert committed_result(market, node, good) == ok_hash(tmp_path, "after-hostile")
 
 
 # ---------------------------------------------------------------------- 6. GPUs nobody has
@@ -477,8 +502,10 @@ def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed
     """Node 0 declares no GPU: it refuses by its capabilities, without fetching. Node 1 declares a
     GPU but its sandbox backend has none (no_gpu_path): it fetches, reads `resources.gpus = 1` in the manifest,
     and refuses with the backend's reason. Nobody claims; both then serve a CPU job."""
-    setup_node(node_owners[0], operators[0], caps=NO_GPU_CAPS)
-    setup_node(node_owners[1], operators[1], caps=DEFAULT_CAPS)
+    ids = [
+        setup_node(node_owners[0], operators[0], caps=NO_GPU_CAPS),
+        setup_node(node_owners[1], operators[1], caps=DEFAULT_CAPS),
+    ]
     nodes = [start(0), start(1)]
     gpu_uri, gpu_h = bundle(tmp_path, "gpu", job_script("gpu"), resources={"gpus": 1})
     gpu_job = create_job(bundle_hash=gpu_h, uri=gpu_uri, requirements=(1, 512, 1, 0, 0))
@@ -496,7 +523,8 @@ def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed
     cpu_uri, cpu_h = bundle(tmp_path, "cpu", job_script("cpu"))
     cpu_job = create_job(bundle_hash=cpu_h, uri=cpu_uri)
     wait_status(market, cpu_job, Status.ACCEPTED, nodes)
-    assert market.job(cpu_job).resultHash == ok_hash(tmp_path, "cpu")
+    winner = nodes[ids.index(market.replica(cpu_job, 0).nodeId)]
+    assert committed_result(market, winner, cpu_job) == ok_hash(tmp_path, "cpu")
     assert market.job(gpu_job).replicaCount == 0
 
 
@@ -540,7 +568,7 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
     block_time(2)
 
     wait_status(market, job_id, Status.PAID, nodes, timeout=90)
-    assert market.job(job_id).resultHash == ok_hash(tmp_path, "same-block")
+    assert market.job(job_id).commitment == ok_hash(tmp_path, "same-block")
     assert_paid_once(
         chain, market, registry, job_id, block0, node_owners[:3], ids, before, NET // 3
     )
