@@ -242,8 +242,7 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
             // rest are seized at settlement. A dispute always reveals (the original node must).
             _startReveal(jobId, j);
         } else {
-            emit JobExpired(jobId, status);
-            _expireUnfilled(jobId, j, status == JobStatus.Running);
+            _expireUnfilled(jobId, j, status);
         }
     }
 

@@ -36,7 +36,9 @@ class JobStatus(IntEnum):
         return self.name.lower()
 
 
-TERMINAL = frozenset({JobStatus.PAID, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.OVERTURNED})
+TERMINAL = frozenset(
+    {JobStatus.PAID, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.OVERTURNED}
+)
 # Statuses a keeper's `expire` moves on once their deadline passed.
 EXPIRABLE = frozenset({JobStatus.OPEN, JobStatus.SEATING, JobStatus.RUNNING, JobStatus.REVEALING})
 
@@ -165,7 +167,14 @@ class Seat:
     @classmethod
     def from_raw(cls, raw: Any) -> Seat:
         node_id, state, rnd, accept_deadline, operator, commitment = raw
-        return cls(int(node_id), SeatState(state), int(rnd), int(accept_deadline), str(operator), bytes(commitment))
+        return cls(
+            int(node_id),
+            SeatState(state),
+            int(rnd),
+            int(accept_deadline),
+            str(operator),
+            bytes(commitment),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

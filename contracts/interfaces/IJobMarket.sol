@@ -148,8 +148,6 @@ interface IJobMarket {
     error JobMarketInvalidBundleHash();
     error JobMarketDeadlinePassed(uint256 jobId, uint256 deadline);
     error JobMarketDeadlineNotReached(uint256 jobId, uint256 deadline);
-    error JobMarketAlreadyClaimed(uint256 jobId, uint256 nodeId);
-    error JobMarketOperatorAlreadyClaimed(uint256 jobId, address operator);
     error JobMarketNotReplica(uint256 jobId, uint256 nodeId);
     error JobMarketWrongSeatState(uint256 jobId, uint256 nodeId, SeatState state);
     error JobMarketInvalidSignature(uint256 jobId, uint256 nodeId, address signer, address operator);
@@ -163,8 +161,6 @@ interface IJobMarket {
     error JobMarketNothingToDraw(uint256 jobId, uint256 drawBlock);
     /// @notice No drawn seat of the job has missed its accept deadline.
     error JobMarketNothingToRedraw(uint256 jobId);
-    /// @notice `caller` is not the current operator of `nodeId`.
-    error JobMarketNotOperator(uint256 nodeId, address caller);
 
     // ------------------------------------------------------------------ events
     event JobCreated(

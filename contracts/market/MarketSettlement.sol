@@ -177,9 +177,9 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     /// @dev The round never filled (Open, Seating) or nobody proved (Running, round 0). The client
     ///      gets its payment back, less a keeper bounty that seized collateral and penalties pay
     ///      first; a dispute jury that never formed leaves the original result standing.
-    function _expireUnfilled(uint256 jobId, JobRecord storage j, bool running) internal {
+    function _expireUnfilled(uint256 jobId, JobRecord storage j, JobStatus status) internal {
         uint256 taken;
-        if (running) {
+        if (status == JobStatus.Running) {
             taken = _releaseOrSeize(jobId, j, j.round, false, bytes32(0));
         } else {
             (taken,) = _dropLateSeats(jobId, j);
@@ -191,6 +191,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
             _payOriginal(jobId, j, j.commitment, false);
             return;
         }
+        emit JobExpired(jobId, status);
         j.status = JobStatus.Expired;
         uint256 bounty = j.bounty(j.payment);
         uint256 fromTaken = _min(bounty, taken);

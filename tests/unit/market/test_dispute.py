@@ -1,80 +1,107 @@
-"""k = 1 disputes: a bonded verifier challenges a proven result inside the window; fresh replicas
-re-run the job with commit-reveal and the side their majority proves wrong pays."""
+"""k = 1 disputes (protocol v2): a bonded third party challenges a proven commitment inside the
+dispute window; a jury is drawn (never the accused node or its key), re-runs and commits; then the
+jurors and the original node reveal. Every settlement branch of MarketSettlement (_settleDispute,
+_overturn, _disputeUntaken, and a jury that never forms) with exact credits to each party.
+
+test_trust.py already covers: who may not dispute, the jury's exclusions, and the headline
+branches (silent juror on an overturn, silent original, unanimous upheld, no juror accepting)."""
 
 import ape
 import pytest
 
-from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
+from oracle.prove import commitment_of
+from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
 from tests.utils.market import (
     BOND,
     BOUNTY,
+    BPS,
+    DISPUTE_FEE_BPS,
+    DISPUTER_SHARE_BPS,
     FEE,
     NET,
     OTHER_RESULT,
     RESULT,
-    THIRD_RESULT,
-    NodeStatus,
+    SEAT_PENALTY,
     Outcome,
     ReplicaState,
+    SkipReason,
     Status,
     bounty,
+    salt_of,
     share,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
 ZERO = b"\x00" * 32
+DISPUTE_FEE = BOND * DISPUTE_FEE_BPS // BPS
+DISPUTER_SHARE = COL * DISPUTER_SHARE_BPS // BPS
 
 
-def _prove(market, sign_proof, node, job_id, result=RESULT):
+def _commitment(job_id, node, result=RESULT):
+    return commitment_of(job_id, node.id, result, salt_of(node.id))
+
+
+def _prove(market, node, job_id, result=RESULT):
+    """Claim and prove with the operator's own (unsigned) proof."""
     market.claim(job_id, node.id, sender=node.operator)
-    return market.submitProofs(
-        [sign_proof(node.operator, job_id, node.id, result)], sender=node.operator
-    )
+    market.submitProofs([(job_id, node.id, _commitment(job_id, node, result), b"")], sender=node.operator)
 
 
-@pytest.fixture(scope="module")
-def accepted(market, sign_proof, pool, open_job):
+def _credits(tx, market):
+    out = {}
+    for e in tx.decode_logs(market.Credited):
+        out[e.account] = out.get(e.account, 0) + e.amount
+    return out
+
+
+def _released(tx, registry):
+    return sorted((e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased))
+
+
+def _seized(tx, market):
+    return sorted((e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized))
+
+
+def _resolved(tx, market):
+    return [(e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)]
+
+
+def _work(tx, rewards):
+    return [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+
+
+@pytest.fixture
+def accepted(market, pool, open_job):
     """A k = 1 job proven by pool[0] with RESULT, inside its dispute window."""
     job_id = open_job()
-    _prove(market, sign_proof, pool[0], job_id)
-    return job_id
-
-
-@pytest.fixture(scope="module")
-def disputed(market, sign_proof, stranger, pool, open_job):
-    """Another k = 1 job proven by pool[0] with RESULT and disputed by `stranger` (the verifier)."""
-    job_id = open_job()
-    _prove(market, sign_proof, pool[0], job_id)
-    market.dispute(job_id, sender=stranger)
+    _prove(market, pool[0], job_id)
     return job_id
 
 
 @pytest.fixture
-def fresh(pool):
-    """The three nodes that re-run a disputed job: none shares a node or operator with pool[0]."""
-    return pool[1:4]
+def disputed(market, stranger, accepted):
+    market.dispute(accepted, sender=stranger)
+    return accepted
 
 
-def _credits(tx, market):
-    return [(e.jobId, e.account, e.amount) for e in tx.decode_logs(market.Credited)]
+@pytest.fixture
+def jury(market, pool, disputed, draw_seats, accept_all):
+    """The disputed job's three jurors, drawn and accepted (the job is Running, round 1)."""
+    seats = draw_seats(disputed, pool)
+    accept_all(disputed, seats)
+    return seats
 
 
-def _released(tx, registry):
-    return {(e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)}
-
-
-def _resolved(tx, market):
-    return [
-        (e.jobId, e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)
-    ]
+def _to_reveal_phase(chain, market, keeper, job_id):
+    """Execution window over with fewer commitments than seats: a dispute always reveals."""
+    chain.pending_timestamp = market.job(job_id).deadline + 1
+    return market.expire(job_id, sender=keeper)
 
 
 # ---------------------------------------------------------------------- raising a dispute
-def test_dispute__inside_window__pulls_bond_and_reopens_for_fresh_replicas(
-    market, token, registry, stranger, pool, accepted
-):
-    locked = registry.node(pool[0].id).locked
-    verifier_before, market_before = token.balanceOf(stranger), token.balanceOf(market)
+def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(chain, market, token, registry, pool, stranger, accepted):
+    before = market.job(accepted)
+    stranger_before, market_before = token.balanceOf(stranger), token.balanceOf(market)
 
     tx = market.dispute(accepted, sender=stranger)
 
@@ -82,389 +109,341 @@ def test_dispute__inside_window__pulls_bond_and_reopens_for_fresh_replicas(
     assert (ev.jobId, ev.disputer, ev.bond) == (accepted, stranger, BOND)
     ev = tx.decode_logs(market.BondPosted)[0]
     assert (ev.jobId, ev.disputer, ev.amount) == (accepted, stranger, BOND)
-    assert token.balanceOf(stranger) == verifier_before - BOND
+    ev = tx.decode_logs(market.DrawAnchored)[0]
+    assert (ev.jobId, ev.round, ev.drawBlock) == (accepted, 1, tx.block_number + 1)
+    assert token.balanceOf(stranger) == stranger_before - BOND
     assert token.balanceOf(market) == market_before + BOND
     job = market.job(accepted)
-    assert (job.status, job.round, job.k, job.claims) == (Status.OPEN, 1, 3, 0)
+    assert (job.status, job.round, job.k, job.disputer) == (Status.SEATING, 1, MARKET_PARAMETERS["disputeReplicas"], stranger)
+    assert (job.claims, job.commits, job.reveals, job.seated, job.redraws) == (0, 0, 0, 0, 0)
     assert job.deadline == tx.timestamp + WINDOWS["claimWindow"]
-    assert job.disputer == stranger and job.resultHash == RESULT
-    assert registry.node(pool[0].id).locked == locked  # the original's collateral stays at stake
+    assert job.drawBlock == tx.block_number + 1
+    assert job.commitment == before.commitment  # the original's commitment waits for its reveal
+    assert registry.node(pool[0].id).locked == COL  # the original's collateral stays locked
 
 
-def test_dispute__after_window__reverts_deadline_passed(chain, market, stranger, accepted):
+@pytest.mark.parametrize("late", [0, 1])
+def test_dispute__at_the_dispute_deadline_ok__one_second_later_reverts(chain, market, stranger, accepted, late):
     deadline = market.job(accepted).deadline
-    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
-    with ape.reverts(market.JobMarketDeadlinePassed, jobId=accepted, deadline=deadline):
+    chain.pending_timestamp = deadline + late
+    if late:
+        with ape.reverts(market.JobMarketDeadlinePassed, jobId=accepted, deadline=deadline):
+            market.dispute(accepted, sender=stranger)
+    else:
         market.dispute(accepted, sender=stranger)
+        assert market.job(accepted).status == Status.SEATING
 
 
-def test_dispute__k3_job__reverts_not_disputable(
-    market, stranger, pool, open_job, claim_all, commit, reveal
-):
-    job_id = open_job(replicas=3)
+def test_dispute__a_job_not_accepted__reverts_not_disputable(market, pool, stranger, open_job, disputed):
+    job_id = open_job()
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
-        market.dispute(job_id, sender=stranger)  # open
-    claim_all(job_id, pool[:3])
-    commit(job_id, pool[:3], [RESULT] * 3, stranger)
-    reveal(job_id, pool[:3], [RESULT] * 3, stranger)
-    assert market.job(job_id).status == Status.PAID
-    with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
-        market.dispute(job_id, sender=stranger)  # settled by its quorum: final
-
-
-def test_dispute__twice__reverts_not_disputable(market, client, disputed):
+        market.dispute(job_id, sender=stranger)  # Open
     with ape.reverts(market.JobMarketNotDisputable, jobId=disputed):
-        market.dispute(disputed, sender=client)
+        market.dispute(disputed, sender=stranger)  # already disputed
 
 
-def test_dispute__without_bond_allowance__reverts_in_token(market, token, keeper, fund, accepted):
-    fund(keeper, BOND)
-    with ape.reverts(token.ERC20InsufficientAllowance, spender=market, allowance=0, needed=BOND):
-        market.dispute(accepted, sender=keeper)
-    assert market.job(accepted).status == Status.ACCEPTED
-
-
-def test_dispute__zero_collateral_job__reverts_not_disputable(
-    market, deployer, stranger, sign_proof, pool, open_job
-):
-    """A free dispute would let anyone stall a payment for a whole re-run at no cost."""
-    market.setParameters((500, 100, 0, 3, 10**18), sender=deployer)
+def test_dispute__zero_collateral_job__reverts_not_disputable(market, deployer, pool, stranger, open_job):
+    # Without collateral there is no bond: a free dispute would stall payment at no cost.
+    market.setParameters(tuple({**MARKET_PARAMETERS, "minCollateralBps": 0}.values()), sender=deployer)
     job_id = open_job(collateral=0)
-    _prove(market, sign_proof, pool[0], job_id)
+    _prove(market, pool[0], job_id)
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
         market.dispute(job_id, sender=stranger)
 
 
-def test_disputed_job__client_cannot_cancel_and_nobody_can_finalize(
-    market, client, keeper, disputed
-):
-    with ape.reverts(market.JobMarketWrongStatus, jobId=disputed, status=Status.OPEN):
-        market.cancel(disputed, sender=client)
-    with ape.reverts(market.JobMarketWrongStatus, jobId=disputed, status=Status.OPEN):
-        market.finalize(disputed, sender=keeper)
+def test_dispute__without_an_allowance_for_the_bond__reverts_in_the_token(market, token, fund, keeper, accepted):
+    fund(keeper, BOND)
+    with ape.reverts(token.ERC20InsufficientAllowance, spender=market, allowance=0, needed=BOND):
+        market.dispute(accepted, sender=keeper)
 
 
-def test_rerun__original_node_or_operator__cannot_take_part(
-    market, sign_proof, keeper, pool, fresh, disputed, claim_all
+# ---------------------------------------------------------------------- the jury
+@pytest.mark.parametrize("late", [0, 1])
+def test_jury__accepts_until_the_seat_deadline_then_runs_round_one(
+    chain, market, registry, pool, disputed, draw_seats, late
 ):
-    original, twin = pool[0], pool[4]
-    with ape.reverts(market.JobMarketAlreadyClaimed, jobId=disputed, nodeId=original.id):
-        market.claim(disputed, original.id, sender=original.operator)
-    with ape.reverts(
-        market.JobMarketOperatorAlreadyClaimed, jobId=disputed, operator=original.operator
-    ):
-        market.claim(disputed, twin.id, sender=twin.operator)
-    tx = claim_all(disputed, fresh)
+    seats = draw_seats(disputed, pool)
+    assert [market.replica(disputed, i).round for i in (1, 2, 3)] == [1, 1, 1]
+    for n in seats[:2]:
+        market.acceptSeat(disputed, n.id, sender=n.operator)
+    last = seats[2]  # drawn last (a seat the first draw could not fill is drawn again later)
+    accept_by = market.replica(disputed, 3).acceptDeadline
+    chain.pending_timestamp = accept_by + late
+    if late:
+        with ape.reverts(market.JobMarketDeadlinePassed, jobId=disputed, deadline=accept_by):
+            market.acceptSeat(disputed, last.id, sender=last.operator)
+        return
+    tx = market.acceptSeat(disputed, last.id, sender=last.operator)
+
+    ev = tx.decode_logs(market.JobClaimed)[0]
+    assert (ev.nodeId, ev.operator, ev.round) == (last.id, last.operator, 1)
     ev = tx.decode_logs(market.JobRunning)[0]
-    assert (ev.jobId, ev.round, ev.deadline) == (
-        disputed,
-        1,
-        tx.timestamp + WINDOWS["executionWindow"],
-    )
-    proof = sign_proof(original.operator, disputed, original.id, OTHER_RESULT)
-    with ape.reverts(
-        market.JobMarketWrongReplicaState,
-        jobId=disputed,
-        nodeId=original.id,
-        state=ReplicaState.COMMITTED,
-    ):
-        market.submitProofs([proof], sender=keeper)
+    assert (ev.jobId, ev.round, ev.deadline) == (disputed, 1, accept_by + WINDOWS["executionWindow"])
+    assert all(registry.node(n.id).locked == COL for n in seats)
+    job = market.job(disputed)
+    assert (job.status, job.claims, job.replicaCount) == (Status.RUNNING, 3, 4)
 
 
-# ---------------------------------------------------------------------- resolution
-def test_rerun__majority_upholds_original__node_paid_and_bond_pays_rerun(
-    market,
-    token,
-    registry,
-    rewards,
-    keeper,
-    stranger,
-    pool,
-    fresh,
-    disputed,
-    claim_all,
-    commit,
-    reveal,
+def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(market, pool, jury, disputed):
+    n = pool[0]
+    tx = market.submitProofs([(disputed, n.id, _commitment(disputed, n), b"")], sender=n.operator)
+    assert [(e.nodeId, e.reason) for e in tx.decode_logs(market.ProofSkipped)] == [
+        (n.id, SkipReason.WRONG_SEAT_STATE)
+    ]
+    assert market.job(disputed).commits == 0
+
+
+# ---------------------------------------------------------------------- upheld (quorum agrees)
+def test_upheld__a_dissenting_juror_is_seized_and_pays_the_majority(
+    market, registry, rewards, pool, stranger, keeper, jury, disputed, commit, reveal
 ):
-    original = pool[0]
-    tx = claim_all(disputed, fresh)
-    assert [(e.jobId, e.nodeId, e.round) for e in tx.decode_logs(market.JobClaimed)] == [
-        (disputed, fresh[2].id, 1)
-    ]
-    tx = commit(disputed, fresh, [RESULT] * 3, keeper)
-    phase = tx.decode_logs(market.RevealPhaseStarted)[0]
-    assert (phase.jobId, phase.round) == (disputed, 1)
-    before = {n.id: registry.node(n.id) for n in pool[:4]}
-    market_before = token.balanceOf(market)
+    commit(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)  # all in: reveal phase
+    assert market.job(disputed).status == Status.REVEALING
+    reveal(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)
 
-    tx = reveal(disputed, fresh, [RESULT] * 3, keeper)
+    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # the last reveal settles, no bounty
 
-    # Settled inline by the last reveal, not by a keeper: no bounty, the re-run shares the whole
-    # bond (its rounding goes to fees) and the original is paid in full, its fee all to fees.
-    each, dust = share(BOND, 3)
-    assert dust == 2
-    assert _resolved(tx, market) == [(disputed, True, RESULT)]
-    assert _credits(tx, market) == [
-        *[(disputed, n.owner, each) for n in fresh],
-        (disputed, original.owner, NET),
-    ]
+    assert _resolved(tx, market) == [(True, RESULT)]
+    assert _seized(tx, market) == [(jury[2].id, COL)]
+    each, dust = share(BOND + COL, 2)
+    assert _credits(tx, market) == {
+        jury[0].owner.address: each,
+        jury[1].owner.address: each,
+        pool[0].owner.address: NET,
+    }
+    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert market.pendingFees() == dust == 0
+    assert _released(tx, registry) == sorted(
+        [(jury[0].id, COL, Outcome.COMPLETED), (jury[1].id, COL, Outcome.COMPLETED), (pool[0].id, COL, Outcome.COMPLETED)]
+    )
     paid = tx.decode_logs(market.JobPaid)[0]
-    assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (
-        disputed,
-        RESULT,
-        NET,
-        FEE,
-    )
-    assert tx.decode_logs(market.CollateralSeized) == []
-    assert _released(tx, registry) == {(n.id, COL, Outcome.COMPLETED) for n in pool[:4]}
-    work = tx.decode_logs(rewards.WorkRecorded)
-    assert [(e.nodeId, e.amount) for e in work] == [(original.id, NET)]  # re-runs are not work
-    assert market.pendingFees() == FEE + dust
-    assert token.balanceOf(market) == market_before
-    job = market.job(disputed)
-    assert job.status == Status.PAID and job.resultHash == RESULT
-    for n in pool[:4]:
-        rec, old = registry.node(n.id), before[n.id]
-        assert (rec.stake, rec.locked, rec.completed) == (
-            old.stake,
-            old.locked - COL,
-            old.completed + 1,
-        )
-
-    owner_before = token.balanceOf(original.owner)
-    market.withdraw(sender=original.owner)
-    assert token.balanceOf(original.owner) == owner_before + NET
-    owner_before = token.balanceOf(fresh[0].owner)
-    market.withdraw(sender=fresh[0].owner)
-    assert token.balanceOf(fresh[0].owner) == owner_before + each
-    assert market.credited(stranger) == 0  # the wrong disputer loses the bond
-    assert market.credited(keeper) == 0  # relaying the last reveal earns nothing
+    assert (paid.resultHash, paid.paidToNodes, paid.protocolFee) == (RESULT, NET, FEE)
+    assert market.job(disputed).status == Status.PAID
+    assert market.credited(stranger) == 0
 
 
-def test_rerun__upheld_with_a_dissenting_fresh_replica__dissenter_seized_to_fees(
-    market, token, registry, keeper, pool, fresh, disputed, claim_all, commit, reveal
+def test_upheld__settled_at_the_reveal_deadline__keeper_paid_from_the_bond(
+    chain, market, rewards, pool, keeper, jury, disputed, commit, reveal
 ):
-    results = [RESULT, RESULT, OTHER_RESULT]
-    claim_all(disputed, fresh)
-    commit(disputed, fresh, results, keeper)
-    market_before = token.balanceOf(market)
+    commit(disputed, jury, [RESULT] * 3, sender=keeper)
+    reveal(disputed, [jury[0], pool[0]], [RESULT, RESULT], sender=keeper)
+    deadline = market.job(disputed).deadline
+    chain.pending_timestamp = deadline
+    reveal(disputed, [jury[1]], [RESULT], sender=keeper)  # the exact second still counts
+    chain.pending_timestamp = deadline + 1
+    with ape.reverts(market.JobMarketDeadlinePassed, jobId=disputed, deadline=deadline):
+        reveal(disputed, [jury[2]], [RESULT], sender=keeper)
 
-    tx = reveal(disputed, fresh, results, keeper)
+    tx = market.expire(disputed, sender=keeper)
 
-    # No keeper settled it: the two agreeing replicas share the whole bond, no bounty.
-    each, dust = share(BOND, 2)
-    assert dust == 0
-    assert _resolved(tx, market) == [(disputed, True, RESULT)]
-    seized = tx.decode_logs(market.CollateralSeized)
-    assert [(e.jobId, e.nodeId, e.amount) for e in seized] == [(disputed, fresh[2].id, COL)]
-    assert _credits(tx, market) == [
-        (disputed, fresh[0].owner, each),
-        (disputed, fresh[1].owner, each),
-        (disputed, pool[0].owner, NET),
-    ]
-    assert market.pendingFees() == FEE + dust + COL  # the dissenter's collateral, all of it
-    assert token.balanceOf(market) == market_before + COL
-    assert market.credited(keeper) == 0
-    assert registry.node(fresh[2].id).status == NodeStatus.JAILED
-
-
-def test_rerun__majority_differs__overturned_original_seized_client_refunded(
-    market,
-    token,
-    registry,
-    client,
-    keeper,
-    stranger,
-    pool,
-    fresh,
-    disputed,
-    claim_all,
-    commit,
-    reveal,
-):
-    original = pool[0]
-    old = registry.node(original.id)
-    claim_all(disputed, fresh)
-    commit(disputed, fresh, [OTHER_RESULT] * 3, keeper)
-    market_before, registry_before = token.balanceOf(market), token.balanceOf(registry)
-
-    tx = reveal(disputed, fresh, [OTHER_RESULT] * 3, keeper)
-
-    # No keeper settled it: the re-run shares the original's whole seized collateral, no bounty.
-    each, dust = share(COL, 3)
-    assert dust == 2
-    assert _resolved(tx, market) == [(disputed, False, OTHER_RESULT)]
-    seized = tx.decode_logs(market.CollateralSeized)
-    assert [(e.jobId, e.nodeId, e.amount) for e in seized] == [(disputed, original.id, COL)]
-    assert tx.decode_logs(market.JobOverturned)[0].jobId == disputed
-    assert tx.decode_logs(market.JobPaid) == []
-    assert _credits(tx, market) == [
-        *[(disputed, n.owner, each) for n in fresh],
-        (disputed, stranger, BOND),
-        (disputed, client, PAY),
-    ]
-    assert _released(tx, registry) == {(n.id, COL, Outcome.COMPLETED) for n in fresh}
-    job = market.job(disputed)
-    assert job.status == Status.OVERTURNED and job.resultHash == OTHER_RESULT
+    assert _seized(tx, market) == [(jury[2].id, COL)]
+    pot = BOND + COL
+    keeper_cut = bounty(COL)  # a dispute's bounty is on the bond, capped by the pot
+    each, dust = share(pot - keeper_cut, 2)
+    assert _credits(tx, market) == {
+        keeper.address: keeper_cut,
+        jury[0].owner.address: each,
+        jury[1].owner.address: each,
+        pool[0].owner.address: NET,
+    }
+    assert _work(tx, rewards) == [(pool[0].id, FEE)]  # no second bounty out of the fee
     assert market.pendingFees() == dust
-    assert market.credited(keeper) == 0
-    assert token.balanceOf(market) == market_before + COL
-    assert token.balanceOf(registry) == registry_before - COL
-    rec = registry.node(original.id)
-    assert (rec.stake, rec.locked, rec.slashed) == (
-        old.stake - COL,
-        old.locked - COL,
-        old.slashed + 1,
-    )
-    assert rec.status == NodeStatus.JAILED and rec.completed == old.completed
-
-    for account, amount in ((client, PAY), (stranger, BOND)):
-        before = token.balanceOf(account)
-        market.withdraw(sender=account)
-        assert token.balanceOf(account) == before + amount
+    assert market.job(disputed).status == Status.PAID
 
 
-def test_rerun__not_enough_fresh_claims__expire_lets_original_stand_and_returns_bond(
-    chain, market, token, registry, keeper, stranger, pool, fresh, disputed, claim_all
+# ---------------------------------------------------------------------- overturned
+def test_overturned__majority_differs__disputer_gets_half_the_seized_collateral(
+    market, registry, rewards, pool, client, stranger, keeper, jury, disputed, commit, reveal
 ):
-    original = pool[0]
-    claim_all(disputed, fresh[:2])
-    chain.pending_timestamp += WINDOWS["claimWindow"] + 1
-    market_before = token.balanceOf(market)
+    stake = registry.node(pool[0].id).stake
+    commit(disputed, jury, [OTHER_RESULT] * 3, sender=keeper)
+    reveal(disputed, jury, [OTHER_RESULT] * 3, sender=keeper)
+
+    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)
+
+    assert _resolved(tx, market) == [(False, OTHER_RESULT)]
+    assert tx.decode_logs(market.JobOverturned)[0].jobId == disputed
+    assert _seized(tx, market) == [(pool[0].id, COL)]
+    each, dust = share(COL - DISPUTER_SHARE, 3)
+    expected = {n.owner.address: each for n in jury}
+    expected |= {stranger.address: BOND + DISPUTER_SHARE, client.address: PAY}
+    assert _credits(tx, market) == expected
+    assert market.pendingFees() == dust
+    assert _work(tx, rewards) == []  # the payment goes back whole: no fee on an overturned job
+    assert _released(tx, registry) == sorted((n.id, COL, Outcome.COMPLETED) for n in jury)
+    job = market.job(disputed)
+    assert (job.status, job.commitment) == (Status.OVERTURNED, OTHER_RESULT)
+    node = registry.node(pool[0].id)
+    assert (node.stake, node.locked, node.slashed) == (stake - COL, 0, 1)
+
+
+def test_overturned__original_silent_and_jury_split__the_rest_joins_the_pot(
+    chain, market, registry, pool, client, stranger, keeper, jury, disputed, commit, reveal
+):
+    silent = jury[2]  # accepted, never commits
+    commit(disputed, jury[:2], [RESULT, OTHER_RESULT], sender=keeper)
+    tx = _to_reveal_phase(chain, market, keeper, disputed)
+    ev = tx.decode_logs(market.RevealPhaseStarted)[0]
+    assert (ev.round, ev.deadline) == (1, tx.timestamp + WINDOWS["revealWindow"])
+    reveal(disputed, jury[:2], [RESULT, OTHER_RESULT], sender=keeper)
+    chain.pending_timestamp = market.job(disputed).deadline + 1
 
     tx = market.expire(disputed, sender=keeper)
 
-    ev = tx.decode_logs(market.JobExpired)[0]
-    assert (ev.jobId, ev.fromStatus) == (disputed, Status.OPEN)
-    assert _resolved(tx, market) == [(disputed, True, ZERO)]
-    assert tx.decode_logs(market.CollateralSeized) == []
-    assert _released(tx, registry) == {
-        (fresh[0].id, COL, Outcome.NO_FAULT),
-        (fresh[1].id, COL, Outcome.NO_FAULT),
-        (original.id, COL, Outcome.COMPLETED),
+    assert _resolved(tx, market) == [(False, RESULT)]  # no quorum: the first-seen result, 1 of 2
+    assert _seized(tx, market) == sorted([(silent.id, COL), (pool[0].id, COL)])
+    rest = COL - DISPUTER_SHARE + COL
+    keeper_cut = bounty(COL)
+    assert _credits(tx, market) == {
+        keeper.address: keeper_cut,
+        stranger.address: BOND + DISPUTER_SHARE,
+        client.address: PAY,
     }
-    assert _credits(tx, market) == [
-        (disputed, stranger, BOND),
-        (disputed, original.owner, NET),
-        (disputed, keeper, BOUNTY),
-    ]
-    paid = tx.decode_logs(market.JobPaid)[0]
-    assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (
-        disputed,
-        RESULT,
-        NET,
-        FEE,
-    )
-    assert market.pendingFees() == FEE - BOUNTY
-    assert market.job(disputed).status == Status.PAID
-    assert token.balanceOf(market) == market_before
-    before = token.balanceOf(stranger)
-    market.withdraw(sender=stranger)
-    assert token.balanceOf(stranger) == before + BOND
+    assert market.pendingFees() == rest - keeper_cut  # nobody was shown right: the pot takes it
+    assert _released(tx, registry) == sorted((n.id, COL, Outcome.NO_FAULT) for n in jury[:2])
+    job = market.job(disputed)
+    assert (job.status, job.commitment) == (Status.OVERTURNED, ZERO)
 
 
-def test_rerun__fresh_replica_never_commits__expire_slashes_it_and_original_stands(
-    chain, market, token, registry, keeper, stranger, pool, fresh, disputed, claim_all, commit
+# ---------------------------------------------------------------------- untaken: the result stands
+def test_untaken__jury_split_original_revealed__disputer_pays_the_fee_to_the_node(
+    chain, market, registry, rewards, pool, stranger, keeper, jury, disputed, commit, reveal
 ):
-    claim_all(disputed, fresh)
-    commit(disputed, fresh[:2], [OTHER_RESULT] * 2, keeper)
-    chain.pending_timestamp += WINDOWS["executionWindow"] + 1
-    market_before = token.balanceOf(market)
+    silent = jury[2]
+    commit(disputed, jury[:2], [RESULT, OTHER_RESULT], sender=keeper)
+    _to_reveal_phase(chain, market, keeper, disputed)
+    reveal(disputed, jury[:2], [RESULT, OTHER_RESULT], sender=keeper)
 
-    tx = market.expire(disputed, sender=keeper)
+    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # completes the round
 
-    ev = tx.decode_logs(market.JobExpired)[0]
-    assert (ev.jobId, ev.fromStatus) == (disputed, Status.RUNNING)
-    seized = tx.decode_logs(market.CollateralSeized)
-    assert [(e.jobId, e.nodeId, e.amount) for e in seized] == [(disputed, fresh[2].id, COL)]
-    assert _resolved(tx, market) == [(disputed, True, ZERO)]
-    assert _credits(tx, market) == [
-        (disputed, stranger, BOND),
-        (disputed, pool[0].owner, NET),
-        (disputed, keeper, BOUNTY),
-    ]
-    assert market.pendingFees() == COL + FEE - BOUNTY
-    assert token.balanceOf(market) == market_before + COL
-    assert market.job(disputed).status == Status.PAID
-
-
-@pytest.mark.parametrize("rerun_result", [RESULT, OTHER_RESULT], ids=["upheld", "overturned"])
-def test_rerun__settled_by_keeper_expire__keeper_bounty_from_the_losing_side(
-    chain,
-    market,
-    token,
-    registry,
-    client,
-    keeper,
-    stranger,
-    pool,
-    fresh,
-    disputed,
-    claim_all,
-    commit,
-    reveal,
-    rerun_result,
-):
-    """The keeper path of the re-run: two fresh replicas agree, the third never reveals and the
-    keeper settles with `expire`. The bounty comes out of what the losing side pays the re-run."""
-    original = pool[0]
-    claim_all(disputed, fresh)
-    commit(disputed, fresh, [rerun_result] * 3, stranger)
-    reveal(disputed, fresh[:2], [rerun_result] * 2, stranger)
-    chain.pending_timestamp += WINDOWS["revealWindow"] + 1
-    market_before = token.balanceOf(market)
-
-    tx = market.expire(disputed, sender=keeper)
-
-    upheld = rerun_result == RESULT
-    pot = BOND if upheld else COL  # the wrong disputer's bond, or the wrong original's collateral
-    keeper_bounty = bounty(pot)
-    each, dust = share(pot - keeper_bounty, 2)
-    assert _resolved(tx, market) == [(disputed, upheld, rerun_result)]
-    seized = [(e.jobId, e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized)]
-    agreeing = [(disputed, keeper, keeper_bounty), *[(disputed, n.owner, each) for n in fresh[:2]]]
-    if upheld:
-        assert seized == [(disputed, fresh[2].id, COL)]
-        assert _credits(tx, market) == [*agreeing, (disputed, original.owner, NET)]
-        assert market.pendingFees() == FEE + dust + COL  # the original's fee pays no bounty here
-        assert market.job(disputed).status == Status.PAID
-        assert token.balanceOf(market) == market_before + COL
-    else:
-        assert seized == [(disputed, fresh[2].id, COL), (disputed, original.id, COL)]
-        assert _credits(tx, market) == [
-            *agreeing,
-            (disputed, stranger, BOND),
-            (disputed, client, PAY),
-        ]
-        assert market.pendingFees() == dust + COL
-        assert market.job(disputed).status == Status.OVERTURNED
-        assert token.balanceOf(market) == market_before + 2 * COL
-    assert market.credited(keeper) == keeper_bounty > 0
-
-
-def test_rerun__no_quorum__original_stands_and_bond_returned(
-    market, token, registry, keeper, stranger, pool, fresh, disputed, claim_all, commit, reveal
-):
-    results = [RESULT, OTHER_RESULT, THIRD_RESULT]
-    claim_all(disputed, fresh)
-    commit(disputed, fresh, results, keeper)
-    market_before = token.balanceOf(market)
-
-    tx = reveal(disputed, fresh, results, keeper)
-
-    assert _resolved(tx, market) == [(disputed, True, ZERO)]
-    assert tx.decode_logs(market.CollateralSeized) == []
-    assert _released(tx, registry) == {
-        *[(n.id, COL, Outcome.NO_FAULT) for n in fresh],
-        (pool[0].id, COL, Outcome.COMPLETED),
+    assert _resolved(tx, market) == [(True, RESULT)]
+    assert _seized(tx, market) == [(silent.id, COL)]
+    assert _credits(tx, market) == {
+        stranger.address: BOND - DISPUTE_FEE,
+        pool[0].owner.address: DISPUTE_FEE + NET,
     }
-    # Settled inline by the last reveal: the original is paid without a bounty out of its fee.
-    assert _credits(tx, market) == [
-        (disputed, stranger, BOND),
-        (disputed, pool[0].owner, NET),
-    ]
-    assert tx.decode_logs(market.JobPaid)[0].protocolFee == FEE
-    assert market.pendingFees() == FEE
-    assert market.credited(keeper) == 0
-    assert token.balanceOf(market) == market_before
+    assert market.pendingFees() == COL  # the silent juror's collateral: nobody was owed it
+    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert _released(tx, registry) == sorted(
+        [(jury[0].id, COL, Outcome.NO_FAULT), (jury[1].id, COL, Outcome.NO_FAULT), (pool[0].id, COL, Outcome.COMPLETED)]
+    )
     assert market.job(disputed).status == Status.PAID
+
+
+def test_untaken__no_juror_revealed__keeper_bounty_from_the_seized_jury(
+    chain, market, rewards, pool, stranger, keeper, jury, disputed, commit, reveal
+):
+    commit(disputed, jury, [RESULT] * 3, sender=keeper)
+    reveal(disputed, [pool[0]], [RESULT], sender=keeper)
+    deadline = market.job(disputed).deadline
+    chain.pending_timestamp = deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
+        market.expire(disputed, sender=keeper)  # the reveal deadline itself still belongs to reveals
+    chain.pending_timestamp = deadline + 1
+
+    tx = market.expire(disputed, sender=keeper)
+
+    assert _resolved(tx, market) == [(True, ZERO)]
+    assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
+    assert _credits(tx, market) == {
+        stranger.address: BOND - DISPUTE_FEE,
+        pool[0].owner.address: DISPUTE_FEE + NET,
+        keeper.address: BOUNTY,
+    }
+    assert market.pendingFees() == 3 * COL - BOUNTY
+    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert market.job(disputed).status == Status.PAID
+
+
+def test_untaken__no_juror_committed__the_originals_reveal_settles_at_once(
+    chain, market, pool, stranger, keeper, jury, disputed, reveal
+):
+    deadline = market.job(disputed).deadline
+    chain.pending_timestamp = deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
+        market.expire(disputed, sender=keeper)
+    tx = _to_reveal_phase(chain, market, keeper, disputed)  # round 1 reveals even with no commitment
+    assert market.job(disputed).status == Status.REVEALING
+    assert tx.decode_logs(market.JobExpired) == []
+
+    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)
+
+    assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
+    assert _credits(tx, market) == {
+        stranger.address: BOND - DISPUTE_FEE,
+        pool[0].owner.address: DISPUTE_FEE + NET,
+    }
+    assert market.pendingFees() == 3 * COL  # not settled by a keeper: no bounty
+    assert market.job(disputed).status == Status.PAID
+
+
+def test_untaken__jury_partly_accepted__late_seat_penalised_accepted_released(
+    chain, market, registry, rewards, pool, stranger, keeper, disputed, draw_seats, accept_all
+):
+    seats = draw_seats(disputed, pool)
+    accept_all(disputed, seats[:2])
+    late = seats[2]
+    stake = registry.node(late.id).stake
+    deadline = market.job(disputed).deadline
+    chain.pending_timestamp = deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
+        market.expire(disputed, sender=keeper)
+    chain.pending_timestamp = deadline + 1
+
+    tx = market.expire(disputed, sender=keeper)
+
+    assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [(late.id, SEAT_PENALTY)]
+    assert registry.node(late.id).stake == stake - SEAT_PENALTY
+    assert _released(tx, registry) == sorted(
+        [(seats[0].id, COL, Outcome.NO_FAULT), (seats[1].id, COL, Outcome.NO_FAULT), (pool[0].id, COL, Outcome.COMPLETED)]
+    )
+    assert _resolved(tx, market) == [(True, ZERO)]
+    keeper_cut = min(SEAT_PENALTY, BOUNTY)
+    assert _credits(tx, market) == {
+        stranger.address: BOND - DISPUTE_FEE,
+        pool[0].owner.address: DISPUTE_FEE + NET,
+        keeper.address: keeper_cut,
+    }
+    assert market.pendingFees() == SEAT_PENALTY - keeper_cut
+    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert market.job(disputed).status == Status.PAID
+
+
+def test_untaken__never_drawn__result_stands_and_the_keeper_earns_nothing(
+    chain, market, pool, stranger, keeper, disputed
+):
+    chain.pending_timestamp = market.job(disputed).deadline + 1
+    tx = market.expire(disputed, sender=keeper)
+
+    assert _resolved(tx, market) == [(True, ZERO)]
+    # Nothing was seized and the node's fee is not touched: there is no bounty to pay.
+    assert _credits(tx, market) == {
+        stranger.address: BOND - DISPUTE_FEE,
+        pool[0].owner.address: DISPUTE_FEE + NET,
+    }
+    assert market.pendingFees() == 0
+    assert market.job(disputed).status == Status.PAID
+
+
+# ---------------------------------------------------------------------- reveals of a dispute
+def test_reveal__original_with_a_wrong_salt__reverts_commitment_mismatch(
+    chain, market, pool, keeper, jury, disputed
+):
+    _to_reveal_phase(chain, market, keeper, disputed)
+    with ape.reverts(market.JobMarketCommitmentMismatch, jobId=disputed, nodeId=pool[0].id):
+        market.reveal([(disputed, pool[0].id, RESULT, salt_of(pool[1].id))], sender=keeper)
+    with ape.reverts(market.JobMarketCommitmentMismatch, jobId=disputed, nodeId=pool[0].id):
+        market.reveal([(disputed, pool[0].id, OTHER_RESULT, salt_of(pool[0].id))], sender=keeper)
+
+
+def test_reveal__juror_that_never_committed__reverts_wrong_seat_state(
+    chain, market, keeper, jury, disputed, commit
+):
+    commit(disputed, jury[:1], [RESULT], sender=keeper)
+    _to_reveal_phase(chain, market, keeper, disputed)
+    silent = jury[1]
+    with ape.reverts(market.JobMarketWrongSeatState, jobId=disputed, nodeId=silent.id, state=ReplicaState.CLAIMED):
+        market.reveal([(disputed, silent.id, RESULT, salt_of(silent.id))], sender=keeper)
+    market.reveal([(disputed, jury[0].id, RESULT, salt_of(jury[0].id))], sender=keeper)
+    with ape.reverts(market.JobMarketWrongSeatState, jobId=disputed, nodeId=jury[0].id, state=ReplicaState.REVEALED):
+        market.reveal([(disputed, jury[0].id, RESULT, salt_of(jury[0].id))], sender=keeper)

@@ -1,5 +1,7 @@
-"""Custom errors not covered by the lifecycle files, governance (parameters, pause, ownership),
-createJobWithPermit, and the views the oracle relies on."""
+"""Every custom error of JobMarket not raised in the lifecycle and dispute files, the request and
+parameter bounds (at the bound accepted, one past it refused), governance (parameters, pause,
+ownership), createJobWithPermit, and the views the oracle relies on. A claim or accept by the
+wrong key reverts in the registry with NodeRegistryNotOperator."""
 
 import ape
 import pytest
@@ -8,12 +10,15 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from oracle.prove import commitment_of
-from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
+from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 from tests.utils.market import (
     BOUNTY,
+    DISPUTE_FEE_BPS,
+    DISPUTER_SHARE_BPS,
     FEE,
     NET,
     RESULT,
+    SEAT_PENALTY_BPS,
     ReplicaState,
     Status,
     completion_digest,
@@ -21,38 +26,51 @@ from tests.utils.market import (
     name32,
     replica_of,
     salt_of,
+    share,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
 MAX_WINDOW = 30 * 86_400
 PARAMS = tuple(MARKET_PARAMETERS.values())
+ZERO = b"\x00" * 32
 
 
 def _params(**overrides):
     return tuple({**MARKET_PARAMETERS, **overrides}.values())
 
 
+def _commitment(job_id, node, result=RESULT):
+    return commitment_of(job_id, node.id, result, salt_of(node.id))
+
+
+def _own_proof(job_id, node):
+    return (job_id, node.id, _commitment(job_id, node), b"")
+
+
+def _mine_past_anchor(chain, market, job_id):
+    while chain.blocks.head.number <= market.job(job_id).drawBlock:
+        chain.mine()
+
+
 # ---------------------------------------------------------------------- unknown job, withdraw
-@pytest.mark.parametrize(
-    "call",
-    ["cancel", "dispute", "claim", "finalize", "expire", "submitProofs", "reveal"],
-)
-def test_any_job_call__unknown_job__reverts_unknown_job(market, pool, sign_proof, stranger, call):
-    n = pool[0]
-    job_id = 999
+def test_every_job_call__unknown_job__reverts_unknown_job(market, pool, stranger):
+    n, job_id = pool[0], 999
     calls = {
         "cancel": lambda: market.cancel(job_id, sender=stranger),
         "dispute": lambda: market.dispute(job_id, sender=stranger),
         "claim": lambda: market.claim(job_id, n.id, sender=n.operator),
+        "acceptSeat": lambda: market.acceptSeat(job_id, n.id, sender=n.operator),
+        "draw": lambda: market.draw(job_id, sender=stranger),
+        "redraw": lambda: market.redraw(job_id, sender=stranger),
         "finalize": lambda: market.finalize(job_id, sender=stranger),
         "expire": lambda: market.expire(job_id, sender=stranger),
-        "submitProofs": lambda: market.submitProofs(
-            [sign_proof(n.operator, job_id, n.id, RESULT)], sender=stranger
-        ),
+        "submitProofs": lambda: market.submitProofs([_own_proof(job_id, n)], sender=n.operator),
         "reveal": lambda: market.reveal([(job_id, n.id, RESULT, salt_of(n.id))], sender=stranger),
     }
-    with ape.reverts(market.JobMarketUnknownJob, jobId=job_id):
-        calls[call]()
+    for name, call in calls.items():
+        with ape.reverts(market.JobMarketUnknownJob, jobId=job_id):
+            call()
+        assert name  # (the loop names the call in a failure's traceback)
 
 
 def test_withdraw__nothing_credited__reverts(market, stranger):
@@ -68,55 +86,131 @@ def test_flush_fees__nothing_pending__is_a_no_op(market, token, rewards, keeper)
     assert token.balanceOf(rewards) == before
 
 
-# ---------------------------------------------------------------------- replicas and requests
-def test_submit_proof__node_not_a_replica__reverts_not_replica(
-    market, sign_proof, stranger, pool, open_job, claim_all
-):
-    job_id = open_job(replicas=3)
-    claim_all(job_id, pool[:3])
-    outsider = pool[3]
-    proof = sign_proof(outsider.operator, job_id, outsider.id, RESULT)
-    with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=outsider.id):
-        market.submitProofs([proof], sender=stranger)
-    with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=outsider.id):
-        market.replicaOf(job_id, outsider.id)
+# ---------------------------------------------------------------------- seats and proofs
+def test_submit_proof__node_without_a_seat__reverts_not_replica(market, pool, stranger, open_job):
+    job_id = open_job()
+    n = pool[1]
+    with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=n.id):
+        market.submitProofs([_own_proof(job_id, n)], sender=n.operator)  # Open: no seat at all
+    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=n.id):
+        market.submitProofs([_own_proof(job_id, n)], sender=n.operator)
 
 
-def test_reveal__node_not_a_replica__reverts_not_replica(
-    market, stranger, pool, open_job, claim_all, commit
-):
+def test_reveal__not_revealing_or_not_a_seat__reverts(chain, market, pool, keeper, open_job, seated_job, commit):
+    job_id = open_job()
+    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
+        market.reveal([(job_id, pool[0].id, RESULT, salt_of(pool[0].id))], sender=keeper)
+    k3, seats = seated_job(pool)
+    commit(k3, seats, [RESULT] * 3, sender=keeper)
+    outsider = next(n for n in pool if n not in seats)
+    with ape.reverts(market.JobMarketNotReplica, jobId=k3, nodeId=outsider.id):
+        market.reveal([(k3, outsider.id, RESULT, salt_of(outsider.id))], sender=keeper)
+
+
+def test_claim__drawn_job__reverts_seats_are_drawn(market, pool, open_job):
     job_id = open_job(replicas=3)
-    claim_all(job_id, pool[:3])
-    commit(job_id, pool[:3], [RESULT] * 3, stranger)
-    outsider = pool[3]
-    with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=outsider.id):
-        market.reveal([(job_id, outsider.id, RESULT, salt_of(outsider.id))], sender=stranger)
+    with ape.reverts(market.JobMarketSeatsAreDrawn, jobId=job_id):
+        market.claim(job_id, pool[0].id, sender=pool[0].operator)
+
+
+def test_accept_seat__wrong_status_wrong_state_wrong_key__revert(market, registry, pool, open_job, draw_seats):
+    k1 = open_job()
+    with ape.reverts(market.JobMarketWrongStatus, jobId=k1, status=Status.OPEN):
+        market.acceptSeat(k1, pool[0].id, sender=pool[0].operator)
+    job_id = open_job(replicas=3)
+    seats = draw_seats(job_id, pool)
+    first, second = seats[0], seats[1]
+    market.acceptSeat(job_id, first.id, sender=first.operator)
+    with ape.reverts(market.JobMarketWrongSeatState, jobId=job_id, nodeId=first.id, state=ReplicaState.CLAIMED):
+        market.acceptSeat(job_id, first.id, sender=first.operator)
+    with ape.reverts(registry.NodeRegistryNotOperator, nodeId=second.id, caller=first.operator):
+        market.acceptSeat(job_id, second.id, sender=first.operator)
+
+
+def test_draw_and_redraw__nothing_to_do__revert(chain, market, pool, keeper, open_job, draw_seats):
+    k1 = open_job()
+    with ape.reverts(market.JobMarketWrongStatus, jobId=k1, status=Status.OPEN):
+        market.draw(k1, sender=keeper)
+    with ape.reverts(market.JobMarketWrongStatus, jobId=k1, status=Status.OPEN):
+        market.redraw(k1, sender=keeper)
+    job_id = open_job(replicas=3)
+    with ape.reverts(market.JobMarketNothingToRedraw, jobId=job_id):
+        market.redraw(job_id, sender=keeper)  # nothing drawn yet
+    draw_seats(job_id, pool)
+    with ape.reverts(market.JobMarketNothingToDraw, jobId=job_id, drawBlock=0):
+        market.draw(job_id, sender=keeper)  # every seat drawn
+    accept_by = market.replica(job_id, 0).acceptDeadline
+    chain.pending_timestamp = accept_by
+    with ape.reverts(market.JobMarketNothingToRedraw, jobId=job_id):
+        market.redraw(job_id, sender=keeper)  # the accept deadline itself is still the node's
+
+
+def test_cancel__drawn_job__only_before_any_seat_is_accepted(market, client, pool, open_job, draw_seats):
+    untaken = open_job(replicas=3)
+    tx = market.cancel(untaken, sender=client)
+    assert tx.decode_logs(market.Credited)[0].amount == PAY
+    assert market.job(untaken).status == Status.CANCELLED
+    taken = open_job(replicas=3)
+    seat = draw_seats(taken, pool)[0]
+    market.acceptSeat(taken, seat.id, sender=seat.operator)
+    with ape.reverts(market.JobMarketWrongStatus, jobId=taken, status=Status.SEATING):
+        market.cancel(taken, sender=client)
+
+
+def test_cancel__disputed_job__reverts_wrong_status(market, client, stranger, pool, open_job):
+    job_id = open_job()
+    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    market.submitProofs([_own_proof(job_id, pool[0])], sender=pool[0].operator)
+    market.dispute(job_id, sender=stranger)  # Seating again, but round 1: the client's job was run
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.SEATING):
+        market.cancel(job_id, sender=client)
+
+
+# ---------------------------------------------------------------------- requests
+@pytest.mark.parametrize(
+    "window,value,replicas",
+    [
+        ("claimWindow", 0, 1),
+        ("claimWindow", MAX_WINDOW + 1, 1),
+        ("executionWindow", 0, 1),
+        ("executionWindow", MAX_WINDOW + 1, 1),
+        ("revealWindow", 0, 1),  # k = 1 too: a dispute re-runs with commit-reveal
+        ("revealWindow", MAX_WINDOW + 1, 3),
+        ("disputeWindow", 0, 1),
+        ("disputeWindow", MAX_WINDOW + 1, 3),
+    ],
+)
+def test_create__window_out_of_range__reverts_invalid_window(market, client, pool, job_request, window, value, replicas):
+    with ape.reverts(market.JobMarketInvalidWindow, name=name32(window), value=value):
+        market.createJob(job_request(replicas=replicas, **{window: value}), sender=client)
 
 
 @pytest.mark.parametrize(
-    "window,value",
+    "field,value,error,args",
     [
-        ("claimWindow", MAX_WINDOW + 1),
-        ("executionWindow", 0),
-        ("executionWindow", MAX_WINDOW + 1),
-        ("revealWindow", 0),
-        ("revealWindow", MAX_WINDOW + 1),
-        ("disputeWindow", MAX_WINDOW + 1),
+        ("payment", 10**18 - 1, "JobMarketPaymentBelowMinimum", dict(payment=10**18 - 1, minimum=10**18)),
+        ("collateral", PAY // 10 - 1, "JobMarketCollateralTooLow", dict(collateral=PAY // 10 - 1, minimum=PAY // 10)),
+        ("replicas", 0, "JobMarketInvalidReplicas", dict(replicas=0)),
+        ("replicas", 2, "JobMarketInvalidReplicas", dict(replicas=2)),
+        ("replicas", 16, "JobMarketInvalidReplicas", dict(replicas=16)),
+        ("replicas", 17, "JobMarketInvalidReplicas", dict(replicas=17)),
+        ("bundle_hash", ZERO, "JobMarketInvalidBundleHash", dict()),
     ],
-)
-def test_create__window_out_of_range__reverts_invalid_window(
-    market, client, pool, job_request, window, value
-):
-    with ape.reverts(market.JobMarketInvalidWindow, name=name32(window), value=value):
-        market.createJob(job_request(**{window: value}), sender=client)
+)  # fmt: skip
+def test_create__bad_request__reverts_with_the_values(market, client, pool, job_request, field, value, error, args):
+    with ape.reverts(getattr(market, error), **args):
+        market.createJob(job_request(**{field: value}), sender=client)
 
 
-def test_create__k3_without_dispute_window__is_accepted_and_max_windows_too(
-    market, client, pool, job_request
-):
-    tx = market.createJob(job_request(replicas=3, disputeWindow=0), sender=client)
-    assert tx.decode_logs(market.JobCreated)[0].replicas == 3
+def test_create__every_bound_exactly__is_accepted(market, client, pool, job_request):
+    # Smallest payment, smallest collateral, k = 15, every window at its maximum; k = 3 without a
+    # dispute window.
+    minimum = MARKET_PARAMETERS["minJobFee"]
     req = job_request(
+        payment=minimum,
+        collateral=minimum * MARKET_PARAMETERS["minCollateralBps"] // 10_000,
         replicas=15,
         claimWindow=MAX_WINDOW,
         executionWindow=MAX_WINDOW,
@@ -125,30 +219,20 @@ def test_create__k3_without_dispute_window__is_accepted_and_max_windows_too(
     )
     tx = market.createJob(req, sender=client)
     job = market.job(tx.decode_logs(market.JobCreated)[0].jobId)
-    assert job.k == 15 and job.deadline == tx.timestamp + MAX_WINDOW
-
-
-@pytest.mark.parametrize(
-    "field,value,error,args",
-    [
-        ("payment", 10**18 - 1, "JobMarketPaymentBelowMinimum", dict(payment=10**18 - 1, minimum=10**18)),
-        ("collateral", PAY // 10 - 1, "JobMarketCollateralTooLow", dict(collateral=PAY // 10 - 1, minimum=PAY // 10)),
-        ("replicas", 16, "JobMarketInvalidReplicas", dict(replicas=16)),
-    ],
-)  # fmt: skip
-def test_create__bad_request__reverts_with_the_values(
-    market, client, pool, job_request, field, value, error, args
-):
-    with ape.reverts(getattr(market, error), **args):
-        market.createJob(job_request(**{field: value}), sender=client)
+    assert (job.k, job.payment, job.deadline) == (15, minimum, tx.timestamp + MAX_WINDOW)
+    tx = market.createJob(job_request(replicas=3, disputeWindow=0), sender=client)
+    assert tx.decode_logs(market.JobCreated)[0].replicas == 3
 
 
 # ---------------------------------------------------------------------- governance
-def test_set_parameters__by_owner__stores_and_emits(market, deployer):
-    new = (1_000, 500, 10_000, 15, 5 * 10**18)  # every bound at its maximum
+def test_set_parameters__every_bound_at_its_maximum__stores_and_emits(market, deployer):
+    new = (1_000, 500, 10_000, 15, 5 * 10**18, MAX_WINDOW)
     tx = market.setParameters(new, sender=deployer)
     assert tuple(tx.decode_logs(market.ParametersSet)[0].parameters) == new
     assert tuple(market.parameters()) == new
+    low = (0, 0, 0, 3, 1, 1)  # and at its minimum
+    market.setParameters(low, sender=deployer)
+    assert tuple(market.parameters()) == low
 
 
 @pytest.mark.parametrize(
@@ -161,12 +245,31 @@ def test_set_parameters__by_owner__stores_and_emits(market, deployer):
         ("disputeReplicas", 4),
         ("disputeReplicas", 17),
         ("minJobFee", 0),
+        ("acceptWindow", 0),
+        ("acceptWindow", MAX_WINDOW + 1),
     ],
 )
 def test_set_parameters__out_of_bounds__reverts(market, deployer, name, value):
     with ape.reverts(market.JobMarketParameterOutOfBounds, name=name32(name), value=value):
         market.setParameters(_params(**{name: value}), sender=deployer)
     assert tuple(market.parameters()) == PARAMS
+
+
+def test_accept_window__sets_each_new_draws_deadline_capped_by_the_claim_deadline(
+    chain, market, deployer, pool, keeper, open_job
+):
+    market.setParameters(_params(acceptWindow=60), sender=deployer)
+    job_id = open_job(replicas=3)
+    _mine_past_anchor(chain, market, job_id)
+    tx = market.draw(job_id, sender=keeper)
+    assert {e.acceptDeadline for e in tx.decode_logs(market.SeatDrawn)} == {tx.timestamp + 60}
+
+    market.setParameters(_params(acceptWindow=MAX_WINDOW), sender=deployer)
+    job_id = open_job(replicas=3)
+    _mine_past_anchor(chain, market, job_id)
+    tx = market.draw(job_id, sender=keeper)
+    # A seat can never be accepted after the round's claim deadline.
+    assert {e.acceptDeadline for e in tx.decode_logs(market.SeatDrawn)} == {market.job(job_id).deadline}
 
 
 @pytest.mark.parametrize("call", ["setParameters", "pause", "unpause"])
@@ -189,54 +292,79 @@ def test_ownership__two_step_transfer__new_owner_governs_old_cannot(market, depl
     assert market.paused()
 
 
-def test_pause__blocks_create_and_claim__not_withdraw_finalize_expire(
-    chain,
-    market,
-    token,
-    deployer,
-    client,
-    keeper,
-    stranger,
-    sign_proof,
-    pool,
-    open_job,
-    job_request,
+# ---------------------------------------------------------------------- pause
+def test_pause__stops_every_entry_that_takes_on_new_work(
+    chain, market, deployer, client, stranger, keeper, pool, open_job, job_request, draw_seats
 ):
-    n = pool[0]
+    open_k1 = open_job()
     proven = open_job()
-    market.claim(proven, n.id, sender=n.operator)
-    market.submitProofs([sign_proof(n.operator, proven, n.id, RESULT)], sender=keeper)
-    unclaimed = open_job()
-    cancelled = open_job()
-    market.cancel(cancelled, sender=client)
+    market.claim(proven, pool[0].id, sender=pool[0].operator)
+    market.submitProofs([_own_proof(proven, pool[0])], sender=pool[0].operator)
+    anchored = open_job(replicas=3)
+    drawn = open_job(replicas=3)
+    seat = draw_seats(drawn, pool)[0]
+    _mine_past_anchor(chain, market, anchored)
 
     tx = market.pause(sender=deployer)
     assert tx.decode_logs(market.Paused)[0].account == deployer
 
+    stopped = {
+        "createJob": lambda: market.createJob(job_request(), sender=client),
+        "createJobWithPermit": lambda: market.createJobWithPermit(job_request(), 0, 27, ZERO, ZERO, sender=client),
+        "claim": lambda: market.claim(open_k1, pool[1].id, sender=pool[1].operator),
+        "acceptSeat": lambda: market.acceptSeat(drawn, seat.id, sender=seat.operator),
+        "draw": lambda: market.draw(anchored, sender=keeper),
+        "dispute": lambda: market.dispute(proven, sender=stranger),
+    }
+    for name, call in stopped.items():
+        with ape.reverts(market.EnforcedPause):
+            call()
+        assert name
+    chain.pending_timestamp = market.replica(drawn, 0).acceptDeadline + 1
     with ape.reverts(market.EnforcedPause):
-        market.createJob(job_request(), sender=client)
-    with ape.reverts(market.EnforcedPause):
-        market.createJobWithPermit(job_request(), 0, 27, b"\x00" * 32, b"\x00" * 32, sender=client)
-    with ape.reverts(market.EnforcedPause):
-        market.claim(unclaimed, n.id, sender=n.operator)
-
-    # Money already in the system keeps moving: pause never traps funds.
-    before = token.balanceOf(client)
-    tx = market.withdraw(sender=client)
-    assert tx.decode_logs(market.Withdrawn)[0].amount == PAY
-    assert token.balanceOf(client) == before + PAY
-    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
-    tx = market.finalize(proven, sender=keeper)
-    paid = tx.decode_logs(market.JobPaid)[0]
-    assert (paid.jobId, paid.paidToNodes, paid.protocolFee) == (proven, NET, FEE)
-    tx = market.expire(unclaimed, sender=keeper)
-    assert tx.decode_logs(market.JobExpired)[0].jobId == unclaimed
-    assert market.credited(keeper) == 2 * BOUNTY
+        market.redraw(drawn, sender=keeper)
 
     tx = market.unpause(sender=deployer)
     assert tx.decode_logs(market.Unpaused)[0].account == deployer
-    job_id = open_job()
-    assert market.job(job_id).status == Status.OPEN
+    market.redraw(drawn, sender=keeper)
+    assert market.job(drawn).seated < 3
+
+
+def test_pause__never_traps_money(
+    chain, market, token, rewards, deployer, client, keeper, pool, open_job, seated_job, commit, reveal
+):
+    cancellable = open_job()
+    unclaimed = open_job()
+    unproven = open_job()
+    market.claim(unproven, pool[0].id, sender=pool[0].operator)
+    running = open_job()
+    market.claim(running, pool[1].id, sender=pool[1].operator)
+    k3, seats = seated_job(pool)
+    commit(k3, seats, [RESULT] * 3, sender=keeper)
+    market.pause(sender=deployer)
+
+    market.cancel(cancellable, sender=client)
+    market.submitProofs([_own_proof(running, pool[1])], sender=pool[1].operator)
+    assert market.job(running).status == Status.ACCEPTED
+    tx = reveal(k3, seats, [RESULT] * 3, sender=keeper)
+    assert market.job(k3).status == Status.PAID
+    chain.pending_timestamp = market.job(running).deadline + 1
+    tx = market.finalize(running, sender=keeper)
+    paid = tx.decode_logs(market.JobPaid)[0]
+    assert (paid.jobId, paid.paidToNodes, paid.protocolFee) == (running, NET, FEE)
+    chain.pending_timestamp = market.job(unproven).deadline + 1  # the latest of the deadlines
+    market.expire(unclaimed, sender=keeper)
+    market.expire(unproven, sender=keeper)
+    dust = share(PAY - FEE, 3)[1] + share(FEE, 3)[1]  # of the k = 3 job's equal split
+    assert market.pendingFees() == COL - BOUNTY + dust
+    tx = market.flushFees(sender=keeper)
+    assert tx.decode_logs(market.FeesFlushed)[0].amount == COL - BOUNTY + dust
+    before = token.balanceOf(client)
+    tx = market.withdraw(sender=client)
+    # cancelled PAY + unclaimed (PAY - bounty) + unproven PAY (the seizure paid the keeper).
+    assert tx.decode_logs(market.Withdrawn)[0].amount == 3 * PAY - BOUNTY
+    assert token.balanceOf(client) == before + 3 * PAY - BOUNTY
+    assert market.paused()
 
 
 # ---------------------------------------------------------------------- createJobWithPermit
@@ -336,38 +464,38 @@ def test_create_with_permit__bad_permit_and_no_allowance__reverts_in_token(
 def test_views__digest_domain_commitment_match_oracle(chain, market, pool):
     commitment = commitment_of(7, 3, RESULT, salt_of(3))
     assert market.commitmentOf(7, 3, RESULT, salt_of(3)) == commitment
-    assert market.proofDigest(7, 3, commitment) == completion_digest(
-        chain.chain_id, market.address, 7, 3, commitment
-    )
+    assert market.proofDigest(7, 3, commitment) == completion_digest(chain.chain_id, market.address, 7, 3, commitment)
     assert market.domainSeparator() == domain_separator(chain.chain_id, market.address)
-    assert market.COMPLETION_TYPEHASH() == keccak(
-        b"Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)"
-    )
+    assert market.COMPLETION_TYPEHASH() == keccak(b"Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)")
 
 
-def test_views__job_replica_and_accounts(
-    market, token, registry, rewards, client, stranger, pool, open_job, claim_all, commit
-):
-    assert market.token() == token.address
-    assert market.registry() == registry.address
-    assert market.rewards() == rewards.address
+def test_views__constants_match_the_python_helpers(market):
+    assert (market.BPS(), market.SEAT_PENALTY_BPS(), market.DISPUTER_SHARE_BPS(), market.DISPUTE_FEE_BPS()) == (
+        10_000, SEAT_PENALTY_BPS, DISPUTER_SHARE_BPS, DISPUTE_FEE_BPS,
+    )  # fmt: skip
+    assert (market.MAX_PROTOCOL_FEE_BPS(), market.MAX_KEEPER_BOUNTY_BPS()) == (1_000, 500)
+    assert (market.MAX_REPLICAS(), market.MAX_WINDOW(), market.MAX_REDRAWS(), market.MAX_DRAW_ATTEMPTS()) == (
+        15, MAX_WINDOW, 3, 8,
+    )  # fmt: skip
+
+
+def test_views__job_replica_and_accounts(market, token, registry, rewards, client, keeper, pool, seated_job, commit):
+    assert (market.token(), market.registry(), market.rewards()) == (token.address, registry.address, rewards.address)
     assert tuple(market.parameters()) == PARAMS
     count = market.jobCount()
-    job_id = open_job(replicas=3, collateral=COL)
+    job_id, seats = seated_job(pool)
     assert market.jobCount() == count + 1 == job_id
-    claim_all(job_id, pool[:3])
-    commit(job_id, pool[:2], [RESULT] * 2, stranger)
+    commit(job_id, seats[:2], [RESULT] * 2, sender=keeper)
 
     job = market.job(job_id)
     assert (job.payment, job.collateral, job.k, job.round, job.client) == (PAY, COL, 3, 0, client)
-    assert (job.claims, job.commits, job.reveals, job.replicaCount) == (3, 2, 0, 3)
-    assert job.bundleHash == b"\x11" * 32 and job.status == Status.RUNNING
-    for i, n in enumerate(pool[:3]):
+    assert (job.claims, job.commits, job.reveals, job.replicaCount, job.seated) == (3, 2, 0, 3, 3)
+    assert job.bundleHash == b"\x11" * 32 and job.status == Status.RUNNING and job.drawBlock == 0
+    for i, n in enumerate(seats):
         rep, index = replica_of(market, job_id, n.id)
         assert index == i
         assert (rep.nodeId, rep.round, rep.operator) == (n.id, 0, n.operator)
-        expected = ReplicaState.COMMITTED if i < 2 else ReplicaState.CLAIMED
-        assert rep.state == expected
-    assert market.replica(job_id, 2).commitment == b"\x00" * 32
+        assert rep.state == (ReplicaState.COMMITTED if i < 2 else ReplicaState.CLAIMED)
+        assert rep.commitment == (_commitment(job_id, n) if i < 2 else ZERO)
     assert market.replica(job_id, 3).state == ReplicaState.NONE  # past the end: empty
     assert market.job(999).status == Status.NONE  # the view does not revert

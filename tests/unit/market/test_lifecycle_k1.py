@@ -1,153 +1,363 @@
-"""k = 1 (optimistic) lifecycle: create -> claim -> proof -> finalize -> withdraw."""
+"""k = 1 (open claim, optimistic) lifecycle, end to end: create -> claim -> proof (own or relayed)
+-> finalize -> withdraw / flushFees, and the ways out (cancel, expire). Exact amounts and the
+exact second of every deadline: a test here fails if a rule moves by one wei or one second."""
 
 import ape
 import pytest
 
+from oracle.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
+from tests.utils.market import (
+    BOUNTY,
+    FEE,
+    NET,
+    RESULT,
+    NodeStatus,
+    Outcome,
+    ReplicaState,
+    SkipReason,
+    Status,
+    salt_of,
+)
 
-OPEN, RUNNING, REVEALING, ACCEPTED, PAID, CANCELLED, EXPIRED = 1, 2, 3, 4, 5, 6, 7
-RESULT = b"\xab" * 32
-FEE = JOB_PAYMENT * MARKET_PARAMETERS["protocolFeeBps"] // 10_000
-BOUNTY = JOB_PAYMENT * MARKET_PARAMETERS["keeperBountyBps"] // 10_000
+PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
+ZERO = b"\x00" * 32
 
 
-def test_create__escrows_payment_and_emits(market, token, client, fund, job_request):
-    req = job_request()
-    fund(client, JOB_PAYMENT)
-    token.approve(market, JOB_PAYMENT, sender=client)
+def _commitment(job_id, node, result=RESULT):
+    return commitment_of(job_id, node.id, result, salt_of(node.id))
+
+
+def _credits(tx, market):
+    """{account: total credited} of one transaction."""
+    out = {}
+    for e in tx.decode_logs(market.Credited):
+        out[e.account] = out.get(e.account, 0) + e.amount
+    return out
+
+
+def _params(**overrides):
+    return tuple({**MARKET_PARAMETERS, **overrides}.values())
+
+
+@pytest.fixture
+def running(market, pool, open_job):
+    """A k = 1 job claimed by pool[0]: (jobId, claim receipt)."""
+    job_id = open_job()
+    tx = market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    return job_id, tx
+
+
+@pytest.fixture
+def accepted(market, pool, running):
+    """The running job, proven by pool[0]'s operator itself (no signature)."""
+    job_id, _ = running
+    proof = (job_id, pool[0].id, _commitment(job_id, pool[0]), b"")
+    market.submitProofs([proof], sender=pool[0].operator)
+    return job_id
+
+
+# ---------------------------------------------------------------------- create
+def test_create__escrows_payment_and_copies_the_terms(market, token, client, pool, job_request):
     before_client, before_market = token.balanceOf(client), token.balanceOf(market)
 
-    tx = market.createJob(req, sender=client)
+    tx = market.createJob(job_request(), sender=client)
 
     ev = tx.decode_logs(market.JobCreated)[0]
-    assert ev.jobId == 1 and ev.client == client and ev.payment == JOB_PAYMENT and ev.replicas == 1
-    assert ev.bundleUri == "file:///bundles/job.tar"
-    assert tx.decode_logs(market.PaymentEscrowed)[0].amount == JOB_PAYMENT
-    assert token.balanceOf(client) == before_client - JOB_PAYMENT
-    assert token.balanceOf(market) == before_market + JOB_PAYMENT
-    job = market.job(1)
-    assert job.status == OPEN and job.client == client and job.k == 1
-    assert job.deadline == tx.timestamp + WINDOWS["claimWindow"]
-
-
-def test_full_k1_lifecycle__pays_node_owner_fee_and_keeper(
-    chain, market, token, registry, rewards, client, node_owner, operator, keeper, node, create_job, sign_proof
-):
-    job_id = create_job()
-    stake_before = registry.node(node).stake
-
-    tx = market.claim(job_id, node, sender=operator)
-    assert tx.decode_logs(market.JobClaimed)[0].nodeId == node
-    assert market.job(job_id).status == RUNNING
-    assert registry.node(node).locked == JOB_COLLATERAL
-
-    tx = market.submitProofs([sign_proof(operator, job_id, node, RESULT)], sender=keeper)
-    ev = tx.decode_logs(market.ResultAccepted)[0]
-    assert ev.resultHash == RESULT
+    job_id = ev.jobId
+    assert (ev.client, ev.bundleHash, ev.bundleUri) == (client, b"\x11" * 32, "file:///bundles/job.tar")
+    assert (ev.payment, ev.collateral, ev.replicas) == (PAY, COL, 1)
+    assert ev.claimDeadline == tx.timestamp + WINDOWS["claimWindow"]
+    assert (ev.protocolFeeBps, ev.keeperBountyBps) == (
+        MARKET_PARAMETERS["protocolFeeBps"],
+        MARKET_PARAMETERS["keeperBountyBps"],
+    )
+    esc = tx.decode_logs(market.PaymentEscrowed)[0]
+    assert (esc.jobId, esc["from"], esc.amount) == (job_id, client, PAY)
+    assert tx.decode_logs(market.DrawAnchored) == []  # k = 1 is claimed, never drawn
+    assert token.balanceOf(client) == before_client - PAY
+    assert token.balanceOf(market) == before_market + PAY
     job = market.job(job_id)
-    assert job.status == ACCEPTED and job.resultHash == RESULT
+    assert (job.status, job.k, job.round, job.client, job.drawBlock) == (Status.OPEN, 1, 0, client, 0)
+    assert job.deadline == tx.timestamp + WINDOWS["claimWindow"]
+    assert (job.protocolFeeBps, job.keeperBountyBps) == (
+        MARKET_PARAMETERS["protocolFeeBps"],
+        MARKET_PARAMETERS["keeperBountyBps"],
+    )
+    assert (job.claimWindow, job.executionWindow, job.revealWindow, job.disputeWindow) == tuple(WINDOWS.values())
 
-    with ape.reverts(market.JobMarketDeadlineNotReached):
-        market.finalize(job_id, sender=keeper)
-    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
-    tx = market.finalize(job_id, sender=keeper)
+
+# ---------------------------------------------------------------------- claim
+def test_claim__locks_collateral_takes_seat_zero_and_runs(market, registry, pool, running):
+    job_id, tx = running
+    n = pool[0]
+
+    ev = tx.decode_logs(market.JobClaimed)[0]
+    assert (ev.jobId, ev.nodeId, ev.operator, ev.round) == (job_id, n.id, n.operator, 0)
+    ev = tx.decode_logs(market.JobRunning)[0]
+    assert (ev.jobId, ev.round, ev.deadline) == (job_id, 0, tx.timestamp + WINDOWS["executionWindow"])
+    assert [(e.nodeId, e.amount) for e in tx.decode_logs(registry.CollateralLocked)] == [(n.id, COL)]
+    assert registry.node(n.id).locked == COL
+    job = market.job(job_id)
+    assert (job.status, job.claims, job.seated, job.replicaCount) == (Status.RUNNING, 1, 1, 1)
+    assert job.deadline == tx.timestamp + WINDOWS["executionWindow"]
+    seat = market.replica(job_id, 0)
+    assert (seat.nodeId, seat.state, seat.round, seat.acceptDeadline, seat.operator) == (
+        n.id, ReplicaState.CLAIMED, 0, 0, n.operator,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("late", [0, 1])
+def test_claim__at_the_claim_deadline_ok__one_second_later_reverts(chain, market, pool, open_job, late):
+    job_id = open_job()
+    deadline = market.job(job_id).deadline
+    chain.pending_timestamp = deadline + late
+    n = pool[0]
+    if late:
+        with ape.reverts(market.JobMarketDeadlinePassed, jobId=job_id, deadline=deadline):
+            market.claim(job_id, n.id, sender=n.operator)
+    else:
+        market.claim(job_id, n.id, sender=n.operator)
+        assert market.job(job_id).status == Status.RUNNING
+
+
+def test_claim__taken_job__reverts_wrong_status(market, pool, running):
+    job_id, _ = running
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
+        market.claim(job_id, pool[1].id, sender=pool[1].operator)
+
+
+def test_claim__by_another_key__reverts_in_the_registry(market, registry, pool, open_job):
+    job_id = open_job()
+    with ape.reverts(registry.NodeRegistryNotOperator, nodeId=pool[0].id, caller=pool[1].operator):
+        market.claim(job_id, pool[0].id, sender=pool[1].operator)
+
+
+# ---------------------------------------------------------------------- proofs
+def test_own_proof__without_signature__accepts_the_commitment_and_opens_the_dispute_window(
+    market, pool, running
+):
+    job_id, _ = running
+    n = pool[0]
+    commitment = _commitment(job_id, n)
+
+    tx = market.submitProofs([(job_id, n.id, commitment, b"")], sender=n.operator)
+
+    ev = tx.decode_logs(market.ProofAccepted)[0]
+    assert (ev.jobId, ev.nodeId, ev.commitment, ev.relayer) == (job_id, n.id, commitment, n.operator)
+    ev = tx.decode_logs(market.ResultAccepted)[0]
+    assert (ev.jobId, ev.commitment, ev.disputeDeadline) == (
+        job_id, commitment, tx.timestamp + WINDOWS["disputeWindow"],
+    )  # fmt: skip
+    job = market.job(job_id)
+    assert (job.status, job.commitment, job.commits) == (Status.ACCEPTED, commitment, 1)
+    assert job.deadline == tx.timestamp + WINDOWS["disputeWindow"]
+    seat = market.replica(job_id, 0)
+    # k = 1 keeps the commitment in the job record; the seat holds a result only once revealed.
+    assert (seat.state, seat.commitment) == (ReplicaState.COMMITTED, ZERO)
+
+
+def test_relayed_proof__signed_by_the_operator__records_the_relayer(market, sign_proof, pool, keeper, running):
+    job_id, _ = running
+    n = pool[0]
+    commitment = _commitment(job_id, n)
+
+    tx = market.submitProofs([sign_proof(n.operator, job_id, n.id, commitment)], sender=keeper)
+
+    ev = tx.decode_logs(market.ProofAccepted)[0]
+    assert (ev.nodeId, ev.commitment, ev.relayer) == (n.id, commitment, keeper)
+    assert market.job(job_id).status == Status.ACCEPTED
+
+
+def test_relayed_proof__signed_by_another_key__reverts_with_both_addresses(
+    market, sign_proof, pool, keeper, running
+):
+    job_id, _ = running
+    n = pool[0]
+    proof = sign_proof(pool[1].operator, job_id, n.id, _commitment(job_id, n))
+    with ape.reverts(
+        market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, signer=pool[1].operator, operator=n.operator
+    ):
+        market.submitProofs([proof], sender=keeper)
+
+
+@pytest.mark.parametrize("late", [0, 1])
+def test_proof__at_the_execution_deadline_counts__one_second_later_is_skipped(
+    chain, market, pool, running, late
+):
+    job_id, _ = running
+    n = pool[0]
+    chain.pending_timestamp = market.job(job_id).deadline + late
+    tx = market.submitProofs([(job_id, n.id, _commitment(job_id, n), b"")], sender=n.operator)
+    if late:
+        skipped = [(e.jobId, e.nodeId, e.reason) for e in tx.decode_logs(market.ProofSkipped)]
+        assert skipped == [(job_id, n.id, SkipReason.DEADLINE_PASSED)]
+        assert market.job(job_id).status == Status.RUNNING
+    else:
+        assert tx.decode_logs(market.ProofSkipped) == []
+        assert market.job(job_id).status == Status.ACCEPTED
+
+
+# ---------------------------------------------------------------------- finalize
+def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
+    chain, market, token, registry, rewards, pool, keeper, accepted
+):
+    n = pool[0]
+    job = market.job(accepted)
+    chain.pending_timestamp = job.deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=accepted, deadline=job.deadline):
+        market.finalize(accepted, sender=keeper)
+    rewards_before, completed = token.balanceOf(rewards), registry.node(n.id).completed
+    chain.pending_timestamp = job.deadline + 1
+
+    tx = market.finalize(accepted, sender=keeper)
+
+    assert _credits(tx, market) == {n.owner.address: NET, keeper.address: BOUNTY}
     paid = tx.decode_logs(market.JobPaid)[0]
-    assert paid.paidToNodes == JOB_PAYMENT - FEE and paid.protocolFee == FEE
-    assert market.job(job_id).status == PAID
-    assert market.credited(node_owner) == JOB_PAYMENT - FEE
-    assert market.credited(keeper) == BOUNTY
-    assert market.pendingFees() == FEE - BOUNTY
-    n = registry.node(node)
-    assert n.locked == 0 and n.stake == stake_before and n.completed == 1
-
-    before = token.balanceOf(node_owner)
-    tx = market.withdraw(sender=node_owner)
-    assert tx.decode_logs(market.Withdrawn)[0].amount == JOB_PAYMENT - FEE
-    assert token.balanceOf(node_owner) == before + JOB_PAYMENT - FEE
-    assert market.credited(node_owner) == 0
-
-    before_rewards = token.balanceOf(rewards)
-    market.flushFees(sender=keeper)
-    assert token.balanceOf(rewards) == before_rewards + FEE - BOUNTY
+    # An undisputed result stays private: the event carries the commitment, not the result.
+    assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (accepted, job.commitment, NET, FEE)
+    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+    assert work == [(n.id, FEE - BOUNTY)]  # the bounty comes out of the fee
+    assert token.balanceOf(rewards) == rewards_before + FEE - BOUNTY
     assert market.pendingFees() == 0
+    released = [(e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)]
+    assert released == [(n.id, COL, Outcome.COMPLETED)]
+    assert registry.node(n.id).locked == 0 and registry.node(n.id).completed == completed + 1
+    assert market.job(accepted).status == Status.PAID
+    with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
+        market.finalize(accepted, sender=keeper)
 
 
-def test_finalize__twice__reverts_wrong_status(chain, market, operator, keeper, node, create_job, sign_proof):
-    job_id = create_job()
-    market.claim(job_id, node, sender=operator)
-    market.submitProofs([sign_proof(operator, job_id, node, RESULT)], sender=operator)
-    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
-    market.finalize(job_id, sender=keeper)
-    with ape.reverts(market.JobMarketWrongStatus):
+def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
+    chain, market, token, rewards, deployer, pool, keeper, open_job
+):
+    # 1 % fee, 5 % bounty: the keeper may take the whole fee but never the node's payment.
+    market.setParameters(_params(protocolFeeBps=100, keeperBountyBps=500), sender=deployer)
+    job_id = open_job()
+    n = pool[0]
+    market.claim(job_id, n.id, sender=n.operator)
+    market.submitProofs([(job_id, n.id, _commitment(job_id, n), b"")], sender=n.operator)
+    chain.pending_timestamp = market.job(job_id).deadline + 1
+    rewards_before = token.balanceOf(rewards)
+
+    tx = market.finalize(job_id, sender=keeper)
+
+    fee = PAY * 100 // 10_000
+    assert _credits(tx, market) == {n.owner.address: PAY - fee, keeper.address: fee}
+    assert tx.decode_logs(rewards.WorkRecorded) == []  # nothing left of the fee
+    assert token.balanceOf(rewards) == rewards_before
+
+
+def test_finalize__bounty_rate_is_fixed_at_creation(chain, market, deployer, pool, keeper, accepted):
+    # Raising the bounty to 5 % after the job was escrowed must not reach it (1 % of PAY stays).
+    market.setParameters(_params(keeperBountyBps=500), sender=deployer)
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    tx = market.finalize(accepted, sender=keeper)
+    assert _credits(tx, market)[keeper.address] == BOUNTY
+    assert market.job(accepted).keeperBountyBps == MARKET_PARAMETERS["keeperBountyBps"]
+
+
+def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):
+    job_id, _ = running
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
         market.finalize(job_id, sender=keeper)
 
 
-def test_cancel__before_claim__refunds_client(market, token, client, create_job):
-    job_id = create_job()
+# ---------------------------------------------------------------------- withdraw and fees
+def test_withdraw__sends_the_whole_credit_once(chain, market, token, pool, keeper, accepted):
+    owner = pool[0].owner
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    market.finalize(accepted, sender=keeper)
+    before, market_before = token.balanceOf(owner), token.balanceOf(market)
+
+    tx = market.withdraw(sender=owner)
+
+    ev = tx.decode_logs(market.Withdrawn)[0]
+    assert (ev.account, ev.amount) == (owner, NET)
+    assert token.balanceOf(owner) == before + NET
+    assert token.balanceOf(market) == market_before - NET
+    assert market.credited(owner) == 0
+    with ape.reverts(market.JobMarketNothingToWithdraw, account=owner):
+        market.withdraw(sender=owner)
+
+
+# ---------------------------------------------------------------------- cancel
+def test_cancel__open_job__credits_the_full_payment(market, client, pool, open_job):
+    job_id = open_job()
     tx = market.cancel(job_id, sender=client)
     assert tx.decode_logs(market.JobCancelled)[0].jobId == job_id
-    assert market.job(job_id).status == CANCELLED
-    assert market.credited(client) == JOB_PAYMENT
-    before = token.balanceOf(client)
-    market.withdraw(sender=client)
-    assert token.balanceOf(client) == before + JOB_PAYMENT
-
-
-def test_cancel__after_claim__reverts(market, client, operator, node, create_job):
-    job_id = create_job()
-    market.claim(job_id, node, sender=operator)
-    with ape.reverts(market.JobMarketWrongStatus):
+    assert _credits(tx, market) == {client.address: PAY}
+    assert market.job(job_id).status == Status.CANCELLED
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.CANCELLED):
         market.cancel(job_id, sender=client)
 
 
-def test_cancel__by_stranger__reverts(market, stranger, create_job):
-    job_id = create_job()
-    with ape.reverts(market.JobMarketNotClient):
+def test_cancel__claimed_job__reverts_wrong_status(market, client, running):
+    job_id, _ = running
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
+        market.cancel(job_id, sender=client)
+
+
+def test_cancel__by_anyone_but_the_client__reverts(market, stranger, pool, open_job):
+    job_id = open_job()
+    with ape.reverts(market.JobMarketNotClient, jobId=job_id, caller=stranger):
         market.cancel(job_id, sender=stranger)
 
 
-def test_expire__running_without_proof__slashes_node_and_refunds_client(
-    chain, market, registry, client, operator, keeper, node, create_job
-):
-    job_id = create_job()
-    market.claim(job_id, node, sender=operator)
-    stake_before = registry.node(node).stake
-    chain.pending_timestamp += WINDOWS["executionWindow"] + 1
+# ---------------------------------------------------------------------- expire
+def test_expire__open_job__at_deadline_reverts__then_refunds_minus_bounty(chain, market, client, pool, keeper, open_job):
+    job_id = open_job()
+    deadline = market.job(job_id).deadline
+    chain.pending_timestamp = deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=deadline):
+        market.expire(job_id, sender=keeper)
+    chain.pending_timestamp = deadline + 1
 
     tx = market.expire(job_id, sender=keeper)
 
-    assert tx.decode_logs(market.CollateralSeized)[0].amount == JOB_COLLATERAL
-    assert market.job(job_id).status == EXPIRED
-    n = registry.node(node)
-    assert n.stake == stake_before - JOB_COLLATERAL and n.locked == 0 and n.slashed == 1
-    assert market.credited(keeper) == BOUNTY
-    assert market.credited(client) == JOB_PAYMENT + JOB_COLLATERAL - BOUNTY
-    with ape.reverts(market.JobMarketWrongStatus):
+    ev = tx.decode_logs(market.JobExpired)[0]
+    assert (ev.jobId, ev.fromStatus) == (job_id, Status.OPEN)
+    # Nothing was seized, so the bounty comes out of the refund.
+    assert _credits(tx, market) == {keeper.address: BOUNTY, client.address: PAY - BOUNTY}
+    assert market.pendingFees() == 0
+    assert market.job(job_id).status == Status.EXPIRED
+    with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.EXPIRED):
         market.expire(job_id, sender=keeper)
 
 
-def test_expire__open_unclaimed__refunds_minus_bounty(chain, market, client, keeper, create_job):
-    job_id = create_job()
-    with ape.reverts(market.JobMarketDeadlineNotReached):
+def test_expire__running_without_proof__seizes_to_the_rewards_pot_not_the_client(
+    chain, market, token, registry, rewards, client, pool, keeper, running
+):
+    job_id, _ = running
+    n = pool[0]
+    stake = registry.node(n.id).stake
+    deadline = market.job(job_id).deadline
+    chain.pending_timestamp = deadline
+    with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=deadline):
         market.expire(job_id, sender=keeper)
-    chain.pending_timestamp += WINDOWS["claimWindow"] + 1
-    market.expire(job_id, sender=keeper)
-    assert market.job(job_id).status == EXPIRED
-    assert market.credited(client) == JOB_PAYMENT - BOUNTY
-    assert market.credited(keeper) == BOUNTY
+    chain.pending_timestamp = deadline + 1
+
+    tx = market.expire(job_id, sender=keeper)
+
+    ev = tx.decode_logs(market.JobExpired)[0]
+    assert (ev.jobId, ev.fromStatus) == (job_id, Status.RUNNING)
+    seized = [(e.jobId, e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized)]
+    assert seized == [(job_id, n.id, COL)]
+    # The client gets exactly its payment back; the seized collateral pays the keeper, then the pot.
+    assert _credits(tx, market) == {keeper.address: BOUNTY, client.address: PAY}
+    assert market.pendingFees() == COL - BOUNTY
+    node = registry.node(n.id)
+    assert (node.stake, node.locked, node.slashed, node.status) == (stake - COL, 0, 1, NodeStatus.JAILED)
+
+    rewards_before = token.balanceOf(rewards)
+    tx = market.flushFees(sender=keeper)
+    assert tx.decode_logs(market.FeesFlushed)[0].amount == COL - BOUNTY
+    assert [e.amount for e in tx.decode_logs(rewards.FeesReceived)] == [COL - BOUNTY]
+    assert token.balanceOf(rewards) == rewards_before + COL - BOUNTY
+    assert market.pendingFees() == 0
 
 
-@pytest.mark.parametrize("field,value,error", [
-    ("payment", 10**17, "JobMarketPaymentBelowMinimum"),
-    ("collateral", 0, "JobMarketCollateralTooLow"),
-    ("replicas", 0, "JobMarketInvalidReplicas"),
-    ("replicas", 16, "JobMarketInvalidReplicas"),
-    ("bundle_hash", b"\x00" * 32, "JobMarketInvalidBundleHash"),
-    ("claimWindow", 0, "JobMarketInvalidWindow"),
-    ("disputeWindow", 0, "JobMarketInvalidWindow"),
-])
-def test_create__bad_request__reverts(market, token, client, fund, job_request, field, value, error):
-    fund(client, JOB_PAYMENT)
-    token.approve(market, JOB_PAYMENT, sender=client)
-    with ape.reverts(getattr(market, error)):
-        market.createJob(job_request(**{field: value}), sender=client)
+def test_expire__accepted_job__reverts_wrong_status(chain, market, keeper, accepted):
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.ACCEPTED):
+        market.expire(accepted, sender=keeper)
