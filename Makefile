@@ -126,7 +126,7 @@ econ: compile
 
 # The stateful invariant machine's long profile (>= 10,000 steps; records the run in docs/).
 soak: compile
-	TES_STATEFUL_PROFILE=soak $(APE) test tests/invariants -q -p no:cacheprovider
+	TES_STATEFUL_PROFILE=soak $(APE) test tests/invariants -q -m "not anvil" -p no:cacheprovider
 
 # Mutation campaign over the contracts against their unit tests: writes docs/MUTATION.md.
 mutate: compile
