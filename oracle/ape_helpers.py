@@ -33,6 +33,7 @@ from oracle.deployment import (
     load_record,
     record_path,
 )
+from oracle.protocol import JobStatus, NodeStatus, SeatState
 
 E18 = 10**18
 # Chains that only ever exist on a developer's machine (anvil / hardhat, ganache / geth --dev).
@@ -384,7 +385,25 @@ def decode_revert(err: BaseException) -> Revert | None:
     )
 
 
-_STATUS = ("Inactive", "Active", "Jailed", "Retired")
+def _node_status(value: int) -> str:
+    try:
+        return NodeStatus(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
+def _job_status(value: int) -> str:
+    try:
+        return JobStatus(value).label
+    except ValueError:
+        return str(value)
+
+
+def _seat_state(value: int) -> str:
+    try:
+        return SeatState(value).name.lower()
+    except ValueError:
+        return str(value)
 
 
 def _sale_not_open(a: dict[str, Any]) -> str:
@@ -431,8 +450,19 @@ EXPLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
     "NodeRegistryInsufficientStake": lambda a: (
         f"node {a['nodeId']} has {format_tes(a['have'])} staked, needs {format_tes(a['need'])}"
     ),
-    "NodeRegistryWrongStatus": lambda a: (
-        f"node {a['nodeId']} is {_STATUS[a['status']] if a['status'] < 4 else a['status']}"
+    "NodeRegistryWrongStatus": lambda a: f"node {a['nodeId']} is {_node_status(a['status'])}",
+    "NodeRegistryNotActive": lambda a: (
+        f"node {a['nodeId']} is {_node_status(a['status'])}, not active"
+    ),
+    "NodeRegistryNotOperator": lambda a: (
+        f"{a['caller']} is not the current operator of node {a['nodeId']}"
+    ),
+    "NodeRegistryInsufficientFreeStake": lambda a: (
+        f"node {a['nodeId']} has {format_tes(a['free'])} of free stake (not locked as collateral),"
+        f" needs {format_tes(a['need'])}"
+    ),
+    "NodeRegistryCapabilitiesNotMet": lambda a: (
+        f"node {a['nodeId']} does not declare the capabilities the job requires"
     ),
     "NodeRegistryStillJailed": lambda a: (
         f"node {a['nodeId']} is jailed until {format_time(a['jailedUntil'])}"
@@ -452,7 +482,36 @@ EXPLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
     "JobMarketCollateralTooLow": lambda a: (
         f"the collateral {format_tes(a['collateral'])} is below the minimum {format_tes(a['minimum'])}"
     ),
-    "JobMarketInvalidReplicas": lambda a: f"{a['replicas']} replicas is not allowed",
+    "JobMarketInvalidReplicas": lambda a: (
+        f"{a['replicas']} replicas is not allowed: k must be 1 or odd, 3 to 15"
+    ),
+    "JobMarketWrongStatus": lambda a: f"job {a['jobId']} is {_job_status(a['status'])}",
+    "JobMarketNotClient": lambda a: f"{a['caller']} is not the client of job {a['jobId']}",
+    "JobMarketDeadlinePassed": lambda a: (
+        f"the deadline of job {a['jobId']} passed at {format_time(a['deadline'])}"
+    ),
+    "JobMarketDeadlineNotReached": lambda a: (
+        f"the deadline of job {a['jobId']} is not reached yet: {format_time(a['deadline'])}"
+    ),
+    "JobMarketNotDisputable": lambda a: (
+        f"job {a['jobId']} cannot be disputed by this account (the job's own node operator or owner"
+        " may not, and only an accepted k = 1 result inside its window can be)"
+    ),
+    "JobMarketSeatsAreDrawn": lambda a: (
+        f"job {a['jobId']} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
+        " a drawn node accepts its seat instead"
+    ),
+    "JobMarketNothingToDraw": lambda a: (
+        f"nothing to draw for job {a['jobId']} now: its seats are full, no draw is anchored, or"
+        f" the anchor block {a['drawBlock']} is not mined yet"
+    ),
+    "JobMarketNothingToRedraw": lambda a: (
+        f"no drawn seat of job {a['jobId']} has missed its accept deadline"
+    ),
+    "JobMarketWrongSeatState": lambda a: (
+        f"node {a['nodeId']}'s seat in job {a['jobId']} is {_seat_state(a['state'])}"
+    ),
+    "JobMarketNotReplica": lambda a: f"node {a['nodeId']} holds no seat in job {a['jobId']}",
     "JobMarketInvalidWindow": lambda a: f"{_show(a['name'])} = {a['value']} s is out of bounds",
     "JobMarketInvalidBundleHash": lambda a: "the bundle hash is empty",
     "EnforcedPause": lambda a: "the contract is paused by governance",

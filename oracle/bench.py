@@ -173,6 +173,8 @@ class Watcher(threading.Thread):
         self.topics = sigs
         self.next_block = from_block
         self.seen: dict[str, dict[int, float]] = {"ResultAccepted": {}, "JobPaid": {}}
+        # (event, jobId) -> times seen: a job paid twice is a bug the bench must not hide
+        self.count: Counter[tuple[str, int]] = Counter()
         self.stop_flag = threading.Event()
         self.error: BaseException | None = None
         # JSON-RPC requests this watcher made, by method (to tell them apart in anvil's log)
@@ -197,9 +199,9 @@ class Watcher(threading.Thread):
                     now = time.monotonic()
                     for lg in logs:
                         name = self.topics["0x" + bytes(lg["topics"][0]).hex().removeprefix("0x")]
-                        self.seen[name].setdefault(
-                            int.from_bytes(bytes(lg["topics"][1]), "big"), now
-                        )
+                        job_id = int.from_bytes(bytes(lg["topics"][1]), "big")
+                        self.seen[name].setdefault(job_id, now)
+                        self.count[(name, job_id)] += 1
                     self.next_block = latest + 1
                 if time.monotonic() - last_mine >= BLOCK_CLOCK_S:
                     self.w3.provider.make_request("evm_mine", [])
@@ -470,6 +472,8 @@ class Network:
             rpc = self._rpc_counts(log_offset)
             watcher_requests = watcher.requests - watcher_before
             rpc_rest = rpc - watcher_requests
+            # after the timings: every result fetched from its node and checked against the chain
+            verified = self._check_results(name, sorted(submitted), watcher, until)
         finally:
             server.stop()
             watcher.stop()
@@ -505,6 +509,7 @@ class Network:
                     "paid_latency_p95_s": r(pct(lat_paid, 95)),
                 }
             )
+        out["verified"] = verified
         out.update(self._node_stats(nodes, ids))
         out["rpc"] = {
             "requests": sum(rpc.values()),
@@ -513,6 +518,21 @@ class Network:
             "node_and_client_top_methods": dict(rpc_rest.most_common(6)),
         }
         return out
+
+    def _check_results(self, name: str, ids: list[int], watcher: Watcher, until: str) -> int:
+        """Fetches every job's result (the client SDK checks it against the chain: k = 1 against
+        the salted commitment with the node's salt) and re-verifies it offline; raises unless each
+        job was paid at most once (exactly once when the phase waited for payment)."""
+        twice = [j for j in ids if watcher.count[("JobPaid", j)] > 1]
+        unpaid = [j for j in ids if until == "JobPaid" and watcher.count[("JobPaid", j)] != 1]
+        if twice or unpaid:
+            raise RuntimeError(f"{name}: jobs paid more than once {twice}, not paid {unpaid}")
+        for job_id in ids:
+            dest = self.work / f"results-{name}" / str(job_id)
+            digest = self.client.fetch(job_id, dest)
+            if self.client.verify(job_id, dest) != digest:
+                raise RuntimeError(f"{name}: job {job_id}'s result did not verify")
+        return len(ids)
 
     def _anvil_log_size(self) -> int:
         return self.anvil.log.stat().st_size if self.anvil.log and self.anvil.log.exists() else 0

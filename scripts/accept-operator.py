@@ -25,8 +25,11 @@ from oracle.ape_helpers import (
     load_deployment,
     transact,
 )
+from oracle.protocol import NodeStatus
 
-STATUS = ("Inactive", "Active", "Jailed", "Retired")
+
+def _status(node: Any) -> NodeStatus:
+    return NodeStatus(node.status)
 
 
 def _is_zero(address: Any) -> bool:
@@ -70,10 +73,10 @@ def cli(provider: Any, account: Any, deployment: Path | None, node_id: int) -> N
         ),
     )
     n = registry.node(node_id)
-    status = STATUS[n.status]
-    if status != "Active":
+    status = _status(n)
+    if status != NodeStatus.ACTIVE:
         click.echo(
-            f"Node {node_id} is {status}: the licence owner activates it by running"
+            f"Node {node_id} is {status.name.capitalize()}: the licence owner activates it by running"
             f" `ape run setup-node --node-id {node_id} --operator {me}` again."
         )
     rpc = getattr(provider, "http_uri", None) or "<rpc url>"

@@ -40,8 +40,13 @@ from oracle.ape_helpers import (
     now,
     transact,
 )
+from oracle.protocol import NodeStatus
 
-STATUS = ("Inactive", "Active", "Jailed", "Retired")
+
+def _status(node: Any) -> NodeStatus:
+    return NodeStatus(node.status)
+
+
 U8, U16, U32 = 2**8 - 1, 2**16 - 1, 2**32 - 1
 
 
@@ -137,8 +142,8 @@ def cli(
             " with --account set to the owner's account"
         )
     node = registry.node(node_id)
-    status = STATUS[node.status]
-    if status == "Retired":
+    status = _status(node)
+    if status == NodeStatus.RETIRED:
         raise ScriptError(f"node {node_id} is retired: it cannot serve again")
     pending = str(registry.pendingOperatorOf(node_id))
     if operator is None:
@@ -166,7 +171,7 @@ def cli(
             f"staking needs {format_tes(missing)} more but {me} holds"
             f" {format_tes(token.balanceOf(me))}: get TES first (nothing was sent)"
         )
-    if status == "Jailed" and now(chain) < node.jailedUntil:
+    if status == NodeStatus.JAILED and now(chain) < node.jailedUntil:
         raise ScriptError(f"node {node_id} is jailed until {format_time(node.jailedUntil)}")
 
     finish = [
@@ -192,7 +197,7 @@ def cli(
         Step(
             "stake", missing == 0, f"{format_tes(node.stake)} bonded, target {format_tes(target)}"
         ),
-        Step("activate", status == "Active", status),
+        Step("activate", status == NodeStatus.ACTIVE, status.name.capitalize()),
     ]
 
     click.echo(f"Setting up node {node_id} on {provider.network_choice} as {me}")
@@ -224,9 +229,9 @@ def cli(
             "--node-id", str(node_id),
         ]  # fmt: skip
         current = "none" if int(str(n.operator), 16) == 0 else str(n.operator)
-        active = STATUS[n.status] == "Active"
+        active = _status(n) == NodeStatus.ACTIVE
         click.echo(
-            f"Node {node_id} is {STATUS[n.status]} (operator: {current}).\n"
+            f"Node {node_id} is {_status(n).name.capitalize()} (operator: {current}).\n"
             f"ACTION NEEDED: the operator key {operator} must accept the binding before it can"
             f" act for the node{'' if active else ' and the node can be activated'}."
             f" With the operator's account, run:\n  {shlex.join(accept)}"
@@ -235,7 +240,7 @@ def cli(
             click.echo(f"Then run this command again to activate:\n  {shlex.join(finish)}")
         return
     click.echo(
-        f"Node {node_id} is {STATUS[n.status]}: operator {n.operator}, stake {format_tes(n.stake)}.\n"
+        f"Node {node_id} is {_status(n).name.capitalize()}: operator {n.operator}, stake {format_tes(n.stake)}.\n"
         f"Run it on the node machine with the operator key:\n"
         f"  tes-node run --rpc-url {rpc} --deployment {record} --account <operator alias>"
     )

@@ -35,7 +35,14 @@ from oracle.ape_helpers import (
     now,
     transact,
 )
-from oracle.client.sdk import DEFAULT_WINDOWS, MAX_REPLICAS, MAX_WINDOW, requirements_of
+from oracle.client.errors import ClientError
+from oracle.client.sdk import (
+    DEFAULT_WINDOWS,
+    MAX_WINDOW,
+    REPLICAS_RULE,
+    check_replicas,
+    requirements_of,
+)
 from oracle.deployment import JOB_PAYMENT
 from oracle.errors import OracleError
 from oracle.permit import sign_permit
@@ -137,17 +144,18 @@ def _checked_permit(account, d, chain, payment: int):
 )
 @click.option(
     "--replicas",
-    type=click.IntRange(1, MAX_REPLICAS),
+    type=int,
     default=1,
     show_default=True,
-    help="k: 1 = optimistic with a dispute window, >= 2 = commit-reveal quorum.",
+    help="k: 1 = claimed by one node, disputable in a window; odd 3..15 = seats drawn by the"
+    " contract, commit-reveal, the majority of the revealed seats decides. " + REPLICAS_RULE + ".",
 )
 @click.option(
     "--claim-window",
     type=Duration(),
     default=str(DEFAULT_WINDOWS["claimWindow"]),
     show_default="1h",
-    help="Time to gather the claims.",
+    help="Time to fill the seats (k = 1: a claim; k >= 3: draw and accept).",
 )
 @click.option(
     "--execution-window",
@@ -161,7 +169,7 @@ def _checked_permit(account, d, chain, payment: int):
     type=Duration(),
     default=str(DEFAULT_WINDOWS["revealWindow"]),
     show_default="30m",
-    help="k >= 2: time from the last commitment to the reveals.",
+    help="k >= 3: time from the last commitment to the reveals.",
 )
 @click.option(
     "--dispute-window",
@@ -196,6 +204,10 @@ def cli(
     """Packs or reads --bundle, signs a permit for --payment and creates the job."""
     from ape import chain
 
+    try:
+        check_replicas(replicas)  # before anything is read or signed: the market refuses even k
+    except ClientError as err:
+        raise ScriptError(str(err)) from err
     d = load_deployment(provider, deployment)
     me = str(account.address)
     windows = dict(
@@ -257,9 +269,19 @@ def cli(
     )
     event = receipt.decode_logs(d.market.JobCreated)[0]
     echo_tx("JobMarket.createJobWithPermit", receipt)
-    click.echo(f"Job {event.jobId} is open: nodes fetch {uri}")
+    if replicas == 1:
+        click.echo(
+            f"Job {event.jobId} is open: the first eligible node claims it; nodes fetch {uri}"
+        )
+    else:
+        anchored = receipt.decode_logs(d.market.DrawAnchored)
+        block = f" from the hash of block {anchored[0].drawBlock}" if anchored else ""
+        click.echo(
+            f"Job {event.jobId} is seating: {replicas} nodes will be drawn{block} (anyone may call"
+            f" draw once it is mined) and must accept their seats; nodes fetch {uri}"
+        )
     click.echo(
-        f"Claims close at {format_time(event.claimDeadline)}"
+        f"Seats must be filled by {format_time(event.claimDeadline)}"
         f" (in {format_duration(max(event.claimDeadline - now(chain), 0))});"
         f" submitted in {time.monotonic() - started:.1f} s"
     )

@@ -100,7 +100,8 @@ def main() -> None:
       tes-client publish job.tar.gz &              # or: --file for a file:// URI
       tes-client submit job.tar.gz --uri URI --payment 10 --replicas 3
       tes-client watch JOB_ID
-      tes-client fetch JOB_ID --out result/        # checked against the on-chain result hash
+      tes-client fetch JOB_ID --out result/        # checked against the job's on-chain record
+      tes-client verify JOB_ID result/             # again, later (k = 1: with result.tes-salt)
     """
 
 
@@ -336,20 +337,23 @@ def publish(bundles, host, port, public_host, as_file) -> None:
     type=int,
     default=1,
     show_default=True,
-    help="Nodes that must run it and agree (k).",
+    help="Nodes that run it: 1 (claimed by one node, disputable) or odd 3..15 (drawn, majority).",
 )
 @click.option(
     "--mode",
     type=click.Choice(["auto", "optimistic", "replicated"]),
     default="auto",
     show_default=True,
-    help="Verification: optimistic = k 1 with a dispute window; replicated = k >= 2 commit-reveal.",
+    help="Verification: optimistic = k 1 with a dispute window; replicated = k >= 3 (odd) drawn seats, commit-reveal.",
 )
 @click.option(
     "--collateral", help="TES each replica locks (default: the market's minimum for this payment)."
 )
 @click.option(
-    "--claim-window", default="1h", show_default=True, help="Time for k nodes to claim the job."
+    "--claim-window",
+    default="1h",
+    show_default=True,
+    help="Time to fill the seats (k = 1: a claim; k >= 3: draw + accept).",
 )
 @click.option(
     "--execution-window",
@@ -403,8 +407,9 @@ def submit(
     """Pay for a job: escrow the payment with an EIP-2612 permit (one transaction, no separate
     approve) and open it for k replicas. Prints the job id on stdout."""
     from oracle.client.errors import ClientError
-    from oracle.client.sdk import fmt_tes, tes
+    from oracle.client.sdk import check_replicas, fmt_tes, tes
 
+    check_replicas(replicas)
     if not bundle.is_file():
         raise ClientError(
             f"bundle file {bundle} does not exist (make one with `tes-client package`)"
@@ -413,8 +418,8 @@ def submit(
         raise ClientError(
             "optimistic verification runs k = 1 replica (with a dispute window); drop --replicas"
         )
-    if mode == "replicated" and replicas < 2:
-        raise ClientError("replicated verification needs --replicas 2 or more")
+    if mode == "replicated" and replicas < 3:
+        raise ClientError("replicated verification needs --replicas 3 or more (odd)")
     windows = {
         "claimWindow": parse_duration(claim_window, "--claim-window"),
         "executionWindow": parse_duration(execution_window, "--execution-window"),
@@ -448,15 +453,22 @@ def submit(
     )
 
 
+def _progress(view) -> str:
+    j = view.job
+    if view.status.name == "SEATING":
+        return f"{j.seated}/{j.k} drawn, {j.claims}/{j.k} accepted"
+    return f"{j.claims}/{j.k} seated, {j.commits}/{j.k} proven, {j.reveals} revealed"
+
+
 def _describe(view, now: int) -> dict:
-    f = view.fields
-    left = f["deadline"] - now
+    j = view.job
+    result = view.result_hash or view.commitment
     return {
-        "job": view.job_id, "status": view.status, "round": f["round"], "k": f["k"],
-        "progress": f"{f['claims']}/{f['k']} claimed, {f['commits']}/{f['k']} proven, {f['reveals']} revealed",
-        "deadline_in": left, "result": ("0x" + view.result_hash.hex()) if view.result_hash else None,
-        "replicas": [f"node {r['node_id']}: {r['state']}" + (f" (round {r['round']})" if r["round"] else "")
-                     for r in view.replicas],
+        "job": view.job_id, "status": view.status.label, "round": j.round, "k": j.k,
+        "progress": _progress(view), "deadline_in": j.deadline - now,
+        "result": ("0x" + result.hex()) if result else None,
+        "replicas": [f"node {seat.nodeId}: {seat.state.name.lower()}" + (f" (round {seat.round})" if seat.round else "")
+                     for seat in view.seats],
     }  # fmt: skip
 
 
@@ -465,16 +477,17 @@ def _table(rows: list[dict]):
 
     from oracle.client.sdk import TERMINAL
 
+    ended = {s.label for s in TERMINAL}
     table = Table(title="TES jobs", expand=False)
     for col in ("job", "status", "progress", "deadline in", "replicas", "result"):
         table.add_column(col)
-    colours = {"paid": "green", "accepted": "cyan", "failed": "red", "expired": "red", "overturned": "red",
-               "cancelled": "yellow"}  # fmt: skip
+    colours = {"paid": "green", "accepted": "cyan", "seating": "magenta", "failed": "red", "expired": "red",
+               "overturned": "red", "cancelled": "yellow"}  # fmt: skip
     for r in rows:
         st = r["status"]
         table.add_row(
             str(r["job"]), f"[{colours.get(st, 'white')}]{st}[/]" + (" (dispute re-run)" if r["round"] else ""),
-            r["progress"], "-" if st in TERMINAL else f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
+            r["progress"], "-" if st in ended else f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
             "\n".join(r["replicas"]) or "-", (r["result"] or "-")[:18],
         )  # fmt: skip
     return table
@@ -511,6 +524,7 @@ def watch(
 
     client = connect(rpc_url, deployment, account, passphrase_file, need_key=False)
     goal = {"paid"} if until == "paid" else {"accepted", "paid"}
+    ended = {s.label for s in TERMINAL}
     end = time.monotonic() + parse_duration(timeout, "--timeout")
     console = Console(stderr=False)
     live = console.is_terminal and not as_json
@@ -521,7 +535,7 @@ def watch(
         return [_describe(client.job(j), now) for j in job_ids]
 
     def done(rows) -> bool:
-        return all(r["status"] in goal or r["status"] in TERMINAL for r in rows)
+        return all(r["status"] in goal or r["status"] in ended for r in rows)
 
     def emit(rows) -> None:
         for r in rows:
@@ -581,10 +595,20 @@ def status(job_id, rpc_url, deployment, account, passphrase_file) -> None:
 def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
     """Download a job's result from a node that produced it (the URL the node announced on
     chain; the request is signed with your key, since only the job's client may fetch it),
-    and check it against the job's on-chain result hash: a mismatch is refused."""
+    and check it against the chain: a mismatch is refused and nothing is written.
+
+    \b
+    k = 1: the chain holds keccak(jobId, nodeId, resultHash, salt); the node sends its salt,
+           which is checked and kept next to the result as OUT.tes-salt (for `verify`).
+           Served once the proof is in (accepted or paid).
+    k >= 3: the chain holds the agreed result hash; served once the job is paid."""
+    from oracle.client.sdk import salt_path
+
     client = connect(rpc_url, deployment, account, passphrase_file)
     digest = client.fetch(job_id, out)
-    click.echo(f"result of job {job_id} in {out}: 0x{digest.hex()} matches the chain")
+    kept = salt_path(out)
+    click.echo(f"result of job {job_id} in {out}: 0x{digest.hex()} matches the chain"
+               + (f" (salt kept in {kept})" if kept.is_file() else ""))  # fmt: skip
 
 
 @main.command()
@@ -595,13 +619,31 @@ def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Also check this bundle is what the job ran.",
 )
+@click.option(
+    "--salt",
+    help="k = 1: the node's salt, 0x + 64 hex (default: RESULT_DIR.tes-salt from `fetch`).",
+)
+@click.option(
+    "--node",
+    "node_id",
+    type=int,
+    help="k = 1, with --salt: the node that sent it (default: the job's node).",
+)
 @with_chain
 @fail_clearly
-def verify(job_id, result_dir, bundle, rpc_url, deployment, account, passphrase_file) -> None:
-    """Recompute the result hash of a directory (docs/bundle.md) and compare it with the job's
-    on-chain result; exit status 1 on a mismatch."""
+def verify(
+    job_id, result_dir, bundle, salt, node_id, rpc_url, deployment, account, passphrase_file
+) -> None:
+    """Recompute the result hash of a directory (docs/bundle.md) and check it against the job's
+    on-chain record: the agreed result hash (k >= 3, or a k = 1 result revealed in a dispute),
+    or for k = 1 the salted commitment, with the salt `fetch` kept (or --salt). Exit status 1 on
+    a mismatch."""
+    from oracle.client.sdk import parse_salt
+
     client = connect(rpc_url, deployment, account, passphrase_file, need_key=False)
-    digest = client.verify(job_id, result_dir, bundle)
+    digest = client.verify(
+        job_id, result_dir, bundle, salt=parse_salt(salt) if salt else None, node_id=node_id
+    )
     click.echo(f"OK: {result_dir} is job {job_id}'s result 0x{digest.hex()}")
 
 
@@ -610,13 +652,28 @@ def verify(job_id, result_dir, bundle, rpc_url, deployment, account, passphrase_
 @with_chain
 @fail_clearly
 def dispute(job_id, rpc_url, deployment, account, passphrase_file) -> None:
-    """Dispute a k = 1 job's accepted result inside its dispute window: posts a bond equal to
-    the job's collateral (approve + dispute); fresh nodes re-run the job and the loser pays."""
+    """Dispute a k = 1 job's accepted result inside its dispute window (anyone but the job's own
+    node operator or owner may). You post a bond equal to the job's collateral (approve +
+    dispute); a jury of nodes is drawn by the contract, re-runs the job and commits, then the
+    jurors and the original node reveal. What happens to your bond:
+
+    \b
+      overturned (the jury's majority disagrees, or the node does not reveal):
+                 your bond back plus 50 % of the node's seized collateral; the
+                 client's payment is refunded
+      upheld     (the majority agrees with the node): you lose the bond; it pays
+                 the jurors who were right, and the node is paid as usual
+      no answer  (no jury forms, or no juror reveals): the result stands and you
+                 get the bond back minus a 10 % fee, paid to the node you held up
+
+    Refunds and winnings are credited: collect them with `tes-client withdraw`."""
     from oracle.client.sdk import fmt_tes
 
     client = connect(rpc_url, deployment, account, passphrase_file)
     bond = client.dispute(job_id)
-    click.echo(f"job {job_id} disputed with a {fmt_tes(bond)} bond; fresh replicas will re-run it")
+    click.echo(
+        f"job {job_id} disputed with a {fmt_tes(bond)} bond; a jury is being drawn to re-run it"
+    )
 
 
 @main.command()

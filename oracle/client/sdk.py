@@ -2,8 +2,15 @@
 
     client = Client.connect("http://127.0.0.1:8545", Path("deployments/local.json"), key)
     job_id = client.submit(Path("bundle.tar.gz"), uri, payment=10 * E18, replicas=3)
-    client.wait(job_id, until={"paid"})
-    digest = client.fetch(job_id, Path("result"))   # checked against job().resultHash
+    client.wait(job_id, until={JobStatus.PAID})
+    digest = client.fetch(job_id, Path("result"))   # checked against the job's on-chain commitment
+
+What a fetched result is checked against (protocol v2, docs/protocol.md "Nothing to copy"):
+  * k = 1, undisputed: the chain holds only the salted commitment keccak(jobId, nodeId, resultHash,
+    salt); the node sends the salt with the files (X-TES-Salt) and the check recomputes it.
+  * k = 1 after a dispute that upheld it: seat 0 revealed, so its `commitment` is the result hash.
+  * k >= 3, paid: `job.commitment` is the accepted result hash itself.
+The salt is kept next to the result (`<dest>.tes-salt`) so `verify` can re-check it later.
 
 Transactions are signed here with the client's key (web3.py, no ape needed) and every one is
 first simulated, so a revert comes back as the contract's named error, not as a bare failure.
@@ -12,6 +19,7 @@ Payment uses an EIP-2612 permit signed off-chain: one transaction, no separate a
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -33,38 +41,19 @@ from web3.logs import DISCARD
 
 from oracle import bundle as bundles
 from oracle.chain import Chain
-from oracle.client.errors import ClientError
+from oracle.client.errors import ClientError, ResultMismatch
 from oracle.errors import FetchError, ResultError
 from oracle.fetch import fetch_bundle
 from oracle.permit import permit_message
+from oracle.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat, SeatState
+from oracle.protocol import TERMINAL as PROTOCOL_TERMINAL
+from oracle.prove import commitment_of
 from oracle.results import result_hash, unpack_result
 from oracle.serve import sign_result_request
 
 E18 = 10**18
-STATUS = [
-    "none",
-    "open",
-    "running",
-    "revealing",
-    "accepted",
-    "paid",
-    "cancelled",
-    "expired",
-    "failed",
-    "overturned",
-]
-TERMINAL = frozenset({"paid", "cancelled", "expired", "failed", "overturned"})
-REPLICA_STATE = ["none", "claimed", "committed", "revealed"]
-JOB_FIELDS = ["payment", "collateral", "deadline", "status", "k", "round", "client", "requirements", "bundleHash",
-              "claims", "commits", "reveals", "replicaCount", "claimWindow", "executionWindow", "revealWindow",
-              "disputeWindow", "resultHash", "disputer"]  # fmt: skip
-PARAM_FIELDS = [
-    "protocolFeeBps",
-    "keeperBountyBps",
-    "minCollateralBps",
-    "disputeReplicas",
-    "minJobFee",
-]
+# What `wait` stops at unless told otherwise: the job can no longer change.
+TERMINAL = PROTOCOL_TERMINAL
 DEFAULT_WINDOWS = {
     "claimWindow": 3_600,
     "executionWindow": 7_200,
@@ -74,6 +63,20 @@ DEFAULT_WINDOWS = {
 MAX_WINDOW = 30 * 86_400  # JobMarket.MAX_WINDOW
 MAX_REPLICAS = 15  # JobMarket.MAX_REPLICAS
 MAX_RESULT_BYTES = 1 << 30
+SALT_SUFFIX = ".tes-salt"  # <dest>.tes-salt: {"job_id", "node_id", "salt"} of a fetched result
+SALT_HEADER = "X-TES-Salt"
+NODE_HEADER = "X-TES-Node"
+# docs/protocol.md "Nothing to copy": k is 1 (open claim, disputable) or odd (a majority decides).
+REPLICAS_RULE = (
+    "k must be 1 (one node, disputable) or odd from 3 to 15 (drawn seats, majority vote)"
+)
+
+
+def check_replicas(replicas: int) -> None:
+    """Refuses a k the market would refuse (MarketRules.checkRequest), before any gas is spent."""
+    if replicas == 1 or (replicas % 2 == 1 and 3 <= replicas <= MAX_REPLICAS):
+        return
+    raise ClientError(f"--replicas {replicas} is not allowed: {REPLICAS_RULE}")
 
 
 def tes(amount: str | int | Decimal) -> int:
@@ -99,28 +102,113 @@ def requirements_of(manifest: bundles.Manifest) -> tuple[int, int, int, int, int
     return (r.cpus, r.memory_mb, r.gpus, r.gpu_memory_mb, r.gpu_class)
 
 
+ZERO32 = b"\x00" * 32
+
+
 @dataclass(frozen=True)
 class JobView:
+    """A job as the chain holds it (`oracle.protocol.Job`) with every seat it ever had."""
+
     job_id: int
-    fields: dict[str, Any]
-    replicas: list[dict[str, Any]]
+    job: Job
+    seats: tuple[Seat, ...]
 
     @property
-    def status(self) -> str:
-        return STATUS[self.fields["status"]]
+    def status(self) -> JobStatus:
+        return self.job.status
+
+    @property
+    def single(self) -> bool:
+        """A k = 1 job (open claim, disputable): its k becomes the jury size once disputed."""
+        return self.job.round == 1 or self.job.k == 1
+
+    @property
+    def original(self) -> Seat | None:
+        """Seat 0 of a k = 1 job: the node that ran it (and must reveal if it is disputed)."""
+        return self.seats[0] if self.single and self.seats else None
 
     @property
     def result_hash(self) -> bytes | None:
-        h = bytes(self.fields["resultHash"])
-        return None if h == b"\x00" * 32 else h
+        """The result hash when the chain shows it: k >= 3 once a majority agreed (Paid); k = 1
+        only when the original node revealed it in a dispute. None for an undisputed k = 1 job,
+        whose chain record is the salted commitment."""
+        if self.single:
+            seat = self.original
+            if seat is not None and seat.state == SeatState.REVEALED:
+                return seat.commitment
+            return None
+        if self.status == JobStatus.PAID and self.job.commitment != ZERO32:
+            return self.job.commitment
+        return None
+
+    @property
+    def commitment(self) -> bytes | None:
+        return None if self.job.commitment == ZERO32 else self.job.commitment
 
     def to_dict(self) -> dict[str, Any]:
-        f = dict(self.fields)
-        for key in ("bundleHash", "resultHash"):
+        f = self.job.as_dict()
+        for key in ("bundleHash", "commitment"):
             f[key] = "0x" + bytes(f[key]).hex()
-        f["status"] = self.status
-        f["requirements"] = list(f["requirements"])
-        return {"job_id": self.job_id, **f, "replicas": self.replicas}
+        f["status"] = self.status.label
+        f["requirements"] = list(vars(f["requirements"]).values())
+        seats = [{"node_id": seat.nodeId, "state": seat.state.name.lower(), "round": seat.round,
+                  "accept_deadline": seat.acceptDeadline, "operator": seat.operator,
+                  "commitment": "0x" + seat.commitment.hex()} for seat in self.seats]  # fmt: skip
+        rh = self.result_hash
+        return {
+            "job_id": self.job_id,
+            **f,
+            "result_hash": "0x" + rh.hex() if rh else None,
+            "replicas": seats,
+        }
+
+
+@dataclass(frozen=True)
+class SaltRecord:
+    """What a node sent with a k = 1 result: the seat's node and the salt of its commitment."""
+
+    job_id: int
+    node_id: int
+    salt: bytes
+
+    def write(self, dest: Path) -> Path:
+        path = salt_path(dest)
+        path.write_text(
+            json.dumps(
+                {"job_id": self.job_id, "node_id": self.node_id, "salt": "0x" + self.salt.hex()}
+            )
+            + "\n"
+        )
+        return path
+
+    @classmethod
+    def read(cls, result_dir: Path) -> SaltRecord | None:
+        path = salt_path(result_dir)
+        if not path.is_file():
+            return None
+        try:
+            d = json.loads(path.read_text())
+            return cls(int(d["job_id"]), int(d["node_id"]), parse_salt(d["salt"]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ClientError(
+                f"{path} is not a salt record written by `tes-client fetch`: {err}"
+            ) from err
+
+
+def salt_path(result_dir: Path) -> Path:
+    """The salt lives next to the result, not in it: the result hash covers every file inside."""
+    result_dir = Path(result_dir)
+    return result_dir.with_name(result_dir.name + SALT_SUFFIX)
+
+
+def parse_salt(text: str) -> bytes:
+    raw = str(text).strip().removeprefix("0x")
+    if len(raw) != 64:
+        raise ClientError(f"a salt is 32 bytes as 0x + 64 hex digits, got {text!r}")
+    try:
+        return bytes.fromhex(raw)
+    except ValueError as err:
+        raise ClientError(f"a salt is 32 bytes as 0x + 64 hex digits, got {text!r}") from err
 
 
 class Client:
@@ -149,7 +237,8 @@ class Client:
 
     # ---------------------------------------------------------------- reads
     def parameters(self) -> dict[str, int]:
-        return dict(zip(PARAM_FIELDS, self.chain.market.functions.parameters().call(), strict=True))
+        raw = self.chain.market.functions.parameters().call()
+        return dict(zip(MARKET_PARAMETER_FIELDS, raw, strict=True))
 
     def balance(self, account: str | None = None) -> int:
         return int(self.chain.token.functions.balanceOf(account or self.address).call())
@@ -158,15 +247,12 @@ class Client:
         count = self.chain.market.functions.jobCount().call()
         if not 1 <= job_id <= count:
             raise ClientError(f"no job {job_id} on this market (jobs 1..{count} exist)")
-        fields = dict(zip(JOB_FIELDS, self.chain.market.functions.job(job_id).call(), strict=True))
-        reps = []
-        for i in range(fields["replicaCount"]):
-            node_id, state, rnd, operator, commitment = self.chain.market.functions.replica(
-                job_id, i
-            ).call()
-            reps.append({"node_id": node_id, "state": REPLICA_STATE[state], "round": rnd, "operator": operator,
-                         "commitment": "0x" + bytes(commitment).hex()})  # fmt: skip
-        return JobView(job_id, fields, reps)
+        market = self.chain.market.functions
+        job = Job.from_raw(market.job(job_id).call())
+        seats = tuple(
+            Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
+        )
+        return JobView(job_id, job, seats)
 
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -204,6 +290,7 @@ class Client:
 
         Every input is checked first, against the chain's own rules, so a mistake is explained
         before any gas is spent."""
+        check_replicas(replicas)
         bundle = Path(bundle)
         if not bundle.is_file():
             raise ClientError(
@@ -218,8 +305,6 @@ class Client:
             except FetchError as err:
                 raise ClientError(f"nodes could not get this bundle from {uri}: {err}") from err
         params = self.parameters()
-        if not 1 <= replicas <= MAX_REPLICAS:
-            raise ClientError(f"--replicas must be between 1 and {MAX_REPLICAS}, got {replicas}")
         if payment < params["minJobFee"]:
             raise ClientError(
                 f"payment {fmt_tes(payment)} is below the market's minimum job fee of {fmt_tes(params['minJobFee'])}"
@@ -281,7 +366,7 @@ class Client:
     def wait(
         self,
         job_id: int,
-        until: Iterable[str] = TERMINAL,
+        until: Iterable[JobStatus] = TERMINAL,
         timeout_s: float = 600.0,
         poll_s: float = 1.0,
         on_update: Callable[[JobView], None] | None = None,
@@ -296,23 +381,87 @@ class Client:
             if view.status in goal:
                 return view
             if time.monotonic() > end:
-                raise TimeoutError(f"job {job_id} still {view.status} after {timeout_s:g} s")
+                raise TimeoutError(f"job {job_id} still {view.status.label} after {timeout_s:g} s")
             time.sleep(poll_s)
 
     # ---------------------------------------------------------------- results
-    def fetch(self, job_id: int, dest: Path, *, timeout_s: float = 60.0) -> bytes:
-        """Downloads the job's result from a node whose replica produced the accepted result,
-        unpacks it into `dest` and checks it against the result hash on chain. Refuses (and
-        leaves nothing in `dest`) if no node serves matching files."""
-        view = self.job(job_id)
+    @staticmethod
+    def _fetchable(view: JobView) -> None:
+        """Nodes serve a result only once copying it can no longer pay: a k = 1 result after its
+        proof (Accepted, Paid), a k >= 3 result once paid."""
+        ready = {JobStatus.ACCEPTED, JobStatus.PAID} if view.single else {JobStatus.PAID}
+        if view.status in ready:
+            return
+        if view.status == JobStatus.OVERTURNED:
+            raise ClientError(f"job {view.job_id}'s result was overturned by a dispute: there is none to fetch"
+                              " (your payment was refunded: `tes-client withdraw`)")  # fmt: skip
+        if view.single and view.job.round == 1:
+            raise ClientError(
+                f"job {view.job_id} is disputed ({view.status.label}): wait for the jury's verdict"
+            )
+        when = (
+            "once it is proven (accepted)"
+            if view.single
+            else "once the replicas agreed and it is paid"
+        )
+        raise ClientError(f"job {view.job_id} has no result to fetch yet (status: {view.status.label});"
+                          f" nodes serve it {when}")  # fmt: skip
+
+    @staticmethod
+    def sources(view: JobView) -> list[int]:
+        """The nodes whose seat produced the accepted result, in the order to ask them."""
+        if view.single:
+            return [view.original.nodeId] if view.original else []
+        return [seat.nodeId for seat in view.seats
+                if seat.round == 0 and seat.state == SeatState.REVEALED and seat.commitment == view.job.commitment]  # fmt: skip
+
+    @staticmethod
+    def check_result(view: JobView, got: bytes, salt: SaltRecord | None) -> None:
+        """Raises ClientError unless files hashing to `got` are the job's accepted result."""
         expected = view.result_hash
-        if expected is None or view.status not in ("accepted", "paid"):
-            raise ClientError(f"job {job_id} has no accepted result yet (status: {view.status})")
+        if expected is not None:  # k >= 3 paid, or a k = 1 result revealed in a dispute
+            if got != expected:
+                raise ResultMismatch(
+                    f"files hash to 0x{got.hex()}, the chain's result is 0x{expected.hex()}"
+                )
+            return
+        if not view.single or view.commitment is None:
+            raise ClientError(
+                f"job {view.job_id} has no accepted result on chain (status: {view.status.label})"
+            )
+        # k = 1, undisputed: only keccak(jobId, nodeId, resultHash, salt) is on chain.
+        if salt is None:
+            raise ClientError(
+                f"job {view.job_id} is k = 1: its chain record is a salted commitment, so checking files needs the"
+                f" node's salt (kept as <dir>{SALT_SUFFIX} by `tes-client fetch`, or pass --salt)"
+            )
+        if salt.job_id != view.job_id:
+            raise ClientError(f"the salt record is for job {salt.job_id}, not job {view.job_id}")
+        node_id = view.original.nodeId  # type: ignore[union-attr]
+        if salt.node_id != node_id:
+            raise ResultMismatch(
+                f"the salt came from node {salt.node_id}, but job {view.job_id} ran on node {node_id}"
+            )
+        mine = commitment_of(view.job_id, node_id, got, salt.salt)
+        if mine != view.commitment:
+            raise ResultMismatch(
+                f"files hash to 0x{got.hex()}; with node {node_id}'s salt that commits to 0x{mine.hex()},"
+                f" the chain's commitment is 0x{view.commitment.hex()}"
+            )
+
+    def fetch(self, job_id: int, dest: Path, *, timeout_s: float = 60.0) -> bytes:
+        """Downloads the job's result from a node whose seat produced the accepted result,
+        unpacks it into `dest` and checks it against the chain (see the module docstring); the
+        node's salt goes to `<dest>.tes-salt`. Returns the result hash. Refuses (and leaves
+        nothing in `dest`) if no node serves matching files."""
+        view = self.job(job_id)
+        self._fetchable(view)
         dest = Path(dest)
         if dest.exists() and any(dest.iterdir()):
             raise ClientError(f"{dest} is not empty")
-        agreeing = [r["node_id"] for r in view.replicas if r["commitment"] == "0x" + expected.hex()]
-        candidates = agreeing or [r["node_id"] for r in view.replicas]
+        candidates = self.sources(view)
+        if not candidates:
+            raise ClientError(f"no seat of job {job_id} holds its accepted result")
         urls = self.endpoints(candidates)
         if not urls:
             raise ClientError(f"none of the nodes {candidates} announced a results URL on chain")
@@ -331,6 +480,7 @@ class Client:
             try:
                 with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
                     archive = resp.read(MAX_RESULT_BYTES + 1)
+                    headers = resp.headers
             except urllib.error.HTTPError as err:
                 problems.append(
                     f"node {node_id} ({url}): HTTP {err.code} {err.read()[:200].decode(errors='replace')}"
@@ -339,69 +489,125 @@ class Client:
             except (OSError, ValueError) as err:
                 problems.append(f"node {node_id} ({url}): {err}")
                 continue
+            try:
+                salt = self._salt_of(job_id, node_id, headers, required=view.result_hash is None)
+            except ClientError as err:
+                problems.append(f"node {node_id}: {err}: refused")
+                continue
             tmp = Path(tempfile.mkdtemp(prefix="tes-result-"))
             try:
                 got = unpack_result(archive, tmp / "out", MAX_RESULT_BYTES)
+                self.check_result(view, got, salt)
             except ResultError as err:
                 problems.append(f"node {node_id}: unusable archive: {err}")
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
-            if got != expected:
-                problems.append(
-                    f"node {node_id}: files hash to 0x{got.hex()}, chain says 0x{expected.hex()}: refused"
-                )
+            except ClientError as err:
+                problems.append(f"node {node_id}: {err}: refused")
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
             dest.mkdir(parents=True, exist_ok=True)
             for item in (tmp / "out").iterdir():
                 shutil.move(str(item), dest / item.name)
             shutil.rmtree(tmp, ignore_errors=True)
+            if salt is not None:
+                salt.write(dest)
             return got
         raise ClientError(
-            f"no node served a result matching job {job_id}'s on-chain hash:\n  "
+            f"no node served a result matching job {job_id}'s on-chain record:\n  "
             + "\n  ".join(problems)
         )
 
-    def verify(self, job_id: int, result_dir: Path, bundle: Path | None = None) -> bytes:
-        """Recomputes the result hash of `result_dir` (and the bundle hash) against the chain."""
+    @staticmethod
+    def _salt_of(job_id: int, node_id: int, headers: Any, *, required: bool) -> SaltRecord | None:
+        """The salt a node sent (X-TES-Salt) for its own seat (X-TES-Node)."""
+        salt, node = headers.get(SALT_HEADER), headers.get(NODE_HEADER)
+        if salt is None or node is None:
+            if required:
+                raise ClientError(f"the node sent no {SALT_HEADER}/{NODE_HEADER} header, so its k = 1 result cannot be"
+                                  " checked against the salted commitment (does it run an older tes-node?)")  # fmt: skip
+            return None
+        try:
+            sender = int(node)
+        except ValueError as err:
+            raise ClientError(f"{NODE_HEADER} {node!r} is not a node id") from err
+        if sender != node_id:
+            raise ClientError(f"it answered as node {sender}, not node {node_id}")
+        return SaltRecord(job_id, node_id, parse_salt(salt))
+
+    def verify(
+        self,
+        job_id: int,
+        result_dir: Path,
+        bundle: Path | None = None,
+        *,
+        salt: bytes | None = None,
+        node_id: int | None = None,
+    ) -> bytes:
+        """Recomputes the result hash of `result_dir` (and the bundle hash) and checks it against
+        the chain. A k = 1 result needs its salt: `salt` (and `node_id`, default seat 0's node)
+        or the `<result_dir>.tes-salt` record `fetch` wrote."""
         view = self.job(job_id)
         if bundle is not None:
             got = bundles.bundle_hash(Path(bundle).read_bytes())
-            if got != bytes(view.fields["bundleHash"]):
+            if got != view.job.bundleHash:
                 raise ClientError(
-                    f"bundle {bundle} hashes to 0x{got.hex()}, job {job_id} ran 0x{bytes(view.fields['bundleHash']).hex()}"
+                    f"bundle {bundle} hashes to 0x{got.hex()}, job {job_id} ran 0x{view.job.bundleHash.hex()}"
                 )
-        expected = view.result_hash
-        if expected is None:
-            raise ClientError(f"job {job_id} has no result on chain yet (status: {view.status})")
+        if view.result_hash is None and not (
+            view.single and view.status in (JobStatus.ACCEPTED, JobStatus.PAID)
+        ):
+            raise ClientError(
+                f"job {job_id} has no result on chain yet (status: {view.status.label})"
+            )
+        if salt is not None:
+            default = view.original.nodeId if view.original else 0
+            record = SaltRecord(job_id, default if node_id is None else node_id, salt)
+        else:
+            record = SaltRecord.read(result_dir)
         try:
             got = result_hash(result_dir)
         except ResultError as err:
             raise ClientError(str(err)) from err
-        if got != expected:
-            raise ClientError(
-                f"MISMATCH: {result_dir} hashes to 0x{got.hex()}, chain says 0x{expected.hex()}"
-            )
+        try:
+            self.check_result(view, got, record)
+        except ResultMismatch as err:
+            raise ResultMismatch(f"MISMATCH: {result_dir}: {err}") from err
         return got
 
     # ---------------------------------------------------------------- disputes and refunds
     def dispute(self, job_id: int) -> int:
         """Disputes a k = 1 job's accepted result inside its window, posting a bond equal to the
-        job's collateral (approve, then dispute). Returns the bond."""
+        job's collateral (approve, then dispute). Returns the bond. The job's own node (its
+        operator or licence owner) may not dispute it: the contract refuses, and so does this."""
         view = self.job(job_id)
-        if view.status != "accepted" or view.fields["round"] != 0:
+        if view.status != JobStatus.ACCEPTED or view.job.round != 0:
             raise ClientError(
-                f"job {job_id} cannot be disputed: it is {view.status} (only an accepted k = 1 result can)"
+                f"job {job_id} cannot be disputed: it is {view.status.label} (only an accepted k = 1 result can)"
             )
         now = self.chain_time()
-        if now > view.fields["deadline"]:
+        if now > view.job.deadline:
             raise ClientError(
-                f"the dispute window of job {job_id} closed at {view.fields['deadline']} (chain time {now})"
+                f"the dispute window of job {job_id} closed at {view.job.deadline} (chain time {now})"
             )
-        bond = int(view.fields["collateral"])
-        if self.balance() < bond:
+        bond = int(view.job.collateral)
+        if bond == 0:
             raise ClientError(
-                f"insufficient TES balance for the {fmt_tes(bond)} dispute bond (have {fmt_tes(self.balance())})"
+                f"job {job_id} has no collateral, so there is no bond to post: it cannot be disputed"
+            )
+        node_id = view.original.nodeId  # type: ignore[union-attr]
+        registry = self.chain.registry.functions
+        me = self.address.lower()
+        if (
+            me == registry.operatorOf(node_id).call().lower()
+            or me == registry.ownerOfNode(node_id).call().lower()
+        ):
+            raise ClientError(f"{self.address} operates or owns node {node_id}, which ran job {job_id}:"
+                              " a job's own node cannot dispute it")  # fmt: skip
+        have = self.balance()
+        if have < bond:
+            raise ClientError(
+                f"insufficient TES balance for the {fmt_tes(bond)} dispute bond (have {fmt_tes(have)})"
             )
         market = self.chain.market.address
         if self.chain.token.functions.allowance(self.address, market).call() < bond:

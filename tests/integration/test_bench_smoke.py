@@ -52,6 +52,10 @@ def test_bench_quick_writes_reports(tmp_path):
         res["batching"]["with"]["batch_size"] > 1 and res["batching"]["without"]["batch_size"] == 1
     )
     assert "gas" in res
+    # every job of every network phase paid once (the bench raises otherwise) and its result
+    # fetched from its node and verified against the chain (k = 1: the salted commitment)
+    for phase in (res["e2e"]["batched"], res["e2e"]["unbatched"], res["overhead"]["network"]):
+        assert phase["verified"] == phase["jobs"] > 0
     assert res["machine"]["nproc"] >= 1 and res["machine"]["cpu_model"]
 
     md = out_md.read_text()

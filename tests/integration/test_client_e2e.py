@@ -1,8 +1,11 @@
 """Every job kind end to end through the `tes-client` CLI, against three real `tes-node`
 processes on anvil: package, publish, submit (permit), watch until paid, fetch from the node
-that announced its URL on chain, verify against the on-chain result hash; k = 3 jobs reach
-consensus, a k = 1 job is disputed in its window, a GPU job is refused by nodes without GPUs,
-and every kind of bad input is refused with a clear message before any gas is spent."""
+that announced its URL on chain, verify against the chain. k = 3 jobs are drawn (seating), the
+three nodes accept, commit and reveal, and the result is the agreed hash; a k = 1 result is
+checked against its salted commitment with the salt the node sends (kept next to the result for
+`verify`); tampered files are refused with nothing written; a k = 1 job is disputed in its
+window by the client (its own node's operator may not); a GPU job finds no eligible node; and
+every kind of bad input is refused with a clear message before any gas is spent."""
 
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
+from oracle.client.sdk import Client, SaltRecord, salt_path
+from oracle.prove import commitment_of
 from oracle.results import pack_result, result_hash
 from tests.utils.constants import E18, WINDOWS
-from tests.utils.market import Status
+from tests.utils.market import ReplicaState, Status
 from tests.utils.nodes import PASSPHRASE, make_keystore, wait_for
 
 pytestmark = pytest.mark.anvil
@@ -84,8 +90,8 @@ def files_of(directory: Path) -> set[str]:
 
 
 def test_client_cli__every_kind_paid_fetched_and_verified(
-    tmp_path, chain, market, token, setup_node, node_owners, operators, client, stranger, fund, ape_data,
-    record, rpc_url, spawn,
+    tmp_path, chain, market, token, registry, setup_node, node_owners, operators, client, stranger, fund,
+    ape_data, record, rpc_url, spawn,
 ):  # fmt: skip
     started = time.monotonic()
 
@@ -95,9 +101,9 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
     make_keystore(ape_data, "client", client.private_key)
     make_keystore(ape_data, "broke", stranger.private_key)
     fund(client, 1_000 * E18)
-    for i in range(3):
-        setup_node(node_owners[i], operators[i])
+    node_ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     nodes = [spawn(i) for i in range(3)]
+    node_of = dict(zip(node_ids, nodes, strict=True))
     cli = Cli(tmp_path, rpc_url, record, ape_data)
 
     # ---- package every kind (the runner and config go into the bundle; data ships with it)
@@ -142,6 +148,13 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
         # ---- submit: k = 3 of every kind, k = 1 twice (one to be paid, one to be disputed)
         jobs = {kind: int(cli("submit", f"{kind}.tar.gz", "--uri", uris[kind], "--payment", "10", "-k", "3")
                           .stdout.split()[0]) for kind in OUTPUTS}  # fmt: skip
+        drawn = (
+            Status.SEATING,
+            Status.RUNNING,
+            Status.REVEALING,
+            Status.PAID,
+        )  # never Open: seats are drawn
+        assert all(market.job(j).status in drawn for j in jobs.values())
         k1 = int(cli("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "5", "--mode", "optimistic")
                  .stdout.split()[0])  # fmt: skip
         k1_disputed = int(
@@ -155,6 +168,7 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
             ).stdout.split()[0]
         )
         assert market.job(gpu_job).requirements.gpuCount == 1
+        chain.mine()  # the last job's draw block (anvil mines only on a transaction)
         lap("submitted")
 
         # ---- bad inputs, while the nodes work: each refused before any transaction
@@ -177,6 +191,9 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
                   str(chain.pending_timestamp - 600), says="is in the past")  # fmt: skip
         cli.fails("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "10", "--claim-window", "0",
                   says="claimWindow must be between 1 s and")  # fmt: skip
+        for even in ("2", "4"):
+            cli.fails("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "10", "-k", even,
+                      says=f"--replicas {even} is not allowed: k must be 1 (one node, disputable) or odd")  # fmt: skip
         cli.fails("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "10", "--account", "broke",
                   says="insufficient TES balance")  # fmt: skip
         cli.fails("submit", "command.tar.gz", "--uri", uris["simulate"], "--payment", "10",
@@ -203,14 +220,18 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
     for kind, job_id in jobs.items():
         job = market.job(job_id)
         assert job.status == Status.PAID, kind
-        reveals = {market.replica(job_id, i).commitment for i in range(3)}
-        assert reveals == {job.resultHash}, f"{kind}: replicas disagree"
+        seats = [market.replica(job_id, i) for i in range(job.replicaCount)]
+        revealed = [seat for seat in seats if seat.state == ReplicaState.REVEALED]
+        assert len(revealed) == 3 and len({seat.nodeId for seat in revealed}) == 3, kind
+        assert {seat.commitment for seat in revealed} == {job.commitment}, (
+            f"{kind}: replicas disagree"
+        )
 
-        # ---- fetch from a node (URL from EndpointAnnounced), checked against the chain
+        # ---- fetch from a node (URL from EndpointAnnounced), checked against the agreed hash
         out = cli("fetch", str(job_id), "--out", f"result-{kind}").stdout
         assert "matches the chain" in out
         assert files_of(tmp_path / f"result-{kind}") == OUTPUTS[kind]
-        assert result_hash(tmp_path / f"result-{kind}") == job.resultHash
+        assert result_hash(tmp_path / f"result-{kind}") == job.commitment
         cli("verify", str(job_id), f"result-{kind}", "--bundle", f"{kind}.tar.gz")
     assert (tmp_path / "result-command" / "answer.txt").read_text() == "42"
     assert json.loads((tmp_path / "result-tune" / "best.json").read_text())["trials"] == 16
@@ -226,24 +247,70 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
         "fetch", str(jobs["map"]), "--out", "tampered", says="no node served a result matching"
     )
     assert err.count("refused") == 3 and not (tmp_path / "tampered").exists()
+    assert not salt_path(tmp_path / "tampered").exists()
     lap("fetched and verified")
 
-    # ---- k = 1: accepted, disputed inside its window by the client (approve + dispute)
+    # ---- k = 1: accepted with a salted commitment; the result hash is not on chain
     wait_for(lambda: market.job(k1).status == Status.ACCEPTED and market.job(k1_disputed).status == Status.ACCEPTED,
              120, what="k=1 jobs accepted", nodes=nodes)  # fmt: skip
-    cli.fails("dispute", str(jobs["simulate"]), says="cannot be disputed")
-    cli("dispute", str(k1_disputed))
-    assert market.job(k1_disputed).round == 1 and market.job(k1_disputed).disputer == client.address
-    cli("fetch", str(k1), "--out", "result-k1")
+    seat = market.replica(k1, 0)
+    out = cli("fetch", str(k1), "--out", "result-k1").stdout
+    assert "matches the chain" in out and "result-k1.tes-salt" in out
     assert (tmp_path / "result-k1" / "answer.txt").read_text() == "42"
-    lap("k=1 disputed and fetched")
+    kept = SaltRecord.read(tmp_path / "result-k1")
+    assert (kept.job_id, kept.node_id) == (k1, seat.nodeId)
+    digest = result_hash(tmp_path / "result-k1")
+    assert commitment_of(k1, seat.nodeId, digest, kept.salt) == market.job(k1).commitment != digest
+    assert (
+        files_of(tmp_path / "result-k1") == OUTPUTS["command"]
+    )  # the salt lives next to it, not in it
 
-    # ---- the GPU job: every node refused it (no GPU here), so it is still open; the client cancels
-    for n in nodes:
-        wait_for(lambda n=n: (n.db("SELECT stage, reason FROM jobs WHERE job_id = ?", gpu_job) or [("", "")])[0][0]
-                 == "skipped", 30, what="GPU job refused", nodes=nodes)  # fmt: skip
-        assert "gpus=1" in n.db("SELECT reason FROM jobs WHERE job_id = ?", gpu_job)[0][0]
-    assert market.job(gpu_job).status == Status.OPEN
+    # verify: offline with the kept salt, with --salt, and refusing a wrong salt or a missing one
+    cli("verify", str(k1), "result-k1", "--bundle", "command.tar.gz")
+    salt_path(tmp_path / "result-k1").rename(tmp_path / "k1.salt")
+    cli.fails("verify", str(k1), "result-k1", says="checking files needs the node's salt")
+    cli("verify", str(k1), "result-k1", "--salt", "0x" + kept.salt.hex())
+    cli.fails("verify", str(k1), "result-k1", "--salt", "0x" + "00" * 32, says="MISMATCH")
+    cli.fails("verify", str(k1), "result-k1", "--salt", "0x1234", says="a salt is 32 bytes")
+
+    # the SDK says the same; a tampered k = 1 archive on the node is refused, nothing written
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+    assert sdk.fetch(k1, tmp_path / "result-k1-sdk") == digest
+    (tmp_path / "result-k1" / "answer.txt").write_text("41")
+    forged, _ = pack_result(tmp_path / "result-k1")
+    n = node_of[seat.nodeId]
+    stored = n.db("SELECT result_hash FROM jobs WHERE job_id = ?", k1)[0][0]
+    (n.data_dir / "results" / f"{stored}.tar.gz").write_bytes(forged)
+    err = cli.fails(
+        "fetch", str(k1), "--out", "tampered-k1", says="no node served a result matching"
+    )
+    assert "commits to" in err and "refused" in err
+    assert (
+        not (tmp_path / "tampered-k1").exists() and not salt_path(tmp_path / "tampered-k1").exists()
+    )
+    lap("k=1 fetched and verified with its salt")
+
+    # ---- disputes: a k = 3 job cannot be; the node's own operator may not; the client may
+    cli.fails("dispute", str(jobs["simulate"]), says="cannot be disputed")
+    original = market.replica(k1_disputed, 0).nodeId
+    cli.fails("dispute", str(k1_disputed), "--account", f"op{node_ids.index(original)}",
+              says="a job's own node cannot dispute it")  # fmt: skip
+    cli("dispute", str(k1_disputed))
+    disputed = market.job(k1_disputed)
+    assert (
+        disputed.round == 1
+        and disputed.disputer == client.address
+        and disputed.status == Status.SEATING
+    )
+    lap("k=1 disputed")
+
+    # ---- the GPU job: no node meets its requirements (no GPU here), so no seat is ever taken;
+    # the client cancels it
+    gpu = market.job(gpu_job)
+    assert gpu.status == Status.SEATING and gpu.claims == 0
+    assert all(
+        market.replica(gpu_job, i).state != ReplicaState.CLAIMED for i in range(gpu.replicaCount)
+    )
     cli("cancel", str(gpu_job))
     assert market.job(gpu_job).status == Status.CANCELLED
 

@@ -21,6 +21,7 @@ from oracle.ape_helpers import (
     record_name,
     transact,
 )
+from oracle.protocol import JobStatus, NodeStatus, SeatState
 from tests.utils.constants import E18, TIER_PRICE
 
 
@@ -131,6 +132,61 @@ def test_explain_revert__sale_not_open_says_when(licence, deployer, node_owner, 
         re.search(r"\(in (1h 5\dm|2h)", msg)
         and "[NodeLicense.NodeLicenseSaleNotOpen(tierId=1" in msg
     )
+
+
+# The v2 market and registry errors a script can hit, each read as a sentence naming the rule.
+V2_ERRORS = [
+    ("JobMarketSeatsAreDrawn", ["uint256"], [7], "JobMarket", "job 7 has drawn seats (k >= 3 or a dispute jury)"),
+    ("JobMarketNothingToDraw", ["uint256", "uint256"], [7, 120], "JobMarket",
+     "nothing to draw for job 7 now: its seats are full, no draw is anchored, or the anchor block 120"),
+    ("JobMarketNothingToRedraw", ["uint256"], [7], "JobMarket", "no drawn seat of job 7 has missed its accept"),
+    ("NodeRegistryNotOperator", ["uint256", "address"], [3, "0x" + "22" * 20], "NodeRegistry",
+     "is not the current operator of node 3"),
+    ("JobMarketWrongSeatState", ["uint256", "uint256", "uint8"], [7, 3, int(SeatState.DROPPED)], "JobMarket",
+     "node 3's seat in job 7 is dropped"),
+    ("JobMarketWrongStatus", ["uint256", "uint8"], [7, int(JobStatus.SEATING)], "JobMarket", "job 7 is seating"),
+    ("JobMarketInvalidReplicas", ["uint256"], [2], "JobMarket", "k must be 1 or odd, 3 to 15"),
+    ("NodeRegistryNotPendingOperator", ["uint256", "address"], [3, "0x" + "22" * 20], "NodeRegistry",
+     "is not the operator key proposed for node 3"),
+    ("NodeRegistryNotActive", ["uint256", "uint8"], [3, int(NodeStatus.JAILED)], "NodeRegistry",
+     "node 3 is jailed, not active"),
+    ("NodeRegistryInsufficientFreeStake", ["uint256", "uint256", "uint256"], [3, E18, 2 * E18], "NodeRegistry",
+     "node 3 has 1 TES of free stake"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, types, values, contract, says", V2_ERRORS, ids=[e[0] for e in V2_ERRORS]
+)
+def test_explain_revert__v2_errors_read_as_sentences(project, name, types, values, contract, says):
+    err = _raw_error(name, types, values)
+    revert = decode_revert(err)
+    assert (revert.contract, revert.name) == (contract, name)
+    msg = explain_revert(err)
+    assert says in msg and msg.endswith(f"[{revert}]"), msg
+
+
+def test_transact__claiming_a_drawn_job_reads_as_a_sentence(
+    market, create_job, setup_node, node_owner, operator
+):
+    node_id = setup_node(node_owner, operator)
+    job_id = create_job(replicas=3)
+    assert JobStatus(market.job(job_id).status) == JobStatus.SEATING
+    with pytest.raises(ScriptError) as info:
+        transact("claiming", market.claim, job_id, node_id, sender=operator)
+    assert info.value.message == (
+        f"claiming failed: job {job_id} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
+        f" a drawn node accepts its seat instead [JobMarket.JobMarketSeatsAreDrawn(jobId={job_id})]"
+    )
+
+
+def test_transact__accepting_a_binding_nobody_proposed(registry, licence, node_owner, stranger):
+    tx = licence.buy(0, 1, value=TIER_PRICE, sender=node_owner)
+    node_id = tx.decode_logs(licence.LicencesPurchased)[0].firstTokenId
+    with pytest.raises(ScriptError) as info:
+        transact("accepting", registry.acceptOperator, node_id, sender=stranger)
+    assert f"is not the operator key proposed for node {node_id}" in info.value.message
+    assert "NodeRegistry.NodeRegistryNotPendingOperator" in info.value.message
 
 
 # ------------------------------------------------------------------ record names

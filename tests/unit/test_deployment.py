@@ -19,6 +19,7 @@ from oracle.deployment import (
     save_record,
 )
 from oracle.errors import ConfigError
+from oracle.protocol import MARKET_PARAMETER_FIELDS
 from tests.utils.constants import MIN_STAKE, TIER_PRICE
 
 
@@ -47,6 +48,15 @@ def test_deploy_all__uses_default_parameters(deployed, deployer):
     assert tuple(d.market.parameters()) == tuple(MARKET_PARAMETERS.values())
     assert d.market.owner() == deployer.address
     assert d.params.genesis_time == d.rewards.genesisTime()
+
+
+def test_market_parameters__named_in_the_order_the_chain_returns_them(deployed):
+    """The client SDK and scripts zip `market.parameters()` with MARKET_PARAMETER_FIELDS."""
+    d = deployed
+    assert tuple(MARKET_PARAMETERS) == MARKET_PARAMETER_FIELDS
+    returned = d.market.parameters()
+    assert {name: getattr(returned, name) for name in MARKET_PARAMETER_FIELDS} == MARKET_PARAMETERS
+    assert MARKET_PARAMETERS["acceptWindow"] == 600 and MARKET_PARAMETERS["disputeReplicas"] % 2 == 1
 
 
 def test_deploy_all__with_overridden_parameters__deploys_them(project, deployer, treasury):

@@ -1,0 +1,238 @@
+"""oracle/client/sdk.py: what a fetched or kept result is checked against, per protocol v2.
+
+No chain here: the job and its seats are built as `market.job` / `market.replica` return them,
+and a small HTTP server plays the node (archive + X-TES-Salt / X-TES-Node headers)."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from eth_account import Account
+
+from oracle.client.errors import ClientError, ResultMismatch
+from oracle.client.sdk import Client, JobView, SaltRecord, check_replicas, salt_path
+from oracle.protocol import Capabilities, Job, JobStatus, Seat, SeatState
+from oracle.prove import commitment_of
+from oracle.results import pack_result, result_hash
+
+JOB_ID, NODE, OTHER = 7, 3, 4
+SALT = bytes(range(32))
+ZERO = b"\x00" * 32
+CLIENT_KEY = Account.create()
+
+
+def _job(
+    status: JobStatus, *, k: int = 1, round_: int = 0, commitment: bytes = ZERO, count: int = 1
+) -> Job:
+    return Job(
+        payment=10, collateral=1, deadline=0, status=status, k=k, round=round_, client=CLIENT_KEY.address,
+        requirements=Capabilities(1, 1, 0, 0, 0), bundleHash=b"\x11" * 32, claims=k, commits=k, reveals=0,
+        replicaCount=count, seated=k, redraws=0, protocolFeeBps=0, keeperBountyBps=0, claimWindow=1,
+        executionWindow=1, revealWindow=1, disputeWindow=1, drawBlock=0, commitment=commitment,
+        disputer="0x" + "00" * 20,
+    )  # fmt: skip
+
+
+def _seat(node: int, state: SeatState, commitment: bytes = ZERO, round_: int = 0) -> Seat:
+    return Seat(node, state, round_, 0, "0x" + "22" * 20, commitment)
+
+
+@pytest.fixture
+def result(tmp_path) -> tuple[Path, bytes]:
+    out = tmp_path / "made"
+    out.mkdir()
+    (out / "answer.txt").write_text("42")
+    return out, result_hash(out)
+
+
+def k1_accepted(digest: bytes) -> JobView:
+    c = commitment_of(JOB_ID, NODE, digest, SALT)
+    return JobView(
+        JOB_ID, _job(JobStatus.ACCEPTED, commitment=c), (_seat(NODE, SeatState.COMMITTED, c),)
+    )
+
+
+def k3_paid(digest: bytes, dissent: bytes) -> JobView:
+    seats = (
+        _seat(NODE, SeatState.REVEALED, digest), _seat(OTHER, SeatState.REVEALED, dissent),
+        _seat(5, SeatState.DROPPED), _seat(6, SeatState.REVEALED, digest), _seat(8, SeatState.REVEALED, digest),
+    )  # fmt: skip
+    return JobView(JOB_ID, _job(JobStatus.PAID, k=3, commitment=digest, count=5), seats)
+
+
+# ------------------------------------------------------------------ check_result
+def test_k1__files_and_salt_must_recompute_the_onchain_commitment(result):
+    _, digest = result
+    view = k1_accepted(digest)
+    assert view.single and view.result_hash is None  # the hash itself is not on chain
+    Client.check_result(view, digest, SaltRecord(JOB_ID, NODE, SALT))
+    with pytest.raises(ResultMismatch, match="with node 3's salt that commits to 0x"):
+        Client.check_result(view, b"\x01" * 32, SaltRecord(JOB_ID, NODE, SALT))
+    with pytest.raises(ResultMismatch, match="commits to"):
+        Client.check_result(view, digest, SaltRecord(JOB_ID, NODE, b"\x02" * 32))
+    with pytest.raises(ResultMismatch, match="the salt came from node 4, but job 7 ran on node 3"):
+        Client.check_result(view, digest, SaltRecord(JOB_ID, OTHER, SALT))
+    with pytest.raises(ClientError, match="checking files needs the node's salt") as info:
+        Client.check_result(view, digest, None)
+    assert not isinstance(info.value, ResultMismatch)
+
+
+def test_k1_upheld_dispute__seat_0_revealed_the_hash_and_that_is_the_reference(result):
+    _, digest = result
+    c = commitment_of(JOB_ID, NODE, digest, SALT)
+    seats = (_seat(NODE, SeatState.REVEALED, digest),) + tuple(
+        _seat(n, SeatState.REVEALED, digest, round_=1) for n in (4, 5, 6)
+    )
+    view = JobView(JOB_ID, _job(JobStatus.PAID, k=3, round_=1, commitment=c, count=4), seats)
+    assert view.single and view.result_hash == digest
+    Client.check_result(view, digest, None)  # no salt needed any more
+    with pytest.raises(ResultMismatch, match="the chain's result is 0x"):
+        Client.check_result(view, b"\x01" * 32, SaltRecord(JOB_ID, NODE, SALT))
+
+
+def test_k3__the_agreed_hash_and_only_seats_that_revealed_it_are_sources(result):
+    _, digest = result
+    view = k3_paid(digest, b"\x09" * 32)
+    assert not view.single and view.result_hash == digest
+    assert Client.sources(view) == [NODE, 6, 8]  # not the dissenter, not the dropped seat
+    Client.check_result(view, digest, None)
+    with pytest.raises(ResultMismatch):
+        Client.check_result(view, b"\x09" * 32, None)
+
+
+@pytest.mark.parametrize(
+    "view, says",
+    [
+        (
+            JobView(JOB_ID, _job(JobStatus.RUNNING), (_seat(NODE, SeatState.CLAIMED),)),
+            "once it is proven",
+        ),
+        (
+            JobView(JOB_ID, _job(JobStatus.REVEALING, k=3), ()),
+            "once the replicas agreed and it is paid",
+        ),
+        (JobView(JOB_ID, _job(JobStatus.SEATING, k=3, round_=1), ()), "is disputed (seating)"),
+        (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=3, round_=1), ()), "overturned by a dispute"),
+    ],
+)
+def test_fetchable__only_once_copying_can_no_longer_pay(view, says):
+    with pytest.raises(ClientError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        Client._fetchable(view)
+
+
+@pytest.mark.parametrize("k", [0, 2, 4, 14, 16])
+def test_check_replicas__k_is_1_or_odd(k):
+    with pytest.raises(ClientError, match=f"--replicas {k} is not allowed: k must be 1"):
+        check_replicas(k)
+    for ok in (1, 3, 5, 15):
+        check_replicas(ok)
+
+
+# ------------------------------------------------------------------ fetch against a fake node
+class FakeNode:
+    """Serves one archive with the headers a v2 node sends."""
+
+    def __init__(self, archive: bytes, headers: dict[str, str]):
+        self.archive, self.headers = archive, headers
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                for k, v in node.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(node.archive)))
+                self.end_headers()
+                self.wfile.write(node.archive)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+class OfflineClient(Client):
+    def __init__(self, view: JobView, urls: dict[int, str]):
+        chain = SimpleNamespace(
+            w3=None, chain_id=31337, market=SimpleNamespace(address="0x" + "33" * 20)
+        )
+        super().__init__(chain, CLIENT_KEY)  # type: ignore[arg-type]
+        self.view, self.urls = view, urls
+
+    def job(self, job_id):
+        return self.view
+
+    def endpoints(self, node_ids):
+        return {n: self.urls[n] for n in node_ids if n in self.urls}
+
+
+def test_fetch_k1__keeps_the_salt_next_to_the_result_and_verify_rereads_it(tmp_path, result):
+    made, digest = result
+    archive, _ = pack_result(made)
+    node = FakeNode(archive, {"X-TES-Salt": "0x" + SALT.hex(), "X-TES-Node": str(NODE)})
+    client = OfflineClient(k1_accepted(digest), {NODE: node.url})
+    dest = tmp_path / "result"
+
+    assert client.fetch(JOB_ID, dest) == digest
+
+    assert (dest / "answer.txt").read_text() == "42" and sorted(p.name for p in dest.iterdir()) == [
+        "answer.txt"
+    ]
+    assert (
+        SaltRecord.read(dest) == SaltRecord(JOB_ID, NODE, SALT)
+        and salt_path(dest).name == "result.tes-salt"
+    )
+    assert client.verify(JOB_ID, dest) == digest
+    (dest / "answer.txt").write_text("41")
+    with pytest.raises(ResultMismatch, match="^MISMATCH: .*commits to"):
+        client.verify(JOB_ID, dest)
+
+
+@pytest.mark.parametrize(
+    "headers, says",
+    [
+        ({}, "sent no X-TES-Salt/X-TES-Node header"),
+        (
+            {"X-TES-Salt": "0x" + SALT.hex(), "X-TES-Node": str(OTHER)},
+            "it answered as node 4, not node 3",
+        ),
+        ({"X-TES-Salt": "0x" + "00" * 32, "X-TES-Node": str(NODE)}, "commits to"),
+        ({"X-TES-Salt": "0xzz", "X-TES-Node": str(NODE)}, "a salt is 32 bytes"),
+    ],
+)
+def test_fetch_k1__wrong_or_missing_salt__refused_and_nothing_written(
+    tmp_path, result, headers, says
+):
+    made, digest = result
+    archive, _ = pack_result(made)
+    node = FakeNode(archive, headers)
+    client = OfflineClient(k1_accepted(digest), {NODE: node.url})
+    dest = tmp_path / "result"
+
+    with pytest.raises(ClientError, match="no node served a result matching") as info:
+        client.fetch(JOB_ID, dest)
+
+    assert says in str(info.value) and "refused" in str(info.value)
+    assert not dest.exists() and not salt_path(dest).exists()
+
+
+def test_fetch_k3__tampered_node_refused_the_next_honest_one_used(tmp_path, result):
+    made, digest = result
+    honest, _ = pack_result(made)
+    (made / "answer.txt").write_text("41")
+    forged, _ = pack_result(made)
+    bad, good = FakeNode(forged, {}), FakeNode(honest, {})
+    client = OfflineClient(k3_paid(digest, b"\x09" * 32), {NODE: bad.url, 6: good.url})
+
+    assert client.fetch(JOB_ID, tmp_path / "result") == digest
+    assert (tmp_path / "result" / "answer.txt").read_text() == "42"
+    assert not salt_path(tmp_path / "result").exists()  # nothing to keep: the hash is on chain
