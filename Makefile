@@ -116,8 +116,10 @@ demo: compile
 bench: compile
 	$(PY) -m oracle.bench $(BENCH_ARGS)
 
+# In-process EVM first, then the same scenarios on anvil merged in (docs/gas.md shows both).
 gas: compile
 	$(APE) run gas
+	$(APE) run gas --network ethereum:local:foundry
 
 # Adversarial economics: every attack strategy against honest work over many epochs on the real
 # contracts (in-process EVM): writes docs/ECONOMICS.md and docs/econ.json.
@@ -129,11 +131,17 @@ soak: compile
 	TES_STATEFUL_PROFILE=soak $(APE) test tests/invariants -q -m "not anvil" -p no:cacheprovider
 
 # Mutation campaign over the contracts against their unit tests: writes docs/MUTATION.md.
+# It mutates a copy of the tree in .mutate/ (never the checkout). A full campaign is ~800
+# mutants at a compile and a test run each; MUTATE_ARGS samples (override for more).
+MUTATE_ARGS ?= --sample 5 --seed 11
 mutate: compile
-	$(PY) tools/mutate.py
+	rm -rf .mutate && mkdir .mutate
+	git ls-files -co --exclude-standard | grep -v '^\.' | xargs -I{} cp --parents {} .mutate/
+	ln -s ../.venv .mutate/.venv && ln -s ../node_modules .mutate/node_modules && ln -s ../.solcx .mutate/.solcx
+	$(PY) tools/mutate.py --root .mutate --out docs/MUTATION.md $(MUTATE_ARGS)
 
 clean:
-	rm -rf .build .solcx crytic-export .pytest_cache .ruff_cache .hypothesis
+	rm -rf .build .solcx .mutate crytic-export .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -not -path './.venv/*' -not -path './node_modules/*' -prune -exec rm -rf {} +
 
 distclean: clean

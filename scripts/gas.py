@@ -1,17 +1,29 @@
-"""Gas used by every TES operation and by whole job lifecycles.
+"""Gas of every transaction a TES job needs, per scenario (protocol v2).
 
-    ape run gas                                   # in-process EVM, writes docs/gas.md + docs/gas.json
-    ape run gas --network ethereum:local:foundry  # on anvil (node_modules/.bin on PATH), no breakdown
+    ape run gas                                   # in-process EVM: writes docs/gas.md + docs/gas.json
+    ape run gas --network ethereum:local:foundry  # anvil: merges its numbers into docs/gas.json/md
 
-Deploys a fresh network with `oracle.deployment.deploy_all`, sets up nodes with the test accounts,
-and records `receipt.gas_used` of each transaction. Lifecycles are measured in steady state: a
-warm-up job of the same kind runs first, so the figures do not include one-off costs of the first
-job ever (the job counter, the market's first TES balance, a keeper's first credit, a node's first
-work record), and every account involved already holds TES. The first k = 1 job is reported too.
+Deploys a fresh network with `oracle.deployment.deploy_all`, sets up nodes with two-step operator
+binding, and records `receipt.gas_used` of EVERY transaction a job needs in each scenario: the
+client's approve (or permit), createJob, the seat steps (claim; or draw + acceptSeat), proofs,
+reveals, the keeper steps (draw, finalize, expire, flushFees) and the withdrawals of everyone the
+job credited. A transaction shared by several jobs (a batch of proofs, a withdrawal after 10
+settlements, a standing approval) is charged to each job by its share (gas / jobs).
 
-On the in-process EVM every measured transaction is also traced opcode by opcode (py-evm), which
-splits its gas into intrinsic cost, calldata, storage writes/reads, events, external-call overhead,
-signature recovery and the gas spent inside each contract.
+Cold and warm: `*_single_total` scenarios run on a warm network (a job of the same kind ran
+before, the epoch already has work recorded, every account holds TES). The first-time variants
+(first job ever, a new client, a node's first claim, the first settlement of an epoch) are
+reported next to them.
+
+In-process EVM vs anvil: this script measures one network per run. Run on anvil after the
+in-process run: it then merges the anvil figures into the existing docs/gas.json (key "anvil")
+and renders both side by side, with the largest relative difference (the two must agree within
+1 %). Running in-process again drops stale anvil figures.
+
+On the in-process EVM the measured transactions of the single-job scenarios and the proof batch
+are also traced opcode by opcode (py-evm), which splits their gas into intrinsic cost, calldata,
+storage writes/reads, events, external-call overhead, signature recovery and the gas spent inside
+each contract.
 """
 
 import json
@@ -41,48 +53,65 @@ from oracle.deployment import (
 )
 from oracle.prove import commitment_of, sign_completion
 
-TARGETS = {"lifecycle_k1_total": 200_000, "proof_relay_per_job_100": 30_000}
-DEFAULT_BATCHES = (1, 10, 100)
+IN_PROCESS = "ethereum:local:test"
+DEFAULT_BATCH = 100  # proofs per submitProofs transaction
+DEFAULT_SETTLE_GROUP = 10  # finalizations between two withdrawals (and fee flushes)
+DEFAULT_REPEATS = 5  # drawn scenarios (k = 3, dispute) are averaged over this many jobs
+AGREEMENT = 0.01  # in-process EVM and anvil must agree within 1 %
 INTRINSIC_GAS = 21_000
+MAX_UINT = 2**256 - 1
+EMPTY_SIGNATURE = b""  # an operator submitting its own proof needs no signature
 
-# Stable keys of docs/gas.json -> labels of the table.
+# Issue [2/7]: report key -> ceiling. Batch keys are named after the batch size actually run.
+TARGETS = {
+    "k1_single_total": 200_000,
+    "k1_steady_per_job": 135_000,
+    "proof_batch100_per_job": 10_000,
+    "proof_batch100_distinct_operators_per_job": 15_000,
+    "k3_single_total": 700_000,
+}
+
+# Scenario key in the report -> (headline key, title). Order is the order of docs/gas.md.
+SCENARIOS = {
+    "k1_single": ("k1_single_total", "k = 1 job alone (approve, warm network)"),
+    "k1_single_permit": ("k1_single_permit_total", "k = 1 job alone, funded by permit"),
+    "k1_first_job_ever": ("k1_first_job_ever_total", "k = 1: first job ever on the network"),
+    "k1_new_client": ("k1_new_client_total", "k = 1 job alone, a client's first job"),
+    "k1_steady": ("k1_steady_per_job", "k = 1 steady state, per job"),
+    "k3_first": ("k3_first_total", "k = 3 drawn job, first k = 3 job (cold)"),
+    "k3_single": ("k3_single_total", "k = 3 drawn job alone (warm)"),
+    "dispute": ("dispute_total", "k = 1 job disputed, jury of 3 upholds it"),
+    "expire": ("expire_total", "k = 1 job claimed, never proven: expired"),
+    "expire_open": ("expire_open_total", "k = 1 job never claimed: expired"),
+    "cancel": ("cancel_total", "k = 1 job cancelled before any claim"),
+    "cancel_k3": ("cancel_k3_total", "k = 3 job cancelled before the draw"),
+}
+
+# Single transactions worth their own line (first-time vs warm, setup, rewards).
 OPERATION_LABELS = {
     "licence_buy": "NodeLicense.buy (1 licence, not the first sold)",
-    "registry_bind_operator": "NodeRegistry.bindOperator",
+    "registry_bind_operator": "NodeRegistry.bindOperator (owner proposes)",
+    "registry_accept_operator": "NodeRegistry.acceptOperator (key accepts)",
     "registry_declare_capabilities": "NodeRegistry.declareCapabilities",
     "registry_stake": "NodeRegistry.stake",
     "registry_activate": "NodeRegistry.activate",
-    "token_approve": "TESToken.approve (client -> market)",
-    "market_create_job": "JobMarket.createJob (k = 1, prior approve)",
-    "market_create_job_with_permit": "JobMarket.createJobWithPermit (k = 1, first permit)",
-    "market_claim": "JobMarket.claim (k = 1)",
-    "market_submit_proof_k1": "JobMarket.submitProofs (1 proof, k = 1: result accepted)",
-    "market_finalize": "JobMarket.finalize (k = 1, pays owner + keeper)",
-    "market_withdraw": "JobMarket.withdraw (node owner)",
-    "market_create_job_k3": "JobMarket.createJob (k = 3)",
-    "market_claim_k3_last": "JobMarket.claim (k = 3, last claim: job Running)",
-    "market_commit_k3": "JobMarket.submitProofs (1 commitment, k = 3, not last)",
-    "market_commit_k3_last": "JobMarket.submitProofs (1 commitment, k = 3, last: Revealing)",
-    "market_reveal_k3": "JobMarket.reveal (1 reveal, k = 3, not last)",
-    "market_reveal_k3_last": "JobMarket.reveal (last reveal: settles, pays 3 nodes)",
-    "market_expire_open": "JobMarket.expire (Open, no claim: refund client)",
-    "market_expire_running": "JobMarket.expire (Running, no proof: seize collateral)",
-    "market_dispute": "JobMarket.dispute (k = 1, bond pulled)",
-    "market_flush_fees": "JobMarket.flushFees (to Rewards)",
+    "claim_node_first": "JobMarket.claim, the node's first claim ever",
+    "claim_warm": "JobMarket.claim, a node that claimed before",
+    "finalize_epoch_first": "JobMarket.finalize, first settlement of an epoch (closes the last)",
+    "finalize_warm": "JobMarket.finalize, epoch already has work",
+    "proof_signed_relay": "JobMarket.submitProofs, 1 signed proof sent by a relayer (k = 1)",
+    "proof_own": "JobMarket.submitProofs, 1 proof sent by the operator, no signature (k = 1)",
     "rewards_heartbeat": "Rewards.heartbeat (1 node)",
     "rewards_checkpoint": "Rewards.checkpoint (closes 1 epoch, mints its emission)",
-    "rewards_claim": "Rewards.claim (1 node, 1 finished epoch)",
-}
-# k = 1 lifecycle: step -> (label, operation key)
-K1_STEPS = {
-    "create": ("createJob", "market_create_job"),
-    "claim": ("claim", "market_claim"),
-    "proof": ("submitProofs (1 proof)", "market_submit_proof_k1"),
-    "finalize": ("finalize", "market_finalize"),
-    "withdraw": ("withdraw (node owner)", "market_withdraw"),
+    "rewards_claim": "Rewards.claim (1 node)",
 }
 
 
+def batch_key(n: int, distinct: bool = False) -> str:
+    return f"proof_batch{n}_distinct_operators_per_job" if distinct else f"proof_batch{n}_per_job"
+
+
+# ------------------------------------------------------------------ opcode tracer (py-evm only)
 # ------------------------------------------------------------------ opcode tracer (py-evm only)
 _CALLS = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"}
 _CATEGORY = {"SSTORE": "sstore", "SLOAD": "sload", "KECCAK256": "keccak", "SHA3": "keccak"}
@@ -212,14 +241,19 @@ def _summarise(run: dict[str, Any], calldata: int, refund: int, total: int) -> d
 
 # ------------------------------------------------------------------ the benchmark
 @dataclass
+class NodeKeys:
+    id: int
+    owner: Any
+    operator: Any
+
+
+@dataclass
 class Roles:
     deployer: Any
     treasury: Any
     client: Any
     keeper: Any
     disputer: Any
-    owners: list[Any]  # node owners A, B, C
-    operators: list[Any]  # their operator keys
 
 
 @dataclass
@@ -228,52 +262,84 @@ class Bench:
     chain: Any
     r: Roles
     tracer: GasTracer
+    nodes: list[NodeKeys] = field(default_factory=list)
     operations: dict[str, int] = field(default_factory=dict)
     breakdown: dict[str, dict[str, Any]] = field(default_factory=dict)
-    nodes: list[int] = field(default_factory=list)
+    scenarios: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_account: Callable[[], Any] = lambda: None  # a fresh key (test accounts generate one)
 
-    def tx(self, key: str | None, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Sends one transaction; with a key, records its gas (and breakdown) under that key."""
-        if key is None:
-            return call(*args, **kwargs)
+    # -------------------------------------------------------------- recording
+    def _send(self, trace_key: str | None, call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if trace_key is None or not self.tracer.enabled:
+            return call(*args, **kw)
         with self.tracer.capture() as runs:
-            receipt = call(*args, **kwargs)
-        self.operations[key] = receipt.gas_used
-        explained = self.tracer.explain(receipt, runs) if self.tracer.enabled else None
+            receipt = call(*args, **kw)
+        explained = self.tracer.explain(receipt, runs)
         if explained is not None:
-            self.breakdown[key] = explained
+            self.breakdown[trace_key] = explained
         return receipt
+
+    def op(self, key: str, call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """One transaction recorded under `key` of the operations table (and traced)."""
+        receipt = self._send(key, call, *args, **kw)
+        self.operations[key] = receipt.gas_used
+        return receipt
+
+    def step(
+        self, scn: str, label: str, who: str, call: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Any:
+        """One transaction of scenario `scn`; transactions with the same label add up (txs)."""
+        trace = self.scenarios[scn].get("trace", False)
+        done = sum(e["txs"] for e in self.scenarios[scn]["steps"] if e["step"] == label)
+        key = f"{scn}: {label}" + (f" #{done + 1}" if done else "")  # each tx its own row
+        receipt = self._send(key if trace else None, call, *args, **kw)
+        self._record(scn, label, who, receipt)
+        return receipt
+
+    def begin(self, scn: str, jobs: int = 1, trace: bool = False) -> str:
+        self.scenarios[scn] = {"jobs": jobs, "trace": trace, "steps": []}
+        return scn
 
     # -------------------------------------------------------------- helpers
     def fund(self, account: Any, amount: int) -> None:
         self.d.token.transfer(account, amount, sender=self.r.treasury)
 
-    def setup_node(self, i: int, stake: int, measure: bool = False) -> int:
-        d, owner, operator = self.d, self.r.owners[i], self.r.operators[i]
-        key = (lambda k: k) if measure else (lambda k: None)
-        receipt = self.tx(
-            key("licence_buy"), d.licence.buy, 0, 1, value=DEFAULTS.tier_price, sender=owner
-        )
+    def gas_money(self, account: Any) -> None:
+        if account.balance < 10**17:  # generated keys on a node that does not pre-fund them
+            self.r.deployer.transfer(account, 10**18)
+
+    def setup_node(self, owner: Any, operator: Any, stake: int, measure: bool = False) -> NodeKeys:
+        d = self.d
+        send = self.op if measure else (lambda _key, call, *a, **kw: call(*a, **kw))
+        receipt = send("licence_buy", d.licence.buy, 0, 1, value=DEFAULTS.tier_price, sender=owner)
         node = receipt.decode_logs(d.licence.LicencesPurchased)[0].firstTokenId
-        self.tx(
-            key("registry_bind_operator"), d.registry.bindOperator, node, operator, sender=owner
-        )
-        self.tx(
-            key("registry_declare_capabilities"),
+        self.bind(node, owner, operator, stake, send)
+        keys = NodeKeys(node, owner, operator)
+        self.nodes.append(keys)
+        return keys
+
+    def bind(self, node: int, owner: Any, operator: Any, stake: int, send: Callable) -> None:
+        d = self.d
+        self.gas_money(operator)
+        # Two-step binding: the owner proposes the key, the key accepts (proves it is live).
+        send("registry_bind_operator", d.registry.bindOperator, node, operator, sender=owner)
+        if d.registry.operatorOf(node) != operator.address:
+            send("registry_accept_operator", d.registry.acceptOperator, node, sender=operator)
+        send(
+            "registry_declare_capabilities",
             d.registry.declareCapabilities,
             node,
             DEFAULT_CAPS,
             sender=owner,
         )
-        # The owner keeps 1 TES: later payouts land on a non-empty balance (steady state).
-        self.fund(owner, stake + E18)
-        d.token.approve(d.registry, stake, sender=owner)
-        self.tx(key("registry_stake"), d.registry.stake, node, stake, sender=owner)
-        self.tx(key("registry_activate"), d.registry.activate, node, sender=owner)
-        return node
+        send("registry_stake", d.registry.stake, node, stake, sender=self.r.treasury)
+        send("registry_activate", d.registry.activate, node, sender=owner)
 
-    def request(self, replicas: int = 1, tag: int = 0) -> tuple:
-        bundle = (tag + 1).to_bytes(32, "big")
+    def node(self, node_id: int) -> NodeKeys:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def request(self, replicas: int = 1) -> tuple:
+        bundle = (self.d.market.jobCount() + 1).to_bytes(32, "big")
         return (
             bundle,
             "file:///bundles/job.tar",
@@ -287,84 +353,80 @@ class Bench:
             WINDOWS["disputeWindow"] if replicas == 1 else 0,
         )
 
-    def create(self, key: str | None = None, replicas: int = 1) -> tuple[int, int]:
-        """Creates a job (client pre-approved); returns (jobId, gas)."""
-        market = self.d.market
-        request = self.request(replicas, market.jobCount())
-        receipt = self.tx(key, market.createJob, request, sender=self.r.client)
-        return receipt.decode_logs(market.JobCreated)[0].jobId, receipt.gas_used
-
-    def proof(self, i: int, job_id: int, commitment: bytes) -> tuple:
-        sig = sign_completion(
-            self.r.operators[i].private_key,
-            self.chain.chain_id,
-            str(self.d.market.address),
-            job_id,
-            self.nodes[i],
-            commitment,
-        )
-        return (job_id, self.nodes[i], commitment, sig)
-
     def advance(self, seconds: int) -> None:
         self.chain.pending_timestamp += seconds
         self.chain.mine()
 
-    def lifecycle_k1(self, keys: dict[str, str] | None = None) -> dict[str, int]:
-        """create -> claim -> proof -> (dispute window) -> finalize -> withdraw, on node A."""
-        k = keys or {}
-        m, r, node = self.d.market, self.r, self.nodes[0]
-        job, gas = self.create(k.get("create"))
-        steps = {"create": gas}
-        steps["claim"] = self.tx(k.get("claim"), m.claim, job, node, sender=r.operators[0]).gas_used
-        proof = self.proof(0, job, b"\xab" * 32)
-        steps["proof"] = self.tx(k.get("proof"), m.submitProofs, [proof], sender=r.keeper).gas_used
-        self.advance(WINDOWS["disputeWindow"] + 1)
-        steps["finalize"] = self.tx(k.get("finalize"), m.finalize, job, sender=r.keeper).gas_used
-        steps["withdraw"] = self.tx(k.get("withdraw"), m.withdraw, sender=r.owners[0]).gas_used
-        return steps
+    # -------------------------------------------------------------- job steps
+    def create(
+        self, scn: str, replicas: int = 1, client: Any = None, funding: str = "approve"
+    ) -> int:
+        """The client's transactions to open a job: approve + createJob, createJobWithPermit, or
+        createJob on a standing allowance (funding="standing": nothing else sent)."""
+        m, client = self.d.market, client or self.r.client
+        request = self.request(replicas)
+        if funding == "permit":
+            deadline, v, r, s = self.permit(client, JOB_PAYMENT)
+            receipt = self.step(
+                scn, "createJobWithPermit", "client", m.createJobWithPermit, request,
+                deadline, v, r, s, sender=client,
+            )  # fmt: skip
+        else:
+            if funding == "approve":
+                self.step(scn, "approve (payment)", "client", self.d.token.approve, m, JOB_PAYMENT,
+                          sender=client)  # fmt: skip
+            receipt = self.step(scn, f"createJob (k = {replicas})", "client", m.createJob, request,
+                                sender=client)  # fmt: skip
+        return receipt.decode_logs(m.JobCreated)[0].jobId
 
-    def lifecycle_k3(self, measure: bool) -> dict[str, int]:
-        """create -> 3 claims -> 3 commitments -> 3 reveals (the last settles) -> 3 withdraws,
-        each its own transaction, sent by the replica's own operator or owner."""
-        m, r = self.d.market, self.r
+    def draw(self, scn: str, job: int) -> list[NodeKeys]:
+        """Keeper draws until every seat of the round is drawn; returns the drawn nodes."""
+        m, drawn = self.d.market, []
+        while True:
+            j = m.job(job)
+            if j.seated >= j.k or j.drawBlock == 0:
+                return drawn
+            while self.chain.blocks.head.number <= j.drawBlock:
+                self.chain.mine()  # the draw needs the anchor block's hash
+            receipt = self.step(scn, "draw", "keeper", m.draw, job, sender=self.r.keeper)
+            drawn += [self.node(log.nodeId) for log in receipt.decode_logs(m.SeatDrawn)]
 
-        def key(name: str, i: int) -> str | None:
-            # Replicas 1 and 2 do the same work; the last one also moves the job on.
-            return (f"{name}_last" if i == 2 else name) if measure else None
+    def accept(self, scn: str, job: int, seats: list[NodeKeys]) -> None:
+        for n in seats:
+            self.step(scn, "acceptSeat", "operator", self.d.market.acceptSeat, job, n.id,
+                      sender=n.operator)  # fmt: skip
 
-        job, gas = self.create("market_create_job_k3" if measure else None, replicas=3)
-        steps = {"create": gas}
-        result = b"\xcd" * 32
-        salts = [bytes([0x50 + i]) * 32 for i in range(3)]
-        for i, node in enumerate(self.nodes[:3]):
-            claim_key = key("market_claim_k3", i) if i == 2 else None
-            receipt = self.tx(claim_key, m.claim, job, node, sender=r.operators[i])
-            steps[f"claim {i + 1}"] = receipt.gas_used
-        for i, node in enumerate(self.nodes[:3]):
-            proof = self.proof(i, job, commitment_of(job, node, result, salts[i]))
-            receipt = self.tx(
-                key("market_commit_k3", i), m.submitProofs, [proof], sender=r.operators[i]
-            )
-            steps[f"commit {i + 1}"] = receipt.gas_used
-        for i, node in enumerate(self.nodes[:3]):
-            reveal = (job, node, result, salts[i])
-            receipt = self.tx(key("market_reveal_k3", i), m.reveal, [reveal], sender=r.operators[i])
-            steps[f"reveal {i + 1}"] = receipt.gas_used
-        for i in range(3):
-            steps[f"withdraw {i + 1}"] = m.withdraw(sender=r.owners[i]).gas_used
-        return steps
+    def prove_own(self, scn: str, job: int, n: NodeKeys, result: bytes, salt: bytes) -> Any:
+        """The operator submits its own proof: no signature needed."""
+        proof = (job, n.id, commitment_of(job, n.id, result, salt), EMPTY_SIGNATURE)
+        return self.step(scn, "submitProofs (own, 1 proof)", "operator", self.d.market.submitProofs,
+                         [proof], sender=n.operator)  # fmt: skip
 
-    def proof_batch(self, n: int) -> int:
-        """One submitProofs transaction carrying proofs of n different k = 1 jobs."""
-        m, r = self.d.market, self.r
-        jobs = [self.create()[0] for _ in range(n)]
-        for job in jobs:
-            m.claim(job, self.nodes[0], sender=r.operators[0])
-        proofs = [self.proof(0, job, job.to_bytes(32, "big")) for job in jobs]
-        return self.tx(f"proof_batch_{n}", m.submitProofs, proofs, sender=r.keeper).gas_used
+    def signed_proof(self, job: int, n: NodeKeys, result: bytes, salt: bytes) -> tuple:
+        commitment = commitment_of(job, n.id, result, salt)
+        sig = sign_completion(
+            n.operator.private_key, self.chain.chain_id, str(self.d.market.address),
+            job, n.id, commitment,
+        )  # fmt: skip
+        return (job, n.id, commitment, sig)
 
-    def permit(self, amount: int) -> tuple[int, int, bytes, bytes]:
-        token, owner = self.d.token, self.r.client
+    def reveal(self, scn: str, job: int, n: NodeKeys, result: bytes, salt: bytes) -> Any:
+        return self.step(scn, "reveal (1)", "operator", self.d.market.reveal,
+                         [(job, n.id, result, salt)], sender=n.operator)  # fmt: skip
+
+    def payout(self, scn: str, payees: Sequence[tuple[str, Any]]) -> None:
+        """Everyone the job credited withdraws; the keeper flushes pending fees to Rewards."""
+        m, seen = self.d.market, set()
+        for label, account in payees:
+            if account.address in seen or m.credited(account) == 0:
+                continue
+            seen.add(account.address)
+            self.step(scn, f"withdraw ({label})", label, m.withdraw, sender=account)
+        if m.pendingFees() > 0:
+            self.step(scn, "flushFees", "keeper", m.flushFees, sender=self.r.keeper)
+
+    def permit(self, owner: Any, amount: int) -> tuple[int, int, bytes, bytes]:
+        token = self.d.token
         _, name, version, chain_id, verifying, _, _ = token.eip712Domain()
         deadline = self.chain.pending_timestamp + 3_600
         message = encode_typed_data(
@@ -394,20 +456,172 @@ class Bench:
         signed = Account.sign_message(message, owner.private_key)
         return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
+    # -------------------------------------------------------------- scenarios
+    def k1_single(self, scn: str, n: NodeKeys, client: Any = None, funding: str = "approve",
+                  trace: bool = False) -> None:  # fmt: skip
+        """approve -> createJob -> claim -> own proof -> (dispute window) -> finalize ->
+        withdrawals (node owner, keeper) -> flushFees if anything is pending."""
+        m, client = self.d.market, client or self.r.client
+        self.begin(scn, trace=trace)
+        job = self.create(scn, 1, client, funding)
+        self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+        self.prove_own(scn, job, n, b"\xab" * 32, b"\x01" * 32)
+        self.advance(WINDOWS["disputeWindow"] + 1)
+        self.step(scn, "finalize", "keeper", m.finalize, job, sender=self.r.keeper)
+        self.payout(scn, [("node owner", n.owner), ("keeper", self.r.keeper), ("client", client)])
 
-def default_roles(accounts: Any) -> Roles:
-    """Roles from the test accounts (as tests/conftest.py assigns them)."""
+    def k1_steady(self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int) -> int:
+        """`jobs` k = 1 jobs on a standing allowance; proofs relayed `batch` per transaction;
+        finalized `group` at a time, then the owner and the keeper withdraw once and fees are
+        flushed. Returns the gas of one full proof batch."""
+        m, r = self.d.market, self.r
+        self.begin(scn, jobs=jobs)
+        self.step(scn, "approve (standing, once)", "client", self.d.token.approve, m, MAX_UINT,
+                  sender=r.client)  # fmt: skip
+        ids = [self.create(scn, 1, funding="standing") for _ in range(jobs)]
+        for job in ids:
+            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+        batch_gas = 0
+        for start in range(0, jobs, batch):
+            proofs = [self.signed_proof(j, n, j.to_bytes(32, "big"), b"\x02" * 32)
+                      for j in ids[start:start + batch]]  # fmt: skip
+            trace_key = f"proof batch of {batch}" if len(proofs) == batch else None
+            receipt = self._send(trace_key, m.submitProofs, proofs, sender=r.keeper)
+            self._record(scn, f"submitProofs (relayed, {batch} per tx)", "keeper", receipt)
+            if len(proofs) == batch:
+                batch_gas = receipt.gas_used
+        self.advance(WINDOWS["disputeWindow"] + 1)
+        for start in range(0, jobs, group):
+            for job in ids[start : start + group]:
+                self.step(scn, "finalize", "keeper", m.finalize, job, sender=r.keeper)
+            self.payout(scn, [(f"node owner, every {group} jobs", n.owner),
+                              (f"keeper, every {group} jobs", r.keeper)])  # fmt: skip
+        return batch_gas
+
+    def _record(self, scn: str, label: str, who: str, receipt: Any) -> None:
+        steps = self.scenarios[scn]["steps"]
+        for entry in steps:
+            if entry["step"] == label:
+                entry["gas"] += receipt.gas_used
+                entry["txs"] += 1
+                return
+        steps.append({"step": label, "sender": who, "txs": 1, "gas": receipt.gas_used})
+
+    def k3_single(self, scn: str, trace: bool = False, repeats: int = 1) -> None:
+        """approve -> createJob(k = 3) -> draw -> 3 acceptSeat -> 3 own proofs -> 3 reveals (the
+        last settles: pays 3 nodes, records work) -> withdrawals -> flushFees if pending.
+        `repeats` jobs one after the other, averaged (only the first is traced): which nodes
+        a draw picks differs from chain to chain, and so does the gas of a single job."""
+        self.begin(scn, jobs=repeats, trace=trace)
+        for _ in range(repeats):
+            self._k3_job(scn)
+            self.scenarios[scn]["trace"] = False
+
+    def _k3_job(self, scn: str) -> None:
+        job = self.create(scn, 3)
+        seats = self.draw(scn, job)
+        self.accept(scn, job, seats)
+        result = b"\xcd" * 32
+        for i, n in enumerate(seats):
+            self.prove_own(scn, job, n, result, bytes([0x50 + i]) * 32)
+        for i, n in enumerate(seats):
+            self.reveal(scn, job, n, result, bytes([0x50 + i]) * 32)
+        payees = [("node owner", n.owner) for n in seats]
+        self.payout(scn, [*payees, ("keeper", self.r.keeper), ("client", self.r.client)])
+
+    def dispute(self, scn: str, original: NodeKeys, repeats: int = 1) -> None:
+        """A proven k = 1 job is disputed; a jury of 3 is drawn, accepts, commits; jurors and the
+        original node reveal; the last reveal settles (the original result is upheld).
+        Averaged over `repeats` jobs, as k3_single."""
+        self.begin(scn, jobs=repeats)
+        for _ in range(repeats):
+            self._disputed_job(scn, original)
+
+    def _disputed_job(self, scn: str, original: NodeKeys) -> None:
+        m, r = self.d.market, self.r
+        job = self.create(scn, 1)
+        self.step(scn, "claim", "operator", m.claim, job, original.id, sender=original.operator)
+        result, salt = b"\xee" * 32, b"\x03" * 32
+        self.prove_own(scn, job, original, result, salt)
+        self.step(scn, "approve (bond)", "disputer", self.d.token.approve, m, JOB_COLLATERAL,
+                  sender=r.disputer)  # fmt: skip
+        self.step(scn, "dispute", "disputer", m.dispute, job, sender=r.disputer)
+        jurors = self.draw(scn, job)
+        self.accept(scn, job, jurors)
+        for i, n in enumerate(jurors):
+            self.prove_own(scn, job, n, result, bytes([0x60 + i]) * 32)
+        self.reveal(scn, job, original, result, salt)
+        for i, n in enumerate(jurors):
+            self.reveal(scn, job, n, result, bytes([0x60 + i]) * 32)
+        payees = [("node owner", n.owner) for n in (original, *jurors)]
+        self.payout(scn, [*payees, ("disputer", r.disputer), ("keeper", r.keeper),
+                          ("client", r.client)])  # fmt: skip
+
+    def expire(self, scn: str, n: NodeKeys | None) -> None:
+        """Claimed and never proven (collateral seized, client refunded), or never claimed."""
+        m, r = self.d.market, self.r
+        self.begin(scn)
+        job = self.create(scn, 1)
+        if n is not None:
+            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+            self.advance(WINDOWS["executionWindow"] + 1)
+        else:
+            self.advance(WINDOWS["claimWindow"] + 1)
+        self.step(scn, "expire", "keeper", m.expire, job, sender=r.keeper)
+        payees = [("client", r.client), ("keeper", r.keeper)]
+        self.payout(scn, payees + ([("node owner", n.owner)] if n else []))
+
+    def cancel(self, scn: str, replicas: int) -> None:
+        m, r = self.d.market, self.r
+        self.begin(scn)
+        job = self.create(scn, replicas)
+        self.step(scn, "cancel", "client", m.cancel, job, sender=r.client)
+        self.payout(scn, [("client", r.client)])
+
+    def distinct_operators_batch(self, count: int, owner: Any) -> int:
+        """`count` nodes, each with its own operator, each claims one k = 1 job; one relayer
+        transaction carries the `count` signed proofs. Returns that transaction's gas."""
+        m, d, r = self.d.market, self.d, self.r
+        stake = 2 * DEFAULTS.min_stake
+        receipt = d.licence.buy(0, count, value=DEFAULTS.tier_price * count, sender=owner)
+        first = receipt.decode_logs(d.licence.LicencesPurchased)[0].firstTokenId
+        fleet = []
+        for node in range(first, first + count):
+            operator = self.new_account()
+            self.bind(node, owner, operator, stake, lambda _k, call, *a, **kw: call(*a, **kw))
+            fleet.append(NodeKeys(node, owner, operator))
+        self.nodes += fleet
+        d.token.approve(m, MAX_UINT, sender=r.client)  # not measured: only the batch is
+        proofs = []
+        for n in fleet:
+            job = m.createJob(self.request(1), sender=r.client).decode_logs(m.JobCreated)[0].jobId
+            m.claim(job, n.id, sender=n.operator)
+            proofs.append(self.signed_proof(job, n, b"\x77" * 32, b"\x04" * 32))
+        key = f"proof batch of {count}, distinct operators"
+        return self._send(key, m.submitProofs, proofs, sender=r.keeper).gas_used
+
+
+def default_roles(accounts: Any) -> tuple[Roles, list[Any], list[Any]]:
+    """Roles from the test accounts (as tests/conftest.py assigns them), plus the owners and
+    operator keys of the five core nodes (distinct owners and operators)."""
     test = accounts.test_accounts if hasattr(accounts, "test_accounts") else accounts
-    extra = [test.generate_test_account() for _ in range(2)]
-    return Roles(
-        deployer=test[0],
-        treasury=test[1],
-        client=test[2],
-        keeper=test[5],
-        disputer=test[6],
-        owners=[test[3], test[7], test[8]],
-        operators=[test[4], *extra],
-    )
+    roles = Roles(deployer=test[0], treasury=test[1], client=test[2], keeper=test[5],
+                  disputer=test[6])  # fmt: skip
+    owners = [test[3], test[7], test[8], test[9], test.generate_test_account()]
+    operators = [test[4], *(test.generate_test_account() for _ in range(4))]
+    return roles, owners, operators
+
+
+def _scenario_totals(b: Bench) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, s in b.scenarios.items():
+        jobs = s["jobs"]
+        steps = [{**e, "per_job": round(e["gas"] / jobs)} for e in s["steps"]]
+        title = SCENARIOS[name][1] if name in SCENARIOS else name
+        total = round(sum(e["gas"] for e in s["steps"]) / jobs)
+        out[name] = {"title": title, "jobs": jobs, "txs": sum(e["txs"] for e in steps),
+                     "steps": steps, "total": total}  # fmt: skip
+    return out
 
 
 def measure(
@@ -415,152 +629,173 @@ def measure(
     accounts: Any,
     chain: Any,
     *,
-    batch_sizes: Sequence[int] = DEFAULT_BATCHES,
+    batch: int = DEFAULT_BATCH,
+    settle_group: int = DEFAULT_SETTLE_GROUP,
+    repeats: int = DEFAULT_REPEATS,
     network: str = "",
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Deploys a fresh network, runs every operation once (and the lifecycles in steady state)
-    and returns the report written to docs/gas.json."""
+    """Deploys a fresh network, runs every scenario and returns the report (docs/gas.json)."""
     started = time.monotonic()
-    r = default_roles(accounts)
-    for account in [*r.operators, r.keeper, r.disputer]:
-        if account.balance == 0:  # generated keys on a node that does not pre-fund them
-            r.deployer.transfer(account, 10**18)
+    r, owners, operators = default_roles(accounts)
+    for account in [r.keeper, r.disputer, r.client, *owners]:
+        if account.balance < 10**18:
+            r.deployer.transfer(account, 10**19)
     log("deploying")
     d = deploy_all(project, r.deployer, r.treasury)
     names = {address: name for name, address in d.addresses().items()}
-    b = Bench(d=d, chain=chain, r=r, tracer=GasTracer(chain.provider, names))
-    m, token = d.market, d.token
-    epoch0 = d.rewards.currentEpoch()
+    b = Bench(d=d, chain=chain, r=r, tracer=GasTracer(chain.provider, names),
+              new_account=lambda: _new_account(accounts))  # fmt: skip
+    m, token, rewards = d.market, d.token, d.rewards
 
-    log("setting up nodes")
-    collateral_budget = JOB_COLLATERAL * (sum(batch_sizes) + 10)
-    stake = 5 * DEFAULTS.min_stake + collateral_budget
-    b.nodes.append(b.setup_node(0, stake))  # node A: the first licence ever sold
-    b.nodes.append(b.setup_node(1, stake, measure=True))  # node B: its setup is measured
-    b.nodes.append(b.setup_node(2, stake))  # node C: third replica, slashed at the end
-
-    jobs_needed = sum(batch_sizes) + 20
-    b.fund(r.client, JOB_PAYMENT * jobs_needed + E18)
-    b.tx("token_approve", token.approve, m, JOB_PAYMENT * jobs_needed, sender=r.client)
+    log("setting up 5 nodes (two-step operator binding)")
+    token.approve(d.registry, MAX_UINT, sender=r.treasury)  # the treasury stakes for the nodes
+    stake = 5 * DEFAULTS.min_stake + JOB_COLLATERAL * (batch + 20)
+    for i, (owner, operator) in enumerate(zip(owners, operators, strict=True)):
+        b.setup_node(owner, operator, stake, measure=i == 1)  # node 2's setup is measured
+    a, n_b, n_c, n_d, n_e = b.nodes
+    b.fund(r.client, JOB_PAYMENT * (2 * batch + 40) + E18)
     b.fund(r.disputer, 10 * JOB_COLLATERAL)
-    token.approve(m, 10 * JOB_COLLATERAL, sender=r.disputer)
+    for owner in owners:
+        b.fund(owner, E18)  # payouts land on a non-empty balance (steady state)
+    b.fund(r.keeper, E18)
 
-    log("k = 1 lifecycles")
-    first = b.lifecycle_k1()
-    steady = b.lifecycle_k1({step: key for step, (_, key) in K1_STEPS.items()})
+    # Everything below up to the epoch advance happens inside one Rewards epoch (checked), so
+    # that only finalize_epoch_first pays for opening one.
+    length = rewards.epochLength()
+    b.advance(max(1, rewards.genesisTime() + (rewards.currentEpoch() + 1) * length
+                  - chain.pending_timestamp + 1))  # fmt: skip
+    epoch = rewards.currentEpoch()
 
-    log("k = 3 lifecycles")
-    b.lifecycle_k3(measure=False)
-    k3 = b.lifecycle_k3(measure=True)
+    log("k = 1: first job ever, warm single jobs, a new client")
+    b.k1_single("k1_first_job_ever", a)
+    b.k1_single("k1_single", a, trace=True)
+    b.k1_single("k1_single_permit", a, funding="permit")
+    new_client = _new_account(accounts)
+    r.deployer.transfer(new_client, 10**19)
+    b.fund(new_client, JOB_PAYMENT)
+    b.k1_single("k1_new_client", a, client=new_client)
+    # A node's first claim; this job is finalized as the first settlement of the next epoch.
+    scratch = b.begin("_scratch")  # jobs that only serve single operations
+    epoch_job = b.create(scratch, 1)
+    b.op("claim_node_first", m.claim, epoch_job, n_e.id, sender=n_e.operator)
+    m.submitProofs([b.signed_proof(epoch_job, n_e, b"\x55" * 32, b"\x05" * 32)], sender=r.keeper)
+    relay_job = b.create(scratch, 1)
+    b.op("claim_warm", m.claim, relay_job, a.id, sender=a.operator)
+    b.op("proof_signed_relay", m.submitProofs,
+         [b.signed_proof(relay_job, a, b"\x56" * 32, b"\x06" * 32)], sender=r.keeper)  # fmt: skip
 
-    log(f"proof relay in batches of {', '.join(map(str, batch_sizes))}")
-    relay_tx = {str(n): b.proof_batch(n) for n in batch_sizes}
+    # Every core node records work once in this epoch, so that which nodes a draw picks (the
+    # seed differs from chain to chain) does not decide whether a settlement opens a node's
+    # first work record of the epoch: k = 3 and dispute totals then compare across chains.
+    warm = [(b.create(scratch, 1), n) for n in b.nodes]
+    for job, n in warm:
+        m.claim(job, n.id, sender=n.operator)
+        m.submitProofs([b.signed_proof(job, n, b"\x57" * 32, b"\x07" * 32)], sender=r.keeper)
+    b.advance(WINDOWS["disputeWindow"] + 1)
+    for job, _ in warm:
+        m.finalize(job, sender=r.keeper)
+    for n in b.nodes:
+        m.withdraw(sender=n.owner)
+    m.withdraw(sender=r.keeper)
 
-    log("other operations")
-    # dispute: a proven k = 1 job, disputed inside its window
-    job, _ = b.create()
-    m.claim(job, b.nodes[0], sender=r.operators[0])
-    m.submitProofs([b.proof(0, job, b"\xee" * 32)], sender=r.keeper)
-    b.tx("market_dispute", m.dispute, job, sender=r.disputer)
-    # expire an Open job (nobody claimed) and a Running one (node C never proves: slashed)
-    open_job, _ = b.create()
-    running_job, _ = b.create()
-    m.claim(running_job, b.nodes[2], sender=r.operators[2])
-    b.advance(WINDOWS["claimWindow"] + 1)
-    b.tx("market_expire_open", m.expire, open_job, sender=r.keeper)
-    b.advance(WINDOWS["executionWindow"])
-    b.tx("market_expire_running", m.expire, running_job, sender=r.keeper)
-    # createJobWithPermit, last of the client's jobs: the permit replaces its allowance
-    request = b.request(1, m.jobCount())
-    deadline, v, rr, s = b.permit(JOB_PAYMENT)
-    b.tx(
-        "market_create_job_with_permit",
-        m.createJobWithPermit,
-        request,
-        deadline,
-        v,
-        rr,
-        s,
-        sender=r.client,
+    log(
+        f"k = 1 steady state: {batch} jobs, proofs {batch} per tx, settled {settle_group} at a time"
     )
-    b.tx("market_flush_fees", m.flushFees, sender=r.keeper)
-    # heartbeats: node B first (the epoch's first live node), then node A is measured
-    d.rewards.heartbeat([b.nodes[1]], sender=r.operators[1])
-    b.tx("rewards_heartbeat", d.rewards.heartbeat, [b.nodes[0]], sender=r.operators[0])
-    if d.rewards.currentEpoch() != epoch0:
-        raise RuntimeError("the benchmark crossed an epoch boundary: results would mix costs")
-    # rewards: the next epoch begins; close epoch 0, then node A's owner claims
-    genesis, length = d.rewards.genesisTime(), d.rewards.epochLength()
-    next_epoch = genesis + (epoch0 + 1) * length
-    b.advance(max(1, next_epoch - chain.pending_timestamp + 1))
-    b.tx("rewards_checkpoint", d.rewards.checkpoint, 10, sender=r.keeper)
-    b.tx("rewards_claim", d.rewards.claim, [b.nodes[0]], sender=r.owners[0])
+    batch_gas = b.k1_steady("k1_steady", a, batch, batch, settle_group)
 
-    per_job = {n: relay_tx[n] // int(n) for n in relay_tx}
-    k1_total, k3_total = sum(steady.values()), sum(k3.values())
+    log("k = 3: first (cold) and warm")
+    b.k3_single("k3_first")
+    b.k3_single("k3_single", trace=True, repeats=repeats)
+    log("dispute, expire, cancel")
+    b.dispute("dispute", n_b, repeats=repeats)
+    b.expire("expire", n_c)
+    b.expire("expire_open", None)
+    b.cancel("cancel", 1)
+    b.cancel("cancel_k3", 3)
+    # heartbeats: node 2 first (the epoch's first live node), then node 1's is measured
+    rewards.heartbeat([n_b.id], sender=n_b.operator)
+    b.op("rewards_heartbeat", rewards.heartbeat, [a.id], sender=a.operator)
+    if rewards.currentEpoch() != epoch:
+        raise RuntimeError("the benchmark crossed an epoch boundary: results would mix costs")
+
+    log("first settlement of an epoch, rewards")
+    b.advance(rewards.genesisTime() + (epoch + 1) * length - chain.pending_timestamp + 1)
+    b.op("finalize_epoch_first", m.finalize, epoch_job, sender=r.keeper)
+    b.advance(length)
+    b.op("rewards_checkpoint", rewards.checkpoint, 10, sender=r.keeper)
+    b.op("rewards_claim", rewards.claim, [a.id], sender=a.owner)
+
+    log(f"{batch} proofs from {batch} distinct operators in one transaction")
+    distinct_gas = b.distinct_operators_batch(batch, owners[0])
+
+    scenarios = _scenario_totals(b)
+    del scenarios["_scratch"]
+    ops = {**b.operations}
+    ops["finalize_warm"] = _step_gas(scenarios["k1_single"], "finalize")
+    ops["proof_own"] = _step_gas(scenarios["k1_single"], "submitProofs (own, 1 proof)")
     report: dict[str, Any] = {
         "generated_by": "ape run gas",
         "network": network,
         "evm": f"py-evm {b.tracer.fork} rules" if b.tracer.enabled else "the node's EVM",
         "contracts_evm_version": "cancun",
-        "lifecycle_k1_total": k1_total,
-        "lifecycle_k1": {K1_STEPS[k][0]: v for k, v in steady.items()},
-        "lifecycle_k1_first_job_total": sum(first.values()),
-        "lifecycle_k1_first_job": {K1_STEPS[k][0]: v for k, v in first.items()},
-        "lifecycle_k3_total": k3_total,
-        "lifecycle_k3": k3,
-        "proof_relay_per_job": per_job,
-        "proof_relay_tx": relay_tx,
-        "operations": {k: b.operations[k] for k in OPERATION_LABELS if k in b.operations},
-        "targets": {"lifecycle_k1_total": _target(k1_total, TARGETS["lifecycle_k1_total"])},
-        "breakdown": b.breakdown,
-        "seconds": round(time.monotonic() - started, 1),
+        "batch": batch,
+        "settle_group": settle_group,
+        "repeats": repeats,
     }
-    if "100" in per_job:
-        target = TARGETS["proof_relay_per_job_100"]
-        report["targets"]["proof_relay_per_job_100"] = _target(per_job["100"], target)
+    for name, (key, _) in SCENARIOS.items():
+        report[key] = scenarios[name]["total"]
+    report[batch_key(batch)] = batch_gas // batch
+    report[batch_key(batch, True)] = distinct_gas // batch
+    report["proof_batch_tx"] = {"same_operator": batch_gas, "distinct_operators": distinct_gas}
+    report["scenarios"] = scenarios
+    report["operations"] = {k: ops[k] for k in OPERATION_LABELS if k in ops}
+    report["targets"] = {
+        key: _target(report[key], target) for key, target in TARGETS.items() if key in report
+    }
+    report["breakdown"] = b.breakdown
+    report["seconds"] = round(time.monotonic() - started, 1)
     return report
+
+
+def _new_account(accounts: Any) -> Any:
+    test = accounts.test_accounts if hasattr(accounts, "test_accounts") else accounts
+    return test.generate_test_account()
+
+
+def _step_gas(scenario: dict[str, Any], label: str) -> int:
+    return next(e["gas"] // e["txs"] for e in scenario["steps"] if e["step"] == label)
 
 
 def _target(measured: int, target: int) -> dict[str, Any]:
     return {"measured": measured, "target": target, "met": measured <= target}
 
 
+# ------------------------------------------------------------------ anvil comparison
+def compare(inproc: dict[str, Any], anvil: dict[str, Any]) -> dict[str, Any]:
+    """Rows {key: [in-process, anvil, relative difference]} for the keys both runs measured."""
+    rows = {}
+    for key in _compared_keys(inproc):
+        if key in anvil and inproc[key]:
+            rows[key] = [inproc[key], anvil[key], abs(anvil[key] - inproc[key]) / inproc[key]]
+    worst = max((row[2] for row in rows.values()), default=0.0)
+    return {"rows": rows, "max_relative_difference": worst, "agree": worst <= AGREEMENT}
+
+
+def _compared_keys(report: dict[str, Any]) -> list[str]:
+    n = report["batch"]
+    return [*(key for key, _ in SCENARIOS.values()), batch_key(n), batch_key(n, True)]
+
+
+def merge_anvil(inproc: dict[str, Any], anvil: dict[str, Any]) -> dict[str, Any]:
+    """The in-process report with the anvil run's figures and the comparison added."""
+    values = {key: anvil[key] for key in _compared_keys(anvil) if key in anvil}
+    merged = {**inproc, "anvil": {"network": anvil["network"], "values": values}}
+    merged["anvil"]["comparison"] = compare(inproc, values)
+    return merged
+
+
 # ------------------------------------------------------------------ output
-def render_tables(report: dict[str, Any]) -> list[Any]:
-    from rich.table import Table
-
-    ops = Table(title="Gas per operation", title_justify="left")
-    ops.add_column("operation")
-    ops.add_column("gas", justify="right")
-    for key, gas in report["operations"].items():
-        ops.add_row(OPERATION_LABELS[key], f"{gas:,}")
-
-    life = Table(title="Lifecycles and proof relay", title_justify="left")
-    life.add_column("what")
-    life.add_column("gas", justify="right")
-    life.add_column("target", justify="right")
-    t = report["targets"]
-    life.add_row(
-        "k = 1 lifecycle, steady state (5 tx)",
-        f"{report['lifecycle_k1_total']:,}",
-        _verdict(t["lifecycle_k1_total"]),
-    )
-    life.add_row(
-        "k = 1 lifecycle, first job ever", f"{report['lifecycle_k1_first_job_total']:,}", ""
-    )
-    life.add_row("k = 3 lifecycle, steady state (13 tx)", f"{report['lifecycle_k3_total']:,}", "")
-    for n, gas in report["proof_relay_per_job"].items():
-        verdict = _verdict(t[f"proof_relay_per_job_{n}"]) if f"proof_relay_per_job_{n}" in t else ""
-        life.add_row(f"proof relay per job, {n} per tx", f"{gas:,}", verdict)
-    return [ops, life]
-
-
-def _verdict(t: dict[str, Any]) -> str:
-    return f"<= {t['target']:,} {'met' if t['met'] else 'MISSED'}"
-
-
 BREAKDOWN_COLUMNS = (
     ("intrinsic", "intrinsic"),
     ("calldata", "calldata"),
@@ -575,6 +810,35 @@ BREAKDOWN_COLUMNS = (
 )
 
 
+def render_tables(report: dict[str, Any]) -> list[Any]:
+    """Console tables: the headline figures against the targets, then every scenario's steps."""
+    from rich.table import Table
+
+    head = Table(title=f"Gas per job (batch {report['batch']}, settled"
+                       f" {report['settle_group']} at a time)", title_justify="left")  # fmt: skip
+    for col, justify in (("what", "left"), ("in-process", "right"), ("anvil", "right"),
+                         ("target", "right")):  # fmt: skip
+        head.add_column(col, justify=justify)
+    anvil = report.get("anvil", {}).get("values", {})
+    for key in _compared_keys(report):
+        t = report["targets"].get(key)
+        verdict = f"<= {t['target']:,} {'met' if t['met'] else 'MISSED'}" if t else ""
+        head.add_row(key, f"{report[key]:,}", _n(anvil.get(key)), verdict)
+    tables = [head]
+    for s in report["scenarios"].values():
+        table = Table(title=f"{s['title']} ({s['jobs']} job(s), {s['txs']} tx)",
+                      title_justify="left")  # fmt: skip
+        for col in ("step", "sender", "txs", "gas", "per job"):
+            table.add_column(col, justify="left" if col in ("step", "sender") else "right")
+        for e in s["steps"]:
+            table.add_row(
+                e["step"], e["sender"], str(e["txs"]), f"{e['gas']:,}", f"{e['per_job']:,}"
+            )
+        table.add_row("total", "", "", "", f"{s['total']:,}")
+        tables.append(table)
+    return tables
+
+
 def _row(cells: Sequence[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -585,263 +849,238 @@ def _n(value: int | None) -> str:
 
 def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
     """docs/gas.md: the tables, how they were made, and what the gas is spent on."""
-    ops, k1, k1_first, k3 = (
-        report["operations"],
-        report["lifecycle_k1"],
-        report["lifecycle_k1_first_job"],
-        report["lifecycle_k3"],
-    )
-    relay = report["proof_relay_per_job"]
-    largest = max(relay, key=int)
-    t_k1 = report["targets"]["lifecycle_k1_total"]
-    t_relay = report["targets"].get("proof_relay_per_job_100")
+    n, g = report["batch"], report["settle_group"]
+    anvil = report.get("anvil")
     out = [
-        "# Gas costs",
+        "# Gas costs (protocol v2)",
         "",
         f"Generated by `{command}` (`ape run gas`, [scripts/gas.py](../scripts/gas.py)) on"
         f" `{report['network']}` ({report['evm']}; contracts compiled for"
         f" {report['contracts_evm_version']}, optimizer 200 runs). Every number is the"
-        " `gas_used` of a mined transaction's receipt. Do not edit by hand: rerun the command.",
+        " `gas_used` of mined transactions' receipts. Do not edit by hand: rerun the command.",
         "",
-        "Steady state: each lifecycle is measured on its second run, after a warm-up job of the"
-        " same kind, so one-off first-time costs (the job counter, the market's and a keeper's"
-        " first balance, a node's first work record) are not in it, and every account involved"
-        " already holds TES. The client pre-approved a large allowance once; node owners withdraw"
-        " after every job (so each payout credits an empty balance: see the notes).",
+        "Every transaction a job needs is counted: the client's approve (or permit) and"
+        " createJob, the seat steps (claim; or the keeper's draw and each acceptSeat), proofs,"
+        " reveals, the keeper's finalize / expire / flushFees and the withdrawal of everyone the"
+        " job credited (node owners, the keeper's bounty, the client's refund, the disputer)."
+        " A transaction shared by several jobs is charged by its share (gas / jobs).",
         "",
-        "## Targets",
+        "- *single* scenarios: one job alone on a warm network (a job of the same kind ran"
+        " before, the Rewards epoch already has work recorded, every payee already holds TES);"
+        " the client approves exactly the payment, so the allowance slot is written from zero."
+        f" The drawn ones (k = 3 alone, dispute) are the mean of {report.get('repeats', 1)} such"
+        " jobs run one after another: which nodes a draw seats, and so the gas, varies with the"
+        " block hash.",
+        f"- *steady state*: {n} jobs on a standing allowance (its approve charged / {n}), each"
+        f" claimed by the node's operator, proofs relayed {n} per `submitProofs` by a keeper,"
+        f" `finalize` per job (one job per call: there is no batch finalize) with the node"
+        f" owner's and the keeper's withdrawals and a fee flush once every {g} settlements.",
+        "- *first-time* variants: the first job ever, a new client's first job, a node's first"
+        " claim, the first settlement of a Rewards epoch (it closes the previous one).",
+        "",
+        "## Targets (issue [2/7])",
         "",
         _row(("what", "measured", "target", "")),
         _row(("---", "---:", "---:", "---")),
-        _row(
-            (
-                "k = 1 lifecycle, total of 5 transactions",
-                _n(t_k1["measured"]),
-                _n(t_k1["target"]),
-                "met" if t_k1["met"] else "**missed**",
-            )
-        ),
-        _row(
-            (
-                "proof relay, per job, 100 proofs per transaction",
-                _n(t_relay["measured"]) if t_relay else "not measured",
-                _n(TARGETS["proof_relay_per_job_100"]),
-                ("met" if t_relay["met"] else "**missed**") if t_relay else "",
-            )
-        ),
-        "",
-        "## k = 1 lifecycle (optimistic)",
-        "",
-        _row(("step", "sent by", "steady state", "first job ever")),
-        _row(("---", "---", "---:", "---:")),
     ]
-    senders = ("client", "operator", "anyone (keeper)", "anyone (keeper)", "node owner")
-    for (step, gas), sender in zip(k1.items(), senders, strict=True):
-        out.append(_row((step, sender, _n(gas), _n(k1_first.get(step)))))
-    out.append(
-        _row(
-            (
-                "**total**",
-                "",
-                f"**{_n(report['lifecycle_k1_total'])}**",
-                _n(report["lifecycle_k1_first_job_total"]),
-            )
-        )
-    )
+    for key, target in TARGETS.items():
+        t = report["targets"].get(key)
+        if t is None:
+            out.append(_row((key, "not measured (batch size differs)", _n(target), "")))
+        else:
+            out.append(_row((key, _n(t["measured"]), _n(target),
+                             "met" if t["met"] else "**missed**")))  # fmt: skip
+    out += ["", "## Per job, all scenarios", ""]
+    cols = ["key", "in-process EVM", *(["anvil", "difference"] if anvil else [])]
+    out += [_row(cols), _row(["---", *["---:"] * (len(cols) - 1)])]
+    rows = anvil["comparison"]["rows"] if anvil else {}
+    for key in _compared_keys(report):
+        cells = [key, _n(report[key])]
+        if anvil:
+            row = rows.get(key)
+            cells += [_n(row[1]), f"{100 * row[2]:.2f} %"] if row else ["-", "-"]
+        out.append(_row(cells))
+    out.append("")
+    if anvil:
+        c = anvil["comparison"]
+        out += [
+            f"anvil figures from `ape run gas --network {anvil['network']}` (merged into this"
+            f" report after the in-process run): largest difference"
+            f" {100 * c['max_relative_difference']:.2f} %"
+            f" ({'within' if c['agree'] else '**outside**'} the 1 % agreement bound). Job ids,"
+            " timestamps and the drawn seats differ between the two chains.",
+            "",
+        ]
+    else:
+        out += [
+            "anvil: not merged yet. Run `PATH=$PWD/node_modules/.bin:$PATH ape run gas"
+            " --network ethereum:local:foundry` after this run to add the anvil column.",
+            "",
+        ]
+    out += ["## Scenarios, transaction by transaction", ""]
+    for s in report["scenarios"].values():
+        out += [f"### {s['title']}: {_n(s['total'])} per job", "",
+                f"{s['jobs']} job(s), {s['txs']} transactions.", "",
+                _row(("step", "sender", "txs", "gas (all txs)", "per job")),
+                _row(("---", "---", "---:", "---:", "---:"))]  # fmt: skip
+        for e in s["steps"]:
+            out.append(_row((e["step"], e["sender"], e["txs"], _n(e["gas"]), _n(e["per_job"]))))
+        out += [_row(("**total**", "", s["txs"], "", f"**{_n(s['total'])}**")), ""]
     out += [
+        "## Proof batches",
         "",
-        "## k = 3 lifecycle (commit-reveal)",
+        _row(("batch", "transaction gas", "per job")),
+        _row(("---", "---:", "---:")),
+        _row((f"{n} proofs, one operator (node), relayed", _n(report["proof_batch_tx"]["same_operator"]),
+              _n(report[batch_key(n)]))),
+        _row((f"{n} proofs from {n} distinct operators, relayed",
+              _n(report["proof_batch_tx"]["distinct_operators"]), _n(report[batch_key(n, True)]))),
         "",
-        "Each claim, commitment, reveal and withdrawal is its own transaction, sent by the"
-        " replica's operator or owner (13 transactions). The last reveal settles the job: it"
-        " releases three collaterals, records work for three nodes and credits three owners.",
-        "",
-        _row(("step", "gas")),
-        _row(("---", "---:")),
-        *(_row((step, _n(gas))) for step, gas in k3.items()),
-        _row(("**total**", f"**{_n(report['lifecycle_k3_total'])}**")),
-        "",
-        "## Proof relay",
-        "",
-        "One `submitProofs` transaction carrying N proofs of N different k = 1 jobs (each proof"
-        " accepts its job's result); per job = transaction gas / N.",
-        "",
-        _row(("proofs per transaction", "transaction gas", "per job")),
-        _row(("---:", "---:", "---:")),
-        *(_row((n, _n(report["proof_relay_tx"][n]), _n(per_job))) for n, per_job in relay.items()),
-        "",
-        "## Per operation",
+        "## First time vs warm, setup and rewards",
         "",
         _row(("operation", "gas")),
         _row(("---", "---:")),
-        *(_row((OPERATION_LABELS[k], _n(v))) for k, v in ops.items()),
+        *(_row((OPERATION_LABELS[k], _n(v))) for k, v in report["operations"].items()),
         "",
-    ]
-    out += _breakdown_section(report, largest)
-    out += _notes(report, largest)
+    ]  # fmt: skip
+    out += _breakdown_section(report)
+    out += _notes(report)
     return "\n".join(out) + "\n"
 
 
-def _breakdown_section(report: dict[str, Any], largest: str) -> list[str]:
+def _breakdown_section(report: dict[str, Any]) -> list[str]:
     bd = report["breakdown"]
     if not bd:
         return [
             "(No per-opcode breakdown: it needs the in-process EVM, `ethereum:local:test`.)",
             "",
         ]
-    k1 = [(label, bd[key]) for label, key in K1_STEPS.values() if key in bd]
-    batch = bd.get(f"proof_batch_{largest}")
     head = ["transaction", "total", *(label for _, label in BREAKDOWN_COLUMNS), "new slots"]
     out = [
         "## Where the gas goes",
         "",
-        "Measured by tracing every opcode of the transaction in py-evm. intrinsic: 21,000 per"
-        " transaction; calldata: 4 gas per zero byte, 16 per other byte; SSTORE / SLOAD: storage"
-        " writes and reads in every contract touched (a write to an empty slot costs 20,000, or"
-        " 22,100 when the slot was not read before; an update 2,900-5,000); LOG: events; CALL:"
-        " the call opcodes themselves (2,600 for a contract not yet touched in the"
-        " transaction); ecrecover: the signature check; other: all remaining opcodes; refund:"
-        " gas returned for storage cleared; new slots: empty slots written.",
+        "Measured by tracing every opcode in py-evm. intrinsic: 21,000 per transaction;"
+        " calldata: 4 gas per zero byte, 16 per other byte; SSTORE / SLOAD: storage writes and"
+        " reads in every contract touched (a write to an empty slot costs 20,000, or 22,100 when"
+        " cold; an update 2,900-5,000); LOG: events; CALL: the call opcodes (2,600 for a contract"
+        " not yet touched); ecrecover: signature checks; other: all remaining opcodes; refund:"
+        " gas returned for storage cleared; new slots: empty slots written. Batches are shown"
+        " per job.",
         "",
         _row(head),
         _row(["---", *["---:"] * (len(head) - 1)]),
-        *(_row([label, *_cells(entry)]) for label, entry in k1),
     ]
-    if len(k1) == len(K1_STEPS):
-        fields = ["total", "new_storage_slots", *(c for c, _ in BREAKDOWN_COLUMNS)]
-        k1_sum = {f: sum(entry[f] for _, entry in k1) for f in fields}
-        out.append(_row(["**k = 1 lifecycle**", *_cells(k1_sum)]))
-    if batch:
-        label = f"proof relay, per job in a batch of {largest}"
-        out.append(_row([label, *_cells(batch, int(largest))]))
+    for name, entry in bd.items():
+        div = report["batch"] if name.startswith("proof batch") else 1
+        label = f"{name} (per job)" if div > 1 else name
+        out.append(_row([label, *_cells(entry, div)]))
     out += ["", "Gas spent inside each contract (all its opcodes, nested calls excluded):", ""]
     out += [_row(("transaction", "by contract")), _row(("---", "---"))]
-    if batch:
-        k1.append((f"submitProofs, batch of {largest} (whole transaction)", batch))
-    for label, entry in k1:
+    for name, entry in bd.items():
         parts = ", ".join(f"{c} {_n(g)}" for c, g in entry["by_contract"].items())
-        out.append(_row((label, parts)))
+        out.append(_row((name, parts)))
     return out + [""]
 
 
 def _cells(entry: dict[str, Any], div: int = 1) -> list[str]:
-    # Floor division, as proof_relay_per_job: a row's cells may not add up to its total by a few gas.
+    # Floor division: a row's cells may not add up to its total by a few gas.
     cells = [_n(entry["total"] // div)]
     cells += [_n(entry[c] // div) for c, _ in BREAKDOWN_COLUMNS]
-    slots = entry["new_storage_slots"] / div
-    cells.append(f"{slots:g}")
+    cells.append(f"{entry['new_storage_slots'] / div:g}")
     return cells
 
 
-def _notes(report: dict[str, Any], largest: str) -> list[str]:
-    bd = report["breakdown"]
-    k1_total = report["lifecycle_k1_total"]
-    steps = [bd[key] for _, key in K1_STEPS.values() if key in bd]
+def _sum_breakdown(bd: dict[str, Any], prefix: str) -> dict[str, int]:
+    entries = [e for k, e in bd.items() if k.startswith(prefix)]
+    fields = ["total", "new_storage_slots", *(c for c, _ in BREAKDOWN_COLUMNS)]
+    return {f: sum(e[f] for e in entries) for f in fields} | {"count": len(entries)}
+
+
+def _notes(report: dict[str, Any]) -> list[str]:
+    bd, s = report["breakdown"], report["scenarios"]
     out = ["## Notes: what dominates the cost", ""]
-    if len(steps) != len(K1_STEPS):
-        return out + ["(Run on `ethereum:local:test` for the breakdown these notes are built on.)"]
-
-    def total(field_: str) -> int:
-        return sum(e[field_] for e in steps)
-
-    def contract(name: str) -> int:
-        return sum(e["by_contract"].get(name, 0) for e in steps)
-
-    intrinsic, writes, new_slots = (
-        total("intrinsic"),
-        total("storage_writes"),
-        total("new_storage_slots"),
-    )
-    floor_k1 = intrinsic + new_slots * 20_000
-    pct = lambda x: f"{100 * x / k1_total:.0f} %"  # noqa: E731
-    relay = bd.get(f"proof_batch_{largest}")
-    n = int(largest)
-    out += [
-        f"**k = 1 lifecycle: {k1_total:,} gas against a target of"
-        f" {TARGETS['lifecycle_k1_total']:,}.**",
-        "",
-        f"- Intrinsic cost: 5 transactions x 21,000 = {intrinsic:,} ({pct(intrinsic)}), paid"
-        " before any code runs: more than half of the target on its own.",
-        f"- Storage writes: {writes:,} ({pct(writes)}), of which {new_slots} writes to empty"
-        " slots (20,000-22,100 each): the job record (4 slots: amounts + deadline + status,"
-        " client + requirements, bundle hash, counters + windows), the replica (1), the accepted"
-        " result hash (1) and the node owner's credit (1; `withdraw` empties it again and gets"
-        " 4,800 back).",
-        f"- Intrinsic cost + empty-slot writes alone come to about {floor_k1:,}: no tuning inside"
-        " these functions gets the lifecycle under 200,000. It takes fewer transactions or fewer"
-        " new slots per job (options below).",
-        f"- Token transfers (gas inside TESToken): {contract('TESToken'):,} - the escrow"
-        " `transferFrom` in createJob and the payout `transfer` in withdraw.",
-        f"- External calls: NodeRegistry {contract('NodeRegistry'):,} (lockForClaim, release),"
-        f" Rewards {contract('Rewards'):,} (recordWork), NodeLicense"
-        f" {contract('NodeLicense'):,} (ownerOf, to find the payee), plus"
-        f" {total('call_overhead'):,} for the call opcodes (2,600 per contract first touched).",
-        f"- Storage reads {total('storage_reads'):,}, events {total('events'):,}, calldata"
-        f" {total('calldata'):,}, all other opcodes {total('other_execution'):,}.",
-        f"- The first job ever costs {report['lifecycle_k1_first_job_total']:,}: it also pays"
-        " for the job counter's, the market's and the keeper's first balance and the node's"
-        " first work record in the epoch.",
-        "",
-    ]
-    if relay:
-        per = {
-            k: relay[k] / n
-            for k in (
-                "storage_writes",
-                "storage_reads",
-                "events",
-                "ecrecover",
-                "calldata",
-                "other_execution",
-                "keccak",
-                "call_overhead",
-            )
-        }
-        per_job = report["proof_relay_per_job"][largest]
-        out += [
-            f"**Proof relay: {per_job:,} gas per job in a batch of {largest} (target at 100:"
-            f" {TARGETS['proof_relay_per_job_100']:,}).** Batching only amortizes the 21,000 of"
-            f" intrinsic cost ({21_000 / n:,.0f} per job at {largest}); each proof still pays:",
-            "",
-            f"- storage writes {per['storage_writes']:,.0f}: the accepted result hash goes into an"
-            " empty slot (22,100) and three packed slots are updated (job status + deadline,"
-            " replica state, the job's commit counter: 2,900 each);",
-            f"- storage reads {per['storage_reads']:,.0f}: three slots read cold (2,100 each);",
-            f"- events {per['events']:,.0f} (ProofAccepted and ResultAccepted), signature"
-            f" recovery {per['ecrecover']:,.0f}, calldata {per['calldata']:,.0f}"
-            " (about 290 bytes per proof), other opcodes"
-            f" {per['other_execution'] + per['keccak'] + per['call_overhead']:,.0f}.",
-            "- The empty-slot write plus the signature check plus the calldata already come to"
-            f" about {22_100 + per['ecrecover'] + per['calldata']:,.0f}: 30,000 per job is only"
-            " within reach if a proof stops writing a fresh slot.",
+    if not bd:
+        return out + [
+            "(Run on `ethereum:local:test` for the breakdown these notes are built on.)",
             "",
         ]
+    k1 = s["k1_single"]
+    k1_sum = _sum_breakdown(bd, "k1_single: ")
+    total = report["k1_single_total"]
+    pct = lambda x: f"{100 * x / total:.0f} %"  # noqa: E731
+    out += [
+        f"**k = 1 job alone: {total:,} gas in {k1['txs']} transactions (target 200,000).**",
+        "",
+        f"- Intrinsic cost: {k1['txs']} x 21,000 = {21_000 * k1['txs']:,} ({pct(21_000 * k1['txs'])})"
+        " before any code runs. The withdrawals of the node owner and of the keeper's bounty are"
+        " two of those transactions; the approve is a third.",
+        f"- Storage writes: {k1_sum['storage_writes']:,} ({pct(k1_sum['storage_writes'])}),"
+        f" {k1_sum['new_storage_slots']} of them to empty slots (20,000-22,100 each): the job"
+        " record, the seat, the commitment, the allowance and the credits of owner and keeper.",
+        f"- Intrinsic + empty-slot writes alone: about"
+        f" {21_000 * k1['txs'] + 20_000 * k1_sum['new_storage_slots']:,}. Under 200,000 takes"
+        " fewer transactions (permit instead of approve, no separate keeper/owner withdrawals:"
+        " pay the owner directly in finalize) or fewer fresh slots per job.",
+        f"- Storage reads {k1_sum['storage_reads']:,}, events {k1_sum['events']:,}, calldata"
+        f" {k1_sum['calldata']:,}, call opcodes {k1_sum['call_overhead']:,}, other"
+        f" {k1_sum['other_execution'] + k1_sum['keccak']:,}.",
+        "",
+    ]
+    n = report["batch"]
+    for key, label in ((f"proof batch of {n}", "one operator"),
+                       (f"proof batch of {n}, distinct operators", "distinct operators")):  # fmt: skip
+        e = bd.get(key)
+        if not e:
+            continue
+        per = {c: e[c] / n for c, _ in BREAKDOWN_COLUMNS}
+        out += [
+            f"**Proof batch of {n}, {label}: {e['total'] // n:,} per job.** Per proof:"
+            f" storage writes {per['storage_writes']:,.0f} ({e['new_storage_slots'] / n:g} empty"
+            f" slots: the job's commitment), reads {per['storage_reads']:,.0f}, ecrecover"
+            f" {per['ecrecover']:,.0f}, calldata {per['calldata']:,.0f}, events"
+            f" {per['events']:,.0f}, call opcodes {per['call_overhead']:,.0f} (the registry's"
+            f" operatorOf), other {per['other_execution'] + per['keccak']:,.0f}; intrinsic"
+            f" {21_000 / n:,.0f}. The storage writes are the commitment written into an empty"
+            " slot (22,100) and three packed slots updated (job status, seat state, commit"
+            " counter: 2,900 each). The empty slot alone is over the 10,000 / 15,000 targets: they"
+            " need a proof that stores no fresh 32-byte slot per job (e.g. one commitment root"
+            " per batch, or the commitment kept in calldata/events and checked at reveal).",
+            "",
+        ]
+    k3 = _sum_breakdown(bd, "k3_single: ")
+    if k3["count"]:
+        k3_txs = s["k3_single"]["txs"] // s["k3_single"]["jobs"]
+        out += [
+            f"**k = 3 job alone: {report['k3_single_total']:,} (mean of {s['k3_single']['jobs']}"
+            f" jobs) in {k3_txs} transactions.** The traced first job: intrinsic"
+            f" {21_000 * k3_txs:,}; storage writes"
+            f" {k3['storage_writes']:,} ({k3['new_storage_slots']} empty slots), total"
+            f" {k3['total']:,}; the reveal"
+            " that settles pays three nodes (three registry releases, three recordWork calls"
+            " with a token transfer each, three credits). Each node sends its own accept, proof,"
+            " reveal and withdrawal: 12 of the 16 transactions, 252,000 of intrinsic cost alone.",
+            "",
+        ]
+    steady = s["k1_steady"]
+    top = sorted(steady["steps"], key=lambda e: -e["per_job"])[:4]
+    out += [
+        f"**k = 1 steady state: {report['k1_steady_per_job']:,} per job (target 135,000).**"
+        " Batching and grouped withdrawals leave three transactions per job (createJob, claim,"
+        " finalize), 63,000 of intrinsic cost; the largest per-job items: "
+        + ", ".join(f"{e['step']} {e['per_job']:,}" for e in top)
+        + ". createJob writes the job record into fresh slots; finalize releases the"
+        " collateral in the registry, transfers the fee to Rewards and records work there, and"
+        " credits the owner and the keeper.",
+        "",
+    ]
     floors = [e["calldata_floor"] / e["total"] for e in bd.values() if "calldata_floor" in e]
     if floors:
         out += [
-            f"The in-process EVM applies {report['evm']}; the contracts target cancun. For"
-            " these transactions the two price the same: Prague's calldata floor (EIP-7623)"
-            f" is at most {100 * max(floors):.0f} % of any measured transaction's gas, so it"
-            " never applies. `ape run gas --network ethereum:local:foundry` measures the same"
-            " on anvil (cancun) and agrees within a few hundred gas (timestamps and job ids"
-            " differ), without the breakdown.",
+            f"The in-process EVM applies {report['evm']}; the contracts target cancun. Prague's"
+            f" calldata floor (EIP-7623) is at most {100 * max(floors):.0f} % of any traced"
+            " transaction's gas, so it never decides the price and the two forks agree.",
             "",
         ]
-    out += [
-        "Options, not applied (contracts unchanged by this benchmark):",
-        "",
-        "- Cheap, local to JobMarket.sol: `claim` writes the whole `Replica` struct, including"
-        " its still-empty `commitment` slot (a no-op store that costs 2,200): writing only the"
-        " first slot's fields saves 2,200 per claim. In the k = 1 proof, `j.commits = 1` costs"
-        " 2,900 and nothing on chain reads it (but `job().commits` would then read 0 and the"
-        " stateful test's model expects 1).",
-        "- Design: store one hash of the job's fixed terms instead of four slots and pass the"
-        " terms as calldata later (about -60,000 on createJob); let owners' credits accumulate"
-        " and withdraw rarely (finalize then updates a non-empty slot: -17,100); settle an"
-        " Accepted job inside the owner's withdrawal instead of a separate finalize (-21,000"
-        " intrinsic and a credit write).",
-        "",
-    ]
     return out
 
 
@@ -854,24 +1093,28 @@ def write_report(report: dict[str, Any], out_dir: Path, command: str) -> tuple[P
     return md_path, json_path
 
 
-def _batches(_ctx: Any, _param: Any, value: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError as err:
-        raise click.BadParameter("a comma-separated list of positive integers") from err
-    if not sizes or min(sizes) < 1:
-        raise click.BadParameter("a comma-separated list of positive integers")
-    return sizes
-
-
-@click.command(cls=ConnectedProviderCommand, short_help="Measure gas per operation and lifecycle")
-@network_option(default="ethereum:local:test")
+@click.command(cls=ConnectedProviderCommand, short_help="Measure the gas of every job scenario")
+@network_option(default=IN_PROCESS)
 @click.option(
-    "--batches",
-    default=",".join(map(str, DEFAULT_BATCHES)),
+    "--batch",
+    default=DEFAULT_BATCH,
     show_default=True,
-    callback=_batches,
-    help="Proofs per submitProofs transaction to measure.",
+    type=click.IntRange(1),
+    help="Proofs per submitProofs transaction (and jobs in the steady state).",
+)
+@click.option(
+    "--settle-group",
+    default=DEFAULT_SETTLE_GROUP,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Finalizations per withdrawal and fee flush.",
+)
+@click.option(
+    "--repeats",
+    default=DEFAULT_REPEATS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Jobs averaged in the drawn scenarios (k = 3 alone, dispute).",
 )
 @click.option(
     "--out",
@@ -879,11 +1122,14 @@ def _batches(_ctx: Any, _param: Any, value: str) -> tuple[int, ...]:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("docs"),
     show_default=True,
-    help="Where gas.md and gas.json are written.",
+    help="Where gas.md and gas.json go.",
 )
 @click.option("--no-write", is_flag=True, help="Print the tables only.")
-def cli(provider: Any, batches: tuple[int, ...], out_dir: Path, no_write: bool) -> None:
-    """Deploys a fresh TES network on a local chain and measures the gas of every operation."""
+def cli(
+    provider: Any, batch: int, settle_group: int, repeats: int, out_dir: Path, no_write: bool
+) -> None:
+    """Deploys a fresh TES network on a local chain and measures every job scenario. On a
+    network other than the in-process EVM, merges into an existing in-process docs/gas.json."""
     from ape import accounts, chain, project
     from rich.console import Console
 
@@ -891,15 +1137,20 @@ def cli(provider: Any, batches: tuple[int, ...], out_dir: Path, no_write: bool) 
         raise click.UsageError("the gas benchmark deploys with test accounts: use a local network")
     console = Console()
     report = measure(
-        project,
-        accounts,
-        chain,
-        batch_sizes=batches,
-        network=provider.network_choice,
-        log=lambda msg: console.log(msg),
-    )
+        project, accounts, chain, batch=batch, settle_group=settle_group, repeats=repeats,
+        network=provider.network_choice, log=lambda msg: console.log(msg),
+    )  # fmt: skip
+    existing = out_dir / "gas.json"
+    if provider.network_choice != IN_PROCESS and existing.exists():
+        base = json.loads(existing.read_text())
+        same_run = (base.get("batch"), base.get("repeats")) == (batch, repeats)
+        if base.get("network") == IN_PROCESS and same_run:
+            report = merge_anvil(base, report)
+            c = report["anvil"]["comparison"]
+            console.print(f"merged into {existing}: largest difference"
+                          f" {100 * c['max_relative_difference']:.2f} %")  # fmt: skip
     for table in render_tables(report):
         console.print(table)
     if not no_write:
         md, js = write_report(report, out_dir, "make gas")
-        console.print(f"wrote {md} and {js} ({report['seconds']} s)")
+        console.print(f"wrote {md} and {js} ({report.get('seconds')} s)")

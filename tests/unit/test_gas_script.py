@@ -6,74 +6,111 @@ import pytest
 
 from scripts.gas import (
     BREAKDOWN_COLUMNS,
-    K1_STEPS,
     OPERATION_LABELS,
+    SCENARIOS,
     TARGETS,
+    batch_key,
+    compare,
     measure,
+    merge_anvil,
     render_markdown,
     render_tables,
     write_report,
 )
 
+BATCH = 3
+
 
 @pytest.fixture(scope="module")
 def report(project, accounts, chain):
-    return measure(project, accounts, chain, batch_sizes=(1, 3), network="ethereum:local:test")
+    return measure(
+        project,
+        accounts,
+        chain,
+        batch=BATCH,
+        settle_group=BATCH,
+        repeats=2,
+        network="ethereum:local:test",
+    )
 
 
-def test_measure__reports_required_keys_with_positive_gas(report):
-    assert report["lifecycle_k1_total"] > 0 and report["lifecycle_k3_total"] > 0
-    assert set(report["proof_relay_per_job"]) == {"1", "3"}
-    assert all(gas > 0 for gas in report["proof_relay_per_job"].values())
+def test_measure__reports_every_scenario_with_positive_gas(report):
+    assert set(report["scenarios"]) == set(SCENARIOS)
+    for name, (key, _) in SCENARIOS.items():
+        assert report[key] == report["scenarios"][name]["total"] > 21_000, name
+    assert report[batch_key(BATCH)] > 0 and report[batch_key(BATCH, True)] > 0
     assert set(report["operations"]) == set(OPERATION_LABELS)
     assert all(gas > 21_000 for gas in report["operations"].values())
 
 
-def test_measure__lifecycle_totals_are_the_sum_of_their_steps(report):
-    assert list(report["lifecycle_k1"]) == [label for label, _ in K1_STEPS.values()]
-    assert report["lifecycle_k1_total"] == sum(report["lifecycle_k1"].values())
-    assert len(report["lifecycle_k3"]) == 13
-    assert report["lifecycle_k3_total"] == sum(report["lifecycle_k3"].values())
-    # Steady state: the first job ever pays one-off costs that later jobs do not.
-    assert report["lifecycle_k1_first_job_total"] > report["lifecycle_k1_total"]
+def test_measure__a_total_is_every_transaction_of_the_job(report):
+    for name, s in report["scenarios"].items():
+        gas = sum(e["gas"] for e in s["steps"])
+        assert s["total"] == round(gas / s["jobs"]), name
+        assert s["txs"] == sum(e["txs"] for e in s["steps"]), name
+    steps = [e["step"] for e in report["scenarios"]["k1_single"]["steps"]]
+    assert steps[:5] == [
+        "approve (payment)", "createJob (k = 1)", "claim", "submitProofs (own, 1 proof)", "finalize"
+    ]  # fmt: skip
+    assert "withdraw (node owner)" in steps and "withdraw (keeper)" in steps
+    # Drawn scenarios average `repeats` jobs: per job, 3 seats accept and reveal.
+    k3 = report["scenarios"]["k3_single"]
+    k3_txs = {e["step"]: e["txs"] / k3["jobs"] for e in k3["steps"]}
+    assert k3["jobs"] == 2
+    assert k3_txs["acceptSeat"] == 3 and k3_txs["reveal (1)"] == 3 and k3_txs["draw"] >= 1
+    dispute = report["scenarios"]["dispute"]
+    d_txs = {e["step"]: e["txs"] / dispute["jobs"] for e in dispute["steps"]}
+    assert d_txs["reveal (1)"] == 4  # three jurors and the original node
+    assert d_txs["dispute"] == 1 and d_txs["acceptSeat"] == 3
+
+
+def test_measure__first_time_costs_more_than_warm(report):
+    assert report["k1_first_job_ever_total"] > report["k1_single_total"]
+    # (k3_first vs k3_single is not ordered: each draws different seats and owners.)
+    ops = report["operations"]
+    assert ops["finalize_epoch_first"] > ops["finalize_warm"]
 
 
 def test_measure__batching_proofs_lowers_the_cost_per_job(report):
-    relay, tx = report["proof_relay_per_job"], report["proof_relay_tx"]
-    assert relay["1"] == tx["1"]
-    assert relay["3"] == tx["3"] // 3
-    assert relay["3"] < relay["1"]
+    per_job, tx = report[batch_key(BATCH)], report["proof_batch_tx"]["same_operator"]
+    assert per_job == tx // BATCH
+    assert per_job < report["operations"]["proof_signed_relay"]
 
 
 def test_measure__breakdown_adds_up_to_each_receipt(report):
     breakdown = report["breakdown"]
-    assert {key for _, key in K1_STEPS.values()} <= set(breakdown)
-    assert "proof_batch_3" in breakdown
+    assert any(name.startswith("k1_single: ") for name in breakdown)
+    assert f"proof batch of {BATCH}" in breakdown
     for name, entry in breakdown.items():
         by_category = sum(entry[column] for column, _ in BREAKDOWN_COLUMNS)
         assert by_category == entry["total"], name
         outside = entry["intrinsic"] + entry["calldata"] + entry["refund"]
         assert outside + sum(entry["by_contract"].values()) == entry["total"], name
-        assert entry["calldata_floor"] < entry["total"], name  # EIP-7623 floor never decides
 
 
 def test_measure__targets_compare_against_the_issue(report):
-    k1 = report["targets"]["lifecycle_k1_total"]
-    assert k1 == {
-        "measured": report["lifecycle_k1_total"],
-        "target": TARGETS["lifecycle_k1_total"],
-        "met": report["lifecycle_k1_total"] <= TARGETS["lifecycle_k1_total"],
+    assert report["targets"]["k1_single_total"] == {
+        "measured": report["k1_single_total"],
+        "target": TARGETS["k1_single_total"],
+        "met": report["k1_single_total"] <= TARGETS["k1_single_total"],
     }
-    assert "proof_relay_per_job_100" not in report["targets"]  # batch of 100 not run here
+    assert "proof_batch100_per_job" not in report["targets"]  # batch of 100 not run here
+
+
+def test_merge_anvil__flags_a_difference_over_one_percent(report):
+    anvil = {**report, "network": "ethereum:local:foundry"}
+    assert merge_anvil(report, anvil)["anvil"]["comparison"]["agree"]
+    anvil["k3_single_total"] = int(report["k3_single_total"] * 1.02)
+    assert not compare(report, anvil)["agree"]
 
 
 def test_write_report__writes_json_and_markdown(report, tmp_path):
     md, js = write_report(report, tmp_path / "docs", "make gas")
 
-    assert json.loads(js.read_text())["lifecycle_k1_total"] == report["lifecycle_k1_total"]
+    assert json.loads(js.read_text())["k1_single_total"] == report["k1_single_total"]
     text = md.read_text()
     assert text == render_markdown(report, "make gas")
     assert "`make gas`" in text and "200,000" in text
-    assert f"{report['lifecycle_k1_total']:,}" in text
+    assert f"{report['k1_single_total']:,}" in text
     assert "## Where the gas goes" in text
-    assert len(render_tables(report)) == 2
+    assert len(render_tables(report)) == 1 + len(SCENARIOS)

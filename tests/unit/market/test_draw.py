@@ -167,12 +167,14 @@ def test_draw__skips_nodes_without_free_stake_and_never_seats_a_node_or_key_twic
 
     drawn = draw_seats(job_id, pool)
 
-    assert sorted(n.id for n in drawn) == sorted(n.id for n in free)
+    # pool[4] shares pool[0]'s operator key: if both are the free ones, only one of them may sit.
+    keys = {n.operator.address for n in free}
+    assert {n.id for n in drawn} <= {n.id for n in free} and len(drawn) == len(keys)
     seats = _seats(market, job_id)
     assert len({s.nodeId for s in seats}) == len(seats)
     assert len({s.operator for s in seats}) == len(seats)
     job = market.job(job_id)
-    assert job.seated == 2 and job.redraws == MAX_REDRAWS and job.drawBlock == 0
+    assert job.seated == len(keys) and job.redraws == MAX_REDRAWS and job.drawBlock == 0
 
 
 # ---------------------------------------------------------------------- accepting a seat
