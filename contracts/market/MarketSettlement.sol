@@ -277,6 +277,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     }
 
     function _toRewards(uint256 nodeId, uint256 fee) private {
+        // slither-disable-next-line incorrect-equality (nothing to send, not a balance check)
         if (fee == 0) return;
         _token.safeTransfer(address(_rewards), fee);
         _rewards.recordWork(nodeId, fee);
@@ -301,6 +302,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     }
 
     function _credit(uint256 jobId, address account, uint256 amount) internal {
+        // slither-disable-next-line incorrect-equality (nothing to credit, not a balance check)
         if (amount == 0) return;
         _credited[account] += amount;
         emit Credited(jobId, account, amount);
