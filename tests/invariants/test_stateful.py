@@ -192,6 +192,7 @@ class JobM:
     work: int = 0  # fees sent to Rewards as nodes' work
     booked: int = 0  # pendingFees booked for this job
     settled_by: str | None = None  # sender of the settling transaction
+    redrawn_by: set = field(default_factory=set)  # keepers paid a redraw bounty in this job
     untaken: bool | None = None  # a dispute settled Paid without a jury verdict
     settlements: int = 0
     paid_events: int = 0
@@ -682,6 +683,7 @@ class EscrowMachine(RuleBasedStateMachine):
         relayer = self._relayer(data)
         before = {s.node: (self.nodes[s.node].free) for s in job.live(state=SeatState.DRAWN)}
         tx = self._send(self.w.market.redraw, job.id, sender=relayer)
+        job.redrawn_by.add(relayer.address)
         late = {s.node for s in job.live(state=SeatState.DRAWN) if tx.timestamp > s.accept_deadline}
         dropped = self._events(tx, "SeatDropped")
         assert {a["nodeId"] for a in dropped} == late, "redraw dropped other than the late seats"
@@ -1163,7 +1165,10 @@ class EscrowMachine(RuleBasedStateMachine):
             assert m.payment - bounty <= client <= m.payment, f"{m}: client refund {client}"
         else:
             assert client == 0, f"{m}: a paid job credited its client {client}"
-        if m.round == 1 and m.settled_by != m.disputer.address:
+        # A disputer that also acted as a keeper for this job (settled it, or redrew a late juror
+        # seat) earned a keeper bounty on top: the unit tests pin those amounts.
+        keeper = m.settled_by == m.disputer.address or m.disputer.address in m.redrawn_by
+        if m.round == 1 and not keeper:
             got = m.credits[m.disputer.address]
             if m.status == JobStatus.OVERTURNED:
                 want = m.bond + m.collateral * DISPUTER_SHARE_BPS // BPS
