@@ -97,16 +97,7 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
             revert JobMarketNotDisputable(jobId);
         }
         j.disputer = msg.sender;
-        j.round = 1;
-        j.k = _params.disputeReplicas;
-        j.claims = 0;
-        j.commits = 0;
-        j.reveals = 0;
-        j.seated = 0;
-        j.redraws = 0;
-        j.status = JobStatus.Seating;
-        j.deadline = _deadline(j.claimWindow);
-        _anchor(jobId, j);
+        _newRound(jobId, j, _params.disputeReplicas);
         emit JobDisputed(jobId, msg.sender, j.collateral);
         _token.safeTransferFrom(msg.sender, address(this), j.collateral);
         emit BondPosted(jobId, msg.sender, j.collateral);
@@ -179,7 +170,7 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
             if (!found) revert JobMarketNotReplica(rv.jobId, rv.nodeId);
             // In a dispute the original k = 1 node (round 0) reveals next to the jurors, against
             // the commitment its proof put in the job record.
-            bool original = j.round == 1 && seat.round == 0;
+            bool original = j.originalReveals() && seat.round == 0;
             bytes32 committed = original ? j.commitment : seat.commitment;
             if (seat.state != SeatState.Committed || (seat.round != j.round && !original)) {
                 revert JobMarketWrongSeatState(rv.jobId, rv.nodeId, seat.state);
@@ -237,7 +228,7 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
         if (status == JobStatus.Revealing) {
             _settle(jobId, j, true);
-        } else if (status == JobStatus.Running && (j.commits != 0 || j.round == 1)) {
+        } else if (status == JobStatus.Running && (j.commits != 0 || j.originalReveals())) {
             // A round settles on the seats that answered: those that committed reveal now, the
             // rest are seized at settlement. A dispute always reveals (the original node must).
             _startReveal(jobId, j);

@@ -464,10 +464,10 @@ class Node:
     @staticmethod
     def _must_reveal(view: Job, seat: Seat | None) -> bool:
         """Our committed seat of the revealing round, or our k = 1 seat (round 0) when a dispute's
-        jury reveals (an original node that stays silent loses its collateral)."""
+        first jury reveals (an original node that stays silent loses its collateral)."""
         if seat is None or seat.state != SeatState.COMMITTED:
             return False
-        return seat.round == view.round or (view.round == 1 and seat.round == 0)
+        return seat.round == view.round or (view.original_reveals and seat.round == 0)
 
     # ---------------------------------------------------------------- submit gatekeeping
     def _still_needed(self, intent: st.Intent) -> bool:

@@ -152,10 +152,25 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def disputed(self) -> bool:
+        """A k = 1 job someone disputed (its later rounds are juries)."""
+        return int(self.disputer, 16) != 0
+
+    @property
+    def single(self) -> bool:
+        """A k = 1 job: claimed open, proven optimistically, disputable."""
+        return self.k == 1 or self.disputed
+
+    @property
+    def original_reveals(self) -> bool:
+        """The round is a k = 1 job's first jury: the original node reveals next to the jurors."""
+        return self.round == 1 and self.disputed
+
 
 @dataclass(frozen=True)
 class Seat:
-    """IJobMarket.Replica: one seat of a job (either round)."""
+    """IJobMarket.Replica: one seat of a job (any round)."""
 
     nodeId: int
     state: SeatState

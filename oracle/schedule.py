@@ -39,8 +39,9 @@ def estimate_cost(gas_price_wei: int, gas_limit: int, cpu_seconds: float, price_
 
 def earnings_per_seat(job: Job) -> int:
     """What one agreeing seat earns: a share of the payment net of the job's own fee rate (fixed at
-    creation) in round 0; a juror's share of the disputer's bond in a dispute (round 1)."""
-    if job.round == 1:
+    creation) in round 0; in a jury or escalated round (round >= 1), about a share of one
+    collateral: the wrong disputer's bond or the wrong seats' seized collateral."""
+    if job.round >= 1:
         return job.collateral // max(job.k, 1)
     return job.payment * (BPS - job.protocolFeeBps) // BPS // max(job.k, 1)
 

@@ -24,9 +24,11 @@ import {INodeRegistry} from "./INodeRegistry.sol";
 ///           node that does not reveal loses.
 ///         - k >= 3: every replica commits before any reveal.
 ///         Losers pay winners: a round settles on the seats that revealed (more than half of them
-///         must agree); no-shows and dissenters are seized and their collateral goes to the seats
-///         that were right, a successful disputer and the keeper; the client never gets more than
-///         its payment back. Fee and bounty rates are fixed in the job's terms at creation.
+///         must agree). A majority with a dissent escalates: 2k + 1 seats (up to MAX_REPLICAS) are
+///         drawn from nodes that never sat in the job, and their verdict judges every earlier seat.
+///         No-shows and seats against the final verdict are seized and their collateral goes to the
+///         seats that were right, a successful disputer and the keeper; the client never gets more
+///         than its payment back. Fee and bounty rates are fixed in the job's terms at creation.
 ///         Every state with a deadline can be moved on by anyone once it has passed, for a bounty.
 ///         Money is credited, never pushed: clients, node owners and keepers `withdraw`.
 /// @dev    Invariant (escrow): the market's TES balance equals the sum of payments of unsettled jobs
@@ -83,7 +85,7 @@ interface IJobMarket {
         uint40 deadline; // of the current status
         JobStatus status;
         uint8 k; // seats needed in the current round
-        uint8 round; // 0 = original run, 1 = dispute jury
+        uint8 round; // 0 = original run; 1.. = a dispute jury, then escalated rounds
         address client;
         INodeRegistry.Capabilities requirements;
         bytes32 bundleHash;
@@ -100,7 +102,8 @@ interface IJobMarket {
         uint32 revealWindow;
         uint32 disputeWindow;
         uint40 drawBlock; // block whose hash seeds the next draw (0: nothing to draw)
-        bytes32 commitment; // k = 1: the proven commitment; k >= 3: the accepted result hash
+        bytes32 commitment; // k = 1: the proven commitment; in a later round: the standing verdict;
+        // settled: the accepted result hash
         address disputer;
     }
 
@@ -199,6 +202,9 @@ interface IJobMarket {
     ///         is the accepted result hash (deadline = now).
     event ResultAccepted(uint256 indexed jobId, bytes32 commitment, uint256 disputeDeadline);
     event JobDisputed(uint256 indexed jobId, address indexed disputer, uint256 bond);
+    /// @notice Round `round - 1` had a majority for `standing` but a dissent: `seats` nodes that never
+    ///         sat in the job are drawn to re-run it, and their round decides (or escalates again).
+    event RoundEscalated(uint256 indexed jobId, uint256 round, uint256 seats, bytes32 standing);
     event DisputeResolved(uint256 indexed jobId, bool resultUpheld, bytes32 majorityResult);
     /// @notice `resultHash`: the agreed result (k >= 3, or a k = 1 result revealed in a dispute);
     ///         for an undisputed k = 1 job, its commitment (the result hash stays private).

@@ -63,8 +63,14 @@ library Seats {
         }
     }
 
-    /// @notice Whether a seat of `round` revealed exactly `result`.
-    function agrees(IJobMarket.Replica storage seat, uint8 round, bytes32 result) internal view returns (bool) {
-        return seat.round == round && seat.state == IJobMarket.SeatState.Revealed && seat.commitment == result;
+    /// @notice Whether a seat of rounds `from`..`to` revealed exactly `result`.
+    function agrees(IJobMarket.Replica storage seat, uint8 from, uint8 to, bytes32 result)
+        internal
+        view
+        returns (bool)
+    {
+        uint8 round = seat.round;
+        return round >= from && round <= to && seat.state == IJobMarket.SeatState.Revealed
+            && seat.commitment == result;
     }
 }

@@ -75,6 +75,15 @@ abstract contract MarketSeating is MarketSettlement {
         }
     }
 
+    function _newRound(uint256 jobId, JobRecord storage j, uint256 seats) internal override {
+        ++j.round;
+        j.k = uint8(seats); // at most MAX_REPLICAS
+        (j.claims, j.commits, j.reveals, j.seated, j.redraws) = (0, 0, 0, 0, 0);
+        j.status = JobStatus.Seating;
+        j.deadline = uint40(block.timestamp + j.claimWindow);
+        _anchor(jobId, j);
+    }
+
     function _anchor(uint256 jobId, JobRecord storage j) internal {
         uint40 next = uint40(block.number + 1);
         j.drawBlock = next;

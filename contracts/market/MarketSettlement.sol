@@ -10,6 +10,7 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
 import {Seats} from "../libraries/Seats.sol";
+import {MarketRules} from "../libraries/MarketRules.sol";
 
 /// @title MarketSettlement
 /// @notice The market's storage and who is paid what when a round ends. The rule every branch
@@ -51,37 +52,136 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         _rewards = rewards_;
     }
 
+    /// @dev What a verdict is: `result` (none if `!found`), decided by round `last`.
+    struct Verdict {
+        bytes32 result;
+        bool found;
+        uint8 last;
+    }
+
     // ------------------------------------------------------------------ round settlement
     /// @dev Every seat due has revealed, or the reveal deadline passed (`byKeeper`: only then does
     ///      the caller earn a bounty; a replica completing the round is doing its own job).
+    ///      A round whose revealed seats all agree decides. A majority with a dissent is not trusted
+    ///      to itself: a fresh round of 2k + 1 seats, drawn from nodes that never sat in the job,
+    ///      re-runs the job (while MAX_REPLICAS allows), so out-voting an honest seat needs the
+    ///      larger round too. A round without a majority decided nothing: the verdict before it
+    ///      stands (round 0 of k >= 3: the job fails).
     function _settle(uint256 jobId, JobRecord storage j, bool byKeeper) internal {
-        if (j.round == 0) _settleReplicated(jobId, j, byKeeper);
-        else _settleDispute(jobId, j, byKeeper);
+        uint8 round = j.round;
+        (bytes32 best, uint256 votes, uint256 revealed) = _seats[jobId].majority(j.replicaCount, round);
+        if (votes * 2 > revealed) {
+            if (votes < revealed && _escalate(jobId, j, best)) return;
+            _decide(jobId, j, Verdict(best, true, round), 0, byKeeper);
+            return;
+        }
+        uint256 seized = _releaseOrSeize(jobId, j, round);
+        if (round == 0) _fail(jobId, j, seized, byKeeper);
+        else _standing(jobId, j, seized, byKeeper);
     }
 
-    /// @dev k >= 3: more than half of the seats that revealed must agree. No-shows and dissenters
-    ///      are seized and their collateral pays the majority; without a majority nobody is shown
-    ///      wrong: revealers are released, no-shows still seized, the client refunded.
-    function _settleReplicated(uint256 jobId, JobRecord storage j, bool byKeeper) private {
-        (bytes32 best, uint256 votes, uint256 revealed) = _seats[jobId].majority(j.replicaCount, 0);
-        bool quorum = votes * 2 > revealed;
-        uint256 seized = _releaseOrSeize(jobId, j, 0, quorum, best);
-        if (quorum) _payMajority(jobId, j, best, votes, seized, byKeeper);
-        else _fail(jobId, j, seized, byKeeper);
+    /// @dev Round `j.round` decided nothing (no majority, or it never formed): the verdict before
+    ///      it stands. Before a k = 1 job's first jury that is the original node's revealed result,
+    ///      and none if it stayed silent (it loses).
+    function _standing(uint256 jobId, JobRecord storage j, uint256 seized, bool byKeeper) internal {
+        uint8 last = j.round - 1;
+        Replica storage orig = _seats[jobId][0];
+        if (last == 0 && j.disputer != address(0)) {
+            bool revealed = orig.state == SeatState.Revealed;
+            _decide(jobId, j, Verdict(revealed ? orig.commitment : bytes32(0), revealed, 0), seized, byKeeper);
+        } else {
+            _decide(jobId, j, Verdict(j.commitment, true, last), seized, byKeeper);
+        }
     }
 
-    function _payMajority(uint256 jobId, JobRecord storage j, bytes32 best, uint256 votes, uint256 seized, bool byKeeper)
-        private
-    {
-        j.status = JobStatus.Paid;
-        j.commitment = best;
-        uint256 bounty = byKeeper ? _min(seized, j.bounty(j.payment)) : 0;
+    function _escalate(uint256 jobId, JobRecord storage j, bytes32 standing) private returns (bool) {
+        uint256 seats = uint256(j.k) * 2 + 1;
+        if (seats > MarketRules.MAX_REPLICAS) return false;
+        j.commitment = standing;
+        emit RoundEscalated(jobId, j.round + 1, seats, standing);
+        _newRound(jobId, j, seats);
+        return true;
+    }
+
+    /// @dev Starts round `j.round + 1` with `seats` seats to draw (MarketSeating).
+    function _newRound(uint256 jobId, JobRecord storage j, uint256 seats) internal virtual;
+
+    /// @dev What judging a verdict found: collateral seized, seats of round 0 (workers) and of
+    ///      later rounds (jurors) that agreed, and what the original k = 1 seat lost.
+    struct Tally {
+        uint256 seized;
+        uint256 workers;
+        uint256 jurors;
+        uint256 originalTaken;
+    }
+
+    /// @dev Settles the job on verdict `v`. Seats of rounds 0..v.last are judged by it (agreed:
+    ///      released and paid; otherwise seized); a later round that decided nothing was settled by
+    ///      the caller (`seized`). Round 0's agreeing seats share the payment (none: the client is
+    ///      refunded); agreeing jurors share what was seized (and a wrong disputer's bond); without
+    ///      jurors it goes to round 0's seats of a k >= 3 job, or to the fees.
+    function _decide(uint256 jobId, JobRecord storage j, Verdict memory v, uint256 seized, bool byKeeper) private {
+        Tally memory t = _judge(jobId, j, v);
+        t.seized += seized;
+        bool disputed = j.disputer != address(0);
+        if (disputed) {
+            _settleBond(jobId, j, t);
+            emit DisputeResolved(jobId, t.workers != 0, v.result);
+        }
+        uint256 pot = t.seized;
+        uint256 bounty = byKeeper ? _min(pot, j.bounty(j.payment)) : 0;
         _credit(jobId, msg.sender, bounty);
-        uint256 fee = j.fee();
-        seized = j.payment - fee + seized - bounty; // what the majority shares
-        uint256 each = _payVoters(jobId, j, 0, best, votes, seized, fee);
-        emit ResultAccepted(jobId, best, block.timestamp);
-        emit JobPaid(jobId, best, each * votes, fee);
+        pot -= bounty;
+        j.commitment = v.result;
+        if (t.workers == 0) {
+            j.status = JobStatus.Overturned;
+            _credit(jobId, j.client, j.payment);
+            emit JobOverturned(jobId);
+        } else {
+            j.status = JobStatus.Paid;
+            uint256 fee = j.fee();
+            uint256 net = j.payment - fee;
+            if (t.jurors == 0 && !disputed) (net, pot) = (net + pot, 0);
+            uint256 each = _payVoters(jobId, j, 0, 0, v.result, t.workers, net, fee);
+            if (!disputed) emit ResultAccepted(jobId, v.result, block.timestamp);
+            emit JobPaid(jobId, v.result, each * t.workers, fee);
+        }
+        if (t.jurors != 0) _payVoters(jobId, j, 1, v.last, v.result, t.jurors, pot, 0);
+        else _pendingFees += pot;
+    }
+
+    /// @dev Releases the seats of rounds 0..v.last that revealed the verdict and seizes the rest
+    ///      that hold collateral.
+    function _judge(uint256 jobId, JobRecord storage j, Verdict memory v) private returns (Tally memory t) {
+        uint256 count = j.replicaCount;
+        for (uint256 i; i < count; ++i) {
+            Replica storage seat = _seats[jobId][i];
+            if (seat.round > v.last || !seat.holdsCollateral()) continue;
+            if (v.found && seat.agrees(0, v.last, v.result)) {
+                _release(seat.nodeId, j.collateral, INodeRegistry.Outcome.Completed);
+                if (seat.round == 0) ++t.workers;
+                else ++t.jurors;
+            } else {
+                uint256 taken = _seize(jobId, seat.nodeId, j.collateral);
+                t.seized += taken;
+                if (i == 0) t.originalTaken = taken;
+            }
+        }
+    }
+
+    /// @dev A k = 1 dispute's bond. The original lost: back, with DISPUTER_SHARE_BPS of the
+    ///      original's seized collateral. Upheld by a jury: it joins the jurors' pot. No jury decided
+    ///      anything: back, less DISPUTE_FEE_BPS to the node it held up.
+    function _settleBond(uint256 jobId, JobRecord storage j, Tally memory t) private {
+        if (t.workers == 0) {
+            uint256 share = t.originalTaken * DISPUTER_SHARE_BPS / BPS;
+            t.seized -= share;
+            _credit(jobId, j.disputer, uint256(j.collateral) + share);
+        } else if (t.jurors != 0) {
+            t.seized += j.collateral;
+        } else {
+            _returnBond(jobId, j);
+        }
     }
 
     function _fail(uint256 jobId, JobRecord storage j, uint256 seized, bool byKeeper) private {
@@ -94,68 +194,13 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         _credit(jobId, j.client, j.payment - fromRefund);
     }
 
-    /// @dev A k = 1 dispute: the jury's majority (of the jurors that revealed) against the original
-    ///      node's revealed result. An original node that did not reveal loses.
-    function _settleDispute(uint256 jobId, JobRecord storage j, bool byKeeper) private {
-        Replica storage orig = _seats[jobId][0];
-        (bytes32 best, uint256 votes, uint256 revealed) = _seats[jobId].majority(j.replicaCount, 1);
-        bool quorum = votes * 2 > revealed;
-        uint256 jurySeized = _releaseOrSeize(jobId, j, 1, quorum, best);
-        if (orig.state != SeatState.Revealed || (quorum && best != orig.commitment)) {
-            _overturn(jobId, j, orig.nodeId, quorum, best, votes, jurySeized, byKeeper);
-            return;
-        }
-        bytes32 result = orig.commitment;
-        emit DisputeResolved(jobId, true, best);
-        if (quorum) {
-            // The disputer was wrong: its bond (and silent jurors' collateral) pays the jury.
-            uint256 pot = uint256(j.collateral) + jurySeized;
-            uint256 bounty = byKeeper ? _min(pot, j.bounty(j.collateral)) : 0;
-            _credit(jobId, msg.sender, bounty);
-            _payVoters(jobId, j, 1, best, votes, pot - bounty, 0);
-        } else {
-            _disputeUntaken(jobId, j, orig.nodeId, jurySeized, byKeeper);
-        }
-        _payOriginal(jobId, j, result, false);
-    }
-
-    function _overturn(
-        uint256 jobId,
-        JobRecord storage j,
-        uint256 original,
-        bool quorum,
-        bytes32 best,
-        uint256 votes,
-        uint256 jurySeized,
-        bool byKeeper
-    ) private {
-        j.status = JobStatus.Overturned;
-        j.commitment = quorum ? best : bytes32(0);
-        emit DisputeResolved(jobId, false, best);
-        uint256 taken = _seize(jobId, original, j.collateral);
-        uint256 share = taken * DISPUTER_SHARE_BPS / BPS;
-        uint256 rest = taken - share + jurySeized;
-        uint256 bounty = byKeeper ? _min(rest, j.bounty(taken)) : 0;
-        _credit(jobId, msg.sender, bounty);
-        if (quorum) _payVoters(jobId, j, 1, best, votes, rest - bounty, 0);
-        else _pendingFees += rest - bounty;
-        _credit(jobId, j.disputer, uint256(j.collateral) + share);
-        _credit(jobId, j.client, j.payment);
-        emit JobOverturned(jobId);
-    }
-
     /// @dev No jury formed or answered: nobody re-ran the job, so the result stands and the
     ///      disputer pays DISPUTE_FEE_BPS of its bond to the node it held up; no bounty to it.
-    function _disputeUntaken(uint256 jobId, JobRecord storage j, uint256 original, uint256 taken, bool byKeeper)
-        internal
-    {
+    function _returnBond(uint256 jobId, JobRecord storage j) private {
         uint256 bond = j.collateral;
         uint256 fee = bond * DISPUTE_FEE_BPS / BPS;
         _credit(jobId, j.disputer, bond - fee);
-        _credit(jobId, _ownerOf(original), fee);
-        uint256 bounty = byKeeper ? _min(taken, j.bounty(j.payment)) : 0;
-        _credit(jobId, msg.sender, bounty);
-        _pendingFees += taken - bounty;
+        _credit(jobId, _ownerOf(_seats[jobId][0].nodeId), fee);
     }
 
     /// @dev Pays the k = 1 job's node: payment minus fee to the licence owner, collateral released,
@@ -174,30 +219,36 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ expiry
-    /// @dev The round never filled (Open, Seating) or nobody proved (Running, round 0). The client
+    /// @dev The round never filled (Open, Seating) or nobody proved (Running). Round 0: the client
     ///      gets its payment back, less a keeper bounty that seized collateral and penalties pay
-    ///      first; a dispute jury that never formed leaves the original result standing.
+    ///      first. A k = 1 dispute whose jury never formed leaves the original result standing (and
+    ///      paid); a later round that never formed leaves the verdict before it standing.
     function _expireUnfilled(uint256 jobId, JobRecord storage j, JobStatus status) internal {
         uint256 taken;
         if (status == JobStatus.Running) {
-            taken = _releaseOrSeize(jobId, j, j.round, false, bytes32(0));
+            taken = _releaseOrSeize(jobId, j, j.round);
         } else {
             (taken,) = _dropLateSeats(jobId, j);
             _releaseAccepted(jobId, j);
         }
-        if (j.round == 1) {
-            emit DisputeResolved(jobId, true, bytes32(0));
-            _disputeUntaken(jobId, j, _seats[jobId][0].nodeId, taken, true);
-            _payOriginal(jobId, j, j.commitment, false);
-            return;
-        }
-        emit JobExpired(jobId, status);
-        j.status = JobStatus.Expired;
         uint256 bounty = j.bounty(j.payment);
-        uint256 fromTaken = _min(bounty, taken);
-        _credit(jobId, msg.sender, bounty);
-        _pendingFees += taken - fromTaken;
-        _credit(jobId, j.client, j.payment - (bounty - fromTaken));
+        if (j.round == 1 && j.disputer != address(0)) {
+            emit DisputeResolved(jobId, true, bytes32(0));
+            _returnBond(jobId, j);
+            bounty = _min(taken, bounty);
+            _credit(jobId, msg.sender, bounty);
+            _pendingFees += taken - bounty;
+            _payOriginal(jobId, j, j.commitment, false);
+        } else if (j.round != 0) {
+            _standing(jobId, j, taken, true);
+        } else {
+            emit JobExpired(jobId, status);
+            j.status = JobStatus.Expired;
+            uint256 fromTaken = _min(bounty, taken);
+            _credit(jobId, msg.sender, bounty);
+            _pendingFees += taken - fromTaken;
+            _credit(jobId, j.client, j.payment - (bounty - fromTaken));
+        }
     }
 
     /// @dev Drops every drawn seat of the round whose accept deadline passed: the node pays
@@ -231,31 +282,25 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ seats and money
-    /// @dev For each seat of `round` holding collateral: release it if it revealed (and, with a
-    ///      quorum, revealed `best`), counting Completed with a quorum and NoFault without; seize it
-    ///      otherwise. `quorum` is separate from `best` because bytes32(0) is a result like any other.
-    function _releaseOrSeize(uint256 jobId, JobRecord storage j, uint8 round, bool quorum, bytes32 best)
-        private
-        returns (uint256 seized)
-    {
+    /// @dev A round that decided nothing: each of its seats holding collateral is released
+    ///      without fault if it revealed, seized otherwise.
+    function _releaseOrSeize(uint256 jobId, JobRecord storage j, uint8 round) private returns (uint256 seized) {
         uint256 count = j.replicaCount;
         for (uint256 i; i < count; ++i) {
             Replica storage seat = _seats[jobId][i];
             if (seat.round != round || !seat.holdsCollateral()) continue;
-            if (seat.state == SeatState.Revealed && (!quorum || seat.commitment == best)) {
-                _release(seat.nodeId, j.collateral, quorum ? INodeRegistry.Outcome.Completed : INodeRegistry.Outcome.NoFault);
-            } else {
-                seized += _seize(jobId, seat.nodeId, j.collateral);
-            }
+            if (seat.state == SeatState.Revealed) _release(seat.nodeId, j.collateral, INodeRegistry.Outcome.NoFault);
+            else seized += _seize(jobId, seat.nodeId, j.collateral);
         }
     }
 
     /// @dev Splits `amount` (to the owners) and `fee` (to the rewards pot, as each node's work)
-    ///      equally among the seats of `round` that revealed `best`; dust joins the pending fees.
+    ///      equally among the seats of rounds from..to that revealed `best`; dust joins the fees.
     function _payVoters(
         uint256 jobId,
         JobRecord storage j,
-        uint8 round,
+        uint8 from,
+        uint8 to,
         bytes32 best,
         uint256 votes,
         uint256 amount,
@@ -268,7 +313,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         uint256 count = j.replicaCount;
         for (uint256 i; i < count; ++i) {
             Replica storage seat = _seats[jobId][i];
-            if (!seat.agrees(round, best)) continue;
+            if (!seat.agrees(from, to, best)) continue;
             _credit(jobId, _ownerOf(seat.nodeId), each);
             _toRewards(seat.nodeId, feeEach);
         }

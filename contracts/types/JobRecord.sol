@@ -38,7 +38,8 @@ struct JobRecord {
     uint32 revealWindow;
     uint32 disputeWindow;
     uint40 drawBlock;
-    // slot 4: k = 1: the proven commitment; k >= 3: the accepted result hash
+    // slot 4: k = 1: the proven commitment; during a later round the standing verdict; settled:
+    //         the accepted result hash
     bytes32 commitment;
     // slot 5: written by a dispute
     address disputer;
@@ -72,9 +73,14 @@ library JobRecordLib {
     }
 
     /// @notice Seats whose reveal completes the round: the committed seats, plus the original node
-    ///         in a dispute (round 1), which must reveal next to the jurors.
+    ///         in a k = 1 job's first jury round, which must reveal next to the jurors.
     function revealsExpected(JobRecord storage j) internal view returns (uint256) {
-        return uint256(j.commits) + j.round;
+        return uint256(j.commits) + (originalReveals(j) ? 1 : 0);
+    }
+
+    /// @notice Whether the current round is a k = 1 job's first jury, where the original node reveals.
+    function originalReveals(JobRecord storage j) internal view returns (bool) {
+        return j.round == 1 && j.disputer != address(0);
     }
 
     function view_(JobRecord storage j) internal view returns (IJobMarket.Job memory out) {

@@ -120,7 +120,7 @@ class JobView:
     @property
     def single(self) -> bool:
         """A k = 1 job (open claim, disputable): its k becomes the jury size once disputed."""
-        return self.job.round == 1 or self.job.k == 1
+        return self.job.single
 
     @property
     def original(self) -> Seat | None:
@@ -393,12 +393,11 @@ class Client:
         if view.status in ready:
             return
         if view.status == JobStatus.OVERTURNED:
-            raise ClientError(f"job {view.job_id}'s result was overturned by a dispute: there is none to fetch"
+            raise ClientError(f"job {view.job_id}'s result was overturned by a jury: there is none to fetch"
                               " (your payment was refunded: `tes-client withdraw`)")  # fmt: skip
-        if view.single and view.job.round == 1:
-            raise ClientError(
-                f"job {view.job_id} is disputed ({view.status.label}): wait for the jury's verdict"
-            )
+        if view.job.round >= 1:
+            why = "disputed" if view.single else "re-run by a larger drawn round (its replicas disagreed)"
+            raise ClientError(f"job {view.job_id} is {why} ({view.status.label}): wait for the verdict")
         when = (
             "once it is proven (accepted)"
             if view.single

@@ -27,7 +27,7 @@ def verdict(name: str, profit: float) -> str:
     if profit <= 0:
         return "does not pay"
     if name.startswith(SEAT_MAJORITY_PREFIX) or name == "jury_capture":
-        return "PAYS: seat-majority capture (protocol bug, see below)"
+        return "PAYS: seat capture (see below)"
     return "PAYS: protocol bug"
 
 
@@ -83,27 +83,38 @@ def _majority_section(strategies: dict[str, Any]) -> list[str]:
             f" {d.get('seat_majority_rounds', 0)} | {r['profit_vs_honest']:+.4f} |"
         )
     return [
-        "## The stake-majority threshold (seat capture)",
+        "## Seat capture and the stake-majority threshold",
         "",
         "Seats are drawn by stake, so splitting a stake over more licences gives no more seats: a",
         "share s of the active stake holds about s of all seats, whatever the number of licences.",
-        "But a k = 3 round (or a 3-juror dispute) is decided by a strict majority of the seats that",
-        "revealed, and nothing checks a round that was unanimous. An owner with several licences (each",
-        "with its own operator key, so they may sit in the same job) that is drawn into 2 of a round's",
-        "3 seats can commit one uncomputed result on both and out-vote the honest seat: it takes the",
-        "whole payment and the honest node's seized collateral. That happens on a fraction",
-        "3s^2 - 2s^3 of k = 3 rounds, so the expected gain is above zero for **every** s > 0, not only",
-        "past 50 %: the per-round threshold is a majority of the round's seats, which a minority of",
-        "the stake reaches by chance. Past s = 50 % the attacker holds most rounds.",
+        "A k = 3 round (or a 3-juror dispute) has three seats, and an owner with several licences (each",
+        "with its own operator key, so they may sit in the same job) is drawn into 2 of them on a",
+        "fraction 3s^2 - 2s^3 of rounds. The `sybil_*` and `jury_capture` strategies then commit one",
+        "uncomputed result on both seats to out-vote the honest one. They no longer win it: a round",
+        "with a majority and a dissent escalates to 2k + 1 fresh seats drawn from nodes and keys that",
+        "never sat in the job (docs/protocol.md, \"Seat-majority capture and escalation\"), whose",
+        "verdict judges every seat: the lying seats are seized and their collateral pays the fresh",
+        "jurors. To win, the owner must also hold a majority of the 7 (then 15) fresh seats with the",
+        "licences it has left; below about half of the stake that is rare, and each failed attempt",
+        "costs the collateral of every seat that lied. The threshold that remains is a stake majority",
+        "spread over enough licences to fill every round (2 + 4 + 8 for 3 -> 7 -> 15 seats): such an",
+        "owner wins most fresh rounds too, and no vote among stakers can beat it. The `sybil_*`",
+        "owners here have 3 licences, so even at 51 % of the stake their escalations are lost.",
+        "",
+        "What is left, by design: a round whose seats are *all* one owner's has no dissent and is",
+        "not checked (about s^k of rounds; no honest seat loses anything, the client gets an",
+        "unverified result; a larger k makes it rarer). A network with fewer than 2k + 1 eligible",
+        "nodes outside a job cannot seat an escalation, and then the captured verdict stands; the",
+        "simulation's honest population (`honest_nodes`) is sized so that every escalation can be seated.",
         "",
         "| strategy | stake share | P(seat majority, k = 3) | rounds captured | profit vs honest (TES) |",
         "|---|---:|---:|---:|---:|",
         *rows,
         "",
-        "`jury_capture` is the same capture on dispute juries (3 jurors drawn by stake): with 2 of",
-        "them it overturns a correct k = 1 result, takes half the node's collateral back as disputer",
-        "and the rest as jurors. Look at its `per_epoch` in econ.json: a single epoch can swing by a",
-        "whole availability share when a node misses a drawn seat in one branch and not the other.",
+        "`jury_capture` is the same attempt on dispute juries (3 jurors drawn by stake): it disputes",
+        "correct k = 1 results and, holding 2 of the 3 jurors, votes them down; the honest juror's",
+        "dissent escalates the dispute to 7 fresh jurors, who uphold the result: the bond and both",
+        "lying jurors' collateral pay them.",
         "",
         "Licences and availability: emission is paid per live licence, so more licences earn more",
         "availability; each costs the licence price (ETH) plus at least `minStake` bonded, and the",

@@ -33,7 +33,9 @@ class SimConfig:
     epochs: int = 5  # ~1 min per strategy on a free core: `make econ` stays near 10 minutes
     k1_jobs: int = 2  # per epoch, by the honest clients
     k3_jobs: int = 2
-    honest_nodes: int = 5  # one owner and one operator key each
+    # One owner and one operator key each. Enough for an escalated round to be seated: a k = 1
+    # dispute that escalates needs 1 + 3 + 7 distinct nodes, a k = 3 round 3 + 7.
+    honest_nodes: int = 12
     honest_stake: int = 10_000 * E18
     flaky_every: int = 3  # the population's faulty node gets every n-th k = 1 job it runs wrong
     payment: int = JOB_PAYMENT

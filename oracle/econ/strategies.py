@@ -123,8 +123,8 @@ class Sybil(Strategy):
     def __init__(self, share_pct: int, licences: int = 3):
         super().__init__(
             f"sybil_{share_pct}",
-            "seats are drawn by stake, so extra licences add no seats; but a draw that gives one owner a"
-            " strict majority of a round's seats lets it out-vote the honest seats",
+            "seats are drawn by stake, so extra licences add no seats; a round where it out-votes an honest"
+            " seat escalates to 2k + 1 fresh seats (none of its seated licences), which seize the liars",
             share_pct / 100,
             licences,
         )
@@ -149,7 +149,7 @@ class JuryCapture(Strategy):
     with a jury majority its jurors vote the result down (overturn), otherwise they vote honestly."""
 
     def __init__(self, share_pct: int = 20):
-        super().__init__("jury_capture", "juries are drawn by stake from a later block; a dispute nobody wins loses the bond", share_pct / 100, 2)
+        super().__init__("jury_capture", "juries are drawn by stake from a later block; a split jury escalates to 7 fresh jurors; a lost dispute pays its bond to them", share_pct / 100, 2)
 
     def setup(self, w: World, cfg: Any) -> Actor:
         actor = super().setup(w, cfg)

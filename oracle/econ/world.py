@@ -348,7 +348,8 @@ class World:
     def _revealing(self, job_id: int, job: Any) -> bool:
         reveals = []
         for seat in self.seats(job_id):
-            original = job.round == 1 and seat.round == 0
+            # Only a k = 1 job's first jury hears the original node (it reveals next to the jurors).
+            original = job.round == 1 and seat.round == 0 and int(job.disputer, 16) != 0
             if SeatState(seat.state) != SeatState.COMMITTED or (seat.round != job.round and not original):
                 continue
             if not self._once(job_id, seat.nodeId, job.round, "reveal"):

@@ -251,7 +251,9 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
     assert market.job(job_id).commitment == ok_hash(tmp_path, "replicated")
     each = NET // 3
     assert_paid_once(chain, market, registry, job_id, block0, node_owners[:3], ids, before, each)
-    assert [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"]
+    # The node marks an intent done once its receipt is confirmed: a step after the chain moved.
+    wait_for(lambda: [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"], 30,
+             what="node 0's reveal confirmed", nodes=[node0])  # fmt: skip
 
 
 def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(

@@ -141,7 +141,11 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     result, salt = _stored(original, job_id)
     resolved = _events(chain, market.DisputeResolved, job_id, block0)
     assert [(e.resultUpheld, e.majorityResult) for e in resolved] == [(True, result)]
-    assert market.job(job_id).commitment == commitment_of(job_id, ids[0], result, salt)
+    # Settled: the record holds the result the dispute made public (its commitment checks out).
+    assert market.job(job_id).commitment == result
+    assert market.replica(job_id, 0).commitment == result
+    proofs = _events(chain, market.ProofAccepted, job_id, block0)
+    assert [e.commitment for e in proofs if e.nodeId == ids[0]] == [commitment_of(job_id, ids[0], result, salt)]
     each, _ = share(BOND, 3)
     for i in (1, 2, 3):
         assert market.credited(node_owners[i]) - before[i] == each
@@ -149,7 +153,8 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
         assert _stored(nodes[i], job_id)[0] == result
     assert market.credited(node_owners[0]) - before[0] == NET
     assert {e.nodeId for e in _events(chain, market.SeatDrawn, job_id, block0)} == set(ids[1:])
-    assert [i["status"] for i in original.intents(job_id, "reveal")] == ["done"]
+    wait_for(lambda: [i["status"] for i in original.intents(job_id, "reveal")] == ["done"], 30,
+             what="the original's reveal confirmed", nodes=[original])  # fmt: skip
     # the dispute made the result public: the payout names it
     assert [e.resultHash for e in _events(chain, market.JobPaid, job_id, block0)] == [result]
 

@@ -54,6 +54,8 @@ from oracle.prove import commitment_of
 from tests.utils.constants import DAY, DEFAULT_CAPS, E18, MIN_STAKE, NO_REQUIREMENTS, WINDOWS
 from tests.utils.market import DISPUTE_FEE_BPS, DISPUTER_SHARE_BPS, SEAT_PENALTY_BPS
 
+MAX_REPLICAS = 15  # MarketRules.MAX_REPLICAS: escalation stops below it
+
 BPS = 10_000
 MAX_UNSETTLED = 3  # more jobs in flight only dilute each one's chance to reach settlement
 # k = 3 seats + a jury of 3 that excludes the original node, with spares for jailed nodes.
@@ -197,6 +199,11 @@ class JobM:
     settled_by: str | None = None  # sender of the settling transaction
     redrawn_by: set = field(default_factory=set)  # keepers paid a redraw bounty in this job
     untaken: bool | None = None  # a dispute settled Paid without a jury verdict
+    standing: bytes | None = None  # the verdict an escalated round re-runs
+    replicas: int = 0  # k at creation (k changes with each jury or escalated round)
+
+    def __post_init__(self):
+        self.replicas = self.replicas or self.k
     settlements: int = 0
     paid_events: int = 0
 
@@ -217,7 +224,11 @@ class JobM:
         ]
 
     def original(self):
-        return self.seats[0] if self.round == 1 else None
+        return self.seats[0] if self.original_reveals() else None
+
+    def original_reveals(self):
+        """A k = 1 job's first jury round: the original node reveals next to the jurors."""
+        return self.disputer is not None and self.round == 1
 
     # The chain's counters, as the model derives them from the seats.
     def counters(self):
@@ -225,7 +236,7 @@ class JobM:
         claims = sum(s.state in HOLDS for s in cur)
         commits = sum(s.state in (SeatState.COMMITTED, SeatState.REVEALED) for s in cur)
         reveals = sum(s.state == SeatState.REVEALED for s in cur)
-        if self.round == 1 and self.seats[0].state == SeatState.REVEALED:
+        if self.original_reveals() and self.seats[0].state == SeatState.REVEALED:
             reveals += 1
         return dict(
             claims=claims,
@@ -237,7 +248,7 @@ class JobM:
 
     def pending_reveals(self):
         out = self.live(state=SeatState.COMMITTED)
-        if self.round == 1 and self.seats[0].state == SeatState.COMMITTED:
+        if self.original_reveals() and self.seats[0].state == SeatState.COMMITTED:
             out = [self.seats[0], *out]
         return out
 
@@ -756,7 +767,7 @@ class EscrowMachine(RuleBasedStateMachine):
         for s in seats:
             s.state = SeatState.REVEALED
         c = job.counters()
-        if c["reveals"] == c["commits"] + job.round:
+        if c["reveals"] == c["commits"] + int(job.original_reveals()):
             self._settle_round(job, relayer)
 
     # ------------------------------------------------------------------ keepers
@@ -774,7 +785,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self.touched.add(job.id)
         if status == JobStatus.REVEALING:
             self._settle_round(job, relayer)
-        elif status == JobStatus.RUNNING and (job.counters()["commits"] or job.round == 1):
+        elif status == JobStatus.RUNNING and (job.counters()["commits"] or job.original_reveals()):
             # Seats that committed reveal now; silent ones are seized at settlement.
             job.status = JobStatus.REVEALING
             COVERAGE["expire: Running -> Revealing"] += 1
@@ -791,6 +802,11 @@ class EscrowMachine(RuleBasedStateMachine):
                 expected = set()  # accepted seats are released without fault
             else:
                 expected = {s.node for s in job.live() if s.state in HOLDS}
+            if job.round != 0 and not job.original_reveals():
+                # An escalated round that never formed: the verdict before it stands.
+                COVERAGE["escalated round lapsed"] += 1
+                self._standing(job, expected, relayer)
+                return
             assert sorted(job.seized_nodes) == sorted(expected), "expire seized other seats"
             # A dispute whose jury never formed: the original result stands and is paid.
             job.status = JobStatus.PAID if job.round == 1 else JobStatus.EXPIRED
@@ -1013,29 +1029,58 @@ class EscrowMachine(RuleBasedStateMachine):
         }
 
     def _settle_round(self, job: JobM, sender):
-        """As MarketSettlement._settle: a round settles on the seats that revealed."""
-        best, quorum = self._majority(job.live())
-        losers = self._losers(job.live(), best, quorum)
+        """As MarketSettlement._settle: a round settles on the seats that revealed. A majority with
+        a dissent escalates to 2k + 1 fresh seats (up to 15); no majority leaves the verdict before."""
+        live = job.live()
+        best, quorum = self._majority(live)
+        revealed = [s for s in live if s.state == SeatState.REVEALED]
+        votes = sum(s.result == best for s in revealed)
+        if quorum and votes < len(revealed) and 2 * job.k + 1 <= MAX_REPLICAS:
+            assert not job.seized_nodes, f"{job}: an escalation seized {job.seized_nodes}"
+            job.standing = best
+            job.round, job.k, job.status = job.round + 1, 2 * job.k + 1, JobStatus.SEATING
+            COVERAGE[f"escalated to round {job.round}"] += 1
+            return
+        if quorum:
+            self._decide(job, best, True, job.round, set(), sender)
+            return
+        undecided = {s.node for s in live if s.state in (SeatState.CLAIMED, SeatState.COMMITTED)}
         if job.round == 0:
-            job.status = JobStatus.PAID if quorum else JobStatus.FAILED
+            job.status = JobStatus.FAILED
+            assert sorted(job.seized_nodes) == sorted(undecided), f"{job}: failed round seized"
+            self._settle_now(job, sender)
         else:
+            self._standing(job, undecided, sender)
+
+    def _standing(self, job: JobM, seized_before, sender):
+        """The current round decided nothing: the verdict before it stands (before a k = 1 job's
+        first jury, the original's revealed result, or none if it stayed silent)."""
+        if job.original_reveals():
             orig = job.seats[0]
-            if orig.state != SeatState.REVEALED or (quorum and best != orig.result):
-                job.status = JobStatus.OVERTURNED
-                losers.add(orig.node)
-            else:
-                job.status = JobStatus.PAID
-                job.untaken = not quorum
+            found = orig.state == SeatState.REVEALED
+            self._decide(job, orig.result if found else None, found, 0, seized_before, sender)
+        else:
+            self._decide(job, job.standing, True, job.round - 1, seized_before, sender)
+
+    def _decide(self, job: JobM, result, found, last, seized_before, sender):
+        """Every seat of rounds 0..last holding collateral is judged by the verdict."""
+        judged = [s for s in job.seats if s.round <= last and s.state in HOLDS]
+        agree = [s for s in judged if found and s.state == SeatState.REVEALED and s.result == result]
+        losers = {s.node for s in judged if s not in agree} | set(seized_before)
         assert sorted(job.seized_nodes) == sorted(losers), (
             f"{job}: seized {job.seized_nodes}, the rules name {sorted(losers)}"
         )
+        workers = [s for s in agree if s.round == 0]
+        jurors = [s for s in agree if s.round > 0]
+        job.status = JobStatus.PAID if workers else JobStatus.OVERTURNED
+        if job.disputer is not None:
+            job.untaken = bool(workers) and not jurors
         self._settle_now(job, sender)
 
     def _settle_now(self, job: JobM, sender):
-        k = job.k if job.round == 0 else 1
-        COVERAGE[f"settled k={k} round={job.round} -> {job.status.name}"] += 1
+        COVERAGE[f"settled k={job.replicas} round={job.round} -> {job.status.name}"] += 1
         job.settled_by = sender.address
-        if job.round == 1 and job.status == JobStatus.PAID and job.untaken is None:
+        if job.original_reveals() and job.status == JobStatus.PAID and job.untaken is None:
             job.untaken = True  # expired without a jury
         self.settled_now.append(job)
         self.touched.add(job.id)
@@ -1171,10 +1216,10 @@ class EscrowMachine(RuleBasedStateMachine):
             assert client == 0, f"{m}: a paid job credited its client {client}"
         # A disputer that also acted as a keeper for this job (settled it, or redrew a late juror
         # seat) earned a keeper bounty on top: the unit tests pin those amounts.
-        keeper = m.round == 1 and (
+        keeper = m.disputer is not None and (
             m.settled_by == m.disputer.address or m.disputer.address in m.redrawn_by
         )
-        if m.round == 1 and not keeper:
+        if m.disputer is not None and not keeper:
             got = m.credits[m.disputer.address]
             if m.status == JobStatus.OVERTURNED:
                 want = m.bond + m.collateral * DISPUTER_SHARE_BPS // BPS

@@ -26,15 +26,19 @@ CLIENT_KEY = Account.create()
 
 
 def _job(
-    status: JobStatus, *, k: int = 1, round_: int = 0, commitment: bytes = ZERO, count: int = 1
+    status: JobStatus, *, k: int = 1, round_: int = 0, commitment: bytes = ZERO, count: int = 1,
+    disputer: str = "0x" + "00" * 20,
 ) -> Job:
     return Job(
         payment=10, collateral=1, deadline=0, status=status, k=k, round=round_, client=CLIENT_KEY.address,
         requirements=Capabilities(1, 1, 0, 0, 0), bundleHash=b"\x11" * 32, claims=k, commits=k, reveals=0,
         replicaCount=count, seated=k, redraws=0, protocolFeeBps=0, keeperBountyBps=0, claimWindow=1,
         executionWindow=1, revealWindow=1, disputeWindow=1, drawBlock=0, commitment=commitment,
-        disputer="0x" + "00" * 20,
+        disputer=disputer,
     )  # fmt: skip
+
+
+STRANGER = "0x" + "33" * 20
 
 
 def _seat(node: int, state: SeatState, commitment: bytes = ZERO, round_: int = 0) -> Seat:
@@ -87,7 +91,7 @@ def test_k1_upheld_dispute__seat_0_revealed_the_hash_and_that_is_the_reference(r
     seats = (_seat(NODE, SeatState.REVEALED, digest),) + tuple(
         _seat(n, SeatState.REVEALED, digest, round_=1) for n in (4, 5, 6)
     )
-    view = JobView(JOB_ID, _job(JobStatus.PAID, k=3, round_=1, commitment=c, count=4), seats)
+    view = JobView(JOB_ID, _job(JobStatus.PAID, k=3, round_=1, commitment=c, count=4, disputer=STRANGER), seats)
     assert view.single and view.result_hash == digest
     Client.check_result(view, digest, None)  # no salt needed any more
     with pytest.raises(ResultMismatch, match="the chain's result is 0x"):
@@ -115,8 +119,10 @@ def test_k3__the_agreed_hash_and_only_seats_that_revealed_it_are_sources(result)
             JobView(JOB_ID, _job(JobStatus.REVEALING, k=3), ()),
             "once the replicas agreed and it is paid",
         ),
-        (JobView(JOB_ID, _job(JobStatus.SEATING, k=3, round_=1), ()), "is disputed (seating)"),
-        (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=3, round_=1), ()), "overturned by a dispute"),
+        (JobView(JOB_ID, _job(JobStatus.SEATING, k=3, round_=1, disputer=STRANGER), ()), "is disputed (seating)"),
+        (JobView(JOB_ID, _job(JobStatus.SEATING, k=7, round_=1), ()), "re-run by a larger drawn round"),
+        (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=3, round_=1, disputer=STRANGER), ()), "overturned by a jury"),
+        (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=7, round_=1), ()), "overturned by a jury"),
     ],
 )
 def test_fetchable__only_once_copying_can_no_longer_pay(view, says):

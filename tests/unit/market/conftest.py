@@ -2,7 +2,7 @@ import pytest
 
 from oracle.prove import commitment_of
 from tests.utils.constants import DEFAULT_CAPS, E18, MIN_STAKE, TIER_PRICE
-from tests.utils.market import Node, salt_of
+from tests.utils.market import JobStatus, Node, salt_of
 
 
 @pytest.fixture
@@ -159,3 +159,18 @@ def reveal(market):
         return market.reveal(reveals, sender=sender)
 
     return _reveal
+
+
+@pytest.fixture(scope="session")
+def lapse_escalation(market, chain, keeper):
+    """lapse_escalation(job_id, round_, seats) -> the expire receipt. Checks the job was escalated to
+    `round_` with `seats` seats to draw, then lets its claim window pass with nobody seated (the
+    pool is too small for a fresh round), so the verdict before it stands."""
+
+    def _lapse(job_id, round_, seats):
+        job = market.job(job_id)
+        assert (job.status, job.round, job.k, job.seated) == (JobStatus.SEATING, round_, seats, 0)
+        chain.pending_timestamp = job.deadline + 1
+        return market.expire(job_id, sender=keeper)
+
+    return _lapse

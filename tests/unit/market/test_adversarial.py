@@ -170,7 +170,7 @@ def test_copied_commitment__binds_the_node_id__copier_cannot_reveal_and_is_seize
 
 
 def test_reveal__a_dissenter_cannot_switch_to_the_majoritys_revealed_result(
-    market, registry, pool, seated_job, commit, reveal, stranger
+    market, registry, pool, seated_job, commit, reveal, stranger, lapse_escalation
 ):
     job_id, seats = seated_job(pool)
     results = [RESULT, RESULT, OTHER_RESULT]
@@ -181,7 +181,8 @@ def test_reveal__a_dissenter_cannot_switch_to_the_majoritys_revealed_result(
     for salt in (salt_of(late.id), salt_of(seats[0].id)):
         with ape.reverts(market.JobMarketCommitmentMismatch, jobId=job_id, nodeId=late.id):
             market.reveal([(job_id, late.id, RESULT, salt)], sender=late.operator)
-    tx = reveal(job_id, [late], [OTHER_RESULT], late.operator)
+    reveal(job_id, [late], [OTHER_RESULT], late.operator)
+    tx = lapse_escalation(job_id, 1, 7)  # the dissent escalates; the small pool seats nobody
     assert [(e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized)] == [
         (late.id, COL)
     ]

@@ -1,7 +1,8 @@
 """k = 1 disputes (protocol v2): a bonded third party challenges a proven commitment inside the
 dispute window; a jury is drawn (never the accused node or its key), re-runs and commits; then the
-jurors and the original node reveal. Every settlement branch of MarketSettlement (_settleDispute,
-_overturn, _disputeUntaken, and a jury that never forms) with exact credits to each party.
+jurors and the original node reveal. Every settlement branch of a dispute in MarketSettlement
+(_decide with _settleBond: upheld, overturned, untaken; a jury that never forms; a split jury that
+escalates but cannot be seated) with exact credits to each party. test_escalation.py seats one.
 
 test_trust.py already covers: who may not dispute, the jury's exclusions, and the headline
 branches (silent juror on an overturn, silent original, unanimous upheld, no juror accepting)."""
@@ -194,25 +195,31 @@ def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(market, p
 
 
 # ---------------------------------------------------------------------- upheld (quorum agrees)
-def test_upheld__a_dissenting_juror_is_seized_and_pays_the_majority(
-    market, registry, rewards, pool, stranger, keeper, jury, disputed, commit, reveal
+def test_upheld__a_dissenting_juror__escalates__unseated__the_jurys_majority_stands(
+    market, registry, rewards, pool, stranger, keeper, jury, disputed, commit, reveal, lapse_escalation
 ):
     commit(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)  # all in: reveal phase
     assert market.job(disputed).status == Status.REVEALING
     reveal(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)
 
-    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # the last reveal settles, no bounty
+    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # the last reveal: a 2-1 jury escalates
+    ev = tx.decode_logs(market.RoundEscalated)[0]
+    assert (ev.round, ev.seats, ev.standing) == (2, 7, RESULT)
+    assert _seized(tx, market) == [] and _credits(tx, market) == {}
+
+    tx = lapse_escalation(disputed, 2, 7)
 
     assert _resolved(tx, market) == [(True, RESULT)]
     assert _seized(tx, market) == [(jury[2].id, COL)]
-    each, dust = share(BOND + COL, 2)
+    each, dust = share(BOND + COL - BOUNTY, 2)
     assert _credits(tx, market) == {
+        keeper.address: BOUNTY,
         jury[0].owner.address: each,
         jury[1].owner.address: each,
         pool[0].owner.address: NET,
     }
     assert _work(tx, rewards) == [(pool[0].id, FEE)]
-    assert market.pendingFees() == dust == 0
+    assert market.pendingFees() == dust
     assert _released(tx, registry) == sorted(
         [(jury[0].id, COL, Outcome.COMPLETED), (jury[1].id, COL, Outcome.COMPLETED), (pool[0].id, COL, Outcome.COMPLETED)]
     )
@@ -238,7 +245,7 @@ def test_upheld__settled_at_the_reveal_deadline__keeper_paid_from_the_bond(
 
     assert _seized(tx, market) == [(jury[2].id, COL)]
     pot = BOND + COL
-    keeper_cut = bounty(COL)  # a dispute's bounty is on the bond, capped by the pot
+    keeper_cut = bounty()  # every keeper bounty is on the payment, capped by what it settles
     each, dust = share(pot - keeper_cut, 2)
     assert _credits(tx, market) == {
         keeper.address: keeper_cut,
@@ -290,10 +297,10 @@ def test_overturned__original_silent_and_jury_split__the_rest_joins_the_pot(
 
     tx = market.expire(disputed, sender=keeper)
 
-    assert _resolved(tx, market) == [(False, RESULT)]  # no quorum: the first-seen result, 1 of 2
+    assert _resolved(tx, market) == [(False, ZERO)]  # no quorum, no original: no result at all
     assert _seized(tx, market) == sorted([(silent.id, COL), (pool[0].id, COL)])
     rest = COL - DISPUTER_SHARE + COL
-    keeper_cut = bounty(COL)
+    keeper_cut = bounty()
     assert _credits(tx, market) == {
         keeper.address: keeper_cut,
         stranger.address: BOND + DISPUTER_SHARE,
@@ -343,7 +350,7 @@ def test_untaken__no_juror_revealed__keeper_bounty_from_the_seized_jury(
 
     tx = market.expire(disputed, sender=keeper)
 
-    assert _resolved(tx, market) == [(True, ZERO)]
+    assert _resolved(tx, market) == [(True, RESULT)]  # the original's revealed result stands
     assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
     assert _credits(tx, market) == {
         stranger.address: BOND - DISPUTE_FEE,

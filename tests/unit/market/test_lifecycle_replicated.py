@@ -88,18 +88,41 @@ def test_k3__unanimous__payment_minus_fee_split__fee_recorded_as_each_nodes_work
     assert all(replica_of(market, job_id, n.id)[0].state == SeatState.REVEALED for n in seats)
 
 
-def test_k3__two_one__dissenter_seized_and_jailed__its_collateral_pays_the_majority(
-    market, token, registry, rewards, pool, running, commit, reveal, client, stranger
+def test_k3__two_one__escalates_to_seven_fresh_seats__nothing_paid_or_seized_yet(
+    market, registry, pool, running, commit, reveal, stranger
 ):
+    """A majority with a dissent does not settle itself: that is the round a seat-capture wins."""
+    job_id, seats = running
+    results = [RESULT, RESULT, OTHER_RESULT]
+    commit(job_id, seats, results, stranger)
+
+    tx = reveal(job_id, seats, results, stranger)
+
+    ev = tx.decode_logs(market.RoundEscalated)[0]
+    assert (ev.jobId, ev.round, ev.seats, ev.standing) == (job_id, 1, 2 * K + 1, RESULT)
+    assert _seized(tx, market) == [] and _credits(tx, market) == [] and _released(tx, registry) == []
+    job = market.job(job_id)
+    assert (job.status, job.round, job.k, job.commitment) == (Status.SEATING, 1, 2 * K + 1, RESULT)
+    assert (job.claims, job.commits, job.reveals, job.seated, job.redraws) == (0, 0, 0, 0, 0)
+    assert job.drawBlock == tx.block_number + 1
+    assert job.deadline == tx.timestamp + job.claimWindow
+    assert all(replica_of(market, job_id, n.id)[0].state == SeatState.REVEALED for n in seats)
+
+
+def test_k3__two_one__escalation_never_seated__majority_stands__dissenter_seized_and_jailed(
+    market, registry, rewards, pool, running, commit, reveal, client, stranger, keeper,
+    lapse_escalation,
+):  # fmt: skip
     job_id, seats = running
     majority, dissenter = seats[:2], seats[2]
     results = [RESULT, RESULT, OTHER_RESULT]
     commit(job_id, seats, results, stranger)
+    reveal(job_id, seats, results, stranger)
     stake, fees, pot = registry.node(dissenter.id).stake, market.pendingFees(), _epoch_fees(rewards)
 
-    tx = reveal(job_id, seats, results, stranger)
+    tx = lapse_escalation(job_id, 1, 2 * K + 1)
 
-    each, dust = share(PAY - FEE + COL, 2)
+    each, dust = share(PAY - FEE + COL - BOUNTY, 2)
     fee_each, fee_dust = share(FEE, 2)
     assert _seized(tx, market) == [(dissenter.id, COL)]
     slash = tx.decode_logs(registry.NodeSlashed)[0]
@@ -108,26 +131,29 @@ def test_k3__two_one__dissenter_seized_and_jailed__its_collateral_pays_the_major
         COL,
         tx.timestamp + JAIL_PERIOD,
     )
-    assert _released(tx, registry) == [(n.id, COL, Outcome.COMPLETED) for n in majority]
-    assert _credits(tx, market) == [(n.owner, each) for n in majority]
+    assert sorted(_released(tx, registry)) == sorted((n.id, COL, Outcome.COMPLETED) for n in majority)
+    assert _credits(tx, market) == [(keeper, BOUNTY), *((n.owner, each) for n in majority)]
     assert _work(tx, rewards) == [(n.id, fee_each) for n in majority]
     assert _epoch_fees(rewards) == pot + FEE - fee_dust
     assert market.pendingFees() == fees + dust + fee_dust
     assert market.credited(client) == 0  # the client gets the work, never the seized collateral
     rec = registry.node(dissenter.id)
     assert (rec.stake, rec.status) == (stake - COL, NodeStatus.JAILED)
-    assert market.job(job_id).status == Status.PAID
+    job = market.job(job_id)
+    assert (job.status, job.commitment) == (Status.PAID, RESULT)
 
 
 def test_k3__zero_result_majority__still_seizes_the_dissenter(
-    market, registry, pool, running, commit, reveal, stranger
+    market, registry, pool, running, commit, reveal, stranger, lapse_escalation
 ):
     """bytes32(0) is a result like any other: a majority on it must not release the dissenter."""
     job_id, seats = running
     zero = b"\x00" * 32
     results = [zero, zero, RESULT]
     commit(job_id, seats, results, stranger)
-    tx = reveal(job_id, seats, results, stranger)
+    reveal(job_id, seats, results, stranger)
+    assert market.job(job_id).commitment == zero
+    tx = lapse_escalation(job_id, 1, 2 * K + 1)
     assert _seized(tx, market) == [(seats[2].id, COL)]
     assert market.job(job_id).commitment == zero
 

@@ -90,8 +90,8 @@ def test_dispute__by_the_jobs_own_node__is_refused(market, sign_proof, pool, ope
             market.dispute(job_id, sender=who)
 
 
-def _run_jury(market, commit, reveal, jury, job_id, results, keeper=None):
-    """Jurors commit `results` (None: silent), then the original reveals via the caller."""
+def _run_jury(commit, jury, job_id, results):
+    """Jurors commit `results` (None: silent); the caller runs the reveals."""
     talking = [(n, r) for n, r in zip(jury, results, strict=True) if r is not None]
     if talking:
         commit(
@@ -123,7 +123,7 @@ def test_dispute__silent_juror_cannot_save_a_wrong_result(
 ):
     jury = _jury(market, accept_all, draw_seats, pool, disputed)
     # Two jurors find OTHER_RESULT; the third never commits.
-    talking = _run_jury(market, commit, reveal, jury, disputed, [OTHER_RESULT, OTHER_RESULT, None])
+    talking = _run_jury(commit, jury, disputed, [OTHER_RESULT, OTHER_RESULT, None])
     chain.pending_timestamp = market.job(disputed).deadline + 1
     market.expire(disputed, sender=keeper)  # execution window over: reveal phase
     assert market.job(disputed).status == Status.REVEALING
