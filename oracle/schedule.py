@@ -3,8 +3,11 @@
 A k = 1 job is claimed only if one of our nodes can run it (active, capabilities, free stake for
 the collateral, not already seated), a worker is free, and it pays more than it costs: the gas of
 claim, proof and finalize at the current fee plus the compute at the node's own price. A drawn
-seat (k >= 3, or a dispute jury) is accepted on the same checks for the one node the contract drew:
-refusing only costs the small seat penalty, running a job at a loss costs more.
+seat (k >= 3, a dispute jury, an escalated round) is accepted on the same checks for the one node
+the contract drew, except that refusing it is not free: the seat penalty comes out of our stake
+(and the epoch's availability share is lost), so a seat is worth taking while what it pays plus the
+penalty it avoids covers its cost. That keeps jurors of an escalated round, paid only from the
+liars' collateral, at their seats: an unseated escalation would let the captured verdict stand.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from oracle.protocol import Capabilities, Job, JobStatus, NodeStatus
 
 BPS = 10_000
+SEAT_PENALTY_BPS = 1_000  # MarketSettlement.SEAT_PENALTY_BPS: of the collateral, for a seat refused
 
 
 @dataclass
@@ -44,6 +48,11 @@ def earnings_per_seat(job: Job) -> int:
     if job.round >= 1:
         return job.collateral // max(job.k, 1)
     return job.payment * (BPS - job.protocolFeeBps) // BPS // max(job.k, 1)
+
+
+def seat_penalty(job: Job) -> int:
+    """What refusing (letting lapse) a drawn seat of `job` costs from stake."""
+    return job.collateral * SEAT_PENALTY_BPS // BPS
 
 
 def _unfit(node_id: int, node: dict[str, Any], job: Job) -> str | None:
@@ -96,9 +105,9 @@ def decide_seat(job: Job, node_id: int, node: dict[str, Any], free_workers: int,
         return Decision(False, None, f"job not seating ({job.status.label})")
     if free_workers <= 0:
         return Decision(False, None, "no free worker")
-    net = earnings_per_seat(job)
+    net = earnings_per_seat(job) + seat_penalty(job)
     if net < cost * (1 + min_margin):
-        return Decision(False, None, f"pays {net} per seat, costs {cost}: below margin")
+        return Decision(False, None, f"pays {net} per seat with the refusal penalty avoided, costs {cost}: below margin")
     if (why := _unfit(node_id, node, job)) is not None:
         return Decision(False, None, why)
     return Decision(True, node_id, "ok")
