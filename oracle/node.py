@@ -24,15 +24,15 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 
 from oracle import bundle as bundles
-from oracle import metrics
+from oracle import metrics, preflight
 from oracle import store as st
 from oracle.chain import Chain, load_operator_key
-from oracle.errors import BundleError, ExecutionError, FetchError, OracleError
+from oracle.errors import BundleError, ExecutionError, FetchError, JobRefusedError, OracleError
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
 from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
 from oracle.prove import commitment_of
-from oracle.schedule import decide, decide_seat, estimate_cost
+from oracle.schedule import decide, decide_seat, earnings_per_seat, estimate_cost, seat_penalty
 from oracle.settings import Settings
 from oracle.submit import Submitter
 
@@ -364,7 +364,7 @@ class Node:
                 log.info("job %d: %s refused: %s", job_id, "seat" if kind == "accept" else "claim", d.reason)
                 self._finish(job_id, st.SKIPPED, d.reason)
             return
-        if not self._bundle_ok(job, view):
+        if not self._bundle_ok(job, view, kind):
             return
         # The intent is stored before the stage: a crash in between finds our seat on chain (SEEN
         # with a seat -> CLAIMED) or the intent, never a seat we forgot.
@@ -379,13 +379,16 @@ class Node:
         held = len(self.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
         return self.s.workers + self.s.claim_prefetch - held
 
-    def _cost(self) -> int:
+    def _cost(self, cpu_seconds: float = 0.0) -> int:
+        """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
+        the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
         gas_price = self._per_step("gas_price", lambda: self.chain.w3.eth.gas_price)
-        manifest_cpu_s = 60.0  # refined after fetch, from the manifest's time limit
-        return estimate_cost(gas_price, self.s.gas_limit_estimate, manifest_cpu_s, self.s.compute_price_per_cpu_s)
+        return estimate_cost(gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s)
 
-    def _bundle_ok(self, job: dict[str, Any], view: Job) -> bool:
-        """Fetches and checks the bundle before any collateral is locked for it."""
+    def _bundle_ok(self, job: dict[str, Any], view: Job, kind: str) -> bool:
+        """Fetches the bundle and runs the preflight stage on it before any collateral is locked:
+        the complete run spec, node-side caps, the worst case against the execution window, and
+        the price of the job from its manifest against what the seat pays."""
         job_id = job["job_id"]
         work = self.s.work_dir / str(job_id)
         try:
@@ -393,10 +396,23 @@ class Node:
             shutil.rmtree(work, ignore_errors=True)
             manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
             self.backend.check(manifest.resources)
+            caps = preflight.Caps(self.s.max_time_limit_s, self.s.max_output_mb, self.s.max_processes,
+                                  self.s.proof_margin_s)
+            plan = preflight.check(job_id, work / "bundle", manifest, execution_window_s=view.executionWindow,
+                                   parallel=max(1, len(self.backend.capacities())), caps=caps)
+            cost = self._cost(plan.cpu_seconds)
+            # A drawn seat refused still costs its penalty, so it is worth that much more to take.
+            pays = earnings_per_seat(view) + (seat_penalty(view) if kind == "accept" else 0)
+            numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
+                       f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
+            if pays < cost * (1 + self.s.min_margin):
+                raise JobRefusedError(f"below margin: {numbers}")
         except (FetchError, BundleError, ExecutionError) as err:
             log.warning("job %d refused: %s", job_id, err)
             self._finish(job_id, st.SKIPPED, f"refused: {err}")
             return False
+        self._mark(job_id, "priced", numbers)
+        self.store.upsert_job(job_id, reason=f"taken: {numbers}")
         return True
 
     def _start_execution(self, job: dict[str, Any]) -> None:

@@ -423,6 +423,49 @@ def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_
     assert market.job(bad).replicaCount == 0 and node.intents(bad, "claim") == []
 
 
+# ---------------------------------------------------------------------- 4b. hostile run specs
+@pytest.mark.parametrize(
+    "manifest, says",
+    [
+        (dict(env={"PYTHONHASHSEED": "1"}), "PYTHONHASHSEED is pinned"),
+        (dict(env={"TES_OUTPUT_DIR": "/tmp"}), "set by the backend"),
+        (dict(fanout={"shards": 2, "reduce": [""]}), "entrypoint must be a non-empty list"),
+        (dict(time_limit_s=7 * 86_400), "above this node's cap"),
+    ],
+    ids=["pinned-variable", "backend-variable", "empty-reduce", "time-limit-past-cap"],
+)
+def test_hostile_run_spec__refused_before_the_claim__no_collateral_locked__node_serves_next(
+    tmp_path, chain, market, registry, one_node, create_job, start, manifest, says
+):
+    """A well-formed bundle whose run spec the backend would refuse only when it starts: claimed,
+    it could never be proven and expiry would seize the node's collateral. Preflight refuses it
+    before the claim (docs/oracle.md, "Preflight")."""
+    node = start(0)
+    uri, h = bundle(tmp_path, "hostile", job_script("hostile"), **manifest)
+    bad = create_job(bundle_hash=h, uri=uri)
+
+    wait_for(lambda: node.stage(bad) == "skipped", 60, what="hostile run spec refused", nodes=[node])
+    assert says in node.reason(bad)
+    assert node.intents(bad, "claim") == []
+    assert registry.node(one_node[0]).locked == 0
+    good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
+    good = create_job(bundle_hash=good_h, uri=good_uri)
+    wait_status(market, good, Status.ACCEPTED, [node])
+    assert market.job(bad).replicaCount == 0
+
+
+def test_job_whose_worst_case_cannot_fit_the_execution_window__never_claimed(
+    tmp_path, market, one_node, create_job, start
+):
+    node = start(0)
+    uri, h = bundle(tmp_path, "long", job_script("long"), time_limit_s=600)
+    job_id = create_job(bundle_hash=h, uri=uri, executionWindow=300)
+
+    wait_for(lambda: node.stage(job_id) == "skipped", 60, what="job refused", nodes=[node])
+    assert "does not fit the 300s execution window" in node.reason(job_id)
+    assert node.intents(job_id, "claim") == []
+
+
 # ---------------------------------------------------------------------- 5. hostile jobs
 NETWORK_JOB = """
 import socket, sys
