@@ -182,11 +182,16 @@ def _bwrap_command(
     memory_rlimit: bool,
     nproc: int,
     shards_dir: Path | None = None,
+    status_fd: int | None = None,
 ) -> list[str]:
     assert config.bwrap is not None
     root = os.geteuid() == 0
     lim = spec.limits
     cmd = [config.bwrap]
+    if status_fd is not None:
+        # bwrap reports the job's {"exit-code": N} on this fd, and nothing if the sandbox failed to
+        # set up: the one trustworthy sign that a failure is the job's and not the sandbox's.
+        cmd += ["--json-status-fd", str(status_fd)]
     if root:  # all namespaces but the user one (see the module docstring)
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
         cmd += ["--unshare-cgroup-try"]
@@ -310,11 +315,12 @@ def run_sandboxed(
     scratch = output_dir.parent / f".{output_dir.name}.{uuid.uuid4().hex[:8]}"
     scratch.mkdir(mode=0o755)
     cgroup = None
+    status_r, status_w = os.pipe() if config.bwrap else (None, None)
     try:
         if config.use_cgroups:
             name = f"tes-{os.getpid()}-{uuid.uuid4().hex[:12]}"
             cgroup = JobCgroup.create(name, lim.memory_mb * MIB, lim.max_processes)
-        cmd, env, cwd = _command(spec, output_dir, scratch, config, tuple(gpu_ids), cgroup)
+        cmd, env, cwd = _command(spec, output_dir, scratch, config, tuple(gpu_ids), cgroup, status_w)
         log.info(
             "job %s: execute started (%s%s)",
             spec.job_id,
@@ -330,7 +336,11 @@ def run_sandboxed(
             start_new_session=True,
             env=env,
             cwd=cwd,
+            pass_fds=() if status_w is None else (status_w,),
         )
+        if status_w is not None:
+            os.close(status_w)  # bwrap holds the write end now: EOF once it exits
+            status_w = None
         stdout, stderr = (
             _Tail(proc.stdout, config.tail_bytes),
             _Tail(proc.stderr, config.tail_bytes),
@@ -340,9 +350,13 @@ def run_sandboxed(
             cgroup.kill()  # what an unsafe job left behind (bwrap's PID namespace leaves nothing)
         rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         out, err = stdout.text(), stderr.text()
-        if config.bwrap and rc == 1 and err.startswith("bwrap: ") and not killed_for:
+        # Whatever the job printed, only bwrap's own status says whether the job ran: it reports the
+        # job's exit code, and nothing when the sandbox failed to set up. A bwrap that the job's
+        # own limits killed with it (memory, processes, our timeout) reports nothing either.
+        limited = cgroup is not None and (cgroup.oom_killed() or cgroup.pids_limited())
+        if status_r is not None and not killed_for and not limited and not _job_exited(status_r):
             raise SandboxUnavailableError(
-                f"sandbox failed to start for job {spec.job_id}: {err.strip()[:500]}"
+                f"sandbox failed to start for job {spec.job_id}: {err.strip()[:500] or f'exit code {rc}'}"
             )
         verdict, digest = _seal(
             spec, _judge(spec, rc, killed_for, cgroup, err, output_dir), output_dir
@@ -368,10 +382,27 @@ def run_sandboxed(
             backend=backend,
         )
     finally:
+        for fd in (status_r, status_w):
+            if fd is not None:
+                os.close(fd)
         if cgroup:
             cgroup.kill()
             cgroup.remove()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _job_exited(status_fd: int) -> bool:
+    """Whether bwrap reported the job's exit ({"exit-code": N}) on its status fd; it reports its
+    "child-pid" before the mounts, so only the exit proves the job ran. Read after bwrap exited,
+    without blocking."""
+    os.set_blocking(status_fd, False)
+    data = b""
+    try:
+        while chunk := os.read(status_fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    return b'"exit-code"' in data
 
 
 def _command(
@@ -381,6 +412,7 @@ def _command(
     config: SandboxConfig,
     gpu_ids: tuple[str, ...],
     cgroup: JobCgroup | None,
+    status_fd: int | None = None,
 ) -> tuple[list[str], dict[str, str], Path | None]:
     """(argv, environment, working directory) that start the job."""
     lim = spec.limits
@@ -401,7 +433,7 @@ def _command(
             os.chown(output_dir, config.uid, config.gid)
         cmd = _bwrap_command(
             config, spec, bundle_dir, output_dir, gpu_ids, memory_rlimit=memory_rlimit,
-            nproc=nproc, shards_dir=shards_dir,
+            nproc=nproc, shards_dir=shards_dir, status_fd=status_fd,
         )  # fmt: skip
         env, cwd = dict(_HOST_ENV), None
     else:  # unsafe: the job sees real paths instead of /job and /out

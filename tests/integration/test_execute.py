@@ -176,6 +176,29 @@ def test_failed_job__hash_covers_only_a_status_record(local, tmp_path):
     assert (first.output_dir.parent / "out.partial" / "partial.txt").read_text() == "half"
 
 
+def test_job_printing_bwraps_error_text__is_its_own_failure_not_a_sandbox_fault(local, tmp_path):
+    """Only bwrap's status channel says whether the sandbox started: a job that imitates bwrap's
+    error message gets a committed failure result, not a node fault that leaves it unproven (and
+    its collateral to be seized at expiry)."""
+    code = """
+    import sys
+    sys.stderr.write("bwrap: Can't mount proc on /newroot/proc: Operation not permitted\\n")
+    raise SystemExit(1)
+    """
+    result = local.run(spec(bundle(tmp_path, code)))
+    assert (result.status, result.exit_code) == (ExecStatus.FAILED, 1)
+    assert result.result_hash is not None
+
+
+def test_sandbox_that_cannot_start__is_a_node_fault_not_a_job_result(tmp_path):
+    require_bwrap()
+    from oracle.execute.sandbox import run_sandboxed
+
+    config = SandboxConfig.detect(extra_ro_binds=(str(tmp_path / "missing"),))
+    with pytest.raises(SandboxUnavailableError, match="sandbox failed to start"):
+        run_sandboxed(spec(bundle(tmp_path, "print('never runs')")), tmp_path / "out", config)
+
+
 # ------------------------------------------------------------------------ hostile jobs
 def test_network__is_unreachable_from_the_job(local, tmp_path):
     server = socket.create_server(("127.0.0.1", 0))
