@@ -60,15 +60,16 @@ def main() -> None:
 @click.option("--workers", type=int, help="Jobs run at the same time.")
 @click.option("--allow-unsafe", is_flag=True, default=None, help="Run jobs WITHOUT the bubblewrap sandbox (trusted jobs only).")
 @click.option("--batch-size", type=int, help="Proofs relayed per transaction.")
-@click.option("--http-host", help="Address of the results/metrics endpoint.")
-@click.option("--http-port", type=int, help="Port of the results/metrics endpoint (0 = any free port).")
+@click.option("--http-host", help="Address of the results endpoint.")
+@click.option("--http-port", type=int, help="Port of the results endpoint (0 = any free port).")
+@click.option("--metrics-port", type=int, help="Port of /metrics, on --metrics-host (loopback by default).")
 @click.option("--public-url", help="URL clients use to reach the results endpoint (announced on chain).")
 @click.option("--max-seconds", type=float, default=None, help="Stop after this long (for demos and tests).")
 @click.option("--log-level", help="DEBUG, INFO, WARNING...")
 def run(max_seconds, **opts) -> None:
     """Run the node until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     from oracle.node import Node, configure_logging
-    from oracle.serve import ResultServer
+    from oracle.serve import MetricsServer, ResultServer
 
     try:
         s = _settings(**opts)
@@ -76,10 +77,14 @@ def run(max_seconds, **opts) -> None:
         node = Node(s)
     except OracleError as err:
         raise click.ClickException(str(err)) from err
-    server = ResultServer(s.http_host, s.http_port, node.chain.chain_id, node.chain.market.address, node.result_lookup).start()
-    click.echo(json.dumps({"operator": node.key.address, "http": server.url, "pid": os.getpid()}), err=True)
-    logging.getLogger("oracle.node").info("results and metrics at %s", server.url)
+    server = ResultServer(s.http_host, s.http_port, node.chain.chain_id, node.chain.market.address, node.result_lookup,
+                          node.served_node_ids, s.tls_cert, s.tls_key).start()
+    metrics_server = MetricsServer(s.metrics_host, s.metrics_port).start()
+    click.echo(json.dumps({"operator": node.key.address, "http": server.url, "metrics": metrics_server.url,
+                           "pid": os.getpid()}), err=True)
+    logging.getLogger("oracle.node").info("results at %s, metrics at %s/metrics", server.url, metrics_server.url)
     (s.data_dir / "http.url").write_text(server.url)
+    (s.data_dir / "metrics.url").write_text(metrics_server.url)
     node.announce(s.public_url or server.url)
     signal.signal(signal.SIGTERM, lambda *_: node.stop())
     try:
@@ -88,6 +93,7 @@ def run(max_seconds, **opts) -> None:
         pass
     finally:
         server.stop()
+        metrics_server.stop()
         node.close()
 
 

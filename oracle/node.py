@@ -233,6 +233,10 @@ class Node:
         archive = self.results.archive(bytes.fromhex(job["result_hash"]))
         return ResultOffer(view.client, archive, int(job["node_id"]), bytes.fromhex(job["salt"]))
 
+    def served_node_ids(self) -> set[int]:
+        """The licences this node serves (for the results endpoint: a request names one)."""
+        return set(self._nodes)
+
     def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
         for i in range(count):
             if Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()).nodeId == node_id:

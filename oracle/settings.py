@@ -63,7 +63,11 @@ class Settings(BaseSettings):
 
     # observability
     http_host: str = "127.0.0.1"
-    http_port: int = Field(0, ge=0, description="results + metrics endpoint; 0 = pick a free port")
+    http_port: int = Field(0, ge=0, description="results endpoint; 0 = pick a free port")
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve results over HTTPS")
+    tls_key: Path | None = Field(None, description="PEM key of tls_cert (if not in the same file)")
+    metrics_host: str = Field("127.0.0.1", description="Prometheus /metrics bind address (loopback: operators only)")
+    metrics_port: int = Field(0, ge=0, description="/metrics port; 0 = pick a free port")
     public_url: str | None = Field(None, description="results URL announced on chain (default: the bound address)")
     log_level: str = "INFO"
 

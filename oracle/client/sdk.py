@@ -464,18 +464,16 @@ class Client:
         urls = self.endpoints(candidates)
         if not urls:
             raise ClientError(f"none of the nodes {candidates} announced a results URL on chain")
-        sig = sign_result_request(
-            self.key.key, job_id, self.chain.chain_id, self.chain.market.address
-        )  # type: ignore[union-attr]
         problems = []
         for node_id in candidates:
             url = urls.get(node_id)
             if not url:
                 problems.append(f"node {node_id}: no URL announced")
                 continue
-            req = urllib.request.Request(
-                f"{url.rstrip('/')}/results/{job_id}", headers={"X-TES-Signature": sig}
-            )
+            # A fresh request per node: bound to that node, short-lived, never reusable.
+            headers = sign_result_request(self.key.key, job_id, node_id, self.chain.chain_id,
+                                          self.chain.market.address)  # type: ignore[union-attr]  # fmt: skip
+            req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
                     archive = resp.read(MAX_RESULT_BYTES + 1)

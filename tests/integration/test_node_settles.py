@@ -45,10 +45,10 @@ def _mine_past_anchor(chain, market, job_id) -> None:
         chain.mine(max(1, anchor + 1 - chain.blocks.head.number))
 
 
-def _fetch(node, chain, market, job_id, signer) -> requests.Response:
+def _fetch(node, chain, market, job_id, signer, node_id) -> requests.Response:
     url = (node.data_dir / "http.url").read_text().strip()
-    sig = sign_result_request(signer.private_key, job_id, chain.chain_id, market.address)
-    return requests.get(f"{url}/results/{job_id}", headers={"X-TES-Signature": sig}, timeout=10)
+    headers = sign_result_request(signer.private_key, job_id, node_id, chain.chain_id, market.address)
+    return requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
 
 
 def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
@@ -69,10 +69,20 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     # the chain holds only the salted commitment, never the result hash
     assert market.job(job_id).commitment == commitment_of(job_id, rep.nodeId, result, salt)
     # the client (only) fetches the files with what opens the commitment
-    got = _fetch(nodes[winner], chain, market, job_id, client)
+    url = (nodes[winner].data_dir / "http.url").read_text().strip()
+    headers = sign_result_request(client.private_key, job_id, rep.nodeId, chain.chain_id, market.address)
+    got = requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
     assert got.status_code == 200, got.text
     assert (got.headers["X-TES-Node"], got.headers["X-TES-Salt"]) == (str(rep.nodeId), "0x" + salt.hex())
-    assert _fetch(nodes[winner], chain, market, job_id, stranger).status_code == 403
+    # the same signed request again (a copier that saw it on the wire) is refused
+    again = requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
+    assert (again.status_code, again.text) == (403, "request replayed (nonce already used)")
+    assert _fetch(nodes[winner], chain, market, job_id, stranger, rep.nodeId).status_code == 403
+    # metrics are on their own, loopback-only address, not on the public results endpoint
+    assert requests.get(f"{url}/metrics", timeout=10).status_code == 404
+    metrics_url = (nodes[winner].data_dir / "metrics.url").read_text().strip()
+    assert metrics_url.startswith("http://127.0.0.1:")
+    assert "tes_" in requests.get(f"{metrics_url}/metrics", timeout=10).text
 
     chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
     chain.mine()
