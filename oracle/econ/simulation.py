@@ -93,8 +93,10 @@ def run_prefix(w: World, strategy: Strategy, actor: Actor, cfg: SimConfig, epoch
         w.create_job(w.clients[i % 2], 1, cfg.payment, cfg.collateral)
     for i in range(cfg.k3_jobs):
         w.create_job(w.clients[(i + 1) % 2], 3, cfg.payment, cfg.collateral)
-    # k = 1 jobs are first-come; the simulation hands them round-robin to the nodes able to serve.
-    servers = [n for n in w.nodes.values() if w.can_claim(n)]
+    # k = 1 jobs are first-come; the simulation hands them round-robin to the nodes able to serve,
+    # starting with the attacker's: a strategy that never held a job would show 0 and prove nothing.
+    ordered = [n for n in w.nodes.values() if actor.owns(n.id)] + [n for n in w.nodes.values() if not actor.owns(n.id)]
+    servers = [n for n in ordered if w.can_claim(n)]
     k1 = [j for j in w.jobs if w.d.market.job(j).k == 1 and j not in w.failing]
     for i, job_id in enumerate(k1):
         if servers:

@@ -48,6 +48,12 @@ def test_free_disputer__loses_exactly_one_bond_per_upheld_dispute(report):
     assert r["profit_vs_honest"] == pytest.approx(-disputes * JOB_COLLATERAL / E18, abs=1e-9)
 
 
+def test_lazy_copier__guessed_and_lost(report):
+    r = report["strategies"]["lazy_copier"]
+    assert r["detail"]["guessed_results"] >= 1  # it held a job: the figure is a measurement
+    assert r["profit_vs_honest"] < 0
+
+
 def test_griefing_client__pays_for_the_failed_bundle(report):
     r = report["strategies"]["griefing_client"]
     assert r["detail"]["failed_bundles_paid"] == 1
