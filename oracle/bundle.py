@@ -23,6 +23,8 @@ from oracle.archive import safe_extract
 from oracle.errors import BundleError
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_MANIFEST_DEPTH = 32  # a manifest is a few levels deep; kinds' configs a few more
 
 
 class Resources(BaseModel):
@@ -117,7 +119,36 @@ def load_manifest(directory: Path) -> Manifest:
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise BundleError(f"no {MANIFEST} in the bundle")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"invalid manifest: larger than {MAX_MANIFEST_BYTES} bytes")
+    text = path.read_text(errors="replace")
+    # Checked before parsing: a deep enough nesting overflows the C stack of the json decoder
+    # under a raised recursion limit (a crash, not an error) on every step that looks at the job.
+    if (depth := _nesting(text)) > MAX_MANIFEST_DEPTH:
+        raise BundleError(f"invalid manifest: nested {depth} deep (at most {MAX_MANIFEST_DEPTH})")
     try:
-        return Manifest.model_validate(json.loads(path.read_text()))
-    except (ValueError, TypeError) as err:
+        return Manifest.model_validate(json.loads(text))
+    except (ValueError, TypeError, RecursionError) as err:
         raise BundleError(f"invalid manifest: {err}") from err
+
+
+def _nesting(text: str) -> int:
+    """The deepest [ / { nesting of a JSON text, strings skipped."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest

@@ -111,8 +111,8 @@ def status(as_json, **opts) -> None:
     out = {
         "cursor": store.cursor(),
         "jobs_by_stage": store.stage_counts(),
-        "jobs": store.jobs()[-20:],
-        "pending_intents": [i.__dict__ for i in store.intents("pending", "sent")],
+        "jobs": [_redacted(j) for j in store.jobs()[-20:]],
+        "pending_intents": [_redacted(dict(i.__dict__)) for i in store.intents("pending", "sent")],
         "gas_spent": store.gas_spent(),
     }
     if as_json:
@@ -128,6 +128,18 @@ def status(as_json, **opts) -> None:
     for j in out["jobs"]:
         table.add_row(str(j["job_id"]), str(j["node_id"] or "-"), j["stage"], (j["result_hash"] or "")[:16], j["reason"] or "")
     console.print(table)
+
+
+def _redacted(row: dict) -> dict:
+    """A salt opens a commitment: whoever holds it and the result can reveal for us, or copy. Status
+    output gets pasted into tickets and logs, so salts (in jobs and in reveal payloads) never
+    appear in it."""
+    if row.get("salt"):
+        row["salt"] = "<hidden>"
+    payload = row.get("payload")
+    if isinstance(payload, dict) and "salt" in payload:
+        row["payload"] = {**payload, "salt": "<hidden>"}
+    return row
 
 
 if __name__ == "__main__":

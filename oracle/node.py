@@ -10,10 +10,12 @@ was stored before the commitment was sent, and a sent transaction is looked up b
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +29,14 @@ from oracle import bundle as bundles
 from oracle import metrics, preflight
 from oracle import store as st
 from oracle.chain import Chain, load_operator_key
-from oracle.errors import BundleError, ExecutionError, FetchError, JobRefusedError, OracleError
+from oracle.errors import (
+    BundleError,
+    ConfigError,
+    ExecutionError,
+    FetchError,
+    JobRefusedError,
+    OracleError,
+)
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
 from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
@@ -62,12 +71,31 @@ class ResultOffer:
     reason: str = ""
 
 
+def _exclusive(path: Path, what: str):
+    """An open file holding an exclusive flock on `path` (released when closed or the process
+    dies), or ConfigError if another process holds it."""
+    f = open(path, "a+")  # noqa: SIM115 (held for the node's lifetime)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise ConfigError(f"another tes-node is already running with this {what} (lock {path})") from None
+    return f
+
+
 class Node:
     def __init__(self, settings: Settings, *, key=None, backend=None):
         self.s = settings
         self.chain = Chain.connect(settings.rpc_url, settings.deployment)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._locks = [_exclusive(settings.data_dir / "node.lock", f"data directory {settings.data_dir}")]
         self.store = st.Store(settings.db_path)
         self.key = key or load_operator_key(settings.account, settings.passphrase())
+        # Read once: children (Ray workers, nvidia-smi, sandboxed jobs' launchers) never inherit it.
+        os.environ.pop("TES_PASSPHRASE", None)
+        # Two processes sending with one key would race for its nonces and double every intent.
+        key_lock = Path(tempfile.gettempdir()) / f"tes-node-{self.key.address.lower()}.lock"
+        self._locks.append(_exclusive(key_lock, f"operator key {self.key.address}"))
         self.submitter = Submitter(
             self.chain, self.store, self.key, batch_size=settings.batch_size, tx_timeout_s=settings.tx_timeout_s,
             fee_bump=settings.fee_bump, max_attempts=settings.max_retries, on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
@@ -246,6 +274,8 @@ class Node:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
+        for lock in self._locks:
+            lock.close()  # releases the flock
 
     def reconcile(self) -> None:
         """On start: every job the store thinks is in flight is re-read from the chain."""
