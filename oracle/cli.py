@@ -59,6 +59,8 @@ def main() -> None:
 @click.option("--ray-address", help="Ray cluster address (ray://host:10001 or host:6379); default starts a local Ray.")
 @click.option("--workers", type=int, help="Jobs run at the same time.")
 @click.option("--allow-unsafe", is_flag=True, default=None, help="Run jobs WITHOUT the bubblewrap sandbox (trusted jobs only).")
+@click.option("--allow-local-bundles", is_flag=True, default=None,
+              help="Fetch file:// and loopback/private bundle URIs (a local network only; refused otherwise).")
 @click.option("--batch-size", type=int, help="Proofs relayed per transaction.")
 @click.option("--http-host", help="Address of the results endpoint.")
 @click.option("--http-port", type=int, help="Port of the results endpoint (0 = any free port).")

@@ -1,9 +1,18 @@
-"""Fetch stage: get a bundle from its URI, bounded in size, and check it against the hash on
-chain before anything else touches it."""
+"""Fetch stage: get a bundle from its URI, bounded in size and time, and check it against the hash
+on chain before anything else touches it.
+
+A bundle URI is chosen by the client, so it is hostile input: only http(s) to public addresses
+(redirects checked the same way), unless the operator runs a local network (`allow_local`: then
+`file://` and loopback/private addresses too, which the local network tools set). A download that
+trickles is cut at a total deadline, not only per read.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
+import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -14,15 +23,48 @@ from oracle.errors import FetchError
 log = logging.getLogger(__name__)
 
 
-def fetch_bundle(uri: str, expected_hash: bytes, max_bytes: int, timeout_s: float = 30.0) -> bytes:
-    data = _read(uri, max_bytes, timeout_s)
+def fetch_bundle(uri: str, expected_hash: bytes, max_bytes: int, timeout_s: float = 30.0, *,
+                 allow_local: bool = False, deadline_s: float = 60.0) -> bytes:  # fmt: skip
+    data = _read(uri, max_bytes, timeout_s, allow_local, deadline_s)
     got = bundle_hash(data)
     if got != bytes(expected_hash):
         raise FetchError(f"bundle hash mismatch for {uri}: chain says 0x{bytes(expected_hash).hex()}, got 0x{got.hex()}")
     return data
 
 
-def _read(uri: str, max_bytes: int, timeout_s: float) -> bytes:
+def check_uri(uri: str, allow_local: bool) -> None:
+    """Refuses a URI this node must not fetch: other schemes; `file://` and hosts that resolve to a
+    loopback, private, link-local or otherwise non-public address unless `allow_local`."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        if not allow_local:
+            raise FetchError(f"file:// bundle URIs are refused outside a local network: {uri}")
+        return
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise FetchError(f"unsupported bundle URI {uri!r} (use http(s)://)")
+    if allow_local:
+        return
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise FetchError(f"cannot resolve {parsed.hostname}: {err}") from err
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not address.is_global:
+            raise FetchError(f"bundle host {parsed.hostname} is a non-public address ({address}): refused")
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, allow_local: bool):
+        self.allow_local = allow_local
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_uri(newurl, self.allow_local)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _read(uri: str, max_bytes: int, timeout_s: float, allow_local: bool, deadline_s: float) -> bytes:
+    check_uri(uri, allow_local)
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path))
@@ -31,16 +73,21 @@ def _read(uri: str, max_bytes: int, timeout_s: float) -> bytes:
         if path.stat().st_size > max_bytes:
             raise FetchError(f"bundle larger than {max_bytes} bytes: {uri}")
         return path.read_bytes()
-    if parsed.scheme in ("http", "https"):
-        try:
-            with urllib.request.urlopen(uri, timeout=timeout_s) as resp:  # noqa: S310 (scheme checked)
-                length = resp.headers.get("Content-Length")
-                if length and int(length) > max_bytes:
+    opener = urllib.request.build_opener(_CheckedRedirects(allow_local))
+    deadline = time.monotonic() + deadline_s
+    try:
+        with opener.open(uri, timeout=timeout_s) as resp:
+            length = resp.headers.get("Content-Length")
+            if length and int(length) > max_bytes:
+                raise FetchError(f"bundle larger than {max_bytes} bytes: {uri}")
+            chunks, total = [], 0
+            while chunk := resp.read1(1 << 16):
+                total += len(chunk)
+                if total > max_bytes:
                     raise FetchError(f"bundle larger than {max_bytes} bytes: {uri}")
-                data = resp.read(max_bytes + 1)
-        except OSError as err:
-            raise FetchError(f"cannot fetch {uri}: {err}") from err
-        if len(data) > max_bytes:
-            raise FetchError(f"bundle larger than {max_bytes} bytes: {uri}")
-        return data
-    raise FetchError(f"unsupported bundle URI scheme {parsed.scheme!r} (use file:// or http(s)://)")
+                if time.monotonic() > deadline:
+                    raise FetchError(f"bundle download from {uri} took longer than {deadline_s:g}s: refused")
+                chunks.append(chunk)
+    except OSError as err:
+        raise FetchError(f"cannot fetch {uri}: {err}") from err
+    return b"".join(chunks)

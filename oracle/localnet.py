@@ -137,6 +137,8 @@ class NodeProcess:
             **os.environ,
             "TES_PASSPHRASE": PASSPHRASE,
             "APE_DATA_FOLDER": str(ape_data),
+            # A local network's bundles live on this machine (file://, 127.0.0.1).
+            "TES_ALLOW_LOCAL_BUNDLES": "1",
             "TES_POLL_INTERVAL_S": "0.2",
             "TES_TX_TIMEOUT_S": "5",
         }

@@ -426,7 +426,8 @@ class Node:
         job_id = job["job_id"]
         work = self.s.work_dir / str(job_id)
         try:
-            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20)
+            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
+                                allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
             shutil.rmtree(work, ignore_errors=True)
             manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
             self.backend.check(manifest.resources)
@@ -456,7 +457,8 @@ class Node:
         work = self.s.work_dir / str(job_id)
         if not (work / "bundle" / bundles.MANIFEST).exists():
             view = self._job(job_id)
-            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20)
+            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
+                                allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
             shutil.rmtree(work, ignore_errors=True)
             bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
         manifest = bundles.load_manifest(work / "bundle")

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     claim_prefetch: int = Field(2, ge=0, description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined")
     allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
     max_bundle_mb: int = Field(64, ge=1)
+    fetch_deadline_s: float = Field(60.0, gt=0, description="a bundle download slower than this is refused")
+    allow_local_bundles: bool = Field(False, description="fetch file:// and loopback/private URIs (local networks only)")
     # node-side caps: a job asking for more is refused before any collateral is locked
     max_time_limit_s: int = Field(3_600, ge=1, description="longest per-run time limit this node accepts")
     max_output_mb: int = Field(1_024, ge=1, description="largest output a job may ask to write")

@@ -301,7 +301,7 @@ class Client:
         manifest = self._manifest_of(data)
         if check_uri:
             try:
-                fetch_bundle(uri, digest, max(len(data), 1) * 2, timeout_s=10)
+                fetch_bundle(uri, digest, max(len(data), 1) * 2, timeout_s=10, allow_local=True)
             except FetchError as err:
                 raise ClientError(f"nodes could not get this bundle from {uri}: {err}") from err
         params = self.parameters()
