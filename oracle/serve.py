@@ -187,22 +187,28 @@ def send(req: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str = "text
     req.wfile.write(body)
 
 
-class MetricsServer:
-    """Prometheus metrics on their own address: operators scrape them, clients never see them."""
+class _Endpoint:
+    """A server of its own (`self._http`), started and stopped with the node."""
 
-    def __init__(self, host: str, port: int):
-        self._http = _HttpServer(host, port, self._route)
+    _http: _HttpServer
 
     @property
     def url(self) -> str:
         return self._http.url
 
-    def start(self) -> MetricsServer:
+    def start(self):
         self._http.start()
         return self
 
     def stop(self) -> None:
         self._http.stop()
+
+
+class MetricsServer(_Endpoint):
+    """Prometheus metrics on their own address: operators scrape them, clients never see them."""
+
+    def __init__(self, host: str, port: int):
+        self._http = _HttpServer(host, port, self._route)
 
     @staticmethod
     def _route(req: BaseHTTPRequestHandler, path: str) -> None:
@@ -211,7 +217,7 @@ class MetricsServer:
         return send(req, 404, b"not found")
 
 
-class ResultServer:
+class ResultServer(_Endpoint):
     """`lookup(job_id) -> oracle.node.ResultOffer | None` is provided by the node: the job's client
     and, when it may be released, the archive with the node id and salt it was committed with.
     `node_ids()` are the licences this node serves."""
@@ -224,17 +230,6 @@ class ResultServer:
         self._clients = _Bounded()  # job id -> client address (a job's client never changes)
         self._buckets = _Bounded()  # remote address -> (tokens, last refill)
         self._http = _HttpServer(host, port, self._route, _tls(tls_cert, tls_key))
-
-    @property
-    def url(self) -> str:
-        return self._http.url
-
-    def start(self) -> ResultServer:
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
 
     def _route(self, req: BaseHTTPRequestHandler, path: str) -> None:
         if not self._admit(req.client_address[0]):
