@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 MAX_MEMBERS = 10_000
+MAX_DEPTH = 64  # path components of a member: walking deeper trees later must not recurse forever
 # Tar headers, PAX records and padding on top of the content: a member costs at least 1 KiB of
 # stream; what a small archive can decompress to beyond that is a bomb (a PAX header claiming a
 # gigabyte is read into memory by tarfile before any member is seen).
@@ -48,6 +49,8 @@ def safe_extract(fileobj: BinaryIO, dest: Path, max_bytes: int, *, error: type[E
                 p = PurePosixPath(m.name)
                 if p.is_absolute() or ".." in p.parts:
                     raise error(f"{what} member {m.name!r} escapes the {what} directory")
+                if len(p.parts) > MAX_DEPTH:
+                    raise error(f"{what} member {m.name[:80]!r}... is nested more than {MAX_DEPTH} deep")
                 if not (m.isfile() or m.isdir()):
                     raise error(f"{what} member {m.name!r} is a link or device, refused")
                 total += m.size

@@ -14,7 +14,6 @@ import fcntl
 import logging
 import os
 import secrets
-import shutil
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +43,7 @@ from oracle.prove import commitment_of
 from oracle.schedule import decide, decide_seat, earnings_per_seat, estimate_cost, seat_penalty
 from oracle.settings import Settings
 from oracle.submit import Submitter
+from oracle.tree import remove_tree
 
 log = logging.getLogger("oracle.node")
 
@@ -428,7 +428,7 @@ class Node:
         try:
             data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
                                 allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
             manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
             self.backend.check(manifest.resources)
             caps = preflight.Caps(self.s.max_time_limit_s, self.s.max_output_mb, self.s.max_processes,
@@ -459,11 +459,11 @@ class Node:
             view = self._job(job_id)
             data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
                                 allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
             bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
         manifest = bundles.load_manifest(work / "bundle")
         out = work / "out"
-        shutil.rmtree(out, ignore_errors=True)
+        remove_tree(out)
         self.running[job_id] = self.pool.submit(self.backend.run_bundle, job_id, work / "bundle", manifest, out)
         self._advance(job_id, st.RUNNING)
 
@@ -638,7 +638,7 @@ class Node:
             reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
         self.store.upsert_job(job_id, stage=stage, reason=reason)
         self._mark(job_id, stage, reason)
-        shutil.rmtree(self.s.work_dir / str(job_id), ignore_errors=True)
+        remove_tree(self.s.work_dir / str(job_id))
 
     def _mark(self, job_id: int, stage: str, reason: str | None = None) -> None:
         now = time.monotonic()

@@ -52,7 +52,6 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
 import stat
 import tarfile
 import uuid
@@ -63,6 +62,7 @@ from typing import BinaryIO
 
 from oracle.archive import safe_extract
 from oracle.errors import ResultError
+from oracle.tree import remove_tree
 
 HASH_OF_EMPTY = hashlib.sha256(b"").digest()
 _CHUNK = 1 << 20
@@ -99,30 +99,47 @@ def list_output_files(output_dir: str | os.PathLike[str]) -> list[tuple[str, Pat
     return [(rel, path) for _, rel, path in found]
 
 
-def _walk(directory: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            try:
-                name.encode("utf-8")  # undecodable bytes come back as lone surrogates
-            except UnicodeEncodeError:
-                raise ResultError(
-                    f"output file name {os.fsencode(name)!r} is not valid UTF-8"
-                ) from None
-            rel = f"{prefix}{name}"
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISDIR(mode):
-                yield from _walk(Path(entry.path), rel + "/")
-            elif stat.S_ISREG(mode):
-                yield rel, Path(entry.path)
-            elif stat.S_ISLNK(mode):
-                raise ResultError(
-                    f"output {rel!r} is a symbolic link; results hold regular files only"
-                )
-            else:
-                raise ResultError(
-                    f"output {rel!r} is a special file; results hold regular files only"
-                )
+MAX_OUTPUT_DEPTH = 64  # directories below /out
+MAX_OUTPUT_ENTRIES = 100_000  # files and directories in all
+
+
+def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    """Regular files under `root`, from an explicit stack: a job's output may be thousands of
+    directories deep, which a recursive walk would answer with RecursionError (a node crash,
+    not a result). Deeper than MAX_OUTPUT_DEPTH or more than MAX_OUTPUT_ENTRIES is a ResultError,
+    so the job gets a deterministic failure result instead."""
+    stack: list[tuple[Path, str, int]] = [(root, prefix, 0)]
+    seen = 0
+    while stack:
+        directory, base, depth = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > MAX_OUTPUT_ENTRIES:
+                    raise ResultError(f"output has more than {MAX_OUTPUT_ENTRIES} entries")
+                name = entry.name
+                try:
+                    name.encode("utf-8")  # undecodable bytes come back as lone surrogates
+                except UnicodeEncodeError:
+                    raise ResultError(
+                        f"output file name {os.fsencode(name)!r} is not valid UTF-8"
+                    ) from None
+                rel = f"{base}{name}"
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    if depth + 1 > MAX_OUTPUT_DEPTH:
+                        raise ResultError(f"output {rel!r} is nested more than {MAX_OUTPUT_DEPTH} directories deep")
+                    stack.append((Path(entry.path), rel + "/", depth + 1))
+                elif stat.S_ISREG(mode):
+                    yield rel, Path(entry.path)
+                elif stat.S_ISLNK(mode):
+                    raise ResultError(
+                        f"output {rel!r} is a symbolic link; results hold regular files only"
+                    )
+                else:
+                    raise ResultError(
+                        f"output {rel!r} is a special file; results hold regular files only"
+                    )
 
 
 def _open_regular(path: Path) -> tuple[BinaryIO, int]:
@@ -303,7 +320,7 @@ class ResultStore:
             self._write_archive(digest)
             return digest
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
 
     def _write_archive(self, digest: bytes) -> Path:
         path = self.root / f"{digest.hex()}.tar.gz"

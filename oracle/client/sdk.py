@@ -50,6 +50,7 @@ from oracle.protocol import TERMINAL as PROTOCOL_TERMINAL
 from oracle.prove import commitment_of
 from oracle.results import result_hash, unpack_result
 from oracle.serve import sign_result_request
+from oracle.tree import remove_tree
 
 E18 = 10**18
 # What `wait` stops at unless told otherwise: the job can no longer change.
@@ -497,16 +498,16 @@ class Client:
                 self.check_result(view, got, salt)
             except ResultError as err:
                 problems.append(f"node {node_id}: unusable archive: {err}")
-                shutil.rmtree(tmp, ignore_errors=True)
+                remove_tree(tmp)
                 continue
             except ClientError as err:
                 problems.append(f"node {node_id}: {err}: refused")
-                shutil.rmtree(tmp, ignore_errors=True)
+                remove_tree(tmp)
                 continue
             dest.mkdir(parents=True, exist_ok=True)
             for item in (tmp / "out").iterdir():
                 shutil.move(str(item), dest / item.name)
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
             if salt is not None:
                 salt.write(dest)
             return got

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from oracle.errors import JobRefusedError
+from oracle.tree import remove_tree
 
 SANDBOX_JOB_DIR = "/job"
 SANDBOX_OUT_DIR = "/out"
@@ -332,7 +333,6 @@ class Backend(ABC):
 
     def _run_fanout(self, base: ExecSpec, fanout: Any, output_dir: Path) -> ExecResult:
         import json
-        import shutil
         import time
 
         from oracle.results import result_hash
@@ -340,7 +340,7 @@ class Backend(ABC):
         started = time.monotonic()
         n = int(fanout.shards)
         shards_dir = output_dir.with_name(output_dir.name + ".shards")
-        shutil.rmtree(shards_dir, ignore_errors=True)
+        remove_tree(shards_dir)
         shards_dir.mkdir(parents=True)
         futures = [
             self.submit(dataclasses.replace(base, shard=(i, n), output_dir=shards_dir / str(i)))
@@ -364,7 +364,7 @@ class Backend(ABC):
                 elapsed_s=time.monotonic() - started,
             )
         for i in range(n):  # failure leftovers only exist for failed shards; keep /shards exact
-            shutil.rmtree(shards_dir / f"{i}.partial", ignore_errors=True)
+            remove_tree(shards_dir / f"{i}.partial")
         reduce = dataclasses.replace(
             base,
             entrypoint=tuple(fanout.reduce),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +35,7 @@ from oracle.execute.base import (
 from oracle.execute.local import fresh_output_dir
 from oracle.execute.sandbox import MIB, SandboxConfig, ensure_sandbox, run_sandboxed
 from oracle.results import pack_result, unpack_result
+from oracle.tree import remove_tree
 
 log = logging.getLogger("oracle.execute")
 
@@ -76,7 +76,7 @@ def _run_on_worker(
                 raise ResultError("output changed between hashing and packing")
         return {"result": result.to_dict(), "archive": archive}
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
 
 
 class RayBackend(Backend):
@@ -209,5 +209,5 @@ class RayBackend(Backend):
         self._post.shutdown(wait=True)
         if self._owns_cluster:
             self._ray.shutdown()
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            remove_tree(self._temp_dir)
             self._owns_cluster = False

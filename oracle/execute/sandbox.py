@@ -59,6 +59,7 @@ from oracle.execute.base import (
 )
 from oracle.execute.cgroup import JobCgroup
 from oracle.results import output_size, result_hash
+from oracle.tree import remove_tree
 
 log = logging.getLogger("oracle.execute")
 
@@ -141,7 +142,7 @@ def _probe(config: SandboxConfig) -> str | None:
             return (proc.stderr or proc.stdout).strip()[-500:] or f"exit code {proc.returncode}"
         return None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
 
 
 def ensure_sandbox(config: SandboxConfig) -> SandboxConfig:
@@ -388,7 +389,7 @@ def run_sandboxed(
         if cgroup:
             cgroup.kill()
             cgroup.remove()
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
 
 
 def _job_exited(status_fd: int) -> bool:
@@ -569,7 +570,7 @@ def _seal(spec: ExecSpec, verdict: _Verdict, output_dir: Path) -> tuple[_Verdict
         except ResultError as err:
             verdict = _Verdict(ExecStatus.FAILED, 0, None, f"invalid output: {err}")
     partial = output_dir.with_name(output_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    remove_tree(partial)
     output_dir.rename(partial)
     output_dir.mkdir()
     record = {"status": str(verdict.status), "exit_code": verdict.exit_code, "limit": verdict.limit}

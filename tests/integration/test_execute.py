@@ -190,6 +190,20 @@ def test_job_printing_bwraps_error_text__is_its_own_failure_not_a_sandbox_fault(
     assert result.result_hash is not None
 
 
+def test_output_a_thousand_directories_deep__a_failure_result_not_a_node_crash(local, tmp_path):
+    code = """
+    import os
+    os.chdir("/out")
+    for _ in range(1000):
+        os.mkdir("a")
+        os.chdir("a")
+    open("f.txt", "w").write("deep")
+    """
+    first, second = local.run(spec(bundle(tmp_path, code))), local.run(spec(bundle(tmp_path, code, "again")))
+    assert first.status == ExecStatus.FAILED and "nested more than" in first.reason
+    assert first.result_hash == second.result_hash  # replicas agree on the failure
+
+
 def test_sandbox_that_cannot_start__is_a_node_fault_not_a_job_result(tmp_path):
     require_bwrap()
     from oracle.execute.sandbox import run_sandboxed
