@@ -328,7 +328,7 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
     ) as backend:
         specs = [
             dataclasses.replace(
-                Backend._spec_of(i, p.directory, p.manifest),
+                Backend.spec_of(i, p.directory, p.manifest),
                 output_dir=out_root / f"{workers}-{i}-{time.monotonic_ns()}",
             )
             for i, p in enumerate(jobs)

@@ -40,7 +40,7 @@ from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
 from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
 from oracle.prove import commitment_of
-from oracle.schedule import decide, decide_seat, earnings_per_seat, estimate_cost, seat_penalty
+from oracle.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.settings import Settings
 from oracle.submit import Submitter
 from oracle.tree import remove_tree
@@ -436,8 +436,7 @@ class Node:
             plan = preflight.check(job_id, work / "bundle", manifest, execution_window_s=view.executionWindow,
                                    parallel=max(1, len(self.backend.capacities())), caps=caps)
             cost = self._cost(plan.cpu_seconds)
-            # A drawn seat refused still costs its penalty, so it is worth that much more to take.
-            pays = earnings_per_seat(view) + (seat_penalty(view) if kind == "accept" else 0)
+            pays = seat_value(view, drawn=kind == "accept")
             numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
                        f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
             if pays < cost * (1 + self.s.min_margin):

@@ -55,7 +55,7 @@ def plan(manifest: Manifest, parallel: int, caps: Caps) -> Plan:
 def check(job_id: int, bundle_dir: Path, manifest: Manifest, *, execution_window_s: int, parallel: int,
           caps: Caps) -> Plan:  # fmt: skip
     """The job's plan, or JobRefusedError saying why this node must not take it."""
-    base = Backend._spec_of(job_id, Path(bundle_dir), manifest)
+    base = Backend.spec_of(job_id, Path(bundle_dir), manifest)
     specs = [base]
     if manifest.fanout is not None:
         specs.append(dataclasses.replace(base, entrypoint=tuple(manifest.fanout.reduce), shard=None))

@@ -50,6 +50,11 @@ def earnings_per_seat(job: Job) -> int:
     return job.payment * (BPS - job.protocolFeeBps) // BPS // max(job.k, 1)
 
 
+def seat_value(job: Job, drawn: bool) -> int:
+    """What taking a seat is worth: its pay, plus for a drawn seat the penalty refusing it costs."""
+    return earnings_per_seat(job) + (seat_penalty(job) if drawn else 0)
+
+
 def seat_penalty(job: Job) -> int:
     """What refusing (letting lapse) a drawn seat of `job` costs from stake."""
     return job.collateral * SEAT_PENALTY_BPS // BPS
@@ -105,7 +110,7 @@ def decide_seat(job: Job, node_id: int, node: dict[str, Any], free_workers: int,
         return Decision(False, None, f"job not seating ({job.status.label})")
     if free_workers <= 0:
         return Decision(False, None, "no free worker")
-    net = earnings_per_seat(job) + seat_penalty(job)
+    net = seat_value(job, drawn=True)
     if net < cost * (1 + min_margin):
         return Decision(False, None, f"pays {net} per seat with the refusal penalty avoided, costs {cost}: below margin")
     if (why := _unfit(node_id, node, job)) is not None:

@@ -300,14 +300,14 @@ class Backend(ABC):
 
         For the node: a refused job raises JobRefusedError instead of returning a result
         without a hash."""
-        base = self._spec_of(job_id, Path(bundle_dir), manifest)
+        base = self.spec_of(job_id, Path(bundle_dir), manifest)
         fanout = getattr(manifest, "fanout", None)
         if fanout is None:
             return self._checked(self.run(dataclasses.replace(base, output_dir=Path(output_dir))))
         return self._run_fanout(base, fanout, Path(output_dir))
 
     @staticmethod
-    def _spec_of(job_id: int, bundle_dir: Path, manifest: Any) -> ExecSpec:
+    def spec_of(job_id: int, bundle_dir: Path, manifest: Any) -> ExecSpec:
         res = manifest.resources
         return ExecSpec(
             job_id=job_id,
