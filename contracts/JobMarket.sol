@@ -247,6 +247,31 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
+    function settleAndWithdraw(uint256[] calldata jobIds) external nonReentrant returns (uint256 amount) {
+        address owner = address(0); // set by the first job that names a node
+        // The fees of consecutive jobs of one node reach Rewards as one transfer and one record.
+        uint256 workNode = 0;
+        uint256 work = 0;
+        for (uint256 i; i < jobIds.length; ++i) {
+            (address jobOwner, uint256 nodeId, uint256 fee) = _settleOwn(jobIds[i], owner);
+            owner = jobOwner;
+            if (nodeId != workNode && fee != 0) {
+                _toRewards(workNode, work);
+                (workNode, work) = (nodeId, 0);
+            }
+            work += fee;
+        }
+        _toRewards(workNode, work);
+        // No job named a node: there is no one to pay.
+        if (owner == address(0)) return 0;
+        amount = _credited[owner];
+        if (amount == 0) return 0;
+        _credited[owner] = 0;
+        emit Withdrawn(owner, amount);
+        _token.safeTransfer(owner, amount);
+    }
+
+    /// @inheritdoc IJobMarket
     function flushFees() external nonReentrant {
         uint256 amount = _pendingFees;
         if (amount == 0) return;
@@ -356,7 +381,6 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         j.client = msg.sender;
         (j.cpuCores, j.memoryMb, j.gpuCount) = (q.requirements.cpuCores, q.requirements.memoryMb, q.requirements.gpuCount);
         (j.gpuMemoryMb, j.gpuClass) = (q.requirements.gpuMemoryMb, q.requirements.gpuClass);
-        j.bundleHash = q.bundleHash;
         (j.protocolFeeBps, j.keeperBountyBps) = (_params.protocolFeeBps, _params.keeperBountyBps);
         (j.claimWindow, j.executionWindow) = (q.claimWindow, q.executionWindow);
         (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
@@ -422,6 +446,32 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         if (recoverError != ECDSA.RecoverError.NoError || signer != operator) {
             revert JobMarketInvalidSignature(proof.jobId, proof.nodeId, signer, operator);
         }
+    }
+
+    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty,
+    ///      the owner's net joining its credit; returns the owner every job of the call must share
+    ///      (checked on skipped jobs too, so that their owner's credit is what the call sends) and
+    ///      the node and its work (the whole fee) for the caller to push to Rewards.
+    function _settleOwn(uint256 jobId, address expected)
+        private
+        returns (address owner, uint256 nodeId, uint256 work)
+    {
+        JobRecord storage j = _job(jobId);
+        nodeId = _seats[jobId][0].nodeId;
+        if (nodeId == 0) {
+            emit SettlementSkipped(jobId, j.status); // never claimed: nobody to pay
+            return (expected, 0, 0);
+        }
+        owner = _ownerOf(nodeId);
+        if (expected != address(0) && owner != expected) revert JobMarketOwnersDiffer(jobId, owner, expected);
+        if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
+            revert JobMarketNotNodeOwner(jobId, msg.sender);
+        }
+        if (j.status != JobStatus.Accepted || block.timestamp <= j.deadline) {
+            emit SettlementSkipped(jobId, j.status);
+            return (owner, 0, 0);
+        }
+        work = _payOriginalWork(jobId, j, nodeId, j.commitment, false);
     }
 
     function _setParameters(Parameters memory p) private {

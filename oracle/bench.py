@@ -11,7 +11,7 @@ One anvil chain is started and the contracts deployed (as in `make demo`), then:
    reads: nonce, fees, gas estimate) and pipelined (all sent, then all receipts);
 2. end to end: N short `command` jobs (k = 1) submitted in a burst by the client SDK (a permit
    each), run by real `tes-node run` processes, from the client starting `submit` to the job being
-   Accepted ("proven") and Paid (the node finalizes once the 1 s dispute window has passed in chain
+   Accepted ("proven") and Paid (the node settles (settleAndWithdraw) once the 1 s dispute window has passed in chain
    time; a block is mined every 0.5 s so chain time moves as it would on a real chain) — once with
    proof batching (--batch-size 20) and once without (--batch-size 1);
 3. oracle overhead: the same set of 1-second jobs (sleep 1 s, write a file) through the network
@@ -565,7 +565,7 @@ class Network:
                 m = STAGE_LINE.search(line)
                 if m and int(m.group(1)) in ids:
                     stage_s[m.group(2)].append(float(m.group(3)))
-        job_kinds = ("claim", "proof", "finalize")
+        job_kinds = ("claim", "proof", "settle")
         return {
             "node_txs": dict(txs),
             "node_txs_failed": failed,
@@ -782,7 +782,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f" (`Client.submit`: one `createJobWithPermit` each, sequentially), run by {b['nodes']} `tes-node run`"
         f" process(es) with `--workers {b['workers_per_node']}` and a {POLL_S} s poll interval. Latency is from the"
         " client starting `submit` to the wall-clock moment the bench saw the event: **proven** = `ResultAccepted`"
-        " (the node's proof is on chain), **paid** = `JobPaid` (the node's `finalize` after the 1 s dispute window"
+        " (the node's proof is on chain), **paid** = `JobPaid` (the node's `settleAndWithdraw` after the 1 s dispute window"
         f" has passed in chain time). The bench mines an empty block every {BLOCK_CLOCK_S} s so chain time moves as"
         " on a real chain; there are no time warps. Throughput = jobs ÷ (last event − first submission).",
         "",
@@ -796,8 +796,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| submission → proven p50 / p95 (s) | {b['proven_latency_p50_s']} / {b['proven_latency_p95_s']} | {u['proven_latency_p50_s']} / {u['proven_latency_p95_s']} |",
         f"| client submissions per second (permit + create) | {b['submit_per_s']} | {u['submit_per_s']} |",
         f"| node transactions | {_txs(b)} | {_txs(u)} |",
-        f"| node transactions per job (claim + proof + finalize) | {b['node_txs_per_job']} | {u['node_txs_per_job']} |",
-        f"| node gas per job (claim + proof + finalize) | {b['node_gas_per_job']:,} | {u['node_gas_per_job']:,} |",
+        f"| node transactions per job (claim + proof + settleAndWithdraw) | {b['node_txs_per_job']} | {u['node_txs_per_job']} |",
+        f"| node gas per job (claim + proof + settleAndWithdraw) | {b['node_gas_per_job']:,} | {u['node_gas_per_job']:,} |",
         f"| JSON-RPC requests per job (node + client, from anvil's log) | {b['rpc']['node_and_client_per_job']} | {u['rpc']['node_and_client_per_job']} |",
         f"| proof gas per job | {b['gas_per_job_by_kind'].get('proof', 0):,} | {u['gas_per_job_by_kind'].get('proof', 0):,} |",
         f"| mean seconds from the previous stage to each stage (node log) | {_stages(b)} | {_stages(u)} |",
@@ -820,13 +820,13 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "Latency here is mostly queueing: the whole burst is submitted at once to one node with"
         f" {b['workers_per_node']} workers, so the last jobs wait for the first ones; a job alone on an idle node"
         " takes a few seconds to proven and about 2 s more to paid (the 1 s dispute window, whole-second block"
-        " timestamps, then a finalize transaction).",
+        " timestamps, then a settleAndWithdraw transaction).",
         "",
         "## Oracle overhead (1-second jobs)",
         "",
         f"{o['network']['jobs']} jobs that sleep 1 s and write a file, each its own bundle. **Network**: submitted in a burst,"
         f" run by {o['network']['nodes']} node with `--workers {o['network']['workers_per_node']}`, timed from the first"
-        " `submit` to the last `ResultAccepted` (default windows, so no finalize traffic). **Direct**: the same unpacked"
+        " `submit` to the last `ResultAccepted` (default windows, so no settlement traffic). **Direct**: the same unpacked"
         f" bundles submitted at once to `LocalSandboxBackend(max_workers={o['direct']['workers']})` — the node's own"
         " backend, same sandbox — timed until the last result.",
         "",
@@ -896,7 +896,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
 def _txs(p: dict[str, Any]) -> str:
     t = p["node_txs"]
     return ", ".join(
-        f"{k} {t[k]}" for k in ("claim", "proof", "finalize", "announce", "heartbeat") if k in t
+        f"{k} {t[k]}" for k in ("claim", "proof", "settle", "announce", "heartbeat") if k in t
     )
 
 
@@ -913,7 +913,7 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
-        f" and changed throughput by ×{ratio:.2f}: claims and finalizes stay one transaction per job. A node sends"
+        f" and changed throughput by ×{ratio:.2f}: claims stay one transaction per job. A node sends"
         " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
         f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
         " transactions are not the limit either. The limit is the node's loop: every step re-reads the chain"

@@ -204,10 +204,15 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
         if claimable:
             d.rewards.claim([node_id], sender=owner)
         rewards[node_id] = claimable
-        credited = d.market.credited(owner)
-        if credited:
+        # What the market paid the owner: its node settled its k = 1 jobs with settleAndWithdraw
+        # (sent at once); k = 3 shares stay credited until withdrawn here.
+        if d.market.credited(owner):
             d.market.withdraw(sender=owner)
-        withdrawn[node_id] = credited
+        credits = d.market.Credited.query("*", start_block=0)
+        withdrawn[node_id] = sum(
+            int(r["event_arguments"]["amount"]) for _, r in credits.iterrows()
+            if r["event_arguments"]["account"] == str(owner)
+        )
 
     # ------------------------------------------------------------ summary
     _summary(client, d, jobs, nodes, node_ids, owners, rewards, withdrawn)

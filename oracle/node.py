@@ -111,6 +111,7 @@ class Node:
         self._announce: str | None = None
         self._nodes: dict[int, dict[str, Any]] = {}
         self._owners: set[str] = set()
+        self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
         self._consented = False
         self._reset_views()
         from oracle.results import ResultStore
@@ -426,7 +427,7 @@ class Node:
         job_id = job["job_id"]
         work = self.s.work_dir / str(job_id)
         try:
-            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
+            data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
                                 allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
             remove_tree(work)
             manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
@@ -455,8 +456,7 @@ class Node:
             return
         work = self.s.work_dir / str(job_id)
         if not (work / "bundle" / bundles.MANIFEST).exists():
-            view = self._job(job_id)
-            data = fetch_bundle(job["bundle_uri"], view.bundleHash, self.s.max_bundle_mb * 2**20,
+            data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
                                 allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
             remove_tree(work)
             bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
@@ -509,8 +509,10 @@ class Node:
             payload = {"result": job["result_hash"], "salt": job["salt"]}
             if self.store.add_intent("reveal", job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
-        if view.status == JobStatus.ACCEPTED and self._chain_time() > view.deadline:
-            self._intent_once("finalize", job_id, node_id, {})
+        if view.status == JobStatus.ACCEPTED and self._chain_time() > view.deadline and node_id in self._owner_of:
+            # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
+            # the fee, no withdrawal to send); the submitter batches them per owner.
+            self._intent_once("settle", job_id, node_id, {"owner": self._owner_of[node_id]})
 
     @staticmethod
     def _must_reveal(view: Job, seat: Seat | None) -> bool:
@@ -534,7 +536,7 @@ class Node:
             return self._draw_due(view)
         if intent.kind == "redraw":
             return view.status == JobStatus.SEATING and bool(self._late_seats(intent.job_id, view))
-        if intent.kind == "finalize":
+        if intent.kind in ("finalize", "settle"):
             return view.status == JobStatus.ACCEPTED
         if intent.kind == "expire":
             return view.status in EXPIRABLE and self._chain_time() > view.deadline
@@ -602,7 +604,8 @@ class Node:
         ids = self.s.node_ids or self._bound_nodes()
         self._nodes = {i: _node_view(reg.functions.node(i).call()) for i in ids}
         self._nodes = {i: n for i, n in self._nodes.items() if n["operator"].lower() == self.key.address.lower()}
-        self._owners = {reg.functions.ownerOfNode(i).call().lower() for i in self._nodes}
+        self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
+        self._owners = {o.lower() for o in self._owner_of.values()}
 
     def _bound_nodes(self) -> list[int]:
         lic = self.chain.contract("NodeLicense")

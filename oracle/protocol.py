@@ -113,7 +113,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Job:
-    """IJobMarket.Job as `market.job(jobId)` returns it."""
+    """IJobMarket.Job as `market.job(jobId)` returns it. The bundle hash is not in it: the market
+    only emits it (`JobCreated`, a topic), and nodes and clients keep it from there."""
 
     payment: int
     collateral: int
@@ -123,7 +124,6 @@ class Job:
     round: int
     client: str
     requirements: Capabilities
-    bundleHash: bytes
     claims: int
     commits: int
     reveals: int
@@ -145,7 +145,6 @@ class Job:
         values = dict(zip([f.name for f in fields(cls)], raw, strict=True))
         values["status"] = JobStatus(values["status"])
         values["requirements"] = Capabilities(*values["requirements"])
-        values["bundleHash"] = bytes(values["bundleHash"])
         values["commitment"] = bytes(values["commitment"])
         return cls(**values)
 

@@ -2,8 +2,8 @@
 
 Every transaction starts as an intent in the store (written before anything is sent). The
 submitter owns the nonce, sends, waits for the receipt, bumps fees on a stuck transaction by
-replacing it at the same nonce, and retries with backoff when the RPC is away. Proofs and reveals
-are batched, many per transaction.
+replacing it at the same nonce, and retries with backoff when the RPC is away. Proofs, reveals and
+the node's own settlements are batched, many per transaction (settlements one owner per batch).
 
 On restart, `recover()` looks at intents that were sent but not confirmed: a mined transaction is
 recorded; otherwise the intent goes back to pending and the chain check in `Node` decides whether
@@ -30,10 +30,15 @@ from oracle.errors import SubmitError
 from oracle.store import Intent, Store
 
 log = logging.getLogger(__name__)
-BATCHED = {"proof": "submitProofs", "reveal": "reveal"}
+BATCHED = {"proof": "submitProofs", "reveal": "reveal", "settle": "settleAndWithdraw"}
 # Keeper calls anyone may make: when another node's transaction got there first, the contract says
 # there is nothing left to do. That is the intent done (by someone else), not a failure.
 DONE_BY_OTHERS = {"draw": "JobMarketNothingToDraw", "redraw": "JobMarketNothingToRedraw"}
+
+
+def _batch_key(intent: Intent) -> str:
+    """Intents that may share a transaction: settleAndWithdraw pays one owner per call."""
+    return str(intent.payload.get("owner", "")).lower()
 
 
 class Submitter:
@@ -98,7 +103,9 @@ class Submitter:
             if obsolete:
                 self.store.finish(obsolete, "obsolete")
             group = [i for i in group if i.id not in obsolete]
-            groups += [group[start : start + self.batch_size] for start in range(0, len(group), self.batch_size)]
+            for key in sorted({_batch_key(i) for i in group}):
+                same = [i for i in group if _batch_key(i) == key]
+                groups += [same[start : start + self.batch_size] for start in range(0, len(same), self.batch_size)]
         if not groups:
             return 0
         # Pipelined: every transaction is sent (consecutive nonces, one fee quote) before any receipt
@@ -129,6 +136,8 @@ class Submitter:
                 [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"]),
                   bytes.fromhex(i.payload.get("signature", ""))) for i in intents]
             )
+        if kind == "settle":
+            return m.functions.settleAndWithdraw([i.job_id for i in intents])
         if kind == "reveal":
             return m.functions.reveal(
                 [(i.job_id, i.node_id, bytes.fromhex(i.payload["result"]), bytes.fromhex(i.payload["salt"]))

@@ -55,7 +55,7 @@ from oracle.prove import commitment_of, sign_completion
 
 IN_PROCESS = "ethereum:local:test"
 DEFAULT_BATCH = 100  # proofs per submitProofs transaction
-DEFAULT_SETTLE_GROUP = 10  # finalizations between two withdrawals (and fee flushes)
+DEFAULT_SETTLE_GROUP = 10  # jobs per settleAndWithdraw (and per fee flush) in the steady state
 DEFAULT_REPEATS = 5  # drawn scenarios (k = 3, dispute) are averaged over this many jobs
 AGREEMENT = 0.01  # in-process EVM and anvil must agree within 1 %
 INTRINSIC_GAS = 21_000
@@ -74,6 +74,7 @@ TARGETS = {
 # Scenario key in the report -> (headline key, title). Order is the order of docs/gas.md.
 SCENARIOS = {
     "k1_single": ("k1_single_total", "k = 1 job alone (approve, warm network)"),
+    "k1_single_keeper": ("k1_single_keeper_total", "k = 1 job alone, settled by a keeper (finalize, withdrawals)"),
     "k1_single_permit": ("k1_single_permit_total", "k = 1 job alone, funded by permit"),
     "k1_first_job_ever": ("k1_first_job_ever_total", "k = 1: first job ever on the network"),
     "k1_new_client": ("k1_new_client_total", "k = 1 job alone, a client's first job"),
@@ -458,22 +459,26 @@ class Bench:
 
     # -------------------------------------------------------------- scenarios
     def k1_single(self, scn: str, n: NodeKeys, client: Any = None, funding: str = "approve",
-                  trace: bool = False) -> None:  # fmt: skip
-        """approve -> createJob -> claim -> own proof -> (dispute window) -> finalize ->
-        withdrawals (node owner, keeper) -> flushFees if anything is pending."""
+                  trace: bool = False, keeper: bool = False) -> None:  # fmt: skip
+        """approve -> createJob -> claim -> own proof -> (dispute window) -> the node's own
+        settleAndWithdraw (what the node software sends: the owner is paid in it), or with
+        `keeper` a keeper's finalize and everyone's withdrawal -> flushFees if anything is pending."""
         m, client = self.d.market, client or self.r.client
         self.begin(scn, trace=trace)
         job = self.create(scn, 1, client, funding)
         self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
         self.prove_own(scn, job, n, b"\xab" * 32, b"\x01" * 32)
         self.advance(WINDOWS["disputeWindow"] + 1)
-        self.step(scn, "finalize", "keeper", m.finalize, job, sender=self.r.keeper)
+        if keeper:
+            self.step(scn, "finalize", "keeper", m.finalize, job, sender=self.r.keeper)
+        else:
+            self.step(scn, "settleAndWithdraw (1 job)", "operator", m.settleAndWithdraw, [job], sender=n.operator)
         self.payout(scn, [("node owner", n.owner), ("keeper", self.r.keeper), ("client", client)])
 
     def k1_steady(self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int) -> int:
         """`jobs` k = 1 jobs on a standing allowance; proofs relayed `batch` per transaction;
-        finalized `group` at a time, then the owner and the keeper withdraw once and fees are
-        flushed. Returns the gas of one full proof batch."""
+        settled `group` at a time by the node's own settleAndWithdraw (the owner paid in it), and
+        fees flushed as often. Returns the gas of one full proof batch."""
         m, r = self.d.market, self.r
         self.begin(scn, jobs=jobs)
         self.step(scn, "approve (standing, once)", "client", self.d.token.approve, m, MAX_UINT,
@@ -492,10 +497,9 @@ class Bench:
                 batch_gas = receipt.gas_used
         self.advance(WINDOWS["disputeWindow"] + 1)
         for start in range(0, jobs, group):
-            for job in ids[start : start + group]:
-                self.step(scn, "finalize", "keeper", m.finalize, job, sender=r.keeper)
-            self.payout(scn, [(f"node owner, every {group} jobs", n.owner),
-                              (f"keeper, every {group} jobs", r.keeper)])  # fmt: skip
+            self.step(scn, f"settleAndWithdraw ({group} jobs per tx)", "operator", m.settleAndWithdraw,
+                      ids[start : start + group], sender=n.operator)  # fmt: skip
+            self.payout(scn, [(f"keeper, every {group} jobs", r.keeper)])
         return batch_gas
 
     def _record(self, scn: str, label: str, who: str, receipt: Any) -> None:
@@ -670,6 +674,7 @@ def measure(
     log("k = 1: first job ever, warm single jobs, a new client")
     b.k1_single("k1_first_job_ever", a)
     b.k1_single("k1_single", a, trace=True)
+    b.k1_single("k1_single_keeper", a, keeper=True)
     b.k1_single("k1_single_permit", a, funding="permit")
     new_client = _new_account(accounts)
     r.deployer.transfer(new_client, 10**19)
@@ -732,7 +737,7 @@ def measure(
     scenarios = _scenario_totals(b)
     del scenarios["_scratch"]
     ops = {**b.operations}
-    ops["finalize_warm"] = _step_gas(scenarios["k1_single"], "finalize")
+    ops["finalize_warm"] = _step_gas(scenarios["k1_single_keeper"], "finalize")
     ops["proof_own"] = _step_gas(scenarios["k1_single"], "submitProofs (own, 1 proof)")
     report: dict[str, Any] = {
         "generated_by": "ape run gas",
@@ -856,13 +861,14 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         "",
         f"Generated by `{command}` (`ape run gas`, [scripts/gas.py](../scripts/gas.py)) on"
         f" `{report['network']}` ({report['evm']}; contracts compiled for"
-        f" {report['contracts_evm_version']}, optimizer 200 runs). Every number is the"
+        f" {report['contracts_evm_version']}, optimizer 200 runs, via-IR). Every number is the"
         " `gas_used` of mined transactions' receipts. Do not edit by hand: rerun the command.",
         "",
         "Every transaction a job needs is counted: the client's approve (or permit) and"
         " createJob, the seat steps (claim; or the keeper's draw and each acceptSeat), proofs,"
-        " reveals, the keeper's finalize / expire / flushFees and the withdrawal of everyone the"
-        " job credited (node owners, the keeper's bounty, the client's refund, the disputer)."
+        " reveals, the settlement (the node's own settleAndWithdraw, which pays its owner in the"
+        " same transaction, or a keeper's finalize / expire) and flushFees, and the withdrawal of"
+        " everyone else the job credited (the keeper's bounty, the client's refund, the disputer)."
         " A transaction shared by several jobs is charged by its share (gas / jobs).",
         "",
         "- *single* scenarios: one job alone on a warm network (a job of the same kind ran"
@@ -873,8 +879,8 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         " block hash.",
         f"- *steady state*: {n} jobs on a standing allowance (its approve charged / {n}), each"
         f" claimed by the node's operator, proofs relayed {n} per `submitProofs` by a keeper,"
-        f" `finalize` per job (one job per call: there is no batch finalize) with the node"
-        f" owner's and the keeper's withdrawals and a fee flush once every {g} settlements.",
+        f" settled {g} jobs per `settleAndWithdraw` by the node's operator (the owner paid in"
+        " it, no bounty and no withdrawal), a fee flush when fees are pending.",
         "- *first-time* variants: the first job ever, a new client's first job, a node's first"
         " claim, the first settlement of a Rewards epoch (it closes the previous one).",
         "",
@@ -1012,15 +1018,14 @@ def _notes(report: dict[str, Any]) -> list[str]:
         f"**k = 1 job alone: {total:,} gas in {k1['txs']} transactions (target 200,000).**",
         "",
         f"- Intrinsic cost: {k1['txs']} x 21,000 = {21_000 * k1['txs']:,} ({pct(21_000 * k1['txs'])})"
-        " before any code runs. The withdrawals of the node owner and of the keeper's bounty are"
-        " two of those transactions; the approve is a third.",
+        " before any code runs: approve, createJob, claim, proof and settleAndWithdraw.",
         f"- Storage writes: {k1_sum['storage_writes']:,} ({pct(k1_sum['storage_writes'])}),"
         f" {k1_sum['new_storage_slots']} of them to empty slots (20,000-22,100 each): the job"
-        " record, the seat, the commitment, the allowance and the credits of owner and keeper.",
+        " record, the seat, the commitment and the allowance.",
         f"- Intrinsic + empty-slot writes alone: about"
         f" {21_000 * k1['txs'] + 20_000 * k1_sum['new_storage_slots']:,}. Under 200,000 takes"
-        " fewer transactions (permit instead of approve, no separate keeper/owner withdrawals:"
-        " pay the owner directly in finalize) or fewer fresh slots per job.",
+        " fewer transactions (permit instead of approve; a quote that folds the claim into"
+        " creation) and fewer fresh slots per job (the one-slot job of settlement v2).",
         f"- Storage reads {k1_sum['storage_reads']:,}, events {k1_sum['events']:,}, calldata"
         f" {k1_sum['calldata']:,}, call opcodes {k1_sum['call_overhead']:,}, other"
         f" {k1_sum['other_execution'] + k1_sum['keccak']:,}.",
@@ -1065,12 +1070,12 @@ def _notes(report: dict[str, Any]) -> list[str]:
     top = sorted(steady["steps"], key=lambda e: -e["per_job"])[:4]
     out += [
         f"**k = 1 steady state: {report['k1_steady_per_job']:,} per job (target 135,000).**"
-        " Batching and grouped withdrawals leave three transactions per job (createJob, claim,"
-        " finalize), 63,000 of intrinsic cost; the largest per-job items: "
+        " Batched proofs and settlements leave two transactions per job (createJob, claim),"
+        " 42,000 of intrinsic cost; the largest per-job items: "
         + ", ".join(f"{e['step']} {e['per_job']:,}" for e in top)
-        + ". createJob writes the job record into fresh slots; finalize releases the"
-        " collateral in the registry, transfers the fee to Rewards and records work there, and"
-        " credits the owner and the keeper.",
+        + ". createJob writes the job record into fresh slots; each settlement releases the"
+        " collateral in the registry and transfers the fee to Rewards and records work there"
+        " (once per job, not yet once per node and epoch).",
         "",
     ]
     floors = [e["calldata_floor"] / e["total"] for e in bd.values() if "calldata_floor" in e]

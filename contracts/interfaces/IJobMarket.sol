@@ -88,7 +88,7 @@ interface IJobMarket {
         uint8 round; // 0 = original run; 1.. = a dispute jury, then escalated rounds
         address client;
         INodeRegistry.Capabilities requirements;
-        bytes32 bundleHash;
+        // The bundle hash is not stored: it is a topic of the job's `JobCreated` event.
         uint8 claims; // seats of the current round accepted
         uint8 commits; // seats of the current round committed
         uint8 reveals; // seats of the current round revealed (the k = 1 original counts in round 1)
@@ -157,6 +157,10 @@ interface IJobMarket {
     error JobMarketCommitmentMismatch(uint256 jobId, uint256 nodeId);
     error JobMarketNotDisputable(uint256 jobId);
     error JobMarketNothingToWithdraw(address account);
+    /// @notice `settleAndWithdraw`: the caller is neither the owner nor the operator of the job's node.
+    error JobMarketNotNodeOwner(uint256 jobId, address caller);
+    /// @notice `settleAndWithdraw`: the jobs' nodes belong to different owners (one payout per call).
+    error JobMarketOwnersDiffer(uint256 jobId, address owner, address expected);
     error JobMarketParameterOutOfBounds(bytes32 name, uint256 value);
     /// @notice The job's seats are drawn, not claimed (k >= 3, and every dispute jury).
     error JobMarketSeatsAreDrawn(uint256 jobId);
@@ -218,6 +222,9 @@ interface IJobMarket {
     event CollateralSeized(uint256 indexed jobId, uint256 indexed nodeId, uint256 amount);
     event BondPosted(uint256 indexed jobId, address indexed disputer, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice `settleAndWithdraw` left this job alone: it was no longer Accepted (a keeper settled
+    ///         it, or it was disputed) or its dispute window had not passed. Nothing moved.
+    event SettlementSkipped(uint256 indexed jobId, JobStatus status);
     event FeesFlushed(uint256 amount);
     event ParametersSet(Parameters parameters);
 
@@ -280,6 +287,16 @@ interface IJobMarket {
 
     /// @notice Sends the caller's credited balance.
     function withdraw() external returns (uint256 amount);
+
+    /// @notice Pays the node owner's own Accepted k = 1 jobs whose dispute windows have passed and
+    ///         sends the owner everything credited to it, in one transfer: no keeper bounty (the
+    ///         whole fee goes to the rewards pot) and no separate withdrawal. The caller is the
+    ///         owner or the operator of every job's node, and the nodes share one owner, who is
+    ///         paid whoever calls. A job that is no longer settleable is skipped
+    ///         (`SettlementSkipped`), so a keeper settling one first does not revert the batch;
+    ///         the owner's credit is still sent (a keeper's settlement credited it).
+    /// @return amount what the owner received (0 if everything was skipped and nothing was credited)
+    function settleAndWithdraw(uint256[] calldata jobIds) external returns (uint256 amount);
 
     /// @notice Sends accumulated protocol fees to the rewards contract. Anyone may call.
     function flushFees() external;

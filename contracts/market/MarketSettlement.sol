@@ -206,16 +206,25 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     /// @dev Pays the k = 1 job's node: payment minus fee to the licence owner, collateral released,
     ///      the fee to the rewards pot as the node's work. A keeper's bounty comes from the fee.
     function _payOriginal(uint256 jobId, JobRecord storage j, bytes32 result, bool withBounty) internal {
-        j.status = JobStatus.Paid;
         uint256 nodeId = _seats[jobId][0].nodeId;
+        _toRewards(nodeId, _payOriginalWork(jobId, j, nodeId, result, withBounty));
+    }
+
+    /// @dev `_payOriginal` but for the push to Rewards: returns the node's work (the fee less any
+    ///      bounty), so that a batch pays Rewards once per node instead of once per job.
+    function _payOriginalWork(uint256 jobId, JobRecord storage j, uint256 nodeId, bytes32 result, bool withBounty)
+        internal
+        returns (uint256 work)
+    {
+        j.status = JobStatus.Paid;
         uint256 fee = j.fee();
         uint256 net = j.payment - fee;
         uint256 bounty = withBounty ? _min(fee, j.bounty(j.payment)) : 0;
         _release(nodeId, j.collateral, INodeRegistry.Outcome.Completed);
         _credit(jobId, _ownerOf(nodeId), net);
         _credit(jobId, msg.sender, bounty);
-        _toRewards(nodeId, fee - bounty);
         emit JobPaid(jobId, result, net, fee);
+        work = fee - bounty;
     }
 
     // ------------------------------------------------------------------ expiry
@@ -321,7 +330,7 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         _pendingFees += amount - each * votes + fee - feeEach * votes;
     }
 
-    function _toRewards(uint256 nodeId, uint256 fee) private {
+    function _toRewards(uint256 nodeId, uint256 fee) internal {
         // slither-disable-next-line incorrect-equality (nothing to send, not a balance check)
         if (fee == 0) return;
         _token.safeTransfer(address(_rewards), fee);

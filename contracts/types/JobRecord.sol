@@ -4,9 +4,11 @@ pragma solidity 0.8.28;
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 
-/// @notice A job as the market stores it: six slots, of which a step usually touches slot 0 and 3.
+/// @notice A job as the market stores it: five slots, of which a step usually touches slot 0 and 2.
 /// @dev Money-moving rates (fee, keeper bounty) are copied into the record at creation, so a later
-///      governance change never reaches a job already escrowed.
+///      governance change never reaches a job already escrowed. Terms no rule reads on chain (the
+///      bundle hash and URI) are only emitted in `JobCreated`: nodes and clients keep them from
+///      there (settlement v2: a fresh slot costs every job 22,100 gas).
 struct JobRecord {
     // slot 0: what nearly every step reads and writes
     uint96 payment;
@@ -22,9 +24,7 @@ struct JobRecord {
     uint8 gpuCount;
     uint32 gpuMemoryMb;
     uint8 gpuClass;
-    // slot 2
-    bytes32 bundleHash;
-    // slot 3: counters and terms
+    // slot 2: counters and terms
     uint8 claims;
     uint8 commits;
     uint8 reveals;
@@ -38,10 +38,10 @@ struct JobRecord {
     uint32 revealWindow;
     uint32 disputeWindow;
     uint40 drawBlock;
-    // slot 4: k = 1: the proven commitment; during a later round the standing verdict; settled:
+    // slot 3: k = 1: the proven commitment; during a later round the standing verdict; settled:
     //         the accepted result hash
     bytes32 commitment;
-    // slot 5: written by a dispute
+    // slot 4: written by a dispute
     address disputer;
 }
 
@@ -92,7 +92,6 @@ library JobRecordLib {
         out.round = j.round;
         out.client = j.client;
         out.requirements = requirements(j);
-        out.bundleHash = j.bundleHash;
         out.claims = j.claims;
         out.commits = j.commits;
         out.reveals = j.reveals;

@@ -113,6 +113,8 @@ class JobView:
     job_id: int
     job: Job
     seats: tuple[Seat, ...]
+    # From the job's JobCreated event (the market does not store it); empty if not looked up.
+    bundle_hash: bytes = b""
 
     @property
     def status(self) -> JobStatus:
@@ -148,8 +150,8 @@ class JobView:
 
     def to_dict(self) -> dict[str, Any]:
         f = self.job.as_dict()
-        for key in ("bundleHash", "commitment"):
-            f[key] = "0x" + bytes(f[key]).hex()
+        f["commitment"] = "0x" + bytes(f["commitment"]).hex()
+        f["bundleHash"] = "0x" + self.bundle_hash.hex()
         f["status"] = self.status.label
         f["requirements"] = list(vars(f["requirements"]).values())
         seats = [{"node_id": seat.nodeId, "state": seat.state.name.lower(), "round": seat.round,
@@ -253,7 +255,16 @@ class Client:
         seats = tuple(
             Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
         )
-        return JobView(job_id, job, seats)
+        return JobView(job_id, job, seats, self._bundle_hash(job_id))
+
+    def _bundle_hash(self, job_id: int) -> bytes:
+        """The job's bundle hash, a topic of its JobCreated event (the market keeps no copy)."""
+        logs = self.chain.market.events.JobCreated.get_logs(
+            from_block=self.chain.deployment_block, argument_filters={"jobId": job_id}
+        )
+        if not logs:
+            raise ClientError(f"job {job_id}: no JobCreated event from block {self.chain.deployment_block}")
+        return bytes(logs[0]["args"]["bundleHash"])
 
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -548,9 +559,9 @@ class Client:
         view = self.job(job_id)
         if bundle is not None:
             got = bundles.bundle_hash(Path(bundle).read_bytes())
-            if got != view.job.bundleHash:
+            if got != view.bundle_hash:
                 raise ClientError(
-                    f"bundle {bundle} hashes to 0x{got.hex()}, job {job_id} ran 0x{view.job.bundleHash.hex()}"
+                    f"bundle {bundle} hashes to 0x{got.hex()}, job {job_id} ran 0x{view.bundle_hash.hex()}"
                 )
         if view.result_hash is None and not (
             view.single and view.status in (JobStatus.ACCEPTED, JobStatus.PAID)

@@ -15,7 +15,7 @@ from oracle.execute import STATUS_FILE
 from oracle.prove import commitment_of
 from oracle.results import result_hash
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
-from tests.utils.market import NET, ReplicaState, Status
+from tests.utils.market import NET, ReplicaState, Status, earned
 from tests.utils.nodes import make_bundle, no_gpu_path, wait_for
 from tests.utils.proxy import TcpProxy
 
@@ -101,7 +101,7 @@ def assert_paid_once(
     """One JobPaid for the job, each owner credited `each`, each node's completed counter at 1."""
     assert len(paid_events(chain, market, job_id, start)) == 1
     for owner, node_id, before in zip(owners, node_ids, credited_before, strict=True):
-        assert market.credited(owner) - before == each
+        assert earned(market, owner) - before == each
         assert registry.node(node_id).completed == 1
 
 
@@ -163,7 +163,7 @@ def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
     node_id, owner = one_node
     node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("claimed", sleep=2))
-    block0, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
 
     wait_for(lambda: market.job(job_id).replicaCount == 1, 60, what="claim on chain", nodes=[node])
@@ -184,7 +184,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
     node_id, owner = one_node
     node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("executed", sleep=3))
-    block0, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
 
     wait_for(lambda: node.stage(job_id) == "running", 60, what="execution started", nodes=[node])
@@ -216,7 +216,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("replicated"))
     block0 = chain.blocks.head.number
-    before = [market.credited(o) for o in node_owners[:3]]
+    before = [earned(market, o) for o in node_owners[:3]]
     others = [start(1), start(2)]
     job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
     mine_past_anchor(chain, market, job_id)
@@ -265,7 +265,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     node_id, owner = one_node
     node = start(0)
     uri, h = bundle(tmp_path, "job", job_script("in-flight", sleep=3))
-    block0, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
     wait_for(
         lambda: node.stage(job_id) == "running" and node.quiet(),
@@ -316,7 +316,7 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
     node_id, owner = one_node
     node = start(0, rpc_url=rpc_proxy.url)
     uri, h = bundle(tmp_path, "job", job_script("outage", sleep=2))
-    block0, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
     wait_for(
         lambda: node.stage(job_id) == "running" and node.quiet(),
@@ -518,14 +518,14 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
             tmp_path, status="timeout", exit_code=None, limit="wall_time_s", limit_value=2.0
         ),
     }
-    block0, before = chain.blocks.head.number, market.credited(owner)
+    block0, before = chain.blocks.head.number, earned(market, owner)
     ids = {name: create_job(bundle_hash=h, uri=uri) for name, (uri, h) in jobs.items()}
 
     settle_k1(chain, market, list(ids.values()), [node])
     for name, job_id in ids.items():
         assert committed_result(market, node, job_id) == expected[name], name
         assert len(paid_events(chain, market, job_id, block0)) == 1, name
-    assert market.credited(owner) - before == 3 * NET
+    assert earned(market, owner) - before == 3 * NET
     assert registry.node(node_id).completed == 3
     assert not any(Path(p).exists() for p in outside[:2])  # nothing landed on the host
     log = node.log()  # the store's reason now says "paid"; the log keeps why the job failed
@@ -606,7 +606,7 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("same-block"))
     block0 = chain.blocks.head.number
-    before = [market.credited(o) for o in node_owners[:3]]
+    before = [earned(market, o) for o in node_owners[:3]]
     nodes = [start(i) for i in range(3)]
     wait_for(lambda: all(n.quiet() for n in nodes), 60, what="nodes started", nodes=nodes)
     job_id = create_job(bundle_hash=h, uri=uri, replicas=3)

@@ -8,7 +8,7 @@ import requests
 from oracle.prove import commitment_of
 from oracle.serve import sign_result_request
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
-from tests.utils.market import BOND, NET, SeatState, Status, replica_of, share
+from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share
 from tests.utils.nodes import make_bundle, wait_for
 
 pytestmark = pytest.mark.anvil
@@ -64,7 +64,7 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     rep = market.replica(job_id, 0)
     winner = ids.index(rep.nodeId)
     owner = node_owners[winner]
-    before = market.credited(owner)
+    before = earned(market, owner)
     result, salt = _stored(nodes[winner], job_id)
     # the chain holds only the salted commitment, never the result hash
     assert market.job(job_id).commitment == commitment_of(job_id, rep.nodeId, result, salt)
@@ -88,7 +88,10 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     chain.mine()
     wait_for(lambda: _status(market, job_id) == Status.PAID, 60, what="k=1 job finalized by the node", nodes=nodes)
 
-    assert market.credited(owner) - before == NET
+    assert earned(market, owner) - before == NET
+    # the node settled its own job with settleAndWithdraw: the owner holds the TES, no credit left
+    assert market.credited(owner) == 0
+    assert [e.account for e in _events(chain, market.Withdrawn, None, block0)] == [owner.address]
     assert registry.node(rep.nodeId).completed == 1
     assert len(_events(chain, market.JobPaid, job_id, block0)) == 1
     assert len(_events(chain, market.JobClaimed, job_id, block0)) == 1
@@ -103,7 +106,7 @@ def test_k3_job__seats_drawn_accepted_by_three_nodes_which_agree_and_are_paid(
     nodes = [spawn(i) for i in range(3)]
     uri, bundle_hash, _ = make_bundle(tmp_path, SCRIPT)
     block0 = chain.blocks.head.number
-    before = [market.credited(o) for o in node_owners[:3]]
+    before = [earned(market, o) for o in node_owners[:3]]
     job_id = create_job(bundle_hash=bundle_hash, uri=uri, replicas=3)
     assert _status(market, job_id) == Status.SEATING
     _mine_past_anchor(chain, market, job_id)
@@ -111,7 +114,7 @@ def test_k3_job__seats_drawn_accepted_by_three_nodes_which_agree_and_are_paid(
     wait_for(lambda: _status(market, job_id) == Status.PAID, 120, what="k=3 job paid", nodes=nodes)
     each, _ = share(NET, 3)
     for i in range(3):
-        assert market.credited(node_owners[i]) - before[i] == each
+        assert earned(market, node_owners[i]) - before[i] == each
         assert registry.node(ids[i]).completed == 1
     results = {_stored(n, job_id)[0] for n in nodes}
     assert len(results) == 1 and market.job(job_id).commitment == results.pop()
@@ -133,7 +136,7 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     original = spawn(0)
     uri, bundle_hash, _ = make_bundle(tmp_path, SCRIPT)
     block0 = chain.blocks.head.number
-    before = [market.credited(o) for o in node_owners]
+    before = [earned(market, o) for o in node_owners]
     job_id = create_job(bundle_hash=bundle_hash, uri=uri)
     wait_for(lambda: _status(market, job_id) == Status.ACCEPTED, 90, what="k=1 job accepted", nodes=[original])
     assert market.replica(job_id, 0).nodeId == ids[0]
@@ -158,10 +161,10 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     assert [e.commitment for e in proofs if e.nodeId == ids[0]] == [commitment_of(job_id, ids[0], result, salt)]
     each, _ = share(BOND, 3)
     for i in (1, 2, 3):
-        assert market.credited(node_owners[i]) - before[i] == each
+        assert earned(market, node_owners[i]) - before[i] == each
         assert replica_of(market, job_id, ids[i])[0].round == 1
         assert _stored(nodes[i], job_id)[0] == result
-    assert market.credited(node_owners[0]) - before[0] == NET
+    assert earned(market, node_owners[0]) - before[0] == NET
     assert {e.nodeId for e in _events(chain, market.SeatDrawn, job_id, block0)} == set(ids[1:])
     wait_for(lambda: [i["status"] for i in original.intents(job_id, "reveal")] == ["done"], 30,
              what="the original's reveal confirmed", nodes=[original])  # fmt: skip

@@ -641,10 +641,25 @@ class EscrowMachine(RuleBasedStateMachine):
         elif step == "reveal":
             self._reveal(data, job, self._subset(data, job.pending_reveals(), everything))
         else:
-            relayer = self._relayer(data)
-            self._send(self.w.market.finalize, job.id, sender=relayer)
-            job.status = JobStatus.PAID
-            self._settle_now(job, relayer)
+            self._finalize(data, job)
+
+    def _finalize(self, data, job):
+        """A keeper's `finalize` for its bounty, or the node's own `settleAndWithdraw` (by its
+        owner or operator key), which pays the owner at once with everything credited to it."""
+        node = self.nodes[job.seats[0].node]
+        sender = data.draw(
+            st.sampled_from([self._relayer(data), node.owner, node.operator]), label="settler"
+        )
+        if sender in (node.owner, node.operator):
+            COVERAGE["settleAndWithdraw"] += 1
+            before = self.w.token.balanceOf(node.owner)
+            self._send(self.w.market.settleAndWithdraw, [job.id], sender=sender)
+            assert self.credited[node.owner.address] == 0, "settleAndWithdraw left a credit"
+            assert self.w.token.balanceOf(node.owner) > before, "settleAndWithdraw paid nothing"
+        else:
+            self._send(self.w.market.finalize, job.id, sender=sender)
+        job.status = JobStatus.PAID
+        self._settle_now(job, sender)
 
     @staticmethod
     def _subset(data, pending, everything):

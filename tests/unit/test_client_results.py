@@ -31,7 +31,7 @@ def _job(
 ) -> Job:
     return Job(
         payment=10, collateral=1, deadline=0, status=status, k=k, round=round_, client=CLIENT_KEY.address,
-        requirements=Capabilities(1, 1, 0, 0, 0), bundleHash=b"\x11" * 32, claims=k, commits=k, reveals=0,
+        requirements=Capabilities(1, 1, 0, 0, 0), claims=k, commits=k, reveals=0,
         replicaCount=count, seated=k, redraws=0, protocolFeeBps=0, keeperBountyBps=0, claimWindow=1,
         executionWindow=1, revealWindow=1, disputeWindow=1, drawBlock=0, commitment=commitment,
         disputer=disputer,

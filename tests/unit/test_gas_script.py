@@ -49,10 +49,14 @@ def test_measure__a_total_is_every_transaction_of_the_job(report):
         assert s["total"] == round(gas / s["jobs"]), name
         assert s["txs"] == sum(e["txs"] for e in s["steps"]), name
     steps = [e["step"] for e in report["scenarios"]["k1_single"]["steps"]]
-    assert steps[:5] == [
-        "approve (payment)", "createJob (k = 1)", "claim", "submitProofs (own, 1 proof)", "finalize"
+    # The node settles its own job and its owner is paid in that transaction: no withdrawal.
+    assert steps == [
+        "approve (payment)", "createJob (k = 1)", "claim", "submitProofs (own, 1 proof)",
+        "settleAndWithdraw (1 job)",
     ]  # fmt: skip
-    assert "withdraw (node owner)" in steps and "withdraw (keeper)" in steps
+    keeper = [e["step"] for e in report["scenarios"]["k1_single_keeper"]["steps"]]
+    assert keeper[4] == "finalize" and "withdraw (node owner)" in keeper and "withdraw (keeper)" in keeper
+    assert report["k1_single_total"] < report["k1_single_keeper_total"]
     # Drawn scenarios average `repeats` jobs: per job, 3 seats accept and reveal.
     k3 = report["scenarios"]["k3_single"]
     k3_txs = {e["step"]: e["txs"] / k3["jobs"] for e in k3["steps"]}

@@ -18,7 +18,7 @@ NODE = {"status": int(NodeStatus.ACTIVE), "capabilities": (4, 8192, 0, 0, 0), "s
 def _job(k: int, round_: int, payment: int = 100 * E18, collateral: int = 20 * E18) -> Job:
     return Job(
         payment=payment, collateral=collateral, deadline=0, status=JobStatus.SEATING, k=k, round=round_,
-        client="0x" + "11" * 20, requirements=Capabilities(1, 1, 0, 0, 0), bundleHash=b"\x11" * 32, claims=0,
+        client="0x" + "11" * 20, requirements=Capabilities(1, 1, 0, 0, 0), claims=0,
         commits=0, reveals=0, replicaCount=3, seated=k, redraws=0, protocolFeeBps=500, keeperBountyBps=100,
         claimWindow=1, executionWindow=1, revealWindow=1, disputeWindow=1, drawBlock=0, commitment=b"\x00" * 32,
         disputer="0x" + "00" * 20,

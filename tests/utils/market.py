@@ -90,3 +90,12 @@ def replica_of(market, job_id: int, node_id: int):
         if rep.nodeId == node_id and rep.state != SeatState.DROPPED:
             return rep, index
     raise LookupError(f"node {node_id} has no seat in job {job_id}")
+
+
+def earned(market, account) -> int:
+    """TES the market owes `account` or has sent it: its credit plus its token balance. A node
+    settles its own k = 1 jobs with settleAndWithdraw, which sends the owner's credit at once, so
+    the credit alone would miss that payment."""
+    import ape
+
+    return market.credited(account) + ape.project.TESToken.at(market.token()).balanceOf(account)

@@ -263,6 +263,142 @@ def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):
         market.finalize(job_id, sender=keeper)
 
 
+# ---------------------------------------------------------------------- settleAndWithdraw
+def _prove(market, node, job_id):
+    market.claim(job_id, node.id, sender=node.operator)
+    market.submitProofs([(job_id, node.id, _commitment(job_id, node), b"")], sender=node.operator)
+
+
+def test_settle_and_withdraw__by_the_operator__pays_the_owner_net_and_its_credit__no_bounty(
+    chain, market, token, rewards, pool, open_job, accepted
+):
+    # pool[4] is pool[0]'s twin (same owner and operator): two jobs, one payout to the owner,
+    # which also carries a refund credited to it earlier.
+    n, twin = pool[0], pool[4]
+    second = open_job()
+    _prove(market, twin, second)
+    chain.pending_timestamp = market.job(second).deadline + 1
+    before, market_before = token.balanceOf(n.owner), token.balanceOf(market)
+    rewards_before = token.balanceOf(rewards)
+
+    tx = market.settleAndWithdraw([accepted, second], sender=n.operator)
+
+    assert token.balanceOf(n.owner) == before + 2 * NET
+    assert token.balanceOf(market) == market_before - 2 * NET - 2 * FEE
+    assert market.credited(n.owner) == 0
+    # The whole fee is the nodes' work: nobody took a keeper's bounty out of it.
+    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+    assert work == [(n.id, FEE), (twin.id, FEE)]
+    assert token.balanceOf(rewards) == rewards_before + 2 * FEE
+    assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == [accepted, second]
+    w = tx.decode_logs(market.Withdrawn)
+    assert [(e.account, e.amount) for e in w] == [(n.owner.address, 2 * NET)]
+    assert market.job(accepted).status == market.job(second).status == Status.PAID
+
+
+def test_settle_and_withdraw__jobs_of_one_node__reach_rewards_as_one_record(
+    chain, market, token, rewards, pool, open_job, accepted
+):
+    # Per job the fee is still each job's (JobPaid); Rewards is paid and told once per node.
+    n, twin = pool[0], pool[4]
+    jobs = [accepted]
+    for node in (n, n, twin, n):
+        jobs.append(open_job())
+        _prove(market, node, jobs[-1])
+    chain.pending_timestamp = market.job(jobs[-1]).deadline + 1
+    rewards_before = token.balanceOf(rewards)
+    epoch = rewards.currentEpoch()
+    work_before = rewards.epoch(epoch).totalWork
+
+    tx = market.settleAndWithdraw(jobs, sender=n.owner)
+
+    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+    assert work == [(n.id, 3 * FEE), (twin.id, FEE), (n.id, FEE)]  # consecutive jobs of a node merge
+    assert [(e.jobId, e.protocolFee) for e in tx.decode_logs(market.JobPaid)] == [(j, FEE) for j in jobs]
+    assert token.balanceOf(rewards) == rewards_before + 5 * FEE
+    assert rewards.currentEpoch() == epoch and rewards.epoch(epoch).totalWork == work_before + 5 * FEE
+
+
+def test_settle_and_withdraw__by_the_owner__also_sends_what_was_credited_before(
+    chain, market, token, client, pool, keeper, open_job, accepted
+):
+    n = pool[0]
+    earlier = open_job()
+    _prove(market, n, earlier)
+    chain.pending_timestamp = market.job(earlier).deadline + 1
+    market.finalize(earlier, sender=keeper)  # a keeper got there first: NET credited to the owner
+    before = token.balanceOf(n.owner)
+
+    tx = market.settleAndWithdraw([accepted], sender=n.owner)
+
+    assert token.balanceOf(n.owner) == before + 2 * NET
+    assert [(e.account, e.amount) for e in tx.decode_logs(market.Withdrawn)] == [(n.owner.address, 2 * NET)]
+    assert market.credited(n.owner) == 0
+
+
+def test_settle_and_withdraw__a_job_settled_first_or_still_in_its_window__is_skipped_not_reverted(
+    chain, market, token, pool, keeper, open_job, accepted
+):
+    # A keeper's finalize racing the node's own settlement must not revert the node's batch, and
+    # the job is paid exactly once.
+    n = pool[0]
+    late = open_job()
+    chain.pending_timestamp = chain.pending_timestamp + 100
+    _prove(market, n, late)  # its dispute window ends 100 s after the first job's
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    market.finalize(accepted, sender=keeper)
+    before = token.balanceOf(n.owner)
+
+    tx = market.settleAndWithdraw([accepted, late], sender=n.operator)
+
+    skipped = [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)]
+    assert skipped == [(accepted, Status.PAID), (late, Status.ACCEPTED)]
+    assert tx.decode_logs(market.JobPaid) == []
+    # The keeper's settlement credited the owner; this call sent it, and paid nothing twice.
+    assert token.balanceOf(n.owner) == before + NET
+    assert market.credited(n.owner) == 0
+    again = market.settleAndWithdraw([accepted], sender=n.operator)
+    assert [e.jobId for e in again.decode_logs(market.SettlementSkipped)] == [accepted]
+    assert token.balanceOf(n.owner) == before + NET
+
+
+def test_settle_and_withdraw__by_anyone_but_the_nodes_owner_or_operator__reverts(
+    chain, market, client, stranger, keeper, pool, accepted
+):
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    for caller in (stranger, client, keeper, pool[1].operator, pool[1].owner):
+        with ape.reverts(market.JobMarketNotNodeOwner, jobId=accepted, caller=caller.address):
+            market.settleAndWithdraw([accepted], sender=caller)
+    assert market.job(accepted).status == Status.ACCEPTED
+
+
+def test_settle_and_withdraw__jobs_of_two_owners__reverts_before_paying_either(
+    chain, market, pool, open_job, accepted
+):
+    # One call pays one owner: an owner cannot settle (and so time) another owner's payout.
+    other = open_job()
+    _prove(market, pool[1], other)
+    chain.pending_timestamp = market.job(other).deadline + 1
+    with ape.reverts(
+        market.JobMarketOwnersDiffer, jobId=other, owner=pool[1].owner.address, expected=pool[0].owner.address
+    ):
+        market.settleAndWithdraw([accepted, other], sender=pool[0].operator)
+    assert market.job(accepted).status == market.job(other).status == Status.ACCEPTED
+
+
+def test_settle_and_withdraw__nothing_settleable_and_no_credit__sends_nothing(
+    market, token, pool, accepted
+):
+    n = pool[0]
+    before = token.balanceOf(n.owner)
+    tx = market.settleAndWithdraw([accepted], sender=n.operator)  # still inside its window
+    assert [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)] == [
+        (accepted, Status.ACCEPTED)
+    ]
+    assert tx.decode_logs(market.Withdrawn) == [] and token.balanceOf(n.owner) == before
+    assert market.settleAndWithdraw([], sender=n.operator).decode_logs(market.Withdrawn) == []
+
+
 # ---------------------------------------------------------------------- withdraw and fees
 def test_withdraw__sends_the_whole_credit_once(chain, market, token, pool, keeper, accepted):
     owner = pool[0].owner
