@@ -7,21 +7,20 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
 import {JobRecord} from "./types/JobRecord.sol";
 import {Seats} from "./libraries/Seats.sol";
-import {MarketSeating} from "./market/MarketSeating.sol";
+import {MarketProofs} from "./market/MarketProofs.sol";
 import {MarketRules} from "./libraries/MarketRules.sol";
 
 /// @title JobMarket
 /// @notice Escrow and lifecycle of compute jobs. See {IJobMarket} for the protocol and
-///         {MarketSeating} for drawn seats and {MarketSettlement} for who is paid what.
-contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
+///         {MarketProofs} for signed proof batches, {MarketSeating} for drawn seats and
+///         {MarketSettlement} for who is paid what.
+contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
     using Seats for IJobMarket.Replica;
     using Seats for mapping(uint256 => IJobMarket.Replica);
@@ -31,26 +30,14 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
     uint256 public constant MAX_KEEPER_BOUNTY_BPS = MarketRules.MAX_KEEPER_BOUNTY_BPS;
     uint256 public constant MAX_REPLICAS = MarketRules.MAX_REPLICAS;
     uint256 public constant MAX_WINDOW = MarketRules.MAX_WINDOW;
-    bytes32 public constant COMPLETION_TYPEHASH =
-        keccak256("Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
-
-    // EIP-712 domain ("TES JobMarket", "1", chainId, this), kept by hand rather than through
-    // OpenZeppelin's EIP712: its ERC-5267 view alone would push the market past the 24 KB limit.
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 private immutable _cachedDomain;
-    uint256 private immutable _cachedChainId;
-
     Parameters private _params;
     uint256 private _jobCount;
 
     // ------------------------------------------------------------------ constructor
     constructor(address owner_, IERC20 token_, INodeRegistry registry_, IRewards rewards_, Parameters memory params_)
-        MarketSeating(token_, registry_, rewards_)
+        MarketProofs(token_, registry_, rewards_)
         Ownable(owner_)
     {
-        _cachedChainId = block.chainid;
-        _cachedDomain = _buildDomain();
         _setParameters(params_);
     }
 
@@ -140,21 +127,20 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function submitProofs(Proof[] calldata proofs) external nonReentrant {
-        for (uint256 p; p < proofs.length; ++p) {
-            Proof calldata proof = proofs[p];
-            JobRecord storage j = _job(proof.jobId);
-            (Replica storage seat, bool found) = _seats[proof.jobId].find(j.replicaCount, proof.nodeId);
-            if (!found) revert JobMarketNotReplica(proof.jobId, proof.nodeId);
-            _checkSigner(proof);
-            if (j.status != JobStatus.Running) {
-                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.WrongStatus);
-            } else if (block.timestamp > j.deadline) {
-                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.DeadlinePassed);
-            } else if (seat.state != SeatState.Claimed || seat.round != j.round) {
-                emit ProofSkipped(proof.jobId, proof.nodeId, SkipReason.WrongSeatState);
-            } else {
-                _commit(proof.jobId, j, seat, proof);
+    function submitProofs(ProofBatch[] calldata batches) external nonReentrant {
+        for (uint256 b; b < batches.length; ++b) {
+            Completion[] calldata items = batches[b].items;
+            // One signature per batch: the key that signed it (or sent it) must operate every
+            // item's node now; consecutive items of one node ask the registry once.
+            address signer = _batchSigner(batches[b]);
+            uint256 checked = type(uint256).max;
+            for (uint256 p; p < items.length; ++p) {
+                Completion calldata item = items[p];
+                if (item.nodeId != checked) {
+                    _checkOperator(item, signer);
+                    checked = item.nodeId;
+                }
+                _prove(item);
             }
         }
     }
@@ -328,26 +314,6 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         return _params;
     }
 
-    /// @inheritdoc IJobMarket
-    function proofDigest(uint256 jobId, uint256 nodeId, bytes32 commitment) public view returns (bytes32) {
-        bytes32 structHash = keccak256(abi.encode(COMPLETION_TYPEHASH, jobId, nodeId, commitment));
-        return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
-    }
-
-    /// @inheritdoc IJobMarket
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparator();
-    }
-
-    function _domainSeparator() private view returns (bytes32) {
-        // A fork changes the chain id: rebuild, so a proof for one chain never verifies on the other.
-        return block.chainid == _cachedChainId ? _cachedDomain : _buildDomain();
-    }
-
-    function _buildDomain() private view returns (bytes32) {
-        return keccak256(abi.encode(_DOMAIN_TYPEHASH, keccak256("TES JobMarket"), keccak256("1"), block.chainid, address(this)));
-    }
-
     function token() external view returns (address) {
         return address(_token);
     }
@@ -358,15 +324,6 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
 
     function rewards() external view returns (address) {
         return address(_rewards);
-    }
-
-    /// @inheritdoc IJobMarket
-    function commitmentOf(uint256 jobId, uint256 nodeId, bytes32 resultHash, bytes32 salt)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(jobId, nodeId, resultHash, salt));
     }
 
     // ------------------------------------------------------------------ internal: lifecycle
@@ -409,20 +366,20 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         }
     }
 
-    function _commit(uint256 jobId, JobRecord storage j, Replica storage seat, Proof calldata proof) private {
+    function _commit(uint256 jobId, JobRecord storage j, Replica storage seat, bytes32 commitment) private {
         seat.state = SeatState.Committed;
-        emit ProofAccepted(jobId, proof.nodeId, proof.commitment, msg.sender);
+        emit ProofAccepted(jobId, seat.nodeId, commitment, msg.sender);
         if (j.round == 0 && j.k == 1) {
             // Optimistic mode: the commitment stands unless disputed in time; the result hash
             // itself stays with the node and the client until a dispute makes it public.
-            j.commitment = proof.commitment;
+            j.commitment = commitment;
             j.commits = 1;
             j.status = JobStatus.Accepted;
             j.deadline = _deadline(j.disputeWindow);
-            emit ResultAccepted(jobId, proof.commitment, j.deadline);
+            emit ResultAccepted(jobId, commitment, j.deadline);
             return;
         }
-        seat.commitment = proof.commitment;
+        seat.commitment = commitment;
         uint8 commits = j.commits + 1;
         j.commits = commits;
         if (commits == j.k) _startReveal(jobId, j);
@@ -434,44 +391,21 @@ contract JobMarket is IJobMarket, MarketSeating, Ownable2Step, Pausable {
         emit RevealPhaseStarted(jobId, j.round, j.deadline);
     }
 
-    /// @dev The proof's signer must be the node's operator now: a key rotation hands every seat
-    ///      the node holds to the new key. An operator sending its own proof needs no signature.
-    function _checkSigner(Proof calldata proof) private view {
-        address operator = _registry.operatorOf(proof.nodeId);
-        if (proof.signature.length == 0 && msg.sender == operator) return;
-        bytes32 digest = proofDigest(proof.jobId, proof.nodeId, proof.commitment);
-        // The third value only details why a malformed signature failed; it is rejected either way.
-        // slither-disable-next-line unused-return
-        (address signer, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, proof.signature);
-        if (recoverError != ECDSA.RecoverError.NoError || signer != operator) {
-            revert JobMarketInvalidSignature(proof.jobId, proof.nodeId, signer, operator);
+    /// @dev One item of a proof batch whose signer operates its node: committed, or skipped with
+    ///      an event when the job moved on (a stale item must not revert the rest of the batch).
+    function _prove(Completion calldata item) private {
+        JobRecord storage j = _job(item.jobId);
+        (Replica storage seat, bool found) = _seats[item.jobId].find(j.replicaCount, item.nodeId);
+        if (!found) revert JobMarketNotReplica(item.jobId, item.nodeId);
+        if (j.status != JobStatus.Running) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongStatus);
+        } else if (block.timestamp > j.deadline) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.DeadlinePassed);
+        } else if (seat.state != SeatState.Claimed || seat.round != j.round) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongSeatState);
+        } else {
+            _commit(item.jobId, j, seat, item.commitment);
         }
-    }
-
-    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty,
-    ///      the owner's net joining its credit; returns the owner every job of the call must share
-    ///      (checked on skipped jobs too, so that their owner's credit is what the call sends) and
-    ///      the node and its work (the whole fee) for the caller to push to Rewards.
-    function _settleOwn(uint256 jobId, address expected)
-        private
-        returns (address owner, uint256 nodeId, uint256 work)
-    {
-        JobRecord storage j = _job(jobId);
-        nodeId = _seats[jobId][0].nodeId;
-        if (nodeId == 0) {
-            emit SettlementSkipped(jobId, j.status); // never claimed: nobody to pay
-            return (expected, 0, 0);
-        }
-        owner = _ownerOf(nodeId);
-        if (expected != address(0) && owner != expected) revert JobMarketOwnersDiffer(jobId, owner, expected);
-        if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
-            revert JobMarketNotNodeOwner(jobId, msg.sender);
-        }
-        if (j.status != JobStatus.Accepted || block.timestamp <= j.deadline) {
-            emit SettlementSkipped(jobId, j.status);
-            return (owner, 0, 0);
-        }
-        work = _payOriginalWork(jobId, j, nodeId, j.commitment, false);
     }
 
     function _setParameters(Parameters memory p) private {

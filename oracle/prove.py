@@ -1,8 +1,8 @@
 """Prove stage: turn a result into what the job market accepts.
 
-The EIP-712 statement signed here must match `JobMarket.COMPLETION_TYPEHASH` and its domain
-("TES JobMarket", "1", chain id, market address): a proof signed for another job, chain or
-deployment is rejected on chain.
+The EIP-712 statement signed here must match `JobMarket.PROOF_BATCH_TYPEHASH` (a batch of
+`Completion`s under one signature) and its domain ("TES JobMarket", "1", chain id, market address):
+a proof signed for another job, chain or deployment is rejected on chain.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from eth_utils import keccak
 
 DOMAIN_NAME = "TES JobMarket"
 DOMAIN_VERSION = "1"
-COMPLETION_TYPES = {
+PROOF_BATCH_TYPES = {
+    "ProofBatch": [{"name": "items", "type": "Completion[]"}],
     "Completion": [
         {"name": "jobId", "type": "uint256"},
         {"name": "nodeId", "type": "uint256"},
@@ -37,8 +38,11 @@ def commitment_of(job_id: int, node_id: int, result_hash: bytes | str, salt: byt
     )
 
 
-def completion_message(chain_id: int, market: str, job_id: int, node_id: int, commitment: bytes | str):
-    """The EIP-712 signable message for a completion proof."""
+Completion = tuple[int, int, bytes]  # (jobId, nodeId, commitment): IJobMarket.Completion
+
+
+def proof_batch_message(chain_id: int, market: str, items: list[Completion]):
+    """The EIP-712 signable message for a batch of completion proofs."""
     return encode_typed_data(
         domain_data={
             "name": DOMAIN_NAME,
@@ -46,14 +50,14 @@ def completion_message(chain_id: int, market: str, job_id: int, node_id: int, co
             "chainId": chain_id,
             "verifyingContract": market,
         },
-        message_types=COMPLETION_TYPES,
-        message_data={"jobId": job_id, "nodeId": node_id, "commitment": _b32(commitment)},
+        message_types=PROOF_BATCH_TYPES,
+        message_data={
+            "items": [{"jobId": j, "nodeId": n, "commitment": _b32(c)} for j, n, c in items]
+        },
     )
 
 
-def sign_completion(
-    private_key: bytes | str, chain_id: int, market: str, job_id: int, node_id: int, commitment: bytes | str
-) -> bytes:
-    """65-byte r||s||v signature over the completion statement."""
-    signed = Account.sign_message(completion_message(chain_id, market, job_id, node_id, commitment), private_key)
+def sign_proof_batch(private_key: bytes | str, chain_id: int, market: str, items: list[Completion]) -> bytes:
+    """65-byte r||s||v signature over a batch of completions: one per batch, whatever its size."""
+    signed = Account.sign_message(proof_batch_message(chain_id, market, items), private_key)
     return bytes(signed.signature)

@@ -130,12 +130,10 @@ class Submitter:
             fn = m.functions.claim if kind == "claim" else m.functions.acceptSeat
             return fn(intents[0].job_id, intents[0].node_id)
         if kind == "proof":
-            # Without a stored signature the proof is our own (we are the node's current operator and
-            # send it ourselves): the contract needs none, and a key rotation cannot make it stale.
-            return m.functions.submitProofs(
-                [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"]),
-                  bytes.fromhex(i.payload.get("signature", ""))) for i in intents]
-            )
+            # Our own proofs (we are the nodes' current operator and send them ourselves): one batch
+            # with no signature; a key rotation cannot make it stale.
+            items = [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"])) for i in intents]
+            return m.functions.submitProofs([(items, b"")])
         if kind == "settle":
             return m.functions.settleAndWithdraw([i.job_id for i in intents])
         if kind == "reveal":

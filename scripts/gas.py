@@ -51,7 +51,7 @@ from oracle.deployment import (
     Deployment,
     deploy_all,
 )
-from oracle.prove import commitment_of, sign_completion
+from oracle.prove import commitment_of, sign_proof_batch
 
 IN_PROCESS = "ethereum:local:test"
 DEFAULT_BATCH = 100  # proofs per submitProofs transaction
@@ -399,17 +399,19 @@ class Bench:
 
     def prove_own(self, scn: str, job: int, n: NodeKeys, result: bytes, salt: bytes) -> Any:
         """The operator submits its own proof: no signature needed."""
-        proof = (job, n.id, commitment_of(job, n.id, result, salt), EMPTY_SIGNATURE)
+        item = (job, n.id, commitment_of(job, n.id, result, salt))
         return self.step(scn, "submitProofs (own, 1 proof)", "operator", self.d.market.submitProofs,
-                         [proof], sender=n.operator)  # fmt: skip
+                         [([item], EMPTY_SIGNATURE)], sender=n.operator)  # fmt: skip
 
     def signed_proof(self, job: int, n: NodeKeys, result: bytes, salt: bytes) -> tuple:
-        commitment = commitment_of(job, n.id, result, salt)
-        sig = sign_completion(
-            n.operator.private_key, self.chain.chain_id, str(self.d.market.address),
-            job, n.id, commitment,
-        )  # fmt: skip
-        return (job, n.id, commitment, sig)
+        """A batch of one completion signed by the node's operator."""
+        return self.signed_batch(n, [(job, result, salt)])
+
+    def signed_batch(self, n: NodeKeys, jobs: Sequence[tuple[int, bytes, bytes]]) -> tuple:
+        """The completions of node `n` for `jobs` [(job, result, salt)] under one signature."""
+        items = [(job, n.id, commitment_of(job, n.id, result, salt)) for job, result, salt in jobs]
+        sig = sign_proof_batch(n.operator.private_key, self.chain.chain_id, str(self.d.market.address), items)
+        return (items, sig)
 
     def reveal(self, scn: str, job: int, n: NodeKeys, result: bytes, salt: bytes) -> Any:
         return self.step(scn, "reveal (1)", "operator", self.d.market.reveal,
@@ -488,12 +490,13 @@ class Bench:
             self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
         batch_gas = 0
         for start in range(0, jobs, batch):
-            proofs = [self.signed_proof(j, n, j.to_bytes(32, "big"), b"\x02" * 32)
-                      for j in ids[start:start + batch]]  # fmt: skip
-            trace_key = f"proof batch of {batch}" if len(proofs) == batch else None
+            chunk = ids[start : start + batch]
+            # One operator: one signature over the whole batch.
+            proofs = [self.signed_batch(n, [(j, j.to_bytes(32, "big"), b"\x02" * 32) for j in chunk])]
+            trace_key = f"proof batch of {batch}" if len(chunk) == batch else None
             receipt = self._send(trace_key, m.submitProofs, proofs, sender=r.keeper)
-            self._record(scn, f"submitProofs (relayed, {batch} per tx)", "keeper", receipt)
-            if len(proofs) == batch:
+            self._record(scn, f"submitProofs (relayed, {batch} per tx, 1 signature)", "keeper", receipt)
+            if len(chunk) == batch:
                 batch_gas = receipt.gas_used
         self.advance(WINDOWS["disputeWindow"] + 1)
         for start in range(0, jobs, group):

@@ -200,18 +200,15 @@ def create_job(market, token, client, fund, job_request):
 
 @pytest.fixture(scope="session")
 def sign_proof(market, chain):
-    """sign_proof(operator, job_id, node_id, commitment) -> Proof tuple for submitProofs."""
-    from oracle.prove import sign_completion
+    """sign_proof(operator, job_id, node_id, commitment) -> a ProofBatch of that one completion,
+    signed by `operator`, for submitProofs."""
+    from oracle.prove import sign_proof_batch
 
     def _sign(operator, job_id, node_id, commitment, chain_id=None, verifying_contract=None):
-        sig = sign_completion(
-            operator.private_key,
-            chain_id or chain.chain_id,
-            verifying_contract or market.address,
-            job_id,
-            node_id,
-            commitment,
+        items = [(job_id, node_id, commitment)]
+        sig = sign_proof_batch(
+            operator.private_key, chain_id or chain.chain_id, verifying_contract or market.address, items
         )
-        return (job_id, node_id, commitment, sig)
+        return (items, sig)
 
     return _sign

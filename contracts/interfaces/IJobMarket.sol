@@ -117,11 +117,20 @@ interface IJobMarket {
     }
 
     /// @notice An operator's signed statement that `nodeId` finished `jobId` with `commitment`.
-    struct Proof {
+    /// @notice One completion: `nodeId` finished `jobId` with `commitment`
+    ///         (= commitmentOf(jobId, nodeId, resultHash, salt)).
+    struct Completion {
         uint256 jobId;
         uint256 nodeId;
-        bytes32 commitment; // commitmentOf(jobId, nodeId, resultHash, salt)
-        bytes signature; // EIP-712 over Completion(jobId, nodeId, commitment) by the node's operator
+        bytes32 commitment;
+    }
+
+    /// @notice Completions of nodes one operator key runs, under one signature: EIP-712
+    ///         `ProofBatch(Completion[] items)` by that key (`proofDigest`). Empty when the sender
+    ///         is that key itself.
+    struct ProofBatch {
+        Completion[] items;
+        bytes signature;
     }
 
     struct Reveal {
@@ -141,26 +150,49 @@ interface IJobMarket {
     }
 
     // ------------------------------------------------------------------ errors
+    /// @notice No job `jobId` exists.
     error JobMarketUnknownJob(uint256 jobId);
+    /// @notice The job's current `status` does not allow the call (e.g. `claim` unless Open; `acceptSeat`,
+    ///         `draw`, `redraw` unless Seating; `reveal` unless Revealing; `finalize` unless Accepted;
+    ///         `cancel` once a seat is taken).
     error JobMarketWrongStatus(uint256 jobId, JobStatus status);
+    /// @notice `cancel` by `caller`, who is not the job's client.
     error JobMarketNotClient(uint256 jobId, address caller);
+    /// @notice The request's `payment` is below `minimum` (the `minJobFee` parameter).
     error JobMarketPaymentBelowMinimum(uint256 payment, uint256 minimum);
+    /// @notice The request's `collateral` is below `minimum` (payment * `minCollateralBps` / 10,000).
     error JobMarketCollateralTooLow(uint256 collateral, uint256 minimum);
+    /// @notice The request's `replicas` is not 1 or an odd number from 3 to MAX_REPLICAS.
     error JobMarketInvalidReplicas(uint256 replicas);
+    /// @notice Window `name` of the request is `value` seconds: 0 where required (claim, execution and reveal
+    ///         windows, and the dispute window of k = 1) or above MAX_WINDOW.
     error JobMarketInvalidWindow(bytes32 name, uint256 value);
+    /// @notice The request's bundle hash is zero.
     error JobMarketInvalidBundleHash();
+    /// @notice Too late: the job's `deadline` (or the drawn seat's accept deadline) has passed.
     error JobMarketDeadlinePassed(uint256 jobId, uint256 deadline);
+    /// @notice `finalize` or `expire` before the job's `deadline` has passed.
     error JobMarketDeadlineNotReached(uint256 jobId, uint256 deadline);
+    /// @notice `nodeId` holds no seat of the job (dropped seats do not count).
     error JobMarketNotReplica(uint256 jobId, uint256 nodeId);
+    /// @notice The node's seat is in `state` or of another round: `acceptSeat` needs a Drawn seat of the
+    ///         current round, `reveal` a Committed one.
     error JobMarketWrongSeatState(uint256 jobId, uint256 nodeId, SeatState state);
+    /// @notice A proof's signature recovers to `signer` (zero if malformed), not to the node's current
+    ///         `operator`.
     error JobMarketInvalidSignature(uint256 jobId, uint256 nodeId, address signer, address operator);
+    /// @notice A reveal's `commitmentOf(jobId, nodeId, resultHash, salt)` differs from the seat's commitment.
     error JobMarketCommitmentMismatch(uint256 jobId, uint256 nodeId);
+    /// @notice `dispute` of a job that is not Accepted or has no collateral to bond, or by the operator or
+    ///         owner of the job's node.
     error JobMarketNotDisputable(uint256 jobId);
+    /// @notice `withdraw` with nothing credited to `account`.
     error JobMarketNothingToWithdraw(address account);
     /// @notice `settleAndWithdraw`: the caller is neither the owner nor the operator of the job's node.
     error JobMarketNotNodeOwner(uint256 jobId, address caller);
     /// @notice `settleAndWithdraw`: the jobs' nodes belong to different owners (one payout per call).
     error JobMarketOwnersDiffer(uint256 jobId, address owner, address expected);
+    /// @notice Governance parameter `name` is out of its bounds (see `Parameters`); `value` was given.
     error JobMarketParameterOutOfBounds(bytes32 name, uint256 value);
     /// @notice The job's seats are drawn, not claimed (k >= 3, and every dispute jury).
     error JobMarketSeatsAreDrawn(uint256 jobId);
@@ -170,6 +202,9 @@ interface IJobMarket {
     error JobMarketNothingToRedraw(uint256 jobId);
 
     // ------------------------------------------------------------------ events
+    /// @notice A job was created and `payment` escrowed: Open for a claim (k = 1) or Seating with a draw
+    ///         anchored (k >= 3). Seats must be filled by `claimDeadline`; fee and bounty rates are the
+    ///         job's for life. The bundle hash and URI are only published here.
     event JobCreated(
         uint256 indexed jobId,
         address indexed client,
@@ -182,6 +217,7 @@ interface IJobMarket {
         uint256 protocolFeeBps,
         uint256 keeperBountyBps
     );
+    /// @notice The client cancelled the job before any seat was taken; its payment was credited back.
     event JobCancelled(uint256 indexed jobId);
     /// @notice A seat was taken: claimed (k = 1) or a drawn seat accepted; collateral locked.
     event JobClaimed(uint256 indexed jobId, uint256 indexed nodeId, address indexed operator, uint256 round);
@@ -198,34 +234,56 @@ interface IJobMarket {
     event SeatsUnfilled(uint256 indexed jobId, uint256 round, uint256 missing);
     /// @notice A proof of a batch was stale and skipped; the rest of the batch went through.
     event ProofSkipped(uint256 indexed jobId, uint256 indexed nodeId, SkipReason reason);
+    /// @notice Every seat of `round` is taken; proofs are due by `deadline`.
     event JobRunning(uint256 indexed jobId, uint256 round, uint256 deadline);
+    /// @notice `nodeId`'s seat committed `commitment`; `relayer` sent the proof.
     event ProofAccepted(uint256 indexed jobId, uint256 indexed nodeId, bytes32 commitment, address relayer);
+    /// @notice `round`'s commitments are in (or its proof deadline passed); reveals are due by `deadline`.
     event RevealPhaseStarted(uint256 indexed jobId, uint256 round, uint256 deadline);
+    /// @notice `nodeId` revealed `resultHash`, matching its commitment.
     event ResultRevealed(uint256 indexed jobId, uint256 indexed nodeId, bytes32 resultHash);
     /// @notice k = 1: `commitment` proven, disputable until `disputeDeadline`. k >= 3: `commitment`
     ///         is the accepted result hash (deadline = now).
     event ResultAccepted(uint256 indexed jobId, bytes32 commitment, uint256 disputeDeadline);
+    /// @notice `disputer` disputed the k = 1 result, posting `bond` (the job's collateral); a jury is drawn.
     event JobDisputed(uint256 indexed jobId, address indexed disputer, uint256 bond);
     /// @notice Round `round - 1` had a majority for `standing` but a dissent: `seats` nodes that never
     ///         sat in the job are drawn to re-run it, and their round decides (or escalates again).
     event RoundEscalated(uint256 indexed jobId, uint256 round, uint256 seats, bytes32 standing);
+    /// @notice A disputed job settled. `resultUpheld`: the original node's result stands; `majorityResult`:
+    ///         the verdict (zero if none: no jury formed, or the original never revealed).
     event DisputeResolved(uint256 indexed jobId, bool resultUpheld, bytes32 majorityResult);
     /// @notice `resultHash`: the agreed result (k >= 3, or a k = 1 result revealed in a dispute);
     ///         for an undisputed k = 1 job, its commitment (the result hash stays private).
     event JobPaid(uint256 indexed jobId, bytes32 resultHash, uint256 paidToNodes, uint256 protocolFee);
+    /// @notice Round 0 was not filled, or nobody proved, by the deadline: the client is refunded, less any
+    ///         keeper bounty that seized collateral and penalties did not cover. `fromStatus`: the
+    ///         status it left.
     event JobExpired(uint256 indexed jobId, JobStatus fromStatus);
+    /// @notice No result reached a majority of round 0's revealed seats: the client is refunded, less any
+    ///         keeper bounty that seized collateral did not cover.
     event JobFailed(uint256 indexed jobId);
+    /// @notice The final verdict agreed with no seat of round 0 (a later round proved the result wrong, or
+    ///         a disputed k = 1 node did not reveal): the client is refunded in full.
     event JobOverturned(uint256 indexed jobId);
     /// @notice Escrow movements, each with the job it belongs to (jobId 0 = none).
     event PaymentEscrowed(uint256 indexed jobId, address indexed from, uint256 amount);
+    /// @notice `amount` was added to `account`'s withdrawable balance for job `jobId` (payout, refund,
+    ///         bounty, returned bond).
     event Credited(uint256 indexed jobId, address indexed account, uint256 amount);
+    /// @notice `amount` of `nodeId`'s locked collateral was seized into the market (at most the job's
+    ///         collateral).
     event CollateralSeized(uint256 indexed jobId, uint256 indexed nodeId, uint256 amount);
+    /// @notice The dispute bond `amount` was pulled from `disputer` into escrow.
     event BondPosted(uint256 indexed jobId, address indexed disputer, uint256 amount);
+    /// @notice `account`'s credited balance `amount` was sent to it (`withdraw` or `settleAndWithdraw`).
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice `settleAndWithdraw` left this job alone: it was no longer Accepted (a keeper settled
     ///         it, or it was disputed) or its dispute window had not passed. Nothing moved.
     event SettlementSkipped(uint256 indexed jobId, JobStatus status);
+    /// @notice `amount` of pending protocol fees was sent to the rewards contract.
     event FeesFlushed(uint256 amount);
+    /// @notice New governance parameters; fee and bounty rates apply to jobs created from now on.
     event ParametersSet(Parameters parameters);
 
     // ------------------------------------------------------------------ client
@@ -260,7 +318,7 @@ interface IJobMarket {
     ///         deadline passed, seat already committed) are skipped with `ProofSkipped`; a proof
     ///         signed by anyone but the node's current operator, or for a node without a seat,
     ///         reverts the batch.
-    function submitProofs(Proof[] calldata proofs) external;
+    function submitProofs(ProofBatch[] calldata batches) external;
 
     /// @notice Reveals committed results (anyone may send: reveals authenticate by their commitment).
     function reveal(Reveal[] calldata reveals) external;
@@ -315,6 +373,6 @@ interface IJobMarket {
     function parameters() external view returns (Parameters memory);
     function commitmentOf(uint256 jobId, uint256 nodeId, bytes32 resultHash, bytes32 salt) external pure returns (bytes32);
     /// @notice The EIP-712 digest an operator signs for a completion proof.
-    function proofDigest(uint256 jobId, uint256 nodeId, bytes32 commitment) external view returns (bytes32);
+    function proofDigest(Completion[] calldata items) external view returns (bytes32);
     function domainSeparator() external view returns (bytes32);
 }

@@ -58,22 +58,43 @@ interface INodeRegistry {
     }
 
     // ------------------------------------------------------------------ errors
+    /// @notice `caller` does not own the licence of `nodeId` (licence-owner-only call).
     error NodeRegistryNotLicenceOwner(uint256 nodeId, address caller);
+    /// @notice `caller` is not the bound operator of `nodeId` (or the node has none): on `announceEndpoint`,
+    ///         or when the job market locks collateral for the key that claims or accepts a seat.
     error NodeRegistryNotOperator(uint256 nodeId, address caller);
+    /// @notice A job-market-only function was called by `caller`, not the job market.
     error NodeRegistryNotJobMarket(address caller);
+    /// @notice `onLicenceTransfer` was called by `caller`, not the licence contract.
     error NodeRegistryNotLicence(address caller);
+    /// @notice `setJobMarket` after the job market was wired (to `market`); it is set once.
     error NodeRegistryJobMarketAlreadySet(address market);
+    /// @notice A zero address: the token or licence at deployment, the job market, or a proposed operator.
     error NodeRegistryInvalidAddress();
+    /// @notice `stake` or `requestUnbond` with an amount of 0.
     error NodeRegistryZeroAmount();
+    /// @notice `activate` on a node with no bound operator.
     error NodeRegistryNoOperator(uint256 nodeId);
+    /// @notice `activate` with `have` bonded, below `need` (`minStake`).
     error NodeRegistryInsufficientStake(uint256 nodeId, uint256 have, uint256 need);
+    /// @notice Unbonding, or locking collateral for a seat, needs `need` but only `free` (stake - locked)
+    ///         is free.
     error NodeRegistryInsufficientFreeStake(uint256 nodeId, uint256 free, uint256 need);
+    /// @notice The job market tried to lock collateral of a node that is not Active (`status`).
     error NodeRegistryNotActive(uint256 nodeId, NodeStatus status);
+    /// @notice The node's `status` does not allow the call: `stake` or `retire` on a Retired node, `activate`
+    ///         unless Inactive or Jailed, `deactivate` unless Active.
     error NodeRegistryWrongStatus(uint256 nodeId, NodeStatus status);
+    /// @notice `activate` on a Jailed node before its jail ends at `jailedUntil`.
     error NodeRegistryStillJailed(uint256 nodeId, uint256 jailedUntil);
+    /// @notice `withdrawUnbonded` before the unbonding delay ends at `releaseAt`.
     error NodeRegistryUnbondingNotReady(uint256 nodeId, uint256 releaseAt);
+    /// @notice `withdrawUnbonded` with no stake unbonding.
     error NodeRegistryNothingUnbonding(uint256 nodeId);
+    /// @notice The node's declared hardware does not meet the job's requirements in every field (seat lock).
     error NodeRegistryCapabilitiesNotMet(uint256 nodeId);
+    /// @notice Parameter `name` out of range: `minStake` 0, `unbondingDelay` above MAX_UNBONDING_DELAY or
+    ///         `jailPeriod` above MAX_JAIL_PERIOD.
     error NodeRegistryParameterOutOfBounds(bytes32 name, uint256 value);
     /// @notice `caller` is not the key the licence owner proposed for `nodeId`.
     error NodeRegistryNotPendingOperator(uint256 nodeId, address caller);
@@ -85,18 +106,34 @@ interface INodeRegistry {
     event OperatorProposed(uint256 indexed nodeId, address indexed operator);
     /// @notice `operator` accepted the binding and now acts for the node (any previous key is replaced).
     event OperatorBound(uint256 indexed nodeId, address indexed operator);
+    /// @notice `operator` no longer acts for the node: another key accepted the binding, or the licence
+    ///         changed hands.
     event OperatorUnbound(uint256 indexed nodeId, address indexed operator);
+    /// @notice The licence owner declared the node's hardware (fields as in `Capabilities`).
     event CapabilitiesDeclared(uint256 indexed nodeId, uint16 cpuCores, uint32 memoryMb, uint8 gpuCount, uint32 gpuMemoryMb, uint8 gpuClass);
+    /// @notice `from` added `amount` TES to the node's bond; `newStake` is its bonded stake after.
     event Staked(uint256 indexed nodeId, address indexed from, uint256 amount, uint256 newStake);
+    /// @notice `amount` of free stake left the bond to unbond; everything unbonding can be withdrawn from
+    ///         `releaseAt` (a second request restarts the delay).
     event UnbondRequested(uint256 indexed nodeId, uint256 amount, uint256 releaseAt);
+    /// @notice Matured unbonding stake (`amount`) was sent to the licence owner `to`.
     event Unbonded(uint256 indexed nodeId, address indexed to, uint256 amount);
+    /// @notice The node's new `status`: set by its owner, or Jailed by a seizure, Inactive after a licence
+    ///         transfer or when its stake fell below `minStake`.
     event NodeStatusChanged(uint256 indexed nodeId, NodeStatus status);
+    /// @notice The job market locked `amount` of the node's free stake as collateral for a seat.
     event CollateralLocked(uint256 indexed nodeId, uint256 amount);
+    /// @notice The job market released `amount` of the node's locked collateral; `outcome` is counted in its
+    ///         record.
     event CollateralReleased(uint256 indexed nodeId, uint256 amount, Outcome outcome);
+    /// @notice The job market seized `amount` of the node's locked collateral (0 if none was left); the node
+    ///         is jailed until `jailedUntil` (a Retired node stays Retired).
     event NodeSlashed(uint256 indexed nodeId, uint256 amount, uint256 jailedUntil);
+    /// @notice The job market was wired (once): only it locks, releases, seizes and penalizes.
     event JobMarketSet(address indexed market);
     /// @notice Where the node serves results to clients (only emitted: clients read the latest).
     event EndpointAnnounced(uint256 indexed nodeId, string url);
+    /// @notice New governance parameters: `minStake` in TES, `unbondingDelay` and `jailPeriod` in seconds.
     event ParametersSet(uint256 minStake, uint256 unbondingDelay, uint256 jailPeriod);
     /// @notice A drawn node that did not accept its seat in time lost `amount` of free stake.
     event NodePenalized(uint256 indexed nodeId, uint256 amount);

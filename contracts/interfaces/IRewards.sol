@@ -34,25 +34,45 @@ interface IRewards {
     }
 
     // ------------------------------------------------------------------ errors
+    /// @notice A job-market-only function (`recordWork`, `notifyFees`, `recordMissedSeat`) was called by
+    ///         `caller`.
     error RewardsNotJobMarket(address caller);
+    /// @notice `claim` for `nodeId`, whose licence `caller` does not own.
     error RewardsNotLicenceOwner(uint256 nodeId, address caller);
+    /// @notice `claim` by `owner` found nothing accrued to any of the given nodes.
     error RewardsNothingToClaim(address owner);
+    /// @notice `setJobMarket` after the job market was wired (to `market`); it is set once.
     error RewardsJobMarketAlreadySet(address market);
+    /// @notice A zero address: the token or registry at deployment, or the job market.
     error RewardsInvalidAddress();
+    /// @notice At deployment: the emission schedule could pass the token's `cap` given `genesisSupply`
+    ///         (2 * initialEmission * halvingEpochs > cap - genesisSupply), `halvingEpochs` is 0, or
+    ///         `initialEmission` does not fit 128 bits.
     error RewardsInvalidSchedule(uint256 genesisSupply, uint256 initialEmission, uint256 halvingEpochs, uint256 cap);
+    /// @notice Parameter `name` out of range (`epochLength` outside [MIN_EPOCH_LENGTH, MAX_EPOCH_LENGTH]).
     error RewardsParameterOutOfBounds(bytes32 name, uint256 value);
 
     // ------------------------------------------------------------------ events
+    /// @notice `epoch` closed and its `emission` was minted. `fees`: the protocol fees recorded as work (the
+    ///         `workPot`); `availabilityPot`: emission + income + the previous carry; `carried`: what was
+    ///         left unpaid and joins the next epoch's availability pot.
     event EpochClosed(uint256 indexed epoch, uint256 emission, uint256 fees, uint256 availabilityPot, uint256 workPot, uint256 carried);
+    /// @notice A heartbeat counted the node live in `epoch`: it shares the epoch's availability pot unless it
+    ///         then misses a drawn seat.
     event LivenessProved(uint256 indexed nodeId, uint256 indexed epoch);
+    /// @notice The job market recorded `amount` TES of protocol fee as the node's work in `epoch` (work pot).
     event WorkRecorded(uint256 indexed nodeId, uint256 indexed epoch, uint256 amount);
+    /// @notice `amount` TES of unattributed income (seized collateral nobody was owed, penalties, dust)
+    ///         joined `epoch`'s availability pot.
     event FeesReceived(uint256 indexed epoch, uint256 amount);
     /// @notice A node in a heartbeat batch was not counted (inactive, not the caller's, or it
     ///         missed a drawn seat this epoch); the rest of the batch still counts.
     event HeartbeatSkipped(uint256 indexed nodeId, uint256 indexed epoch, HeartbeatSkip reason);
     /// @notice The node did not accept a seat it was drawn for: no availability share this epoch.
     event SeatMissed(uint256 indexed nodeId, uint256 indexed epoch);
+    /// @notice `owner` was paid `amount` TES (possibly 0) accrued to `nodeId`.
     event RewardsClaimed(address indexed owner, uint256 indexed nodeId, uint256 amount);
+    /// @notice The job market was wired (once): only it records work, fees and missed seats.
     event JobMarketSet(address indexed market);
 
     // ------------------------------------------------------------------ external

@@ -338,8 +338,8 @@ class World:
                 continue  # silent: never commits
             salt = salt_for(job_id, node.id)
             self.commits[(job_id, node.id)] = (result, salt)
-            proof = (job_id, node.id, commitment_of(job_id, node.id, result, salt), EMPTY_SIGNATURE)
-            self.d.market.submitProofs([proof], sender=node.operator)
+            item = (job_id, node.id, commitment_of(job_id, node.id, result, salt))
+            self.d.market.submitProofs([([item], EMPTY_SIGNATURE)], sender=node.operator)
             acted = True
             if _status(self.d.market.job(job_id)) != JobStatus.RUNNING:
                 break

@@ -431,6 +431,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 )
                 self.credited[a["account"]] -= a["amount"]
                 continue
+
             if name == "FeesFlushed":
                 self.flushed += a["amount"]
                 continue
@@ -745,7 +746,7 @@ class EscrowMachine(RuleBasedStateMachine):
         sender = self._relayer(data)
         if len(proofs) == 1 and data.draw(st.booleans(), label="operator sends, unsigned"):
             sender = self.nodes[seats[0].node].operator
-            proofs = [(*proofs[0][:3], b"")]
+            proofs = [(proofs[0][0], b"")]
         stale = job.live(state=SeatState.COMMITTED)
         if stale and data.draw(st.booleans(), label="with a stale proof"):
             # A seat that already committed: skipped with ProofSkipped, the batch goes through.

@@ -6,7 +6,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from oracle.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
-from oracle.prove import completion_message
+from oracle.prove import proof_batch_message
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 
 BPS = 10_000
@@ -68,14 +68,14 @@ def name32(name: str) -> bytes:
     return name.encode().ljust(32, b"\x00")
 
 
-def completion_digest(chain_id: int, market: str, job_id: int, node_id: int, commitment) -> bytes:
-    """The EIP-712 digest oracle/prove.py signs for a completion proof."""
-    msg = completion_message(chain_id, market, job_id, node_id, commitment)
+def completion_digest(chain_id: int, market: str, items) -> bytes:
+    """The EIP-712 digest oracle/prove.py signs for a batch of completions [(job, node, commitment)]."""
+    msg = proof_batch_message(chain_id, market, items)
     return keccak(b"\x19" + msg.version + msg.header + msg.body)
 
 
 def domain_separator(chain_id: int, market: str) -> bytes:
-    return completion_message(chain_id, market, 1, 1, b"\x00" * 32).header
+    return proof_batch_message(chain_id, market, []).header
 
 
 def recover(digest: bytes, signature: bytes) -> str:

@@ -62,8 +62,8 @@ def test_proof__replayed_on_another_job__invalid_signature(
     n = pool[0]
     first, second = two_claimed
     c = _commitment(first, n)
-    _, _, _, sig = sign_proof(n.operator, first, n.id, c)
-    signer = recover(market.proofDigest(second, n.id, c), sig)
+    _, sig = sign_proof(n.operator, first, n.id, c)
+    signer = recover(market.proofDigest([(second, n.id, c)]), sig)
     assert signer != n.operator
     with ape.reverts(
         market.JobMarketInvalidSignature,
@@ -72,9 +72,9 @@ def test_proof__replayed_on_another_job__invalid_signature(
         signer=signer,
         operator=n.operator,
     ):
-        market.submitProofs([(second, n.id, c, sig)], sender=stranger)
+        market.submitProofs([([(second, n.id, c)], sig)], sender=stranger)
     assert market.job(second).status == Status.RUNNING
-    market.submitProofs([(first, n.id, c, sig)], sender=stranger)  # where it belongs
+    market.submitProofs([([(first, n.id, c)], sig)], sender=stranger)  # where it belongs
     assert market.job(first).status == Status.ACCEPTED
 
 
@@ -98,7 +98,7 @@ def test_proof__signed_for_another_deployment__invalid_signature(
     c = _commitment(job_id, n)
     other = project.JobMarket.deploy(deployer, token, registry, rewards, PARAMS, sender=deployer)
     proof = sign_proof(n.operator, job_id, n.id, c, verifying_contract=other.address)
-    assert recover(other.proofDigest(job_id, n.id, c), proof[3]) == n.operator  # good over there
+    assert recover(other.proofDigest([(job_id, n.id, c)]), proof[1]) == n.operator  # good over there
     with ape.reverts(
         market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, operator=n.operator
     ):
@@ -129,12 +129,12 @@ def test_proof__old_key_after_rotation__refused_signed_or_unsigned__new_key_comm
     registry.bindOperator(n.id, new_key, sender=n.owner)
     registry.acceptOperator(n.id, sender=new_key)
     c = _commitment(job_id, n)
-    for proof in (sign_proof(n.operator, job_id, n.id, c), (job_id, n.id, c, b"")):
+    for proof in (sign_proof(n.operator, job_id, n.id, c), ([(job_id, n.id, c)], b"")):
         with ape.reverts(
             market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, operator=new_key
         ):
             market.submitProofs([proof], sender=n.operator)
-    market.submitProofs([(job_id, n.id, c, b"")], sender=new_key)
+    market.submitProofs([([(job_id, n.id, c)], b"")], sender=new_key)
     assert replica_of(market, job_id, n.id)[0].state == SeatState.COMMITTED
 
 
@@ -295,7 +295,7 @@ def test_stuck_client__its_credit_stays__everyone_else_settles_and_withdraws(
     market.claim(stuck_job, pool[0].id, sender=pool[0].operator)  # ... and never proves
     good_job, n = open_job(), pool[1]
     market.claim(good_job, n.id, sender=n.operator)
-    market.submitProofs([(good_job, n.id, _commitment(good_job, n), b"")], sender=n.operator)
+    market.submitProofs([([(good_job, n.id, _commitment(good_job, n))], b"")], sender=n.operator)
     chain.pending_timestamp += WINDOWS["executionWindow"] + 1
 
     tx = market.expire(stuck_job, sender=keeper)

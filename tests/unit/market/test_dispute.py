@@ -45,7 +45,7 @@ def _commitment(job_id, node, result=RESULT):
 def _prove(market, node, job_id, result=RESULT):
     """Claim and prove with the operator's own (unsigned) proof."""
     market.claim(job_id, node.id, sender=node.operator)
-    market.submitProofs([(job_id, node.id, _commitment(job_id, node, result), b"")], sender=node.operator)
+    market.submitProofs([([(job_id, node.id, _commitment(job_id, node, result))], b"")], sender=node.operator)
 
 
 def _credits(tx, market):
@@ -187,7 +187,7 @@ def test_jury__accepts_until_the_seat_deadline_then_runs_round_one(
 
 def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(market, pool, jury, disputed):
     n = pool[0]
-    tx = market.submitProofs([(disputed, n.id, _commitment(disputed, n), b"")], sender=n.operator)
+    tx = market.submitProofs([([(disputed, n.id, _commitment(disputed, n))], b"")], sender=n.operator)
     assert [(e.nodeId, e.reason) for e in tx.decode_logs(market.ProofSkipped)] == [
         (n.id, SkipReason.WRONG_SEAT_STATE)
     ]

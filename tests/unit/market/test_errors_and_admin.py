@@ -44,7 +44,7 @@ def _commitment(job_id, node, result=RESULT):
 
 
 def _own_proof(job_id, node):
-    return (job_id, node.id, _commitment(job_id, node), b"")
+    return ([(job_id, node.id, _commitment(job_id, node))], b"")
 
 
 def _mine_past_anchor(chain, market, job_id):
@@ -464,7 +464,8 @@ def test_create_with_permit__bad_permit_and_no_allowance__reverts_in_token(
 def test_views__digest_domain_commitment_match_oracle(chain, market, pool):
     commitment = commitment_of(7, 3, RESULT, salt_of(3))
     assert market.commitmentOf(7, 3, RESULT, salt_of(3)) == commitment
-    assert market.proofDigest(7, 3, commitment) == completion_digest(chain.chain_id, market.address, 7, 3, commitment)
+    items = [(7, 3, commitment), (8, 3, commitment)]
+    assert market.proofDigest(items) == completion_digest(chain.chain_id, market.address, items)
     assert market.domainSeparator() == domain_separator(chain.chain_id, market.address)
     assert market.COMPLETION_TYPEHASH() == keccak(b"Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)")
 

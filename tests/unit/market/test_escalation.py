@@ -107,7 +107,7 @@ def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and
     job_id = open_job()
     market.claim(job_id, original.id, sender=original.operator)
     commitment = commitment_of(job_id, original.id, RESULT, salt_of(original.id))
-    market.submitProofs([(job_id, original.id, commitment, b"")], sender=original.operator)
+    market.submitProofs([([(job_id, original.id, commitment)], b"")], sender=original.operator)
     market.dispute(job_id, sender=stranger)
     jury = _fresh_round(market, job_id, crowd, draw_seats, accept_all, 3)
     _play(job_id, jury, [OTHER_RESULT, OTHER_RESULT, RESULT], commit, reveal, keeper)

@@ -5,7 +5,7 @@ exact second of every deadline: a test here fails if a rule moves by one wei or 
 import ape
 import pytest
 
-from oracle.prove import commitment_of
+from oracle.prove import commitment_of, sign_proof_batch
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
 from tests.utils.market import (
     BOUNTY,
@@ -52,7 +52,7 @@ def running(market, pool, open_job):
 def accepted(market, pool, running):
     """The running job, proven by pool[0]'s operator itself (no signature)."""
     job_id, _ = running
-    proof = (job_id, pool[0].id, _commitment(job_id, pool[0]), b"")
+    proof = ([(job_id, pool[0].id, _commitment(job_id, pool[0]))], b"")
     market.submitProofs([proof], sender=pool[0].operator)
     return job_id
 
@@ -141,7 +141,7 @@ def test_own_proof__without_signature__accepts_the_commitment_and_opens_the_disp
     n = pool[0]
     commitment = _commitment(job_id, n)
 
-    tx = market.submitProofs([(job_id, n.id, commitment, b"")], sender=n.operator)
+    tx = market.submitProofs([([(job_id, n.id, commitment)], b"")], sender=n.operator)
 
     ev = tx.decode_logs(market.ProofAccepted)[0]
     assert (ev.jobId, ev.nodeId, ev.commitment, ev.relayer) == (job_id, n.id, commitment, n.operator)
@@ -181,6 +181,63 @@ def test_relayed_proof__signed_by_another_key__reverts_with_both_addresses(
         market.submitProofs([proof], sender=keeper)
 
 
+def _batch(chain, market, key, items):
+    """A ProofBatch of `items` [(job, node, commitment)] under one signature by `key`."""
+    return (items, sign_proof_batch(key.private_key, chain.chain_id, market.address, items))
+
+
+def test_proof_batch__one_signature_for_the_jobs_of_every_node_the_key_operates(
+    chain, market, pool, keeper, open_job
+):
+    # pool[0] and its twin pool[4] share one operator key: three jobs, two nodes, one signature.
+    n, twin = pool[0], pool[4]
+    jobs = [(open_job(), node) for node in (n, twin, n)]
+    for job_id, node in jobs:
+        market.claim(job_id, node.id, sender=node.operator)
+    items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
+    # A stale item (a job already proven) is skipped; the rest of the batch still commits.
+    market.submitProofs([([items[0]], b"")], sender=n.operator)
+
+    tx = market.submitProofs([_batch(chain, market, n.operator, items)], sender=keeper)
+
+    assert [(e.jobId, e.nodeId) for e in tx.decode_logs(market.ProofAccepted)] == [
+        (j, node.id) for j, node in jobs[1:]
+    ]
+    skipped = [(e.jobId, e.reason) for e in tx.decode_logs(market.ProofSkipped)]
+    assert skipped == [(jobs[0][0], SkipReason.WRONG_STATUS)]
+    assert all(market.job(j).status == Status.ACCEPTED for j, _ in jobs)
+
+
+def test_proof_batch__signature_covers_exactly_its_items(chain, market, pool, keeper, open_job):
+    # A relayer cannot drop, add or reorder items under a signature: the digest is the list's.
+    n, twin = pool[0], pool[4]
+    jobs = [(open_job(), node) for node in (n, twin)]
+    for job_id, node in jobs:
+        market.claim(job_id, node.id, sender=node.operator)
+    items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
+    _, sig = _batch(chain, market, n.operator, items)
+    for tampered in ([items[0]], items[::-1]):
+        with ape.reverts(market.JobMarketInvalidSignature):
+            market.submitProofs([(tampered, sig)], sender=keeper)
+    assert all(market.job(j).status == Status.RUNNING for j, _ in jobs)
+
+
+def test_proof_batch__an_item_of_a_node_the_key_does_not_operate__reverts_the_batch(
+    chain, market, pool, keeper, open_job
+):
+    mine, other = pool[0], pool[1]
+    jobs = [(open_job(), node) for node in (mine, other)]
+    for job_id, node in jobs:
+        market.claim(job_id, node.id, sender=node.operator)
+    items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
+    with ape.reverts(
+        market.JobMarketInvalidSignature,
+        jobId=jobs[1][0], nodeId=other.id, signer=mine.operator.address, operator=other.operator.address,
+    ):  # fmt: skip
+        market.submitProofs([_batch(chain, market, mine.operator, items)], sender=keeper)
+    assert market.job(jobs[0][0]).status == Status.RUNNING
+
+
 @pytest.mark.parametrize("late", [0, 1])
 def test_proof__at_the_execution_deadline_counts__one_second_later_is_skipped(
     chain, market, pool, running, late
@@ -188,7 +245,7 @@ def test_proof__at_the_execution_deadline_counts__one_second_later_is_skipped(
     job_id, _ = running
     n = pool[0]
     chain.pending_timestamp = market.job(job_id).deadline + late
-    tx = market.submitProofs([(job_id, n.id, _commitment(job_id, n), b"")], sender=n.operator)
+    tx = market.submitProofs([([(job_id, n.id, _commitment(job_id, n))], b"")], sender=n.operator)
     if late:
         skipped = [(e.jobId, e.nodeId, e.reason) for e in tx.decode_logs(market.ProofSkipped)]
         assert skipped == [(job_id, n.id, SkipReason.DEADLINE_PASSED)]
@@ -236,7 +293,7 @@ def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
     job_id = open_job()
     n = pool[0]
     market.claim(job_id, n.id, sender=n.operator)
-    market.submitProofs([(job_id, n.id, _commitment(job_id, n), b"")], sender=n.operator)
+    market.submitProofs([([(job_id, n.id, _commitment(job_id, n))], b"")], sender=n.operator)
     chain.pending_timestamp = market.job(job_id).deadline + 1
     rewards_before = token.balanceOf(rewards)
 
@@ -266,7 +323,7 @@ def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):
 # ---------------------------------------------------------------------- settleAndWithdraw
 def _prove(market, node, job_id):
     market.claim(job_id, node.id, sender=node.operator)
-    market.submitProofs([(job_id, node.id, _commitment(job_id, node), b"")], sender=node.operator)
+    market.submitProofs([([(job_id, node.id, _commitment(job_id, node))], b"")], sender=node.operator)
 
 
 def test_settle_and_withdraw__by_the_operator__pays_the_owner_net_and_its_credit__no_bounty(

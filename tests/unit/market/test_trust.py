@@ -340,7 +340,7 @@ def test_own_proof__needs_no_signature_from_the_operator_only(market, pool, open
     job_id = open_job()
     node = pool[1]
     market.claim(job_id, node.id, sender=node.operator)
-    unsigned = (job_id, node.id, _commitment(job_id, node), b"")
+    unsigned = ([(job_id, node.id, _commitment(job_id, node))], b"")
     with ape.reverts(market.JobMarketInvalidSignature):
         market.submitProofs([unsigned], sender=stranger)
     market.submitProofs([unsigned], sender=node.operator)
