@@ -128,7 +128,13 @@ class _Server(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            # No thread took the request (the process is out of threads): the slot goes back, or
+            # every such failure would shrink the server for good; socketserver closes the socket.
+            self.slots.release()
+            raise
 
     def process_request_thread(self, request, client_address):
         try:

@@ -126,3 +126,26 @@ def test_slow_clients__hold_at_most_the_thread_cap__the_rest_get_503__then_time_
         slow.close()
     finally:
         srv.stop()
+
+
+def test_a_request_no_thread_could_take__gives_its_slot_back(monkeypatch):
+    # With one slot, a single failed thread start must not leave the server answering 503 forever.
+    monkeypatch.setattr(serve, "MAX_THREADS", 1)
+    srv = ResultServer("127.0.0.1", 0, CHAIN, MARKET, lambda job_id: None, lambda: {NODE}).start()
+    real_start, failed = serve.threading.Thread.start, []
+
+    def start_once_failing(thread):
+        if thread.name.startswith("Thread-") and not failed:
+            failed.append(thread)
+            raise RuntimeError("can't start new thread")
+        return real_start(thread)
+
+    try:
+        monkeypatch.setattr(serve.threading.Thread, "start", start_once_failing)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{srv.url}/health", timeout=10)
+        assert failed, "the request's thread start was not reached"
+        assert requests.get(f"{srv.url}/health", timeout=10).status_code == 200
+    finally:
+        monkeypatch.undo()
+        srv.stop()
