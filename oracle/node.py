@@ -112,6 +112,8 @@ class Node:
         self._nodes: dict[int, dict[str, Any]] = {}
         self._owners: set[str] = set()
         self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
+        self._bound_candidates: set[int] = set()  # licences ever bound to this key (_bound_nodes)
+        self._bound_scanned = 0  # first block the next _bound_nodes scan need not repeat
         self._consented = False
         self._reset_views()
         from oracle.results import ResultStore
@@ -608,10 +610,19 @@ class Node:
         self._owners = {o.lower() for o in self._owner_of.values()}
 
     def _bound_nodes(self) -> list[int]:
-        lic = self.chain.contract("NodeLicense")
-        total = lic.functions.totalMinted().call()
-        reg = self.chain.registry
-        return [i for i in range(1, total + 1) if reg.functions.operatorOf(i).call().lower() == self.key.address.lower()]
+        """Licences an `OperatorBound` event ever named this key for (the caller keeps those it
+        still operates). Scanned incrementally: a step costs one eth_getLogs over the blocks since
+        the last scan, not a call per licence ever minted. The last `reorg_depth` blocks are
+        scanned again, so a binding a reorg moved to another block is still found."""
+        head = self._block_number()
+        start = max(self._bound_scanned - self.s.reorg_depth, self.chain.deployment_block)
+        if head >= start:
+            logs = self.chain.registry.events.OperatorBound.get_logs(
+                from_block=start, to_block=head, argument_filters={"operator": self.key.address}
+            )
+            self._bound_candidates |= {int(entry["args"]["nodeId"]) for entry in logs}
+            self._bound_scanned = head + 1
+        return sorted(self._bound_candidates)
 
     def _block_number(self) -> int:
         return self._per_step("block", lambda: int(self.chain.w3.eth.block_number))

@@ -619,3 +619,47 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
     )
     for n in nodes:
         assert [i["status"] for i in n.intents(job_id, "reveal")] == ["done"]
+
+
+# ---------------------------------------------------------------------- scale
+def test_node_without_node_ids__a_step_makes_no_call_per_licence_minted(
+    tmp_path, rpc_url, record, licence, setup_node, node_owners, operators, stranger
+):
+    """A node that serves every licence bound to its key finds them from OperatorBound events,
+    scanned incrementally: minting more licences (to anyone) adds no RPC call to its step."""
+    from collections import Counter
+
+    from eth_account import Account
+
+    from oracle.node import Node
+    from oracle.settings import Settings
+    from tests.utils.constants import TIER_PRICE
+
+    node_id = setup_node(node_owners[0], operators[0])
+    settings = Settings(rpc_url=rpc_url, deployment=record, data_dir=tmp_path / "node", allow_unsafe=True)
+    node = Node(settings, key=Account.from_key(operators[0].private_key))
+    calls: Counter = Counter()
+    send = node.chain.w3.provider.make_request
+
+    def counted(method, params):
+        calls[method] += 1
+        return send(method, params)
+
+    node.chain.w3.provider.make_request = counted
+
+    def refresh() -> int:
+        calls.clear()
+        node._reset_views()
+        node._refresh_nodes()
+        return sum(calls.values())
+
+    first = refresh()
+    assert node_id in node._nodes and calls["eth_getLogs"] == 1
+    quiet = refresh()
+    licence.buy(0, 30, value=30 * TIER_PRICE, sender=stranger)  # licences this key will never run
+
+    after = refresh()
+
+    assert node_id in node._nodes
+    assert after == quiet <= first, (first, quiet, after, dict(calls))
+    assert calls["eth_getLogs"] == 1 and calls["eth_call"] <= 2 * len(node._nodes)
