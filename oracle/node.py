@@ -51,6 +51,8 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 # Events that can put one of our nodes into a job the store has given up on (or not yet looked at
 # again): a draw, a re-anchored draw, a dispute that seats a jury.
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
+# A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
+MAX_INTAKE_ERRORS = 5
 
 
 def _node_view(raw: Any) -> dict[str, Any]:
@@ -113,6 +115,7 @@ class Node:
         self._owners: set[str] = set()
         self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
         self._bound_candidates: set[int] = set()  # licences ever bound to this key (_bound_nodes)
+        self._intake_errors: dict[int, int] = {}  # job id -> intake failures in a row
         self._bound_scanned = 0  # first block the next _bound_nodes scan need not repeat
         self._consented = False
         self._reset_views()
@@ -219,13 +222,28 @@ class Node:
                 except OracleError as err:
                     self._finish(job["job_id"], st.FAILED, str(err))
                     break
-                except Exception:  # noqa: BLE001 (one job's surprise must not stall the others)
+                except Exception as err:  # noqa: BLE001 (one job's surprise must not stall the others)
                     log.exception("job %d: step failed; will retry", job["job_id"])
+                    self._intake_error(job, err)
                     break
+                self._intake_errors.pop(job["job_id"], None)
                 after = self.store.job(job["job_id"])
                 if after is None or after["stage"] == job["stage"] or after["stage"] in st.TERMINAL:
                     break
                 job = after
+
+    def _intake_error(self, job: dict[str, Any], err: Exception) -> None:
+        """A job we hold nothing in (stage `seen`) whose intake keeps failing the same surprising
+        way is dropped after MAX_INTAKE_ERRORS steps in a row, with the reason: a hostile or broken
+        job must not cost every step a fetch and a stack trace forever. A job we hold a seat in is
+        never dropped (its collateral depends on us)."""
+        if job["stage"] != st.SEEN:
+            return
+        failures = self._intake_errors.get(job["job_id"], 0) + 1
+        self._intake_errors[job["job_id"]] = failures
+        if failures >= MAX_INTAKE_ERRORS:
+            self._intake_errors.pop(job["job_id"], None)
+            self._finish(job["job_id"], st.SKIPPED, f"intake failed {failures} times: {type(err).__name__}: {err}")
 
     def _heartbeat(self) -> None:
         """Proves liveness once per rewards epoch for every active node we run (availability share).

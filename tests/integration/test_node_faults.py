@@ -621,23 +621,63 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
         assert [i["status"] for i in n.intents(job_id, "reveal")] == ["done"]
 
 
+@pytest.fixture
+def node_in_process(tmp_path, rpc_url, record):
+    """node_in_process(operator) -> a Node object in this process (not a `tes-node` process), for
+    what a test must count or break; closed (its data-directory and key locks released) after."""
+    from eth_account import Account
+
+    from oracle.node import Node
+    from oracle.settings import Settings
+
+    made = []
+
+    def _make(operator):
+        settings = Settings(rpc_url=rpc_url, deployment=record, data_dir=tmp_path / "node", allow_unsafe=True)
+        made.append(Node(settings, key=Account.from_key(operator.private_key)))
+        return made[-1]
+
+    yield _make
+    for node in made:
+        node.close()
+
+
+def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the_reason(
+    node_in_process, setup_node, node_owners, operators, create_job, monkeypatch
+):
+    from oracle import store as st
+    from oracle.node import MAX_INTAKE_ERRORS
+
+    setup_node(node_owners[0], operators[0])
+    node = node_in_process(operators[0])
+    job_id = create_job()
+    node.store.upsert_job(job_id, stage=st.SEEN, bundle_uri="file:///nowhere", bundle_hash="11" * 32)
+
+    def broken(*args, **kwargs):  # a bug or a hostile job that trips one (not a refusal)
+        raise ValueError("unexpected byte 0xff")
+
+    monkeypatch.setattr(node, "_consider", broken)
+    for step in range(1, MAX_INTAKE_ERRORS + 1):
+        node._reset_views()
+        node._drive_all([node.store.job(job_id)])
+        assert (node.store.job(job_id)["stage"] == st.SKIPPED) == (step == MAX_INTAKE_ERRORS), step
+
+    reason = node.store.job(job_id)["reason"]
+    assert reason == f"intake failed {MAX_INTAKE_ERRORS} times: ValueError: unexpected byte 0xff"
+
+
 # ---------------------------------------------------------------------- scale
 def test_node_without_node_ids__a_step_makes_no_call_per_licence_minted(
-    tmp_path, rpc_url, record, licence, setup_node, node_owners, operators, stranger
+    node_in_process, licence, setup_node, node_owners, operators, stranger
 ):
     """A node that serves every licence bound to its key finds them from OperatorBound events,
     scanned incrementally: minting more licences (to anyone) adds no RPC call to its step."""
     from collections import Counter
 
-    from eth_account import Account
-
-    from oracle.node import Node
-    from oracle.settings import Settings
     from tests.utils.constants import TIER_PRICE
 
     node_id = setup_node(node_owners[0], operators[0])
-    settings = Settings(rpc_url=rpc_url, deployment=record, data_dir=tmp_path / "node", allow_unsafe=True)
-    node = Node(settings, key=Account.from_key(operators[0].private_key))
+    node = node_in_process(operators[0])
     calls: Counter = Counter()
     send = node.chain.w3.provider.make_request
 
