@@ -16,7 +16,7 @@ import os
 import secrets
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,9 @@ class Node:
         self.ingest = Ingest(self.chain, self.store, settings.confirmations, settings.reorg_depth, start)
         self.backend = backend or self._make_backend()
         self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="job")
+        # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
+        self.intake_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
+        self.intake: dict[int, Future] = {}
         self.running: dict[int, Future] = {}
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
@@ -294,6 +297,7 @@ class Node:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.intake_pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
         for lock in self._locks:
             lock.close()  # releases the flock
@@ -443,19 +447,20 @@ class Node:
     def _bundle_ok(self, job: dict[str, Any], view: Job, kind: str) -> bool:
         """Fetches the bundle and runs the preflight stage on it before any collateral is locked:
         the complete run spec, node-side caps, the worst case against the execution window, and
-        the price of the job from its manifest against what the seat pays."""
+        the price of the job from its manifest against what the seat pays. The fetch and the
+        preflight run on the intake pool, off the loop: a slow or hostile bundle server holds up
+        this job only (at most one poll interval of this step), never the proofs, reveals and
+        settlements of the jobs we already run. False until a later step finds them done."""
         job_id = job["job_id"]
-        work = self.s.work_dir / str(job_id)
+        future = self.intake.get(job_id)
+        if future is None:
+            future = self.intake[job_id] = self.intake_pool.submit(self._prepare, job_id, job, view)
+            wait([future], timeout=self.s.poll_interval_s)  # a quick bundle is decided this step
+        if not future.done():
+            return False
+        del self.intake[job_id]
         try:
-            data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
-                                allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
-            remove_tree(work)
-            manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
-            self.backend.check(manifest.resources)
-            caps = preflight.Caps(self.s.max_time_limit_s, self.s.max_output_mb, self.s.max_processes,
-                                  self.s.proof_margin_s)
-            plan = preflight.check(job_id, work / "bundle", manifest, execution_window_s=view.executionWindow,
-                                   parallel=max(1, len(self.backend.capacities())), caps=caps)
+            plan = future.result()
             cost = self._cost(plan.cpu_seconds)
             pays = seat_value(view, drawn=kind == "accept")
             numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
@@ -469,6 +474,19 @@ class Node:
         self._mark(job_id, "priced", numbers)
         self.store.upsert_job(job_id, reason=f"taken: {numbers}")
         return True
+
+    def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
+        """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
+        work = self.s.work_dir / str(job_id)
+        data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
+                            allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
+        remove_tree(work)
+        manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
+        self.backend.check(manifest.resources)
+        caps = preflight.Caps(self.s.max_time_limit_s, self.s.max_output_mb, self.s.max_processes,
+                              self.s.proof_margin_s)
+        return preflight.check(job_id, work / "bundle", manifest, execution_window_s=view.executionWindow,
+                               parallel=max(1, len(self.backend.capacities())), caps=caps)
 
     def _start_execution(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
@@ -669,7 +687,11 @@ class Node:
             reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
         self.store.upsert_job(job_id, stage=stage, reason=reason)
         self._mark(job_id, stage, reason)
-        remove_tree(self.s.work_dir / str(job_id))
+        work = self.s.work_dir / str(job_id)
+        pending = self.intake.pop(job_id, None)
+        if pending is not None and not pending.cancel():
+            pending.add_done_callback(lambda _done: remove_tree(work))  # its files land after this
+        remove_tree(work)
 
     def _mark(self, job_id: int, stage: str, reason: str | None = None) -> None:
         now = time.monotonic()

@@ -423,6 +423,54 @@ def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_
     assert market.job(bad).replicaCount == 0 and node.intents(bad, "claim") == []
 
 
+@pytest.fixture
+def trickle_server():
+    """An HTTP bundle server that sends one byte every half second: a hostile or dying host."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(240):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass  # the node gave up: its fetch deadline
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/bundle.tar.gz"
+    srv.shutdown()
+
+
+def test_bundle_host_trickling__holds_up_its_own_job_only__the_node_runs_and_proves_the_next(
+    tmp_path, market, one_node, create_job, start, trickle_server
+):
+    """The fetch runs off the node's loop: while one job's bundle crawls in (up to the 60 s fetch
+    deadline), the node claims, runs and proves another job."""
+    node = start(0)
+    slow = create_job(bundle_hash=b"\x22" * 32, uri=trickle_server)
+    wait_for(lambda: node.stage(slow) == "seen", 30, what="slow job seen", nodes=[node])
+    good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
+    started = time.monotonic()
+    good = create_job(bundle_hash=good_h, uri=good_uri)
+
+    wait_status(market, good, Status.ACCEPTED, [node], timeout=40)
+
+    assert time.monotonic() - started < 40
+    assert node.stage(slow) == "seen" and node.intents(slow, "claim") == []  # still crawling in
+    assert committed_result(market, node, good) == ok_hash(tmp_path, "good")
+
+
 # ---------------------------------------------------------------------- 4b. hostile run specs
 @pytest.mark.parametrize(
     "manifest, says",
