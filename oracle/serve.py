@@ -239,7 +239,8 @@ class ResultServer(_Endpoint):
 
     def _route(self, req: BaseHTTPRequestHandler, path: str) -> None:
         if not self._admit(req.client_address[0]):
-            return send(req, 429, b"too many requests")
+            # One token refills in 1 / RATE_PER_S seconds: a polite client waits that long.
+            return send(req, 429, b"too many requests", headers={"Retry-After": "1"})
         if path == "/health":
             return send(req, 200, b"ok")
         if not path.startswith("/results/"):

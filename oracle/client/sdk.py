@@ -460,6 +460,29 @@ class Client:
                 f" the chain's commitment is 0x{view.commitment.hex()}"
             )
 
+    def _download(self, url: str, job_id: int, node_id: int, timeout_s: float, attempts: int = 4):
+        """(archive, headers) of the node's result. A node's rate limit (429) is waited out as its
+        Retry-After says (at most 5 s, `attempts` tries); each try is a freshly signed request
+        (nonces are single-use)."""
+        tries = 0
+        while True:
+            tries += 1
+            # A fresh request per try: bound to that node, short-lived, never reusable.
+            headers = sign_result_request(self.key.key, job_id, node_id, self.chain.chain_id,
+                                          self.chain.market.address)  # type: ignore[union-attr]  # fmt: skip
+            req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
+                    return resp.read(MAX_RESULT_BYTES + 1), resp.headers
+            except urllib.error.HTTPError as err:
+                if err.code != 429 or tries >= attempts:
+                    raise
+                try:
+                    wait_s = float(err.headers.get("Retry-After", "1"))
+                except ValueError:
+                    wait_s = 1.0
+                time.sleep(min(max(wait_s, 0.1), 5.0))
+
     def fetch(self, job_id: int, dest: Path, *, timeout_s: float = 60.0) -> bytes:
         """Downloads the job's result from a node whose seat produced the accepted result,
         unpacks it into `dest` and checks it against the chain (see the module docstring); the
@@ -482,14 +505,8 @@ class Client:
             if not url:
                 problems.append(f"node {node_id}: no URL announced")
                 continue
-            # A fresh request per node: bound to that node, short-lived, never reusable.
-            headers = sign_result_request(self.key.key, job_id, node_id, self.chain.chain_id,
-                                          self.chain.market.address)  # type: ignore[union-attr]  # fmt: skip
-            req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers=headers)
             try:
-                with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
-                    archive = resp.read(MAX_RESULT_BYTES + 1)
-                    headers = resp.headers
+                archive, headers = self._download(url, job_id, node_id, timeout_s)
             except urllib.error.HTTPError as err:
                 problems.append(
                     f"node {node_id} ({url}): HTTP {err.code} {err.read()[:200].decode(errors='replace')}"

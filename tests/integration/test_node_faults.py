@@ -15,6 +15,7 @@ from oracle.execute import STATUS_FILE
 from oracle.prove import commitment_of
 from oracle.results import result_hash
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
+from tests.utils.http import QuietHandler, serving
 from tests.utils.market import NET, ReplicaState, Status, earned
 from tests.utils.nodes import make_bundle, no_gpu_path, wait_for
 from tests.utils.proxy import TcpProxy
@@ -426,13 +427,8 @@ def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_
 @pytest.fixture
 def trickle_server():
     """An HTTP bundle server that sends one byte every half second: a hostile or dying host."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Trickle(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Trickle(QuietHandler):
         def do_GET(self):  # noqa: N802
             self.send_response(200)
             self.send_header("Content-Length", "100000")
@@ -445,11 +441,8 @@ def trickle_server():
             except OSError:
                 pass  # the node gave up: its fetch deadline
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/bundle.tar.gz"
-    srv.shutdown()
+    with serving(Trickle) as url:
+        yield url("/bundle.tar.gz")
 
 
 def test_bundle_host_trickling__holds_up_its_own_job_only__the_node_runs_and_proves_the_next(

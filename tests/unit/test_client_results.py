@@ -142,8 +142,9 @@ def test_check_replicas__k_is_1_or_odd(k):
 class FakeNode:
     """Serves one archive with the headers a v2 node sends."""
 
-    def __init__(self, archive: bytes, headers: dict[str, str]):
+    def __init__(self, archive: bytes, headers: dict[str, str], busy: int = 0):
         self.archive, self.headers = archive, headers
+        self.busy, self.requests = busy, []  # answer 429 to the first `busy` requests
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -151,6 +152,13 @@ class FakeNode:
                 pass
 
             def do_GET(self):  # noqa: N802
+                node.requests.append(self.headers.get("X-TES-Nonce"))
+                if len(node.requests) <= node.busy:
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0.2")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 for k, v in node.headers.items():
                     self.send_header(k, v)
@@ -201,6 +209,17 @@ def test_fetch_k1__keeps_the_salt_next_to_the_result_and_verify_rereads_it(tmp_p
     (dest / "answer.txt").write_text("41")
     with pytest.raises(ResultMismatch, match="^MISMATCH: .*commits to"):
         client.verify(JOB_ID, dest)
+
+
+def test_fetch__a_rate_limited_node_is_waited_out__each_try_freshly_signed(tmp_path, result):
+    made, digest = result
+    archive, _ = pack_result(made)
+    node = FakeNode(archive, {"X-TES-Salt": "0x" + SALT.hex(), "X-TES-Node": str(NODE)}, busy=2)
+    client = OfflineClient(k1_accepted(digest), {NODE: node.url})
+
+    assert client.fetch(JOB_ID, tmp_path / "result") == digest
+
+    assert len(node.requests) == 3 and len(set(node.requests)) == 3  # nonces are single-use
 
 
 @pytest.mark.parametrize(

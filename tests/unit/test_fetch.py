@@ -1,25 +1,21 @@
 """The fetch stage against hostile bundle URIs (oracle/fetch.py): a client picks the URI, so it may
 point at the node's own machine, redirect there, or trickle bytes to hold the node up."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from oracle.bundle import bundle_hash
 from oracle.errors import FetchError
 from oracle.fetch import check_uri, fetch_bundle
+from tests.utils.http import QuietHandler, serving
 
 DATA = b"bundle bytes"
 
 
 @pytest.fixture
 def http():
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             if self.path == "/redirect":
                 self.send_response(302)
@@ -40,11 +36,8 @@ def http():
             self.end_headers()
             self.wfile.write(DATA)
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
+    with serving(Handler) as url:
+        yield url("")
 
 
 @pytest.mark.parametrize(

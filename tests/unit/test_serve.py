@@ -97,9 +97,11 @@ def test_stranger__refused__and_once_the_client_is_known_without_a_lookup(server
 
 def test_flood_from_one_address__rate_limited(server, monkeypatch):
     monkeypatch.setattr(serve, "RATE_PER_S", 0.0)
-    codes = [requests.get(f"{server.url}/health", timeout=10).status_code for _ in range(serve.RATE_BURST + 3)]
+    answers = [requests.get(f"{server.url}/health", timeout=10) for _ in range(serve.RATE_BURST + 3)]
+    codes = [a.status_code for a in answers]
     assert codes[: serve.RATE_BURST] == [200] * serve.RATE_BURST
     assert codes[serve.RATE_BURST :] == [429] * 3
+    assert answers[-1].headers["Retry-After"] == "1"  # what a polite client waits (oracle.client)
 
 
 def test_metrics__only_on_the_metrics_server(server):

@@ -313,3 +313,24 @@ def test_stuck_client__its_credit_stays__everyone_else_settles_and_withdraws(
     # What this test left in the escrow is exactly the stuck client's credit.
     assert market.credited(stuck) == PAY
     assert token.balanceOf(market) == escrow + PAY
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def test_proof__for_a_seat_whose_node_lost_its_operator__a_garbage_signature_vouches_for_nobody(
+    market, registry, licence, pool, open_job, keeper, stranger
+):
+    # The licence changed hands mid-job: the node has no operator (operatorOf = 0). A signature
+    # that recovers to nobody must not match that empty operator and commit a result someone chose.
+    n = pool[0]
+    job_id = open_job()
+    market.claim(job_id, n.id, sender=n.operator)
+    licence.transferFrom(n.owner, stranger, n.id, sender=n.owner)
+    assert registry.operatorOf(n.id) == ZERO_ADDRESS
+    chosen = ([(job_id, n.id, b"\x66" * 32)], b"\x00" * 65)
+    with ape.reverts(
+        market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, signer=ZERO_ADDRESS, operator=ZERO_ADDRESS
+    ):
+        market.submitProofs([chosen], sender=keeper)
+    assert replica_of(market, job_id, n.id)[0].state == SeatState.CLAIMED
