@@ -46,14 +46,17 @@ $(STAMPS)/npm: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Sandboxing for job execution (Debian bubblewrap). Best effort: only as root,
-# only when missing, a failure is not fatal.
+# Sandboxing for job execution (Debian bubblewrap, and libseccomp2 for its
+# syscall filter). Best effort: only as root, only when missing, a failure is
+# not fatal here; the node refuses untrusted jobs without them (loudly).
+SANDBOX_DEBS := bubblewrap libseccomp2
 $(STAMPS)/bwrap: | $(STAMPS)
-	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing bubblewrap"; \
-	  ( apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
-	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } ) \
-	  || echo "warning: could not install bubblewrap (ignored)"; \
+	@if { ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p | grep -q libseccomp.so.2; } \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(SANDBOX_DEBS)"; \
+	  ( apt-get install -y -qq $(SANDBOX_DEBS) >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(SANDBOX_DEBS) >/dev/null 2>&1; } ) \
+	  || echo "warning: could not install $(SANDBOX_DEBS) (ignored)"; \
 	fi
 	@touch $@
 

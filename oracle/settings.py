@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=1, description="jobs run at the same time")
     claim_prefetch: int = Field(2, ge=0, description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined")
     allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
+    rlimits_only: bool = Field(False, description="bound jobs by per-process rlimits where per-job cgroups cannot be made (weaker: development machines)")
+    cgroup_parent: Path | None = Field(None, description="a cgroup v2 directory delegated to this node (systemd Delegate=yes) for the jobs' cgroups")
     max_bundle_mb: int = Field(64, ge=1)
     fetch_deadline_s: float = Field(60.0, gt=0, description="a bundle download slower than this is refused")
     allow_local_bundles: bool = Field(False, description="fetch file:// and loopback/private URIs (local networks only)")

@@ -1,9 +1,16 @@
-"""Per-job cgroups, where this process may create them: exact memory and process limits.
+"""Per-job cgroups: exact memory, process and CPU limits.
 
 rlimits are per process (RLIMIT_AS) or per user (RLIMIT_NPROC); a cgroup bounds the job as a
 whole, tells afterwards whether the OOM killer or the pids limit struck, and can kill every
-process in it. Works on cgroup v2, and on v1 with the `memory` and `pids` hierarchies (each
-used if writable). Anything unavailable is simply not used: callers fall back to rlimits.
+process in it. Works on cgroup v2, and on v1 with the `memory`, `pids` and `cpu` hierarchies.
+
+On v2 a cgroup may only hand controllers to children while it holds no process itself ("no
+internal processes"), so a node started inside a busy cgroup cannot simply make job children
+there. In order: an operator-delegated parent (`cgroup_parent`, e.g. a systemd unit with
+`Delegate=yes`); else this process's own cgroup, after moving this process into a leaf
+`tes-node` beside the jobs when it is the only one there (what systemd asks of a delegated
+service); else nothing. `ensure_sandbox` refuses to run untrusted jobs when memory and pids
+cannot be bounded this way, rather than silently falling back to per-process rlimits.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from pathlib import Path
 
 log = logging.getLogger("oracle.execute")
 ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids", "cpu")
+CPU_PERIOD_US = 100_000
+NODE_LEAF = "tes-node"
 
 
 class JobCgroup:
@@ -25,26 +35,31 @@ class JobCgroup:
         self.v2 = v2
 
     @classmethod
-    def create(cls, name: str, memory_bytes: int, max_pids: int) -> JobCgroup | None:
-        """A child of this process's own cgroup with the limits set, or None if not possible."""
+    def create(
+        cls,
+        name: str,
+        memory_bytes: int,
+        max_pids: int,
+        cpus: float | None = None,
+        parent: Path | None = None,
+    ) -> JobCgroup | None:
+        """A job cgroup with the limits set (CPU as a CFS quota of `cpus` cores), under `parent`
+        (a delegated v2 cgroup) or this process's own cgroup; None if not possible."""
         own = _own_cgroups()
         dirs: dict[str, Path] = {}
         v2 = (ROOT / "cgroup.controllers").exists() and "" in own
         if v2:
-            parent = ROOT / own[""].lstrip("/")
+            base = _v2_parent(parent)
+            if base is None:
+                return None
+            enabled = _read(base / "cgroup.subtree_control").split()
             try:
-                enabled = (parent / "cgroup.subtree_control").read_text().split()
-                missing = [c for c in ("memory", "pids") if c not in enabled]
-                if missing:  # fails unless the parent holds no processes (or is the root)
-                    (parent / "cgroup.subtree_control").write_text(
-                        " ".join(f"+{c}" for c in missing)
-                    )
-                (parent / name).mkdir()
+                (base / name).mkdir()
             except OSError:
                 return None
-            dirs = {"memory": parent / name, "pids": parent / name}
+            dirs = {c: base / name for c in CONTROLLERS if c in enabled}
         else:
-            for c in ("memory", "pids"):
+            for c in CONTROLLERS:
                 if c in own and (ROOT / c).is_dir():
                     d = ROOT / c / own[c].lstrip("/") / name
                     try:
@@ -69,6 +84,13 @@ class JobCgroup:
                     pass
             if "pids" in dirs:
                 cg._write("pids", "pids.max", str(max_pids))
+            if "cpu" in dirs and cpus:
+                quota = max(int(cpus * CPU_PERIOD_US), 1000)
+                if v2:
+                    cg._write("cpu", "cpu.max", f"{quota} {CPU_PERIOD_US}")
+                else:
+                    cg._write("cpu", "cpu.cfs_period_us", str(CPU_PERIOD_US))
+                    cg._write("cpu", "cpu.cfs_quota_us", str(quota))
         except OSError as err:
             log.debug("cgroup limits not writable (%s); using rlimits only", err)
             cg.remove()
@@ -82,6 +104,10 @@ class JobCgroup:
     @property
     def has_pids(self) -> bool:
         return "pids" in self.dirs
+
+    @property
+    def has_cpu(self) -> bool:
+        return "cpu" in self.dirs
 
     def procs_files(self) -> list[str]:
         """Where a process writes its pid to join (all of them)."""
@@ -135,6 +161,44 @@ class JobCgroup:
         text = _read(self.dirs[controller] / file) if controller in self.dirs else ""
         m = re.search(rf"^{key} (\d+)$", text, re.M)
         return int(m.group(1)) if m else 0
+
+
+def _v2_parent(parent: Path | None) -> Path | None:
+    """The v2 cgroup job cgroups go under, with memory and pids (and cpu where offered) enabled
+    for its children; None if there is none this process may use."""
+    if parent is not None:
+        return parent if _enable_controllers(parent) else None
+    own = ROOT / _own_cgroups()[""].lstrip("/")
+    if _enable_controllers(own):
+        return own
+    # Busy: processes live in our cgroup. If they are all ours (this process alone), step into a
+    # leaf of our own, which leaves the cgroup free to delegate controllers to job children.
+    procs = _read(own / "cgroup.procs").split()
+    if procs != [str(os.getpid())]:
+        return None
+    try:
+        (own / NODE_LEAF).mkdir(exist_ok=True)
+        (own / NODE_LEAF / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        return None
+    log.info("moved this process into cgroup %s so jobs can get their own limits", own / NODE_LEAF)
+    return own if _enable_controllers(own) else None
+
+
+def _enable_controllers(cgroup: Path) -> bool:
+    """Enables memory and pids (required) and cpu (where offered) for `cgroup`'s children."""
+    offered = _read(cgroup / "cgroup.controllers").split()
+    wanted = [c for c in CONTROLLERS if c in offered]
+    if "memory" not in wanted or "pids" not in wanted:
+        return False
+    enabled = _read(cgroup / "cgroup.subtree_control").split()
+    missing = [c for c in wanted if c not in enabled]
+    try:
+        if missing:  # EBUSY while the cgroup itself holds processes (the root excepted)
+            (cgroup / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
+    except OSError:
+        return False
+    return True
 
 
 def _own_cgroups() -> dict[str, str]:

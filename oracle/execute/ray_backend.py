@@ -46,11 +46,16 @@ def _run_on_worker(
     config: SandboxConfig | None,
     allow_unsafe: bool,
     shards_archive: bytes | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Ray task: unpack the bundle, run the sandbox, send back the result and its archive."""
+    """The Ray task: unpack the bundle, run the sandbox, send back the result and its archive.
+    Without a `config` the worker detects its own (its paths may differ from the node's), with
+    the node's `options` (rlimits_only, cgroup_parent)."""
     import ray
 
-    config = ensure_sandbox(config or SandboxConfig.detect(allow_unsafe=allow_unsafe))
+    config = ensure_sandbox(
+        config or SandboxConfig.detect(allow_unsafe=allow_unsafe, **(options or {}))
+    )
     scratch = Path(tempfile.mkdtemp(prefix="tes-ray-job-"))
     try:
         bundle_dir = Path(spec.bundle_dir)
@@ -99,6 +104,7 @@ class RayBackend(Backend):
         temp_dir: str | None = None,
         allow_unsafe: bool = False,
         config: SandboxConfig | None = None,
+        sandbox_options: dict[str, Any] | None = None,
     ):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # We set CUDA_VISIBLE_DEVICES for every job ourselves, from ray.get_gpu_ids().
@@ -121,6 +127,7 @@ class RayBackend(Backend):
                 ray.init(address=address, log_to_driver=False)
         self._allow_unsafe = allow_unsafe
         self._config = config
+        self._options = sandbox_options
         self._task = ray.remote(_run_on_worker)
         self._post = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tes-ray-collect")
         self._pending: set[Future[ExecResult]] = set()
@@ -158,7 +165,7 @@ class RayBackend(Backend):
         ref = self._task.options(
             num_cpus=lim.cpus, num_gpus=lim.gpus, memory=lim.memory_mb * MIB, max_retries=0,
             name=f"tes-job-{spec.job_id}",
-        ).remote(spec, bundle, self._config, self._allow_unsafe, shards)  # fmt: skip
+        ).remote(spec, bundle, self._config, self._allow_unsafe, shards, self._options)  # fmt: skip
         fut: Future[ExecResult] = Future()
         fut.set_running_or_notify_cancel()  # a Ray task cannot be taken back through this future
         with self._lock:

@@ -8,7 +8,8 @@ loopback), killed with the node (`--die-with-parent`), an empty environment plus
 one, a read-only root holding only /usr (and its /bin, /lib links), a few /etc files and the
 node's Python (venv and base install, read-only at their own paths), the bundle read-only at
 /job, a fresh writable /out, a private /tmp of at most `memory_mb`, and a fresh /proc and /dev.
-The job runs as uid/gid 65534 with no capabilities and `no_new_privs`.
+The job runs as uid/gid 65534 with no capabilities and `no_new_privs`, under a seccomp filter
+(seccomp.py: no user namespaces, mounts, bpf, io_uring, userfaultfd, perf_event_open, keyctl...).
 
 As root, bwrap is started without a user namespace and `setpriv` drops to 65534 inside it: a
 user namespace would map 65534 back to root outside, where the kernel does not enforce
@@ -58,6 +59,8 @@ from oracle.execute.base import (
     refused,
 )
 from oracle.execute.cgroup import JobCgroup
+from oracle.execute.gpu import job_gpu_binds
+from oracle.execute.seccomp import filter_fd
 from oracle.results import output_size, result_hash
 from oracle.tree import remove_tree
 
@@ -88,7 +91,8 @@ class SandboxConfig:
     extra_ro_binds: tuple[str, ...] = ()
     uid: int = NOBODY
     gid: int = NOBODY
-    use_cgroups: bool = True
+    use_cgroups: bool = True  # False: per-process rlimits only, by the operator's explicit choice
+    cgroup_parent: str | None = None  # a delegated cgroup v2 directory (cgroup.py)
     allow_unsafe: bool = False
     tail_bytes: int = 8192
     poll_s: float = 0.1
@@ -131,13 +135,24 @@ def _probe(config: SandboxConfig) -> str | None:
         if os.geteuid() == 0:
             os.chown(scratch / "out", config.uid, config.gid)
         spec = ExecSpec(job_id="probe", bundle_dir=scratch / "job", entrypoint=("true",))
-        cmd = _bwrap_command(
-            config, spec, scratch / "job", scratch / "out", (), memory_rlimit=False, nproc=64
-        )
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=_HOST_ENV)
+            seccomp_fd = filter_fd()
+        except SandboxUnavailableError as err:
+            return str(err)
+        cmd = _bwrap_command(
+            config, spec, scratch / "job", scratch / "out", (), memory_rlimit=False, nproc=64,
+            seccomp_fd=seccomp_fd,
+        )  # fmt: skip
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=30, env=_HOST_ENV,
+                pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+            )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as err:
             return f"bwrap did not start: {err}"
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         if proc.returncode != 0:
             return (proc.stderr or proc.stdout).strip()[-500:] or f"exit code {proc.returncode}"
         return None
@@ -145,18 +160,49 @@ def _probe(config: SandboxConfig) -> str | None:
         remove_tree(scratch)
 
 
+def _cgroup_probe(config: SandboxConfig) -> str | None:
+    """Creates one job cgroup; returns why memory and pids cannot be bounded per job, or None.
+    Not cached: a few file writes, and a delegation the operator fixes is seen at once."""
+    cg = JobCgroup.create(
+        f"tes-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}", 64 * MIB, 16, 1.0, _cgroup_parent(config)
+    )
+    if cg is None or not (cg.has_memory and cg.has_pids):
+        missing = "memory and pids" if cg is None else "memory" if not cg.has_memory else "pids"
+        if cg:
+            cg.remove()
+        return (
+            f"per-job cgroup limits ({missing}) cannot be applied here: run the node as root on "
+            "cgroup v1, or on v2 in a cgroup delegated to it (systemd `Delegate=yes`, then "
+            "`cgroup_parent`); `rlimits_only = true` accepts per-process rlimits instead"
+        )
+    if not cg.has_cpu:
+        log.warning("no cpu cgroup controller: a job's CPU use is bounded by its processes only")
+    cg.remove()
+    return None
+
+
+def _cgroup_parent(config: SandboxConfig) -> Path | None:
+    return Path(config.cgroup_parent) if config.cgroup_parent else None
+
+
 def ensure_sandbox(config: SandboxConfig) -> SandboxConfig:
     """Returns a config jobs can run with, or raises SandboxUnavailableError.
 
-    Without a working bwrap this refuses, unless `allow_unsafe`: then it warns loudly and
-    returns a config that runs jobs with rlimits only (no isolation at all)."""
+    Without a working bwrap (with its seccomp filter), or without per-job cgroup limits while
+    `use_cgroups` is on, this refuses, unless `allow_unsafe`: then it warns loudly and returns a
+    config that runs jobs with rlimits only (no isolation at all)."""
     if config.bwrap is None:
         why = "bubblewrap (bwrap) is not installed: run `make setup` (Debian package bubblewrap)"
     else:
         why = _probe(config)
         if why is None:
-            return config
-        why = f"bubblewrap cannot start a sandbox on this machine: {why}"
+            why = _cgroup_probe(config) if config.use_cgroups else None
+            if why is None:
+                if not config.use_cgroups:
+                    log.warning("rlimits_only: jobs are bounded by per-process rlimits, not cgroups")
+                return config
+        else:
+            why = f"bubblewrap cannot start a sandbox on this machine: {why}"
     if not config.allow_unsafe:
         raise SandboxUnavailableError(
             f"{why}; refusing to run untrusted jobs (allow_unsafe runs them bare)"
@@ -184,6 +230,7 @@ def _bwrap_command(
     nproc: int,
     shards_dir: Path | None = None,
     status_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     assert config.bwrap is not None
     root = os.geteuid() == 0
@@ -193,6 +240,8 @@ def _bwrap_command(
         # bwrap reports the job's {"exit-code": N} on this fd, and nothing if the sandbox failed to
         # set up: the one trustworthy sign that a failure is the job's and not the sandbox's.
         cmd += ["--json-status-fd", str(status_fd)]
+    if seccomp_fd is not None:  # loaded by bwrap right before it starts the job (seccomp.py)
+        cmd += ["--seccomp", str(seccomp_fd)]
     if root:  # all namespaces but the user one (see the module docstring)
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
         cmd += ["--unshare-cgroup-try"]
@@ -234,12 +283,17 @@ def _bwrap_command(
     if shards_dir is not None:
         bind("--ro-bind", str(shards_dir), SANDBOX_SHARDS_DIR)
     cmd += ["--proc", "/proc", "--dev", "/dev"]
-    if gpu_ids:
-        for dev in sorted(Path("/dev").glob("nvidia*")):
-            cmd += ["--dev-bind", str(dev), str(dev)]
-        cmd += ["--ro-bind", "/sys", "/sys"]  # NVML and the CUDA runtime read device topology there
+    made.update(("/proc", "/dev"))
+    try:
+        gpu_binds = job_gpu_binds(gpu_ids) if gpu_ids else []
+    except ValueError as err:  # this machine's fault (a GPU gone from the driver), not the job's
+        raise SandboxUnavailableError(str(err)) from err
+    for flag, src, dest in gpu_binds:
+        bind(flag, src, dest)  # only its own GPUs' device nodes and /sys entries (gpu.py)
     cmd += ["--chdir", SANDBOX_JOB_DIR]
-    for name, value in sorted(pinned_env(spec, path=config.path, gpu_ids=gpu_ids).items()):
+    # The job sees only its GPUs, which CUDA numbers from 0 (the same inside every replica).
+    visible = [str(i) for i in range(len(gpu_ids))]
+    for name, value in sorted(pinned_env(spec, path=config.path, gpu_ids=visible).items()):
         cmd += ["--setenv", name, value]
     cmd += ["--remount-ro", "/", "--"]
     if root:
@@ -317,11 +371,18 @@ def run_sandboxed(
     scratch.mkdir(mode=0o755)
     cgroup = None
     status_r, status_w = os.pipe() if config.bwrap else (None, None)
+    seccomp_fd = None
     try:
+        if config.bwrap:
+            seccomp_fd = filter_fd()
         if config.use_cgroups:
             name = f"tes-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            cgroup = JobCgroup.create(name, lim.memory_mb * MIB, lim.max_processes)
-        cmd, env, cwd = _command(spec, output_dir, scratch, config, tuple(gpu_ids), cgroup, status_w)
+            cgroup = JobCgroup.create(
+                name, lim.memory_mb * MIB, lim.max_processes, lim.cpus, _cgroup_parent(config)
+            )
+        cmd, env, cwd = _command(
+            spec, output_dir, scratch, config, tuple(gpu_ids), cgroup, status_w, seccomp_fd
+        )
         log.info(
             "job %s: execute started (%s%s)",
             spec.job_id,
@@ -337,11 +398,14 @@ def run_sandboxed(
             start_new_session=True,
             env=env,
             cwd=cwd,
-            pass_fds=() if status_w is None else (status_w,),
+            pass_fds=tuple(fd for fd in (status_w, seccomp_fd) if fd is not None),
         )
         if status_w is not None:
             os.close(status_w)  # bwrap holds the write end now: EOF once it exits
             status_w = None
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)  # bwrap has its own copy
+            seccomp_fd = None
         stdout, stderr = (
             _Tail(proc.stdout, config.tail_bytes),
             _Tail(proc.stderr, config.tail_bytes),
@@ -383,7 +447,7 @@ def run_sandboxed(
             backend=backend,
         )
     finally:
-        for fd in (status_r, status_w):
+        for fd in (status_r, status_w, seccomp_fd):
             if fd is not None:
                 os.close(fd)
         if cgroup:
@@ -414,6 +478,7 @@ def _command(
     gpu_ids: tuple[str, ...],
     cgroup: JobCgroup | None,
     status_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> tuple[list[str], dict[str, str], Path | None]:
     """(argv, environment, working directory) that start the job."""
     lim = spec.limits
@@ -434,7 +499,7 @@ def _command(
             os.chown(output_dir, config.uid, config.gid)
         cmd = _bwrap_command(
             config, spec, bundle_dir, output_dir, gpu_ids, memory_rlimit=memory_rlimit,
-            nproc=nproc, shards_dir=shards_dir, status_fd=status_fd,
+            nproc=nproc, shards_dir=shards_dir, status_fd=status_fd, seccomp_fd=seccomp_fd,
         )  # fmt: skip
         env, cwd = dict(_HOST_ENV), None
     else:  # unsafe: the job sees real paths instead of /job and /out

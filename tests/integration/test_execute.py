@@ -5,6 +5,7 @@ end with a clear status and reason while the backend keeps serving; a job that n
 ever fit is refused at once, never left pending.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from oracle.execute import (
     detect_gpus,
     make_backend,
 )
+from oracle.execute.seccomp import CLONE_NEWNS, CLONE_NEWUSER
 from oracle.results import result_hash
 
 NORMAL = """
@@ -319,6 +321,43 @@ def test_rlimits_only__memory_and_processes_still_bounded(tmp_path):
     )
 
 
+def test_no_cgroups__refuses_untrusted_jobs_instead_of_falling_back_to_rlimits(
+    tmp_path, monkeypatch
+):
+    """A machine where this process may create no cgroup (here: an empty cgroup filesystem)."""
+    require_bwrap()
+    from oracle.execute import cgroup
+
+    monkeypatch.setattr(cgroup, "ROOT", tmp_path / "no-cgroupfs")
+    with pytest.raises(SandboxUnavailableError, match="rlimits_only"):
+        LocalSandboxBackend(tmp_path / "work", config=SandboxConfig.detect())
+
+
+CPU_BURNER = """
+import multiprocessing as mp, os, time
+def burn():
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        pass
+if __name__ == "__main__":
+    procs = [mp.get_context("fork").Process(target=burn) for _ in range(2)]
+    for p in procs: p.start()
+    for p in procs: p.join()
+    t = os.times()
+    with open("/out/cpu.txt", "w") as f:
+        f.write(str(t.children_user + t.children_system))
+"""
+
+
+def test_cpu_quota__two_busy_processes_get_half_a_cpu_between_them(local, tmp_path):
+    """cpus = 0.5 is a CFS quota on the job's cgroup: 2 s of wall time buys about 1 CPU-second
+    whatever the job forks (unbounded, two busy processes take up to 4 on two cores)."""
+    result = local.run(spec(bundle(tmp_path, CPU_BURNER), cpus=0.5))
+    assert result.status == ExecStatus.OK, result
+    used = float((result.output_dir / "cpu.txt").read_text())
+    assert used < 1.5, f"{used:.2f} CPU-seconds in 2 s of wall time at cpus = 0.5"
+
+
 def test_writes_outside_out__are_refused(local, tmp_path):
     host_marker = tmp_path / "host-marker"
     code = f"""
@@ -343,6 +382,59 @@ def test_writes_outside_out__are_refused(local, tmp_path):
     assert all(v != "WROTE" for v in report.values()), report
     assert not host_marker.exists() and not (b / "evil").exists() and not Path("/evil").exists()
     assert not Path("/tmp/scratch").exists()
+
+
+# The escapes a careful reviewer tries first: each call with harmless arguments, so that only the
+# filter (not a bad pointer) decides the answer. Without the filter, unshare(CLONE_NEWUSER), keyctl
+# and ptrace(TRACEME) succeed for uid 65534 and bpf/io_uring/perf answer EFAULT or EINVAL.
+ESCAPES = {
+    "unshare": (CLONE_NEWUSER,),
+    "unshare_mount": (CLONE_NEWNS,),
+    "setns": (0, 0),
+    "mount": (0, 0, 0, 0, 0),
+    "bpf": (5, 0, 0),  # BPF_PROG_LOAD
+    "userfaultfd": (0,),
+    "io_uring_setup": (1, 0),
+    "perf_event_open": (0, 0, -1, -1, 0),
+    "keyctl": (0, -3, 0),  # KEYCTL_GET_KEYRING_ID of the session keyring
+    "add_key": (0, 0, 0, 0, 0),
+    "ptrace": (0, 0, 0, 0),  # PTRACE_TRACEME
+    "process_vm_readv": (1, 0, 0, 0, 0, 0),
+    "init_module": (0, 0, 0),
+    "clone3": (0, 0),
+}
+
+
+def test_sandbox_escapes__are_refused_by_the_seccomp_filter(local, tmp_path):
+    import pyseccomp
+
+    numbers = {
+        name: pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name.removesuffix("_mount"))
+        for name in ESCAPES
+    }
+    code = f"""
+    import ctypes, json, os, subprocess, threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    report = {{}}
+    for name, (nr, args) in {json.dumps({n: (numbers[n], a) for n, a in ESCAPES.items()})}.items():
+        rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+        report[name] = "ok" if rc >= 0 else os.strerror(ctypes.get_errno())
+    # What a job does need still works: threads, and processes (glibc tries clone3 first, then
+    # falls back to clone when the filter answers ENOSYS).
+    t = threading.Thread(target=lambda: report.update(thread="ok")); t.start(); t.join()
+    report["subprocess"] = subprocess.run(["python3", "-c", "print(7)"], capture_output=True,
+                                          text=True).stdout.strip()
+    with open("/out/report.json", "w") as f:
+        json.dump(report, f)
+    """
+    result = local.run(spec(bundle(tmp_path, code)))
+    assert result.status == ExecStatus.OK, result
+    report = json.loads((result.output_dir / "report.json").read_text())
+    assert report.pop("thread") == "ok" and report.pop("subprocess") == "7", report
+    assert report.pop("clone3") == os.strerror(errno.ENOSYS), report
+    assert report == {name: os.strerror(errno.EPERM) for name in report}, report
+    assert set(report) == set(ESCAPES) - {"clone3"}
 
 
 def test_symlink_in_output__fails_cleanly(local, tmp_path):

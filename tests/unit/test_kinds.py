@@ -8,6 +8,7 @@ Configs are kept small (a digits subset, few epochs) so the file stays well unde
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from collections import defaultdict
@@ -19,7 +20,7 @@ import pytest
 from oracle import bundle as bundles
 from oracle.client.errors import ClientError
 from oracle.client.package import package
-from oracle.errors import JobRefusedError
+from oracle.errors import JobRefusedError, SandboxUnavailableError
 from oracle.execute import ExecStatus, LocalSandboxBackend, detect_gpus
 from oracle.kinds import KINDS
 from oracle.results import result_hash
@@ -178,12 +179,24 @@ def test_train__asking_for_a_gpu__is_refused_by_backends_without_one(tmp_path, l
             backend.run_bundle(1, p.directory, p.manifest, tmp_path / f"out-{backend.name}")
 
 
-def test_train__given_a_gpu_slot_without_a_visible_device__fails_loudly_not_on_cpu(tmp_path):
-    """A node that declares a GPU it cannot use must not silently train on the CPU (which would
-    disagree with real GPU replicas): the runner exits with a clear environment error."""
+def test_train__given_a_gpu_slot_without_a_device__is_a_node_fault_not_cpu_training(tmp_path):
+    """A node that declares a GPU the driver does not have must not silently train on the CPU
+    (which would disagree with real GPU replicas), nor blame the job: the sandbox refuses to start
+    (a fault of the node, never committed as the job's result)."""
     p = make("train", tmp_path, gpus=1)
     with LocalSandboxBackend(tmp_path / "work", gpus=1) as liar:
-        result = liar.run_bundle(1, p.directory, p.manifest, tmp_path / "out")
+        with pytest.raises(SandboxUnavailableError, match="not listed by the NVIDIA driver"):
+            liar.run_bundle(1, p.directory, p.manifest, tmp_path / "out")
+
+
+def test_train__runner_without_a_visible_gpu__fails_loudly_not_on_cpu(tmp_path, local):
+    """The runner's own guard, for a GPU the sandbox shows but CUDA cannot use: a clear
+    environment error (exit 3) instead of training on the CPU."""
+    p = make("train", tmp_path, gpus=1)
+    base = LocalSandboxBackend.spec_of(1, p.directory, p.manifest)
+    limits = dataclasses.replace(base.limits, gpus=0)  # the manifest still asks for one
+    spec = dataclasses.replace(base, limits=limits, output_dir=tmp_path / "out")
+    result = local.run(spec)
     assert result.status == ExecStatus.FAILED and result.exit_code == 3
     assert "asks for a GPU but none is visible" in result.stderr_tail
 
