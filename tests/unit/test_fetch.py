@@ -78,3 +78,22 @@ def test_trickle__cut_at_the_total_deadline(http):
     with pytest.raises(FetchError, match="took longer than 1s"):
         fetch_bundle(f"{http}/trickle", b"\x00" * 32, 1 << 20, allow_local=True, deadline_s=1.0)
     assert time.monotonic() - started < 5
+
+
+def test_dns_rebinding__public_to_the_check_loopback_to_the_connection__refused(http, monkeypatch):
+    """A hostile DNS server answers a public address to the node's check and 127.0.0.1 to the
+    connection that follows: the connected socket's own address is checked, and refused."""
+    import socket
+
+    port = int(http.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1", "127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with pytest.raises(FetchError, match=r"non-public address \(127.0.0.1\)"):
+        fetch_bundle(f"http://rebind.example:{port}/b.tgz", bundle_hash(DATA), 1 << 20)
