@@ -54,7 +54,7 @@ def main() -> None:
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="File holding the keystore passphrase (else TES_PASSPHRASE).")
 @click.option("--node-id", "node_ids", multiple=True, type=int, help="Licence to serve (repeatable; default: all bound to this key).")
-@click.option("--confirmations", type=int, help="Blocks an event must be buried under before the node acts on it.")
+@click.option("--confirmations", type=int, help="Blocks an event must be buried under before the node acts on it, and its own transaction before it counts as done.")
 @click.option("--backend", type=click.Choice(["local", "ray"]), help="Run jobs in a local sandbox pool or on Ray.")
 @click.option("--ray-address", help="Ray cluster address (ray://host:10001 or host:6379); default starts a local Ray.")
 @click.option("--workers", type=int, help="Jobs run at the same time.")
@@ -114,7 +114,7 @@ def status(as_json, **opts) -> None:
         "cursor": store.cursor(),
         "jobs_by_stage": store.stage_counts(),
         "jobs": [_redacted(j) for j in store.jobs()[-20:]],
-        "pending_intents": [_redacted(dict(i.__dict__)) for i in store.intents("pending", "sent")],
+        "pending_intents": [_redacted(dict(i.__dict__)) for i in store.intents("pending", "sent", "mined")],
         "gas_spent": store.gas_spent(),
     }
     if as_json:
@@ -132,17 +132,24 @@ def status(as_json, **opts) -> None:
     console.print(table)
 
 
+# Stages at which our result hash is public or can no longer be copied for pay: the round is
+# revealing (our reveal queued, every commitment already in) or the job has ended with our seat.
+_RESULT_PUBLIC = ("revealed", "done")
+
+
 def _redacted(row: dict) -> dict:
-    """A salt opens a commitment: whoever holds it and the result can reveal for us, or copy. Status
-    output gets pasted into tickets and logs, so salts (in jobs and in reveal payloads) never
-    appear in it."""
+    """A salt opens a commitment, and before the reveal the result hash alone is enough to copy: a
+    lazy replica, or a dispute's juror, commits to it without running the job. Status output gets
+    pasted into tickets and logs, so salts (in jobs and in reveal payloads) never appear in it,
+    and a result hash only once it is public (`_RESULT_PUBLIC`)."""
     if row.get("salt"):
         row["salt"] = "<hidden>"
+    if row.get("result_hash") and "stage" in row and row["stage"] not in _RESULT_PUBLIC:
+        row["result_hash"] = "<hidden>"
     payload = row.get("payload")
-    if isinstance(payload, dict) and "salt" in payload:
-        row["payload"] = {**payload, "salt": "<hidden>"}
+    if isinstance(payload, dict):
+        row["payload"] = {k: "<hidden>" if k in ("salt", "result") else v for k, v in payload.items()}
     return row
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,13 +35,14 @@ from oracle.errors import (
     FetchError,
     JobRefusedError,
     OracleError,
+    ResultError,
 )
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
 from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
 from oracle.prove import commitment_of
 from oracle.schedule import decide, decide_seat, estimate_cost, seat_value
-from oracle.settings import Settings
+from oracle.settings import Settings, take_env
 from oracle.submit import Submitter
 from oracle.tree import remove_tree
 
@@ -71,6 +72,7 @@ class ResultOffer:
     node_id: int | None = None
     salt: bytes | None = None
     reason: str = ""
+    gone: bool = False  # the result was held and has been pruned (retention): 410, not 404
 
 
 def _exclusive(path: Path, what: str):
@@ -94,13 +96,14 @@ class Node:
         self.store = st.Store(settings.db_path)
         self.key = key or load_operator_key(settings.account, settings.passphrase())
         # Read once: children (Ray workers, nvidia-smi, sandboxed jobs' launchers) never inherit it.
-        os.environ.pop("TES_PASSPHRASE", None)
+        take_env("TES_PASSPHRASE")
         # Two processes sending with one key would race for its nonces and double every intent.
         key_lock = Path(tempfile.gettempdir()) / f"tes-node-{self.key.address.lower()}.lock"
         self._locks.append(_exclusive(key_lock, f"operator key {self.key.address}"))
         self.submitter = Submitter(
             self.chain, self.store, self.key, batch_size=settings.batch_size, tx_timeout_s=settings.tx_timeout_s,
             fee_bump=settings.fee_bump, max_attempts=settings.max_retries, on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
+            max_fee_wei=int(settings.max_fee_gwei * 10**9), confirmations=settings.confirmations,
         )
         start = settings.start_block if settings.start_block is not None else self.chain.deployment_block
         self.ingest = Ingest(self.chain, self.store, settings.confirmations, settings.reorg_depth, start)
@@ -123,10 +126,13 @@ class Node:
         self._consented = False
         self._reset_views()
         from oracle.results import ResultStore
+        from oracle.retention import Retention
 
         self.results = ResultStore(settings.results_dir)
         for d in (settings.work_dir, settings.results_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.retention = Retention(self.store, self.results, settings.result_retention_s,
+                                   settings.result_retention_mb * 2**20)  # fmt: skip
 
     def _make_backend(self):
         from oracle.execute import make_backend
@@ -193,6 +199,7 @@ class Node:
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._reset_views()
             self.submitter.flush(self._still_needed)
+        self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
@@ -268,7 +275,8 @@ class Node:
         and, once copying it can no longer pay, our stored result. A k = 1 result is released after
         our proof is in (Accepted or Paid: the commitment is fixed, and a client holding the files
         and salt can check them against it); a drawn job's only once Paid (before, another seat
-        could copy it instead of running the job)."""
+        could copy it instead of running the job). A result pruned by retention (oracle/retention.py)
+        is `gone`: the endpoint answers 410."""
         try:
             view = Job.from_raw(self.chain.market.functions.job(job_id).call())
         except Exception:  # noqa: BLE001 (unknown job or RPC down: nothing to serve)
@@ -282,7 +290,16 @@ class Node:
         released = {JobStatus.ACCEPTED, JobStatus.PAID} if original_k1 else {JobStatus.PAID}
         if view.status not in released:
             return ResultOffer(view.client, reason=f"result not released while the job is {view.status.label}")
-        archive = self.results.archive(bytes.fromhex(job["result_hash"]))
+        digest = bytes.fromhex(job["result_hash"])
+        try:
+            archive = self.results.archive(digest)
+        except (ResultError, OSError):
+            if self.results.has(digest):
+                raise
+            archive = None  # pruned while we looked
+        if archive is None:
+            return ResultOffer(view.client, reason=f"result pruned: kept {self.s.result_retention_s:.0f}s after"
+                                                   " the job settled (retention)", gone=True)
         return ResultOffer(view.client, archive, int(job["node_id"]), bytes.fromhex(job["salt"]))
 
     def served_node_ids(self) -> set[int]:

@@ -43,11 +43,13 @@ The archive is a gzip-compressed POSIX (pax) tar of the same files in hash order
 mode 0644, owner 0/0 without names and mtime 0, and a gzip header without name or time, so
 one set of files always gives the same archive bytes on the same Python. The archive is only
 the transport: the client unpacks it and recomputes the result hash; its own bytes are not
-what the chain commits to.
+what the chain commits to. `remove` deletes a result (files and archive); when the node does so
+is oracle/retention.py's policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -279,6 +281,11 @@ def _hex(digest: bytes | str) -> str:
     return raw.hex()
 
 
+def is_hash_hex(name: str) -> bool:
+    """True for a stored result's name: 64 lowercase hex digits."""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
 class ResultStore:
     """Content-addressed results: `root/<hex>/` (files) and `root/<hex>.tar.gz` (archive).
 
@@ -351,6 +358,42 @@ class ResultStore:
         if not self.has(digest):
             return None
         return self._write_archive(bytes.fromhex(_hex(digest)))
+
+    def stored(self) -> list[str]:
+        """The hex hashes of every stored result (no leading 0x)."""
+        with os.scandir(self.root) as entries:
+            return sorted(e.name for e in entries if is_hash_hex(e.name) and e.is_dir(follow_symlinks=False))
+
+    def size(self, digest: bytes | str) -> int:
+        """Bytes a stored result takes: its files and its archive (0 if not stored)."""
+        hexed = _hex(digest)
+        total, stack = 0, [self.root / hexed]
+        with contextlib.suppress(OSError):
+            total += (self.root / f"{hexed}.tar.gz").lstat().st_size
+        while stack:  # iterative: no recursion limit, links never followed
+            with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    else:
+                        with contextlib.suppress(OSError):
+                            total += entry.stat(follow_symlinks=False).st_size
+        return total
+
+    def remove(self, digest: bytes | str) -> bool:
+        """Deletes a stored result (files and archive); False if it was not stored. The directory
+        is renamed away first, so a concurrent `has`/`archive` sees it either whole or gone."""
+        hexed = _hex(digest)
+        gone = self.root / f".tmp-gone-{uuid.uuid4().hex}"
+        try:
+            (self.root / hexed).rename(gone)
+        except FileNotFoundError:
+            found = False
+        else:
+            found = True
+        (self.root / f"{hexed}.tar.gz").unlink(missing_ok=True)
+        remove_tree(gone)
+        return found
 
     def verify(self, digest: bytes | str) -> bool:
         """Recomputes a stored result's hash (False if missing, altered or invalid)."""

@@ -16,7 +16,9 @@
                            403: bad, expired, replayed or foreign request, or the signer is not the
                            job's client; 404 if this node holds no result for the job, or will not
                            release it yet (k = 1: before its proof is in; k >= 3 and juries: before
-                           the job is Paid), with the reason; 429 past the per-address rate limit;
+                           the job is Paid), with the reason; 410 if it held the result and has
+                           pruned it (retention: result_retention_s after the job settled, see
+                           oracle/retention.py); 429 past the per-address rate limit;
                            503 when every request thread is busy.
     GET /health            "ok".
     GET /metrics           Prometheus text format, on the metrics server only.
@@ -255,9 +257,14 @@ class ResultServer(_Endpoint):
         except _Refused as err:
             return send(req, err.code, err.why.encode())
         if offer.archive is None:
-            return send(req, 404, (offer.reason or "no result for this job on this node").encode())
+            code = 410 if getattr(offer, "gone", False) else 404
+            return send(req, code, (offer.reason or "no result for this job on this node").encode())
+        try:
+            body = offer.archive.read_bytes()
+        except FileNotFoundError:  # pruned between the lookup and the read
+            return send(req, 410, b"result pruned (retention)")
         headers = {"X-TES-Node": str(offer.node_id), "X-TES-Salt": "0x" + offer.salt.hex()}
-        return send(req, 200, offer.archive.read_bytes(), "application/gzip", headers)
+        return send(req, 200, body, "application/gzip", headers)
 
     def _admit(self, address: str) -> bool:
         now = time.monotonic()

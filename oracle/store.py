@@ -4,6 +4,13 @@ transaction intent, written *before* the transaction is sent.
 After a crash the node replays unfinished intents against the chain (which is the truth): an intent
 whose effect is already on chain is marked done, the rest are sent again. The contracts reject a
 second claim, proof or reveal for the same replica, so replaying can never pay twice.
+
+An intent's status: `pending` (to be sent if still needed), `sent` (in the mempool: tx hash, nonce,
+gas limit, current fees and fee bumps recorded), `mined` (receipt in the block recorded, waiting
+for `confirmations` blocks on top; a reorg that removes it sends it back to `pending`), `done`,
+`failed` (refused at the estimate or reverted) or `obsolete` (no longer needed when its turn came).
+Columns added after the first release are added to an older store when it is opened
+(`INTENT_COLUMNS`), so a node upgraded in place keeps its intents.
 """
 
 from __future__ import annotations
@@ -62,6 +69,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS intents_once ON intents(kind, job_id, node_id)
     WHERE kind IN ('claim', 'accept', 'proof', 'reveal');
 """
 
+# Intent columns added since the first schema (name -> SQL type), added by ALTER TABLE to a store
+# written before them: the current transaction's fee bumps, fees and gas limit, when it was sent,
+# and the block its receipt is in (checked against the canonical chain until confirmed).
+INTENT_COLUMNS = {
+    "bumps": "INTEGER NOT NULL DEFAULT 0",
+    "max_fee": "INTEGER",
+    "priority_fee": "INTEGER",
+    "gas_limit": "INTEGER",
+    "sent_at": "REAL",
+    "block_number": "INTEGER",
+    "block_hash": "TEXT",
+}
+
 # Job stages as the node sees them; the chain's status is authoritative.
 # CLAIMING covers both ways to a seat: a claim (k = 1) or accepting a drawn seat in flight.
 SEEN, CLAIMING, CLAIMED, RUNNING, EXECUTED, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
@@ -81,6 +101,13 @@ class Intent:
     tx_hash: str | None
     nonce: int | None
     attempts: int
+    bumps: int = 0
+    max_fee: int | None = None
+    priority_fee: int | None = None
+    gas_limit: int | None = None
+    sent_at: float | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
 
 
 class Store:
@@ -92,6 +119,14 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Adds the intent columns a store written by an older node lacks (idempotent)."""
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(intents)").fetchall()}
+        for name, sql_type in INTENT_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE intents ADD COLUMN {name} {sql_type}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -167,6 +202,11 @@ class Store:
         rows = self._db.execute("SELECT stage, COUNT(*) AS n FROM jobs GROUP BY stage").fetchall()
         return {r["stage"]: r["n"] for r in rows}
 
+    def result_jobs(self) -> list[dict[str, Any]]:
+        """(job_id, stage, updated, result_hash) of every job holding a result (for retention)."""
+        rows = self._db.execute("SELECT job_id, stage, updated, result_hash FROM jobs WHERE result_hash IS NOT NULL")
+        return [dict(r) for r in rows.fetchall()]
+
     # ---------------------------------------------------------------- intents
     def add_intent(self, kind: str, job_id: int | None, node_id: int | None, payload: dict[str, Any]) -> int | None:
         """Records an intent; returns None if the same claim/proof/reveal was already recorded."""
@@ -187,7 +227,7 @@ class Store:
         rows = self._db.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses)
         return [
             Intent(r["id"], r["kind"], r["job_id"], r["node_id"], json.loads(r["payload"]), r["status"],
-                   r["tx_hash"], r["nonce"], r["attempts"])
+                   r["tx_hash"], r["nonce"], r["attempts"], *(r[c] for c in INTENT_COLUMNS))
             for r in rows.fetchall()
         ]
 
@@ -195,13 +235,39 @@ class Store:
         row = self._db.execute("SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id))
         return int(row.fetchone()["n"])
 
-    def mark_sent(self, ids: list[int], tx_hash: str, nonce: int) -> None:
+    def mark_sent(
+        self, ids: list[int], tx_hash: str, nonce: int, *, fees: dict[str, int] | None = None,
+        gas: int | None = None, bump: bool = False,
+    ) -> None:
+        """A transaction for `ids` is in the mempool. A fresh send counts an attempt and starts the
+        fee bumps at 0; a replacement at the same nonce (`bump`) counts a bump. The fees and gas
+        limit are kept so a restarted node bumps on from the last fee, not from a new quote."""
+        fees = fees or {}
+        counts = "bumps = bumps + 1" if bump else "attempts = attempts + 1, bumps = 0"
+        now = time.time()
         with self.tx() as db:
             db.executemany(
-                "UPDATE intents SET status = 'sent', tx_hash = ?, nonce = ?, attempts = attempts + 1, updated = ? "
-                "WHERE id = ?",
-                [(tx_hash, nonce, time.time(), i) for i in ids],
+                f"UPDATE intents SET status = 'sent', tx_hash = ?, nonce = ?, {counts}, max_fee = ?, "
+                "priority_fee = ?, gas_limit = ?, sent_at = ?, block_number = NULL, block_hash = NULL, "
+                "updated = ? WHERE id = ?",
+                [(tx_hash, nonce, fees.get("maxFeePerGas"), fees.get("maxPriorityFeePerGas"), gas, now, now, i)
+                 for i in ids],
             )
+
+    def mark_mined(self, ids: list[int], block_number: int, block_hash: str, gas_used: int | None = None) -> None:
+        """The transaction of `ids` has a receipt in this block, not yet `confirmations` deep."""
+        share = None if gas_used is None else gas_used // max(len(ids), 1)
+        with self.tx() as db:
+            db.executemany(
+                "UPDATE intents SET status = 'mined', block_number = ?, block_hash = ?, error = NULL, "
+                "gas_used = COALESCE(?, gas_used), updated = ? WHERE id = ?",
+                [(block_number, block_hash, share, time.time(), i) for i in ids],
+            )
+
+    def last_nonce(self) -> int | None:
+        """The highest nonce any of our transactions was sent with (None before the first)."""
+        row = self._db.execute("SELECT MAX(nonce) AS n FROM intents").fetchone()
+        return None if row["n"] is None else int(row["n"])
 
     def finish(self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None) -> None:
         """`gas_used` is the whole transaction's: a batch's intents each record their share."""
@@ -213,7 +279,7 @@ class Store:
             )
 
     def gas_spent(self) -> int:
-        row = self._db.execute("SELECT COALESCE(SUM(gas_used), 0) AS g FROM intents WHERE status = 'done'")
+        row = self._db.execute("SELECT COALESCE(SUM(gas_used), 0) AS g FROM intents WHERE status IN ('mined', 'done')")
         return int(row.fetchone()["g"])
 
     def intents_failed(self, kind: str, job_id: int) -> bool:
@@ -224,18 +290,19 @@ class Store:
 
     def has_pending_intent(self, kind: str, job_id: int | None, node_id: int | None = None) -> bool:
         """True if an intent of `kind` for the job (and node, if given) is waiting or in flight: for
-        calls that may be needed again once they are done (draw, redraw, expire of a later status)."""
+        calls that may be needed again once they are done (draw, redraw, expire of a later status).
+        A mined intent still counts until it is confirmed: a reorg may send it back to pending."""
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id IS ? AND (? IS NULL OR node_id = ?) "
-            "AND status IN ('pending', 'sent')",
+            "AND status IN ('pending', 'sent', 'mined')",
             (kind, job_id, node_id, node_id),
         ).fetchone()
         return row is not None
 
     def has_open_intent(self, kind: str, job_id: int) -> bool:
-        """True if an intent of `kind` for the job is pending, in flight or done."""
+        """True if an intent of `kind` for the job is pending, in flight, mined (unconfirmed) or done."""
         row = self._db.execute(
-            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('pending', 'sent', 'done')",
+            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('pending', 'sent', 'mined', 'done')",
             (kind, job_id),
         ).fetchone()
         return row is not None

@@ -372,8 +372,12 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     # A new rewards epoch: the node sends a heartbeat, which the reorg will drop with the job.
     chain.pending_timestamp += EPOCH_LENGTH
     chain.mine()
+    # Mined, not yet done: with 3 confirmations an intent is done only 3 blocks deep.
     wait_for(
-        lambda: [i["status"] for i in node.intents(kind="heartbeat")] == ["done", "done"],
+        lambda: (
+            [i["status"] in ("mined", "done") for i in node.intents(kind="heartbeat")]
+            == [True, True]
+        ),
         30,
         what="heartbeat in the new epoch",
         nodes=[node],
@@ -485,7 +489,9 @@ def test_hostile_run_spec__refused_before_the_claim__no_collateral_locked__node_
     uri, h = bundle(tmp_path, "hostile", job_script("hostile"), **manifest)
     bad = create_job(bundle_hash=h, uri=uri)
 
-    wait_for(lambda: node.stage(bad) == "skipped", 60, what="hostile run spec refused", nodes=[node])
+    wait_for(
+        lambda: node.stage(bad) == "skipped", 60, what="hostile run spec refused", nodes=[node]
+    )
     assert says in node.reason(bad)
     assert node.intents(bad, "claim") == []
     assert registry.node(one_node[0]).locked == 0
@@ -674,7 +680,9 @@ def node_in_process(tmp_path, rpc_url, record):
     made = []
 
     def _make(operator):
-        settings = Settings(rpc_url=rpc_url, deployment=record, data_dir=tmp_path / "node", allow_unsafe=True)
+        settings = Settings(
+            rpc_url=rpc_url, deployment=record, data_dir=tmp_path / "node", allow_unsafe=True
+        )
         made.append(Node(settings, key=Account.from_key(operator.private_key)))
         return made[-1]
 
@@ -692,7 +700,9 @@ def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the
     setup_node(node_owners[0], operators[0])
     node = node_in_process(operators[0])
     job_id = create_job()
-    node.store.upsert_job(job_id, stage=st.SEEN, bundle_uri="file:///nowhere", bundle_hash="11" * 32)
+    node.store.upsert_job(
+        job_id, stage=st.SEEN, bundle_uri="file:///nowhere", bundle_hash="11" * 32
+    )
 
     def broken(*args, **kwargs):  # a bug or a hostile job that trips one (not a refusal)
         raise ValueError("unexpected byte 0xff")
@@ -744,3 +754,51 @@ def test_node_without_node_ids__a_step_makes_no_call_per_licence_minted(
     assert node_id in node._nodes
     assert after == quiet <= first, (first, quiet, after, dict(calls))
     assert calls["eth_getLogs"] == 1 and calls["eth_call"] <= 2 * len(node._nodes)
+
+
+# ---------------------------------------------------------------------- copying
+def test_copy_attempt__a_lazy_seat_and_the_client_ask_committed_nodes_for_the_result__refused(
+    tmp_path, chain, market, registry, setup_node, node_owners, operators, client, create_job, start
+):
+    """A k = 3 job: two real nodes run it and commit; the third seat's operator accepted its seat
+    but runs nothing, and asks the committed nodes for their result (with a validly signed
+    request of its own) to commit the same hash. Neither it nor the job's own client (who could
+    pass the files on) gets a byte before the job is paid: no hash, no files, no salt."""
+    import urllib.error
+    import urllib.request
+
+    from oracle.serve import sign_result_request
+
+    ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
+    uri, h = bundle(tmp_path, "job", job_script("copy-me"))
+    nodes = [start(i) for i in range(2)]
+    wait_for(lambda: all(n.quiet() for n in nodes), 60, what="nodes started", nodes=nodes)
+    job_id = create_job(bundle_hash=h, uri=uri, replicas=3)
+    mine_past_anchor(chain, market, job_id)
+    wait_for(lambda: replica_state(market, job_id, ids[2]) == ReplicaState.DRAWN, 60,
+             what="the lazy seat drawn", nodes=nodes)  # fmt: skip
+    market.acceptSeat(job_id, ids[2], sender=operators[2])
+    for node_id in ids[:2]:
+        wait_for(lambda n=node_id: replica_state(market, job_id, n) == ReplicaState.COMMITTED, 90,
+                 what=f"node {node_id} committed", nodes=nodes)  # fmt: skip
+    assert status(market, job_id) == Status.RUNNING  # the lazy seat has not committed
+
+    logs = registry.EndpointAnnounced.range(0, chain.blocks.head.number + 1)
+    urls = {e.nodeId: e.url for e in logs}
+    secret = ok_hash(tmp_path, "copy-me").hex()
+    for node_id in ids[:2]:
+        # The stranger is refused as one (403); the client is known but the result is not released
+        # before the job is paid (404, saying so).
+        for who, code in ((operators[2], 403), (client, 404)):
+            headers = sign_result_request(
+                who.private_key, job_id, node_id, chain.chain_id, market.address
+            )
+            req = urllib.request.Request(f"{urls[node_id]}/results/{job_id}", headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)  # noqa: S310 (loopback test node)
+            body = refused.value.read().decode()
+            assert refused.value.code == code, (who, body)
+            assert code == 403 or "not released while the job is running" in body
+            assert secret not in body
+            assert not any("salt" in k.lower() for k in refused.value.headers)
+    assert replica_state(market, job_id, ids[2]) == ReplicaState.CLAIMED  # it got nothing to commit
