@@ -108,7 +108,8 @@ lint: setup
 	    --filter-paths node_modules --exclude-dependencies \
 	    --config-file slither.config.json --fail-medium; \
 	else echo "slither: no contracts yet"; fi
-	$(RUFF) check $(PY_DIRS)
+	$(RUFF) format --check $(PY_DIRS) tools
+	$(RUFF) check $(PY_DIRS) tools
 
 # The whole network on a local anvil chain, real jobs end to end (see oracle/demo.py).
 demo: compile

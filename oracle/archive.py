@@ -39,7 +39,9 @@ def safe_extract(fileobj: BinaryIO, dest: Path, max_bytes: int, *, error: type[E
     total = 0
     limit = max_bytes + (max_members + 2) * HEADER_ALLOWANCE
     try:
-        stream = _decompress(fileobj, limit, error(f"{what} decompresses to more than {limit} bytes"))
+        stream = _decompress(
+            fileobj, limit, error(f"{what} decompresses to more than {limit} bytes")
+        )
         with stream, tarfile.open(fileobj=stream, mode="r:") as tar:
             members = []
             while (m := tar.next()) is not None:
@@ -50,7 +52,9 @@ def safe_extract(fileobj: BinaryIO, dest: Path, max_bytes: int, *, error: type[E
                 if p.is_absolute() or ".." in p.parts:
                     raise error(f"{what} member {m.name!r} escapes the {what} directory")
                 if len(p.parts) > MAX_DEPTH:
-                    raise error(f"{what} member {m.name[:80]!r}... is nested more than {MAX_DEPTH} deep")
+                    raise error(
+                        f"{what} member {m.name[:80]!r}... is nested more than {MAX_DEPTH} deep"
+                    )
                 if not (m.isfile() or m.isdir()):
                     raise error(f"{what} member {m.name!r} is a link or device, refused")
                 total += m.size

@@ -61,7 +61,9 @@ class Manifest(BaseModel):
     max_processes: int = Field(64, ge=1)
     env: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
-    packages: dict[str, str] = Field(default_factory=dict, description="pinned environment, for the record")
+    packages: dict[str, str] = Field(
+        default_factory=dict, description="pinned environment, for the record"
+    )
     fanout: Fanout | None = None
 
 

@@ -32,7 +32,9 @@ def ape_data_folder() -> Path:
 def load_operator_key(alias: str, passphrase: str) -> LocalAccount:
     path = ape_data_folder() / "accounts" / f"{alias}.json"
     if not path.exists():
-        raise ConfigError(f"no ape account {alias!r} (looked for {path}); create it with `ape accounts import {alias}`")
+        raise ConfigError(
+            f"no ape account {alias!r} (looked for {path}); create it with `ape accounts import {alias}`"
+        )
     try:
         key = Account.decrypt(json.loads(path.read_text()), passphrase)
     except ValueError as err:
@@ -45,7 +47,9 @@ def load_abis(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if "abis" in record:
         return record["abis"]
     if not _BUILD_MANIFEST.exists():
-        raise ConfigError("deployment record has no ABIs and no .build/ artifacts: run `ape compile`")
+        raise ConfigError(
+            "deployment record has no ABIs and no .build/ artifacts: run `ape compile`"
+        )
     types = json.loads(_BUILD_MANIFEST.read_text())["contractTypes"]
     return {name: types[name]["abi"] for name in CONTRACTS}
 

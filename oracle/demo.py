@@ -137,18 +137,35 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
         packaged = []
         for kind, k, config in KINDS:
             if kind == "command":
-                p = package("command", bundles_dir / "command.tar.gz", source_dir=Path("examples/command"),
-                            entrypoint=["python3", "main.py"], workdir=bundles_dir / "command-src")
+                p = package(
+                    "command",
+                    bundles_dir / "command.tar.gz",
+                    source_dir=Path("examples/command"),
+                    entrypoint=["python3", "main.py"],
+                    workdir=bundles_dir / "command-src",
+                )
             else:
-                p = package(kind, bundles_dir / f"{kind}.tar.gz", config=Path(config), workdir=bundles_dir / f"{kind}-src")
+                p = package(
+                    kind,
+                    bundles_dir / f"{kind}.tar.gz",
+                    config=Path(config),
+                    workdir=bundles_dir / f"{kind}-src",
+                )
             packaged.append((kind, k, p))
     server = BundleServer([p.path for _, _, p in packaged]).start()
     try:
         for kind, k, p in packaged:
-            job_id = client.submit(p.path, server.uri(p.path), PAYMENT, replicas=k,
-                                   windows={"disputeWindow": DISPUTE_WINDOW})
+            job_id = client.submit(
+                p.path,
+                server.uri(p.path),
+                PAYMENT,
+                replicas=k,
+                windows={"disputeWindow": DISPUTE_WINDOW},
+            )
             jobs[job_id] = {"kind": kind, "k": k, "bundle": p.hash_hex}
-        console.print(f"submitted jobs {sorted(jobs)} ({_tes(PAYMENT)} TES each, bundles served at {server.uri(packaged[0][2].path).rsplit('/', 1)[0]})")
+        console.print(
+            f"submitted jobs {sorted(jobs)} ({_tes(PAYMENT)} TES each, bundles served at {server.uri(packaged[0][2].path).rsplit('/', 1)[0]})"
+        )
 
         # ------------------------------------------------------------ live progress
         start = time.monotonic()
@@ -159,7 +176,9 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
                 live.update(_progress(client, jobs, start, views))
                 if all(v.status == JobStatus.PAID for v in views.values()):
                     break
-                bad = [j for j, v in views.items() if v.status.terminal and v.status != JobStatus.PAID]
+                bad = [
+                    j for j, v in views.items() if v.status.terminal and v.status != JobStatus.PAID
+                ]
                 if bad:
                     raise RuntimeError(
                         f"jobs {bad} ended {[views[j].status.label for j in bad]}; see node logs in {work}"
@@ -168,7 +187,9 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
                     if not n.alive():
                         raise RuntimeError(f"node {n.name} died:\n{n.log()[-3000:]}")
                 _mine_past_draw_blocks(chain, views.values())
-                if not warped and all(v.status in (JobStatus.ACCEPTED, JobStatus.PAID) for v in views.values()):
+                if not warped and all(
+                    v.status in (JobStatus.ACCEPTED, JobStatus.PAID) for v in views.values()
+                ):
                     # Nobody disputes: let the k = 1 dispute windows pass (on a real chain, wait).
                     chain.provider.make_request("evm_increaseTime", [DISPUTE_WINDOW + 1])
                     chain.provider.make_request("evm_mine", [])
@@ -185,7 +206,9 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
     for job_id, info in jobs.items():
         dest = work / "results" / str(job_id)
         digest = client.fetch(job_id, dest)  # refuses files that do not match the chain
-        info["verified"] = client.verify(job_id, dest) == digest  # again, offline, with the kept salt
+        info["verified"] = (
+            client.verify(job_id, dest) == digest
+        )  # again, offline, with the kept salt
         info["result"] = "0x" + bytes(digest).hex()
         info["files"] = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())[:4]
     console.print(
@@ -210,7 +233,8 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
             d.market.withdraw(sender=owner)
         credits = d.market.Credited.query("*", start_block=0)
         withdrawn[node_id] = sum(
-            int(r["event_arguments"]["amount"]) for _, r in credits.iterrows()
+            int(r["event_arguments"]["amount"])
+            for _, r in credits.iterrows()
             if r["event_arguments"]["account"] == str(owner)
         )
 
@@ -234,7 +258,11 @@ def _verdict(d, jobs: dict) -> int:
         job_id = int(row["event_arguments"]["jobId"])
         paid[job_id] = paid.get(job_id, 0) + 1
     wrong = [f"job {j}: paid {paid.get(j, 0)}x" for j in sorted(jobs) if paid.get(j, 0) != 1]
-    wrong += [f"job {j}: result not verified" for j, info in sorted(jobs.items()) if not info.get("verified")]
+    wrong += [
+        f"job {j}: result not verified"
+        for j, info in sorted(jobs.items())
+        if not info.get("verified")
+    ]
     if wrong:
         console.rule("[bold red]demo failed: " + "; ".join(wrong))
         return 1
@@ -243,10 +271,14 @@ def _verdict(d, jobs: dict) -> int:
 
 
 def _progress(client, jobs: dict, start: float, views: dict | None = None) -> Table:
-    t = Table("job", "kind", "k", "status", "seats", title=f"jobs ({time.monotonic() - start:.0f}s)")
+    t = Table(
+        "job", "kind", "k", "status", "seats", title=f"jobs ({time.monotonic() - start:.0f}s)"
+    )
     for job_id, info in sorted(jobs.items()):
         v = views.get(job_id) if views else None
-        seats = ", ".join(f"node {seat.nodeId}:{seat.state.name.lower()}" for seat in (v.seats if v else ()))
+        seats = ", ".join(
+            f"node {seat.nodeId}:{seat.state.name.lower()}" for seat in (v.seats if v else ())
+        )
         status = v.status.label if v else ("open" if info["k"] == 1 else "seating")
         t.add_row(str(job_id), info["kind"], str(info["k"]), status, seats)
     return t
@@ -257,12 +289,16 @@ def _summary(client, d, jobs, nodes, node_ids, owners, rewards, withdrawn) -> No
 
     gas_by_job: dict[int, int] = {}
     for n in nodes:
-        for job_id, gas in n.db("SELECT job_id, COALESCE(SUM(gas_used), 0) FROM intents WHERE job_id IS NOT NULL GROUP BY job_id"):
+        for job_id, gas in n.db(
+            "SELECT job_id, COALESCE(SUM(gas_used), 0) FROM intents WHERE job_id IS NOT NULL GROUP BY job_id"
+        ):
             gas_by_job[job_id] = gas_by_job.get(job_id, 0) + gas
     created = d.market.JobCreated.query("*", start_block=0)
     for _, row in created.iterrows():
         receipt = chain.provider.get_receipt(row["transaction_hash"])
-        gas_by_job[int(row["event_arguments"]["jobId"])] = gas_by_job.get(int(row["event_arguments"]["jobId"]), 0) + receipt.gas_used
+        gas_by_job[int(row["event_arguments"]["jobId"])] = (
+            gas_by_job.get(int(row["event_arguments"]["jobId"]), 0) + receipt.gas_used
+        )
 
     owner_of = {nid: str(o) for nid, o in zip(node_ids, owners, strict=True)}
     t = Table("job", "kind", "k", "result hash", "paid to", "gas (all txs)", title="jobs")
@@ -270,17 +306,40 @@ def _summary(client, d, jobs, nodes, node_ids, owners, rewards, withdrawn) -> No
         credits = d.market.Credited.query("*", start_block=0)
         paid = [
             f"node {nid} {_tes(int(r['event_arguments']['amount']))}"
-            for _, r in credits.iterrows() if int(r["event_arguments"]["jobId"]) == job_id
-            for nid, o in owner_of.items() if o == r["event_arguments"]["account"]
+            for _, r in credits.iterrows()
+            if int(r["event_arguments"]["jobId"]) == job_id
+            for nid, o in owner_of.items()
+            if o == r["event_arguments"]["account"]
         ]
-        t.add_row(str(job_id), info["kind"], str(info["k"]), info["result"][:18] + "…", ", ".join(paid),
-                  f"{gas_by_job.get(job_id, 0):,}")
+        t.add_row(
+            str(job_id),
+            info["kind"],
+            str(info["k"]),
+            info["result"][:18] + "…",
+            ", ".join(paid),
+            f"{gas_by_job.get(job_id, 0):,}",
+        )
     console.print(t)
-    t = Table("node", "owner", "jobs completed", "earned from jobs (TES)", "rewards claimed (TES)", "node gas", title="nodes")
+    t = Table(
+        "node",
+        "owner",
+        "jobs completed",
+        "earned from jobs (TES)",
+        "rewards claimed (TES)",
+        "node gas",
+        title="nodes",
+    )
     for i, nid in enumerate(node_ids):
         n = d.registry.node(nid)
         gas = sum(g for (g,) in nodes[i].db("SELECT COALESCE(SUM(gas_used), 0) FROM intents"))
-        t.add_row(str(nid), _short(owner_of[nid]), str(n.completed), _tes(withdrawn[nid]), _tes(rewards[nid]), f"{gas:,}")
+        t.add_row(
+            str(nid),
+            _short(owner_of[nid]),
+            str(n.completed),
+            _tes(withdrawn[nid]),
+            _tes(rewards[nid]),
+            f"{gas:,}",
+        )
     console.print(t)
     console.print(
         f"protocol fees to rewards: {_tes(d.rewards.totalFunded() - d.rewards.totalMinted())} TES; "

@@ -31,9 +31,15 @@ class Event:
 
 
 class Ingest:
-    def __init__(self, chain: Chain, store: Store, confirmations: int, reorg_depth: int, start_block: int):
+    def __init__(
+        self, chain: Chain, store: Store, confirmations: int, reorg_depth: int, start_block: int
+    ):
         self.chain, self.store = chain, store
-        self.confirmations, self.reorg_depth, self.start_block = confirmations, reorg_depth, start_block
+        self.confirmations, self.reorg_depth, self.start_block = (
+            confirmations,
+            reorg_depth,
+            start_block,
+        )
         abi = [e for e in chain.abis["JobMarket"] if e["type"] == "event"]
         self._by_topic = {event_abi_to_log_topic(e): e for e in abi}
         self.reorgs = 0
@@ -50,7 +56,9 @@ class Ingest:
         if start > safe:
             return []
         end = min(safe, start + MAX_RANGE - 1)
-        logs = w3.eth.get_logs({"address": self.chain.market.address, "fromBlock": start, "toBlock": end})
+        logs = w3.eth.get_logs(
+            {"address": self.chain.market.address, "fromBlock": start, "toBlock": end}
+        )
         events = []
         for entry in logs:
             abi = self._by_topic.get(bytes(entry["topics"][0]))
@@ -83,6 +91,10 @@ class Ingest:
                 self.store.rewind(n, stored)
                 return True
         fallback = max(self.start_block - 1, number - self.reorg_depth)
-        log.warning("reorg detected at block %d: no known fork point, rewinding to block %d", number, fallback)
+        log.warning(
+            "reorg detected at block %d: no known fork point, rewinding to block %d",
+            number,
+            fallback,
+        )
         self.store.rewind(fallback, w3.eth.get_block(max(fallback, 0))["hash"].hex())
         return True

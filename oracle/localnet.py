@@ -77,7 +77,10 @@ class Anvil:
         # anvil runs in its own session (so stop() can kill its whole group): make a SIGTERM to us
         # (`timeout`, CI, a supervisor) unwind through `finally` blocks that stop it, instead of
         # leaving an orphaned chain behind.
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        ):
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         out = open(self.log, "a") if self.log else subprocess.DEVNULL  # noqa: SIM115 (owned by the child)
         self.proc = subprocess.Popen(

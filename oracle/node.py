@@ -57,8 +57,19 @@ MAX_INTAKE_ERRORS = 5
 
 
 def _node_view(raw: Any) -> dict[str, Any]:
-    keys = ["operator", "status", "jailedUntil", "capabilities", "stake", "locked", "unbonding",
-            "unbondingReleaseAt", "completed", "failed", "slashed"]
+    keys = [
+        "operator",
+        "status",
+        "jailedUntil",
+        "capabilities",
+        "stake",
+        "locked",
+        "unbonding",
+        "unbondingReleaseAt",
+        "completed",
+        "failed",
+        "slashed",
+    ]
     return dict(zip(keys, raw, strict=True))
 
 
@@ -83,7 +94,9 @@ def _exclusive(path: Path, what: str):
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        raise ConfigError(f"another tes-node is already running with this {what} (lock {path})") from None
+        raise ConfigError(
+            f"another tes-node is already running with this {what} (lock {path})"
+        ) from None
     return f
 
 
@@ -92,7 +105,9 @@ class Node:
         self.s = settings
         self.chain = Chain.connect(settings.rpc_url, settings.deployment)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._locks = [_exclusive(settings.data_dir / "node.lock", f"data directory {settings.data_dir}")]
+        self._locks = [
+            _exclusive(settings.data_dir / "node.lock", f"data directory {settings.data_dir}")
+        ]
         self.store = st.Store(settings.db_path)
         self.key = key or load_operator_key(settings.account, settings.passphrase())
         # Read once: children (Ray workers, nvidia-smi, sandboxed jobs' launchers) never inherit it.
@@ -101,12 +116,25 @@ class Node:
         key_lock = Path(tempfile.gettempdir()) / f"tes-node-{self.key.address.lower()}.lock"
         self._locks.append(_exclusive(key_lock, f"operator key {self.key.address}"))
         self.submitter = Submitter(
-            self.chain, self.store, self.key, batch_size=settings.batch_size, tx_timeout_s=settings.tx_timeout_s,
-            fee_bump=settings.fee_bump, max_attempts=settings.max_retries, on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
-            max_fee_wei=int(settings.max_fee_gwei * 10**9), confirmations=settings.confirmations,
+            self.chain,
+            self.store,
+            self.key,
+            batch_size=settings.batch_size,
+            tx_timeout_s=settings.tx_timeout_s,
+            fee_bump=settings.fee_bump,
+            max_attempts=settings.max_retries,
+            on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
+            max_fee_wei=int(settings.max_fee_gwei * 10**9),
+            confirmations=settings.confirmations,
         )
-        start = settings.start_block if settings.start_block is not None else self.chain.deployment_block
-        self.ingest = Ingest(self.chain, self.store, settings.confirmations, settings.reorg_depth, start)
+        start = (
+            settings.start_block
+            if settings.start_block is not None
+            else self.chain.deployment_block
+        )
+        self.ingest = Ingest(
+            self.chain, self.store, settings.confirmations, settings.reorg_depth, start
+        )
         self.backend = backend or self._make_backend()
         self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="job")
         # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
@@ -141,8 +169,13 @@ class Node:
 
     # ---------------------------------------------------------------- the loop
     def run(self, max_seconds: float | None = None, until=None) -> None:
-        log.info("node %s serving %s on %s (backend %s)", self.key.address, self.s.node_ids or "all bound nodes",
-                 self.s.rpc_url, self.s.backend)
+        log.info(
+            "node %s serving %s on %s (backend %s)",
+            self.key.address,
+            self.s.node_ids or "all bound nodes",
+            self.s.rpc_url,
+            self.s.backend,
+        )
         deadline = time.monotonic() + max_seconds if max_seconds else None
         backoff = self.s.poll_interval_s
         recovered = False
@@ -216,7 +249,10 @@ class Node:
             if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
                 "accept_operator", None, node_id
             ):
-                log.info("node %d proposed this key as its operator: accepting (named in the config)", node_id)
+                log.info(
+                    "node %d proposed this key as its operator: accepting (named in the config)",
+                    node_id,
+                )
                 self.store.add_intent("accept_operator", None, node_id, {})
 
     def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
@@ -253,14 +289,20 @@ class Node:
         self._intake_errors[job["job_id"]] = failures
         if failures >= MAX_INTAKE_ERRORS:
             self._intake_errors.pop(job["job_id"], None)
-            self._finish(job["job_id"], st.SKIPPED, f"intake failed {failures} times: {type(err).__name__}: {err}")
+            self._finish(
+                job["job_id"],
+                st.SKIPPED,
+                f"intake failed {failures} times: {type(err).__name__}: {err}",
+            )
 
     def _heartbeat(self) -> None:
         """Proves liveness once per rewards epoch for every active node we run (availability share).
         Repeating one after a restart is harmless: the contract counts a node once per epoch, and
         skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
         epoch = self.chain.rewards.functions.currentEpoch().call()
-        active = sorted(i for i, n in self._nodes.items() if NodeStatus(n["status"]) == NodeStatus.ACTIVE)
+        active = sorted(
+            i for i, n in self._nodes.items() if NodeStatus(n["status"]) == NodeStatus.ACTIVE
+        )
         if epoch != self._hb_epoch and active:
             self.store.add_intent("heartbeat", None, None, {"node_ids": active, "epoch": epoch})
             self._hb_epoch = epoch
@@ -286,10 +328,15 @@ class Node:
         job = self.store.job(job_id)
         if not job or not job["result_hash"] or not job["salt"] or job["node_id"] is None:
             return ResultOffer(view.client, reason="no result for this job on this node")
-        original_k1 = job["replicas"] == 1 and self._seat_index(job_id, int(job["node_id"]), view.replicaCount) == 0
+        original_k1 = (
+            job["replicas"] == 1
+            and self._seat_index(job_id, int(job["node_id"]), view.replicaCount) == 0
+        )
         released = {JobStatus.ACCEPTED, JobStatus.PAID} if original_k1 else {JobStatus.PAID}
         if view.status not in released:
-            return ResultOffer(view.client, reason=f"result not released while the job is {view.status.label}")
+            return ResultOffer(
+                view.client, reason=f"result not released while the job is {view.status.label}"
+            )
         digest = bytes.fromhex(job["result_hash"])
         try:
             archive = self.results.archive(digest)
@@ -298,8 +345,12 @@ class Node:
                 raise
             archive = None  # pruned while we looked
         if archive is None:
-            return ResultOffer(view.client, reason=f"result pruned: kept {self.s.result_retention_s:.0f}s after"
-                                                   " the job settled (retention)", gone=True)
+            return ResultOffer(
+                view.client,
+                reason=f"result pruned: kept {self.s.result_retention_s:.0f}s after"
+                " the job settled (retention)",
+                gone=True,
+            )
         return ResultOffer(view.client, archive, int(job["node_id"]), bytes.fromhex(job["salt"]))
 
     def served_node_ids(self) -> set[int]:
@@ -308,7 +359,10 @@ class Node:
 
     def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
         for i in range(count):
-            if Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()).nodeId == node_id:
+            if (
+                Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()).nodeId
+                == node_id
+            ):
                 return i
         return None
 
@@ -324,7 +378,9 @@ class Node:
         for job in self.store.active_jobs():
             view = self._job(job["job_id"])
             if view.status.terminal:
-                self._finish(job["job_id"], st.DONE, f"settled on chain while away: {view.status.label}")
+                self._finish(
+                    job["job_id"], st.DONE, f"settled on chain while away: {view.status.label}"
+                )
             elif job["stage"] == st.RUNNING:
                 # The execution died with the old process: run it again (results are deterministic).
                 self.store.upsert_job(job["job_id"], stage=st.CLAIMED)
@@ -334,9 +390,13 @@ class Node:
         if ev.name == "JobCreated":
             if self.store.job(ev.job_id) is None:
                 self.store.upsert_job(
-                    ev.job_id, stage=st.SEEN, bundle_hash=bytes(ev.args["bundleHash"]).hex(),
-                    bundle_uri=ev.args["bundleUri"], replicas=int(ev.args["replicas"]),
-                    payment=str(ev.args["payment"]), created_block=ev.block,
+                    ev.job_id,
+                    stage=st.SEEN,
+                    bundle_hash=bytes(ev.args["bundleHash"]).hex(),
+                    bundle_uri=ev.args["bundleUri"],
+                    replicas=int(ev.args["replicas"]),
+                    payment=str(ev.args["payment"]),
+                    created_block=ev.block,
                 )
                 self._mark(ev.job_id, "seen")
         elif ev.name in WAKE_EVENTS:
@@ -396,7 +456,9 @@ class Node:
             self._after_proof(job, view, node_id, seat)
 
     def _seat_lost(self, job_id: int) -> bool:
-        return self.store.intents_failed("claim", job_id) or self.store.intents_failed("accept", job_id)
+        return self.store.intents_failed("claim", job_id) or self.store.intents_failed(
+            "accept", job_id
+        )
 
     def _keep_draw_moving(self, job_id: int, view: Job) -> None:
         """Keeper work anyone may do for a Seating job, seated in it or not: draw once the anchor
@@ -408,13 +470,21 @@ class Node:
             self._intent_again("redraw", job_id, None, {})
 
     def _draw_due(self, view: Job) -> bool:
-        return (view.status == JobStatus.SEATING and view.drawBlock != 0 and self._block_number() > view.drawBlock
-                and view.seated < view.k and self._chain_time() <= view.deadline)
+        return (
+            view.status == JobStatus.SEATING
+            and view.drawBlock != 0
+            and self._block_number() > view.drawBlock
+            and view.seated < view.k
+            and self._chain_time() <= view.deadline
+        )
 
     def _late_seats(self, job_id: int, view: Job) -> list[Seat]:
         now = self._chain_time()
-        return [s for s in self._seats(job_id, view)
-                if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline]
+        return [
+            s
+            for s in self._seats(job_id, view)
+            if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline
+        ]
 
     def _consider(self, job: dict[str, Any], view: Job, mine: tuple[int, Seat] | None) -> None:
         job_id = job["job_id"]
@@ -423,21 +493,43 @@ class Node:
                 return  # not drawn (yet): stay watched, a later SeatDrawn may name one of ours
             node_id, seat = mine
             if self._chain_time() > seat.acceptDeadline:
-                self._finish(job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it")
+                self._finish(
+                    job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it"
+                )
                 return
-            d = decide_seat(view, node_id, self._nodes[node_id], self._free_workers(), self._cost(), self.s.min_margin)
+            d = decide_seat(
+                view,
+                node_id,
+                self._nodes[node_id],
+                self._free_workers(),
+                self._cost(),
+                self.s.min_margin,
+            )
             kind = "accept"
         elif view.status == JobStatus.OPEN:
             seated, operators = self._seat_sets(job_id, view)
-            d = decide(view, self._nodes, seated, operators, self.key.address, self._free_workers(), self._cost(),
-                       self.s.min_margin)
+            d = decide(
+                view,
+                self._nodes,
+                seated,
+                operators,
+                self.key.address,
+                self._free_workers(),
+                self._cost(),
+                self.s.min_margin,
+            )
             kind = "claim"
         else:
             self._finish(job_id, st.SKIPPED, f"not seated; job {view.status.label}")
             return
         if not d.take:
             if d.reason != "no free worker":  # a busy node looks again next step
-                log.info("job %d: %s refused: %s", job_id, "seat" if kind == "accept" else "claim", d.reason)
+                log.info(
+                    "job %d: %s refused: %s",
+                    job_id,
+                    "seat" if kind == "accept" else "claim",
+                    d.reason,
+                )
                 self._finish(job_id, st.SKIPPED, d.reason)
             return
         if not self._bundle_ok(job, view, kind):
@@ -459,7 +551,9 @@ class Node:
         """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
         the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
         gas_price = self._per_step("gas_price", lambda: self.chain.w3.eth.gas_price)
-        return estimate_cost(gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s)
+        return estimate_cost(
+            gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s
+        )
 
     def _bundle_ok(self, job: dict[str, Any], view: Job, kind: str) -> bool:
         """Fetches the bundle and runs the preflight stage on it before any collateral is locked:
@@ -495,15 +589,30 @@ class Node:
     def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
         """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
         work = self.s.work_dir / str(job_id)
-        data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
-                            allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
+        data = fetch_bundle(
+            job["bundle_uri"],
+            bytes.fromhex(job["bundle_hash"]),
+            self.s.max_bundle_mb * 2**20,
+            allow_local=self.s.allow_local_bundles,
+            deadline_s=self.s.fetch_deadline_s,
+        )
         remove_tree(work)
         manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
         self.backend.check(manifest.resources)
-        caps = preflight.Caps(self.s.max_time_limit_s, self.s.max_output_mb, self.s.max_processes,
-                              self.s.proof_margin_s)
-        return preflight.check(job_id, work / "bundle", manifest, execution_window_s=view.executionWindow,
-                               parallel=max(1, len(self.backend.capacities())), caps=caps)
+        caps = preflight.Caps(
+            self.s.max_time_limit_s,
+            self.s.max_output_mb,
+            self.s.max_processes,
+            self.s.proof_margin_s,
+        )
+        return preflight.check(
+            job_id,
+            work / "bundle",
+            manifest,
+            execution_window_s=view.executionWindow,
+            parallel=max(1, len(self.backend.capacities())),
+            caps=caps,
+        )
 
     def _start_execution(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
@@ -511,14 +620,21 @@ class Node:
             return
         work = self.s.work_dir / str(job_id)
         if not (work / "bundle" / bundles.MANIFEST).exists():
-            data = fetch_bundle(job["bundle_uri"], bytes.fromhex(job["bundle_hash"]), self.s.max_bundle_mb * 2**20,
-                                allow_local=self.s.allow_local_bundles, deadline_s=self.s.fetch_deadline_s)
+            data = fetch_bundle(
+                job["bundle_uri"],
+                bytes.fromhex(job["bundle_hash"]),
+                self.s.max_bundle_mb * 2**20,
+                allow_local=self.s.allow_local_bundles,
+                deadline_s=self.s.fetch_deadline_s,
+            )
             remove_tree(work)
             bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
         manifest = bundles.load_manifest(work / "bundle")
         out = work / "out"
         remove_tree(out)
-        self.running[job_id] = self.pool.submit(self.backend.run_bundle, job_id, work / "bundle", manifest, out)
+        self.running[job_id] = self.pool.submit(
+            self.backend.run_bundle, job_id, work / "bundle", manifest, out
+        )
         self._advance(job_id, st.RUNNING)
 
     def _collect_execution(self, job: dict[str, Any], view: Job, node_id: int) -> None:
@@ -540,9 +656,18 @@ class Node:
         # Salt and result are stored before any commitment to them is sent: a node killed after
         # its proof still reveals (and serves) exactly what it committed to.
         salt = secrets.token_bytes(32)
-        self.store.upsert_job(job_id, stage=st.EXECUTED, result_hash=result_hash.hex(), salt=salt.hex(),
-                              reason=None if result.status == "ok" else f"{result.status}: {result.reason}")
-        self._mark(job_id, st.EXECUTED, f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s")
+        self.store.upsert_job(
+            job_id,
+            stage=st.EXECUTED,
+            result_hash=result_hash.hex(),
+            salt=salt.hex(),
+            reason=None if result.status == "ok" else f"{result.status}: {result.reason}",
+        )
+        self._mark(
+            job_id,
+            st.EXECUTED,
+            f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s",
+        )
         self._maybe_prove(self.store.job(job_id), view, node_id)
 
     def _maybe_prove(self, job: dict[str, Any], view: Job, node_id: int) -> None:
@@ -551,7 +676,9 @@ class Node:
         job_id = job["job_id"]
         # Every proof, k = 1 too, carries only a salted commitment: nobody can copy a result off
         # the chain or the mempool. No signature: we send our own proof as the node's operator.
-        commitment = commitment_of(job_id, node_id, bytes.fromhex(job["result_hash"]), bytes.fromhex(job["salt"]))
+        commitment = commitment_of(
+            job_id, node_id, bytes.fromhex(job["result_hash"]), bytes.fromhex(job["salt"])
+        )
         self.store.add_intent("proof", job_id, node_id, {"commitment": commitment.hex()})
         self._advance(job_id, st.PROVING)
 
@@ -564,7 +691,11 @@ class Node:
             payload = {"result": job["result_hash"], "salt": job["salt"]}
             if self.store.add_intent("reveal", job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
-        if view.status == JobStatus.ACCEPTED and self._chain_time() > view.deadline and node_id in self._owner_of:
+        if (
+            view.status == JobStatus.ACCEPTED
+            and self._chain_time() > view.deadline
+            and node_id in self._owner_of
+        ):
             # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
             # the fee, no withdrawal to send); the submitter batches them per owner.
             self._intent_once("settle", job_id, node_id, {"owner": self._owner_of[node_id]})
@@ -600,11 +731,20 @@ class Node:
             return False
         seat = self._seat_of(intent.job_id, view, intent.node_id)
         if intent.kind == "accept":
-            return (view.status == JobStatus.SEATING and seat is not None and seat.state == SeatState.DRAWN
-                    and seat.round == view.round and self._chain_time() <= seat.acceptDeadline)
+            return (
+                view.status == JobStatus.SEATING
+                and seat is not None
+                and seat.state == SeatState.DRAWN
+                and seat.round == view.round
+                and self._chain_time() <= seat.acceptDeadline
+            )
         if intent.kind == "proof":
-            return (view.status == JobStatus.RUNNING and seat is not None and seat.state == SeatState.CLAIMED
-                    and seat.round == view.round)
+            return (
+                view.status == JobStatus.RUNNING
+                and seat is not None
+                and seat.state == SeatState.CLAIMED
+                and seat.round == view.round
+            )
         if intent.kind == "reveal":
             return view.status == JobStatus.REVEALING and self._must_reveal(view, seat)
         return True
@@ -623,12 +763,17 @@ class Node:
         return views[key]
 
     def _job(self, job_id: int) -> Job:
-        return self._per_step(("job", job_id), lambda: Job.from_raw(self.chain.market.functions.job(job_id).call()))
+        return self._per_step(
+            ("job", job_id), lambda: Job.from_raw(self.chain.market.functions.job(job_id).call())
+        )
 
     def _seats(self, job_id: int, view: Job) -> list[Seat]:
         """Every seat of the job, both rounds, dropped ones included, in the contract's order."""
         return [
-            self._per_step(("seat", job_id, i), lambda i=i: Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()))
+            self._per_step(
+                ("seat", job_id, i),
+                lambda i=i: Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()),
+            )
             for i in range(view.replicaCount)
         ]
 
@@ -658,7 +803,11 @@ class Node:
         reg = self.chain.registry
         ids = self.s.node_ids or self._bound_nodes()
         self._nodes = {i: _node_view(reg.functions.node(i).call()) for i in ids}
-        self._nodes = {i: n for i, n in self._nodes.items() if n["operator"].lower() == self.key.address.lower()}
+        self._nodes = {
+            i: n
+            for i, n in self._nodes.items()
+            if n["operator"].lower() == self.key.address.lower()
+        }
         self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
         self._owners = {o.lower() for o in self._owner_of.values()}
 
@@ -681,14 +830,20 @@ class Node:
         return self._per_step("block", lambda: int(self.chain.w3.eth.block_number))
 
     def _chain_time(self) -> int:
-        return self._per_step("time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"]))
+        return self._per_step(
+            "time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        )
 
     # ---------------------------------------------------------------- bookkeeping
-    def _intent_once(self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]) -> None:
+    def _intent_once(
+        self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]
+    ) -> None:
         if not self.store.has_open_intent(kind, job_id):
             self.store.add_intent(kind, job_id, node_id, payload)
 
-    def _intent_again(self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]) -> None:
+    def _intent_again(
+        self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]
+    ) -> None:
         """For calls a job may need more than once (expire of each status, draw after a re-anchor,
         redraw): one at a time, a new one only after the last was settled."""
         if not self.store.has_pending_intent(kind, job_id):
@@ -716,10 +871,19 @@ class Node:
         prev = max((t for (j, _), t in self.started.items() if j == job_id), default=now)
         self.started[(job_id, stage)] = now
         metrics.STAGE_SECONDS.labels(stage).observe(now - prev)
-        log.info("job %d %s%s (+%.2fs, %.2fs since seen)", job_id, stage, f": {reason}" if reason else "",
-                 now - prev, now - first)
+        log.info(
+            "job %d %s%s (+%.2fs, %.2fs since seen)",
+            job_id,
+            stage,
+            f": {reason}" if reason else "",
+            now - prev,
+            now - first,
+        )
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s")
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s",
+    )
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -58,7 +58,9 @@ def check(job_id: int, bundle_dir: Path, manifest: Manifest, *, execution_window
     base = Backend.spec_of(job_id, Path(bundle_dir), manifest)
     specs = [base]
     if manifest.fanout is not None:
-        specs.append(dataclasses.replace(base, entrypoint=tuple(manifest.fanout.reduce), shard=None))
+        specs.append(
+            dataclasses.replace(base, entrypoint=tuple(manifest.fanout.reduce), shard=None)
+        )
     for spec in specs:
         if (why := spec.problem()) is not None:
             raise JobRefusedError(f"run spec refused: {why}")

@@ -20,7 +20,7 @@ PROOF_BATCH_TYPES = {
         {"name": "jobId", "type": "uint256"},
         {"name": "nodeId", "type": "uint256"},
         {"name": "commitment", "type": "bytes32"},
-    ]
+    ],
 }
 
 
@@ -34,7 +34,10 @@ def _b32(value: bytes | str) -> bytes:
 def commitment_of(job_id: int, node_id: int, result_hash: bytes | str, salt: bytes | str) -> bytes:
     """keccak256(abi.encode(jobId, nodeId, resultHash, salt)), as `JobMarket.commitmentOf`."""
     return keccak(
-        encode(["uint256", "uint256", "bytes32", "bytes32"], [job_id, node_id, _b32(result_hash), _b32(salt)])
+        encode(
+            ["uint256", "uint256", "bytes32", "bytes32"],
+            [job_id, node_id, _b32(result_hash), _b32(salt)],
+        )
     )
 
 
@@ -57,7 +60,9 @@ def proof_batch_message(chain_id: int, market: str, items: list[Completion]):
     )
 
 
-def sign_proof_batch(private_key: bytes | str, chain_id: int, market: str, items: list[Completion]) -> bytes:
+def sign_proof_batch(
+    private_key: bytes | str, chain_id: int, market: str, items: list[Completion]
+) -> bytes:
     """65-byte r||s||v signature over a batch of completions: one per batch, whatever its size."""
     signed = Account.sign_message(proof_batch_message(chain_id, market, items), private_key)
     return bytes(signed.signature)

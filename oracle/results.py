@@ -130,7 +130,9 @@ def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
                 mode = entry.stat(follow_symlinks=False).st_mode
                 if stat.S_ISDIR(mode):
                     if depth + 1 > MAX_OUTPUT_DEPTH:
-                        raise ResultError(f"output {rel!r} is nested more than {MAX_OUTPUT_DEPTH} directories deep")
+                        raise ResultError(
+                            f"output {rel!r} is nested more than {MAX_OUTPUT_DEPTH} directories deep"
+                        )
                     stack.append((Path(entry.path), rel + "/", depth + 1))
                 elif stat.S_ISREG(mode):
                     yield rel, Path(entry.path)
@@ -362,7 +364,9 @@ class ResultStore:
     def stored(self) -> list[str]:
         """The hex hashes of every stored result (no leading 0x)."""
         with os.scandir(self.root) as entries:
-            return sorted(e.name for e in entries if is_hash_hex(e.name) and e.is_dir(follow_symlinks=False))
+            return sorted(
+                e.name for e in entries if is_hash_hex(e.name) and e.is_dir(follow_symlinks=False)
+            )
 
     def size(self, digest: bytes | str) -> int:
         """Bytes a stored result takes: its files and its archive (0 if not stored)."""

@@ -85,7 +85,11 @@ class Retention:
                 settled_at = max(float(j["updated"]) for j in jobs)
             else:
                 settled_at = None
-            out.append(Held(digest, self._size(digest), settled_at, tuple(sorted(j["job_id"] for j in jobs))))
+            out.append(
+                Held(
+                    digest, self._size(digest), settled_at, tuple(sorted(j["job_id"] for j in jobs))
+                )
+            )
         return out
 
     def prune(self, now: float | None = None) -> list[Held]:
@@ -105,14 +109,24 @@ class Retention:
                     break
                 if h.digest in gone:
                     continue
-                self._remove(h, now, f"results over the {self.cap_bytes / 2**20:.0f} MB cap, oldest settled first")
+                self._remove(
+                    h,
+                    now,
+                    f"results over the {self.cap_bytes / 2**20:.0f} MB cap, oldest settled first",
+                )
                 pruned.append(h)
                 total -= h.size
             if total > self.cap_bytes:
-                log.warning("results take %.1f MB, over the %.0f MB cap, but what is left belongs to unsettled jobs"
-                            " (kept until they settle)", total / 2**20, self.cap_bytes / 2**20)
+                log.warning(
+                    "results take %.1f MB, over the %.0f MB cap, but what is left belongs to unsettled jobs"
+                    " (kept until they settle)",
+                    total / 2**20,
+                    self.cap_bytes / 2**20,
+                )
         if pruned:
-            log.info("pruned %d result(s), %.1f MB", len(pruned), sum(h.size for h in pruned) / 2**20)
+            log.info(
+                "pruned %d result(s), %.1f MB", len(pruned), sum(h.size for h in pruned) / 2**20
+            )
         return pruned
 
     def _size(self, digest: str) -> int:
@@ -127,8 +141,14 @@ class Retention:
         self.results.remove(h.digest)
         self._sizes.pop(h.digest, None)
         jobs = ", ".join(map(str, h.jobs)) or "none"
-        log.info("pruned result 0x%s (%.1f MB; jobs %s; settled %.0fs ago): %s", h.digest, h.size / 2**20, jobs,
-                 now - (h.settled_at or now), why)
+        log.info(
+            "pruned result 0x%s (%.1f MB; jobs %s; settled %.0fs ago): %s",
+            h.digest,
+            h.size / 2**20,
+            jobs,
+            now - (h.settled_at or now),
+            why,
+        )
 
     def _sweep_leftovers(self, now: float) -> None:
         """Archives whose files are gone, and temporary files a crash left behind."""

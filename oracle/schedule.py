@@ -35,7 +35,9 @@ def meets(have: tuple, need: tuple | Capabilities) -> bool:
     return all(int(h) >= int(n) for h, n in zip(have, need, strict=True))
 
 
-def estimate_cost(gas_price_wei: int, gas_limit: int, cpu_seconds: float, price_per_cpu_s: int) -> int:
+def estimate_cost(
+    gas_price_wei: int, gas_limit: int, cpu_seconds: float, price_per_cpu_s: int
+) -> int:
     """Cost in TES wei, with gas priced 1 TES wei per wei (a node sets its own price for compute;
     a production node would convert ETH to TES with an oracle price — see docs/oracle.md)."""
     return gas_price_wei * gas_limit + int(cpu_seconds * price_per_cpu_s)
@@ -104,7 +106,9 @@ def decide(
     return Decision(False, None, "; ".join(reasons) or "no node")
 
 
-def decide_seat(job: Job, node_id: int, node: dict[str, Any], free_workers: int, cost: int, min_margin: float) -> Decision:
+def decide_seat(
+    job: Job, node_id: int, node: dict[str, Any], free_workers: int, cost: int, min_margin: float
+) -> Decision:
     """Accept the seat `node_id` was drawn for in a Seating job?"""
     if job.status != JobStatus.SEATING:
         return Decision(False, None, f"job not seating ({job.status.label})")
@@ -112,7 +116,11 @@ def decide_seat(job: Job, node_id: int, node: dict[str, Any], free_workers: int,
         return Decision(False, None, "no free worker")
     net = seat_value(job, drawn=True)
     if net < cost * (1 + min_margin):
-        return Decision(False, None, f"pays {net} per seat with the refusal penalty avoided, costs {cost}: below margin")
+        return Decision(
+            False,
+            None,
+            f"pays {net} per seat with the refusal penalty avoided, costs {cost}: below margin",
+        )
     if (why := _unfit(node_id, node, job)) is not None:
         return Decision(False, None, why)
     return Decision(True, node_id, "ok")

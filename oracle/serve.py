@@ -74,10 +74,20 @@ class ResultRequest:
 
     def typed_data(self, chain_id: int, market: str) -> dict[str, Any]:
         return {
-            "domain": {"name": "TES Results", "version": "1", "chainId": chain_id, "verifyingContract": market},
+            "domain": {
+                "name": "TES Results",
+                "version": "1",
+                "chainId": chain_id,
+                "verifyingContract": market,
+            },
             "types": RESULT_REQUEST_TYPES,
             "primaryType": "ResultRequest",
-            "message": {"jobId": self.job_id, "nodeId": self.node_id, "expiry": self.expiry, "nonce": self.nonce},
+            "message": {
+                "jobId": self.job_id,
+                "nodeId": self.node_id,
+                "expiry": self.expiry,
+                "nonce": self.nonce,
+            },
         }
 
     def headers(self, signature: str) -> dict[str, str]:
@@ -89,7 +99,9 @@ def sign_result_request(private_key: Any, job_id: int, node_id: int, chain_id: i
                         ttl_s: int = 120) -> dict[str, str]:  # fmt: skip
     """The headers of a fresh signed request for `job_id`'s result from node `node_id`."""
     req = ResultRequest(job_id, node_id, int(time.time()) + ttl_s, secrets.token_bytes(32))
-    signed = Account.sign_message(encode_typed_data(full_message=req.typed_data(chain_id, market)), private_key)
+    signed = Account.sign_message(
+        encode_typed_data(full_message=req.typed_data(chain_id, market)), private_key
+    )
     return req.headers("0x" + bytes(signed.signature).hex())
 
 
@@ -120,12 +132,16 @@ class _Server(ThreadingHTTPServer):
         if tls is not None:
             # The handshake happens in the request's thread (under its socket timeout), never in
             # the accept loop, where one slow client would hold up every other.
-            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def process_request(self, request, client_address):
         if not self.slots.acquire(blocking=False):
             try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -169,7 +185,9 @@ class _HttpServer:
 
         self.scheme = "https" if tls else "http"
         self.httpd = _Server((host, port), Handler, tls)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name=f"http:{port}")
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, daemon=True, name=f"http:{port}"
+        )
 
     @property
     def url(self) -> str:
@@ -282,15 +300,23 @@ class ResultServer(_Endpoint):
                                     bytes.fromhex(headers["X-TES-Nonce"].removeprefix("0x")))  # fmt: skip
             if len(request.nonce) != 32:
                 raise ValueError("nonce must be 32 bytes")
-            signable = encode_typed_data(full_message=request.typed_data(self.chain_id, self.market))
-            signer = Account.recover_message(signable, signature=bytes.fromhex(headers["X-TES-Signature"].removeprefix("0x")))
+            signable = encode_typed_data(
+                full_message=request.typed_data(self.chain_id, self.market)
+            )
+            signer = Account.recover_message(
+                signable, signature=bytes.fromhex(headers["X-TES-Signature"].removeprefix("0x"))
+            )
         except Exception:  # noqa: BLE001 (any missing or malformed part is the same refusal)
-            raise _Refused(403, "missing or malformed signed request (X-TES-Node, -Expiry, -Nonce, -Signature)") from None
+            raise _Refused(
+                403, "missing or malformed signed request (X-TES-Node, -Expiry, -Nonce, -Signature)"
+            ) from None
         now = int(time.time())
         if not now < request.expiry <= now + MAX_REQUEST_TTL_S:
             raise _Refused(403, f"request expired or valid for more than {MAX_REQUEST_TTL_S}s")
         if request.node_id not in self.node_ids():
-            raise _Refused(403, f"request is for node {request.node_id}, not one this endpoint serves")
+            raise _Refused(
+                403, f"request is for node {request.node_id}, not one this endpoint serves"
+            )
         with self._lock:
             for nonce in [n for n, exp in self._nonces.items() if exp <= now]:
                 del self._nonces[nonce]
@@ -312,5 +338,8 @@ class ResultServer(_Endpoint):
         if signer.lower() != offer.client.lower():
             raise _Refused(403, "only the job's client may fetch its result")
         if offer.archive is not None and offer.node_id != request.node_id:
-            raise _Refused(404, f"this endpoint holds node {offer.node_id}'s result, not node {request.node_id}'s")
+            raise _Refused(
+                404,
+                f"this endpoint holds node {offer.node_id}'s result, not node {request.node_id}'s",
+            )
         return offer

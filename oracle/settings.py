@@ -48,38 +48,68 @@ class Settings(BaseSettings):
 
     # chain
     rpc_url: str = "http://127.0.0.1:8545"
-    deployment: Path = Field(Path("deployments/local.json"), description="deployment record written by `ape run deploy`")
+    deployment: Path = Field(
+        Path("deployments/local.json"), description="deployment record written by `ape run deploy`"
+    )
     account: str = Field("operator", description="ape account alias of the operator key")
     passphrase_file: Path | None = None
-    confirmations: int = Field(0, ge=0, description="blocks an event must be buried under before it is acted on, and our transaction before its intent is done (a reorg before that sends it again)")
+    confirmations: int = Field(
+        0,
+        ge=0,
+        description="blocks an event must be buried under before it is acted on, and our transaction before its intent is done (a reorg before that sends it again)",
+    )
     poll_interval_s: float = Field(0.5, gt=0)
     reorg_depth: int = Field(64, ge=1, description="how far back a reorg is searched for")
-    start_block: int | None = Field(None, description="first block to ingest (default: the deployment block)")
+    start_block: int | None = Field(
+        None, description="first block to ingest (default: the deployment block)"
+    )
 
     # which licences this operator serves (empty: every node whose operator is this key)
     node_ids: list[int] = Field(default_factory=list)
 
     # economics
     min_margin: float = Field(0.0, description="claim only when payment >= cost * (1 + min_margin)")
-    compute_price_per_cpu_s: int = Field(0, ge=0, description="TES wei one CPU-second costs this node")
-    gas_limit_estimate: int = Field(600_000, description="gas of claim + proof + finalize for the cost estimate")
+    compute_price_per_cpu_s: int = Field(
+        0, ge=0, description="TES wei one CPU-second costs this node"
+    )
+    gas_limit_estimate: int = Field(
+        600_000, description="gas of claim + proof + finalize for the cost estimate"
+    )
 
     # execution
     backend: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     workers: int = Field(2, ge=1, description="jobs run at the same time")
-    claim_prefetch: int = Field(2, ge=0, description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined")
+    claim_prefetch: int = Field(
+        2,
+        ge=0,
+        description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined",
+    )
     allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
-    rlimits_only: bool = Field(False, description="bound jobs by per-process rlimits where per-job cgroups cannot be made (weaker: development machines)")
-    cgroup_parent: Path | None = Field(None, description="a cgroup v2 directory delegated to this node (systemd Delegate=yes) for the jobs' cgroups")
+    rlimits_only: bool = Field(
+        False,
+        description="bound jobs by per-process rlimits where per-job cgroups cannot be made (weaker: development machines)",
+    )
+    cgroup_parent: Path | None = Field(
+        None,
+        description="a cgroup v2 directory delegated to this node (systemd Delegate=yes) for the jobs' cgroups",
+    )
     max_bundle_mb: int = Field(64, ge=1)
-    fetch_deadline_s: float = Field(60.0, gt=0, description="a bundle download slower than this is refused")
-    allow_local_bundles: bool = Field(False, description="fetch file:// and loopback/private URIs (local networks only)")
+    fetch_deadline_s: float = Field(
+        60.0, gt=0, description="a bundle download slower than this is refused"
+    )
+    allow_local_bundles: bool = Field(
+        False, description="fetch file:// and loopback/private URIs (local networks only)"
+    )
     # node-side caps: a job asking for more is refused before any collateral is locked
-    max_time_limit_s: int = Field(3_600, ge=1, description="longest per-run time limit this node accepts")
+    max_time_limit_s: int = Field(
+        3_600, ge=1, description="longest per-run time limit this node accepts"
+    )
     max_output_mb: int = Field(1_024, ge=1, description="largest output a job may ask to write")
     max_processes: int = Field(256, ge=1, description="most processes a job may ask for")
-    proof_margin_s: int = Field(60, ge=0, description="left after a job's worst case, to get the proof mined")
+    proof_margin_s: int = Field(
+        60, ge=0, description="left after a job's worst case, to get the proof mined"
+    )
     data_dir: Path = Path(".tes-node")
     # result retention (oracle/retention.py): a result is never pruned while its job is unsettled
     result_retention_s: float = Field(
@@ -93,19 +123,33 @@ class Settings(BaseSettings):
 
     # submit
     batch_size: int = Field(20, ge=1, description="proofs relayed per transaction")
-    tx_timeout_s: float = Field(30.0, gt=0, description="wait this long for a receipt before bumping fees")
-    fee_bump: float = Field(1.25, ge=1.1, description="fee factor of each replacement of a stuck transaction")
-    max_fee_gwei: float = Field(1_000.0, gt=0, description="highest max fee per gas ever offered: a stuck transaction is bumped up to it, then waits (logged) until it is raised")
-    max_retries: int = Field(8, ge=1, description="sends of one intent whose transaction ran out of gas, before it fails")
+    tx_timeout_s: float = Field(
+        30.0, gt=0, description="wait this long for a receipt before bumping fees"
+    )
+    fee_bump: float = Field(
+        1.25, ge=1.1, description="fee factor of each replacement of a stuck transaction"
+    )
+    max_fee_gwei: float = Field(
+        1_000.0,
+        gt=0,
+        description="highest max fee per gas ever offered: a stuck transaction is bumped up to it, then waits (logged) until it is raised",
+    )
+    max_retries: int = Field(
+        8, ge=1, description="sends of one intent whose transaction ran out of gas, before it fails"
+    )
 
     # observability
     http_host: str = "127.0.0.1"
     http_port: int = Field(0, ge=0, description="results endpoint; 0 = pick a free port")
     tls_cert: Path | None = Field(None, description="PEM certificate: serve results over HTTPS")
     tls_key: Path | None = Field(None, description="PEM key of tls_cert (if not in the same file)")
-    metrics_host: str = Field("127.0.0.1", description="Prometheus /metrics bind address (loopback: operators only)")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Prometheus /metrics bind address (loopback: operators only)"
+    )
     metrics_port: int = Field(0, ge=0, description="/metrics port; 0 = pick a free port")
-    public_url: str | None = Field(None, description="results URL announced on chain (default: the bound address)")
+    public_url: str | None = Field(
+        None, description="results URL announced on chain (default: the bound address)"
+    )
     log_level: str = "INFO"
 
     config_file: Path | None = Field(None, description="TOML file with any of these settings")
@@ -148,4 +192,6 @@ class Settings(BaseSettings):
             return self.passphrase_file.read_text().strip()
         from oracle.errors import ConfigError
 
-        raise ConfigError("no passphrase: set TES_PASSPHRASE or --passphrase-file for unattended runs")
+        raise ConfigError(
+            "no passphrase: set TES_PASSPHRASE or --passphrase-file for unattended runs"
+        )

@@ -85,7 +85,17 @@ INTENT_COLUMNS = {
 # Job stages as the node sees them; the chain's status is authoritative.
 # CLAIMING covers both ways to a seat: a claim (k = 1) or accepting a drawn seat in flight.
 SEEN, CLAIMING, CLAIMED, RUNNING, EXECUTED, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
-    "seen", "claiming", "claimed", "running", "executed", "proving", "proven", "revealed", "done", "failed", "skipped"
+    "seen",
+    "claiming",
+    "claimed",
+    "running",
+    "executed",
+    "proving",
+    "proven",
+    "revealed",
+    "done",
+    "failed",
+    "skipped",
 )
 TERMINAL = (DONE, FAILED, SKIPPED)
 
@@ -155,7 +165,9 @@ class Store:
                 "ON CONFLICT(id) DO UPDATE SET block = excluded.block, block_hash = excluded.block_hash",
                 (block, block_hash),
             )
-            db.executemany("INSERT OR REPLACE INTO blocks(number, hash) VALUES (?, ?)", seen.items())
+            db.executemany(
+                "INSERT OR REPLACE INTO blocks(number, hash) VALUES (?, ?)", seen.items()
+            )
             db.execute("DELETE FROM blocks WHERE number < ?", (block - 512,))
 
     def block_hash(self, number: int) -> str | None:
@@ -164,7 +176,9 @@ class Store:
 
     def rewind(self, block: int, block_hash: str) -> None:
         with self.tx() as db:
-            db.execute("UPDATE cursor SET block = ?, block_hash = ? WHERE id = 1", (block, block_hash))
+            db.execute(
+                "UPDATE cursor SET block = ?, block_hash = ? WHERE id = 1", (block, block_hash)
+            )
             db.execute("DELETE FROM blocks WHERE number > ?", (block,))
 
     # ---------------------------------------------------------------- jobs
@@ -188,14 +202,18 @@ class Store:
     def jobs(self, *stages: str) -> list[dict[str, Any]]:
         if stages:
             marks = ", ".join("?" * len(stages))
-            rows = self._db.execute(f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY job_id", stages)
+            rows = self._db.execute(
+                f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY job_id", stages
+            )
         else:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY job_id")
         return [dict(r) for r in rows.fetchall()]
 
     def active_jobs(self) -> list[dict[str, Any]]:
         marks = ", ".join("?" * len(TERMINAL))
-        rows = self._db.execute(f"SELECT * FROM jobs WHERE stage NOT IN ({marks}) ORDER BY job_id", TERMINAL)
+        rows = self._db.execute(
+            f"SELECT * FROM jobs WHERE stage NOT IN ({marks}) ORDER BY job_id", TERMINAL
+        )
         return [dict(r) for r in rows.fetchall()]
 
     def stage_counts(self) -> dict[str, int]:
@@ -204,11 +222,15 @@ class Store:
 
     def result_jobs(self) -> list[dict[str, Any]]:
         """(job_id, stage, updated, result_hash) of every job holding a result (for retention)."""
-        rows = self._db.execute("SELECT job_id, stage, updated, result_hash FROM jobs WHERE result_hash IS NOT NULL")
+        rows = self._db.execute(
+            "SELECT job_id, stage, updated, result_hash FROM jobs WHERE result_hash IS NOT NULL"
+        )
         return [dict(r) for r in rows.fetchall()]
 
     # ---------------------------------------------------------------- intents
-    def add_intent(self, kind: str, job_id: int | None, node_id: int | None, payload: dict[str, Any]) -> int | None:
+    def add_intent(
+        self, kind: str, job_id: int | None, node_id: int | None, payload: dict[str, Any]
+    ) -> int | None:
         """Records an intent; returns None if the same claim/proof/reveal was already recorded."""
         now = time.time()
         with self.tx() as db:
@@ -224,20 +246,40 @@ class Store:
 
     def intents(self, *statuses: str) -> list[Intent]:
         marks = ", ".join("?" * len(statuses))
-        rows = self._db.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses)
+        rows = self._db.execute(
+            f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses
+        )
         return [
-            Intent(r["id"], r["kind"], r["job_id"], r["node_id"], json.loads(r["payload"]), r["status"],
-                   r["tx_hash"], r["nonce"], r["attempts"], *(r[c] for c in INTENT_COLUMNS))
+            Intent(
+                r["id"],
+                r["kind"],
+                r["job_id"],
+                r["node_id"],
+                json.loads(r["payload"]),
+                r["status"],
+                r["tx_hash"],
+                r["nonce"],
+                r["attempts"],
+                *(r[c] for c in INTENT_COLUMNS),
+            )
             for r in rows.fetchall()
         ]
 
     def intent_count(self, kind: str, job_id: int) -> int:
-        row = self._db.execute("SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id))
+        row = self._db.execute(
+            "SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id)
+        )
         return int(row.fetchone()["n"])
 
     def mark_sent(
-        self, ids: list[int], tx_hash: str, nonce: int, *, fees: dict[str, int] | None = None,
-        gas: int | None = None, bump: bool = False,
+        self,
+        ids: list[int],
+        tx_hash: str,
+        nonce: int,
+        *,
+        fees: dict[str, int] | None = None,
+        gas: int | None = None,
+        bump: bool = False,
     ) -> None:
         """A transaction for `ids` is in the mempool. A fresh send counts an attempt and starts the
         fee bumps at 0; a replacement at the same nonce (`bump`) counts a bump. The fees and gas
@@ -250,11 +292,24 @@ class Store:
                 f"UPDATE intents SET status = 'sent', tx_hash = ?, nonce = ?, {counts}, max_fee = ?, "
                 "priority_fee = ?, gas_limit = ?, sent_at = ?, block_number = NULL, block_hash = NULL, "
                 "updated = ? WHERE id = ?",
-                [(tx_hash, nonce, fees.get("maxFeePerGas"), fees.get("maxPriorityFeePerGas"), gas, now, now, i)
-                 for i in ids],
+                [
+                    (
+                        tx_hash,
+                        nonce,
+                        fees.get("maxFeePerGas"),
+                        fees.get("maxPriorityFeePerGas"),
+                        gas,
+                        now,
+                        now,
+                        i,
+                    )
+                    for i in ids
+                ],
             )
 
-    def mark_mined(self, ids: list[int], block_number: int, block_hash: str, gas_used: int | None = None) -> None:
+    def mark_mined(
+        self, ids: list[int], block_number: int, block_hash: str, gas_used: int | None = None
+    ) -> None:
         """The transaction of `ids` has a receipt in this block, not yet `confirmations` deep."""
         share = None if gas_used is None else gas_used // max(len(ids), 1)
         with self.tx() as db:
@@ -269,7 +324,9 @@ class Store:
         row = self._db.execute("SELECT MAX(nonce) AS n FROM intents").fetchone()
         return None if row["n"] is None else int(row["n"])
 
-    def finish(self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None) -> None:
+    def finish(
+        self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None
+    ) -> None:
         """`gas_used` is the whole transaction's: a batch's intents each record their share."""
         share = None if gas_used is None else gas_used // max(len(ids), 1)
         with self.tx() as db:
@@ -279,12 +336,15 @@ class Store:
             )
 
     def gas_spent(self) -> int:
-        row = self._db.execute("SELECT COALESCE(SUM(gas_used), 0) AS g FROM intents WHERE status IN ('mined', 'done')")
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(gas_used), 0) AS g FROM intents WHERE status IN ('mined', 'done')"
+        )
         return int(row.fetchone()["g"])
 
     def intents_failed(self, kind: str, job_id: int) -> bool:
         row = self._db.execute(
-            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')", (kind, job_id)
+            "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')",
+            (kind, job_id),
         ).fetchone()
         return row is not None
 

@@ -102,7 +102,11 @@ class Submitter:
         self.chain, self.store, self.key = chain, store, key
         self.max_attempts = max_attempts  # sends of one intent that ran out of gas, before it fails
         self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
-        self.max_fee_wei, self.confirmations, self.bumps_per_flush = max_fee_wei, confirmations, bumps_per_flush
+        self.max_fee_wei, self.confirmations, self.bumps_per_flush = (
+            max_fee_wei,
+            confirmations,
+            bumps_per_flush,
+        )
         self.on_gas = on_gas or (lambda kind, gas: None)
         self._nonce: int | None = None
         self._capped: set[str] = set()  # tx hashes whose fee-cap error was logged
@@ -133,15 +137,25 @@ class Submitter:
             except TransactionNotFound:
                 tx = None
             if tx is None:
-                log.info("intent(s) %s (%s job %s): tx %s not mined; back to pending",
-                         ",".join(str(i.id) for i in group), first.kind, first.job_id, tx_hash)
+                log.info(
+                    "intent(s) %s (%s job %s): tx %s not mined; back to pending",
+                    ",".join(str(i.id) for i in group),
+                    first.kind,
+                    first.job_id,
+                    tx_hash,
+                )
                 self.store.finish([i.id for i in group], "pending")
                 continue
             # Still in the mempool: bump it once it has waited long enough (after a restart too).
             if first.sent_at is None or time.time() - first.sent_at >= self.tx_timeout_s:
-                fees = {"maxFeePerGas": first.max_fee if first.max_fee is not None else int(tx.get("maxFeePerGas", 0)),
-                        "maxPriorityFeePerGas": first.priority_fee if first.priority_fee is not None
-                        else int(tx.get("maxPriorityFeePerGas", 0))}
+                fees = {
+                    "maxFeePerGas": first.max_fee
+                    if first.max_fee is not None
+                    else int(tx.get("maxFeePerGas", 0)),
+                    "maxPriorityFeePerGas": first.priority_fee
+                    if first.priority_fee is not None
+                    else int(tx.get("maxPriorityFeePerGas", 0)),
+                }
                 gas = first.gas_limit or int(tx["gas"])
                 nonce = first.nonce if first.nonce is not None else int(tx["nonce"])
                 self._bump(group, self._call(group), gas, nonce, fees, tx_hash, first.bumps)
@@ -160,7 +174,9 @@ class Submitter:
         def canonical_hash(number: int) -> str | None:
             if number not in canonical:
                 try:
-                    canonical[number] = _hex(w3.eth.get_block(number)["hash"]) if number <= head else None
+                    canonical[number] = (
+                        _hex(w3.eth.get_block(number)["hash"]) if number <= head else None
+                    )
                 except BlockNotFound:
                     canonical[number] = None
             return canonical[number]
@@ -173,33 +189,62 @@ class Submitter:
                 receipt = w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
                 receipt = None
-            if receipt is not None and canonical_hash(int(receipt["blockNumber"])) != _hex(receipt["blockHash"]):
+            if receipt is not None and canonical_hash(int(receipt["blockNumber"])) != _hex(
+                receipt["blockHash"]
+            ):
                 receipt = None  # a receipt from a block that was replaced
             if receipt is None:
                 self.touched.update(i.job_id for i in group if i.job_id is not None)
                 try:
                     w3.eth.get_transaction(tx_hash)
-                    back = "sent"  # the reorg put it back in the mempool: its receipt is awaited again
+                    back = (
+                        "sent"  # the reorg put it back in the mempool: its receipt is awaited again
+                    )
                 except TransactionNotFound:
                     back = "pending"  # sent again if the chain check still needs it
-                log.warning("reorg: %s x%d for job(s) %s (tx %s, block %s) is no longer in the chain; back to %s",
-                            first.kind, len(ids), jobs, tx_hash, first.block_number, back)
+                log.warning(
+                    "reorg: %s x%d for job(s) %s (tx %s, block %s) is no longer in the chain; back to %s",
+                    first.kind,
+                    len(ids),
+                    jobs,
+                    tx_hash,
+                    first.block_number,
+                    back,
+                )
                 self.store.finish(ids, back, "reorged out")
                 continue
             number, block_hash = int(receipt["blockNumber"]), _hex(receipt["blockHash"])
             if receipt["status"] != 1:
-                log.warning("reorg: %s x%d for job(s) %s (tx %s) was mined again in block %d and reverted",
-                            first.kind, len(ids), jobs, tx_hash, number)
+                log.warning(
+                    "reorg: %s x%d for job(s) %s (tx %s) was mined again in block %d and reverted",
+                    first.kind,
+                    len(ids),
+                    jobs,
+                    tx_hash,
+                    number,
+                )
                 self.store.finish(ids, "failed", "reverted after a reorg", int(receipt["gasUsed"]))
                 self.touched.update(i.job_id for i in group if i.job_id is not None)
                 continue
             if (number, block_hash) != (first.block_number, first.block_hash):
-                log.info("reorg: %s for job(s) %s (tx %s) moved from block %s to block %d",
-                         first.kind, jobs, tx_hash, first.block_number, number)
+                log.info(
+                    "reorg: %s for job(s) %s (tx %s) moved from block %s to block %d",
+                    first.kind,
+                    jobs,
+                    tx_hash,
+                    first.block_number,
+                    number,
+                )
                 self.store.mark_mined(ids, number, block_hash, int(receipt["gasUsed"]))
             if head - number >= self.confirmations:
                 self.store.finish(ids, "done", None, int(receipt["gasUsed"]))
-                log.debug("%s x%d for job(s) %s confirmed (%d blocks)", first.kind, len(ids), jobs, head - number)
+                log.debug(
+                    "%s x%d for job(s) %s confirmed (%d blocks)",
+                    first.kind,
+                    len(ids),
+                    jobs,
+                    head - number,
+                )
 
     # ---------------------------------------------------------------- sending
     def flush(self, still_needed: Callable[[Intent], bool]) -> int:
@@ -227,7 +272,10 @@ class Submitter:
             group = [i for i in ready if i.kind == kind]
             for key in sorted({_batch_key(i) for i in group}):
                 same = [i for i in group if _batch_key(i) == key]
-                groups += [same[start : start + self.batch_size] for start in range(0, len(same), self.batch_size)]
+                groups += [
+                    same[start : start + self.batch_size]
+                    for start in range(0, len(same), self.batch_size)
+                ]
         if not groups:
             return 0
         # Pipelined: every transaction is sent (consecutive nonces, one fee quote) before any receipt
@@ -264,15 +312,24 @@ class Submitter:
             return m.functions.settleAndWithdraw([i.job_id for i in intents])
         if kind == "reveal":
             return m.functions.reveal(
-                [(i.job_id, i.node_id, bytes.fromhex(i.payload["result"]), bytes.fromhex(i.payload["salt"]))
-                 for i in intents]
+                [
+                    (
+                        i.job_id,
+                        i.node_id,
+                        bytes.fromhex(i.payload["result"]),
+                        bytes.fromhex(i.payload["salt"]),
+                    )
+                    for i in intents
+                ]
             )
         if kind in ("finalize", "expire", "draw", "redraw"):
             return getattr(m.functions, kind)(intents[0].job_id)
         if kind == "accept_operator":
             return self.chain.registry.functions.acceptOperator(intents[0].node_id)
         if kind == "announce":
-            return self.chain.registry.functions.announceEndpoint(intents[0].node_id, intents[0].payload["url"])
+            return self.chain.registry.functions.announceEndpoint(
+                intents[0].node_id, intents[0].payload["url"]
+            )
         if kind == "heartbeat":
             return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
         raise SubmitError(f"unknown intent kind {kind!r}")
@@ -296,14 +353,38 @@ class Submitter:
         tx_hash = self._sign_send(call, ids, gas, nonce, fees)
         return intents, call, gas, nonce, fees, tx_hash
 
-    def _sign_send(self, call: Any, ids: list[int], gas: int, nonce: int, fees: dict[str, int], bump: bool = False) -> str:
-        tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas, "chainId": self.chain.chain_id, **fees})
+    def _sign_send(
+        self,
+        call: Any,
+        ids: list[int],
+        gas: int,
+        nonce: int,
+        fees: dict[str, int],
+        bump: bool = False,
+    ) -> str:
+        tx = call.build_transaction(
+            {
+                "from": self.address,
+                "nonce": nonce,
+                "gas": gas,
+                "chainId": self.chain.chain_id,
+                **fees,
+            }
+        )
         signed = self.key.sign_transaction(tx)
         tx_hash = _hex(self.chain.w3.eth.send_raw_transaction(signed.raw_transaction))
         self.store.mark_sent(ids, tx_hash, nonce, fees=fees, gas=gas, bump=bump)
         return tx_hash
 
-    def _settle(self, intents: list[Intent], call: Any, gas: int, nonce: int, fees: dict[str, int], tx_hash: str) -> bool:
+    def _settle(
+        self,
+        intents: list[Intent],
+        call: Any,
+        gas: int,
+        nonce: int,
+        fees: dict[str, int],
+        tx_hash: str,
+    ) -> bool:
         """Waits for the receipt, replacing the transaction with higher fees after each
         `tx_timeout_s` without one (at most `bumps_per_flush` times here); False if it is still
         unmined (left 'sent': the next flush's recover() looks again and bumps on)."""
@@ -311,12 +392,19 @@ class Submitter:
         bumps = 0
         while True:
             try:
-                receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.tx_timeout_s, poll_latency=0.2)
+                receipt = w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=self.tx_timeout_s, poll_latency=0.2
+                )
                 break
             except TimeExhausted:
                 if bumps >= self.bumps_per_flush:
-                    log.warning("%s tx %s at nonce %d still not mined after %d fee bumps; looked at again next step",
-                                intents[0].kind, tx_hash, nonce, bumps)
+                    log.warning(
+                        "%s tx %s at nonce %d still not mined after %d fee bumps; looked at again next step",
+                        intents[0].kind,
+                        tx_hash,
+                        nonce,
+                        bumps,
+                    )
                     return False
                 replaced = self._bump(intents, call, gas, nonce, fees, tx_hash, bumps)
                 if replaced is None:
@@ -337,24 +425,60 @@ class Submitter:
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
         jobs = ",".join(str(i.job_id) for i in intents)
-        if not ok and gas and used >= gas * 0.95 and max(i.attempts for i in intents) + 1 < self.max_attempts:
+        if (
+            not ok
+            and gas
+            and used >= gas * 0.95
+            and max(i.attempts for i in intents) + 1 < self.max_attempts
+        ):
             # Out of gas: the estimate was taken before other replicas' transactions changed what this
             # one does (the last reveal of a round settles and pays it). Back to pending: the next
             # flush asks the chain whether it is still needed and estimates again.
-            log.warning("%s x%d for job(s) %s ran out of gas (%d of %d): retrying", kind, len(ids), jobs, used, gas)
+            log.warning(
+                "%s x%d for job(s) %s ran out of gas (%d of %d): retrying",
+                kind,
+                len(ids),
+                jobs,
+                used,
+                gas,
+            )
             self.store.finish(ids, "pending", "out of gas", used)
             return
         if ok and self.confirmations > 0:
             number = int(receipt["blockNumber"])
             self.store.mark_mined(ids, number, _hex(receipt["blockHash"]), used)
-            log.info("%s x%d for job(s) %s: mined in block %d, gas %d of %s; done after %d confirmations",
-                     kind, len(ids), jobs, number, used, gas, self.confirmations)
+            log.info(
+                "%s x%d for job(s) %s: mined in block %d, gas %d of %s; done after %d confirmations",
+                kind,
+                len(ids),
+                jobs,
+                number,
+                used,
+                gas,
+                self.confirmations,
+            )
             return
         self.store.finish(ids, "done" if ok else "failed", None if ok else "reverted", used)
-        log.info("%s x%d for job(s) %s: %s, gas %d of %s", kind, len(ids), jobs, "mined" if ok else "REVERTED", used, gas)
+        log.info(
+            "%s x%d for job(s) %s: %s, gas %d of %s",
+            kind,
+            len(ids),
+            jobs,
+            "mined" if ok else "REVERTED",
+            used,
+            gas,
+        )
 
-    def _bump(self, intents: list[Intent], call: Any, gas: int, nonce: int, fees: dict[str, int], tx_hash: str,
-              bumps: int) -> tuple[dict[str, int], str] | None:
+    def _bump(
+        self,
+        intents: list[Intent],
+        call: Any,
+        gas: int,
+        nonce: int,
+        fees: dict[str, int],
+        tx_hash: str,
+        bumps: int,
+    ) -> tuple[dict[str, int], str] | None:
         """Replaces the stuck transaction at `nonce` with higher fees: (fees, new hash), or None
         when it cannot be (at the fee cap: an error naming the setting; the node refused the
         replacement, e.g. the old one was just mined) and the transaction keeps waiting."""
@@ -363,25 +487,49 @@ class Submitter:
         if new is None:
             if tx_hash not in self._capped:
                 self._capped.add(tx_hash)
-                log.error("%s tx %s at nonce %d is not mined and its max fee (%s) cannot be raised: the cap is "
-                          "max_fee_gwei = %g (TES_MAX_FEE_GWEI); raise it to get this and every later transaction "
-                          "mined. It keeps waiting.", kind, tx_hash, nonce, _gwei(fees.get("maxFeePerGas", 0)),
-                          self.max_fee_wei / GWEI)
+                log.error(
+                    "%s tx %s at nonce %d is not mined and its max fee (%s) cannot be raised: the cap is "
+                    "max_fee_gwei = %g (TES_MAX_FEE_GWEI); raise it to get this and every later transaction "
+                    "mined. It keeps waiting.",
+                    kind,
+                    tx_hash,
+                    nonce,
+                    _gwei(fees.get("maxFeePerGas", 0)),
+                    self.max_fee_wei / GWEI,
+                )
             return None
-        log.warning("%s tx %s stuck after %.0fs: replacing at nonce %d with max fee %s (bump %d)",
-                    kind, tx_hash, self.tx_timeout_s, nonce, _gwei(new["maxFeePerGas"]), bumps + 1)
+        log.warning(
+            "%s tx %s stuck after %.0fs: replacing at nonce %d with max fee %s (bump %d)",
+            kind,
+            tx_hash,
+            self.tx_timeout_s,
+            nonce,
+            _gwei(new["maxFeePerGas"]),
+            bumps + 1,
+        )
         try:
             return new, self._sign_send(call, [i.id for i in intents], gas, nonce, new, bump=True)
         except (ValueError, Web3Exception) as err:
-            log.warning("replacing %s tx %s at nonce %d refused (%s): it keeps waiting", kind, tx_hash, nonce, err)
+            log.warning(
+                "replacing %s tx %s at nonce %d refused (%s): it keeps waiting",
+                kind,
+                tx_hash,
+                nonce,
+                err,
+            )
             return None
 
     def _bumped(self, fees: dict[str, int]) -> dict[str, int] | None:
         """`fees` raised by `fee_bump` (or to the current quote, if higher), at most to the cap;
         None if the cap leaves no room for a replacement the mempool would accept."""
-        old_max, old_tip = int(fees.get("maxFeePerGas", 0)), int(fees.get("maxPriorityFeePerGas", 0))
+        old_max, old_tip = (
+            int(fees.get("maxFeePerGas", 0)),
+            int(fees.get("maxPriorityFeePerGas", 0)),
+        )
         quote = self._fees()
-        new_max = min(max(int(old_max * self.fee_bump) + 1, quote["maxFeePerGas"]), self.max_fee_wei)
+        new_max = min(
+            max(int(old_max * self.fee_bump) + 1, quote["maxFeePerGas"]), self.max_fee_wei
+        )
         new_tip = min(max(int(old_tip * self.fee_bump) + 1, quote["maxPriorityFeePerGas"]), new_max)
         if new_max < old_max * MIN_REPLACEMENT or new_max <= old_max:
             return None
@@ -396,11 +544,19 @@ class Submitter:
         if expected is not None and chain_nonce < expected and self._nonce is not None:
             # A transaction we saw mined is gone (a reorg dropped it): reusing our count would leave a
             # nonce gap that blocks every later transaction. The chain is the truth.
-            log.warning("chain nonce %d is behind ours (%d): a reorg dropped a transaction", chain_nonce, expected)
+            log.warning(
+                "chain nonce %d is behind ours (%d): a reorg dropped a transaction",
+                chain_nonce,
+                expected,
+            )
         elif expected is not None and chain_nonce > expected:
-            log.warning("the nonce of %s moved by someone else: the chain's pending nonce is %d but this node "
-                        "expected %d; another process or wallet is sending with this key (run one node per key)",
-                        self.address, chain_nonce, expected)
+            log.warning(
+                "the nonce of %s moved by someone else: the chain's pending nonce is %d but this node "
+                "expected %d; another process or wallet is sending with this key (run one node per key)",
+                self.address,
+                chain_nonce,
+                expected,
+            )
         self._nonce = chain_nonce
         return self._nonce
 
@@ -410,8 +566,11 @@ class Submitter:
         tip = max(w3.eth.max_priority_fee, 0) if base else 0
         max_fee = 2 * base + tip + 1
         if max_fee > self.max_fee_wei:
-            log.warning("fee quote %s is above max_fee_gwei = %g: sending at the cap (it may wait)",
-                        _gwei(max_fee), self.max_fee_wei / GWEI)
+            log.warning(
+                "fee quote %s is above max_fee_gwei = %g: sending at the cap (it may wait)",
+                _gwei(max_fee),
+                self.max_fee_wei / GWEI,
+            )
             max_fee = self.max_fee_wei
         return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee)}
 

@@ -24,15 +24,48 @@ def _strategies(_ctx: Any, _param: Any, value: str) -> tuple[str, ...]:
     return names
 
 
-@click.command(cls=ConnectedProviderCommand, short_help="Play every attack strategy against honest work")
+@click.command(
+    cls=ConnectedProviderCommand, short_help="Play every attack strategy against honest work"
+)
 @network_option(default="ethereum:local:test")
 @click.option("--epochs", default=SimConfig.epochs, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--k1-jobs", default=SimConfig.k1_jobs, show_default=True, type=click.IntRange(0, 50), help="k = 1 jobs per epoch (honest clients).")
-@click.option("--k3-jobs", default=SimConfig.k3_jobs, show_default=True, type=click.IntRange(0, 50), help="k = 3 jobs per epoch (honest clients).")
-@click.option("--honest-nodes", default=SimConfig.honest_nodes, show_default=True, type=click.IntRange(4, 50))
-@click.option("--tes-per-eth", default=SimConfig.tes_per_eth, show_default=True, type=click.IntRange(0), help="Price used to charge ETH spent (gas, licences) in TES.")
-@click.option("--strategies", default="", callback=_strategies, help=f"Comma-separated subset (default all): {', '.join(STRATEGIES)}.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("docs"), show_default=True)
+@click.option(
+    "--k1-jobs",
+    default=SimConfig.k1_jobs,
+    show_default=True,
+    type=click.IntRange(0, 50),
+    help="k = 1 jobs per epoch (honest clients).",
+)
+@click.option(
+    "--k3-jobs",
+    default=SimConfig.k3_jobs,
+    show_default=True,
+    type=click.IntRange(0, 50),
+    help="k = 3 jobs per epoch (honest clients).",
+)
+@click.option(
+    "--honest-nodes", default=SimConfig.honest_nodes, show_default=True, type=click.IntRange(4, 50)
+)
+@click.option(
+    "--tes-per-eth",
+    default=SimConfig.tes_per_eth,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Price used to charge ETH spent (gas, licences) in TES.",
+)
+@click.option(
+    "--strategies",
+    default="",
+    callback=_strategies,
+    help=f"Comma-separated subset (default all): {', '.join(STRATEGIES)}.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs"),
+    show_default=True,
+)
 @click.option("--no-write", is_flag=True, help="Print the results only.")
 def cli(provider: Any, epochs: int, k1_jobs: int, k3_jobs: int, honest_nodes: int, tes_per_eth: int,
         strategies: tuple[str, ...], out_dir: Path, no_write: bool) -> None:  # fmt: skip
@@ -43,7 +76,9 @@ def cli(provider: Any, epochs: int, k1_jobs: int, k3_jobs: int, honest_nodes: in
     from rich.console import Console
 
     if not provider.network.is_local:
-        raise click.UsageError("the simulation deploys with test accounts and snapshots: use a local network")
+        raise click.UsageError(
+            "the simulation deploys with test accounts and snapshots: use a local network"
+        )
     # ape replays every transaction with a call trace only to print console.log lines; none here.
     ape_ethereum.provider._post_send_transaction = lambda tx, receipt: None
     console = Console()

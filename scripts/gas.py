@@ -74,7 +74,10 @@ TARGETS = {
 # Scenario key in the report -> (headline key, title). Order is the order of docs/gas.md.
 SCENARIOS = {
     "k1_single": ("k1_single_total", "k = 1 job alone (approve, warm network)"),
-    "k1_single_keeper": ("k1_single_keeper_total", "k = 1 job alone, settled by a keeper (finalize, withdrawals)"),
+    "k1_single_keeper": (
+        "k1_single_keeper_total",
+        "k = 1 job alone, settled by a keeper (finalize, withdrawals)",
+    ),
     "k1_single_permit": ("k1_single_permit_total", "k = 1 job alone, funded by permit"),
     "k1_first_job_ever": ("k1_first_job_ever_total", "k = 1: first job ever on the network"),
     "k1_new_client": ("k1_new_client_total", "k = 1 job alone, a client's first job"),
@@ -410,7 +413,9 @@ class Bench:
     def signed_batch(self, n: NodeKeys, jobs: Sequence[tuple[int, bytes, bytes]]) -> tuple:
         """The completions of node `n` for `jobs` [(job, result, salt)] under one signature."""
         items = [(job, n.id, commitment_of(job, n.id, result, salt)) for job, result, salt in jobs]
-        sig = sign_proof_batch(n.operator.private_key, self.chain.chain_id, str(self.d.market.address), items)
+        sig = sign_proof_batch(
+            n.operator.private_key, self.chain.chain_id, str(self.d.market.address), items
+        )
         return (items, sig)
 
     def reveal(self, scn: str, job: int, n: NodeKeys, result: bytes, salt: bytes) -> Any:
@@ -474,7 +479,14 @@ class Bench:
         if keeper:
             self.step(scn, "finalize", "keeper", m.finalize, job, sender=self.r.keeper)
         else:
-            self.step(scn, "settleAndWithdraw (1 job)", "operator", m.settleAndWithdraw, [job], sender=n.operator)
+            self.step(
+                scn,
+                "settleAndWithdraw (1 job)",
+                "operator",
+                m.settleAndWithdraw,
+                [job],
+                sender=n.operator,
+            )
         self.payout(scn, [("node owner", n.owner), ("keeper", self.r.keeper), ("client", client)])
 
     def k1_steady(self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int) -> int:
@@ -492,10 +504,14 @@ class Bench:
         for start in range(0, jobs, batch):
             chunk = ids[start : start + batch]
             # One operator: one signature over the whole batch.
-            proofs = [self.signed_batch(n, [(j, j.to_bytes(32, "big"), b"\x02" * 32) for j in chunk])]
+            proofs = [
+                self.signed_batch(n, [(j, j.to_bytes(32, "big"), b"\x02" * 32) for j in chunk])
+            ]
             trace_key = f"proof batch of {batch}" if len(chunk) == batch else None
             receipt = self._send(trace_key, m.submitProofs, proofs, sender=r.keeper)
-            self._record(scn, f"submitProofs (relayed, {batch} per tx, 1 signature)", "keeper", receipt)
+            self._record(
+                scn, f"submitProofs (relayed, {batch} per tx, 1 signature)", "keeper", receipt
+            )
             if len(chunk) == batch:
                 batch_gas = receipt.gas_used
         self.advance(WINDOWS["disputeWindow"] + 1)

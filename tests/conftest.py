@@ -207,7 +207,10 @@ def sign_proof(market, chain):
     def _sign(operator, job_id, node_id, commitment, chain_id=None, verifying_contract=None):
         items = [(job_id, node_id, commitment)]
         sig = sign_proof_batch(
-            operator.private_key, chain_id or chain.chain_id, verifying_contract or market.address, items
+            operator.private_key,
+            chain_id or chain.chain_id,
+            verifying_contract or market.address,
+            items,
         )
         return (items, sig)
 

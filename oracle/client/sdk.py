@@ -263,7 +263,9 @@ class Client:
             from_block=self.chain.deployment_block, argument_filters={"jobId": job_id}
         )
         if not logs:
-            raise ClientError(f"job {job_id}: no JobCreated event from block {self.chain.deployment_block}")
+            raise ClientError(
+                f"job {job_id}: no JobCreated event from block {self.chain.deployment_block}"
+            )
         return bytes(logs[0]["args"]["bundleHash"])
 
     def chain_time(self) -> int:
@@ -408,8 +410,14 @@ class Client:
             raise ClientError(f"job {view.job_id}'s result was overturned by a jury: there is none to fetch"
                               " (your payment was refunded: `tes-client withdraw`)")  # fmt: skip
         if view.job.round >= 1:
-            why = "disputed" if view.single else "re-run by a larger drawn round (its replicas disagreed)"
-            raise ClientError(f"job {view.job_id} is {why} ({view.status.label}): wait for the verdict")
+            why = (
+                "disputed"
+                if view.single
+                else "re-run by a larger drawn round (its replicas disagreed)"
+            )
+            raise ClientError(
+                f"job {view.job_id} is {why} ({view.status.label}): wait for the verdict"
+            )
         when = (
             "once it is proven (accepted)"
             if view.single

@@ -67,7 +67,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for name, r in strategies.items():
         profit = r["profit_vs_honest"]
-        lines.append(f"| `{name}` | {profit:+.4f} | {verdict(name, profit)} | {r.get('why', '')} | {_detail(r['detail'])} |")
+        lines.append(
+            f"| `{name}` | {profit:+.4f} | {verdict(name, profit)} | {r.get('why', '')} | {_detail(r['detail'])} |"
+        )
     lines += ["", *_majority_section(strategies), "", *_parameters(p), "", *_reproduce()]
     return "\n".join(lines) + "\n"
 
@@ -92,7 +94,7 @@ def _majority_section(strategies: dict[str, Any]) -> list[str]:
         "fraction 3s^2 - 2s^3 of rounds. The `sybil_*` and `jury_capture` strategies then commit one",
         "uncomputed result on both seats to out-vote the honest one. They no longer win it: a round",
         "with a majority and a dissent escalates to 2k + 1 fresh seats drawn from nodes and keys that",
-        "never sat in the job (docs/protocol.md, \"Seat-majority capture and escalation\"), whose",
+        'never sat in the job (docs/protocol.md, "Seat-majority capture and escalation"), whose',
         "verdict judges every seat: the lying seats are seized and their collateral pays the fresh",
         "jurors. To win, the owner must also hold a majority of the 7 (then 15) fresh seats with the",
         "licences it has left; below about half of the stake that is rare, and each failed attempt",

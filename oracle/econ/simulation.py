@@ -95,7 +95,9 @@ def run_prefix(w: World, strategy: Strategy, actor: Actor, cfg: SimConfig, epoch
         w.create_job(w.clients[(i + 1) % 2], 3, cfg.payment, cfg.collateral)
     # k = 1 jobs are first-come; the simulation hands them round-robin to the nodes able to serve,
     # starting with the attacker's: a strategy that never held a job would show 0 and prove nothing.
-    ordered = [n for n in w.nodes.values() if actor.owns(n.id)] + [n for n in w.nodes.values() if not actor.owns(n.id)]
+    ordered = [n for n in w.nodes.values() if actor.owns(n.id)] + [
+        n for n in w.nodes.values() if not actor.owns(n.id)
+    ]
     servers = [n for n in ordered if w.can_claim(n)]
     k1 = [j for j in w.jobs if w.d.market.job(j).k == 1 and j not in w.failing]
     for i, job_id in enumerate(k1):
@@ -121,7 +123,9 @@ def _rewind(chain: Any, timestamp: int) -> None:
     chain.provider.evm_backend.time_travel(max(timestamp, head + 2))  # mines one block
 
 
-def run_strategy(w: World, strategy: Strategy, cfg: SimConfig, log: Callable[[str], None]) -> dict[str, Any]:
+def run_strategy(
+    w: World, strategy: Strategy, cfg: SimConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
     chain = w.chain
     actor = strategy.setup(w, cfg)
     honest_policies = {n.id: Policy() for n in actor.nodes}
@@ -163,7 +167,13 @@ def run_strategy(w: World, strategy: Strategy, cfg: SimConfig, log: Callable[[st
     }
 
 
-def simulate(project: Any, accounts: Any, chain: Any, cfg: SimConfig, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def simulate(
+    project: Any,
+    accounts: Any,
+    chain: Any,
+    cfg: SimConfig,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Runs every strategy of `cfg` for `cfg.epochs` epochs; returns the docs/econ.json report."""
     began = time.monotonic()
     w = build_world(project, accounts, chain, cfg)
@@ -181,7 +191,16 @@ def simulate(project: Any, accounts: Any, chain: Any, cfg: SimConfig, log: Calla
     return {
         "parameters": {
             **cfg.as_json(),
-            "market": {name: getattr(m, name) for name in ("protocolFeeBps", "keeperBountyBps", "minCollateralBps", "disputeReplicas", "acceptWindow")},
+            "market": {
+                name: getattr(m, name)
+                for name in (
+                    "protocolFeeBps",
+                    "keeperBountyBps",
+                    "minCollateralBps",
+                    "disputeReplicas",
+                    "acceptWindow",
+                )
+            },
             "min_stake": DEFAULTS.min_stake / E18,
             "initial_emission_per_epoch": DEFAULTS.initial_emission / E18,
             "epoch_length_s": DEFAULTS.epoch_length,

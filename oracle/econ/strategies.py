@@ -22,7 +22,9 @@ from oracle.protocol import SeatState
 def _seats_held(w: World, actor: Actor, job_id: int) -> tuple[int, int]:
     """(seats of the job's current round the actor holds, seats of that round), live seats only."""
     job = w.d.market.job(job_id)
-    live = [s for s in w.seats(job_id) if s.round == job.round and SeatState(s.state).holds_collateral]
+    live = [
+        s for s in w.seats(job_id) if s.round == job.round and SeatState(s.state).holds_collateral
+    ]
     return sum(1 for s in live if actor.owns(s.nodeId)), len(live)
 
 
@@ -82,7 +84,10 @@ class WashTrading(Strategy):
     minus the fee, the fee comes back only as the node's work share of the epoch's fees."""
 
     def __init__(self, jobs: int = 2):
-        super().__init__("wash_trading", "a self-paid job returns at most its own fee as work share; emission pays availability only")
+        super().__init__(
+            "wash_trading",
+            "a self-paid job returns at most its own fee as work share; emission pays availability only",
+        )
         self.jobs = jobs
 
     def setup(self, w: World, cfg: Any) -> Actor:
@@ -95,7 +100,9 @@ class WashTrading(Strategy):
 
     def branch(self, w: World, actor: Actor, epoch: int) -> None:
         for _ in range(self.jobs):
-            job_id = w.create_job(self.client, 1, self.cfg.payment, self.cfg.collateral, verify=False)
+            job_id = w.create_job(
+                self.client, 1, self.cfg.payment, self.cfg.collateral, verify=False
+            )
             w.claim(job_id, actor.nodes[0])
             self.count("self_paid_jobs")
 
@@ -149,7 +156,12 @@ class JuryCapture(Strategy):
     with a jury majority its jurors vote the result down (overturn), otherwise they vote honestly."""
 
     def __init__(self, share_pct: int = 20):
-        super().__init__("jury_capture", "juries are drawn by stake from a later block; a split jury escalates to 7 fresh jurors; a lost dispute pays its bond to them", share_pct / 100, 2)
+        super().__init__(
+            "jury_capture",
+            "juries are drawn by stake from a later block; a split jury escalates to 7 fresh jurors; a lost dispute pays its bond to them",
+            share_pct / 100,
+            2,
+        )
 
     def setup(self, w: World, cfg: Any) -> Actor:
         actor = super().setup(w, cfg)
@@ -185,7 +197,10 @@ class SilentPolicy(_Deviant):
 
 class SilentJuror(Strategy):
     def __init__(self):
-        super().__init__("silent_juror", "a round settles on the seats that revealed; an accepted seat that never commits is seized")
+        super().__init__(
+            "silent_juror",
+            "a round settles on the seats that revealed; an accepted seat that never commits is seized",
+        )
 
     def install(self, w: World, actor: Actor) -> None:
         for n in actor.nodes:
@@ -208,7 +223,12 @@ class ClientNoShowReplica(Strategy):
     deliver, hoping the round fails and refunds the payment."""
 
     def __init__(self, jobs: int = 2):
-        super().__init__("client_noshow_replica", "seized collateral pays the seats that were right, never the client; a failed round refunds only the payment", 0.25, 2)
+        super().__init__(
+            "client_noshow_replica",
+            "seized collateral pays the seats that were right, never the client; a failed round refunds only the payment",
+            0.25,
+            2,
+        )
         self.jobs = jobs
 
     def setup(self, w: World, cfg: Any) -> Actor:
@@ -238,7 +258,10 @@ class LazyPolicy(_Deviant):
 
 class LazyCopier(Strategy):
     def __init__(self):
-        super().__init__("lazy_copier", "commit-reveal and the salted k = 1 commitment leave nothing to copy; a guess is out-voted or disputed and seized")
+        super().__init__(
+            "lazy_copier",
+            "commit-reveal and the salted k = 1 commitment leave nothing to copy; a guess is out-voted or disputed and seized",
+        )
 
     def install(self, w: World, actor: Actor) -> None:
         for n in actor.nodes:
@@ -249,7 +272,11 @@ class FreeDisputer(Strategy):
     """Disputes every k = 1 result without re-running it, betting that no jury forms."""
 
     def __init__(self):
-        super().__init__("free_disputer", "a jury is drawn and upholds a correct result: the bond pays the jurors", licences=0)
+        super().__init__(
+            "free_disputer",
+            "a jury is drawn and upholds a correct result: the bond pays the jurors",
+            licences=0,
+        )
 
     def setup(self, w: World, cfg: Any) -> Actor:
         wallet = w.new_client(0)
@@ -269,7 +296,11 @@ class OperatorHijack(Strategy):
     serves (and heartbeats for) its licence."""
 
     def __init__(self):
-        super().__init__("operator_hijack", "binding is two-step: the key never accepts, so the licence has no operator, cannot activate and earns nothing", licences=0)
+        super().__init__(
+            "operator_hijack",
+            "binding is two-step: the key never accepts, so the licence has no operator, cannot activate and earns nothing",
+            licences=0,
+        )
 
     def setup(self, w: World, cfg: Any) -> Actor:
         owner = w.new_account()
@@ -291,8 +322,12 @@ class OperatorHijack(Strategy):
             reg.activate(node_id, sender=actor.owner)
         except Exception:  # noqa: BLE001 - expected: NodeRegistryNoOperator
             self.count("activate_reverted")
-        self.counters["operator_bound"] = int(reg.operatorOf(node_id) == self.victim.operator.address)
-        self.counters["pending_operator_is_victim"] = int(reg.pendingOperatorOf(node_id) == self.victim.operator.address)
+        self.counters["operator_bound"] = int(
+            reg.operatorOf(node_id) == self.victim.operator.address
+        )
+        self.counters["pending_operator_is_victim"] = int(
+            reg.pendingOperatorOf(node_id) == self.victim.operator.address
+        )
 
 
 class GriefingClient(Strategy):
@@ -300,7 +335,11 @@ class GriefingClient(Strategy):
     fails; the node that runs it commits the deterministic failure result and is paid."""
 
     def __init__(self):
-        super().__init__("griefing_client", "cancelling refunds only the payment; a failing bundle is still work, paid to the node", licences=0)
+        super().__init__(
+            "griefing_client",
+            "cancelling refunds only the payment; a failing bundle is still work, paid to the node",
+            licences=0,
+        )
 
     def setup(self, w: World, cfg: Any) -> Actor:
         wallet = w.new_client(0)

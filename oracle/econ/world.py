@@ -100,12 +100,22 @@ class Policy:
 
 
 class World:
-    def __init__(self, d: Deployment, chain: Any, deployer: Any, treasury: Any, keeper: Any, accounts: Any):
-        self.d, self.chain, self.deployer, self.treasury, self.keeper = d, chain, deployer, treasury, keeper
+    def __init__(
+        self, d: Deployment, chain: Any, deployer: Any, treasury: Any, keeper: Any, accounts: Any
+    ):
+        self.d, self.chain, self.deployer, self.treasury, self.keeper = (
+            d,
+            chain,
+            deployer,
+            treasury,
+            keeper,
+        )
         self._accounts = accounts
         self.nodes: dict[int, Node] = {}
         self.policies: dict[int, Policy] = {}  # node id -> owner's behaviour
-        self.commits: dict[tuple[int, int], tuple[bytes, bytes]] = {}  # (job, node) -> (result, salt)
+        self.commits: dict[
+            tuple[int, int], tuple[bytes, bytes]
+        ] = {}  # (job, node) -> (result, salt)
         self.jobs: list[int] = []  # jobs of the current epoch still to drive
         self.verifiers: dict[int, Any] = {}  # k = 1 job -> the client who checks it and disputes
         self.disputers: list[Callable[[World, int], Any | None]] = []
@@ -126,7 +136,12 @@ class World:
 
     def load(self, saved: tuple) -> None:
         jobs, commits, verifiers, failing, declined, acted, policies, disputers = saved
-        self.jobs, self.commits, self.verifiers, self.failing = list(jobs), dict(commits), dict(verifiers), set(failing)
+        self.jobs, self.commits, self.verifiers, self.failing = (
+            list(jobs),
+            dict(commits),
+            dict(verifiers),
+            set(failing),
+        )
         self._declined, self._acted = set(declined), set(acted)
         self.policies, self.disputers = dict(policies), list(disputers)
 
@@ -143,7 +158,9 @@ class World:
         self.token.approve(self.d.market, MAX_UINT, sender=acct)
         return acct
 
-    def new_node(self, owner: Any, stake: int, policy: Policy | None = None, operator: Any = None) -> Node:
+    def new_node(
+        self, owner: Any, stake: int, policy: Policy | None = None, operator: Any = None
+    ) -> Node:
         """Buys a licence, binds a fresh operator key (proposed, then accepted), stakes, activates.
         The stake is the owner's capital: the treasury sends it to the owner first."""
         reg = self.d.registry
@@ -178,7 +195,9 @@ class World:
             stake += rec.stake + rec.unbonding
             claimable += rw.claimable(n.id)
         eth = sum(a.balance for a in actor.accounts)
-        return Position(wallet + credited + stake + claimable, eth, wallet, credited, stake, claimable)
+        return Position(
+            wallet + credited + stake + claimable, eth, wallet, credited, stake, claimable
+        )
 
     # ------------------------------------------------------------------ time
     def now(self) -> int:
@@ -198,11 +217,17 @@ class World:
         for node in self.nodes.values():
             rec = reg.node(node.id)
             status = NodeStatus(rec.status)
-            if status == NodeStatus.JAILED and rec.jailedUntil < self.now() and rec.stake >= reg.minStake():
+            if (
+                status == NodeStatus.JAILED
+                and rec.jailedUntil < self.now()
+                and rec.stake >= reg.minStake()
+            ):
                 reg.activate(node.id, sender=node.owner)
                 status = NodeStatus.ACTIVE
             if status == NodeStatus.ACTIVE and reg.operatorOf(node.id) == node.operator.address:
-                by_operator.setdefault(node.operator.address, (node.operator, []))[1].append(node.id)
+                by_operator.setdefault(node.operator.address, (node.operator, []))[1].append(
+                    node.id
+                )
         for operator, ids in by_operator.values():
             self.d.rewards.heartbeat(ids, sender=operator)
 
@@ -213,9 +238,13 @@ class World:
         return (bundle, f"file:///econ/{tag}.tar", NO_REQUIREMENTS, payment, collateral, replicas,
                 w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"])  # fmt: skip
 
-    def create_job(self, client: Any, replicas: int, payment: int, collateral: int, verify: bool = True) -> int:
+    def create_job(
+        self, client: Any, replicas: int, payment: int, collateral: int, verify: bool = True
+    ) -> int:
         tag = self.d.market.jobCount() + 1
-        tx = self.d.market.createJob(self.request(replicas, payment, collateral, tag), sender=client)
+        tx = self.d.market.createJob(
+            self.request(replicas, payment, collateral, tag), sender=client
+        )
         job_id = tx.decode_logs(self.d.market.JobCreated)[0].jobId
         self.jobs.append(job_id)
         if replicas == 1 and verify:
@@ -243,8 +272,12 @@ class World:
             self.chain.mine()
         for j in pending:
             job = m.job(j)
-            if job.drawBlock != 0 and self.chain.blocks.head.number > job.drawBlock and job.seated < job.k \
-                    and self.now() <= job.deadline:
+            if (
+                job.drawBlock != 0
+                and self.chain.blocks.head.number > job.drawBlock
+                and job.seated < job.k
+                and self.now() <= job.deadline
+            ):
                 m.draw(j, sender=self.keeper)
 
     def seats(self, job_id: int) -> list[Any]:
@@ -278,7 +311,10 @@ class World:
         m = self.d.market
         job = m.job(job_id)
         status, now = _status(job), self.now()
-        if status in (JobStatus.OPEN, JobStatus.SEATING, JobStatus.RUNNING, JobStatus.REVEALING) and now > job.deadline:
+        if (
+            status in (JobStatus.OPEN, JobStatus.SEATING, JobStatus.RUNNING, JobStatus.REVEALING)
+            and now > job.deadline
+        ):
             m.expire(job_id, sender=self.keeper)
             return True
         if status == JobStatus.SEATING:
@@ -350,7 +386,9 @@ class World:
         for seat in self.seats(job_id):
             # Only a k = 1 job's first jury hears the original node (it reveals next to the jurors).
             original = job.round == 1 and seat.round == 0 and int(job.disputer, 16) != 0
-            if SeatState(seat.state) != SeatState.COMMITTED or (seat.round != job.round and not original):
+            if SeatState(seat.state) != SeatState.COMMITTED or (
+                seat.round != job.round and not original
+            ):
                 continue
             if not self._once(job_id, seat.nodeId, job.round, "reveal"):
                 continue
@@ -371,8 +409,11 @@ class World:
         verifier = self.verifiers.get(job_id)
         # An honest client checks the files against the commitment (tes-client verify) and
         # disputes a wrong result; it cannot dispute a job its own node ran.
-        if verifier is not None and self.commits[(job_id, original.id)][0] != self.expected(job_id) \
-                and verifier.address not in (original.owner.address, original.operator.address):
+        if (
+            verifier is not None
+            and self.commits[(job_id, original.id)][0] != self.expected(job_id)
+            and verifier.address not in (original.owner.address, original.operator.address)
+        ):
             disputer = verifier
         for decide in self.disputers:
             disputer = disputer or decide(self, job_id)

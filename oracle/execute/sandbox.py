@@ -199,7 +199,9 @@ def ensure_sandbox(config: SandboxConfig) -> SandboxConfig:
             why = _cgroup_probe(config) if config.use_cgroups else None
             if why is None:
                 if not config.use_cgroups:
-                    log.warning("rlimits_only: jobs are bounded by per-process rlimits, not cgroups")
+                    log.warning(
+                        "rlimits_only: jobs are bounded by per-process rlimits, not cgroups"
+                    )
                 return config
         else:
             why = f"bubblewrap cannot start a sandbox on this machine: {why}"

@@ -201,7 +201,10 @@ def test_output_a_thousand_directories_deep__a_failure_result_not_a_node_crash(l
         os.chdir("a")
     open("f.txt", "w").write("deep")
     """
-    first, second = local.run(spec(bundle(tmp_path, code))), local.run(spec(bundle(tmp_path, code, "again")))
+    first, second = (
+        local.run(spec(bundle(tmp_path, code))),
+        local.run(spec(bundle(tmp_path, code, "again"))),
+    )
     assert first.status == ExecStatus.FAILED and "nested more than" in first.reason
     assert first.result_hash == second.result_hash  # replicas agree on the failure
 

@@ -79,4 +79,3 @@ def test_reorg_drops_the_nodes_proof__node_sends_it_again_and_the_job_is_paid_on
     settle_k1(chain, market, [job_id], [node])
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "reorged-proof")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
-

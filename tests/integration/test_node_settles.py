@@ -29,7 +29,7 @@ def _status(market, job_id) -> Status:
 
 def _stored(node, job_id) -> tuple[bytes, bytes]:
     """(result hash, salt) the node stored for the job."""
-    (result, salt), = node.db("SELECT result_hash, salt FROM jobs WHERE job_id=?", job_id)
+    ((result, salt),) = node.db("SELECT result_hash, salt FROM jobs WHERE job_id=?", job_id)
     return bytes.fromhex(result), bytes.fromhex(salt)
 
 
@@ -47,12 +47,24 @@ def _mine_past_anchor(chain, market, job_id) -> None:
 
 def _fetch(node, chain, market, job_id, signer, node_id) -> requests.Response:
     url = (node.data_dir / "http.url").read_text().strip()
-    headers = sign_result_request(signer.private_key, job_id, node_id, chain.chain_id, market.address)
+    headers = sign_result_request(
+        signer.private_key, job_id, node_id, chain.chain_id, market.address
+    )
     return requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
 
 
 def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
-    tmp_path, chain, market, registry, client, stranger, setup_node, node_owners, operators, create_job, spawn
+    tmp_path,
+    chain,
+    market,
+    registry,
+    client,
+    stranger,
+    setup_node,
+    node_owners,
+    operators,
+    create_job,
+    spawn,
 ):
     ids = [setup_node(node_owners[i], operators[i]) for i in range(2)]
     nodes = [spawn(0), spawn(1)]
@@ -60,7 +72,9 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     block0 = chain.blocks.head.number
     job_id = create_job(bundle_hash=bundle_hash, uri=uri)
 
-    wait_for(lambda: _status(market, job_id) == Status.ACCEPTED, 90, what="k=1 job accepted", nodes=nodes)
+    wait_for(
+        lambda: _status(market, job_id) == Status.ACCEPTED, 90, what="k=1 job accepted", nodes=nodes
+    )
     rep = market.replica(job_id, 0)
     winner = ids.index(rep.nodeId)
     owner = node_owners[winner]
@@ -70,10 +84,15 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     assert market.job(job_id).commitment == commitment_of(job_id, rep.nodeId, result, salt)
     # the client (only) fetches the files with what opens the commitment
     url = (nodes[winner].data_dir / "http.url").read_text().strip()
-    headers = sign_result_request(client.private_key, job_id, rep.nodeId, chain.chain_id, market.address)
+    headers = sign_result_request(
+        client.private_key, job_id, rep.nodeId, chain.chain_id, market.address
+    )
     got = requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
     assert got.status_code == 200, got.text
-    assert (got.headers["X-TES-Node"], got.headers["X-TES-Salt"]) == (str(rep.nodeId), "0x" + salt.hex())
+    assert (got.headers["X-TES-Node"], got.headers["X-TES-Salt"]) == (
+        str(rep.nodeId),
+        "0x" + salt.hex(),
+    )
     # the same signed request again (a copier that saw it on the wire) is refused
     again = requests.get(f"{url}/results/{job_id}", headers=headers, timeout=10)
     assert (again.status_code, again.text) == (403, "request replayed (nonce already used)")
@@ -86,7 +105,12 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
 
     chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
     chain.mine()
-    wait_for(lambda: _status(market, job_id) == Status.PAID, 60, what="k=1 job finalized by the node", nodes=nodes)
+    wait_for(
+        lambda: _status(market, job_id) == Status.PAID,
+        60,
+        what="k=1 job finalized by the node",
+        nodes=nodes,
+    )
 
     assert earned(market, owner) - before == NET
     # the node settled its own job with settleAndWithdraw: the owner holds the TES, no credit left
@@ -96,7 +120,12 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     assert len(_events(chain, market.JobPaid, job_id, block0)) == 1
     assert len(_events(chain, market.JobClaimed, job_id, block0)) == 1
     # exactly one claim got through; the other node saw the job filled and skipped it
-    wait_for(lambda: nodes[1 - winner].stage(job_id) in ("skipped", None), 30, what="loser skips", nodes=nodes)
+    wait_for(
+        lambda: nodes[1 - winner].stage(job_id) in ("skipped", None),
+        30,
+        what="loser skips",
+        nodes=nodes,
+    )
 
 
 def test_k3_job__seats_drawn_accepted_by_three_nodes_which_agree_and_are_paid(
@@ -126,7 +155,18 @@ def test_k3_job__seats_drawn_accepted_by_three_nodes_which_agree_and_are_paid(
 
 
 def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays_the_jurors(
-    tmp_path, chain, market, registry, token, fund, client, setup_node, node_owners, operators, create_job, spawn
+    tmp_path,
+    chain,
+    market,
+    registry,
+    token,
+    fund,
+    client,
+    setup_node,
+    node_owners,
+    operators,
+    create_job,
+    spawn,
 ):
     """Node 0 runs a k = 1 job alone. The client disputes it with a bond; nodes 1-3 (started
     now) are drawn as the jury, accept, re-run the job, commit and reveal, and node 0 reveals its
@@ -138,7 +178,12 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     block0 = chain.blocks.head.number
     before = [earned(market, o) for o in node_owners]
     job_id = create_job(bundle_hash=bundle_hash, uri=uri)
-    wait_for(lambda: _status(market, job_id) == Status.ACCEPTED, 90, what="k=1 job accepted", nodes=[original])
+    wait_for(
+        lambda: _status(market, job_id) == Status.ACCEPTED,
+        90,
+        what="k=1 job accepted",
+        nodes=[original],
+    )
     assert market.replica(job_id, 0).nodeId == ids[0]
 
     jurors = [spawn(i) for i in (1, 2, 3)]
@@ -150,7 +195,9 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     _mine_past_anchor(chain, market, job_id)
     nodes = [original, *jurors]
 
-    wait_for(lambda: _status(market, job_id) == Status.PAID, 180, what="dispute settled", nodes=nodes)
+    wait_for(
+        lambda: _status(market, job_id) == Status.PAID, 180, what="dispute settled", nodes=nodes
+    )
     result, salt = _stored(original, job_id)
     resolved = _events(chain, market.DisputeResolved, job_id, block0)
     assert [(e.resultUpheld, e.majorityResult) for e in resolved] == [(True, result)]
@@ -158,7 +205,9 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     assert market.job(job_id).commitment == result
     assert market.replica(job_id, 0).commitment == result
     proofs = _events(chain, market.ProofAccepted, job_id, block0)
-    assert [e.commitment for e in proofs if e.nodeId == ids[0]] == [commitment_of(job_id, ids[0], result, salt)]
+    assert [e.commitment for e in proofs if e.nodeId == ids[0]] == [
+        commitment_of(job_id, ids[0], result, salt)
+    ]
     each, _ = share(BOND, 3)
     for i in (1, 2, 3):
         assert earned(market, node_owners[i]) - before[i] == each
@@ -180,18 +229,27 @@ def test_operator_binding__node_accepts_only_the_licence_named_in_its_config(
     from tests.utils.constants import TIER_PRICE
 
     named, other = (
-        licence.buy(0, 1, value=TIER_PRICE, sender=o).decode_logs(licence.LicencesPurchased)[0].firstTokenId
+        licence.buy(0, 1, value=TIER_PRICE, sender=o)
+        .decode_logs(licence.LicencesPurchased)[0]
+        .firstTokenId
         for o in node_owners[:2]
     )
     for node_id, owner in ((named, node_owners[0]), (other, node_owners[1])):
         registry.bindOperator(node_id, operators[0], sender=owner)
     node = spawn(0, "--node-id", str(named))
 
-    wait_for(lambda: registry.operatorOf(named) == operators[0].address, 60, what="binding accepted", nodes=[node])
+    wait_for(
+        lambda: registry.operatorOf(named) == operators[0].address,
+        60,
+        what="binding accepted",
+        nodes=[node],
+    )
     wait_for(node.quiet, 30, what="node idle", nodes=[node])
     assert registry.operatorOf(other) != operators[0].address
     assert registry.pendingOperatorOf(other) == operators[0].address
-    assert [(i["node_id"], i["status"]) for i in node.intents(kind="accept_operator")] == [(named, "done")]
+    assert [(i["node_id"], i["status"]) for i in node.intents(kind="accept_operator")] == [
+        (named, "done")
+    ]
 
 
 def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
@@ -207,15 +265,26 @@ def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
     uri, bundle_hash, path = make_bundle(tmp_path, SCRIPT)
     job_id = create_job(bundle_hash=bundle_hash, uri=uri)
 
-    wait_for(lambda: _status(market, job_id) == Status.ACCEPTED, 180, what="k=1 job accepted via Ray", nodes=[node])
+    wait_for(
+        lambda: _status(market, job_id) == Status.ACCEPTED,
+        180,
+        what="k=1 job accepted via Ray",
+        nodes=[node],
+    )
     chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
     chain.mine()
-    wait_for(lambda: _status(market, job_id) == Status.PAID, 60, what="k=1 job finalized", nodes=[node])
+    wait_for(
+        lambda: _status(market, job_id) == Status.PAID, 60, what="k=1 job finalized", nodes=[node]
+    )
 
     manifest = bundles.unpack(path.read_bytes(), tmp_path / "local" / "bundle", 2**26)
     with LocalSandboxBackend(tmp_path / "local" / "work", max_workers=1) as local:
-        expected = local.run_bundle(1, tmp_path / "local" / "bundle", manifest, tmp_path / "local" / "out")
+        expected = local.run_bundle(
+            1, tmp_path / "local" / "bundle", manifest, tmp_path / "local" / "out"
+        )
     assert expected.status == "ok"
     _, salt = _stored(node, job_id)
-    assert market.job(job_id).commitment == commitment_of(job_id, node_id, expected.result_hash, salt)
+    assert market.job(job_id).commitment == commitment_of(
+        job_id, node_id, expected.result_hash, salt
+    )
     assert f"job {job_id} executed: ok on the ray:" in node.log()  # ray:<worker node id>

@@ -122,7 +122,9 @@ def advance(chain, seconds):
 
 
 # ---------------------------------------------------------------------- deploy
-def test_deploy__writes_the_record_with_abis_and_the_wiring_checks(deploy_run, tes, chain, accounts):
+def test_deploy__writes_the_record_with_abis_and_the_wiring_checks(
+    deploy_run, tes, chain, accounts
+):
     path, out = deploy_run
     raw = json.loads(path.read_text())
 
@@ -407,17 +409,25 @@ def test_submit_job__k3_windows_and_requirements_from_a_packed_file(
 
     out = ok(script("submit-job", *args, "--gpu-class", 0, account=CLIENT))
 
-    job_id = int(re.search(r"Job (\d+) is seating: 3 nodes will be drawn from the hash of block (\d+)", out).group(1))
+    job_id = int(
+        re.search(
+            r"Job (\d+) is seating: 3 nodes will be drawn from the hash of block (\d+)", out
+        ).group(1)
+    )
     job = tes.market.job(job_id)
     assert job.status == Status.SEATING and f"block {job.drawBlock} " in out
     assert job.k == 3 and job.claimWindow == 7_200 and job.payment == 50 * E18
     assert job.collateral == 5 * E18  # the market's minimum (10 %) by default, as tes-client
-    assert tuple(job.requirements)[:2] == (2, 1024) and _created(tes, job_id).bundleHash == bundle_hash
+    assert (
+        tuple(job.requirements)[:2] == (2, 1024) and _created(tes, job_id).bundleHash == bundle_hash
+    )
     assert bundles.bundle_hash(Path(path).read_bytes()) == bundle_hash and uri.startswith("file://")
 
 
 @pytest.mark.parametrize("replicas", [2, 4, 16])
-def test_submit_job__k_not_1_or_odd__refused_before_signing(script, tes, accounts, give_tes, tmp_path, replicas):
+def test_submit_job__k_not_1_or_odd__refused_before_signing(
+    script, tes, accounts, give_tes, tmp_path, replicas
+):
     _, _, path = make_bundle(tmp_path, "print('hi')\n")
     give_tes(accounts[2], 50 * E18)
     jobs = tes.market.jobCount()
@@ -425,7 +435,10 @@ def test_submit_job__k_not_1_or_odd__refused_before_signing(script, tes, account
     out = failed(script("submit-job", "--bundle", path, "--payment", "50 TES", "--replicas", replicas,
                         account=CLIENT))  # fmt: skip
 
-    assert f"--replicas {replicas} is not allowed: k must be 1 (one node, disputable) or odd from 3 to 15" in out
+    assert (
+        f"--replicas {replicas} is not allowed: k must be 1 (one node, disputable) or odd from 3 to 15"
+        in out
+    )
     assert tes.market.jobCount() == jobs
 
 

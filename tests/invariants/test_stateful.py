@@ -204,6 +204,7 @@ class JobM:
 
     def __post_init__(self):
         self.replicas = self.replicas or self.k
+
     settlements: int = 0
     paid_events: int = 0
 
@@ -1081,7 +1082,9 @@ class EscrowMachine(RuleBasedStateMachine):
     def _decide(self, job: JobM, result, found, last, seized_before, sender):
         """Every seat of rounds 0..last holding collateral is judged by the verdict."""
         judged = [s for s in job.seats if s.round <= last and s.state in HOLDS]
-        agree = [s for s in judged if found and s.state == SeatState.REVEALED and s.result == result]
+        agree = [
+            s for s in judged if found and s.state == SeatState.REVEALED and s.result == result
+        ]
         losers = {s.node for s in judged if s not in agree} | set(seized_before)
         assert sorted(job.seized_nodes) == sorted(losers), (
             f"{job}: seized {job.seized_nodes}, the rules name {sorted(losers)}"

@@ -57,7 +57,14 @@ def test_unpack__more_members_than_the_cap__refused_before_extracting(tmp_path):
 
     data = _tgz(*(_file(f"f{i}") for i in range(11)))
     with pytest.raises(BundleError, match="more than 10 members"):
-        safe_extract(io.BytesIO(data), tmp_path / "out", 1 << 20, error=BundleError, what="bundle", max_members=10)
+        safe_extract(
+            io.BytesIO(data),
+            tmp_path / "out",
+            1 << 20,
+            error=BundleError,
+            what="bundle",
+            max_members=10,
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -76,11 +83,20 @@ def test_unpack__pax_header_bomb__refused_at_the_decompression_bound(tmp_path):
     data = gzip.compress(raw.getvalue())
     assert len(data) < 64 << 10
     with pytest.raises(BundleError, match="decompresses to more than"):
-        safe_extract(io.BytesIO(data), tmp_path / "out", 1 << 20, error=BundleError, what="bundle", max_members=10)
+        safe_extract(
+            io.BytesIO(data),
+            tmp_path / "out",
+            1 << 20,
+            error=BundleError,
+            what="bundle",
+            max_members=10,
+        )
 
 
 def test_manifest__nested_too_deeply__is_a_bundle_error(tmp_path):
-    (tmp_path / bundles.MANIFEST).write_text('{"entrypoint": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (tmp_path / bundles.MANIFEST).write_text(
+        '{"entrypoint": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
     with pytest.raises(BundleError, match="nested 100001 deep"):
         bundles.load_manifest(tmp_path)
 

@@ -26,7 +26,12 @@ CLIENT_KEY = Account.create()
 
 
 def _job(
-    status: JobStatus, *, k: int = 1, round_: int = 0, commitment: bytes = ZERO, count: int = 1,
+    status: JobStatus,
+    *,
+    k: int = 1,
+    round_: int = 0,
+    commitment: bytes = ZERO,
+    count: int = 1,
     disputer: str = "0x" + "00" * 20,
 ) -> Job:
     return Job(
@@ -91,7 +96,9 @@ def test_k1_upheld_dispute__seat_0_revealed_the_hash_and_that_is_the_reference(r
     seats = (_seat(NODE, SeatState.REVEALED, digest),) + tuple(
         _seat(n, SeatState.REVEALED, digest, round_=1) for n in (4, 5, 6)
     )
-    view = JobView(JOB_ID, _job(JobStatus.PAID, k=3, round_=1, commitment=c, count=4, disputer=STRANGER), seats)
+    view = JobView(
+        JOB_ID, _job(JobStatus.PAID, k=3, round_=1, commitment=c, count=4, disputer=STRANGER), seats
+    )
     assert view.single and view.result_hash == digest
     Client.check_result(view, digest, None)  # no salt needed any more
     with pytest.raises(ResultMismatch, match="the chain's result is 0x"):
@@ -119,9 +126,18 @@ def test_k3__the_agreed_hash_and_only_seats_that_revealed_it_are_sources(result)
             JobView(JOB_ID, _job(JobStatus.REVEALING, k=3), ()),
             "once the replicas agreed and it is paid",
         ),
-        (JobView(JOB_ID, _job(JobStatus.SEATING, k=3, round_=1, disputer=STRANGER), ()), "is disputed (seating)"),
-        (JobView(JOB_ID, _job(JobStatus.SEATING, k=7, round_=1), ()), "re-run by a larger drawn round"),
-        (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=3, round_=1, disputer=STRANGER), ()), "overturned by a jury"),
+        (
+            JobView(JOB_ID, _job(JobStatus.SEATING, k=3, round_=1, disputer=STRANGER), ()),
+            "is disputed (seating)",
+        ),
+        (
+            JobView(JOB_ID, _job(JobStatus.SEATING, k=7, round_=1), ()),
+            "re-run by a larger drawn round",
+        ),
+        (
+            JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=3, round_=1, disputer=STRANGER), ()),
+            "overturned by a jury",
+        ),
         (JobView(JOB_ID, _job(JobStatus.OVERTURNED, k=7, round_=1), ()), "overturned by a jury"),
     ],
 )

@@ -56,7 +56,9 @@ def test_market_parameters__named_in_the_order_the_chain_returns_them(deployed):
     assert tuple(MARKET_PARAMETERS) == MARKET_PARAMETER_FIELDS
     returned = d.market.parameters()
     assert {name: getattr(returned, name) for name in MARKET_PARAMETER_FIELDS} == MARKET_PARAMETERS
-    assert MARKET_PARAMETERS["acceptWindow"] == 600 and MARKET_PARAMETERS["disputeReplicas"] % 2 == 1
+    assert (
+        MARKET_PARAMETERS["acceptWindow"] == 600 and MARKET_PARAMETERS["disputeReplicas"] % 2 == 1
+    )
 
 
 def test_deploy_all__with_overridden_parameters__deploys_them(project, deployer, treasury):

@@ -55,7 +55,11 @@ def test_measure__a_total_is_every_transaction_of_the_job(report):
         "settleAndWithdraw (1 job)",
     ]  # fmt: skip
     keeper = [e["step"] for e in report["scenarios"]["k1_single_keeper"]["steps"]]
-    assert keeper[4] == "finalize" and "withdraw (node owner)" in keeper and "withdraw (keeper)" in keeper
+    assert (
+        keeper[4] == "finalize"
+        and "withdraw (node owner)" in keeper
+        and "withdraw (keeper)" in keeper
+    )
     assert report["k1_single_total"] < report["k1_single_keeper_total"]
     # Drawn scenarios average `repeats` jobs: per job, 3 seats accept and reveal.
     k3 = report["scenarios"]["k3_single"]

@@ -16,7 +16,9 @@ SALT = "ab" * 32
 
 def test_lock__a_second_holder_is_refused_until_the_first_lets_go(tmp_path):
     first = _exclusive(tmp_path / "node.lock", "data directory x")
-    with pytest.raises(ConfigError, match="another tes-node is already running with this data directory x"):
+    with pytest.raises(
+        ConfigError, match="another tes-node is already running with this data directory x"
+    ):
         _exclusive(tmp_path / "node.lock", "data directory x")
     first.close()
     _exclusive(tmp_path / "node.lock", "data directory x").close()

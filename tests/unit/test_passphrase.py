@@ -76,7 +76,9 @@ def offline_chain(monkeypatch):
     monkeypatch.setattr(node_module.Chain, "connect", staticmethod(lambda *args, **kwargs: chain))
 
 
-def test_node__unlocks_its_key_with_the_passphrase__and_no_child_inherits_it(tmp_path, monkeypatch, offline_chain):
+def test_node__unlocks_its_key_with_the_passphrase__and_no_child_inherits_it(
+    tmp_path, monkeypatch, offline_chain
+):
     operator = Account.create()
     make_keystore(tmp_path / "ape", "op", operator.key)
     monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "ape"))
@@ -91,7 +93,9 @@ def test_node__unlocks_its_key_with_the_passphrase__and_no_child_inherits_it(tmp
         node.close()
 
 
-def test_node__given_its_key__still_drops_a_passphrase_from_the_environment(tmp_path, monkeypatch, offline_chain):
+def test_node__given_its_key__still_drops_a_passphrase_from_the_environment(
+    tmp_path, monkeypatch, offline_chain
+):
     monkeypatch.setenv("TES_PASSPHRASE", PASSPHRASE)
 
     node = Node(Settings(data_dir=tmp_path / "data"), key=Account.create(), backend=MagicMock())

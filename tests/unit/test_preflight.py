@@ -15,13 +15,17 @@ def _manifest(**kw) -> Manifest:
 
 
 def test_plan__fanout__shards_run_workers_at_a_time_then_the_reduce():
-    m = _manifest(time_limit_s=100, resources={"cpus": 2}, fanout={"shards": 5, "reduce": ["python3", "r.py"]})
+    m = _manifest(
+        time_limit_s=100, resources={"cpus": 2}, fanout={"shards": 5, "reduce": ["python3", "r.py"]}
+    )
     p = plan(m, parallel=2, caps=CAPS)
     assert (p.worst_case_s, p.runs, p.cpu_seconds) == ((3 + 1) * 100 + 60, 6, 100 * 2 * 6)
 
 
 def test_check__a_plain_job_inside_the_window__planned(tmp_path):
-    p = check(1, tmp_path, _manifest(time_limit_s=60), execution_window_s=120, parallel=1, caps=CAPS)
+    p = check(
+        1, tmp_path, _manifest(time_limit_s=60), execution_window_s=120, parallel=1, caps=CAPS
+    )
     assert (p.worst_case_s, p.runs, p.cpu_seconds) == (120, 1, 60.0)
 
 
@@ -33,12 +37,18 @@ def test_check__a_plain_job_inside_the_window__planned(tmp_path):
         (dict(env={"TES_SHARD": "0"}), "TES_SHARD is set by the backend"),
         (dict(env={"bad name": "x"}), "invalid environment variable"),
         (dict(entrypoint=[""]), "entrypoint must be a non-empty list"),
-        (dict(fanout={"shards": 2, "reduce": ["python3", ""]}), "entrypoint must be a non-empty list"),
+        (
+            dict(fanout={"shards": 2, "reduce": ["python3", ""]}),
+            "entrypoint must be a non-empty list",
+        ),
         (dict(time_limit_s=3_601), "time_limit_s 3601 is above this node's cap of 3600"),
         (dict(max_output_mb=2_048), "max_output_mb 2048 is above"),
         (dict(max_processes=257), "max_processes 257 is above"),
         (dict(time_limit_s=61), "worst case 121s"),
-        (dict(time_limit_s=10, fanout={"shards": 12, "reduce": ["python3", "r.py"]}), "does not fit the 120s"),
+        (
+            dict(time_limit_s=10, fanout={"shards": 12, "reduce": ["python3", "r.py"]}),
+            "does not fit the 120s",
+        ),
     ],
 )
 def test_check__refuses_before_the_claim_with_the_reason(tmp_path, manifest, says):

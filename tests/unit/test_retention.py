@@ -47,9 +47,13 @@ def _result(results, tmp_path, name: str, size: int = 1_000) -> str:
 
 
 def _job(store, job_id: int, stage: str, digest: str, settled_ago: float = 0.0) -> None:
-    store.upsert_job(job_id, stage=stage, node_id=NODE, replicas=1, result_hash=digest, salt="01" * 32)
+    store.upsert_job(
+        job_id, stage=stage, node_id=NODE, replicas=1, result_hash=digest, salt="01" * 32
+    )
     with store.tx() as db:  # when the row last changed (a settled job: when it settled)
-        db.execute("UPDATE jobs SET updated = ? WHERE job_id = ?", (time.time() - settled_ago, job_id))
+        db.execute(
+            "UPDATE jobs SET updated = ? WHERE job_id = ?", (time.time() - settled_ago, job_id)
+        )
 
 
 def test_unsettled_results__never_pruned__not_by_age_nor_by_the_cap(store, results, tmp_path):
@@ -88,7 +92,9 @@ def test_settled_result__kept_through_the_grace__pruned_after_it(store, results,
     assert sorted(os.listdir(results.root)) == []  # nothing left behind
 
 
-def test_size_cap__prunes_the_longest_settled_first__never_an_unsettled_one(store, results, tmp_path, caplog):
+def test_size_cap__prunes_the_longest_settled_first__never_an_unsettled_one(
+    store, results, tmp_path, caplog
+):
     old, mid, new = (_result(results, tmp_path, n, 100_000) for n in ("old", "mid", "new"))
     running = _result(results, tmp_path, "running", 100_000)
     _job(store, 1, st.DONE, old, settled_ago=3 * DAY)
@@ -170,6 +176,7 @@ def test_server__pruned_result__410_gone__never_held__404(store, results, tmp_pa
     node = _lookup_node(store, results)
     srv = ResultServer("127.0.0.1", 0, CHAIN, MARKET, node.result_lookup, lambda: {NODE}).start()
     try:
+
         def get(job_id):
             headers = sign_result_request(CLIENT.key, job_id, NODE, CHAIN, MARKET)
             return requests.get(f"{srv.url}/results/{job_id}", headers=headers, timeout=10)

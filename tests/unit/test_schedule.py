@@ -12,7 +12,12 @@ from oracle.schedule import SEAT_PENALTY_BPS, decide_seat, earnings_per_seat, se
 
 E18 = 10**18
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-NODE = {"status": int(NodeStatus.ACTIVE), "capabilities": (4, 8192, 0, 0, 0), "stake": 1_000 * E18, "locked": 0}
+NODE = {
+    "status": int(NodeStatus.ACTIVE),
+    "capabilities": (4, 8192, 0, 0, 0),
+    "stake": 1_000 * E18,
+    "locked": 0,
+}
 
 
 def _job(k: int, round_: int, payment: int = 100 * E18, collateral: int = 20 * E18) -> Job:
@@ -27,7 +32,10 @@ def _job(k: int, round_: int, payment: int = 100 * E18, collateral: int = 20 * E
 
 def test_seat_penalty__mirrors_the_contract():
     text = (CONTRACTS / "market" / "MarketSettlement.sol").read_text()
-    assert int(re.search(r"SEAT_PENALTY_BPS = ([\d_]+);", text).group(1).replace("_", "")) == SEAT_PENALTY_BPS
+    assert (
+        int(re.search(r"SEAT_PENALTY_BPS = ([\d_]+);", text).group(1).replace("_", ""))
+        == SEAT_PENALTY_BPS
+    )
 
 
 def test_escalated_seat__pays_less_than_it_costs__accepted_because_refusing_costs_more():
@@ -48,4 +56,7 @@ def test_drawn_seat__costs_more_than_pay_and_penalty__refused_with_the_numbers()
 
 @pytest.mark.parametrize("free", [0, -1])
 def test_drawn_seat__no_free_worker__not_taken_yet(free):
-    assert decide_seat(_job(3, 0), 5, NODE, free_workers=free, cost=0, min_margin=0.0).reason == "no free worker"
+    assert (
+        decide_seat(_job(3, 0), 5, NODE, free_workers=free, cost=0, min_margin=0.0).reason
+        == "no free worker"
+    )

@@ -66,10 +66,14 @@ def test_request_for_another_node__refused_before_any_lookup(server):
     assert server.calls == []
 
 
-@pytest.mark.parametrize("expiry", [lambda now: now - 1, lambda now: now + serve.MAX_REQUEST_TTL_S + 60])
+@pytest.mark.parametrize(
+    "expiry", [lambda now: now - 1, lambda now: now + serve.MAX_REQUEST_TTL_S + 60]
+)
 def test_expired_or_long_lived_request__refused_before_any_lookup(server, expiry):
     req = ResultRequest(JOB, NODE, expiry(int(time.time())), b"\x02" * 32)
-    sig = Account.sign_message(encode_typed_data(full_message=req.typed_data(CHAIN, MARKET)), CLIENT.key)
+    sig = Account.sign_message(
+        encode_typed_data(full_message=req.typed_data(CHAIN, MARKET)), CLIENT.key
+    )
     got = _get(server, req.headers("0x" + bytes(sig.signature).hex()))
     assert got.status_code == 403 and "expired" in got.text
     assert server.calls == []
@@ -89,15 +93,21 @@ def test_signed_for_another_market__is_another_signer__refused(server):
 
 
 def test_stranger__refused__and_once_the_client_is_known_without_a_lookup(server):
-    assert _get(server, sign_result_request(STRANGER.key, JOB, NODE, CHAIN, MARKET)).status_code == 403
+    assert (
+        _get(server, sign_result_request(STRANGER.key, JOB, NODE, CHAIN, MARKET)).status_code == 403
+    )
     assert server.calls == [JOB]
-    assert _get(server, sign_result_request(STRANGER.key, JOB, NODE, CHAIN, MARKET)).status_code == 403
+    assert (
+        _get(server, sign_result_request(STRANGER.key, JOB, NODE, CHAIN, MARKET)).status_code == 403
+    )
     assert server.calls == [JOB]  # the job's client is cached: no second chain read
 
 
 def test_flood_from_one_address__rate_limited(server, monkeypatch):
     monkeypatch.setattr(serve, "RATE_PER_S", 0.0)
-    answers = [requests.get(f"{server.url}/health", timeout=10) for _ in range(serve.RATE_BURST + 3)]
+    answers = [
+        requests.get(f"{server.url}/health", timeout=10) for _ in range(serve.RATE_BURST + 3)
+    ]
     codes = [a.status_code for a in answers]
     assert codes[: serve.RATE_BURST] == [200] * serve.RATE_BURST
     assert codes[serve.RATE_BURST :] == [429] * 3

@@ -87,7 +87,9 @@ class FakeEth:
             block_hash = HexBytes(keccak(text=f"block {number} fork {self.forks}"))
             for tx in txs:
                 tx["blockNumber"], tx["blockHash"] = number, block_hash
-            self.blocks.append({"number": number, "hash": block_hash, "txs": txs, "baseFeePerGas": self.base_fee})
+            self.blocks.append(
+                {"number": number, "hash": block_hash, "txs": txs, "baseFeePerGas": self.base_fee}
+            )
 
     def reorg(self, depth: int, *, back_to_mempool: bool = False) -> None:
         """Replaces the last `depth` blocks with as many empty ones (their transactions gone, or
@@ -123,9 +125,15 @@ class FakeEth:
     def send_raw_transaction(self, raw: bytes) -> HexBytes:
         d = TypedTransaction.from_bytes(raw).as_dict()
         data = json.loads(bytes(d["data"]))
-        tx = {"hash": HexBytes(keccak(raw)), "nonce": d["nonce"], "gas": d["gas"], "fn": data["fn"],
-              "jobs": data["jobs"], "maxFeePerGas": d["maxFeePerGas"],
-              "maxPriorityFeePerGas": d["maxPriorityFeePerGas"]}
+        tx = {
+            "hash": HexBytes(keccak(raw)),
+            "nonce": d["nonce"],
+            "gas": d["gas"],
+            "fn": data["fn"],
+            "jobs": data["jobs"],
+            "maxFeePerGas": d["maxFeePerGas"],
+            "maxPriorityFeePerGas": d["maxPriorityFeePerGas"],
+        }
         if tx["nonce"] < self._mined_nonce():
             raise ValueError("nonce too low")
         old = self.mempool.get(tx["nonce"])
@@ -148,7 +156,12 @@ class FakeEth:
         tx = self._find(tx_hash)
         if tx is None:
             raise TransactionNotFound(str(tx_hash))
-        return {"status": 1, "gasUsed": GAS_USED, "blockNumber": tx["blockNumber"], "blockHash": tx["blockHash"]}
+        return {
+            "status": 1,
+            "gasUsed": GAS_USED,
+            "blockNumber": tx["blockNumber"],
+            "blockHash": tx["blockHash"],
+        }
 
     def wait_for_transaction_receipt(self, tx_hash, timeout: float, poll_latency: float):
         try:
@@ -236,7 +249,9 @@ def test_mined_intent__done_only_once_confirmations_blocks_are_on_top(chain, sto
     assert len(chain.w3.eth.sent) == 1
 
 
-def test_reorg_drops_a_mined_proof__back_to_pending__sent_again__then_confirmed(chain, store, caplog):
+def test_reorg_drops_a_mined_proof__back_to_pending__sent_again__then_confirmed(
+    chain, store, caplog
+):
     store.add_intent("proof", 7, 1, {"commitment": "ab" * 32})
     sub = submitter(chain, store, confirmations=2)
     sub.flush(always)
@@ -264,7 +279,9 @@ def test_reorg_that_no_longer_needs_the_intent__obsolete_not_sent(chain, store):
     sub.flush(always)
     chain.w3.eth.reorg(1)
 
-    assert sub.flush(lambda intent: False) == 0  # e.g. another node claimed the job on the new branch
+    assert (
+        sub.flush(lambda intent: False) == 0
+    )  # e.g. another node claimed the job on the new branch
 
     assert statuses(store) == ["obsolete"]
     assert len(chain.w3.eth.sent) == 1
@@ -332,7 +349,9 @@ def test_claim_and_proof_dropped_together__the_proof_waits_for_the_claim(chain, 
 
 
 # ---------------------------------------------------------------------- fees
-def test_stuck_tx__bumped_up_to_the_cap__then_waits_with_an_error_naming_the_setting(chain, store, caplog):
+def test_stuck_tx__bumped_up_to_the_cap__then_waits_with_an_error_naming_the_setting(
+    chain, store, caplog
+):
     eth = chain.w3.eth
     eth.min_fee = 10**30  # congestion: nothing of ours is mined
     store.add_intent("claim", 7, 1, {})
@@ -388,7 +407,9 @@ def test_stuck_tx_is_not_bumped_again_before_tx_timeout(chain, store):
 
 
 # ---------------------------------------------------------------------- nonces
-def test_nonce_moved_by_someone_else__warning_names_the_address_and_both_nonces(chain, store, caplog):
+def test_nonce_moved_by_someone_else__warning_names_the_address_and_both_nonces(
+    chain, store, caplog
+):
     store.add_intent("claim", 7, 1, {})
     sub = submitter(chain, store)
     sub.flush(always)
@@ -443,7 +464,13 @@ def test_store_written_by_an_older_node_gains_the_new_columns(tmp_path):
     Store(path).close()  # a second open finds every column there
 
     (intent,) = store.intents("sent")
-    assert (intent.nonce, intent.attempts, intent.bumps, intent.max_fee, intent.block_hash) == (4, 2, 0, None, None)
+    assert (intent.nonce, intent.attempts, intent.bumps, intent.max_fee, intent.block_hash) == (
+        4,
+        2,
+        0,
+        None,
+        None,
+    )
     columns = {r[1] for r in store._db.execute("PRAGMA table_info(intents)")}
     assert set(INTENT_COLUMNS) <= columns
     store.close()

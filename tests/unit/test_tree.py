@@ -58,5 +58,7 @@ def test_bundle__member_nested_too_deep__refused_before_extracting(tmp_path):
         info.size = 1
         tar.addfile(info, io.BytesIO(b"x"))
     with pytest.raises(BundleError, match="nested more than 64 deep"):
-        safe_extract(io.BytesIO(raw.getvalue()), tmp_path / "b", 1 << 20, error=BundleError, what="bundle")
+        safe_extract(
+            io.BytesIO(raw.getvalue()), tmp_path / "b", 1 << 20, error=BundleError, what="bundle"
+        )
     assert not (tmp_path / "b").exists()

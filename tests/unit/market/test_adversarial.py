@@ -98,7 +98,9 @@ def test_proof__signed_for_another_deployment__invalid_signature(
     c = _commitment(job_id, n)
     other = project.JobMarket.deploy(deployer, token, registry, rewards, PARAMS, sender=deployer)
     proof = sign_proof(n.operator, job_id, n.id, c, verifying_contract=other.address)
-    assert recover(other.proofDigest([(job_id, n.id, c)]), proof[1]) == n.operator  # good over there
+    assert (
+        recover(other.proofDigest([(job_id, n.id, c)]), proof[1]) == n.operator
+    )  # good over there
     with ape.reverts(
         market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, operator=n.operator
     ):
@@ -330,7 +332,11 @@ def test_proof__for_a_seat_whose_node_lost_its_operator__a_garbage_signature_vou
     assert registry.operatorOf(n.id) == ZERO_ADDRESS
     chosen = ([(job_id, n.id, b"\x66" * 32)], b"\x00" * 65)
     with ape.reverts(
-        market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, signer=ZERO_ADDRESS, operator=ZERO_ADDRESS
+        market.JobMarketInvalidSignature,
+        jobId=job_id,
+        nodeId=n.id,
+        signer=ZERO_ADDRESS,
+        operator=ZERO_ADDRESS,
     ):
         market.submitProofs([chosen], sender=keeper)
     assert replica_of(market, job_id, n.id)[0].state == SeatState.CLAIMED

@@ -45,7 +45,9 @@ def _commitment(job_id, node, result=RESULT):
 def _prove(market, node, job_id, result=RESULT):
     """Claim and prove with the operator's own (unsigned) proof."""
     market.claim(job_id, node.id, sender=node.operator)
-    market.submitProofs([([(job_id, node.id, _commitment(job_id, node, result))], b"")], sender=node.operator)
+    market.submitProofs(
+        [([(job_id, node.id, _commitment(job_id, node, result))], b"")], sender=node.operator
+    )
 
 
 def _credits(tx, market):
@@ -56,7 +58,9 @@ def _credits(tx, market):
 
 
 def _released(tx, registry):
-    return sorted((e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased))
+    return sorted(
+        (e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)
+    )
 
 
 def _seized(tx, market):
@@ -100,7 +104,9 @@ def _to_reveal_phase(chain, market, keeper, job_id):
 
 
 # ---------------------------------------------------------------------- raising a dispute
-def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(chain, market, token, registry, pool, stranger, accepted):
+def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(
+    chain, market, token, registry, pool, stranger, accepted
+):
     before = market.job(accepted)
     stranger_before, market_before = token.balanceOf(stranger), token.balanceOf(market)
 
@@ -115,7 +121,12 @@ def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(chain, market, token, r
     assert token.balanceOf(stranger) == stranger_before - BOND
     assert token.balanceOf(market) == market_before + BOND
     job = market.job(accepted)
-    assert (job.status, job.round, job.k, job.disputer) == (Status.SEATING, 1, MARKET_PARAMETERS["disputeReplicas"], stranger)
+    assert (job.status, job.round, job.k, job.disputer) == (
+        Status.SEATING,
+        1,
+        MARKET_PARAMETERS["disputeReplicas"],
+        stranger,
+    )
     assert (job.claims, job.commits, job.reveals, job.seated, job.redraws) == (0, 0, 0, 0, 0)
     assert job.deadline == tx.timestamp + WINDOWS["claimWindow"]
     assert job.drawBlock == tx.block_number + 1
@@ -124,7 +135,9 @@ def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(chain, market, token, r
 
 
 @pytest.mark.parametrize("late", [0, 1])
-def test_dispute__at_the_dispute_deadline_ok__one_second_later_reverts(chain, market, stranger, accepted, late):
+def test_dispute__at_the_dispute_deadline_ok__one_second_later_reverts(
+    chain, market, stranger, accepted, late
+):
     deadline = market.job(accepted).deadline
     chain.pending_timestamp = deadline + late
     if late:
@@ -135,7 +148,9 @@ def test_dispute__at_the_dispute_deadline_ok__one_second_later_reverts(chain, ma
         assert market.job(accepted).status == Status.SEATING
 
 
-def test_dispute__a_job_not_accepted__reverts_not_disputable(market, pool, stranger, open_job, disputed):
+def test_dispute__a_job_not_accepted__reverts_not_disputable(
+    market, pool, stranger, open_job, disputed
+):
     job_id = open_job()
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
         market.dispute(job_id, sender=stranger)  # Open
@@ -143,16 +158,22 @@ def test_dispute__a_job_not_accepted__reverts_not_disputable(market, pool, stran
         market.dispute(disputed, sender=stranger)  # already disputed
 
 
-def test_dispute__zero_collateral_job__reverts_not_disputable(market, deployer, pool, stranger, open_job):
+def test_dispute__zero_collateral_job__reverts_not_disputable(
+    market, deployer, pool, stranger, open_job
+):
     # Without collateral there is no bond: a free dispute would stall payment at no cost.
-    market.setParameters(tuple({**MARKET_PARAMETERS, "minCollateralBps": 0}.values()), sender=deployer)
+    market.setParameters(
+        tuple({**MARKET_PARAMETERS, "minCollateralBps": 0}.values()), sender=deployer
+    )
     job_id = open_job(collateral=0)
     _prove(market, pool[0], job_id)
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
         market.dispute(job_id, sender=stranger)
 
 
-def test_dispute__without_an_allowance_for_the_bond__reverts_in_the_token(market, token, fund, keeper, accepted):
+def test_dispute__without_an_allowance_for_the_bond__reverts_in_the_token(
+    market, token, fund, keeper, accepted
+):
     fund(keeper, BOND)
     with ape.reverts(token.ERC20InsufficientAllowance, spender=market, allowance=0, needed=BOND):
         market.dispute(accepted, sender=keeper)
@@ -179,15 +200,23 @@ def test_jury__accepts_until_the_seat_deadline_then_runs_round_one(
     ev = tx.decode_logs(market.JobClaimed)[0]
     assert (ev.nodeId, ev.operator, ev.round) == (last.id, last.operator, 1)
     ev = tx.decode_logs(market.JobRunning)[0]
-    assert (ev.jobId, ev.round, ev.deadline) == (disputed, 1, accept_by + WINDOWS["executionWindow"])
+    assert (ev.jobId, ev.round, ev.deadline) == (
+        disputed,
+        1,
+        accept_by + WINDOWS["executionWindow"],
+    )
     assert all(registry.node(n.id).locked == COL for n in seats)
     job = market.job(disputed)
     assert (job.status, job.claims, job.replicaCount) == (Status.RUNNING, 3, 4)
 
 
-def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(market, pool, jury, disputed):
+def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(
+    market, pool, jury, disputed
+):
     n = pool[0]
-    tx = market.submitProofs([([(disputed, n.id, _commitment(disputed, n))], b"")], sender=n.operator)
+    tx = market.submitProofs(
+        [([(disputed, n.id, _commitment(disputed, n))], b"")], sender=n.operator
+    )
     assert [(e.nodeId, e.reason) for e in tx.decode_logs(market.ProofSkipped)] == [
         (n.id, SkipReason.WRONG_SEAT_STATE)
     ]
@@ -196,13 +225,25 @@ def test_jury__the_original_proving_again__is_skipped_wrong_seat_state(market, p
 
 # ---------------------------------------------------------------------- upheld (quorum agrees)
 def test_upheld__a_dissenting_juror__escalates__unseated__the_jurys_majority_stands(
-    market, registry, rewards, pool, stranger, keeper, jury, disputed, commit, reveal, lapse_escalation
+    market,
+    registry,
+    rewards,
+    pool,
+    stranger,
+    keeper,
+    jury,
+    disputed,
+    commit,
+    reveal,
+    lapse_escalation,
 ):
     commit(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)  # all in: reveal phase
     assert market.job(disputed).status == Status.REVEALING
     reveal(disputed, jury, [RESULT, RESULT, OTHER_RESULT], sender=keeper)
 
-    tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # the last reveal: a 2-1 jury escalates
+    tx = reveal(
+        disputed, [pool[0]], [RESULT], sender=keeper
+    )  # the last reveal: a 2-1 jury escalates
     ev = tx.decode_logs(market.RoundEscalated)[0]
     assert (ev.round, ev.seats, ev.standing) == (2, 7, RESULT)
     assert _seized(tx, market) == [] and _credits(tx, market) == {}
@@ -221,7 +262,11 @@ def test_upheld__a_dissenting_juror__escalates__unseated__the_jurys_majority_sta
     assert _work(tx, rewards) == [(pool[0].id, FEE)]
     assert market.pendingFees() == dust
     assert _released(tx, registry) == sorted(
-        [(jury[0].id, COL, Outcome.COMPLETED), (jury[1].id, COL, Outcome.COMPLETED), (pool[0].id, COL, Outcome.COMPLETED)]
+        [
+            (jury[0].id, COL, Outcome.COMPLETED),
+            (jury[1].id, COL, Outcome.COMPLETED),
+            (pool[0].id, COL, Outcome.COMPLETED),
+        ]
     )
     paid = tx.decode_logs(market.JobPaid)[0]
     assert (paid.resultHash, paid.paidToNodes, paid.protocolFee) == (RESULT, NET, FEE)
@@ -332,7 +377,11 @@ def test_untaken__jury_split_original_revealed__disputer_pays_the_fee_to_the_nod
     assert market.pendingFees() == COL  # the silent juror's collateral: nobody was owed it
     assert _work(tx, rewards) == [(pool[0].id, FEE)]
     assert _released(tx, registry) == sorted(
-        [(jury[0].id, COL, Outcome.NO_FAULT), (jury[1].id, COL, Outcome.NO_FAULT), (pool[0].id, COL, Outcome.COMPLETED)]
+        [
+            (jury[0].id, COL, Outcome.NO_FAULT),
+            (jury[1].id, COL, Outcome.NO_FAULT),
+            (pool[0].id, COL, Outcome.COMPLETED),
+        ]
     )
     assert market.job(disputed).status == Status.PAID
 
@@ -345,7 +394,9 @@ def test_untaken__no_juror_revealed__keeper_bounty_from_the_seized_jury(
     deadline = market.job(disputed).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
-        market.expire(disputed, sender=keeper)  # the reveal deadline itself still belongs to reveals
+        market.expire(
+            disputed, sender=keeper
+        )  # the reveal deadline itself still belongs to reveals
     chain.pending_timestamp = deadline + 1
 
     tx = market.expire(disputed, sender=keeper)
@@ -369,7 +420,9 @@ def test_untaken__no_juror_committed__the_originals_reveal_settles_at_once(
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
         market.expire(disputed, sender=keeper)
-    tx = _to_reveal_phase(chain, market, keeper, disputed)  # round 1 reveals even with no commitment
+    tx = _to_reveal_phase(
+        chain, market, keeper, disputed
+    )  # round 1 reveals even with no commitment
     assert market.job(disputed).status == Status.REVEALING
     assert tx.decode_logs(market.JobExpired) == []
 
@@ -399,10 +452,16 @@ def test_untaken__jury_partly_accepted__late_seat_penalised_accepted_released(
 
     tx = market.expire(disputed, sender=keeper)
 
-    assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [(late.id, SEAT_PENALTY)]
+    assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [
+        (late.id, SEAT_PENALTY)
+    ]
     assert registry.node(late.id).stake == stake - SEAT_PENALTY
     assert _released(tx, registry) == sorted(
-        [(seats[0].id, COL, Outcome.NO_FAULT), (seats[1].id, COL, Outcome.NO_FAULT), (pool[0].id, COL, Outcome.COMPLETED)]
+        [
+            (seats[0].id, COL, Outcome.NO_FAULT),
+            (seats[1].id, COL, Outcome.NO_FAULT),
+            (pool[0].id, COL, Outcome.COMPLETED),
+        ]
     )
     assert _resolved(tx, market) == [(True, ZERO)]
     keeper_cut = min(SEAT_PENALTY, BOUNTY)
@@ -449,8 +508,15 @@ def test_reveal__juror_that_never_committed__reverts_wrong_seat_state(
     commit(disputed, jury[:1], [RESULT], sender=keeper)
     _to_reveal_phase(chain, market, keeper, disputed)
     silent = jury[1]
-    with ape.reverts(market.JobMarketWrongSeatState, jobId=disputed, nodeId=silent.id, state=ReplicaState.CLAIMED):
+    with ape.reverts(
+        market.JobMarketWrongSeatState, jobId=disputed, nodeId=silent.id, state=ReplicaState.CLAIMED
+    ):
         market.reveal([(disputed, silent.id, RESULT, salt_of(silent.id))], sender=keeper)
     market.reveal([(disputed, jury[0].id, RESULT, salt_of(jury[0].id))], sender=keeper)
-    with ape.reverts(market.JobMarketWrongSeatState, jobId=disputed, nodeId=jury[0].id, state=ReplicaState.REVEALED):
+    with ape.reverts(
+        market.JobMarketWrongSeatState,
+        jobId=disputed,
+        nodeId=jury[0].id,
+        state=ReplicaState.REVEALED,
+    ):
         market.reveal([(disputed, jury[0].id, RESULT, salt_of(jury[0].id))], sender=keeper)

@@ -97,7 +97,9 @@ def test_submit_proof__node_without_a_seat__reverts_not_replica(market, pool, st
         market.submitProofs([_own_proof(job_id, n)], sender=n.operator)
 
 
-def test_reveal__not_revealing_or_not_a_seat__reverts(chain, market, pool, keeper, open_job, seated_job, commit):
+def test_reveal__not_revealing_or_not_a_seat__reverts(
+    chain, market, pool, keeper, open_job, seated_job, commit
+):
     job_id = open_job()
     market.claim(job_id, pool[0].id, sender=pool[0].operator)
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
@@ -115,7 +117,9 @@ def test_claim__drawn_job__reverts_seats_are_drawn(market, pool, open_job):
         market.claim(job_id, pool[0].id, sender=pool[0].operator)
 
 
-def test_accept_seat__wrong_status_wrong_state_wrong_key__revert(market, registry, pool, open_job, draw_seats):
+def test_accept_seat__wrong_status_wrong_state_wrong_key__revert(
+    market, registry, pool, open_job, draw_seats
+):
     k1 = open_job()
     with ape.reverts(market.JobMarketWrongStatus, jobId=k1, status=Status.OPEN):
         market.acceptSeat(k1, pool[0].id, sender=pool[0].operator)
@@ -123,7 +127,9 @@ def test_accept_seat__wrong_status_wrong_state_wrong_key__revert(market, registr
     seats = draw_seats(job_id, pool)
     first, second = seats[0], seats[1]
     market.acceptSeat(job_id, first.id, sender=first.operator)
-    with ape.reverts(market.JobMarketWrongSeatState, jobId=job_id, nodeId=first.id, state=ReplicaState.CLAIMED):
+    with ape.reverts(
+        market.JobMarketWrongSeatState, jobId=job_id, nodeId=first.id, state=ReplicaState.CLAIMED
+    ):
         market.acceptSeat(job_id, first.id, sender=first.operator)
     with ape.reverts(registry.NodeRegistryNotOperator, nodeId=second.id, caller=first.operator):
         market.acceptSeat(job_id, second.id, sender=first.operator)
@@ -147,7 +153,9 @@ def test_draw_and_redraw__nothing_to_do__revert(chain, market, pool, keeper, ope
         market.redraw(job_id, sender=keeper)  # the accept deadline itself is still the node's
 
 
-def test_cancel__drawn_job__only_before_any_seat_is_accepted(market, client, pool, open_job, draw_seats):
+def test_cancel__drawn_job__only_before_any_seat_is_accepted(
+    market, client, pool, open_job, draw_seats
+):
     untaken = open_job(replicas=3)
     tx = market.cancel(untaken, sender=client)
     assert tx.decode_logs(market.Credited)[0].amount == PAY
@@ -182,7 +190,9 @@ def test_cancel__disputed_job__reverts_wrong_status(market, client, stranger, po
         ("disputeWindow", MAX_WINDOW + 1, 3),
     ],
 )
-def test_create__window_out_of_range__reverts_invalid_window(market, client, pool, job_request, window, value, replicas):
+def test_create__window_out_of_range__reverts_invalid_window(
+    market, client, pool, job_request, window, value, replicas
+):
     with ape.reverts(market.JobMarketInvalidWindow, name=name32(window), value=value):
         market.createJob(job_request(replicas=replicas, **{window: value}), sender=client)
 
@@ -199,7 +209,9 @@ def test_create__window_out_of_range__reverts_invalid_window(market, client, poo
         ("bundle_hash", ZERO, "JobMarketInvalidBundleHash", dict()),
     ],
 )  # fmt: skip
-def test_create__bad_request__reverts_with_the_values(market, client, pool, job_request, field, value, error, args):
+def test_create__bad_request__reverts_with_the_values(
+    market, client, pool, job_request, field, value, error, args
+):
     with ape.reverts(getattr(market, error), **args):
         market.createJob(job_request(**{field: value}), sender=client)
 
@@ -269,7 +281,9 @@ def test_accept_window__sets_each_new_draws_deadline_capped_by_the_claim_deadlin
     _mine_past_anchor(chain, market, job_id)
     tx = market.draw(job_id, sender=keeper)
     # A seat can never be accepted after the round's claim deadline.
-    assert {e.acceptDeadline for e in tx.decode_logs(market.SeatDrawn)} == {market.job(job_id).deadline}
+    assert {e.acceptDeadline for e in tx.decode_logs(market.SeatDrawn)} == {
+        market.job(job_id).deadline
+    }
 
 
 @pytest.mark.parametrize("call", ["setParameters", "pause", "unpause"])
@@ -310,7 +324,9 @@ def test_pause__stops_every_entry_that_takes_on_new_work(
 
     stopped = {
         "createJob": lambda: market.createJob(job_request(), sender=client),
-        "createJobWithPermit": lambda: market.createJobWithPermit(job_request(), 0, 27, ZERO, ZERO, sender=client),
+        "createJobWithPermit": lambda: market.createJobWithPermit(
+            job_request(), 0, 27, ZERO, ZERO, sender=client
+        ),
         "claim": lambda: market.claim(open_k1, pool[1].id, sender=pool[1].operator),
         "acceptSeat": lambda: market.acceptSeat(drawn, seat.id, sender=seat.operator),
         "draw": lambda: market.draw(anchored, sender=keeper),
@@ -331,7 +347,18 @@ def test_pause__stops_every_entry_that_takes_on_new_work(
 
 
 def test_pause__never_traps_money(
-    chain, market, token, rewards, deployer, client, keeper, pool, open_job, seated_job, commit, reveal
+    chain,
+    market,
+    token,
+    rewards,
+    deployer,
+    client,
+    keeper,
+    pool,
+    open_job,
+    seated_job,
+    commit,
+    reveal,
 ):
     cancellable = open_job()
     unclaimed = open_job()
@@ -467,7 +494,9 @@ def test_views__digest_domain_commitment_match_oracle(chain, market, pool):
     items = [(7, 3, commitment), (8, 3, commitment)]
     assert market.proofDigest(items) == completion_digest(chain.chain_id, market.address, items)
     assert market.domainSeparator() == domain_separator(chain.chain_id, market.address)
-    assert market.COMPLETION_TYPEHASH() == keccak(b"Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)")
+    assert market.COMPLETION_TYPEHASH() == keccak(
+        b"Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)"
+    )
 
 
 def test_views__constants_match_the_python_helpers(market):
@@ -480,8 +509,14 @@ def test_views__constants_match_the_python_helpers(market):
     )  # fmt: skip
 
 
-def test_views__job_replica_and_accounts(market, token, registry, rewards, client, keeper, pool, seated_job, commit):
-    assert (market.token(), market.registry(), market.rewards()) == (token.address, registry.address, rewards.address)
+def test_views__job_replica_and_accounts(
+    market, token, registry, rewards, client, keeper, pool, seated_job, commit
+):
+    assert (market.token(), market.registry(), market.rewards()) == (
+        token.address,
+        registry.address,
+        rewards.address,
+    )
     assert tuple(market.parameters()) == PARAMS
     count = market.jobCount()
     job_id, seats = seated_job(pool)

@@ -71,7 +71,17 @@ def _fresh_round(market, job_id, crowd, draw_seats, accept_all, seats):
 
 
 def test_capture__two_seats_of_three_out_vote_the_honest_one__the_fresh_round_seizes_them(
-    market, registry, rewards, crowd, client, stranger, seated_job, draw_seats, accept_all, commit, reveal
+    market,
+    registry,
+    rewards,
+    crowd,
+    client,
+    stranger,
+    seated_job,
+    draw_seats,
+    accept_all,
+    commit,
+    reveal,
 ):
     job_id, seats = seated_job(crowd)
     captured, honest = seats[:2], seats[2]
@@ -88,7 +98,9 @@ def test_capture__two_seats_of_three_out_vote_the_honest_one__the_fresh_round_se
     for n in jurors:
         want[n.owner.address] = want.get(n.owner.address, 0) + each
     assert _credits(tx, market) == want
-    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [(honest.id, FEE)]
+    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [
+        (honest.id, FEE)
+    ]
     released = sorted((e.nodeId, e.outcome) for e in tx.decode_logs(registry.CollateralReleased))
     assert released == sorted((n.id, Outcome.COMPLETED) for n in [honest, *jurors])
     assert market.credited(client) == 0
@@ -101,7 +113,17 @@ def test_capture__two_seats_of_three_out_vote_the_honest_one__the_fresh_round_se
 
 
 def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and_the_liars_pay(
-    market, rewards, crowd, client, stranger, keeper, open_job, draw_seats, accept_all, commit, reveal
+    market,
+    rewards,
+    crowd,
+    client,
+    stranger,
+    keeper,
+    open_job,
+    draw_seats,
+    accept_all,
+    commit,
+    reveal,
 ):
     original = crowd[0]
     job_id = open_job()
@@ -119,7 +141,9 @@ def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and
     second = _fresh_round(market, job_id, crowd, draw_seats, accept_all, 7)
     tx = _play(job_id, second, [RESULT] * 7, commit, reveal, keeper)
 
-    assert [(e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)] == [(True, RESULT)]
+    assert [(e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)] == [
+        (True, RESULT)
+    ]
     assert _seized(tx, market) == sorted(n.id for n in jury[:2])
     right = [jury[2], *second]
     each, dust = share(2 * COL + BOND, len(right))  # the wrong disputer's bond joins the pot
@@ -128,13 +152,25 @@ def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and
         want[n.owner.address] = want.get(n.owner.address, 0) + each
     assert _credits(tx, market) == want
     assert market.credited(stranger) == 0 and market.credited(client) == 0
-    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [(original.id, FEE)]
+    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [
+        (original.id, FEE)
+    ]
     job = market.job(job_id)
     assert (job.status, job.round, job.commitment) == (Status.PAID, 2, RESULT)
 
 
 def test_escalation__a_seated_round_without_a_majority__the_verdict_before_it_stands(
-    chain, market, registry, crowd, stranger, keeper, seated_job, draw_seats, accept_all, commit, reveal
+    chain,
+    market,
+    registry,
+    crowd,
+    stranger,
+    keeper,
+    seated_job,
+    draw_seats,
+    accept_all,
+    commit,
+    reveal,
 ):
     job_id, seats = seated_job(crowd)
     _play(job_id, seats, [RESULT, RESULT, OTHER_RESULT], commit, reveal, stranger)
@@ -151,7 +187,10 @@ def test_escalation__a_seated_round_without_a_majority__the_verdict_before_it_st
     assert _seized(tx, market) == sorted([seats[2].id, *(n.id for n in silent)])
     released = sorted((e.nodeId, e.outcome) for e in tx.decode_logs(registry.CollateralReleased))
     assert released == sorted(
-        [*((n.id, Outcome.NO_FAULT) for n in talking), *((n.id, Outcome.COMPLETED) for n in seats[:2])]
+        [
+            *((n.id, Outcome.NO_FAULT) for n in talking),
+            *((n.id, Outcome.COMPLETED) for n in seats[:2]),
+        ]
     )
     job = market.job(job_id)
     assert (job.status, job.commitment) == (Status.PAID, RESULT)

@@ -65,7 +65,11 @@ def test_create__escrows_payment_and_copies_the_terms(market, token, client, poo
 
     ev = tx.decode_logs(market.JobCreated)[0]
     job_id = ev.jobId
-    assert (ev.client, ev.bundleHash, ev.bundleUri) == (client, b"\x11" * 32, "file:///bundles/job.tar")
+    assert (ev.client, ev.bundleHash, ev.bundleUri) == (
+        client,
+        b"\x11" * 32,
+        "file:///bundles/job.tar",
+    )
     assert (ev.payment, ev.collateral, ev.replicas) == (PAY, COL, 1)
     assert ev.claimDeadline == tx.timestamp + WINDOWS["claimWindow"]
     assert (ev.protocolFeeBps, ev.keeperBountyBps) == (
@@ -78,13 +82,21 @@ def test_create__escrows_payment_and_copies_the_terms(market, token, client, poo
     assert token.balanceOf(client) == before_client - PAY
     assert token.balanceOf(market) == before_market + PAY
     job = market.job(job_id)
-    assert (job.status, job.k, job.round, job.client, job.drawBlock) == (Status.OPEN, 1, 0, client, 0)
+    assert (job.status, job.k, job.round, job.client, job.drawBlock) == (
+        Status.OPEN,
+        1,
+        0,
+        client,
+        0,
+    )
     assert job.deadline == tx.timestamp + WINDOWS["claimWindow"]
     assert (job.protocolFeeBps, job.keeperBountyBps) == (
         MARKET_PARAMETERS["protocolFeeBps"],
         MARKET_PARAMETERS["keeperBountyBps"],
     )
-    assert (job.claimWindow, job.executionWindow, job.revealWindow, job.disputeWindow) == tuple(WINDOWS.values())
+    assert (job.claimWindow, job.executionWindow, job.revealWindow, job.disputeWindow) == tuple(
+        WINDOWS.values()
+    )
 
 
 # ---------------------------------------------------------------------- claim
@@ -95,8 +107,14 @@ def test_claim__locks_collateral_takes_seat_zero_and_runs(market, registry, pool
     ev = tx.decode_logs(market.JobClaimed)[0]
     assert (ev.jobId, ev.nodeId, ev.operator, ev.round) == (job_id, n.id, n.operator, 0)
     ev = tx.decode_logs(market.JobRunning)[0]
-    assert (ev.jobId, ev.round, ev.deadline) == (job_id, 0, tx.timestamp + WINDOWS["executionWindow"])
-    assert [(e.nodeId, e.amount) for e in tx.decode_logs(registry.CollateralLocked)] == [(n.id, COL)]
+    assert (ev.jobId, ev.round, ev.deadline) == (
+        job_id,
+        0,
+        tx.timestamp + WINDOWS["executionWindow"],
+    )
+    assert [(e.nodeId, e.amount) for e in tx.decode_logs(registry.CollateralLocked)] == [
+        (n.id, COL)
+    ]
     assert registry.node(n.id).locked == COL
     job = market.job(job_id)
     assert (job.status, job.claims, job.seated, job.replicaCount) == (Status.RUNNING, 1, 1, 1)
@@ -108,7 +126,9 @@ def test_claim__locks_collateral_takes_seat_zero_and_runs(market, registry, pool
 
 
 @pytest.mark.parametrize("late", [0, 1])
-def test_claim__at_the_claim_deadline_ok__one_second_later_reverts(chain, market, pool, open_job, late):
+def test_claim__at_the_claim_deadline_ok__one_second_later_reverts(
+    chain, market, pool, open_job, late
+):
     job_id = open_job()
     deadline = market.job(job_id).deadline
     chain.pending_timestamp = deadline + late
@@ -144,7 +164,12 @@ def test_own_proof__without_signature__accepts_the_commitment_and_opens_the_disp
     tx = market.submitProofs([([(job_id, n.id, commitment)], b"")], sender=n.operator)
 
     ev = tx.decode_logs(market.ProofAccepted)[0]
-    assert (ev.jobId, ev.nodeId, ev.commitment, ev.relayer) == (job_id, n.id, commitment, n.operator)
+    assert (ev.jobId, ev.nodeId, ev.commitment, ev.relayer) == (
+        job_id,
+        n.id,
+        commitment,
+        n.operator,
+    )
     ev = tx.decode_logs(market.ResultAccepted)[0]
     assert (ev.jobId, ev.commitment, ev.disputeDeadline) == (
         job_id, commitment, tx.timestamp + WINDOWS["disputeWindow"],
@@ -157,7 +182,9 @@ def test_own_proof__without_signature__accepts_the_commitment_and_opens_the_disp
     assert (seat.state, seat.commitment) == (ReplicaState.COMMITTED, ZERO)
 
 
-def test_relayed_proof__signed_by_the_operator__records_the_relayer(market, sign_proof, pool, keeper, running):
+def test_relayed_proof__signed_by_the_operator__records_the_relayer(
+    market, sign_proof, pool, keeper, running
+):
     job_id, _ = running
     n = pool[0]
     commitment = _commitment(job_id, n)
@@ -176,7 +203,11 @@ def test_relayed_proof__signed_by_another_key__reverts_with_both_addresses(
     n = pool[0]
     proof = sign_proof(pool[1].operator, job_id, n.id, _commitment(job_id, n))
     with ape.reverts(
-        market.JobMarketInvalidSignature, jobId=job_id, nodeId=n.id, signer=pool[1].operator, operator=n.operator
+        market.JobMarketInvalidSignature,
+        jobId=job_id,
+        nodeId=n.id,
+        signer=pool[1].operator,
+        operator=n.operator,
     ):
         market.submitProofs([proof], sender=keeper)
 
@@ -272,12 +303,19 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
     assert _credits(tx, market) == {n.owner.address: NET, keeper.address: BOUNTY}
     paid = tx.decode_logs(market.JobPaid)[0]
     # An undisputed result stays private: the event carries the commitment, not the result.
-    assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (accepted, job.commitment, NET, FEE)
+    assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (
+        accepted,
+        job.commitment,
+        NET,
+        FEE,
+    )
     work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
     assert work == [(n.id, FEE - BOUNTY)]  # the bounty comes out of the fee
     assert token.balanceOf(rewards) == rewards_before + FEE - BOUNTY
     assert market.pendingFees() == 0
-    released = [(e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)]
+    released = [
+        (e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)
+    ]
     assert released == [(n.id, COL, Outcome.COMPLETED)]
     assert registry.node(n.id).locked == 0 and registry.node(n.id).completed == completed + 1
     assert market.job(accepted).status == Status.PAID
@@ -305,7 +343,9 @@ def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
     assert token.balanceOf(rewards) == rewards_before
 
 
-def test_finalize__bounty_rate_is_fixed_at_creation(chain, market, deployer, pool, keeper, accepted):
+def test_finalize__bounty_rate_is_fixed_at_creation(
+    chain, market, deployer, pool, keeper, accepted
+):
     # Raising the bounty to 5 % after the job was escrowed must not reach it (1 % of PAY stays).
     market.setParameters(_params(keeperBountyBps=500), sender=deployer)
     chain.pending_timestamp = market.job(accepted).deadline + 1
@@ -323,7 +363,9 @@ def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):
 # ---------------------------------------------------------------------- settleAndWithdraw
 def _prove(market, node, job_id):
     market.claim(job_id, node.id, sender=node.operator)
-    market.submitProofs([([(job_id, node.id, _commitment(job_id, node))], b"")], sender=node.operator)
+    market.submitProofs(
+        [([(job_id, node.id, _commitment(job_id, node))], b"")], sender=node.operator
+    )
 
 
 def test_settle_and_withdraw__by_the_operator__pays_the_owner_net_and_its_credit__no_bounty(
@@ -370,10 +412,18 @@ def test_settle_and_withdraw__jobs_of_one_node__reach_rewards_as_one_record(
     tx = market.settleAndWithdraw(jobs, sender=n.owner)
 
     work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
-    assert work == [(n.id, 3 * FEE), (twin.id, FEE), (n.id, FEE)]  # consecutive jobs of a node merge
-    assert [(e.jobId, e.protocolFee) for e in tx.decode_logs(market.JobPaid)] == [(j, FEE) for j in jobs]
+    assert work == [
+        (n.id, 3 * FEE),
+        (twin.id, FEE),
+        (n.id, FEE),
+    ]  # consecutive jobs of a node merge
+    assert [(e.jobId, e.protocolFee) for e in tx.decode_logs(market.JobPaid)] == [
+        (j, FEE) for j in jobs
+    ]
     assert token.balanceOf(rewards) == rewards_before + 5 * FEE
-    assert rewards.currentEpoch() == epoch and rewards.epoch(epoch).totalWork == work_before + 5 * FEE
+    assert (
+        rewards.currentEpoch() == epoch and rewards.epoch(epoch).totalWork == work_before + 5 * FEE
+    )
 
 
 def test_settle_and_withdraw__by_the_owner__also_sends_what_was_credited_before(
@@ -389,7 +439,9 @@ def test_settle_and_withdraw__by_the_owner__also_sends_what_was_credited_before(
     tx = market.settleAndWithdraw([accepted], sender=n.owner)
 
     assert token.balanceOf(n.owner) == before + 2 * NET
-    assert [(e.account, e.amount) for e in tx.decode_logs(market.Withdrawn)] == [(n.owner.address, 2 * NET)]
+    assert [(e.account, e.amount) for e in tx.decode_logs(market.Withdrawn)] == [
+        (n.owner.address, 2 * NET)
+    ]
     assert market.credited(n.owner) == 0
 
 
@@ -437,7 +489,10 @@ def test_settle_and_withdraw__jobs_of_two_owners__reverts_before_paying_either(
     _prove(market, pool[1], other)
     chain.pending_timestamp = market.job(other).deadline + 1
     with ape.reverts(
-        market.JobMarketOwnersDiffer, jobId=other, owner=pool[1].owner.address, expected=pool[0].owner.address
+        market.JobMarketOwnersDiffer,
+        jobId=other,
+        owner=pool[1].owner.address,
+        expected=pool[0].owner.address,
     ):
         market.settleAndWithdraw([accepted, other], sender=pool[0].operator)
     assert market.job(accepted).status == market.job(other).status == Status.ACCEPTED
@@ -498,7 +553,9 @@ def test_cancel__by_anyone_but_the_client__reverts(market, stranger, pool, open_
 
 
 # ---------------------------------------------------------------------- expire
-def test_expire__open_job__at_deadline_reverts__then_refunds_minus_bounty(chain, market, client, pool, keeper, open_job):
+def test_expire__open_job__at_deadline_reverts__then_refunds_minus_bounty(
+    chain, market, client, pool, keeper, open_job
+):
     job_id = open_job()
     deadline = market.job(job_id).deadline
     chain.pending_timestamp = deadline
@@ -540,7 +597,12 @@ def test_expire__running_without_proof__seizes_to_the_rewards_pot_not_the_client
     assert _credits(tx, market) == {keeper.address: BOUNTY, client.address: PAY}
     assert market.pendingFees() == COL - BOUNTY
     node = registry.node(n.id)
-    assert (node.stake, node.locked, node.slashed, node.status) == (stake - COL, 0, 1, NodeStatus.JAILED)
+    assert (node.stake, node.locked, node.slashed, node.status) == (
+        stake - COL,
+        0,
+        1,
+        NodeStatus.JAILED,
+    )
 
     rewards_before = token.balanceOf(rewards)
     tx = market.flushFees(sender=keeper)

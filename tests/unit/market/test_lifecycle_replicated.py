@@ -100,7 +100,9 @@ def test_k3__two_one__escalates_to_seven_fresh_seats__nothing_paid_or_seized_yet
 
     ev = tx.decode_logs(market.RoundEscalated)[0]
     assert (ev.jobId, ev.round, ev.seats, ev.standing) == (job_id, 1, 2 * K + 1, RESULT)
-    assert _seized(tx, market) == [] and _credits(tx, market) == [] and _released(tx, registry) == []
+    assert (
+        _seized(tx, market) == [] and _credits(tx, market) == [] and _released(tx, registry) == []
+    )
     job = market.job(job_id)
     assert (job.status, job.round, job.k, job.commitment) == (Status.SEATING, 1, 2 * K + 1, RESULT)
     assert (job.claims, job.commits, job.reveals, job.seated, job.redraws) == (0, 0, 0, 0, 0)
@@ -131,7 +133,9 @@ def test_k3__two_one__escalation_never_seated__majority_stands__dissenter_seized
         COL,
         tx.timestamp + JAIL_PERIOD,
     )
-    assert sorted(_released(tx, registry)) == sorted((n.id, COL, Outcome.COMPLETED) for n in majority)
+    assert sorted(_released(tx, registry)) == sorted(
+        (n.id, COL, Outcome.COMPLETED) for n in majority
+    )
     assert _credits(tx, market) == [(keeper, BOUNTY), *((n.owner, each) for n in majority)]
     assert _work(tx, rewards) == [(n.id, fee_each) for n in majority]
     assert _epoch_fees(rewards) == pot + FEE - fee_dust

@@ -8,7 +8,9 @@ def test_announce_endpoint__by_operator__emits(registry, setup_node, node_owner,
     assert ev.nodeId == node and ev.url == "http://10.0.0.1:8080"
 
 
-def test_announce_endpoint__by_owner_or_stranger__reverts(registry, setup_node, node_owner, operator, stranger):
+def test_announce_endpoint__by_owner_or_stranger__reverts(
+    registry, setup_node, node_owner, operator, stranger
+):
     node = setup_node(node_owner, operator)
     for who in (node_owner, stranger):
         with ape.reverts(registry.NodeRegistryNotOperator):

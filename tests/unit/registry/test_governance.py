@@ -9,7 +9,9 @@ from .conftest import ZERO
 @pytest.fixture
 def unwired(project, deployer, token, licence):
     """A registry whose job market is not set yet (the shared one is wired at deployment)."""
-    return project.NodeRegistry.deploy(deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer)
+    return project.NodeRegistry.deploy(
+        deployer, token, licence, MIN_STAKE, UNBONDING_DELAY, JAIL_PERIOD, sender=deployer
+    )
 
 
 def test_set_job_market__by_owner__sets_and_emits(unwired, deployer, keeper):
