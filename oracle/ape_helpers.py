@@ -371,7 +371,7 @@ def decode_revert(err: BaseException) -> Revert | None:
     data = _revert_data(err)
     if data is None:
         return None
-    entries = _error_table().get(data[:4])
+    entries = _error_table().get(data[:4], [])
     if not entries:
         return None
     contract = _owner_of_error(entries[0][1].name, [c for c, _ in entries])

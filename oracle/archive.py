@@ -18,7 +18,9 @@ MAX_DEPTH = 64  # path components of a member: walking deeper trees later must n
 HEADER_ALLOWANCE = 4096
 
 
-def _decompress(fileobj: BinaryIO, limit: int, error: Exception) -> BinaryIO:
+def _decompress(
+    fileobj: BinaryIO, limit: int, error: Exception
+) -> tempfile.SpooledTemporaryFile[bytes]:
     """The archive's tar stream, decompressed to a spooled file, or `error` past `limit` bytes."""
     out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (returned open)
     with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
@@ -43,7 +45,7 @@ def safe_extract(fileobj: BinaryIO, dest: Path, max_bytes: int, *, error: type[E
             fileobj, limit, error(f"{what} decompresses to more than {limit} bytes")
         )
         with stream, tarfile.open(fileobj=stream, mode="r:") as tar:
-            members = []
+            members: list[tarfile.TarInfo] = []
             while (m := tar.next()) is not None:
                 if len(members) >= max_members:
                     raise error(f"{what} has more than {max_members} members")

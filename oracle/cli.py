@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -180,7 +181,7 @@ def status(as_json, **opts) -> None:
             f"no node database at {s.db_path} (has `tes-node run` been started here?)"
         )
     store = Store(s.db_path)
-    out = {
+    out: dict[str, Any] = {
         "cursor": store.cursor(),
         "jobs_by_stage": store.stage_counts(),
         "jobs": [_redacted(j) for j in store.jobs()[-20:]],

@@ -145,6 +145,7 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
                     workdir=bundles_dir / "command-src",
                 )
             else:
+                assert config is not None, f"the demo's {kind} job names its config"
                 p = package(
                     kind,
                     bundles_dir / f"{kind}.tar.gz",

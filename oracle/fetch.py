@@ -55,7 +55,7 @@ def check_uri(uri: str, allow_local: bool) -> None:
     except OSError as err:
         raise FetchError(f"cannot resolve {parsed.hostname}: {err}") from err
     for *_, sockaddr in infos:
-        _check_address(parsed.hostname, sockaddr[0])
+        _check_address(parsed.hostname, str(sockaddr[0]))
 
 
 def _check_address(host: str, ip: str) -> None:

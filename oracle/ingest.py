@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic
 from web3._utils.events import get_event_data
 
@@ -41,7 +42,7 @@ class Ingest:
             start_block,
         )
         abi = [e for e in chain.abis["JobMarket"] if e["type"] == "event"]
-        self._by_topic = {event_abi_to_log_topic(e): e for e in abi}
+        self._by_topic = {event_abi_to_log_topic(cast(ABIEvent, e)): e for e in abi}
         self.reorgs = 0
 
     def poll(self) -> list[Event]:

@@ -435,7 +435,7 @@ class Node:
         if view.status == JobStatus.SEATING:
             self._keep_draw_moving(job_id, view)
 
-        if stage == st.SEEN and holds and seat.round == view.round:
+        if stage == st.SEEN and holds and seat is not None and seat.round == view.round:
             # Our seat is on chain but the stage never said so (a crash between recording the
             # claim/accept intent and the stage): run it, never abandon a seat we hold.
             self._advance(job_id, st.CLAIMED, node_id=node_id)
@@ -668,7 +668,7 @@ class Node:
             st.EXECUTED,
             f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s",
         )
-        self._maybe_prove(self.store.job(job_id), view, node_id)
+        self._maybe_prove(self.store.job(job_id) or job, view, node_id)
 
     def _maybe_prove(self, job: dict[str, Any], view: Job, node_id: int) -> None:
         if view.status != JobStatus.RUNNING:

@@ -48,6 +48,11 @@ class Held:
     jobs: tuple[int, ...]  # the jobs that refer to it
 
 
+def _settled_at(h: Held) -> float:
+    assert h.settled_at is not None, "only for settled results"
+    return h.settled_at
+
+
 class Retention:
     def __init__(self, store: st.Store, results: ResultStore, keep_s: float, cap_bytes: int = 0,
                  interval_s: float = PRUNE_INTERVAL_S):  # fmt: skip
@@ -97,8 +102,8 @@ class Retention:
         now = time.time() if now is None else now
         self._sweep_leftovers(now)
         held = self.held()
-        settled = sorted((h for h in held if h.settled_at is not None), key=lambda h: h.settled_at)
-        pruned = [h for h in settled if now - h.settled_at >= self.keep_s]
+        settled = sorted((h for h in held if h.settled_at is not None), key=_settled_at)
+        pruned = [h for h in settled if now - _settled_at(h) >= self.keep_s]
         for h in pruned:
             self._remove(h, now, f"settled more than {self.keep_s:.0f}s ago")
         if self.cap_bytes:

@@ -191,7 +191,7 @@ class _HttpServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
+        host, port = str(self.httpd.server_address[0]), self.httpd.server_address[1]
         return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> None:

@@ -242,7 +242,7 @@ class Store:
                 )
             except sqlite3.IntegrityError:
                 return None
-            return int(cur.lastrowid)
+            return cur.lastrowid
 
     def intents(self, *statuses: str) -> list[Intent]:
         marks = ", ".join("?" * len(statuses))

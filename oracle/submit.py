@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
 from eth_utils import keccak
 from web3.exceptions import (
     BlockNotFound,
@@ -68,10 +69,10 @@ def _batch_key(intent: Intent) -> str:
     return str(intent.payload.get("owner", "")).lower()
 
 
-def _by_tx(intents: list[Intent]) -> dict[str, list[Intent]]:
-    groups: dict[str, list[Intent]] = {}
+def _by_tx(intents: list[Intent]) -> dict[HexStr, list[Intent]]:
+    groups: dict[HexStr, list[Intent]] = {}
     for i in intents:
-        groups.setdefault(str(i.tx_hash), []).append(i)
+        groups.setdefault(HexStr(str(i.tx_hash)), []).append(i)
     return groups
 
 
@@ -113,7 +114,7 @@ class Submitter:
         self.touched: set[int] = set()
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self.key.address
 
     # ---------------------------------------------------------------- recovery
@@ -393,7 +394,7 @@ class Submitter:
         while True:
             try:
                 receipt = w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self.tx_timeout_s, poll_latency=0.2
+                    HexStr(tx_hash), timeout=self.tx_timeout_s, poll_latency=0.2
                 )
                 break
             except TimeExhausted:

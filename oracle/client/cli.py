@@ -14,10 +14,14 @@ import sys
 import time
 from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from oracle.errors import OracleError
+
+if TYPE_CHECKING:
+    from oracle.execute.base import Backend
 
 DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
@@ -85,6 +89,8 @@ def connect(
             raise ClientError(
                 "no passphrase for your key: set TES_PASSPHRASE or pass --passphrase-file"
             )
+        if account is None:
+            raise ClientError("this command needs your key: pass --account ALIAS")
         key = load_operator_key(account, passphrase)
     return Client.connect(rpc_url, deployment, key)
 
@@ -256,7 +262,7 @@ def run_local(bundle, out, backend, allow_unsafe) -> None:
     if backend == "ray":
         from oracle.execute import RayBackend
 
-        be = RayBackend(work_dir=work / "ray", allow_unsafe=allow_unsafe)
+        be: Backend = RayBackend(work_dir=work / "ray", allow_unsafe=allow_unsafe)
     else:
         from oracle.execute import LocalSandboxBackend
 
@@ -268,7 +274,7 @@ def run_local(bundle, out, backend, allow_unsafe) -> None:
         click.echo(result.stderr_tail.rstrip()[-4000:], err=True)
     click.echo(f"status  {result.status} {result.reason} ({result.elapsed_s:.1f} s)")
     click.echo(f"output  {result.output_dir}")
-    click.echo(f"result  0x{result.result_hash.hex()}")
+    click.echo(f"result  0x{(result.result_hash or b'').hex()}")
     if not result.ok:
         sys.exit(1)
 

@@ -48,7 +48,7 @@ class BundleServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="publish")
 
     def uri(self, path: Path) -> str:
-        host, port = self.httpd.server_address[:2]
+        host, port = str(self.httpd.server_address[0]), self.httpd.server_address[1]
         return f"http://{host}:{port}{self.names[Path(path)]}"
 
     def start(self) -> BundleServer:

@@ -34,6 +34,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
@@ -231,7 +232,7 @@ class Client:
         return cls(chain, key)
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         if self.key is None:
             raise ClientError(
                 "this command needs the client's key: --account ALIAS (and TES_PASSPHRASE)"
@@ -475,9 +476,11 @@ class Client:
         tries = 0
         while True:
             tries += 1
+            if self.key is None:
+                raise ClientError("fetching a result needs the client's key: --account ALIAS")
             # A fresh request per try: bound to that node, short-lived, never reusable.
             headers = sign_result_request(self.key.key, job_id, node_id, self.chain.chain_id,
-                                          self.chain.market.address)  # type: ignore[union-attr]  # fmt: skip
+                                          self.chain.market.address)  # fmt: skip
             req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
@@ -594,6 +597,7 @@ class Client:
             raise ClientError(
                 f"job {job_id} has no result on chain yet (status: {view.status.label})"
             )
+        record: SaltRecord | None
         if salt is not None:
             default = view.original.nodeId if view.original else 0
             record = SaltRecord(job_id, default if node_id is None else node_id, salt)

@@ -11,6 +11,7 @@ Hooks, called by the simulation:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +211,8 @@ class SilentJuror(Strategy):
 class NoShowPolicy(_Deviant):
     """In its own client's k >= 3 jobs the node takes the seat and never delivers."""
 
+    s: ClientNoShowReplica
+
     def result(self, w: World, job_id: int, node: Node) -> bytes | None:
         job = w.d.market.job(job_id)
         if job.k > 1 and job.round == 0 and job.client == self.s.client.address:
@@ -370,7 +373,7 @@ def build(names: list[str] | None = None) -> list[Strategy]:
 
 
 SYBIL_SHARES = (10, 33, 49, 51)
-_MAKERS = [
+_MAKERS: list[Callable[[], Strategy]] = [
     Strategy,
     WashTrading,
     *[(lambda p=p: Sybil(p)) for p in SYBIL_SHARES],

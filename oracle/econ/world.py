@@ -120,6 +120,8 @@ class World:
         self.verifiers: dict[int, Any] = {}  # k = 1 job -> the client who checks it and disputes
         self.disputers: list[Callable[[World, int], Any | None]] = []
         self.failing: set[int] = set()  # jobs whose bundle fails (a deterministic failure result)
+        self.population: list[Node] = []  # the honest nodes every strategy meets (simulation.py)
+        self.clients: list[Any] = []  # the population's paying clients
         self._declined: set[tuple[int, int]] = set()
         self._acted: set[tuple[int, int, int, str]] = set()
         self.token = d.token

@@ -80,5 +80,5 @@ def make_backend(settings: Settings) -> Backend:
         settings.work_dir / "local",
         max_workers=settings.workers,
         allow_unsafe=settings.allow_unsafe,
-        config=SandboxConfig.detect(allow_unsafe=settings.allow_unsafe, **options),  # type: ignore[arg-type]
+        config=SandboxConfig.detect(allow_unsafe=settings.allow_unsafe, **options),
     )

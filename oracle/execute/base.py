@@ -219,11 +219,15 @@ class Capacity:
 
 
 class ResourceRequest(Protocol):
-    """`Limits` or a bundle manifest's `Resources`: anything with these attributes."""
+    """`Limits` or a bundle manifest's `Resources`: anything with these attributes (read-only:
+    `Limits` is frozen)."""
 
-    cpus: float
-    memory_mb: int
-    gpus: int
+    @property
+    def cpus(self) -> float: ...
+    @property
+    def memory_mb(self) -> int: ...
+    @property
+    def gpus(self) -> int: ...
 
 
 def unfit_reason(req: ResourceRequest, workers: Iterable[Capacity], where: str) -> str | None:

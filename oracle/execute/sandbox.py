@@ -191,6 +191,7 @@ def ensure_sandbox(config: SandboxConfig) -> SandboxConfig:
     Without a working bwrap (with its seccomp filter), or without per-job cgroup limits while
     `use_cgroups` is on, this refuses, unless `allow_unsafe`: then it warns loudly and returns a
     config that runs jobs with rlimits only (no isolation at all)."""
+    why: str | None
     if config.bwrap is None:
         why = "bubblewrap (bwrap) is not installed: run `make setup` (Debian package bubblewrap)"
     else:
@@ -616,7 +617,10 @@ def _judge(
         if pids_hit:
             return _limit("max_processes", f"hit its process limit of {lim.max_processes}")
         if sig:
-            name = signal.Signals(sig).name if sig in iter(signal.Signals) else str(sig)
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:  # a real-time signal has no name
+                name = str(sig)
             return _Verdict(ExecStatus.FAILED, rc, None, f"killed by signal {name}")
         return _Verdict(ExecStatus.FAILED, rc, None, f"exited with code {rc}")
     total = output_size(output_dir)

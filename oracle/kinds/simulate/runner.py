@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import math
 import random
-import sys
 
 import tes_kit as kit
 
@@ -46,7 +45,8 @@ def step(state: tuple[float, float, float, float], push_right: bool):
 
 def episode(policy, seed: int, salt: int, index: int, max_steps: int) -> int:
     rng = random.Random(f"{seed}/{salt}/{index}")  # str seeds hash with sha512: stable everywhere
-    state = tuple(rng.uniform(-0.05, 0.05) for _ in range(4))
+    x0, v0, t0, w0 = (rng.uniform(-0.05, 0.05) for _ in range(4))
+    state = (x0, v0, t0, w0)
     for t in range(max_steps):
         state = step(state, policy(state, rng))
         x, _, theta, _ = state
@@ -122,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

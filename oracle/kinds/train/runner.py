@@ -10,7 +10,6 @@ time- or machine-dependent is written, so replicas produce identical files.
 from __future__ import annotations
 
 import os
-import sys
 
 import tes_kit as kit
 
@@ -73,6 +72,7 @@ def main() -> None:
     model = nn.Sequential(*layers).to(device)
 
     lr = float(cfg.get("lr", 0.1))
+    opt: torch.optim.Optimizer
     if cfg.get("optimizer", "sgd") == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:
@@ -137,4 +137,4 @@ def evaluate(model, loss_fn, x, y) -> tuple[float, float]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,6 +17,7 @@ import itertools
 import json
 import sys
 import warnings
+from typing import Any
 
 import tes_kit as kit
 
@@ -93,8 +94,8 @@ def run_trial(cfg: dict, params: dict, data, seed: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x_tr, y_tr)
-    n_iter = getattr(clf, "n_iter_", 0)
-    n_iter = int(max(n_iter)) if hasattr(n_iter, "__len__") else int(n_iter)
+    raw: Any = getattr(clf, "n_iter_", 0)  # an int, or one per class
+    n_iter = int(max(raw)) if hasattr(raw, "__len__") else int(raw)
     return {
         "val_accuracy": int((clf.predict(x_val) == y_val).sum()) / len(y_val),
         "train_accuracy": int((clf.predict(x_tr) == y_tr).sum()) / len(y_tr),
@@ -166,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
