@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from enum import IntEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,13 @@ def load_abis(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         )
     types = json.loads(_BUILD_MANIFEST.read_text())["contractTypes"]
     return {name: types[name]["abi"] for name in CONTRACTS}
+
+
+class TxStatus(IntEnum):
+    """A transaction receipt's `status` (EIP-658)."""
+
+    REVERTED = 0
+    SUCCESS = 1
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from oracle.errors import OracleError
+from oracle.store import IntentStatus, Stage
 
 
 def _settings(**overrides):
@@ -185,9 +186,7 @@ def status(as_json, **opts) -> None:
         "cursor": store.cursor(),
         "jobs_by_stage": store.stage_counts(),
         "jobs": [_redacted(j) for j in store.jobs()[-20:]],
-        "pending_intents": [
-            _redacted(dict(i.__dict__)) for i in store.intents("pending", "sent", "mined")
-        ],
+        "pending_intents": [_redacted(dict(i.__dict__)) for i in store.intents(*_OPEN_INTENTS)],
         "gas_spent": store.gas_spent(),
     }
     if as_json:
@@ -217,7 +216,8 @@ def status(as_json, **opts) -> None:
 
 # Stages at which our result hash is public or can no longer be copied for pay: the round is
 # revealing (our reveal queued, every commitment already in) or the job has ended with our seat.
-_RESULT_PUBLIC = ("revealed", "done")
+_RESULT_PUBLIC = (Stage.REVEALED, Stage.DONE)
+_OPEN_INTENTS = (IntentStatus.PENDING, IntentStatus.SENT, IntentStatus.MINED)
 
 
 def _redacted(row: dict) -> dict:

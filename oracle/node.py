@@ -19,7 +19,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
@@ -39,7 +39,7 @@ from oracle.errors import (
 )
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
-from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeStatus, Seat, SeatState
+from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
 from oracle.prove import commitment_of
 from oracle.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.settings import Settings, take_env
@@ -54,23 +54,6 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
 # A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
 MAX_INTAKE_ERRORS = 5
-
-
-def _node_view(raw: Any) -> dict[str, Any]:
-    keys = [
-        "operator",
-        "status",
-        "jailedUntil",
-        "capabilities",
-        "stake",
-        "locked",
-        "unbonding",
-        "unbondingReleaseAt",
-        "completed",
-        "failed",
-        "slashed",
-    ]
-    return dict(zip(keys, raw, strict=True))
 
 
 @dataclass(frozen=True)
@@ -145,7 +128,7 @@ class Node:
         self._stop = False
         self._hb_epoch: int | None = None
         self._announce: str | None = None
-        self._nodes: dict[int, dict[str, Any]] = {}
+        self._nodes: dict[int, NodeRecord] = {}
         self._owners: set[str] = set()
         self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
         self._bound_candidates: set[int] = set()  # licences ever bound to this key (_bound_nodes)
@@ -216,7 +199,9 @@ class Node:
             self._consented = True
         if self._announce and self._nodes:
             for node_id in sorted(self._nodes):
-                self.store.add_intent("announce", None, node_id, {"url": self._announce})
+                self.store.add_intent(
+                    st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}
+                )
             self._announce = None
         self._drive_all(self.store.active_jobs())
         self._heartbeat()
@@ -247,13 +232,13 @@ class Node:
                 continue
             pending = reg.functions.pendingOperatorOf(node_id).call()
             if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
-                "accept_operator", None, node_id
+                st.IntentKind.ACCEPT_OPERATOR, None, node_id
             ):
                 log.info(
                     "node %d proposed this key as its operator: accepting (named in the config)",
                     node_id,
                 )
-                self.store.add_intent("accept_operator", None, node_id, {})
+                self.store.add_intent(st.IntentKind.ACCEPT_OPERATOR, None, node_id, {})
 
     def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
         for job in jobs:
@@ -300,11 +285,11 @@ class Node:
         Repeating one after a restart is harmless: the contract counts a node once per epoch, and
         skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
         epoch = self.chain.rewards.functions.currentEpoch().call()
-        active = sorted(
-            i for i, n in self._nodes.items() if NodeStatus(n["status"]) == NodeStatus.ACTIVE
-        )
+        active = sorted(i for i, n in self._nodes.items() if n.status == NodeStatus.ACTIVE)
         if epoch != self._hb_epoch and active:
-            self.store.add_intent("heartbeat", None, None, {"node_ids": active, "epoch": epoch})
+            self.store.add_intent(
+                st.IntentKind.HEARTBEAT, None, None, {"node_ids": active, "epoch": epoch}
+            )
             self._hb_epoch = epoch
 
     def announce(self, url: str) -> None:
@@ -398,7 +383,7 @@ class Node:
                     payment=str(ev.args["payment"]),
                     created_block=ev.block,
                 )
-                self._mark(ev.job_id, "seen")
+                self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
         elif ev.name == "Credited" and ev.args["account"].lower() in self._owners:
@@ -414,7 +399,7 @@ class Node:
         ours = ev.name == "SeatDrawn" and int(ev.args["nodeId"]) in self._nodes
         if ev.name in ("JobDisputed", "DrawAnchored") or ours:
             self.store.upsert_job(ev.job_id, stage=st.SEEN, node_id=None, reason=None)
-            self._mark(ev.job_id, "seen", f"woken by {ev.name}")
+            self._mark(ev.job_id, st.SEEN, f"woken by {ev.name}")
 
     def drive(self, job: dict[str, Any]) -> None:
         job_id, stage = job["job_id"], job["stage"]
@@ -431,7 +416,7 @@ class Node:
         if holds and past and view.status in EXPIRABLE:
             # Frees our collateral (the keeper bounty is ours). Running with commits, or a dispute,
             # moves on to Revealing rather than ending: the next deadline gets its own expire.
-            self._intent_again("expire", job_id, node_id, {})
+            self._intent_again(st.IntentKind.EXPIRE, job_id, node_id, {})
         if view.status == JobStatus.SEATING:
             self._keep_draw_moving(job_id, view)
 
@@ -456,8 +441,8 @@ class Node:
             self._after_proof(job, view, node_id, seat)
 
     def _seat_lost(self, job_id: int) -> bool:
-        return self.store.intents_failed("claim", job_id) or self.store.intents_failed(
-            "accept", job_id
+        return self.store.intents_failed(st.IntentKind.CLAIM, job_id) or self.store.intents_failed(
+            st.IntentKind.ACCEPT, job_id
         )
 
     def _keep_draw_moving(self, job_id: int, view: Job) -> None:
@@ -465,9 +450,9 @@ class Node:
         block is mined (the contract refuses an early or second draw), and redraw seats whose node
         let its accept deadline pass."""
         if self._draw_due(view):
-            self._intent_again("draw", job_id, None, {})
+            self._intent_again(st.IntentKind.DRAW, job_id, None, {})
         if self._late_seats(job_id, view):
-            self._intent_again("redraw", job_id, None, {})
+            self._intent_again(st.IntentKind.REDRAW, job_id, None, {})
 
     def _draw_due(self, view: Job) -> bool:
         return (
@@ -505,7 +490,7 @@ class Node:
                 self._cost(),
                 self.s.min_margin,
             )
-            kind = "accept"
+            kind = st.IntentKind.ACCEPT
         elif view.status == JobStatus.OPEN:
             seated, operators = self._seat_sets(job_id, view)
             d = decide(
@@ -518,7 +503,7 @@ class Node:
                 self._cost(),
                 self.s.min_margin,
             )
-            kind = "claim"
+            kind = st.IntentKind.CLAIM
         else:
             self._finish(job_id, st.SKIPPED, f"not seated; job {view.status.label}")
             return
@@ -527,7 +512,7 @@ class Node:
                 log.info(
                     "job %d: %s refused: %s",
                     job_id,
-                    "seat" if kind == "accept" else "claim",
+                    "seat" if kind == st.IntentKind.ACCEPT else "claim",
                     d.reason,
                 )
                 self._finish(job_id, st.SKIPPED, d.reason)
@@ -573,7 +558,7 @@ class Node:
         try:
             plan = future.result()
             cost = self._cost(plan.cpu_seconds)
-            pays = seat_value(view, drawn=kind == "accept")
+            pays = seat_value(view, drawn=kind == st.IntentKind.ACCEPT)
             numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
                        f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
             if pays < cost * (1 + self.s.min_margin):
@@ -679,7 +664,9 @@ class Node:
         commitment = commitment_of(
             job_id, node_id, bytes.fromhex(job["result_hash"]), bytes.fromhex(job["salt"])
         )
-        self.store.add_intent("proof", job_id, node_id, {"commitment": commitment.hex()})
+        self.store.add_intent(
+            st.IntentKind.PROOF, job_id, node_id, {"commitment": commitment.hex()}
+        )
         self._advance(job_id, st.PROVING)
 
     def _after_proof(self, job: dict[str, Any], view: Job, node_id: int, seat: Seat | None) -> None:
@@ -689,7 +676,7 @@ class Node:
             self._advance(job_id, st.PROVEN)
         if view.status == JobStatus.REVEALING and self._must_reveal(view, seat):
             payload = {"result": job["result_hash"], "salt": job["salt"]}
-            if self.store.add_intent("reveal", job_id, node_id, payload) is not None:
+            if self.store.add_intent(st.IntentKind.REVEAL, job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
         if (
             view.status == JobStatus.ACCEPTED
@@ -698,7 +685,9 @@ class Node:
         ):
             # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
             # the fee, no withdrawal to send); the submitter batches them per owner.
-            self._intent_once("settle", job_id, node_id, {"owner": self._owner_of[node_id]})
+            self._intent_once(
+                st.IntentKind.SETTLE, job_id, node_id, {"owner": self._owner_of[node_id]}
+            )
 
     @staticmethod
     def _must_reveal(view: Job, seat: Seat | None) -> bool:
@@ -710,27 +699,27 @@ class Node:
 
     # ---------------------------------------------------------------- submit gatekeeping
     def _still_needed(self, intent: st.Intent) -> bool:
-        if intent.kind == "accept_operator":
+        if intent.kind == st.IntentKind.ACCEPT_OPERATOR:
             pending = self.chain.registry.functions.pendingOperatorOf(intent.node_id).call()
             return pending.lower() == self.key.address.lower()
         if intent.job_id is None:
             return True  # heartbeats, announcements: the contracts ignore a repeat
         view = self._job(intent.job_id)
-        if intent.kind == "claim":
+        if intent.kind == st.IntentKind.CLAIM:
             return view.status == JobStatus.OPEN and self._my_seat(intent.job_id, view) is None
-        if intent.kind == "draw":
+        if intent.kind == st.IntentKind.DRAW:
             return self._draw_due(view)
-        if intent.kind == "redraw":
+        if intent.kind == st.IntentKind.REDRAW:
             return view.status == JobStatus.SEATING and bool(self._late_seats(intent.job_id, view))
-        if intent.kind in ("finalize", "settle"):
+        if intent.kind in (st.IntentKind.FINALIZE, st.IntentKind.SETTLE):
             return view.status == JobStatus.ACCEPTED
-        if intent.kind == "expire":
+        if intent.kind == st.IntentKind.EXPIRE:
             return view.status in EXPIRABLE and self._chain_time() > view.deadline
         # The rest act for one of our nodes' seats: only while we still operate that node.
         if intent.node_id not in self._nodes:
             return False
         seat = self._seat_of(intent.job_id, view, intent.node_id)
-        if intent.kind == "accept":
+        if intent.kind == st.IntentKind.ACCEPT:
             return (
                 view.status == JobStatus.SEATING
                 and seat is not None
@@ -738,14 +727,14 @@ class Node:
                 and seat.round == view.round
                 and self._chain_time() <= seat.acceptDeadline
             )
-        if intent.kind == "proof":
+        if intent.kind == st.IntentKind.PROOF:
             return (
                 view.status == JobStatus.RUNNING
                 and seat is not None
                 and seat.state == SeatState.CLAIMED
                 and seat.round == view.round
             )
-        if intent.kind == "reveal":
+        if intent.kind == st.IntentKind.REVEAL:
             return view.status == JobStatus.REVEALING and self._must_reveal(view, seat)
         return True
 
@@ -802,11 +791,9 @@ class Node:
     def _refresh_nodes(self) -> None:
         reg = self.chain.registry
         ids = self.s.node_ids or self._bound_nodes()
-        self._nodes = {i: _node_view(reg.functions.node(i).call()) for i in ids}
+        self._nodes = {i: NodeRecord.from_raw(reg.functions.node(i).call()) for i in ids}
         self._nodes = {
-            i: n
-            for i, n in self._nodes.items()
-            if n["operator"].lower() == self.key.address.lower()
+            i: n for i, n in self._nodes.items() if n.operator.lower() == self.key.address.lower()
         }
         self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
         self._owners = {o.lower() for o in self._owner_of.values()}
@@ -836,24 +823,24 @@ class Node:
 
     # ---------------------------------------------------------------- bookkeeping
     def _intent_once(
-        self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]
+        self, kind: st.IntentKind, job_id: int, node_id: int | None, payload: dict[str, Any]
     ) -> None:
         if not self.store.has_open_intent(kind, job_id):
             self.store.add_intent(kind, job_id, node_id, payload)
 
     def _intent_again(
-        self, kind: str, job_id: int, node_id: int | None, payload: dict[str, Any]
+        self, kind: st.IntentKind, job_id: int, node_id: int | None, payload: dict[str, Any]
     ) -> None:
         """For calls a job may need more than once (expire of each status, draw after a re-anchor,
         redraw): one at a time, a new one only after the last was settled."""
         if not self.store.has_pending_intent(kind, job_id):
             self.store.add_intent(kind, job_id, node_id, payload)
 
-    def _advance(self, job_id: int, stage: str, **fields: Any) -> None:
+    def _advance(self, job_id: int, stage: st.Stage, **fields: Any) -> None:
         self.store.upsert_job(job_id, stage=stage, **fields)
         self._mark(job_id, stage)
 
-    def _finish(self, job_id: int, stage: str, reason: str) -> None:
+    def _finish(self, job_id: int, stage: st.Stage, reason: str) -> None:
         earlier = (self.store.job(job_id) or {}).get("reason")
         if earlier and earlier not in reason:
             reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
@@ -865,9 +852,13 @@ class Node:
             pending.add_done_callback(lambda _done: remove_tree(work))  # its files land after this
         remove_tree(work)
 
-    def _mark(self, job_id: int, stage: str, reason: str | None = None) -> None:
+    def _mark(
+        self, job_id: int, stage: st.Stage | Literal["priced"], reason: str | None = None
+    ) -> None:
+        """Logs and times a job's step: a stage, or a milestone within one ("priced": the
+        preflight's numbers, before the claim)."""
         now = time.monotonic()
-        first = self.started.setdefault((job_id, "seen"), now)
+        first = self.started.setdefault((job_id, st.SEEN), now)
         prev = max((t for (j, _), t in self.started.items() if j == job_id), default=now)
         self.started[(job_id, stage)] = now
         metrics.STAGE_SECONDS.labels(stage).observe(now - prev)

@@ -110,6 +110,41 @@ class Capabilities:
     gpuMemoryMb: int
     gpuClass: int
 
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.cpuCores, self.memoryMb, self.gpuCount, self.gpuMemoryMb, self.gpuClass)
+
+    def meets(self, need: Capabilities) -> bool:
+        """Every field at least `need`'s, as `NodeRegistry.meets` decides."""
+        return all(h >= n for h, n in zip(self.as_tuple(), need.as_tuple(), strict=True))
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """INodeRegistry.Node (`NodeRegistry.node(nodeId)`)."""
+
+    operator: str
+    status: NodeStatus
+    jailedUntil: int
+    capabilities: Capabilities
+    stake: int  # bonded, includes `locked`
+    locked: int  # collateral held for claimed jobs
+    unbonding: int
+    unbondingReleaseAt: int
+    completed: int
+    failed: int
+    slashed: int
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> NodeRecord:
+        values = dict(zip([f.name for f in fields(cls)], raw, strict=True))
+        values["status"] = NodeStatus(values["status"])
+        values["capabilities"] = Capabilities(*values["capabilities"])
+        return cls(**values)
+
+    @property
+    def free_stake(self) -> int:
+        return self.stake - self.locked
+
 
 @dataclass(frozen=True)
 class Job:

@@ -13,9 +13,8 @@ liars' collateral, at their seats: an unseated escalation would let the captured
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from oracle.protocol import Capabilities, Job, JobStatus, NodeStatus
+from oracle.protocol import Job, JobStatus, NodeRecord, NodeStatus
 
 BPS = 10_000
 SEAT_PENALTY_BPS = 1_000  # MarketSettlement.SEAT_PENALTY_BPS: of the collateral, for a seat refused
@@ -26,13 +25,6 @@ class Decision:
     take: bool
     node_id: int | None
     reason: str
-
-
-def meets(have: tuple, need: tuple | Capabilities) -> bool:
-    """Capabilities tuples (cpuCores, memoryMb, gpuCount, gpuMemoryMb, gpuClass), as the registry."""
-    if isinstance(need, Capabilities):
-        need = (need.cpuCores, need.memoryMb, need.gpuCount, need.gpuMemoryMb, need.gpuClass)
-    return all(int(h) >= int(n) for h, n in zip(have, need, strict=True))
 
 
 def estimate_cost(
@@ -62,21 +54,20 @@ def seat_penalty(job: Job) -> int:
     return job.collateral * SEAT_PENALTY_BPS // BPS
 
 
-def _unfit(node_id: int, node: dict[str, Any], job: Job) -> str | None:
+def _unfit(node_id: int, node: NodeRecord, job: Job) -> str | None:
     """Why `node` cannot take a seat of `job`, or None."""
-    if NodeStatus(node["status"]) != NodeStatus.ACTIVE:
+    if node.status != NodeStatus.ACTIVE:
         return f"node {node_id} not active"
-    if not meets(node["capabilities"], job.requirements):
-        req = job.requirements
-        return f"node {node_id} lacks capabilities {(req.cpuCores, req.memoryMb, req.gpuCount, req.gpuMemoryMb, req.gpuClass)}"
-    if node["stake"] - node["locked"] < job.collateral:
+    if not node.capabilities.meets(job.requirements):
+        return f"node {node_id} lacks capabilities {job.requirements.as_tuple()}"
+    if node.free_stake < job.collateral:
         return f"node {node_id} has too little free stake"
     return None
 
 
 def decide(
     job: Job,
-    nodes: dict[int, dict[str, Any]],
+    nodes: dict[int, NodeRecord],
     seated: set[int],
     seated_operators: set[str],
     operator: str,
@@ -107,7 +98,7 @@ def decide(
 
 
 def decide_seat(
-    job: Job, node_id: int, node: dict[str, Any], free_workers: int, cost: int, min_margin: float
+    job: Job, node_id: int, node: NodeRecord, free_workers: int, cost: int, min_margin: float
 ) -> Decision:
     """Accept the seat `node_id` was drawn for in a Seating job?"""
     if job.status != JobStatus.SEATING:

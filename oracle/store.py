@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -82,32 +83,64 @@ INTENT_COLUMNS = {
     "block_hash": "TEXT",
 }
 
-# Job stages as the node sees them; the chain's status is authoritative.
-# CLAIMING covers both ways to a seat: a claim (k = 1) or accepting a drawn seat in flight.
-SEEN, CLAIMING, CLAIMED, RUNNING, EXECUTED, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = (
-    "seen",
-    "claiming",
-    "claimed",
-    "running",
-    "executed",
-    "proving",
-    "proven",
-    "revealed",
-    "done",
-    "failed",
-    "skipped",
-)
+
+class Stage(StrEnum):
+    """A job's stage as the node sees it; the chain's status is authoritative. CLAIMING covers
+    both ways to a seat: a claim (k = 1) or accepting a drawn seat, in flight. Stored as text."""
+
+    SEEN = "seen"
+    CLAIMING = "claiming"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    EXECUTED = "executed"
+    PROVING = "proving"
+    PROVEN = "proven"
+    REVEALED = "revealed"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class IntentKind(StrEnum):
+    """What a transaction intent does (submit.py builds the call from it). Stored as text."""
+
+    CLAIM = "claim"
+    ACCEPT = "accept"  # acceptSeat
+    PROOF = "proof"
+    REVEAL = "reveal"
+    DRAW = "draw"
+    REDRAW = "redraw"
+    EXPIRE = "expire"
+    SETTLE = "settle"  # settleAndWithdraw
+    FINALIZE = "finalize"  # kept for stores written before `settle`
+    HEARTBEAT = "heartbeat"
+    ANNOUNCE = "announce"
+    ACCEPT_OPERATOR = "accept_operator"
+
+
+class IntentStatus(StrEnum):
+    """Where an intent stands. Stored as text (the SQL below names the same values)."""
+
+    PENDING = "pending"  # to send
+    SENT = "sent"  # awaiting its receipt
+    MINED = "mined"  # receipt in, awaiting confirmations
+    DONE = "done"
+    FAILED = "failed"
+    OBSOLETE = "obsolete"  # no longer needed when its turn came
+
+
+SEEN, CLAIMING, CLAIMED, RUNNING, EXECUTED, PROVING, PROVEN, REVEALED, DONE, FAILED, SKIPPED = Stage
 TERMINAL = (DONE, FAILED, SKIPPED)
 
 
 @dataclass
 class Intent:
     id: int
-    kind: str
+    kind: IntentKind
     job_id: int | None
     node_id: int | None
     payload: dict[str, Any]
-    status: str
+    status: IntentStatus
     tx_hash: str | None
     nonce: int | None
     attempts: int
@@ -229,7 +262,7 @@ class Store:
 
     # ---------------------------------------------------------------- intents
     def add_intent(
-        self, kind: str, job_id: int | None, node_id: int | None, payload: dict[str, Any]
+        self, kind: IntentKind, job_id: int | None, node_id: int | None, payload: dict[str, Any]
     ) -> int | None:
         """Records an intent; returns None if the same claim/proof/reveal was already recorded."""
         now = time.time()
@@ -244,7 +277,7 @@ class Store:
                 return None
             return cur.lastrowid
 
-    def intents(self, *statuses: str) -> list[Intent]:
+    def intents(self, *statuses: IntentStatus) -> list[Intent]:
         marks = ", ".join("?" * len(statuses))
         rows = self._db.execute(
             f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses
@@ -252,11 +285,11 @@ class Store:
         return [
             Intent(
                 r["id"],
-                r["kind"],
+                IntentKind(r["kind"]),
                 r["job_id"],
                 r["node_id"],
                 json.loads(r["payload"]),
-                r["status"],
+                IntentStatus(r["status"]),
                 r["tx_hash"],
                 r["nonce"],
                 r["attempts"],
@@ -265,7 +298,7 @@ class Store:
             for r in rows.fetchall()
         ]
 
-    def intent_count(self, kind: str, job_id: int) -> int:
+    def intent_count(self, kind: IntentKind, job_id: int) -> int:
         row = self._db.execute(
             "SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id)
         )
@@ -325,7 +358,11 @@ class Store:
         return None if row["n"] is None else int(row["n"])
 
     def finish(
-        self, ids: list[int], status: str, error: str | None = None, gas_used: int | None = None
+        self,
+        ids: list[int],
+        status: IntentStatus,
+        error: str | None = None,
+        gas_used: int | None = None,
     ) -> None:
         """`gas_used` is the whole transaction's: a batch's intents each record their share."""
         share = None if gas_used is None else gas_used // max(len(ids), 1)
@@ -341,14 +378,16 @@ class Store:
         )
         return int(row.fetchone()["g"])
 
-    def intents_failed(self, kind: str, job_id: int) -> bool:
+    def intents_failed(self, kind: IntentKind, job_id: int) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')",
             (kind, job_id),
         ).fetchone()
         return row is not None
 
-    def has_pending_intent(self, kind: str, job_id: int | None, node_id: int | None = None) -> bool:
+    def has_pending_intent(
+        self, kind: IntentKind, job_id: int | None, node_id: int | None = None
+    ) -> bool:
         """True if an intent of `kind` for the job (and node, if given) is waiting or in flight: for
         calls that may be needed again once they are done (draw, redraw, expire of a later status).
         A mined intent still counts until it is confirmed: a reorg may send it back to pending."""
@@ -359,7 +398,7 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def has_open_intent(self, kind: str, job_id: int) -> bool:
+    def has_open_intent(self, kind: IntentKind, job_id: int) -> bool:
         """True if an intent of `kind` for the job is pending, in flight, mined (unconfirmed) or done."""
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('pending', 'sent', 'mined', 'done')",

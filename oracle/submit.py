@@ -50,15 +50,22 @@ from web3.exceptions import (
     Web3Exception,
 )
 
-from oracle.chain import Chain
+from oracle.chain import Chain, TxStatus
 from oracle.errors import SubmitError
-from oracle.store import Intent, Store
+from oracle.store import Intent, IntentKind, IntentStatus, Store
 
 log = logging.getLogger(__name__)
-BATCHED = {"proof": "submitProofs", "reveal": "reveal", "settle": "settleAndWithdraw"}
+BATCHED = {
+    IntentKind.PROOF: "submitProofs",
+    IntentKind.REVEAL: "reveal",
+    IntentKind.SETTLE: "settleAndWithdraw",
+}
 # Keeper calls anyone may make: when another node's transaction got there first, the contract says
 # there is nothing left to do. That is the intent done (by someone else), not a failure.
-DONE_BY_OTHERS = {"draw": "JobMarketNothingToDraw", "redraw": "JobMarketNothingToRedraw"}
+DONE_BY_OTHERS = {
+    IntentKind.DRAW: "JobMarketNothingToDraw",
+    IntentKind.REDRAW: "JobMarketNothingToRedraw",
+}
 GWEI = 10**9
 # A replacement must raise the fees by at least 10% (geth's and anvil's rule), else it is refused.
 MIN_REPLACEMENT = 1.1
@@ -124,7 +131,7 @@ class Submitter:
         recorded; a transaction still in the mempool is replaced with higher fees once it has
         waited `tx_timeout_s` since its last send; one the chain no longer knows goes back to
         pending."""
-        for tx_hash, group in _by_tx(self.store.intents("sent")).items():
+        for tx_hash, group in _by_tx(self.store.intents(IntentStatus.SENT)).items():
             first = group[0]
             try:
                 receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash)
@@ -145,7 +152,7 @@ class Submitter:
                     first.job_id,
                     tx_hash,
                 )
-                self.store.finish([i.id for i in group], "pending")
+                self.store.finish([i.id for i in group], IntentStatus.PENDING)
                 continue
             # Still in the mempool: bump it once it has waited long enough (after a restart too).
             if first.sent_at is None or time.time() - first.sent_at >= self.tx_timeout_s:
@@ -165,7 +172,7 @@ class Submitter:
         """Looks at every mined intent's transaction again: done once `confirmations` blocks are on
         top of its block and that block is still canonical; back to 'sent' (the transaction is in
         the mempool again) or 'pending' (it is gone) when a reorg took it out of the chain."""
-        mined = self.store.intents("mined")
+        mined = self.store.intents(IntentStatus.MINED)
         if not mined:
             return
         w3 = self.chain.w3
@@ -199,10 +206,10 @@ class Submitter:
                 try:
                     w3.eth.get_transaction(tx_hash)
                     back = (
-                        "sent"  # the reorg put it back in the mempool: its receipt is awaited again
+                        IntentStatus.SENT  # the reorg put it back in the mempool: its receipt is awaited again
                     )
                 except TransactionNotFound:
-                    back = "pending"  # sent again if the chain check still needs it
+                    back = IntentStatus.PENDING  # sent again if the chain check still needs it
                 log.warning(
                     "reorg: %s x%d for job(s) %s (tx %s, block %s) is no longer in the chain; back to %s",
                     first.kind,
@@ -215,7 +222,7 @@ class Submitter:
                 self.store.finish(ids, back, "reorged out")
                 continue
             number, block_hash = int(receipt["blockNumber"]), _hex(receipt["blockHash"])
-            if receipt["status"] != 1:
+            if receipt["status"] != TxStatus.SUCCESS:
                 log.warning(
                     "reorg: %s x%d for job(s) %s (tx %s) was mined again in block %d and reverted",
                     first.kind,
@@ -224,7 +231,9 @@ class Submitter:
                     tx_hash,
                     number,
                 )
-                self.store.finish(ids, "failed", "reverted after a reorg", int(receipt["gasUsed"]))
+                self.store.finish(
+                    ids, IntentStatus.FAILED, "reverted after a reorg", int(receipt["gasUsed"])
+                )
                 self.touched.update(i.job_id for i in group if i.job_id is not None)
                 continue
             if (number, block_hash) != (first.block_number, first.block_hash):
@@ -238,7 +247,7 @@ class Submitter:
                 )
                 self.store.mark_mined(ids, number, block_hash, int(receipt["gasUsed"]))
             if head - number >= self.confirmations:
-                self.store.finish(ids, "done", None, int(receipt["gasUsed"]))
+                self.store.finish(ids, IntentStatus.DONE, None, int(receipt["gasUsed"]))
                 log.debug(
                     "%s x%d for job(s) %s confirmed (%d blocks)",
                     first.kind,
@@ -259,11 +268,11 @@ class Submitter:
         # now (its effect is what the later one's chain check looks for).
         ready: list[Intent] = []
         sending: set[int] = set()
-        for intent in self.store.intents("pending"):
+        for intent in self.store.intents(IntentStatus.PENDING):
             if intent.job_id is not None and intent.job_id in sending:
                 continue
             if not still_needed(intent):
-                self.store.finish([intent.id], "obsolete")
+                self.store.finish([intent.id], IntentStatus.OBSOLETE)
                 continue
             ready.append(intent)
             if intent.job_id is not None:
@@ -301,17 +310,17 @@ class Submitter:
     def _call(self, intents: list[Intent]) -> Any:
         m = self.chain.market
         kind = intents[0].kind
-        if kind in ("claim", "accept"):
-            fn = m.functions.claim if kind == "claim" else m.functions.acceptSeat
+        if kind in (IntentKind.CLAIM, IntentKind.ACCEPT):
+            fn = m.functions.claim if kind == IntentKind.CLAIM else m.functions.acceptSeat
             return fn(intents[0].job_id, intents[0].node_id)
-        if kind == "proof":
+        if kind == IntentKind.PROOF:
             # Our own proofs (we are the nodes' current operator and send them ourselves): one batch
             # with no signature; a key rotation cannot make it stale.
             items = [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"])) for i in intents]
             return m.functions.submitProofs([(items, b"")])
-        if kind == "settle":
+        if kind == IntentKind.SETTLE:
             return m.functions.settleAndWithdraw([i.job_id for i in intents])
-        if kind == "reveal":
+        if kind == IntentKind.REVEAL:
             return m.functions.reveal(
                 [
                     (
@@ -323,15 +332,15 @@ class Submitter:
                     for i in intents
                 ]
             )
-        if kind in ("finalize", "expire", "draw", "redraw"):
+        if kind in (IntentKind.FINALIZE, IntentKind.EXPIRE, IntentKind.DRAW, IntentKind.REDRAW):
             return getattr(m.functions, kind)(intents[0].job_id)
-        if kind == "accept_operator":
+        if kind == IntentKind.ACCEPT_OPERATOR:
             return self.chain.registry.functions.acceptOperator(intents[0].node_id)
-        if kind == "announce":
+        if kind == IntentKind.ANNOUNCE:
             return self.chain.registry.functions.announceEndpoint(
                 intents[0].node_id, intents[0].payload["url"]
             )
-        if kind == "heartbeat":
+        if kind == IntentKind.HEARTBEAT:
             return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
         raise SubmitError(f"unknown intent kind {kind!r}")
 
@@ -348,7 +357,7 @@ class Submitter:
             reason = self._reason(err)
             log.info("%s job %s not sent: %s", kind, intents[0].job_id, reason)
             done = kind in DONE_BY_OTHERS and DONE_BY_OTHERS[kind] in reason
-            self.store.finish(ids, "done" if done else "failed", reason)
+            self.store.finish(ids, IntentStatus.DONE if done else IntentStatus.FAILED, reason)
             self.touched.update(i.job_id for i in intents if i.job_id is not None)
             return None
         tx_hash = self._sign_send(call, ids, gas, nonce, fees)
@@ -422,7 +431,7 @@ class Submitter:
         ids = [i.id for i in intents]
         kind = intents[0].kind
         self.touched.update(i.job_id for i in intents if i.job_id is not None)
-        ok = receipt["status"] == 1
+        ok = receipt["status"] == TxStatus.SUCCESS
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
         jobs = ",".join(str(i.job_id) for i in intents)
@@ -443,7 +452,7 @@ class Submitter:
                 used,
                 gas,
             )
-            self.store.finish(ids, "pending", "out of gas", used)
+            self.store.finish(ids, IntentStatus.PENDING, "out of gas", used)
             return
         if ok and self.confirmations > 0:
             number = int(receipt["blockNumber"])
@@ -459,7 +468,9 @@ class Submitter:
                 self.confirmations,
             )
             return
-        self.store.finish(ids, "done" if ok else "failed", None if ok else "reverted", used)
+        self.store.finish(
+            ids, IntentStatus.DONE if ok else IntentStatus.FAILED, None if ok else "reverted", used
+        )
         log.info(
             "%s x%d for job(s) %s: %s, gas %d of %s",
             kind,

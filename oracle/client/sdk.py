@@ -41,7 +41,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.logs import DISCARD
 
 from oracle import bundle as bundles
-from oracle.chain import Chain
+from oracle.chain import Chain, TxStatus
 from oracle.client.errors import ClientError, ResultMismatch
 from oracle.errors import FetchError, ResultError
 from oracle.fetch import fetch_bundle
@@ -677,7 +677,7 @@ class Client:
         signed = self.key.sign_transaction(tx)  # type: ignore[union-attr]
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
+        if receipt["status"] != TxStatus.SUCCESS:
             raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
         return receipt
 

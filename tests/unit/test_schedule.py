@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from oracle.protocol import Capabilities, Job, JobStatus, NodeStatus
+from oracle.protocol import Capabilities, Job, JobStatus, NodeRecord, NodeStatus
 from oracle.schedule import SEAT_PENALTY_BPS, decide_seat, earnings_per_seat, seat_penalty
 
 E18 = 10**18
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-NODE = {
-    "status": int(NodeStatus.ACTIVE),
-    "capabilities": (4, 8192, 0, 0, 0),
-    "stake": 1_000 * E18,
-    "locked": 0,
-}
+NODE = NodeRecord(
+    operator="0x" + "22" * 20, status=NodeStatus.ACTIVE, jailedUntil=0,
+    capabilities=Capabilities(4, 8192, 0, 0, 0), stake=1_000 * E18, locked=0, unbonding=0,
+    unbondingReleaseAt=0, completed=0, failed=0, slashed=0,
+)  # fmt: skip
 
 
 def _job(k: int, round_: int, payment: int = 100 * E18, collateral: int = 20 * E18) -> Job:
