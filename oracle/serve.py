@@ -30,13 +30,11 @@ the client of a job already looked up), so a stranger cannot make the node call 
 from __future__ import annotations
 
 import logging
-import secrets
 import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,63 +44,14 @@ from eth_account.messages import encode_typed_data
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from oracle import metrics
+from oracle.result_request import MAX_REQUEST_TTL_S, ResultRequest
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_TTL_S = 300  # a signed request is good for at most this long
 SOCKET_TIMEOUT_S = 10.0  # a client that stops sending or reading is dropped
 MAX_THREADS = 16  # requests served at once; more get 503
 RATE_PER_S, RATE_BURST = 5.0, 20  # per remote address
 MAX_TRACKED = 10_000  # nonces, addresses and cached clients kept in memory at most
-
-RESULT_REQUEST_TYPES = {
-    "ResultRequest": [
-        {"name": "jobId", "type": "uint256"},
-        {"name": "nodeId", "type": "uint256"},
-        {"name": "expiry", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ]
-}
-
-
-@dataclass(frozen=True)
-class ResultRequest:
-    job_id: int
-    node_id: int
-    expiry: int
-    nonce: bytes
-
-    def typed_data(self, chain_id: int, market: str) -> dict[str, Any]:
-        return {
-            "domain": {
-                "name": "TES Results",
-                "version": "1",
-                "chainId": chain_id,
-                "verifyingContract": market,
-            },
-            "types": RESULT_REQUEST_TYPES,
-            "primaryType": "ResultRequest",
-            "message": {
-                "jobId": self.job_id,
-                "nodeId": self.node_id,
-                "expiry": self.expiry,
-                "nonce": self.nonce,
-            },
-        }
-
-    def headers(self, signature: str) -> dict[str, str]:
-        return {"X-TES-Node": str(self.node_id), "X-TES-Expiry": str(self.expiry),
-                "X-TES-Nonce": "0x" + self.nonce.hex(), "X-TES-Signature": signature}  # fmt: skip
-
-
-def sign_result_request(private_key: Any, job_id: int, node_id: int, chain_id: int, market: str,
-                        ttl_s: int = 120) -> dict[str, str]:  # fmt: skip
-    """The headers of a fresh signed request for `job_id`'s result from node `node_id`."""
-    req = ResultRequest(job_id, node_id, int(time.time()) + ttl_s, secrets.token_bytes(32))
-    signed = Account.sign_message(
-        encode_typed_data(full_message=req.typed_data(chain_id, market)), private_key
-    )
-    return req.headers("0x" + bytes(signed.signature).hex())
 
 
 class _Refused(Exception):

@@ -49,8 +49,8 @@ from oracle.permit import permit_message
 from oracle.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat, SeatState
 from oracle.protocol import TERMINAL as PROTOCOL_TERMINAL
 from oracle.prove import commitment_of
+from oracle.result_request import sign_result_request
 from oracle.results import result_hash, unpack_result
-from oracle.serve import sign_result_request
 from oracle.tree import remove_tree
 
 E18 = 10**18

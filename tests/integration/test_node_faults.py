@@ -767,7 +767,7 @@ def test_copy_attempt__a_lazy_seat_and_the_client_ask_committed_nodes_for_the_re
     import urllib.error
     import urllib.request
 
-    from oracle.serve import sign_result_request
+    from oracle.result_request import sign_result_request
 
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("copy-me"))

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from oracle.prove import commitment_of
-from oracle.serve import sign_result_request
+from oracle.result_request import sign_result_request
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
 from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share
 from tests.utils.nodes import make_bundle, wait_for

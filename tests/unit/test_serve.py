@@ -12,7 +12,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from oracle import serve
-from oracle.serve import MetricsServer, ResultRequest, ResultServer, sign_result_request
+from oracle.result_request import ResultRequest, sign_result_request
+from oracle.serve import MetricsServer, ResultServer
 
 CHAIN, MARKET, NODE, JOB = 31337, "0x" + "ab" * 20, 7, 42
 CLIENT, STRANGER = Account.create(), Account.create()
