@@ -45,6 +45,7 @@ from oracle.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.settings import Settings, take_env
 from oracle.submit import Submitter
 from oracle.tree import remove_tree
+from oracle.view import StepView
 
 log = logging.getLogger("oracle.node")
 
@@ -135,7 +136,7 @@ class Node:
         self._intake_errors: dict[int, int] = {}  # job id -> intake failures in a row
         self._bound_scanned = 0  # first block the next _bound_nodes scan need not repeat
         self._consented = False
-        self._reset_views()
+        self.view = StepView(self.chain)  # per-step answers from the chain (oracle/view.py)
         from oracle.results import ResultStore
         from oracle.retention import Retention
 
@@ -190,7 +191,7 @@ class Node:
         self._stop = True
 
     def step(self) -> None:
-        self._reset_views()
+        self.view.reset()
         self._refresh_nodes()  # first: events are judged against the nodes we serve
         for ev in self.ingest.poll():
             self._on_event(ev)
@@ -205,17 +206,17 @@ class Node:
             self._announce = None
         self._drive_all(self.store.active_jobs())
         self._heartbeat()
-        self._reset_views()  # flush must judge intents on the chain as it is now
+        self.view.reset()  # flush must judge intents on the chain as it is now
         self.submitter.flush(self._still_needed)
         touched = self.submitter.touched
         if touched:
             # Our transactions just changed these jobs on chain (claim mined, proof committed): take
             # the next stage now (start the execution, queue the reveal) rather than one poll later,
             # and send what that produced in the same step.
-            self._reset_views()
+            self.view.reset()
             self._refresh_nodes()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
-            self._reset_views()
+            self.view.reset()
             self.submitter.flush(self._still_needed)
         self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
         metrics.JOBS_BY_STAGE.clear()
@@ -361,7 +362,7 @@ class Node:
     def reconcile(self) -> None:
         """On start: every job the store thinks is in flight is re-read from the chain."""
         for job in self.store.active_jobs():
-            view = self._job(job["job_id"])
+            view = self.view.job(job["job_id"])
             if view.status.terminal:
                 self._finish(
                     job["job_id"], st.DONE, f"settled on chain while away: {view.status.label}"
@@ -403,8 +404,8 @@ class Node:
 
     def drive(self, job: dict[str, Any]) -> None:
         job_id, stage = job["job_id"], job["stage"]
-        view = self._job(job_id)
-        mine = self._my_seat(job_id, view)
+        view = self.view.job(job_id)
+        mine = self.view.my_seat(job_id, view, self._nodes)
         node_id = mine[0] if mine else job["node_id"]
         seat = mine[1] if mine else None
         holds = seat is not None and seat.state.holds_collateral
@@ -412,7 +413,7 @@ class Node:
         if view.status.terminal:
             self._finish(job_id, st.DONE if holds else st.SKIPPED, view.status.label)
             return
-        past = time.time() > view.deadline and self._chain_time() > view.deadline
+        past = time.time() > view.deadline and self.view.chain_time() > view.deadline
         if holds and past and view.status in EXPIRABLE:
             # Frees our collateral (the keeper bounty is ours). Running with commits, or a dispute,
             # moves on to Revealing rather than ending: the next deadline gets its own expire.
@@ -458,16 +459,16 @@ class Node:
         return (
             view.status == JobStatus.SEATING
             and view.drawBlock != 0
-            and self._block_number() > view.drawBlock
+            and self.view.block_number() > view.drawBlock
             and view.seated < view.k
-            and self._chain_time() <= view.deadline
+            and self.view.chain_time() <= view.deadline
         )
 
     def _late_seats(self, job_id: int, view: Job) -> list[Seat]:
-        now = self._chain_time()
+        now = self.view.chain_time()
         return [
             s
-            for s in self._seats(job_id, view)
+            for s in self.view.seats(job_id, view)
             if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline
         ]
 
@@ -477,7 +478,7 @@ class Node:
             if mine is None or mine[1].state != SeatState.DRAWN or mine[1].round != view.round:
                 return  # not drawn (yet): stay watched, a later SeatDrawn may name one of ours
             node_id, seat = mine
-            if self._chain_time() > seat.acceptDeadline:
+            if self.view.chain_time() > seat.acceptDeadline:
                 self._finish(
                     job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it"
                 )
@@ -492,7 +493,7 @@ class Node:
             )
             kind = st.IntentKind.ACCEPT
         elif view.status == JobStatus.OPEN:
-            seated, operators = self._seat_sets(job_id, view)
+            seated, operators = self.view.seat_sets(job_id, view)
             d = decide(
                 view,
                 self._nodes,
@@ -535,7 +536,7 @@ class Node:
     def _cost(self, cpu_seconds: float = 0.0) -> int:
         """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
         the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
-        gas_price = self._per_step("gas_price", lambda: self.chain.w3.eth.gas_price)
+        gas_price = self.view.gas_price()
         return estimate_cost(
             gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s
         )
@@ -680,7 +681,7 @@ class Node:
                 self._advance(job_id, st.REVEALED)
         if (
             view.status == JobStatus.ACCEPTED
-            and self._chain_time() > view.deadline
+            and self.view.chain_time() > view.deadline
             and node_id in self._owner_of
         ):
             # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
@@ -704,9 +705,12 @@ class Node:
             return pending.lower() == self.key.address.lower()
         if intent.job_id is None:
             return True  # heartbeats, announcements: the contracts ignore a repeat
-        view = self._job(intent.job_id)
+        view = self.view.job(intent.job_id)
         if intent.kind == st.IntentKind.CLAIM:
-            return view.status == JobStatus.OPEN and self._my_seat(intent.job_id, view) is None
+            return (
+                view.status == JobStatus.OPEN
+                and self.view.my_seat(intent.job_id, view, self._nodes) is None
+            )
         if intent.kind == st.IntentKind.DRAW:
             return self._draw_due(view)
         if intent.kind == st.IntentKind.REDRAW:
@@ -714,18 +718,18 @@ class Node:
         if intent.kind in (st.IntentKind.FINALIZE, st.IntentKind.SETTLE):
             return view.status == JobStatus.ACCEPTED
         if intent.kind == st.IntentKind.EXPIRE:
-            return view.status in EXPIRABLE and self._chain_time() > view.deadline
+            return view.status in EXPIRABLE and self.view.chain_time() > view.deadline
         # The rest act for one of our nodes' seats: only while we still operate that node.
         if intent.node_id not in self._nodes:
             return False
-        seat = self._seat_of(intent.job_id, view, intent.node_id)
+        seat = self.view.seat_of(intent.job_id, view, intent.node_id)
         if intent.kind == st.IntentKind.ACCEPT:
             return (
                 view.status == JobStatus.SEATING
                 and seat is not None
                 and seat.state == SeatState.DRAWN
                 and seat.round == view.round
-                and self._chain_time() <= seat.acceptDeadline
+                and self.view.chain_time() <= seat.acceptDeadline
             )
         if intent.kind == st.IntentKind.PROOF:
             return (
@@ -739,55 +743,8 @@ class Node:
         return True
 
     # ---------------------------------------------------------------- chain views
-    # Views are cached for one phase of a step (cleared by _reset_views before and after each flush):
-    # within a phase only our store changes, never the chain by our hand, so re-reading the same job,
-    # replica, block time or parameter for every job in flight only costs round trips.
-    def _reset_views(self) -> None:
-        self._views: dict[Any, Any] = {}
-
-    def _per_step(self, key: Any, read):
-        views = self._views
-        if key not in views:
-            views[key] = read()
-        return views[key]
-
-    def _job(self, job_id: int) -> Job:
-        return self._per_step(
-            ("job", job_id), lambda: Job.from_raw(self.chain.market.functions.job(job_id).call())
-        )
-
-    def _seats(self, job_id: int, view: Job) -> list[Seat]:
-        """Every seat of the job, both rounds, dropped ones included, in the contract's order."""
-        return [
-            self._per_step(
-                ("seat", job_id, i),
-                lambda i=i: Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()),
-            )
-            for i in range(view.replicaCount)
-        ]
-
-    def _seat_of(self, job_id: int, view: Job, node_id: int) -> Seat | None:
-        """`node_id`'s live seat (a node sits at most once per job; a dropped seat is gone)."""
-        found = None
-        for seat in self._seats(job_id, view):
-            if seat.nodeId == node_id and seat.state != SeatState.DROPPED:
-                found = seat
-        return found
-
-    def _my_seat(self, job_id: int, view: Job) -> tuple[int, Seat] | None:
-        """The live seat of one of the nodes we serve, as (node id, seat). By node id, not by the
-        seat's operator: a drawn seat records the operator at draw time, and a key rotation hands a
-        node's seats to its new key."""
-        found = None
-        for seat in self._seats(job_id, view):
-            if seat.nodeId in self._nodes and seat.state != SeatState.DROPPED:
-                found = (seat.nodeId, seat)
-        return found
-
-    def _seat_sets(self, job_id: int, view: Job) -> tuple[set[int], set[str]]:
-        seats = self._seats(job_id, view)
-        return {s.nodeId for s in seats}, {s.operator.lower() for s in seats}
-
+    # Chain answers are cached for one phase of a step (`self.view`, reset before and after each
+    # flush): within a phase only our store changes, never the chain by our hand.
     def _refresh_nodes(self) -> None:
         reg = self.chain.registry
         ids = self.s.node_ids or self._bound_nodes()
@@ -803,7 +760,7 @@ class Node:
         still operates). Scanned incrementally: a step costs one eth_getLogs over the blocks since
         the last scan, not a call per licence ever minted. The last `reorg_depth` blocks are
         scanned again, so a binding a reorg moved to another block is still found."""
-        head = self._block_number()
+        head = self.view.block_number()
         start = max(self._bound_scanned - self.s.reorg_depth, self.chain.deployment_block)
         if head >= start:
             logs = self.chain.registry.events.OperatorBound.get_logs(
@@ -812,14 +769,6 @@ class Node:
             self._bound_candidates |= {int(entry["args"]["nodeId"]) for entry in logs}
             self._bound_scanned = head + 1
         return sorted(self._bound_candidates)
-
-    def _block_number(self) -> int:
-        return self._per_step("block", lambda: int(self.chain.w3.eth.block_number))
-
-    def _chain_time(self) -> int:
-        return self._per_step(
-            "time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"])
-        )
 
     # ---------------------------------------------------------------- bookkeeping
     def _intent_once(

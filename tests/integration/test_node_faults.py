@@ -709,7 +709,7 @@ def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the
 
     monkeypatch.setattr(node, "_consider", broken)
     for step in range(1, MAX_INTAKE_ERRORS + 1):
-        node._reset_views()
+        node.view.reset()
         node._drive_all([node.store.job(job_id)])
         assert (node.store.job(job_id)["stage"] == st.SKIPPED) == (step == MAX_INTAKE_ERRORS), step
 
@@ -740,7 +740,7 @@ def test_node_without_node_ids__a_step_makes_no_call_per_licence_minted(
 
     def refresh() -> int:
         calls.clear()
-        node._reset_views()
+        node.view.reset()
         node._refresh_nodes()
         return sum(calls.values())
 
