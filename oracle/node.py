@@ -17,7 +17,6 @@ import secrets
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +24,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 
 from oracle import bundle as bundles
-from oracle import metrics, preflight
+from oracle import metrics, preflight, release
 from oracle import store as st
 from oracle.chain import Chain, load_operator_key
 from oracle.errors import (
@@ -35,12 +34,12 @@ from oracle.errors import (
     FetchError,
     JobRefusedError,
     OracleError,
-    ResultError,
 )
 from oracle.fetch import fetch_bundle
 from oracle.ingest import Ingest
 from oracle.protocol import EXPIRABLE, Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
 from oracle.prove import commitment_of
+from oracle.release import ResultOffer
 from oracle.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.settings import Settings, take_env
 from oracle.submit import Submitter
@@ -55,19 +54,6 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
 # A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
 MAX_INTAKE_ERRORS = 5
-
-
-@dataclass(frozen=True)
-class ResultOffer:
-    """What the results endpoint may hand the job's client: the archive, and what the client needs
-    to check it against the chain (k = 1: commitment_of(jobId, node, hash(files), salt))."""
-
-    client: str
-    archive: Path | None = None
-    node_id: int | None = None
-    salt: bytes | None = None
-    reason: str = ""
-    gone: bool = False  # the result was held and has been pruned (retention): 410, not 404
 
 
 def _exclusive(path: Path, what: str):
@@ -299,45 +285,22 @@ class Node:
         self._announce = url
 
     def result_lookup(self, job_id: int) -> ResultOffer | None:
-        """For the results endpoint (runs on the HTTP server's thread, so uncached): the job's client
-        and, once copying it can no longer pay, our stored result. A k = 1 result is released after
-        our proof is in (Accepted or Paid: the commitment is fixed, and a client holding the files
-        and salt can check them against it); a drawn job's only once Paid (before, another seat
-        could copy it instead of running the job). A result pruned by retention (oracle/retention.py)
-        is `gone`: the endpoint answers 410."""
+        """For the results endpoint (runs on the HTTP server's thread, so uncached): what may be
+        released to the job's client (oracle/release.py), or None for a job the chain does not
+        know."""
         try:
             view = Job.from_raw(self.chain.market.functions.job(job_id).call())
         except Exception:  # noqa: BLE001 (unknown job or RPC down: nothing to serve)
             return None
         if view.status == JobStatus.NONE:
             return None
-        job = self.store.job(job_id)
-        if not job or not job["result_hash"] or not job["salt"] or job["node_id"] is None:
-            return ResultOffer(view.client, reason="no result for this job on this node")
-        original_k1 = (
-            job["replicas"] == 1
-            and self._seat_index(job_id, int(job["node_id"]), view.replicaCount) == 0
+        return release.offer(
+            view,
+            self.store.job(job_id),
+            lambda node_id: self._seat_index(job_id, node_id, view.replicaCount) == 0,
+            self.results,
+            self.s.result_retention_s,
         )
-        released = {JobStatus.ACCEPTED, JobStatus.PAID} if original_k1 else {JobStatus.PAID}
-        if view.status not in released:
-            return ResultOffer(
-                view.client, reason=f"result not released while the job is {view.status.label}"
-            )
-        digest = bytes.fromhex(job["result_hash"])
-        try:
-            archive = self.results.archive(digest)
-        except (ResultError, OSError):
-            if self.results.has(digest):
-                raise
-            archive = None  # pruned while we looked
-        if archive is None:
-            return ResultOffer(
-                view.client,
-                reason=f"result pruned: kept {self.s.result_retention_s:.0f}s after"
-                " the job settled (retention)",
-                gone=True,
-            )
-        return ResultOffer(view.client, archive, int(job["node_id"]), bytes.fromhex(job["salt"]))
 
     def served_node_ids(self) -> set[int]:
         """The licences this node serves (for the results endpoint: a request names one)."""

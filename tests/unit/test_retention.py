@@ -13,11 +13,13 @@ from eth_account import Account
 
 from oracle import node as node_module
 from oracle import store as st
-from oracle.node import Node, ResultOffer
+from oracle.node import Node
 from oracle.protocol import JobStatus
+from oracle.release import ResultOffer
+from oracle.result_request import sign_result_request
 from oracle.results import ResultStore
 from oracle.retention import STALE_TMP_S, Retention
-from oracle.serve import ResultServer, sign_result_request
+from oracle.serve import ResultServer
 from oracle.store import Store
 
 DAY = 86_400.0
