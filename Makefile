@@ -110,12 +110,13 @@ lint: setup
 	else echo "slither: no contracts yet"; fi
 	$(RUFF) format --check $(PY_DIRS) tools
 	$(RUFF) check $(PY_DIRS) tools
+	$(VENV)/bin/mypy
 
 # The whole network on a local anvil chain, real jobs end to end (see oracle/demo.py).
 demo: compile
 	$(PY) -m oracle.demo
 
-# Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/bench.py):
+# Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/bench/):
 # writes docs/bench.json and docs/BENCHMARKS.md. BENCH_ARGS=--quick for a smoke test.
 bench: compile
 	$(PY) -m oracle.bench $(BENCH_ARGS)

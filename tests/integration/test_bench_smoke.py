@@ -1,5 +1,6 @@
 """`make bench` in miniature: `python -m oracle.bench --quick` starts its own anvil and nodes, and
-writes both reports with every headline key present and positive."""
+writes both reports with every headline key present and positive, and each of the issue's targets
+([4/7] 2) measured against its yardstick."""
 
 import json
 import subprocess
@@ -15,6 +16,13 @@ KEYS = (
     "latency_p95_s",
     "anvil_transfers_per_s",
     "overhead_ratio_1s",
+    # [4/7] 2
+    "rpc_per_job",
+    "ceiling_jobs_per_s",
+    "backend_jobs_per_s",
+    "jobs_per_s_3_nodes",
+    "jobs_per_s_rpc_50ms",
+    "txs_per_job",
 )
 
 
@@ -56,7 +64,40 @@ def test_bench_quick_writes_reports(tmp_path):
     # fetched from its node and verified against the chain (k = 1: the salted commitment)
     for phase in (res["e2e"]["batched"], res["e2e"]["unbatched"], res["overhead"]["network"]):
         assert phase["verified"] == phase["jobs"] > 0
+    for phase in (res["e2e"]["multi_node"], res["e2e"]["rpc_latency"]):
+        assert phase["verified"] == phase["jobs"] > 0
     assert res["machine"]["nproc"] >= 1 and res["machine"]["cpu_model"]
+
+    # RPC requests per settled job: node and client both made some, and the by-method
+    # breakdown adds up to the total
+    by_method = res["rpc_per_job_by_method"]
+    assert by_method and all(v > 0 for v in by_method.values())
+    assert abs(sum(by_method.values()) - res["rpc_per_job"]) < 0.05 * res["rpc_per_job"] + 0.1
+    assert res["rpc_per_job_by_side"]["node"] > 0 and res["rpc_per_job_by_side"]["client"] > 0
+    assert "eth_sendRawTransaction" in by_method
+    # a settled job takes the client's create and at least a claim, a proof and a settlement share
+    assert res["txs_per_job"] >= 2
+    ceiling = res["anvil_transfers_per_s"] / res["txs_per_job"]
+    assert abs(res["ceiling_jobs_per_s"] - ceiling) < 0.02 * ceiling + 0.01
+    multi, slow = res["e2e"]["multi_node"], res["e2e"]["rpc_latency"]
+    assert multi["nodes"] == 3 and len(multi["claims_won_by_node"]) == 3
+    assert sum(multi["claims_won_by_node"]) == multi["jobs"]
+    assert slow["rpc_delay_ms"] == 50 and slow["nodes"] == 1
+    assert res["jobs_per_s_3_nodes"] == multi["paid_per_s"]
+    assert res["jobs_per_s_rpc_50ms"] == slow["paid_per_s"]
+    # each target with its measurement, yardstick and verdict
+    t = res["targets"]
+    assert set(t) == {"rpc_per_job", "jobs_per_s", "jobs_per_s_3_nodes", "jobs_per_s_rpc_50ms"}
+    assert all(isinstance(v["met"], bool) for v in t.values())
+    assert t["rpc_per_job"]["met"] == (res["rpc_per_job"] <= 8)
+    for key in ("jobs_per_s", "jobs_per_s_3_nodes"):
+        y = t[key]
+        assert y["yardstick"] == round(min(y["chain_ceiling"], y["backend_ceiling"]), 2)
+        assert y["met"] == (y["share"] >= 0.5)
+    assert t["jobs_per_s"]["backend_ceiling"] == res["backend_jobs_per_s"]
 
     md = out_md.read_text()
     assert "python -m oracle.bench --quick" in md and "CPU model" in md and "anvil" in md
+    assert "## Targets" in md and "by method" in md
+    for key in t:
+        assert f"`{key}`" in md
