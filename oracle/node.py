@@ -535,9 +535,8 @@ class Node:
         self.store.upsert_job(job_id, reason=f"taken: {numbers}")
         return True
 
-    def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
-        """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
-        work = self.s.work_dir / str(job_id)
+    def _fetch_into(self, job: dict[str, Any], work: Path) -> bundles.Manifest:
+        """Fetches the job's bundle (checked against its hash) and unpacks it at `work`/bundle."""
         data = fetch_bundle(
             job["bundle_uri"],
             bytes.fromhex(job["bundle_hash"]),
@@ -546,7 +545,12 @@ class Node:
             deadline_s=self.s.fetch_deadline_s,
         )
         remove_tree(work)
-        manifest = bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
+        return bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
+
+    def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
+        """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
+        work = self.s.work_dir / str(job_id)
+        manifest = self._fetch_into(job, work)
         self.backend.check(manifest.resources)
         caps = preflight.Caps(
             self.s.max_time_limit_s,
@@ -569,15 +573,7 @@ class Node:
             return
         work = self.s.work_dir / str(job_id)
         if not (work / "bundle" / bundles.MANIFEST).exists():
-            data = fetch_bundle(
-                job["bundle_uri"],
-                bytes.fromhex(job["bundle_hash"]),
-                self.s.max_bundle_mb * 2**20,
-                allow_local=self.s.allow_local_bundles,
-                deadline_s=self.s.fetch_deadline_s,
-            )
-            remove_tree(work)
-            bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
+            self._fetch_into(job, work)
         manifest = bundles.load_manifest(work / "bundle")
         out = work / "out"
         remove_tree(out)

@@ -103,20 +103,16 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
         assert w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)["status"] == 1
     out["sequential_node_style_per_s"] = r(n / (time.monotonic() - t0), 1)
 
+    def transfer(nonce: int) -> dict[str, Any]:
+        """A plain 1-wei transfer with its nonce and gas known in advance."""
+        return {"to": to, "value": 1, "nonce": nonce, "chainId": chain_id, "gas": 21_000,
+                "maxFeePerGas": 1, "maxPriorityFeePerGas": 0}  # fmt: skip
+
     # (b) bare sequential: pre-known nonce and gas, sign, send, wait for the receipt
     nonce = w3.eth.get_transaction_count(acct.address, "pending")
     t0 = time.monotonic()
     for i in range(n):
-        tx = {
-            "to": to,
-            "value": 1,
-            "nonce": nonce + i,
-            "chainId": chain_id,
-            "gas": 21_000,
-            "maxFeePerGas": 1,
-            "maxPriorityFeePerGas": 0,
-        }
-        h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+        h = w3.eth.send_raw_transaction(acct.sign_transaction(transfer(nonce + i)).raw_transaction)
         w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)
     out["sequential_per_s"] = r(n / (time.monotonic() - t0), 1)
 
@@ -125,16 +121,9 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
     t0 = time.monotonic()
     hashes = []
     for i in range(n):
-        tx = {
-            "to": to,
-            "value": 1,
-            "nonce": nonce + i,
-            "chainId": chain_id,
-            "gas": 21_000,
-            "maxFeePerGas": 1,
-            "maxPriorityFeePerGas": 0,
-        }
-        hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
+        hashes.append(
+            w3.eth.send_raw_transaction(acct.sign_transaction(transfer(nonce + i)).raw_transaction)
+        )
     for h in hashes:
         assert w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05)["status"] == 1
     out["pipelined_per_s"] = r(n / (time.monotonic() - t0), 1)
