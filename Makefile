@@ -112,14 +112,14 @@ lint: setup
 	$(RUFF) check $(PY_DIRS) tools
 	$(VENV)/bin/mypy
 
-# The whole network on a local anvil chain, real jobs end to end (see oracle/demo.py).
+# The whole network on a local anvil chain, real jobs end to end (see oracle/localnet/demo.py).
 demo: compile
-	$(PY) -m oracle.demo
+	$(PY) -m oracle.localnet.demo
 
-# Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/bench/):
+# Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/localnet/bench/):
 # writes docs/bench.json and docs/BENCHMARKS.md. BENCH_ARGS=--quick for a smoke test.
 bench: compile
-	$(PY) -m oracle.bench $(BENCH_ARGS)
+	$(PY) -m oracle.localnet.bench $(BENCH_ARGS)
 
 # In-process EVM first, then the same scenarios on anvil merged in (docs/gas.md shows both).
 gas: compile

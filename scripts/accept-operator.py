@@ -25,7 +25,7 @@ from oracle.ape_helpers import (
     load_deployment,
     transact,
 )
-from oracle.protocol import NodeStatus
+from oracle.core.protocol import NodeStatus
 
 
 def _status(node: Any) -> NodeStatus:

@@ -33,7 +33,7 @@ from oracle.ape_helpers import (
     is_dev_network,
     record_name,
 )
-from oracle.deployment import DEFAULTS, DeploymentError, deploy_all, save_record
+from oracle.localnet.deployment import DEFAULTS, DeploymentError, deploy_all, save_record
 
 D = DEFAULTS
 

@@ -3,7 +3,7 @@
     ape run econ                         # in-process EVM; writes docs/ECONOMICS.md + docs/econ.json
     ape run econ --epochs 5 --strategies honest,free_disputer --no-write
 
-See oracle/econ/ for the population, the strategies and the paired-epoch measurement.
+See oracle/localnet/econ/ for the population, the strategies and the paired-epoch measurement.
 """
 
 from pathlib import Path
@@ -12,8 +12,8 @@ from typing import Any
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from oracle.econ import STRATEGIES, SimConfig, simulate
-from oracle.econ.report import write_report
+from oracle.localnet.econ import STRATEGIES, SimConfig, simulate
+from oracle.localnet.econ.report import write_report
 
 
 def _strategies(_ctx: Any, _param: Any, value: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
     ape run gas                                   # in-process EVM: writes docs/gas.md + docs/gas.json
     ape run gas --network ethereum:local:foundry  # anvil: merges its numbers into docs/gas.json/md
 
-Deploys a fresh network with `oracle.deployment.deploy_all`, sets up nodes with two-step operator
+Deploys a fresh network with `oracle.localnet.deployment.deploy_all`, sets up nodes with two-step operator
 binding, and records `receipt.gas_used` of EVERY transaction a job needs in each scenario: the
 client's approve (or permit), createJob, the seat steps (claim; or draw + acceptSeat), proofs,
 reveals, the keeper steps (draw, finalize, expire, flushFees) and the withdrawals of everyone the
@@ -40,7 +40,8 @@ from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from oracle.deployment import (
+from oracle.core.prove import commitment_of, sign_proof_batch
+from oracle.localnet.deployment import (
     DEFAULT_CAPS,
     DEFAULTS,
     E18,
@@ -51,7 +52,6 @@ from oracle.deployment import (
     Deployment,
     deploy_all,
 )
-from oracle.prove import commitment_of, sign_proof_batch
 
 IN_PROCESS = "ethereum:local:test"
 DEFAULT_BATCH = 100  # proofs per submitProofs transaction

@@ -40,7 +40,7 @@ from oracle.ape_helpers import (
     now,
     transact,
 )
-from oracle.protocol import NodeStatus
+from oracle.core.protocol import NodeStatus
 
 
 def _status(node: Any) -> NodeStatus:

@@ -20,7 +20,6 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 from ape.exceptions import ContractLogicError
 
-from oracle import bundle as bundles
 from oracle.ape_helpers import (
     TES,
     Duration,
@@ -43,9 +42,10 @@ from oracle.client.sdk import (
     check_replicas,
     requirements_of,
 )
-from oracle.deployment import JOB_PAYMENT
-from oracle.errors import OracleError
-from oracle.permit import sign_permit
+from oracle.core import bundle as bundles
+from oracle.core.errors import OracleError
+from oracle.core.permit import sign_permit
+from oracle.localnet.deployment import JOB_PAYMENT
 
 MAX_BUNDLE_BYTES = 64 << 20
 PERMIT_TTL_S = 3_600

@@ -7,7 +7,7 @@ session-scoped; ape's default isolation reverts each test's state changes.
 import ape_ethereum.provider
 import pytest
 
-from oracle.deployment import deploy_all
+from oracle.localnet.deployment import deploy_all
 from tests.utils.constants import (
     DEFAULT_CAPS,
     JOB_COLLATERAL,
@@ -202,7 +202,7 @@ def create_job(market, token, client, fund, job_request):
 def sign_proof(market, chain):
     """sign_proof(operator, job_id, node_id, commitment) -> a ProofBatch of that one completion,
     signed by `operator`, for submitProofs."""
-    from oracle.prove import sign_proof_batch
+    from oracle.core.prove import sign_proof_batch
 
     def _sign(operator, job_id, node_id, commitment, chain_id=None, verifying_contract=None):
         items = [(job_id, node_id, commitment)]

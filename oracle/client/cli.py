@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from oracle.errors import OracleError
+from oracle.core.errors import OracleError
 
 if TYPE_CHECKING:
     from oracle.execute.base import Backend
@@ -76,9 +76,9 @@ def connect(
 ):
     import os
 
-    from oracle.chain import load_operator_key
     from oracle.client.errors import ClientError
     from oracle.client.sdk import Client
+    from oracle.core.chain import load_operator_key
 
     key = None
     if need_key:
@@ -250,8 +250,8 @@ def run_local(bundle, out, backend, allow_unsafe) -> None:
     import logging
     import tempfile
 
-    from oracle import bundle as bundles
     from oracle.client.errors import ClientError
+    from oracle.core import bundle as bundles
 
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="tes-run-"))

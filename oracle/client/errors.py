@@ -1,6 +1,6 @@
 """Errors the client reports to its user: each says what is wrong and how to fix it."""
 
-from oracle.errors import OracleError
+from oracle.core.errors import OracleError
 
 
 class ClientError(OracleError):

@@ -1,5 +1,5 @@
 """Turn a kind template (or a directory of your own) into a bundle: files, config, data and a
-manifest that pins what the job needs, packed deterministically (`oracle.bundle.pack`)."""
+manifest that pins what the job needs, packed deterministically (`oracle.core.bundle.pack`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from oracle import bundle as bundles
 from oracle.client.errors import ClientError
+from oracle.core import bundle as bundles
 from oracle.kinds import KINDS, KIT, builtin_dataset
 
 REDUCE_ARGV = ["python3", "runner.py", "reduce"]

@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from oracle import bundle as bundles
+from oracle.core import bundle as bundles
 
 log = logging.getLogger(__name__)
 

@@ -40,18 +40,18 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
-from oracle import bundle as bundles
-from oracle.chain import Chain, TxStatus
 from oracle.client.errors import ClientError, ResultMismatch
-from oracle.errors import FetchError, ResultError
-from oracle.fetch import fetch_bundle
-from oracle.permit import permit_message
-from oracle.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat, SeatState
-from oracle.protocol import TERMINAL as PROTOCOL_TERMINAL
-from oracle.prove import commitment_of
-from oracle.result_request import sign_result_request
-from oracle.results import result_hash, unpack_result
-from oracle.tree import remove_tree
+from oracle.core import bundle as bundles
+from oracle.core.chain import Chain, TxStatus
+from oracle.core.errors import FetchError, ResultError
+from oracle.core.fetch import fetch_bundle
+from oracle.core.permit import permit_message
+from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
+from oracle.core.prove import commitment_of
+from oracle.core.result_request import sign_result_request
+from oracle.core.results import result_hash, unpack_result
+from oracle.core.tree import remove_tree
 
 E18 = 10**18
 # What `wait` stops at unless told otherwise: the job can no longer change.
@@ -109,7 +109,7 @@ ZERO32 = b"\x00" * 32
 
 @dataclass(frozen=True)
 class JobView:
-    """A job as the chain holds it (`oracle.protocol.Job`) with every seat it ever had."""
+    """A job as the chain holds it (`oracle.core.protocol.Job`) with every seat it ever had."""
 
     job_id: int
     job: Job
@@ -367,7 +367,7 @@ class Client:
                 raise ClientError(f"not a valid bundle: {err}") from err
 
     def _permit(self, spender: str, value: int, deadline: int) -> tuple[int, bytes, bytes]:
-        """EIP-2612 signature over the one Permit definition (`oracle.permit`)."""
+        """EIP-2612 signature over the one Permit definition (`oracle.core.permit`)."""
         token = self.chain.token
         _, name, version, chain_id, verifying, _, _ = token.functions.eip712Domain().call()
         msg = permit_message(

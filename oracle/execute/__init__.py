@@ -6,7 +6,7 @@
     results = backend.wait(futures)
 
 See `base` for the contract every backend keeps, `sandbox` for how a job is confined, and
-`oracle.results` for the result hash.
+`oracle.core.results` for the result hash.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from oracle.execute.sandbox import SandboxConfig, ensure_sandbox, run_sandboxed
 
 if TYPE_CHECKING:
     from oracle.execute.ray_backend import RayBackend
-    from oracle.settings import Settings
+    from oracle.node.settings import Settings
 
 __all__ = [
     "PINNED_ENV",

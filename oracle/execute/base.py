@@ -24,8 +24,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from oracle.errors import JobRefusedError
-from oracle.tree import remove_tree
+from oracle.core.errors import JobRefusedError
+from oracle.core.tree import remove_tree
 
 SANDBOX_JOB_DIR = "/job"
 SANDBOX_OUT_DIR = "/out"
@@ -157,7 +157,7 @@ def pinned_env(spec: ExecSpec, *, path: str, gpu_ids: Iterable[str] = ()) -> dic
 class ExecResult:
     """How a job ended.
 
-    `result_hash` (bytes32, see `oracle.results`) is set for every job that ran. For `ok` it
+    `result_hash` (bytes32, see `oracle.core.results`) is set for every job that ran. For `ok` it
     covers the job's output files. Otherwise the output directory holds only `TES_STATUS.json`
     (status, exit code and the limit broken, no timings), so replicas that saw the same
     failure commit the same hash; partial outputs are moved to `<output_dir>.partial` for the
@@ -292,7 +292,7 @@ class Backend(ABC):
     def run_bundle(
         self, job_id: int, bundle_dir: Path, manifest: Any, output_dir: Path
     ) -> ExecResult:
-        """Runs an unpacked bundle (`oracle.bundle.Manifest`) into `output_dir`, blocking.
+        """Runs an unpacked bundle (`oracle.core.bundle.Manifest`) into `output_dir`, blocking.
 
         A manifest with `fanout` runs as `shards` sandboxed runs of the entrypoint (env
         TES_SHARD/TES_SHARDS), submitted together so they spread over this backend's workers
@@ -339,7 +339,7 @@ class Backend(ABC):
         import json
         import time
 
-        from oracle.results import result_hash
+        from oracle.core.results import result_hash
 
         started = time.monotonic()
         n = int(fanout.shards)

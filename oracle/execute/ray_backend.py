@@ -22,7 +22,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from oracle.errors import ExecutionError, OracleError, ResultError
+from oracle.core.errors import ExecutionError, OracleError, ResultError
+from oracle.core.results import pack_result, unpack_result
+from oracle.core.tree import remove_tree
 from oracle.execute.base import (
     Backend,
     Capacity,
@@ -34,8 +36,6 @@ from oracle.execute.base import (
 )
 from oracle.execute.local import fresh_output_dir
 from oracle.execute.sandbox import MIB, SandboxConfig, ensure_sandbox, run_sandboxed
-from oracle.results import pack_result, unpack_result
-from oracle.tree import remove_tree
 
 log = logging.getLogger("oracle.execute")
 

@@ -46,7 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from oracle.errors import ResultError, SandboxUnavailableError
+from oracle.core.errors import ResultError, SandboxUnavailableError
+from oracle.core.results import output_size, result_hash
+from oracle.core.tree import remove_tree
 from oracle.execute.base import (
     SANDBOX_JOB_DIR,
     SANDBOX_OUT_DIR,
@@ -61,8 +63,6 @@ from oracle.execute.base import (
 from oracle.execute.cgroup import JobCgroup
 from oracle.execute.gpu import job_gpu_binds
 from oracle.execute.seccomp import filter_fd
-from oracle.results import output_size, result_hash
-from oracle.tree import remove_tree
 
 log = logging.getLogger("oracle.execute")
 

@@ -21,7 +21,7 @@ import functools
 import os
 import tempfile
 
-from oracle.errors import SandboxUnavailableError
+from oracle.core.errors import SandboxUnavailableError
 
 # Namespace flags of clone(2)/unshare(2). CLONE_NEWTIME (0x80) only for unshare: in clone's first
 # argument those bits are the exit signal.

@@ -3,7 +3,7 @@
 
 import pytest
 
-from oracle.deployment import Deployment, save_record
+from oracle.localnet.deployment import Deployment, save_record
 from tests.utils.nodes import NodeProcess, make_keystore
 
 

@@ -1,4 +1,4 @@
-"""`make bench` in miniature: `python -m oracle.bench --quick` starts its own anvil and nodes, and
+"""`make bench` in miniature: `python -m oracle.localnet.bench --quick` starts its own anvil and nodes, and
 writes both reports with every headline key present and positive, and each of the issue's targets
 ([4/7] 2) measured against its yardstick."""
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from oracle.localnet import ANVIL, REPO
+from oracle.localnet.network import ANVIL, REPO
 
 KEYS = (
     "jobs_per_s",
@@ -33,7 +33,7 @@ def test_bench_quick_writes_reports(tmp_path):
         [
             sys.executable,
             "-m",
-            "oracle.bench",
+            "oracle.localnet.bench",
             "--quick",
             "--json",
             str(out_json),
@@ -97,7 +97,7 @@ def test_bench_quick_writes_reports(tmp_path):
     assert t["jobs_per_s"]["backend_ceiling"] == res["backend_jobs_per_s"]
 
     md = out_md.read_text()
-    assert "python -m oracle.bench --quick" in md and "CPU model" in md and "anvil" in md
+    assert "python -m oracle.localnet.bench --quick" in md and "CPU model" in md and "anvil" in md
     assert "## Targets" in md and "by method" in md
     for key in t:
         assert f"`{key}`" in md

@@ -20,8 +20,8 @@ import pytest
 from eth_account import Account
 
 from oracle.client.sdk import Client, SaltRecord, salt_path
-from oracle.prove import commitment_of
-from oracle.results import pack_result, result_hash
+from oracle.core.prove import commitment_of
+from oracle.core.results import pack_result, result_hash
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import ReplicaState, Status
 from tests.utils.nodes import PASSPHRASE, make_keystore, wait_for

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle.errors import JobRefusedError, SandboxUnavailableError
+from oracle.core.errors import JobRefusedError, SandboxUnavailableError
+from oracle.core.results import result_hash
 from oracle.execute import (
     STATUS_FILE,
     ExecSpec,
@@ -29,7 +30,6 @@ from oracle.execute import (
     make_backend,
 )
 from oracle.execute.seccomp import CLONE_NEWNS, CLONE_NEWUSER
-from oracle.results import result_hash
 
 NORMAL = """
 import json, os, random
@@ -523,7 +523,7 @@ def test_job__more_cpus_or_memory_than_the_machine__is_refused(local, normal_bun
 
 
 def test_run_bundle__runs_a_manifest_like_the_node_does(local, tmp_path):
-    from oracle.bundle import Manifest
+    from oracle.core.bundle import Manifest
 
     b = bundle(tmp_path, NORMAL)
     manifest = Manifest(entrypoint=["python3", "main.py"], seed=7, time_limit_s=20, max_output_mb=8)
@@ -537,7 +537,7 @@ def test_run_bundle__runs_a_manifest_like_the_node_does(local, tmp_path):
 
 def test_make_backend__local_settings__gives_the_sandbox_pool(tmp_path):
     require_bwrap()
-    from oracle.settings import Settings
+    from oracle.node.settings import Settings
 
     backend = make_backend(Settings(data_dir=tmp_path, workers=1))
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from oracle import bundle as bundles
+from oracle.core import bundle as bundles
+from oracle.core.results import result_hash
 from oracle.execute import STATUS_FILE, ExecStatus, LocalSandboxBackend
-from oracle.results import result_hash
 
 SHARD = """
 import json, os, sys

@@ -1,4 +1,4 @@
-"""The canonical result hash (as documented in oracle/results.py) and the result store."""
+"""The canonical result hash (as documented in oracle/core/results.py) and the result store."""
 
 import gzip
 import hashlib
@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from oracle.errors import ResultError
-from oracle.results import (
+from oracle.core.errors import ResultError
+from oracle.core.results import (
     HASH_OF_EMPTY,
     ResultStore,
     pack_result,
@@ -30,7 +30,7 @@ def write(root, files):
 
 
 def by_hand(files):
-    """The documented algorithm, spelled out independently of oracle.results."""
+    """The documented algorithm, spelled out independently of oracle.core.results."""
     lines = b""
     for rel in sorted(files, key=lambda r: r.encode()):
         data = files[rel]
@@ -70,9 +70,9 @@ def test_result_hash__many_files__matches_the_spec_by_hand(tmp_path):
 
 
 def test_result_hash__matches_the_shell_recipe_in_the_docstring(tmp_path):
-    import oracle.results
+    import oracle.core.results
 
-    doc = oracle.results.__doc__
+    doc = oracle.core.results.__doc__
     recipe = doc[doc.index("    cd out && ") : doc.index("| sha256sum") + len("| sha256sum")]
     recipe = textwrap.dedent(recipe).removeprefix("cd out && ")
     write(tmp_path, FILES)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from oracle.core.prove import commitment_of
+from oracle.core.results import result_hash
 from oracle.execute import STATUS_FILE
-from oracle.prove import commitment_of
-from oracle.results import result_hash
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.http import QuietHandler, serving
 from tests.utils.market import NET, ReplicaState, Status, earned
@@ -674,8 +674,8 @@ def node_in_process(tmp_path, rpc_url, record):
     what a test must count or break; closed (its data-directory and key locks released) after."""
     from eth_account import Account
 
-    from oracle.node import Node
-    from oracle.settings import Settings
+    from oracle.node.loop import Node
+    from oracle.node.settings import Settings
 
     made = []
 
@@ -694,8 +694,8 @@ def node_in_process(tmp_path, rpc_url, record):
 def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the_reason(
     node_in_process, setup_node, node_owners, operators, create_job, monkeypatch
 ):
-    from oracle import store as st
-    from oracle.node import MAX_INTAKE_ERRORS
+    from oracle.node import store as st
+    from oracle.node.loop import MAX_INTAKE_ERRORS
 
     setup_node(node_owners[0], operators[0])
     node = node_in_process(operators[0])
@@ -767,7 +767,7 @@ def test_copy_attempt__a_lazy_seat_and_the_client_ask_committed_nodes_for_the_re
     import urllib.error
     import urllib.request
 
-    from oracle.result_request import sign_result_request
+    from oracle.core.result_request import sign_result_request
 
     ids = [setup_node(node_owners[i], operators[i]) for i in range(3)]
     uri, h = bundle(tmp_path, "job", job_script("copy-me"))

@@ -5,8 +5,8 @@ disputes, whose jury of three other real nodes is drawn, re-runs it and upholds 
 import pytest
 import requests
 
-from oracle.prove import commitment_of
-from oracle.result_request import sign_result_request
+from oracle.core.prove import commitment_of
+from oracle.core.result_request import sign_result_request
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
 from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share
 from tests.utils.nodes import make_bundle, wait_for
@@ -257,7 +257,7 @@ def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
 ):
     """A node that scales out on Ray (here a local Ray it starts itself) settles like any other,
     and its result equals what the local sandbox computes for the same bundle."""
-    from oracle import bundle as bundles
+    from oracle.core import bundle as bundles
     from oracle.execute import LocalSandboxBackend
 
     node_id = setup_node(node_owners[0], operators[0])

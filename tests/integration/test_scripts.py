@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oracle import bundle as bundles
 from oracle.ape_helpers import ScriptError, format_tes
-from oracle.deployment import CONTRACT_NAMES, attach, check_wiring, load_record
+from oracle.core import bundle as bundles
+from oracle.localnet.deployment import CONTRACT_NAMES, attach, check_wiring, load_record
 from tests.utils.constants import E18, GENESIS_SUPPLY, MIN_STAKE, TIER_PRICE, UNBONDING_DELAY
 from tests.utils.market import NodeStatus, Status
 from tests.utils.nodes import make_bundle

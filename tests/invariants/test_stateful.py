@@ -49,8 +49,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from oracle.protocol import HeartbeatSkip, JobStatus, NodeStatus, SeatState, SkipReason
-from oracle.prove import commitment_of
+from oracle.core.protocol import HeartbeatSkip, JobStatus, NodeStatus, SeatState, SkipReason
+from oracle.core.prove import commitment_of
 from tests.utils.constants import DAY, DEFAULT_CAPS, E18, MIN_STAKE, NO_REQUIREMENTS, WINDOWS
 from tests.utils.market import DISPUTE_FEE_BPS, DISPUTER_SHARE_BPS, SEAT_PENALTY_BPS
 

@@ -21,7 +21,7 @@ from oracle.ape_helpers import (
     record_name,
     transact,
 )
-from oracle.protocol import JobStatus, NodeStatus, SeatState
+from oracle.core.protocol import JobStatus, NodeStatus, SeatState
 from tests.utils.constants import E18, TIER_PRICE
 
 

@@ -1,4 +1,4 @@
-"""Hostile archives are refused before anything is written (oracle/archive.py, used for bundles
+"""Hostile archives are refused before anything is written (oracle/core/archive.py, used for bundles
 and results)."""
 
 import io
@@ -6,8 +6,8 @@ import tarfile
 
 import pytest
 
-from oracle import bundle as bundles
-from oracle.errors import BundleError
+from oracle.core import bundle as bundles
+from oracle.core.errors import BundleError
 
 
 def _tgz(*members):
@@ -53,7 +53,7 @@ def test_unpack__not_an_archive__clear_error(tmp_path):
 
 
 def test_unpack__more_members_than_the_cap__refused_before_extracting(tmp_path):
-    from oracle.archive import safe_extract
+    from oracle.core.archive import safe_extract
 
     data = _tgz(*(_file(f"f{i}") for i in range(11)))
     with pytest.raises(BundleError, match="more than 10 members"):
@@ -73,7 +73,7 @@ def test_unpack__pax_header_bomb__refused_at_the_decompression_bound(tmp_path):
     before seeing any member. The decompressed stream is bounded first."""
     import gzip
 
-    from oracle.archive import safe_extract
+    from oracle.core.archive import safe_extract
 
     info = tarfile.TarInfo("x")
     info.pax_headers = {"comment": "A" * (8 << 20)}  # 8 MiB of header, compresses to a few KiB

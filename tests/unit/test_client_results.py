@@ -15,9 +15,9 @@ from eth_account import Account
 
 from oracle.client.errors import ClientError, ResultMismatch
 from oracle.client.sdk import Client, JobView, SaltRecord, check_replicas, salt_path
-from oracle.protocol import Capabilities, Job, JobStatus, Seat, SeatState
-from oracle.prove import commitment_of
-from oracle.results import pack_result, result_hash
+from oracle.core.protocol import Capabilities, Job, JobStatus, Seat, SeatState
+from oracle.core.prove import commitment_of
+from oracle.core.results import pack_result, result_hash
 
 JOB_ID, NODE, OTHER = 7, 3, 4
 SALT = bytes(range(32))

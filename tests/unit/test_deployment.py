@@ -1,4 +1,4 @@
-"""oracle.deployment: deploy_all wires the five contracts, check_wiring catches what is not,
+"""oracle.localnet.deployment: deploy_all wires the five contracts, check_wiring catches what is not,
 and a deployment record round-trips."""
 
 import dataclasses
@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from oracle.deployment import (
+from oracle.core.errors import ConfigError
+from oracle.core.protocol import MARKET_PARAMETER_FIELDS
+from oracle.localnet.deployment import (
     DEFAULTS,
     MARKET_PARAMETERS,
     Deployment,
@@ -18,8 +20,6 @@ from oracle.deployment import (
     record_path,
     save_record,
 )
-from oracle.errors import ConfigError
-from oracle.protocol import MARKET_PARAMETER_FIELDS
 from tests.utils.constants import MIN_STAKE, TIER_PRICE
 
 

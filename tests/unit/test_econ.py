@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from oracle.econ import STRATEGIES, SimConfig, simulate
-from oracle.econ.report import render_markdown, write_report
+from oracle.localnet.econ import STRATEGIES, SimConfig, simulate
+from oracle.localnet.econ.report import render_markdown, write_report
 from tests.utils.constants import JOB_COLLATERAL
 
 E18 = 10**18

@@ -1,13 +1,13 @@
-"""The fetch stage against hostile bundle URIs (oracle/fetch.py): a client picks the URI, so it may
+"""The fetch stage against hostile bundle URIs (oracle/core/fetch.py): a client picks the URI, so it may
 point at the node's own machine, redirect there, or trickle bytes to hold the node up."""
 
 import time
 
 import pytest
 
-from oracle.bundle import bundle_hash
-from oracle.errors import FetchError
-from oracle.fetch import check_uri, fetch_bundle
+from oracle.core.bundle import bundle_hash
+from oracle.core.errors import FetchError
+from oracle.core.fetch import check_uri, fetch_bundle
 from tests.utils.http import QuietHandler, serving
 
 DATA = b"bundle bytes"
@@ -64,7 +64,7 @@ def test_public_network__the_same_loopback_url__refused(http):
 def test_redirect__checked_like_the_first_url(http, monkeypatch):
     """The first hop passes (as if public: the test server is on loopback); its redirect to the
     node's own 127.0.0.1 is checked with the real rules and refused."""
-    import oracle.fetch as fetch
+    import oracle.core.fetch as fetch
 
     real_check = fetch.check_uri
     monkeypatch.setattr(fetch, "check_uri", lambda uri, allow_local: None if uri.endswith("/redirect")

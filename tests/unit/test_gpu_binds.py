@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.errors import SandboxUnavailableError
+from oracle.core.errors import SandboxUnavailableError
 from oracle.execute import gpu
 from oracle.execute.base import ExecSpec, Limits
 from oracle.execute.sandbox import SandboxConfig, _bwrap_command

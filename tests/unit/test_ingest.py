@@ -1,4 +1,4 @@
-"""The ingest stage (oracle/ingest.py) on a chain that reorganises: events are read only once they
+"""The ingest stage (oracle/node/ingest.py) on a chain that reorganises: events are read only once they
 are `confirmations` deep, the cursor survives in the store, and a replaced block rewinds the
 cursor to the fork point so the new branch's events are read (and the old branch's never again).
 
@@ -13,8 +13,8 @@ from eth_utils import event_abi_to_log_topic
 from hexbytes import HexBytes
 from web3 import Web3
 
-from oracle.ingest import MAX_RANGE, Ingest
-from oracle.store import Store
+from oracle.node.ingest import MAX_RANGE, Ingest
+from oracle.node.store import Store
 
 MARKET = "0x" + "aa" * 20
 EVENT = {"type": "event", "name": "JobCancelled", "anonymous": False,

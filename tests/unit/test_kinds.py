@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from oracle import bundle as bundles
 from oracle.client.errors import ClientError
 from oracle.client.package import package
-from oracle.errors import JobRefusedError, SandboxUnavailableError
+from oracle.core import bundle as bundles
+from oracle.core.errors import JobRefusedError, SandboxUnavailableError
+from oracle.core.results import result_hash
 from oracle.execute import ExecStatus, LocalSandboxBackend, detect_gpus
 from oracle.kinds import KINDS
-from oracle.results import result_hash
 
 SMALL = {
     "train": {"epochs": 3, "subset": 500, "hidden": [32]},

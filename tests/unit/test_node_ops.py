@@ -6,10 +6,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from oracle.cli import main
-from oracle.errors import ConfigError
-from oracle.node import _exclusive
-from oracle.store import Store
+from oracle.core.errors import ConfigError
+from oracle.node.cli import main
+from oracle.node.loop import _exclusive
+from oracle.node.store import Store
 
 SALT = "ab" * 32
 

@@ -13,17 +13,17 @@ from unittest.mock import MagicMock
 import pytest
 from eth_account import Account
 
-from oracle import node as node_module
-from oracle.localnet import PASSPHRASE, make_keystore
-from oracle.node import Node
-from oracle.settings import Settings
+from oracle.localnet.network import PASSPHRASE, make_keystore
+from oracle.node import loop as node_module
+from oracle.node.loop import Node
+from oracle.node.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 # Run as a fresh process, as `tes-node run` is: TES_PASSPHRASE comes in its start-up environment.
 READ_THEN_SPAWN = r"""
 import json, os, subprocess, sys, time
-from oracle.settings import Settings
+from oracle.node.settings import Settings
 
 secret = sys.argv[1]
 read = Settings().passphrase() == secret

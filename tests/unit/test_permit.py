@@ -1,8 +1,8 @@
-"""oracle/permit.py: a permit signed by an ape account is accepted by the token."""
+"""oracle/core/permit.py: a permit signed by an ape account is accepted by the token."""
 
 from eth_account.messages import encode_typed_data
 
-from oracle.permit import permit_message, sign_permit
+from oracle.core.permit import permit_message, sign_permit
 from tests.utils.constants import E18
 
 

@@ -1,11 +1,11 @@
-"""The preflight stage (oracle/preflight.py) on manifests as a client writes them: what the node
+"""The preflight stage (oracle/node/preflight.py) on manifests as a client writes them: what the node
 would refuse when the job starts is refused before the claim, and the worst case is priced."""
 
 import pytest
 
-from oracle.bundle import Manifest
-from oracle.errors import JobRefusedError
-from oracle.preflight import Caps, check, plan
+from oracle.core.bundle import Manifest
+from oracle.core.errors import JobRefusedError
+from oracle.node.preflight import Caps, check, plan
 
 CAPS = Caps(max_time_limit_s=3_600, max_output_mb=1_024, max_processes=256, proof_margin_s=60)
 

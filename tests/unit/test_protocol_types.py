@@ -1,4 +1,4 @@
-"""oracle/protocol.py mirrors the Solidity enums member by member: a reordered or renamed member on
+"""oracle/core/protocol.py mirrors the Solidity enums member by member: a reordered or renamed member on
 either side fails here, before a node compares a status against the wrong number."""
 
 import re
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.protocol import MARKET_PARAMETER_FIELDS, SOLIDITY_ENUMS
+from oracle.core.protocol import MARKET_PARAMETER_FIELDS, SOLIDITY_ENUMS
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 

@@ -1,11 +1,11 @@
-"""When a node releases a job's result to its client (oracle/release.py): only once copying it can
+"""When a node releases a job's result to its client (oracle/node/release.py): only once copying it can
 no longer pay. The rule a lazy replica would like broken."""
 
 import pytest
 
-from oracle.protocol import Capabilities, Job, JobStatus
-from oracle.release import offer
-from oracle.results import ResultStore
+from oracle.core.protocol import Capabilities, Job, JobStatus
+from oracle.core.results import ResultStore
+from oracle.node.release import offer
 
 CLIENT = "0x" + "11" * 20
 

@@ -1,4 +1,4 @@
-"""Result retention (oracle/retention.py) on a real store and results directory: a result is never
+"""Result retention (oracle/node/retention.py) on a real store and results directory: a result is never
 pruned while a job that refers to it is unsettled; a settled one goes after the grace period;
 over the size cap the longest-settled go first; the results endpoint answers 410 for a pruned one."""
 
@@ -11,16 +11,16 @@ import pytest
 import requests
 from eth_account import Account
 
-from oracle import node as node_module
-from oracle import store as st
-from oracle.node import Node
-from oracle.protocol import JobStatus
-from oracle.release import ResultOffer
-from oracle.result_request import sign_result_request
-from oracle.results import ResultStore
-from oracle.retention import STALE_TMP_S, Retention
-from oracle.serve import ResultServer
-from oracle.store import Store
+from oracle.core.protocol import JobStatus
+from oracle.core.result_request import sign_result_request
+from oracle.core.results import ResultStore
+from oracle.node import loop as node_module
+from oracle.node import store as st
+from oracle.node.loop import Node
+from oracle.node.release import ResultOffer
+from oracle.node.retention import STALE_TMP_S, Retention
+from oracle.node.serve import ResultServer
+from oracle.node.store import Store
 
 DAY = 86_400.0
 CHAIN, MARKET, NODE = 31337, "0x" + "ab" * 20, 7
@@ -83,7 +83,7 @@ def test_settled_result__kept_through_the_grace__pruned_after_it(store, results,
     assert retention.prune() == []
     assert results.has(paid) and results.has(skipped)
 
-    caplog.set_level(logging.INFO, logger="oracle.retention")
+    caplog.set_level(logging.INFO, logger="oracle.node.retention")
     pruned = retention.prune(now=time.time() + 1.5 * DAY)
 
     assert sorted(h.digest for h in pruned) == sorted([paid, skipped])
@@ -114,7 +114,7 @@ def test_size_cap__prunes_the_longest_settled_first__never_an_unsettled_one(
     assert results.has(new) and results.has(running)
 
     # room for less than the unsettled one: every settled result goes, the unsettled one stays
-    caplog.set_level(logging.WARNING, logger="oracle.retention")
+    caplog.set_level(logging.WARNING, logger="oracle.node.retention")
     pruned = Retention(store, results, keep_s=7 * DAY, cap_bytes=10).prune()
 
     assert [h.digest for h in pruned] == [new]

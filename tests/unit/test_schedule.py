@@ -1,4 +1,4 @@
-"""The schedule stage's seat decision (oracle/schedule.py), as a node meets a drawn seat: a seat of
+"""The schedule stage's seat decision (oracle/node/schedule.py), as a node meets a drawn seat: a seat of
 an escalated round pays its jurors only from the liars' collateral, so the decision must count the
 penalty a refusal costs, or honest nodes would let the escalation lapse and a capture stand."""
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle.protocol import Capabilities, Job, JobStatus, NodeRecord, NodeStatus
-from oracle.schedule import SEAT_PENALTY_BPS, decide_seat, earnings_per_seat, seat_penalty
+from oracle.core.protocol import Capabilities, Job, JobStatus, NodeRecord, NodeStatus
+from oracle.node.schedule import SEAT_PENALTY_BPS, decide_seat, earnings_per_seat, seat_penalty
 
 E18 = 10**18
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"

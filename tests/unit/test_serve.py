@@ -1,4 +1,4 @@
-"""The results endpoint (oracle/serve.py) as a client, a copier and a flood would use it, against
+"""The results endpoint (oracle/node/serve.py) as a client, a copier and a flood would use it, against
 a fake lookup (no chain): every refusal that needs no chain happens before the lookup is called."""
 
 import socket
@@ -11,9 +11,9 @@ import requests
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from oracle import serve
-from oracle.result_request import ResultRequest, sign_result_request
-from oracle.serve import MetricsServer, ResultServer
+from oracle.core.result_request import ResultRequest, sign_result_request
+from oracle.node import serve
+from oracle.node.serve import MetricsServer, ResultServer
 
 CHAIN, MARKET, NODE, JOB = 31337, "0x" + "ab" * 20, 7, 42
 CLIENT, STRANGER = Account.create(), Account.create()

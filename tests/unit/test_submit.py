@@ -16,8 +16,8 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
 
-from oracle.store import INTENT_COLUMNS, Store
-from oracle.submit import GWEI, Submitter
+from oracle.node.store import INTENT_COLUMNS, Store
+from oracle.node.submit import GWEI, Submitter
 
 KEY = Account.from_key("0x" + "42" * 32)
 GAS_USED = 40_000
@@ -477,7 +477,7 @@ def test_store_written_by_an_older_node_gains_the_new_columns(tmp_path):
 
 
 def test_fee_cap_setting_is_in_gwei_and_documented():
-    from oracle.settings import Settings
+    from oracle.node.settings import Settings
 
     field = Settings.model_fields["max_fee_gwei"]
     assert field.description and "raised" in field.description

@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from oracle.archive import safe_extract
-from oracle.errors import BundleError, ResultError
-from oracle.results import MAX_OUTPUT_DEPTH, result_hash
-from oracle.tree import remove_tree
+from oracle.core.archive import safe_extract
+from oracle.core.errors import BundleError, ResultError
+from oracle.core.results import MAX_OUTPUT_DEPTH, result_hash
+from oracle.core.tree import remove_tree
 
 
 def _deep(root, depth):

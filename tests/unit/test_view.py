@@ -1,10 +1,10 @@
-"""The node's per-step chain view (oracle/view.py): one RPC read per distinct question per step,
+"""The node's per-step chain view (oracle/node/view.py): one RPC read per distinct question per step,
 whoever asks, and fresh answers after `reset()` (the node resets around every flush)."""
 
 from types import SimpleNamespace
 
-from oracle.protocol import Job, JobStatus, SeatState
-from oracle.view import StepView
+from oracle.core.protocol import Job, JobStatus, SeatState
+from oracle.node.view import StepView
 
 JOB = (10, 2, 0, int(JobStatus.RUNNING), 3, 0, "0x" + "11" * 20, (1, 1, 0, 0, 0), 3, 0, 0, 3, 3, 0,
        500, 100, 1, 1, 1, 1, 0, b"\x00" * 32, "0x" + "00" * 20)  # fmt: skip

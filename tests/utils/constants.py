@@ -1,10 +1,10 @@
 """Deployment parameters and job defaults shared by tests, scripts and benchmarks.
 
-The values live in oracle/deployment.py (the deploy script and `ape run gas` use them too);
+The values live in oracle/localnet/deployment.py (the deploy script and `ape run gas` use them too);
 this module keeps the names the tests import.
 """
 
-from oracle.deployment import (  # noqa: F401 - re-exported for tests
+from oracle.localnet.deployment import (  # noqa: F401 - re-exported for tests
     DAY,
     DEFAULT_CAPS,
     E18,

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_utils import keccak
 
-from oracle.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
-from oracle.prove import proof_batch_message
+from oracle.core.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
+from oracle.core.prove import proof_batch_message
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 
 BPS = 10_000
 
 
-# The chain's enums live in oracle/protocol.py; these names are what the tests were written with.
+# The chain's enums live in oracle/core/protocol.py; these names are what the tests were written with.
 Status = JobStatus
 ReplicaState = SeatState
 
@@ -69,7 +69,7 @@ def name32(name: str) -> bytes:
 
 
 def completion_digest(chain_id: int, market: str, items) -> bytes:
-    """The EIP-712 digest oracle/prove.py signs for a batch of completions [(job, node, commitment)]."""
+    """The EIP-712 digest oracle/core/prove.py signs for a batch of completions [(job, node, commitment)]."""
     msg = proof_batch_message(chain_id, market, items)
     return keccak(b"\x19" + msg.version + msg.header + msg.body)
 

@@ -1,5 +1,5 @@
 """Test helpers around real `tes-node` processes; the process management itself lives in
-`oracle.localnet`, shared with `make demo` and `make bench`."""
+`oracle.localnet.network`, shared with `make demo` and `make bench`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from oracle import bundle as bundles
-from oracle.localnet import PASSPHRASE, REPO, TES_NODE, NodeProcess, make_keystore, wait_for
+from oracle.core import bundle as bundles
+from oracle.localnet.network import PASSPHRASE, REPO, TES_NODE, NodeProcess, make_keystore, wait_for
 
 __all__ = [
     "PASSPHRASE",

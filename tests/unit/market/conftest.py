@@ -1,6 +1,6 @@
 import pytest
 
-from oracle.prove import commitment_of
+from oracle.core.prove import commitment_of
 from tests.utils.constants import DEFAULT_CAPS, E18, MIN_STAKE, TIER_PRICE
 from tests.utils.market import JobStatus, Node, salt_of
 

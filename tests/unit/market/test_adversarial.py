@@ -6,7 +6,7 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from oracle.prove import commitment_of
+from oracle.core.prove import commitment_of
 from tests.utils.constants import (
     DEFAULT_CAPS,
     E18,

@@ -10,7 +10,7 @@ branches (silent juror on an overturn, silent original, unanimous upheld, no jur
 import ape
 import pytest
 
-from oracle.prove import commitment_of
+from oracle.core.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
 from tests.utils.market import (
     BOND,

@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from oracle.prove import commitment_of
+from oracle.core.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 from tests.utils.market import (
     BOUNTY,

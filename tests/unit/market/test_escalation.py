@@ -10,7 +10,7 @@ keys of their own (test_lifecycle_replicated.py and test_dispute.py cover a roun
 
 import pytest
 
-from oracle.prove import commitment_of
+from oracle.core.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT
 from tests.utils.market import (
     BOND,

@@ -5,7 +5,7 @@ exact second of every deadline: a test here fails if a rule moves by one wei or 
 import ape
 import pytest
 
-from oracle.prove import commitment_of, sign_proof_batch
+from oracle.core.prove import commitment_of, sign_proof_batch
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
 from tests.utils.market import (
     BOUNTY,

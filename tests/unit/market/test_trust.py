@@ -4,8 +4,8 @@ balances in v1 and must now fail to pay the attacker (see docs/protocol.md, "Tru
 import ape
 import pytest
 
-from oracle.protocol import SkipReason
-from oracle.prove import commitment_of
+from oracle.core.protocol import SkipReason
+from oracle.core.prove import commitment_of
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 from tests.utils.market import (
     BOND,

@@ -1,0 +1,113 @@
+"""Connection to the chain: web3, the deployed contracts and the operator key.
+
+The key is read from an ape keystore (an encrypted Ethereum keyfile under
+`$APE_DATA_FOLDER/accounts/<alias>.json`, default `~/.ape`) and decrypted in memory; it is never
+logged, written or passed on a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from oracle.core.errors import ConfigError
+
+CONTRACTS = ("TESToken", "NodeLicense", "NodeRegistry", "Rewards", "JobMarket")
+_BUILD_MANIFEST = Path(".build/__local__.json")
+
+
+def ape_data_folder() -> Path:
+    return Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
+
+
+def load_operator_key(alias: str, passphrase: str) -> LocalAccount:
+    path = ape_data_folder() / "accounts" / f"{alias}.json"
+    if not path.exists():
+        raise ConfigError(
+            f"no ape account {alias!r} (looked for {path}); create it with `ape accounts import {alias}`"
+        )
+    try:
+        key = Account.decrypt(json.loads(path.read_text()), passphrase)
+    except ValueError as err:
+        raise ConfigError(f"cannot unlock ape account {alias!r}: wrong passphrase?") from err
+    return Account.from_key(key)
+
+
+def load_abis(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """ABIs from the deployment record, else from the project's compiled artifacts."""
+    if "abis" in record:
+        return record["abis"]
+    if not _BUILD_MANIFEST.exists():
+        raise ConfigError(
+            "deployment record has no ABIs and no .build/ artifacts: run `ape compile`"
+        )
+    types = json.loads(_BUILD_MANIFEST.read_text())["contractTypes"]
+    return {name: types[name]["abi"] for name in CONTRACTS}
+
+
+class TxStatus(IntEnum):
+    """A transaction receipt's `status` (EIP-658)."""
+
+    REVERTED = 0
+    SUCCESS = 1
+
+
+@dataclass
+class Chain:
+    w3: Web3
+    record: dict[str, Any]
+
+    @classmethod
+    def connect(cls, rpc_url: str, deployment: Path, timeout_s: float = 10.0) -> Chain:
+        if not deployment.exists():
+            raise ConfigError(f"no deployment record at {deployment}: run `ape run deploy` first")
+        record = json.loads(deployment.read_text())
+        w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        # web3 v7's 'validation' middleware asks the node for eth_chainId before every call, estimate
+        # and send (~55 requests per job, the busiest RPC method). The chain id cannot change under a
+        # connection, so we read it once (`chain_id`, cached) and pass it explicitly on every
+        # transaction we build; signing binds it into the tx (EIP-155), so a wrong chain still fails.
+        w3.middleware_onion.remove("validation")
+        return cls(w3, record)
+
+    @cached_property
+    def abis(self) -> dict[str, list[dict[str, Any]]]:
+        return load_abis(self.record)
+
+    def contract(self, name: str) -> Contract:
+        address = self.record["contracts"][name]
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.abis[name])
+
+    @cached_property
+    def market(self) -> Contract:
+        return self.contract("JobMarket")
+
+    @cached_property
+    def registry(self) -> Contract:
+        return self.contract("NodeRegistry")
+
+    @cached_property
+    def rewards(self) -> Contract:
+        return self.contract("Rewards")
+
+    @cached_property
+    def token(self) -> Contract:
+        return self.contract("TESToken")
+
+    @cached_property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    @property
+    def deployment_block(self) -> int:
+        return int(self.record.get("block_number", self.record.get("block", 0)))

@@ -1,0 +1,101 @@
+"""Ingest stage: job-market events from a persisted cursor, only once they are `confirmations`
+blocks deep, with reorg detection.
+
+Events are hints: they say which jobs changed. What the node does next is decided from the
+contract's views (the chain is the truth), so a missed, repeated or reorged-out event can delay
+the node but never make it act wrongly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_typing import ABIEvent
+from eth_utils import event_abi_to_log_topic
+from web3._utils.events import get_event_data
+
+from oracle.core.chain import Chain
+from oracle.node.store import Store
+
+log = logging.getLogger(__name__)
+MAX_RANGE = 2_000  # blocks per eth_getLogs call, so a long backfill stays within RPC limits
+
+
+@dataclass
+class Event:
+    name: str
+    job_id: int
+    args: dict[str, Any]
+    block: int
+
+
+class Ingest:
+    def __init__(
+        self, chain: Chain, store: Store, confirmations: int, reorg_depth: int, start_block: int
+    ):
+        self.chain, self.store = chain, store
+        self.confirmations, self.reorg_depth, self.start_block = (
+            confirmations,
+            reorg_depth,
+            start_block,
+        )
+        abi = [e for e in chain.abis["JobMarket"] if e["type"] == "event"]
+        self._by_topic = {event_abi_to_log_topic(cast(ABIEvent, e)): e for e in abi}
+        self.reorgs = 0
+
+    def poll(self) -> list[Event]:
+        """New confirmed events since the cursor ([] after a reorg rewind, which the next poll refills)."""
+        w3 = self.chain.w3
+        head = w3.eth.block_number
+        safe = head - self.confirmations
+        cursor = self.store.cursor()
+        if cursor and self._reorged(cursor):
+            return []
+        start = cursor[0] + 1 if cursor else self.start_block
+        if start > safe:
+            return []
+        end = min(safe, start + MAX_RANGE - 1)
+        logs = w3.eth.get_logs(
+            {"address": self.chain.market.address, "fromBlock": start, "toBlock": end}
+        )
+        events = []
+        for entry in logs:
+            abi = self._by_topic.get(bytes(entry["topics"][0]))
+            if abi is None:
+                continue
+            data = get_event_data(w3.codec, abi, entry)
+            args = dict(data["args"])
+            if "jobId" in args:
+                events.append(Event(data["event"], int(args["jobId"]), args, entry["blockNumber"]))
+        end_hash = w3.eth.get_block(end)["hash"].hex()
+        self.store.advance(end, end_hash, {end: end_hash})
+        if events:
+            log.debug("ingested %d events in blocks %d..%d", len(events), start, end)
+        return events
+
+    def _reorged(self, cursor: tuple[int, str]) -> bool:
+        """True (after rewinding the cursor to the fork point) if the cursor's block was replaced."""
+        number, known = cursor
+        w3 = self.chain.w3
+        block = w3.eth.get_block(number) if number <= w3.eth.block_number else None
+        if block is not None and block["hash"].hex() == known:
+            return False
+        self.reorgs += 1
+        for n in range(number - 1, max(self.start_block - 1, number - self.reorg_depth) - 1, -1):
+            stored = self.store.block_hash(n)
+            if stored is None:
+                continue
+            if w3.eth.get_block(n)["hash"].hex() == stored:
+                log.warning("reorg detected at block %d: rewinding ingest to block %d", number, n)
+                self.store.rewind(n, stored)
+                return True
+        fallback = max(self.start_block - 1, number - self.reorg_depth)
+        log.warning(
+            "reorg detected at block %d: no known fork point, rewinding to block %d",
+            number,
+            fallback,
+        )
+        self.store.rewind(fallback, w3.eth.get_block(max(fallback, 0))["hash"].hex())
+        return True

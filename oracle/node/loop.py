@@ -1,0 +1,788 @@
+"""The node: ties the stages together in one loop.
+
+    ingest (events) -> schedule -> fetch -> claim -> execute -> prove -> submit -> reveal/finalize
+
+Each job's progress is a `stage` row in the store, and every step first asks the chain where the
+job really is, so a restart (or `kill -9`) resumes from the chain's truth: a claimed job is run
+again (deterministically, giving the same result), a committed job is revealed with the salt that
+was stored before the commitment was sent, and a sent transaction is looked up by its hash.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import secrets
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Literal
+
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
+
+from oracle.core import bundle as bundles
+from oracle.core.chain import Chain, load_operator_key
+from oracle.core.errors import (
+    BundleError,
+    ConfigError,
+    ExecutionError,
+    FetchError,
+    JobRefusedError,
+    OracleError,
+)
+from oracle.core.fetch import fetch_bundle
+from oracle.core.protocol import EXPIRABLE, Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
+from oracle.core.prove import commitment_of
+from oracle.core.tree import remove_tree
+from oracle.node import metrics, preflight, release
+from oracle.node import store as st
+from oracle.node.ingest import Ingest
+from oracle.node.release import ResultOffer
+from oracle.node.schedule import decide, decide_seat, estimate_cost, seat_value
+from oracle.node.settings import Settings, take_env
+from oracle.node.submit import Submitter
+from oracle.node.view import StepView
+
+log = logging.getLogger("oracle.node.loop")
+
+RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, TimeoutError)
+# Events that can put one of our nodes into a job the store has given up on (or not yet looked at
+# again): a draw, a re-anchored draw, a dispute that seats a jury.
+WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
+# A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
+MAX_INTAKE_ERRORS = 5
+
+
+def _exclusive(path: Path, what: str):
+    """An open file holding an exclusive flock on `path` (released when closed or the process
+    dies), or ConfigError if another process holds it."""
+    f = open(path, "a+")  # noqa: SIM115 (held for the node's lifetime)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise ConfigError(
+            f"another tes-node is already running with this {what} (lock {path})"
+        ) from None
+    return f
+
+
+class Node:
+    def __init__(self, settings: Settings, *, key=None, backend=None):
+        self.s = settings
+        self.chain = Chain.connect(settings.rpc_url, settings.deployment)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._locks = [
+            _exclusive(settings.data_dir / "node.lock", f"data directory {settings.data_dir}")
+        ]
+        self.store = st.Store(settings.db_path)
+        self.key = key or load_operator_key(settings.account, settings.passphrase())
+        # Read once: children (Ray workers, nvidia-smi, sandboxed jobs' launchers) never inherit it.
+        take_env("TES_PASSPHRASE")
+        # Two processes sending with one key would race for its nonces and double every intent.
+        key_lock = Path(tempfile.gettempdir()) / f"tes-node-{self.key.address.lower()}.lock"
+        self._locks.append(_exclusive(key_lock, f"operator key {self.key.address}"))
+        self.submitter = Submitter(
+            self.chain,
+            self.store,
+            self.key,
+            batch_size=settings.batch_size,
+            tx_timeout_s=settings.tx_timeout_s,
+            fee_bump=settings.fee_bump,
+            max_attempts=settings.max_retries,
+            on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
+            max_fee_wei=int(settings.max_fee_gwei * 10**9),
+            confirmations=settings.confirmations,
+        )
+        start = (
+            settings.start_block
+            if settings.start_block is not None
+            else self.chain.deployment_block
+        )
+        self.ingest = Ingest(
+            self.chain, self.store, settings.confirmations, settings.reorg_depth, start
+        )
+        self.backend = backend or self._make_backend()
+        self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="job")
+        # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
+        self.intake_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
+        self.intake: dict[int, Future] = {}
+        self.running: dict[int, Future] = {}
+        self.started: dict[tuple[int, str], float] = {}
+        self._stop = False
+        self._hb_epoch: int | None = None
+        self._announce: str | None = None
+        self._nodes: dict[int, NodeRecord] = {}
+        self._owners: set[str] = set()
+        self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
+        self._bound_candidates: set[int] = set()  # licences ever bound to this key (_bound_nodes)
+        self._intake_errors: dict[int, int] = {}  # job id -> intake failures in a row
+        self._bound_scanned = 0  # first block the next _bound_nodes scan need not repeat
+        self._consented = False
+        self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
+        from oracle.core.results import ResultStore
+        from oracle.node.retention import Retention
+
+        self.results = ResultStore(settings.results_dir)
+        for d in (settings.work_dir, settings.results_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.retention = Retention(self.store, self.results, settings.result_retention_s,
+                                   settings.result_retention_mb * 2**20)  # fmt: skip
+
+    def _make_backend(self):
+        from oracle.execute import make_backend
+
+        return make_backend(self.s)
+
+    # ---------------------------------------------------------------- the loop
+    def run(self, max_seconds: float | None = None, until=None) -> None:
+        log.info(
+            "node %s serving %s on %s (backend %s)",
+            self.key.address,
+            self.s.node_ids or "all bound nodes",
+            self.s.rpc_url,
+            self.s.backend,
+        )
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        backoff = self.s.poll_interval_s
+        recovered = False
+        while not self._stop:
+            try:
+                if not recovered:
+                    self.submitter.recover()
+                    self.reconcile()
+                    recovered = True
+                self.step()
+                backoff = self.s.poll_interval_s
+            except RPC_ERRORS as err:
+                log.warning("RPC unreachable (%s); retrying in %.1fs", type(err).__name__, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception:  # noqa: BLE001 (a node keeps serving; the traceback is in the log)
+                log.exception("step failed; retrying in %.1fs", backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if until is not None and until(self):
+                break
+            if deadline and time.monotonic() > deadline:
+                break
+            time.sleep(self.s.poll_interval_s)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def step(self) -> None:
+        self.view.reset()
+        self._refresh_nodes()  # first: events are judged against the nodes we serve
+        for ev in self.ingest.poll():
+            self._on_event(ev)
+        if not self._consented:
+            self._accept_bindings()
+            self._consented = True
+        if self._announce and self._nodes:
+            for node_id in sorted(self._nodes):
+                self.store.add_intent(
+                    st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}
+                )
+            self._announce = None
+        self._drive_all(self.store.active_jobs())
+        self._heartbeat()
+        self.view.reset()  # flush must judge intents on the chain as it is now
+        self.submitter.flush(self._still_needed)
+        touched = self.submitter.touched
+        if touched:
+            # Our transactions just changed these jobs on chain (claim mined, proof committed): take
+            # the next stage now (start the execution, queue the reveal) rather than one poll later,
+            # and send what that produced in the same step.
+            self.view.reset()
+            self._refresh_nodes()  # an accepted binding makes a node ours
+            self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
+            self.view.reset()
+            self.submitter.flush(self._still_needed)
+        self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
+        metrics.JOBS_BY_STAGE.clear()
+        for stage, n in self.store.stage_counts().items():
+            metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _accept_bindings(self) -> None:
+        """Two-step binding: an owner proposed this key for a node; the key accepts, but only for a
+        licence the operator named in its config (`--node-id`). Without that list nothing is
+        accepted: running someone's node is a decision, never a side effect of a proposal."""
+        reg = self.chain.registry
+        for node_id in self.s.node_ids:
+            if node_id in self._nodes:
+                continue
+            pending = reg.functions.pendingOperatorOf(node_id).call()
+            if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
+                st.IntentKind.ACCEPT_OPERATOR, None, node_id
+            ):
+                log.info(
+                    "node %d proposed this key as its operator: accepting (named in the config)",
+                    node_id,
+                )
+                self.store.add_intent(st.IntentKind.ACCEPT_OPERATOR, None, node_id, {})
+
+    def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
+        for job in jobs:
+            # Drive again while the job advances: the views cached for this step stay true until
+            # flush sends our intents, so a job goes e.g. claimed -> running or executed -> proving
+            # in one step instead of one stage per poll.
+            for _ in range(8):
+                try:
+                    self.drive(job)
+                except RPC_ERRORS:
+                    raise
+                except OracleError as err:
+                    self._finish(job["job_id"], st.FAILED, str(err))
+                    break
+                except Exception as err:  # noqa: BLE001 (one job's surprise must not stall the others)
+                    log.exception("job %d: step failed; will retry", job["job_id"])
+                    self._intake_error(job, err)
+                    break
+                self._intake_errors.pop(job["job_id"], None)
+                after = self.store.job(job["job_id"])
+                if after is None or after["stage"] == job["stage"] or after["stage"] in st.TERMINAL:
+                    break
+                job = after
+
+    def _intake_error(self, job: dict[str, Any], err: Exception) -> None:
+        """A job we hold nothing in (stage `seen`) whose intake keeps failing the same surprising
+        way is dropped after MAX_INTAKE_ERRORS steps in a row, with the reason: a hostile or broken
+        job must not cost every step a fetch and a stack trace forever. A job we hold a seat in is
+        never dropped (its collateral depends on us)."""
+        if job["stage"] != st.SEEN:
+            return
+        failures = self._intake_errors.get(job["job_id"], 0) + 1
+        self._intake_errors[job["job_id"]] = failures
+        if failures >= MAX_INTAKE_ERRORS:
+            self._intake_errors.pop(job["job_id"], None)
+            self._finish(
+                job["job_id"],
+                st.SKIPPED,
+                f"intake failed {failures} times: {type(err).__name__}: {err}",
+            )
+
+    def _heartbeat(self) -> None:
+        """Proves liveness once per rewards epoch for every active node we run (availability share).
+        Repeating one after a restart is harmless: the contract counts a node once per epoch, and
+        skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
+        epoch = self.chain.rewards.functions.currentEpoch().call()
+        active = sorted(i for i, n in self._nodes.items() if n.status == NodeStatus.ACTIVE)
+        if epoch != self._hb_epoch and active:
+            self.store.add_intent(
+                st.IntentKind.HEARTBEAT, None, None, {"node_ids": active, "epoch": epoch}
+            )
+            self._hb_epoch = epoch
+
+    def announce(self, url: str) -> None:
+        """Publishes `url` on chain (NodeRegistry.EndpointAnnounced) for every node we run, so
+        clients find where to fetch their results."""
+        self._announce = url
+
+    def result_lookup(self, job_id: int) -> ResultOffer | None:
+        """For the results endpoint (runs on the HTTP server's thread, so uncached): what may be
+        released to the job's client (oracle/node/release.py), or None for a job the chain does not
+        know."""
+        try:
+            view = Job.from_raw(self.chain.market.functions.job(job_id).call())
+        except Exception:  # noqa: BLE001 (unknown job or RPC down: nothing to serve)
+            return None
+        if view.status == JobStatus.NONE:
+            return None
+        return release.offer(
+            view,
+            self.store.job(job_id),
+            lambda node_id: self._seat_index(job_id, node_id, view.replicaCount) == 0,
+            self.results,
+            self.s.result_retention_s,
+        )
+
+    def served_node_ids(self) -> set[int]:
+        """The licences this node serves (for the results endpoint: a request names one)."""
+        return set(self._nodes)
+
+    def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
+        for i in range(count):
+            if (
+                Seat.from_raw(self.chain.market.functions.replica(job_id, i).call()).nodeId
+                == node_id
+            ):
+                return i
+        return None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.intake_pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+        for lock in self._locks:
+            lock.close()  # releases the flock
+
+    def reconcile(self) -> None:
+        """On start: every job the store thinks is in flight is re-read from the chain."""
+        for job in self.store.active_jobs():
+            view = self.view.job(job["job_id"])
+            if view.status.terminal:
+                self._finish(
+                    job["job_id"], st.DONE, f"settled on chain while away: {view.status.label}"
+                )
+            elif job["stage"] == st.RUNNING:
+                # The execution died with the old process: run it again (results are deterministic).
+                self.store.upsert_job(job["job_id"], stage=st.CLAIMED)
+
+    # ---------------------------------------------------------------- per job
+    def _on_event(self, ev) -> None:
+        if ev.name == "JobCreated":
+            if self.store.job(ev.job_id) is None:
+                self.store.upsert_job(
+                    ev.job_id,
+                    stage=st.SEEN,
+                    bundle_hash=bytes(ev.args["bundleHash"]).hex(),
+                    bundle_uri=ev.args["bundleUri"],
+                    replicas=int(ev.args["replicas"]),
+                    payment=str(ev.args["payment"]),
+                    created_block=ev.block,
+                )
+                self._mark(ev.job_id, st.SEEN)
+        elif ev.name in WAKE_EVENTS:
+            self._wake(ev)
+        elif ev.name == "Credited" and ev.args["account"].lower() in self._owners:
+            metrics.EARNINGS.inc(int(ev.args["amount"]))
+
+    def _wake(self, ev) -> None:
+        """A job we skipped may need us again: a dispute draws a jury (we may be drawn, or keep the
+        draw moving), a seat was drawn for one of our nodes. Only a row we gave up on is reset; a job
+        we hold a seat in (the disputed k = 1 original) keeps its stage, result and salt."""
+        job = self.store.job(ev.job_id)
+        if job is None or job["stage"] != st.SKIPPED:
+            return
+        ours = ev.name == "SeatDrawn" and int(ev.args["nodeId"]) in self._nodes
+        if ev.name in ("JobDisputed", "DrawAnchored") or ours:
+            self.store.upsert_job(ev.job_id, stage=st.SEEN, node_id=None, reason=None)
+            self._mark(ev.job_id, st.SEEN, f"woken by {ev.name}")
+
+    def drive(self, job: dict[str, Any]) -> None:
+        job_id, stage = job["job_id"], job["stage"]
+        view = self.view.job(job_id)
+        mine = self.view.my_seat(job_id, view, self._nodes)
+        node_id = mine[0] if mine else job["node_id"]
+        seat = mine[1] if mine else None
+        holds = seat is not None and seat.state.holds_collateral
+
+        if view.status.terminal:
+            self._finish(job_id, st.DONE if holds else st.SKIPPED, view.status.label)
+            return
+        past = time.time() > view.deadline and self.view.chain_time() > view.deadline
+        if holds and past and view.status in EXPIRABLE:
+            # Frees our collateral (the keeper bounty is ours). Running with commits, or a dispute,
+            # moves on to Revealing rather than ending: the next deadline gets its own expire.
+            self._intent_again(st.IntentKind.EXPIRE, job_id, node_id, {})
+        if view.status == JobStatus.SEATING:
+            self._keep_draw_moving(job_id, view)
+
+        if stage == st.SEEN and holds and seat is not None and seat.round == view.round:
+            # Our seat is on chain but the stage never said so (a crash between recording the
+            # claim/accept intent and the stage): run it, never abandon a seat we hold.
+            self._advance(job_id, st.CLAIMED, node_id=node_id)
+        elif stage == st.SEEN:
+            self._consider(job, view, mine)
+        elif stage == st.CLAIMING:
+            if holds:
+                self._advance(job_id, st.CLAIMED, node_id=node_id)
+            elif view.status not in (JobStatus.OPEN, JobStatus.SEATING) or self._seat_lost(job_id):
+                self._finish(job_id, st.SKIPPED, "seat not obtained")
+        elif stage == st.CLAIMED:
+            self._start_execution(job)
+        elif stage == st.RUNNING:
+            self._collect_execution(job, view, node_id)
+        elif stage == st.EXECUTED:
+            self._maybe_prove(job, view, node_id)
+        elif stage in (st.PROVING, st.PROVEN, st.REVEALED):
+            self._after_proof(job, view, node_id, seat)
+
+    def _seat_lost(self, job_id: int) -> bool:
+        return self.store.intents_failed(st.IntentKind.CLAIM, job_id) or self.store.intents_failed(
+            st.IntentKind.ACCEPT, job_id
+        )
+
+    def _keep_draw_moving(self, job_id: int, view: Job) -> None:
+        """Keeper work anyone may do for a Seating job, seated in it or not: draw once the anchor
+        block is mined (the contract refuses an early or second draw), and redraw seats whose node
+        let its accept deadline pass."""
+        if self._draw_due(view):
+            self._intent_again(st.IntentKind.DRAW, job_id, None, {})
+        if self._late_seats(job_id, view):
+            self._intent_again(st.IntentKind.REDRAW, job_id, None, {})
+
+    def _draw_due(self, view: Job) -> bool:
+        return (
+            view.status == JobStatus.SEATING
+            and view.drawBlock != 0
+            and self.view.block_number() > view.drawBlock
+            and view.seated < view.k
+            and self.view.chain_time() <= view.deadline
+        )
+
+    def _late_seats(self, job_id: int, view: Job) -> list[Seat]:
+        now = self.view.chain_time()
+        return [
+            s
+            for s in self.view.seats(job_id, view)
+            if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline
+        ]
+
+    def _consider(self, job: dict[str, Any], view: Job, mine: tuple[int, Seat] | None) -> None:
+        job_id = job["job_id"]
+        if view.status == JobStatus.SEATING:
+            if mine is None or mine[1].state != SeatState.DRAWN or mine[1].round != view.round:
+                return  # not drawn (yet): stay watched, a later SeatDrawn may name one of ours
+            node_id, seat = mine
+            if self.view.chain_time() > seat.acceptDeadline:
+                self._finish(
+                    job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it"
+                )
+                return
+            d = decide_seat(
+                view,
+                node_id,
+                self._nodes[node_id],
+                self._free_workers(),
+                self._cost(),
+                self.s.min_margin,
+            )
+            kind = st.IntentKind.ACCEPT
+        elif view.status == JobStatus.OPEN:
+            seated, operators = self.view.seat_sets(job_id, view)
+            d = decide(
+                view,
+                self._nodes,
+                seated,
+                operators,
+                self.key.address,
+                self._free_workers(),
+                self._cost(),
+                self.s.min_margin,
+            )
+            kind = st.IntentKind.CLAIM
+        else:
+            self._finish(job_id, st.SKIPPED, f"not seated; job {view.status.label}")
+            return
+        if not d.take:
+            if d.reason != "no free worker":  # a busy node looks again next step
+                log.info(
+                    "job %d: %s refused: %s",
+                    job_id,
+                    "seat" if kind == st.IntentKind.ACCEPT else "claim",
+                    d.reason,
+                )
+                self._finish(job_id, st.SKIPPED, d.reason)
+            return
+        if not self._bundle_ok(job, view, kind):
+            return
+        # The intent is stored before the stage: a crash in between finds our seat on chain (SEEN
+        # with a seat -> CLAIMED) or the intent, never a seat we forgot.
+        if self.store.add_intent(kind, job_id, d.node_id, {}) is not None:
+            self._advance(job_id, st.CLAIMING, node_id=d.node_id)
+
+    def _free_workers(self) -> int:
+        # Seats in flight or held but not yet executing count against the workers, plus a small
+        # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
+        # every open job at once (each seat locks collateral and starts its execution window).
+        stages = self.store.stage_counts()
+        held = len(self.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
+        return self.s.workers + self.s.claim_prefetch - held
+
+    def _cost(self, cpu_seconds: float = 0.0) -> int:
+        """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
+        the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
+        gas_price = self.view.gas_price()
+        return estimate_cost(
+            gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s
+        )
+
+    def _bundle_ok(self, job: dict[str, Any], view: Job, kind: str) -> bool:
+        """Fetches the bundle and runs the preflight stage on it before any collateral is locked:
+        the complete run spec, node-side caps, the worst case against the execution window, and
+        the price of the job from its manifest against what the seat pays. The fetch and the
+        preflight run on the intake pool, off the loop: a slow or hostile bundle server holds up
+        this job only (at most one poll interval of this step), never the proofs, reveals and
+        settlements of the jobs we already run. False until a later step finds them done."""
+        job_id = job["job_id"]
+        future = self.intake.get(job_id)
+        if future is None:
+            future = self.intake[job_id] = self.intake_pool.submit(self._prepare, job_id, job, view)
+            wait([future], timeout=self.s.poll_interval_s)  # a quick bundle is decided this step
+        if not future.done():
+            return False
+        del self.intake[job_id]
+        try:
+            plan = future.result()
+            cost = self._cost(plan.cpu_seconds)
+            pays = seat_value(view, drawn=kind == st.IntentKind.ACCEPT)
+            numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
+                       f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
+            if pays < cost * (1 + self.s.min_margin):
+                raise JobRefusedError(f"below margin: {numbers}")
+        except (FetchError, BundleError, ExecutionError) as err:
+            log.warning("job %d refused: %s", job_id, err)
+            self._finish(job_id, st.SKIPPED, f"refused: {err}")
+            return False
+        self._mark(job_id, "priced", numbers)
+        self.store.upsert_job(job_id, reason=f"taken: {numbers}")
+        return True
+
+    def _fetch_into(self, job: dict[str, Any], work: Path) -> bundles.Manifest:
+        """Fetches the job's bundle (checked against its hash) and unpacks it at `work`/bundle."""
+        data = fetch_bundle(
+            job["bundle_uri"],
+            bytes.fromhex(job["bundle_hash"]),
+            self.s.max_bundle_mb * 2**20,
+            allow_local=self.s.allow_local_bundles,
+            deadline_s=self.s.fetch_deadline_s,
+        )
+        remove_tree(work)
+        return bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
+
+    def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
+        """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
+        work = self.s.work_dir / str(job_id)
+        manifest = self._fetch_into(job, work)
+        self.backend.check(manifest.resources)
+        caps = preflight.Caps(
+            self.s.max_time_limit_s,
+            self.s.max_output_mb,
+            self.s.max_processes,
+            self.s.proof_margin_s,
+        )
+        return preflight.check(
+            job_id,
+            work / "bundle",
+            manifest,
+            execution_window_s=view.executionWindow,
+            parallel=max(1, len(self.backend.capacities())),
+            caps=caps,
+        )
+
+    def _start_execution(self, job: dict[str, Any]) -> None:
+        job_id = job["job_id"]
+        if job_id in self.running:
+            return
+        work = self.s.work_dir / str(job_id)
+        if not (work / "bundle" / bundles.MANIFEST).exists():
+            self._fetch_into(job, work)
+        manifest = bundles.load_manifest(work / "bundle")
+        out = work / "out"
+        remove_tree(out)
+        self.running[job_id] = self.pool.submit(
+            self.backend.run_bundle, job_id, work / "bundle", manifest, out
+        )
+        self._advance(job_id, st.RUNNING)
+
+    def _collect_execution(self, job: dict[str, Any], view: Job, node_id: int) -> None:
+        job_id = job["job_id"]
+        fut = self.running.get(job_id)
+        if fut is None:
+            self.store.upsert_job(job_id, stage=st.CLAIMED)
+            return
+        if not fut.done():
+            return
+        del self.running[job_id]
+        result = fut.result()
+        # A job that fails inside the sandbox still has a deterministic result (its status file
+        # and partial outputs), which replicas can agree on; the reason is logged for the operator.
+        if result.status != "ok":
+            log.warning("job %d finished %s: %s", job_id, result.status, result.reason)
+        result_hash = bytes(result.result_hash)
+        self.results.put(result.output_dir, result_hash)
+        # Salt and result are stored before any commitment to them is sent: a node killed after
+        # its proof still reveals (and serves) exactly what it committed to.
+        salt = secrets.token_bytes(32)
+        self.store.upsert_job(
+            job_id,
+            stage=st.EXECUTED,
+            result_hash=result_hash.hex(),
+            salt=salt.hex(),
+            reason=None if result.status == "ok" else f"{result.status}: {result.reason}",
+        )
+        self._mark(
+            job_id,
+            st.EXECUTED,
+            f"{result.status} on the {result.backend} backend in {result.elapsed_s:.2f}s",
+        )
+        self._maybe_prove(self.store.job(job_id) or job, view, node_id)
+
+    def _maybe_prove(self, job: dict[str, Any], view: Job, node_id: int) -> None:
+        if view.status != JobStatus.RUNNING:
+            return  # the other seats of the round are not all taken yet
+        job_id = job["job_id"]
+        # Every proof, k = 1 too, carries only a salted commitment: nobody can copy a result off
+        # the chain or the mempool. No signature: we send our own proof as the node's operator.
+        commitment = commitment_of(
+            job_id, node_id, bytes.fromhex(job["result_hash"]), bytes.fromhex(job["salt"])
+        )
+        self.store.add_intent(
+            st.IntentKind.PROOF, job_id, node_id, {"commitment": commitment.hex()}
+        )
+        self._advance(job_id, st.PROVING)
+
+    def _after_proof(self, job: dict[str, Any], view: Job, node_id: int, seat: Seat | None) -> None:
+        job_id = job["job_id"]
+        state = seat.state if seat else SeatState.NONE
+        if job["stage"] == st.PROVING and state in (SeatState.COMMITTED, SeatState.REVEALED):
+            self._advance(job_id, st.PROVEN)
+        if view.status == JobStatus.REVEALING and self._must_reveal(view, seat):
+            payload = {"result": job["result_hash"], "salt": job["salt"]}
+            if self.store.add_intent(st.IntentKind.REVEAL, job_id, node_id, payload) is not None:
+                self._advance(job_id, st.REVEALED)
+        if (
+            view.status == JobStatus.ACCEPTED
+            and self.view.chain_time() > view.deadline
+            and node_id in self._owner_of
+        ):
+            # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
+            # the fee, no withdrawal to send); the submitter batches them per owner.
+            self._intent_once(
+                st.IntentKind.SETTLE, job_id, node_id, {"owner": self._owner_of[node_id]}
+            )
+
+    @staticmethod
+    def _must_reveal(view: Job, seat: Seat | None) -> bool:
+        """Our committed seat of the revealing round, or our k = 1 seat (round 0) when a dispute's
+        first jury reveals (an original node that stays silent loses its collateral)."""
+        if seat is None or seat.state != SeatState.COMMITTED:
+            return False
+        return seat.round == view.round or (view.original_reveals and seat.round == 0)
+
+    # ---------------------------------------------------------------- submit gatekeeping
+    def _still_needed(self, intent: st.Intent) -> bool:
+        if intent.kind == st.IntentKind.ACCEPT_OPERATOR:
+            pending = self.chain.registry.functions.pendingOperatorOf(intent.node_id).call()
+            return pending.lower() == self.key.address.lower()
+        if intent.job_id is None:
+            return True  # heartbeats, announcements: the contracts ignore a repeat
+        view = self.view.job(intent.job_id)
+        if intent.kind == st.IntentKind.CLAIM:
+            return (
+                view.status == JobStatus.OPEN
+                and self.view.my_seat(intent.job_id, view, self._nodes) is None
+            )
+        if intent.kind == st.IntentKind.DRAW:
+            return self._draw_due(view)
+        if intent.kind == st.IntentKind.REDRAW:
+            return view.status == JobStatus.SEATING and bool(self._late_seats(intent.job_id, view))
+        if intent.kind in (st.IntentKind.FINALIZE, st.IntentKind.SETTLE):
+            return view.status == JobStatus.ACCEPTED
+        if intent.kind == st.IntentKind.EXPIRE:
+            return view.status in EXPIRABLE and self.view.chain_time() > view.deadline
+        # The rest act for one of our nodes' seats: only while we still operate that node.
+        if intent.node_id not in self._nodes:
+            return False
+        seat = self.view.seat_of(intent.job_id, view, intent.node_id)
+        if intent.kind == st.IntentKind.ACCEPT:
+            return (
+                view.status == JobStatus.SEATING
+                and seat is not None
+                and seat.state == SeatState.DRAWN
+                and seat.round == view.round
+                and self.view.chain_time() <= seat.acceptDeadline
+            )
+        if intent.kind == st.IntentKind.PROOF:
+            return (
+                view.status == JobStatus.RUNNING
+                and seat is not None
+                and seat.state == SeatState.CLAIMED
+                and seat.round == view.round
+            )
+        if intent.kind == st.IntentKind.REVEAL:
+            return view.status == JobStatus.REVEALING and self._must_reveal(view, seat)
+        return True
+
+    # ---------------------------------------------------------------- chain views
+    # Chain answers are cached for one phase of a step (`self.view`, reset before and after each
+    # flush): within a phase only our store changes, never the chain by our hand.
+    def _refresh_nodes(self) -> None:
+        reg = self.chain.registry
+        ids = self.s.node_ids or self._bound_nodes()
+        self._nodes = {i: NodeRecord.from_raw(reg.functions.node(i).call()) for i in ids}
+        self._nodes = {
+            i: n for i, n in self._nodes.items() if n.operator.lower() == self.key.address.lower()
+        }
+        self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
+        self._owners = {o.lower() for o in self._owner_of.values()}
+
+    def _bound_nodes(self) -> list[int]:
+        """Licences an `OperatorBound` event ever named this key for (the caller keeps those it
+        still operates). Scanned incrementally: a step costs one eth_getLogs over the blocks since
+        the last scan, not a call per licence ever minted. The last `reorg_depth` blocks are
+        scanned again, so a binding a reorg moved to another block is still found."""
+        head = self.view.block_number()
+        start = max(self._bound_scanned - self.s.reorg_depth, self.chain.deployment_block)
+        if head >= start:
+            logs = self.chain.registry.events.OperatorBound.get_logs(
+                from_block=start, to_block=head, argument_filters={"operator": self.key.address}
+            )
+            self._bound_candidates |= {int(entry["args"]["nodeId"]) for entry in logs}
+            self._bound_scanned = head + 1
+        return sorted(self._bound_candidates)
+
+    # ---------------------------------------------------------------- bookkeeping
+    def _intent_once(
+        self, kind: st.IntentKind, job_id: int, node_id: int | None, payload: dict[str, Any]
+    ) -> None:
+        if not self.store.has_open_intent(kind, job_id):
+            self.store.add_intent(kind, job_id, node_id, payload)
+
+    def _intent_again(
+        self, kind: st.IntentKind, job_id: int, node_id: int | None, payload: dict[str, Any]
+    ) -> None:
+        """For calls a job may need more than once (expire of each status, draw after a re-anchor,
+        redraw): one at a time, a new one only after the last was settled."""
+        if not self.store.has_pending_intent(kind, job_id):
+            self.store.add_intent(kind, job_id, node_id, payload)
+
+    def _advance(self, job_id: int, stage: st.Stage, **fields: Any) -> None:
+        self.store.upsert_job(job_id, stage=stage, **fields)
+        self._mark(job_id, stage)
+
+    def _finish(self, job_id: int, stage: st.Stage, reason: str) -> None:
+        earlier = (self.store.job(job_id) or {}).get("reason")
+        if earlier and earlier not in reason:
+            reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
+        self.store.upsert_job(job_id, stage=stage, reason=reason)
+        self._mark(job_id, stage, reason)
+        work = self.s.work_dir / str(job_id)
+        pending = self.intake.pop(job_id, None)
+        if pending is not None and not pending.cancel():
+            pending.add_done_callback(lambda _done: remove_tree(work))  # its files land after this
+        remove_tree(work)
+
+    def _mark(
+        self, job_id: int, stage: st.Stage | Literal["priced"], reason: str | None = None
+    ) -> None:
+        """Logs and times a job's step: a stage, or a milestone within one ("priced": the
+        preflight's numbers, before the claim)."""
+        now = time.monotonic()
+        first = self.started.setdefault((job_id, st.SEEN), now)
+        prev = max((t for (j, _), t in self.started.items() if j == job_id), default=now)
+        self.started[(job_id, stage)] = now
+        metrics.STAGE_SECONDS.labels(stage).observe(now - prev)
+        log.info(
+            "job %d %s%s (+%.2fs, %.2fs since seen)",
+            job_id,
+            stage,
+            f": {reason}" if reason else "",
+            now - prev,
+            now - first,
+        )
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s",
+    )
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
