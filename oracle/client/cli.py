@@ -35,18 +35,43 @@ def parse_duration(text: str, what: str) -> int:
 
 
 def fail_clearly(f):
-    """Turns the client's own errors into a one-line message and exit status 1."""
+    """Turns every error into one line on stderr and exit status 1: the client's own errors
+    (which say what to do), a chain that stops answering, a revert, and, as a last resort,
+    anything else (type and message; TES_DEBUG=1 shows the traceback)."""
 
     @wraps(f)
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except OracleError as err:
             raise click.ClickException(str(err)) from err
         except TimeoutError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(str(err) or "timed out") from err
+        except Exception as err:  # noqa: BLE001 (the user gets one line, never a traceback)
+            import os
+
+            if os.environ.get("TES_DEBUG"):
+                raise
+            raise click.ClickException(_unexpected(err, kwargs.get("rpc_url"))) from err
 
     return wrapper
+
+
+def _unexpected(err: Exception, rpc_url: str | None) -> str:
+    """One line for an error the commands did not foresee."""
+    import requests
+    from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+    from oracle.client.sdk import explain_revert, unreachable
+
+    if isinstance(err, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return unreachable(rpc_url or "the RPC URL", err)
+    if isinstance(err, ContractCustomError | ContractLogicError | Web3RPCError):
+        return f"the chain refused: {explain_revert(err, {})}"
+    text = " ".join(str(err).split())[:300]
+    return f"{type(err).__name__}: {text} (set TES_DEBUG=1 to see where)"
 
 
 chain_options = [
@@ -77,14 +102,15 @@ def connect(
     import os
 
     from oracle.client.errors import ClientError
-    from oracle.client.sdk import Client
+    from oracle.client.sdk import Client, check_deployment
     from oracle.core.chain import load_operator_key
 
+    check_deployment(Path(deployment))  # before the key: a wrong path is the likelier mistake
     key = None
+    passphrase = os.environ.get("TES_PASSPHRASE")
+    if passphrase is None and passphrase_file is not None:
+        passphrase = passphrase_file.read_text().strip()
     if need_key:
-        passphrase = os.environ.get("TES_PASSPHRASE")
-        if passphrase is None and passphrase_file is not None:
-            passphrase = passphrase_file.read_text().strip()
         if passphrase is None:
             raise ClientError(
                 "no passphrase for your key: set TES_PASSPHRASE or pass --passphrase-file"
@@ -92,6 +118,13 @@ def connect(
         if account is None:
             raise ClientError("this command needs your key: pass --account ALIAS")
         key = load_operator_key(account, passphrase)
+    elif passphrase is not None and account:
+        # status and watch read the chain without a key; with one, they also look at the
+        # result to tell a failed run from a good one (only the job's client may fetch it)
+        try:
+            key = load_operator_key(account, passphrase)
+        except OracleError as err:
+            click.echo(f"note: not checking results ({err})", err=True)
     return Client.connect(rpc_url, deployment, key)
 
 
@@ -448,6 +481,7 @@ def submit(
     job_id = client.submit(
         bundle, uri, wei, replicas=replicas, collateral=tes(collateral) if collateral else None, windows=windows,
         permit_deadline=deadline, check_uri=not no_check_uri,
+        warn=lambda text: click.echo(f"warning: {text}", err=True),
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps({"job_id": job_id, "payment": str(wei), "replicas": replicas}))
@@ -466,16 +500,38 @@ def _progress(view) -> str:
     return f"{j.claims}/{j.k} seated, {j.commits}/{j.k} proven, {j.reveals} revealed"
 
 
-def _describe(view, now: int) -> dict:
+def _outcome(client, view):
+    """The job's outcome when it can be known (see Client.outcome); never fails a command."""
+    try:
+        return client.outcome(view)
+    except Exception:  # noqa: BLE001 (advice only)
+        return None
+
+
+def _summary(status: str, outcome) -> str:
+    """'paid', or 'paid (job failed: exit 1)' when the job's program failed."""
+    return f"{status} ({outcome.label})" if outcome is not None and outcome.failed else status
+
+
+def _describe(view, now: int, outcome=None) -> dict:
     j = view.job
     result = view.result_hash or view.commitment
     return {
-        "job": view.job_id, "status": view.status.label, "round": j.round, "k": j.k,
+        "job": view.job_id, "status": view.status.label, "summary": _summary(view.status.label, outcome),
+        "outcome": outcome.to_dict() if outcome is not None else None, "round": j.round, "k": j.k,
         "progress": _progress(view), "deadline_in": j.deadline - now,
         "result": ("0x" + result.hex()) if result else None,
         "replicas": [f"node {seat.nodeId}: {seat.state.name.lower()}" + (f" (round {seat.round})" if seat.round else "")
                      for seat in view.seats],
     }  # fmt: skip
+
+
+def _secs(s: float) -> str:
+    return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+
+
+def _stages_text(stages: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{label} {_secs(t)}" for label, t in stages)
 
 
 def _table(rows: list[dict]):
@@ -485,15 +541,17 @@ def _table(rows: list[dict]):
 
     ended = {s.label for s in TERMINAL}
     table = Table(title="TES jobs", expand=False)
-    for col in ("job", "status", "progress", "deadline in", "replicas", "result"):
+    for col in ("job", "status", "in stage", "progress", "deadline in", "replicas", "result"):
         table.add_column(col)
     colours = {"paid": "green", "accepted": "cyan", "seating": "magenta", "failed": "red", "expired": "red",
                "overturned": "red", "cancelled": "yellow"}  # fmt: skip
     for r in rows:
         st = r["status"]
+        colour = "red" if (r["outcome"] or {}).get("failed") else colours.get(st, "white")
         table.add_row(
-            str(r["job"]), f"[{colours.get(st, 'white')}]{st}[/]" + (" (dispute re-run)" if r["round"] else ""),
-            r["progress"], "-" if st in ended else f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
+            str(r["job"]), f"[{colour}]{r['summary']}[/]" + (" (dispute re-run)" if r["round"] else ""),
+            _secs(r["stage_s"]), r["progress"],
+            "-" if st in ended else f"{r['deadline_in']} s" if r["deadline_in"] > 0 else "passed",
             "\n".join(r["replicas"]) or "-", (r["result"] or "-")[:18],
         )  # fmt: skip
     return table
@@ -520,9 +578,12 @@ def _table(rows: list[dict]):
 def watch(
     job_ids, until, timeout, interval, as_json, rpc_url, deployment, account, passphrase_file
 ) -> None:
-    """Follow jobs live (status, claims, proofs, reveals, replicas, deadline) until they are
-    paid (or accepted, with --until accepted) or end otherwise. Exit status 0 when every job
-    reached the goal, 1 if any ended cancelled, expired, failed or overturned."""
+    """Follow jobs live (status, time in each stage, claims, proofs, reveals, replicas, deadline)
+    until they are paid (or accepted, with --until accepted) or end otherwise. With your key
+    (TES_PASSPHRASE) it also looks at the result once it is served, and shows a run that failed
+    as `paid (job failed: exit 1)`. Exit status 0 when every job reached the goal (a failed run
+    still was run and paid: `fetch` shows why it failed), 1 if any ended cancelled, expired,
+    failed or overturned."""
     from rich.console import Console
     from rich.live import Live
 
@@ -531,28 +592,50 @@ def watch(
     client = connect(rpc_url, deployment, account, passphrase_file, need_key=False)
     goal = {"paid"} if until == "paid" else {"accepted", "paid"}
     ended = {s.label for s in TERMINAL}
-    end = time.monotonic() + parse_duration(timeout, "--timeout")
+    began = time.monotonic()
+    end = began + parse_duration(timeout, "--timeout")
     console = Console(stderr=False)
     live = console.is_terminal and not as_json
     last: dict[int, str] = {}
+    # per job: the status seen and since when (the first one: since the watch began), and the
+    # stages it went through with their durations
+    current: dict[int, tuple[str, float]] = {}
+    stages: dict[int, list[tuple[str, float]]] = {j: [] for j in job_ids}
 
     def poll() -> list[dict]:
-        now = client.chain_time()
-        return [_describe(client.job(j), now) for j in job_ids]
+        now, t = client.chain_time(), time.monotonic()
+        rows = []
+        for j in job_ids:
+            view = client.job(j)
+            label = view.status.label
+            seen = current.get(j)
+            if seen is None:
+                current[j] = (label, t)
+            elif seen[0] != label:
+                stages[j].append((seen[0], t - seen[1]))
+                current[j] = (label, t)
+            row = _describe(view, now, _outcome(client, view))
+            row["stage_s"] = round(t - current[j][1], 1)
+            row["stages"] = [{"status": a, "seconds": round(b, 1)} for a, b in stages[j]]
+            rows.append(row)
+        return rows
 
     def done(rows) -> bool:
         return all(r["status"] in goal or r["status"] in ended for r in rows)
 
     def emit(rows) -> None:
         for r in rows:
-            key = json.dumps({k: v for k, v in r.items() if k != "deadline_in"}, sort_keys=True)
+            key = json.dumps({k: v for k, v in r.items() if k not in ("deadline_in", "stage_s", "stages")},
+                             sort_keys=True)  # fmt: skip
             if last.get(r["job"]) != key:
                 last[r["job"]] = key
+                took = stages[r["job"]]
                 click.echo(
                     json.dumps(r)
                     if as_json
-                    else f"job {r['job']}: {r['status']} - {r['progress']}"
+                    else f"job {r['job']}: {r['summary']} - {r['progress']}"
                     + (f" - result {r['result']}" if r["result"] else "")
+                    + (f" [{took[-1][0]} took {_secs(took[-1][1])}]" if took else "")
                 )
                 sys.stdout.flush()
 
@@ -573,6 +656,16 @@ def watch(
         raise TimeoutError(
             f"gave up after {timeout}: " + ", ".join(f"job {r['job']} {r['status']}" for r in rows)
         )
+    if not as_json:
+        for r in rows:
+            took = stages[r["job"]]
+            if took:
+                click.echo(f"job {r['job']}: {r['summary']} after {_secs(sum(t for _, t in took))}"
+                           f" ({_stages_text(took)}; the first since the watch began)")  # fmt: skip
+            if (r["outcome"] or {}).get("failed"):
+                click.echo(
+                    f"job {r['job']}: `tes-client fetch {r['job']} --out DIR` shows why it failed"
+                )
     bad = [r for r in rows if r["status"] not in goal]
     if bad:
         raise click.ClickException(", ".join(f"job {r['job']} ended {r['status']}" for r in bad))
@@ -583,9 +676,20 @@ def watch(
 @with_chain
 @fail_clearly
 def status(job_id, rpc_url, deployment, account, passphrase_file) -> None:
-    """Print a job's on-chain state as JSON (status, windows, replicas, result hash)."""
+    """Print a job's on-chain state as JSON (status, windows, replicas, result hash; amounts in
+    wei and, as `payment_tes` / `collateral_tes`, in TES). With your key (TES_PASSPHRASE) it
+    also reads the served result: `summary` is then e.g. `paid (job failed: exit 1)` and
+    `outcome` holds the exit code and the end of the job's stderr."""
+    from oracle.client.sdk import fmt_tes
+
     client = connect(rpc_url, deployment, account, passphrase_file, need_key=False)
-    click.echo(json.dumps(client.job(job_id).to_dict(), indent=2, default=str))
+    view = client.job(job_id)
+    outcome = _outcome(client, view)
+    d = view.to_dict()
+    d = {"job_id": d.pop("job_id"), "status": d.pop("status"), "summary": _summary(view.status.label, outcome),
+         "outcome": outcome.to_dict() if outcome is not None else None,
+         "payment_tes": fmt_tes(view.job.payment), "collateral_tes": fmt_tes(view.job.collateral), **d}  # fmt: skip
+    click.echo(json.dumps(d, indent=2, default=str))
 
 
 @main.command()
@@ -608,13 +712,22 @@ def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
            which is checked and kept next to the result as OUT.tes-salt (for `verify`).
            Served once the proof is in (accepted or paid).
     k >= 3: the chain holds the agreed result hash; served once the job is paid."""
-    from oracle.client.sdk import salt_path
+    from oracle.client.sdk import outcome_of, salt_path
 
     client = connect(rpc_url, deployment, account, passphrase_file)
     digest = client.fetch(job_id, out)
     kept = salt_path(out)
     click.echo(f"result of job {job_id} in {out}: 0x{digest.hex()} matches the chain"
                + (f" (salt kept in {kept})" if kept.is_file() else ""))  # fmt: skip
+    outcome = outcome_of(out)
+    if outcome.failed:
+        click.echo(f"job {job_id}: {outcome.label} (the run was paid: the failure is the result)")
+        if outcome.stderr_tail:
+            click.echo("the end of its stderr:")
+            click.echo("\n".join("  | " + line for line in outcome.stderr_tail.splitlines()))
+        elif outcome.exit_code is None or not 0 < outcome.exit_code < 128:
+            click.echo("(no stderr is kept for a run stopped by a limit or a signal: try"
+                       " `tes-client run-local` on the bundle)")  # fmt: skip
 
 
 @main.command()

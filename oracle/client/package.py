@@ -17,7 +17,9 @@ from typing import Any
 
 from oracle.client.errors import ClientError
 from oracle.core import bundle as bundles
-from oracle.kinds import KINDS, KIT, builtin_dataset
+from oracle.core.errors import BundleError
+from oracle.core.strict import unknown_key
+from oracle.kinds import KINDS, KIT, Kind, builtin_dataset
 
 REDUCE_ARGV = ["python3", "runner.py", "reduce"]
 
@@ -48,26 +50,66 @@ def _copy_tree(src: Path, dest: Path) -> None:
         shutil.copyfile(path, target)
 
 
-def _load_config(
-    kind_default: Path | None, config: Path | Mapping[str, Any] | None
-) -> dict[str, Any]:
-    merged: dict[str, Any] = json.loads(kind_default.read_text()) if kind_default else {}
+def _load_config(kind: Kind, config: Path | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The kind's default config with the user's keys merged over it; a key the kind does not
+    know (a typo) is refused with its likely spelling instead of being merged and ignored."""
+    merged: dict[str, Any] = kind.defaults()
     if config is None:
         return merged
     if isinstance(config, Mapping):
-        user = dict(config)
+        user, source = dict(config), "the config"
     else:
         path = Path(config)
-        if not path.is_file():
-            raise ClientError(f"config file {path} does not exist")
-        try:
-            user = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ClientError(f"config file {path} is not valid JSON: {err}") from err
-        if not isinstance(user, dict):
-            raise ClientError(f"config file {path} must hold a JSON object")
+        source = f"config file {path}"
+        user = _read_json_object(path, "config file")
+    kind.check_config(user, source)
     merged.update(user)
     return merged
+
+
+def _read_json_object(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ClientError(f"{what} {path} does not exist")
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClientError(f"{what} {path} is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise ClientError(f"{what} {path} must hold a JSON object")
+    return value
+
+
+# Programs whose first argument that is not an option is the script they run: `python3 main.py`.
+INTERPRETERS = ("python", "python3", "bash", "sh", "node", "Rscript", "perl", "ruby", "julia")
+
+
+def _check_entrypoint(argv: Sequence[str], directory: Path, what: str) -> None:
+    """Refuses an entrypoint whose script is not in the bundle: `python3 mian.py` would only
+    fail on every node, after the client paid. `python3 -c CODE`, `python3 -m module` and
+    commands on the sandbox's PATH (`echo`) are not checked."""
+    program = argv[0]
+    script = None
+    if "/" in program and not program.startswith("/"):
+        script = program  # ./run.sh, bin/tool
+    elif PurePosixPath(program).name.rstrip("0123456789.") in INTERPRETERS:
+        rest = list(argv[1:])
+        while rest and rest[0].startswith("-"):
+            if rest[0] in ("-c", "-m", "-e"):
+                return
+            rest.pop(0)
+        script = rest[0] if rest else None
+    if script is None or script.startswith("/"):
+        return
+    if not (directory / script).is_file():
+        have = sorted(
+            p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()
+        )
+        from oracle.core.strict import suggest
+
+        raise ClientError(
+            f"{what} runs {script!r}, which is not in the bundle{suggest(script, have)}:"
+            " put it in the --dir directory (paths are relative to it)"
+        )
 
 
 def versions(names: Sequence[str]) -> dict[str, str]:
@@ -141,11 +183,24 @@ def package(
     base: dict[str, Any] = {}
     if source_dir is not None:
         _copy_tree(Path(source_dir), directory)
-        if (
-            directory / bundles.MANIFEST
-        ).exists():  # a manifest of the user's own: its fields are defaults
-            base = json.loads((directory / bundles.MANIFEST).read_text())
-            (directory / bundles.MANIFEST).unlink()
+        own = directory / bundles.MANIFEST
+        if own.exists():  # a manifest of the user's own: its fields are defaults
+            base = _read_json_object(Path(source_dir) / bundles.MANIFEST, "manifest")
+            own.unlink()
+            fields = bundles.Manifest.model_fields
+            where = str(Path(source_dir) / bundles.MANIFEST)
+            for key in base:
+                if key not in fields:
+                    raise ClientError(unknown_key(key, fields, where))
+            for part, model in (("resources", bundles.Resources), ("fanout", bundles.Fanout)):
+                section = base.get(part)
+                if section is not None and not isinstance(section, dict):
+                    raise ClientError(f"{part} in {where} must be a JSON object")
+                for key in section or {}:
+                    if key not in model.model_fields:
+                        raise ClientError(
+                            unknown_key(key, model.model_fields, f"{part} of {where}")
+                        )
     if tmpl.runner is not None:
         shutil.copyfile(tmpl.runner, directory / "runner.py")
         shutil.copyfile(KIT, directory / "tes_kit.py")
@@ -168,7 +223,7 @@ def package(
             (directory / "data").mkdir(exist_ok=True)
             shutil.copyfile(d, directory / "data" / d.name)
 
-    cfg = _load_config(tmpl.default_config, config) if tmpl.runner or config is not None else None
+    cfg = _load_config(tmpl, config) if tmpl.runner or config is not None else None
     if cfg is not None:
         dataset = cfg.get("dataset")
         if dataset and not (directory / dataset).exists():
@@ -240,10 +295,16 @@ def package(
     }
     if fanout:
         raw["fanout"] = fanout
+    if tmpl.runner is None:
+        _check_entrypoint(argv, directory, "the entrypoint")
+        if fanout:
+            _check_entrypoint(red, directory, "the reduce command")
     try:
-        manifest = bundles.Manifest.model_validate(raw)
-    except ValueError as err:
-        raise ClientError(f"invalid job settings: {err}") from err
+        manifest = bundles.parse_manifest(raw, "the job's settings")
+    except BundleError as err:
+        raise ClientError(
+            str(err).replace("invalid manifest: ", "invalid job settings: ", 1)
+        ) from err
     (directory / bundles.MANIFEST).write_text(
         json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
         + "\n"

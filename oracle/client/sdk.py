@@ -20,6 +20,7 @@ Payment uses an EIP-2612 permit signed off-chain: one transaction, no separate a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -27,7 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,27 @@ from web3.logs import DISCARD
 
 from oracle.client.errors import ClientError, ResultMismatch
 from oracle.core import bundle as bundles
-from oracle.core.chain import Chain, TxStatus
+from oracle.core.chain import CONTRACTS, Chain, TxStatus
 from oracle.core.errors import FetchError, ResultError
 from oracle.core.fetch import fetch_bundle
 from oracle.core.permit import permit_message
-from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import (
+    MARKET_PARAMETER_FIELDS,
+    SOLIDITY_ENUMS,
+    Capabilities,
+    Job,
+    JobStatus,
+    NodeRecord,
+    NodeStatus,
+    Seat,
+    SeatState,
+)
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
 from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import result_hash, unpack_result
 from oracle.core.tree import remove_tree
+from oracle.execute.base import STATUS_FILE
 
 E18 = 10**18
 # What `wait` stops at unless told otherwise: the job can no longer change.
@@ -81,6 +93,41 @@ def check_replicas(replicas: int) -> None:
     raise ClientError(f"--replicas {replicas} is not allowed: {REPLICAS_RULE}")
 
 
+def check_deployment(path: Path) -> dict[str, Any]:
+    """The deployment record, or a ClientError that says how to get a good one."""
+    if not path.is_file():
+        raise ClientError(
+            f"no deployment record at {path}: pass --deployment (env TES_DEPLOYMENT) with the"
+            " network's record, or deploy one (`ape run deploy`)"
+        )
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClientError(
+            f"deployment record {path} is not valid JSON ({err}): deploy again"
+        ) from err
+    contracts = record.get("contracts") if isinstance(record, dict) else None
+    missing = [n for n in CONTRACTS if not isinstance(contracts, dict) or n not in contracts]
+    if missing:
+        raise ClientError(f"deployment record {path} lacks the address of {', '.join(missing)}:"
+                          " is it a record written by `ape run deploy`?")  # fmt: skip
+    return record
+
+
+def unreachable(rpc_url: str, err: BaseException) -> str:
+    """One line for a chain that does not answer: the cause and what to do."""
+    text = str(err)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if m:
+        cause = m.group(1).strip()
+    elif "timed out" in text.lower():
+        cause = "timed out"
+    else:
+        cause = text.splitlines()[0][:160] if text else type(err).__name__
+    return (f"cannot reach the chain at {rpc_url} ({cause}): start it (anvil, or `make localnet`)"
+            " or point --rpc-url (env TES_RPC_URL) at a running node")  # fmt: skip
+
+
 def tes(amount: str | int | Decimal) -> int:
     """'12.5' TES -> wei (18 decimals); raises ClientError for anything else."""
     try:
@@ -93,8 +140,17 @@ def tes(amount: str | int | Decimal) -> int:
     return int(wei)
 
 
-def fmt_tes(wei: int) -> str:
-    text = f"{Decimal(wei) / E18:f}"
+def fmt_tes(wei: int, places: int = 4) -> str:
+    """An amount for people: at most `places` decimals (12.5 TES, 0.0004 TES), trailing zeros
+    dropped; an amount too small for that shows its first three significant digits instead of
+    rounding to zero. `tes()` reads any of these back."""
+    value = Decimal(int(wei)) / E18
+    if value == 0:
+        return "0 TES"
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if rounded == 0:
+        rounded = value.quantize(Decimal(1).scaleb(value.adjusted() - 2), rounding=ROUND_HALF_EVEN)
+    text = f"{rounded:f}"
     return (text.rstrip("0").rstrip(".") if "." in text else text) + " TES"
 
 
@@ -105,6 +161,81 @@ def requirements_of(manifest: bundles.Manifest) -> tuple[int, int, int, int, int
 
 
 ZERO32 = b"\x00" * 32
+PEEK_BYTES = 64 * 1024  # a failure record (status + 2 KiB of stderr) is far smaller
+MAX_NODES_SCANNED = 2_000  # licences read for submit's capacity warning
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What the job's program did, from its result: succeeded, or failed with the status record
+    the sandbox wrote (docs/bundle.md "A failed job still has a result")."""
+
+    failed: bool
+    status: str  # "ok", or the record's: failed, timeout, limit...
+    exit_code: int | None = None
+    limit: str | None = None
+    shard: int | None = None
+    stderr_tail: str = ""
+
+    @property
+    def label(self) -> str:
+        """'job failed: exit 1', 'job failed: timeout (wall_time_s)'; '' for a success."""
+        if not self.failed:
+            return ""
+        if self.status == "failed" and self.exit_code is not None:
+            what = (
+                f"exit {self.exit_code}"
+                if 0 < self.exit_code < 128
+                else (
+                    f"killed by signal {self.exit_code - 128}"
+                    if self.exit_code > 128
+                    else "invalid output"
+                )
+            )
+        elif self.limit:
+            what = f"{self.status}, over its {self.limit} limit"
+        else:
+            what = self.status
+        return f"job failed: {what}" + (f" in shard {self.shard}" if self.shard is not None else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failed": self.failed, "status": self.status, "exit_code": self.exit_code, "limit": self.limit,
+                "shard": self.shard, "stderr_tail": self.stderr_tail}  # fmt: skip
+
+
+def outcome_of(result_dir: Path) -> JobOutcome:
+    """Reads a fetched result: a directory holding only a status record whose status is not
+    "ok" is a failed run (its exit code, limit and stderr tail); anything else succeeded."""
+    result_dir = Path(result_dir)
+    files = [p for p in result_dir.rglob("*") if p.is_file()]
+    if len(files) != 1 or files[0] != result_dir / STATUS_FILE:
+        return JobOutcome(failed=False, status="ok")
+    try:
+        record = json.loads(files[0].read_text())
+    except (ValueError, UnicodeDecodeError):
+        return JobOutcome(failed=False, status="ok")  # a job's own file of that name
+    if not isinstance(record, dict) or record.get("status") in (None, "ok"):
+        return JobOutcome(failed=False, status="ok")
+    code, shard = record.get("exit_code"), record.get("shard")
+    return JobOutcome(failed=True, status=str(record["status"]), exit_code=code if isinstance(code, int) else None,
+                      limit=record.get("limit"), shard=shard if isinstance(shard, int) else None,
+                      stderr_tail=str(record.get("stderr_tail") or ""))  # fmt: skip
+
+
+def _caps_text(c: Capabilities) -> str:
+    text = f"cpus={c.cpuCores}, memory={c.memoryMb} MiB"
+    if c.gpuCount:
+        text += f", gpus={c.gpuCount}" + (f" x {c.gpuMemoryMb} MiB" if c.gpuMemoryMb else "")
+    if c.gpuClass:
+        text += f", gpu class {c.gpuClass}"
+    return text
+
+
+def _misses(have: Capabilities, need: Capabilities) -> list[str]:
+    fields = (("cpus", "cpuCores", ""), ("memory", "memoryMb", " MiB"), ("gpus", "gpuCount", ""),
+              ("GPU memory", "gpuMemoryMb", " MiB"), ("gpu class", "gpuClass", ""))  # fmt: skip
+    return [f"{label} {getattr(have, f)}{unit} < {getattr(need, f)}{unit}"
+            for label, f, unit in fields if getattr(have, f) < getattr(need, f)]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -220,15 +351,29 @@ class Client:
         self.chain = chain
         self.w3 = chain.w3
         self.key = key
-        self._errors: dict[bytes, tuple[str, list[str], list[str]]] | None = None
+        self._errors: dict[bytes, ErrorAbi] | None = None
+        self._outcomes: dict[int, JobOutcome] = {}
 
     @classmethod
     def connect(cls, rpc_url: str, deployment: Path, key: LocalAccount | None = None) -> Client:
-        chain = Chain.connect(rpc_url, Path(deployment))
+        deployment = Path(deployment)
+        check_deployment(deployment)
+        chain = Chain.connect(rpc_url, deployment)
         try:
             _ = chain.w3.eth.block_number
         except Exception as err:  # noqa: BLE001 (any transport failure)
-            raise ClientError(f"cannot reach the chain at {rpc_url}: {err}") from err
+            raise ClientError(unreachable(rpc_url, err)) from err
+        market = chain.record["contracts"]["JobMarket"]
+        try:
+            code = chain.w3.eth.get_code(Web3.to_checksum_address(market))
+        except Exception as err:  # noqa: BLE001
+            raise ClientError(unreachable(rpc_url, err)) from err
+        if not code:
+            raise ClientError(
+                f"no JobMarket at {market} on the chain at {rpc_url}: the deployment record {deployment}"
+                " is for another chain, or the chain was restarted without its state; deploy again"
+                " (`ape run deploy`) or pass the right --deployment / --rpc-url"
+            )
         return cls(chain, key)
 
     @property
@@ -288,6 +433,93 @@ class Client:
             found[int(log["args"]["nodeId"])] = log["args"]["url"]
         return found
 
+    # ---------------------------------------------------------------- what happened
+    def outcome(self, view: JobView, *, timeout_s: float = 10.0) -> JobOutcome | None:
+        """Whether the job's program succeeded, read from its result (the chain only holds a
+        hash): asked once per job from a node that holds it, as `fetch` does (signed with the
+        client's key, checked against the chain), and only as far as telling a failure record
+        (a few KiB) from real outputs. None when it cannot be known yet: no result served yet
+        (k = 1 before its proof, k >= 3 before paid), no key, or no node answered."""
+        if view.job_id in self._outcomes:
+            return self._outcomes[view.job_id]
+        if self.key is None or view.status not in (JobStatus.ACCEPTED, JobStatus.PAID):
+            return None
+        candidates = self.sources(view)
+        try:
+            urls = self.endpoints(candidates) if candidates else {}
+        except ClientError:
+            return None
+        for node_id in candidates:
+            url = urls.get(node_id)
+            if not url:
+                continue
+            try:
+                archive, headers = self._download(url, view.job_id, node_id, timeout_s, attempts=2,
+                                                  limit=PEEK_BYTES)  # fmt: skip
+            except (urllib.error.HTTPError, OSError, ValueError):
+                continue
+            if len(archive) > PEEK_BYTES:  # far larger than any failure record: real outputs
+                found: JobOutcome | None = JobOutcome(failed=False, status="ok")
+            else:
+                found = None
+                tmp = Path(tempfile.mkdtemp(prefix="tes-outcome-"))
+                try:
+                    salt = self._salt_of(
+                        view.job_id, node_id, headers, required=view.result_hash is None
+                    )
+                    got = unpack_result(archive, tmp / "out", PEEK_BYTES * 64)
+                    self.check_result(view, got, salt)
+                    found = outcome_of(tmp / "out")
+                except (ClientError, ResultError):
+                    found = None
+                finally:
+                    remove_tree(tmp)
+            if found is not None:
+                self._outcomes[view.job_id] = found
+                return found
+        return None
+
+    def nodes(self, limit: int = MAX_NODES_SCANNED) -> list[tuple[int, NodeRecord]]:
+        """(node id, record) of every licence (ids 1..NodeLicense.totalMinted), at most `limit`."""
+        count = int(self.chain.contract("NodeLicense").functions.totalMinted().call())
+        registry = self.chain.registry.functions
+        return [(i, NodeRecord.from_raw(registry.node(i).call()))
+                for i in range(1, min(count, limit) + 1)]  # fmt: skip
+
+    def capacity_warnings(self, need: Capabilities, replicas: int, collateral: int) -> list[str]:
+        """Why a job may sit unclaimed, read from the NodeRegistry before paying: no active node
+        meets its requirements (with the closest misses), or fewer than k do. Empty when
+        enough nodes could take it. Nodes also need `collateral` of free stake per seat."""
+        nodes = self.nodes()
+        active = [
+            (i, n) for i, n in nodes if n.status == NodeStatus.ACTIVE and int(n.operator, 16) != 0
+        ]
+        fit = [
+            (i, n) for i, n in active if n.capabilities.meets(need) and n.free_stake >= collateral
+        ]
+        if len(fit) >= replicas:
+            return []
+        want = _caps_text(need)
+        if not active:
+            return [f"no node is active on this network ({len(nodes)} licences): nobody will run the job"
+                    " until a node operator starts one"]  # fmt: skip
+        misses = []
+        for i, n in active:
+            if (i, n) in fit:
+                continue
+            why = _misses(n.capabilities, need)
+            if n.free_stake < collateral:
+                why.append(f"free stake {fmt_tes(n.free_stake)} < collateral {fmt_tes(collateral)}")
+            misses.append(f"node {i}: " + ", ".join(why))
+        detail = "; ".join(misses[:3]) + ("; ..." if len(misses) > 3 else "")
+        if not fit:
+            return [f"no active node meets the job's requirements ({want}, {fmt_tes(collateral)} collateral):"
+                    f" {detail}. It will sit unclaimed until one does; lower the resources in the"
+                    " manifest or wait for such a node"]  # fmt: skip
+        return [f"only {len(fit)} of {len(active)} active nodes meet the job's requirements ({want}),"
+                f" fewer than k = {replicas}: its seats cannot all be filled and it will expire"
+                f" unless more nodes join ({detail}); a smaller --replicas fits"]  # fmt: skip
+
     # ---------------------------------------------------------------- submit
     def submit(
         self,
@@ -300,11 +532,13 @@ class Client:
         windows: Mapping[str, int] | None = None,
         permit_deadline: int | None = None,
         check_uri: bool = True,
+        warn: Callable[[str], None] | None = None,
     ) -> int:
         """Escrows `payment` (wei) with a permit and opens the job; returns its id.
 
         Every input is checked first, against the chain's own rules, so a mistake is explained
-        before any gas is spent."""
+        before any gas is spent. `warn` hears why the job may sit unclaimed (no active node
+        meets its requirements, or fewer than k); it is sent anyway."""
         check_replicas(replicas)
         bundle = Path(bundle)
         if not bundle.is_file():
@@ -347,6 +581,14 @@ class Client:
             raise ClientError(
                 f"insufficient TES balance: {self.address} holds {fmt_tes(have)}, the job needs {fmt_tes(payment)}"
             )
+        if warn is not None:
+            need = Capabilities(*requirements_of(manifest))
+            try:
+                found = self.capacity_warnings(need, replicas, collateral)
+            except Exception as err:  # noqa: BLE001 (advice only: never stops a submit)
+                found = [f"could not read the node registry to check capacity: {err}"]
+            for text in found:
+                warn(text)
         request = (
             digest, uri, requirements_of(manifest), payment, collateral, replicas,
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
@@ -469,7 +711,8 @@ class Client:
                 f" the chain's commitment is 0x{view.commitment.hex()}"
             )
 
-    def _download(self, url: str, job_id: int, node_id: int, timeout_s: float, attempts: int = 4):
+    def _download(self, url: str, job_id: int, node_id: int, timeout_s: float, attempts: int = 4,
+                  limit: int = MAX_RESULT_BYTES):  # fmt: skip
         """(archive, headers) of the node's result. A node's rate limit (429) is waited out as its
         Retry-After says (at most 5 s, `attempts` tries); each try is a freshly signed request
         (nonces are single-use)."""
@@ -484,7 +727,7 @@ class Client:
             req = urllib.request.Request(f"{url.rstrip('/')}/results/{job_id}", headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
-                    return resp.read(MAX_RESULT_BYTES + 1), resp.headers
+                    return resp.read(limit + 1), resp.headers
             except urllib.error.HTTPError as err:
                 if err.code != 429 or tries >= attempts:
                     raise
@@ -682,37 +925,82 @@ class Client:
         return receipt
 
     def _explain(self, err: Exception) -> str:
-        data = getattr(err, "data", None)
-        if isinstance(data, dict):
-            data = data.get("data")
-        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-            raw = bytes.fromhex(data[2:])
-            known = self._error_table().get(raw[:4])
-            if known:
-                name, names, types = known
-                try:
-                    values = abi_decode(types, raw[4:])
-                except Exception:  # noqa: BLE001
-                    return name
-                args = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
-                return f"{name}({args})"
-        return str(err)
+        return explain_revert(err, self._error_table())
 
-    def _error_table(self) -> dict[bytes, tuple[str, list[str], list[str]]]:
+    def _error_table(self) -> dict[bytes, ErrorAbi]:
         if self._errors is None:
-            table = {}
-            for abi in self.chain.abis.values():
-                for item in abi:
-                    if item.get("type") != "error":
-                        continue
-                    types = [i["type"] for i in item.get("inputs", [])]
-                    sel = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-                    table[sel] = (item["name"], [i["name"] for i in item.get("inputs", [])], types)
-            self._errors = table
+            self._errors = error_table(self.chain.abis.values())
         return self._errors
 
 
-def _show(value: Any) -> str:
+# 4-byte selector -> (name, [(input name, ABI type, internal type)])
+ErrorAbi = tuple[str, list[tuple[str, str, str]]]
+# Arguments of the contracts' errors that are amounts of TES (18 decimals).
+AMOUNT_ARGS = frozenset({
+    "amount", "balance", "needed", "need", "have", "free", "payment", "collateral", "allowance",
+    "minimum",
+})  # fmt: skip
+
+
+def error_table(abis: Iterable[list[dict[str, Any]]]) -> dict[bytes, ErrorAbi]:
+    table: dict[bytes, ErrorAbi] = {}
+    for abi in abis:
+        for item in abi:
+            if item.get("type") != "error":
+                continue
+            inputs = [(i.get("name", ""), i["type"], i.get("internalType") or i["type"])
+                      for i in item.get("inputs", [])]  # fmt: skip
+            sel = function_signature_to_4byte_selector(
+                f"{item['name']}({','.join(t for _, t, _ in inputs)})"
+            )
+            table[sel] = (item["name"], inputs)
+    return table
+
+
+def explain_revert(err: Exception, table: Mapping[bytes, ErrorAbi]) -> str:
+    """A revert as the contract's named error, its arguments readable: enums by name
+    (`status=Paid`), amounts in TES; anything else as the node said it, on one line."""
+    data: Any = getattr(err, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if not isinstance(data, str):
+        m = re.search(r"0x[0-9a-fA-F]{8,}", str(getattr(err, "message", "") or err))
+        data = m.group(0) if m else None
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        try:
+            raw = bytes.fromhex(data[2:])
+        except ValueError:
+            raw = b""
+        known = table.get(raw[:4])
+        if known:
+            name, inputs = known
+            try:
+                values = abi_decode([t for _, t, _ in inputs], raw[4:])
+            except Exception:  # noqa: BLE001
+                return name
+            args = ", ".join(
+                f"{n}={_show(v, n, t)}" for (n, _, t), v in zip(inputs, values, strict=True)
+            )
+            return f"{name}({args})"
+    text = str(getattr(err, "message", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _show(value: Any, name: str = "", internal: str = "") -> str:
+    if internal.startswith("enum "):
+        enum = SOLIDITY_ENUMS.get(internal.rsplit(".", 1)[-1])
+        if enum is not None:
+            try:
+                return _pascal(enum(int(value)).name)
+            except ValueError:
+                return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and internal.startswith("uint") \
+            and name.lower() in AMOUNT_ARGS:  # fmt: skip
+        return fmt_tes(value)
     if isinstance(value, bytes):
         text = value.rstrip(b"\x00")
         return (

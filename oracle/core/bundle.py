@@ -17,14 +17,18 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oracle.core.archive import safe_extract
 from oracle.core.errors import BundleError
+from oracle.core.strict import explain
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_MANIFEST_DEPTH = 32  # a manifest is a few levels deep; kinds' configs a few more
+# One default wall-time limit for every job: a manifest that leaves `time_limit_s` out and
+# `tes-client package` without --time-limit (docs/bundle.md, docs/jobs.md).
+DEFAULT_TIME_LIMIT_S = 300
 
 
 class Resources(BaseModel):
@@ -56,7 +60,7 @@ class Manifest(BaseModel):
     entrypoint: list[str] = Field(min_length=1)
     inputs: dict[str, str] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
-    time_limit_s: int = Field(60, ge=1, le=7 * 86_400)
+    time_limit_s: int = Field(DEFAULT_TIME_LIMIT_S, ge=1, le=7 * 86_400)
     max_output_mb: int = Field(64, ge=1)
     max_processes: int = Field(64, ge=1)
     env: dict[str, str] = Field(default_factory=dict)
@@ -129,7 +133,21 @@ def load_manifest(directory: Path) -> Manifest:
     if (depth := _nesting(text)) > MAX_MANIFEST_DEPTH:
         raise BundleError(f"invalid manifest: nested {depth} deep (at most {MAX_MANIFEST_DEPTH})")
     try:
-        return Manifest.model_validate(json.loads(text))
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise BundleError(f"invalid manifest: {MANIFEST} is not valid JSON: {err}") from err
+    return parse_manifest(raw)
+
+
+def parse_manifest(raw: object, what: str = "the manifest") -> Manifest:
+    """Validates a manifest's fields: an unknown key (`entrypont`, `resources.cpu`) is refused
+    with its likely spelling, never dropped."""
+    if not isinstance(raw, dict):
+        raise BundleError(f"invalid manifest: {what} must be a JSON object")
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as err:
+        raise BundleError(f"invalid manifest: {explain(err, Manifest, what)}") from err
     except (ValueError, TypeError, RecursionError) as err:
         raise BundleError(f"invalid manifest: {err}") from err
 

@@ -6,6 +6,11 @@ class OracleError(Exception):
     """Base of every error the node raises on purpose."""
 
 
+class InputError(OracleError):
+    """A user's input (a manifest, a kind's config, a settings file) holds an unknown key or a
+    value of the wrong shape; the message names the likely spelling."""
+
+
 class ConfigError(OracleError):
     """Settings, keys or the deployment record are missing or wrong."""
 

@@ -194,6 +194,47 @@ class ExecResult:
         return cls(**d)
 
 
+# The last bytes of a failed job's stderr that go into its status record, for the client.
+STDERR_TAIL_BYTES = 2048
+
+
+def stderr_tail_of(result: ExecResult) -> str | None:
+    """The stderr tail to record for a job that exited non-zero on its own (`exit 1`, an
+    uncaught exception), or None. It is part of the result (and so of the hash): replicas that
+    ran the same failing program printed the same text. Jobs stopped from outside (timeouts,
+    limits, signals) record none: what they printed before the kill depends on timing. The cut
+    starts at a line: the last STDERR_TAIL_BYTES bytes, from the first whole line."""
+    code = result.exit_code
+    if result.status is not ExecStatus.FAILED or code is None or not 0 < code < 128:
+        return None
+    text = result.stderr_tail.replace("\r\n", "\n")
+    raw = text.encode("utf-8", "replace")
+    if len(raw) > STDERR_TAIL_BYTES:
+        raw = raw[-STDERR_TAIL_BYTES:]
+        cut = raw.find(b"\n")
+        raw = raw[cut + 1 :] if 0 <= cut < len(raw) - 1 else raw
+        text = raw.decode("utf-8", "replace")
+    text = text.strip("\n")
+    return text or None
+
+
+def record_stderr(result: ExecResult) -> ExecResult:
+    """Adds the job's stderr tail (`stderr_tail_of`) to the status record of a failed result
+    and re-hashes it; any other result is returned as it is."""
+    tail = stderr_tail_of(result)
+    out = result.output_dir
+    if tail is None or out is None or not (out / STATUS_FILE).is_file():
+        return result
+    import json
+
+    from oracle.core.results import result_hash
+
+    record = json.loads((out / STATUS_FILE).read_text())
+    record["stderr_tail"] = tail
+    (out / STATUS_FILE).write_text(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+    return dataclasses.replace(result, result_hash=result_hash(out))
+
+
 def refused(spec: ExecSpec, reason: str, backend: str) -> ExecResult:
     return ExecResult(
         spec.job_id, ExecStatus.REFUSED, None, reason, None, None, 0.0, backend=backend
@@ -307,7 +348,8 @@ class Backend(ABC):
         base = self.spec_of(job_id, Path(bundle_dir), manifest)
         fanout = getattr(manifest, "fanout", None)
         if fanout is None:
-            return self._checked(self.run(dataclasses.replace(base, output_dir=Path(output_dir))))
+            result = self._checked(self.run(dataclasses.replace(base, output_dir=Path(output_dir))))
+            return record_stderr(result)
         return self._run_fanout(base, fanout, Path(output_dir))
 
     @staticmethod
@@ -357,6 +399,8 @@ class Backend(ABC):
             output_dir.mkdir(parents=True, exist_ok=True)
             record = json.loads((shards_dir / str(i) / STATUS_FILE).read_text())
             record["shard"] = i
+            if (tail := stderr_tail_of(bad)) is not None:
+                record["stderr_tail"] = tail
             (output_dir / STATUS_FILE).write_text(
                 json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
             )
@@ -376,7 +420,7 @@ class Backend(ABC):
             shards_dir=shards_dir,
             output_dir=output_dir,
         )
-        result = self._checked(self.run(reduce))
+        result = record_stderr(self._checked(self.run(reduce)))
         return dataclasses.replace(result, elapsed_s=time.monotonic() - started)
 
     @abstractmethod

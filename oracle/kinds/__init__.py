@@ -9,8 +9,15 @@ the runner's code is covered by the bundle hash like everything else.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from oracle.core.bundle import DEFAULT_TIME_LIMIT_S
+from oracle.core.errors import InputError
+from oracle.core.strict import unknown_key
 
 KINDS_DIR = Path(__file__).resolve().parent
 KIT = KINDS_DIR / "tes_kit.py"
@@ -33,10 +40,14 @@ class Kind:
     summary: str
     packages: tuple[str, ...] = ()  # distributions whose versions are pinned in the manifest
     memory_mb: int = 512
-    time_limit_s: int = 300
+    time_limit_s: int = DEFAULT_TIME_LIMIT_S
     env: dict[str, str] = field(default_factory=dict)
     shards: int = 0  # default fan-out (0: none); `runner.py reduce` merges the shards
     builtin_data: dict[str, str] = field(default_factory=dict)  # bundle path -> dataset name
+    # Config keys: those of the default config.json (nested objects checked the same way), plus
+    # per path ("a.b", "[]" = every list item, "*" = every value of a user-named mapping) the keys
+    # an object there may hold; FREE paths take any keys (user-chosen names).
+    config_keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def runner(self) -> Path | None:
@@ -47,6 +58,52 @@ class Kind:
     def default_config(self) -> Path | None:
         path = KINDS_DIR / self.name / "config.json"
         return path if path.exists() else None
+
+    def defaults(self) -> dict[str, Any]:
+        path = self.default_config
+        return json.loads(path.read_text()) if path else {}
+
+    def check_config(self, config: Mapping[str, Any], source: str = "the config") -> None:
+        """Raises InputError for a key the kind's runner never reads (a typo would be merged and
+        silently ignored: `epohcs` would train the default 10 epochs), naming the likely
+        spelling; nested objects are checked too."""
+        if self.runner is None:
+            return  # a `command` job's config.json is the user's own: any keys
+        _check(config, self.defaults(), "", self.config_keys, f"{source} of kind {self.name!r}")
+
+
+FREE = frozenset({"*"})  # config_keys value: any key (names the user chooses)
+
+
+def _check(
+    value: Any,
+    default: Any,
+    path: str,
+    extra: Mapping[str, frozenset[str]],
+    where: str,
+    shown: str = "",
+) -> None:
+    """`path` is the pattern looked up in `extra` ("where[]", "search_space.*"); `shown` the
+    real place, for the message ("where[0]", "search_space.C")."""
+    if isinstance(value, list):
+        item_default = default[0] if isinstance(default, list) and default else None
+        for i, item in enumerate(value):
+            _check(item, item_default, f"{path}[]", extra, where, f"{shown}[{i}]")
+        return
+    if not isinstance(value, Mapping):
+        return
+    allowed = extra.get(path)
+    if allowed is None and not isinstance(default, Mapping):
+        return  # a value whose shape the kind does not fix (e.g. `subset`: null or a number)
+    free = allowed == FREE
+    known = set(allowed or ()) | set(default.keys() if isinstance(default, Mapping) else ())
+    for key, item in value.items():
+        if not free and key not in known:
+            raise InputError(unknown_key(str(key), known, f"{where}, {shown}" if shown else where))
+        sub = default.get(key) if isinstance(default, Mapping) and not free else None
+        step = "*" if free else str(key)
+        _check(item, sub, f"{path}.{step}" if path else step, extra, where,
+               f"{shown}.{key}" if shown else str(key))  # fmt: skip
 
 
 KINDS: dict[str, Kind] = {
@@ -69,6 +126,10 @@ KINDS: dict[str, Kind] = {
             env=REPRODUCIBLE_MATH_ENV,
             shards=4,
             builtin_data={"data/digits.csv.gz": "digits"},
+            config_keys={
+                "search_space": FREE,
+                "search_space.*": frozenset({"log_uniform", "uniform", "int"}),
+            },
         ),
         Kind(
             "simulate",
@@ -80,6 +141,7 @@ KINDS: dict[str, Kind] = {
             "group-by aggregation over CSV shards, fanned out over workers; outputs aggregated.csv",
             memory_mb=256,
             shards=4,
+            config_keys={"where[]": frozenset({"column", "op", "value"})},
         ),
         Kind("command", "any command of yours in the sandbox (--dir and --entrypoint)"),
     )
