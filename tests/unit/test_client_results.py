@@ -5,19 +5,43 @@ and a small HTTP server plays the node (archive + X-TES-Salt / X-TES-Node header
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector
 
 from oracle.client.errors import ClientError, ResultMismatch
-from oracle.client.sdk import Client, JobView, SaltRecord, check_replicas, salt_path
+from oracle.client.sdk import (
+    E18,
+    PEEK_BYTES,
+    Client,
+    JobOutcome,
+    JobView,
+    SaltRecord,
+    check_replicas,
+    error_table,
+    explain_revert,
+    fmt_tes,
+    outcome_of,
+    salt_path,
+)
 from oracle.core.protocol import Capabilities, Job, JobStatus, Seat, SeatState
 from oracle.core.prove import commitment_of
 from oracle.core.results import pack_result, result_hash
+from oracle.execute.base import (
+    STATUS_FILE,
+    STDERR_TAIL_BYTES,
+    ExecResult,
+    ExecStatus,
+    stderr_tail_of,
+)
 
 JOB_ID, NODE, OTHER = 7, 3, 4
 SALT = bytes(range(32))
@@ -277,3 +301,124 @@ def test_fetch_k3__tampered_node_refused_the_next_honest_one_used(tmp_path, resu
     assert client.fetch(JOB_ID, tmp_path / "result") == digest
     assert (tmp_path / "result" / "answer.txt").read_text() == "42"
     assert not salt_path(tmp_path / "result").exists()  # nothing to keep: the hash is on chain
+
+
+# ------------------------------------------------------------------ what happened to the run
+def _failure_dir(tmp_path: Path, **record) -> Path:
+    out = tmp_path / "failed"
+    out.mkdir()
+    (out / STATUS_FILE).write_text(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+    return out
+
+
+def test_outcome_of__a_lone_status_record_is_a_failed_run_anything_else_succeeded(tmp_path, result):
+    made, _ = result
+    assert outcome_of(made) == JobOutcome(failed=False, status="ok")
+    failed = outcome_of(_failure_dir(tmp_path, status="failed", exit_code=1, limit=None,
+                                     stderr_tail="Traceback...\nKeyError: 'x'"))  # fmt: skip
+    assert failed.failed and failed.exit_code == 1 and failed.label == "job failed: exit 1"
+    assert failed.stderr_tail.endswith("KeyError: 'x'")
+    (tmp_path / "t").mkdir()
+    timeout = outcome_of(_failure_dir(tmp_path / "t", status="timeout", exit_code=None,
+                                      limit="wall_time_s", limit_value=2.0))  # fmt: skip
+    assert timeout.label == "job failed: timeout, over its wall_time_s limit"
+    (tmp_path / "s").mkdir()
+    shard = outcome_of(
+        _failure_dir(tmp_path / "s", status="failed", exit_code=3, limit=None, shard=2)
+    )
+    assert shard.label == "job failed: exit 3 in shard 2"
+
+
+def test_outcome__read_once_from_the_node_checked_against_the_chain(tmp_path):
+    out = _failure_dir(tmp_path, status="failed", exit_code=1, limit=None, stderr_tail="boom")
+    digest = result_hash(out)
+    archive, _ = pack_result(out)
+    node = FakeNode(archive, {"X-TES-Salt": "0x" + SALT.hex(), "X-TES-Node": str(NODE)})
+    client = OfflineClient(k1_accepted(digest), {NODE: node.url})
+
+    got = client.outcome(client.view)
+    assert got is not None and got.label == "job failed: exit 1" and got.stderr_tail == "boom"
+    assert client.outcome(client.view) == got and len(node.requests) == 1  # asked once
+
+    # a node serving a record that does not match the chain is not believed
+    liar = FakeNode(archive, {"X-TES-Salt": "0x" + "00" * 32, "X-TES-Node": str(NODE)})
+    assert OfflineClient(k1_accepted(digest), {NODE: liar.url}).outcome(client.view) is None
+    # a result larger than any failure record is a success without downloading all of it
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "weights.bin").write_bytes(os.urandom(PEEK_BYTES * 2))
+    archive, big_digest = pack_result(big)
+    node = FakeNode(archive, {"X-TES-Salt": "0x" + SALT.hex(), "X-TES-Node": str(NODE)})
+    client = OfflineClient(k1_accepted(big_digest), {NODE: node.url})
+    assert client.outcome(client.view) == JobOutcome(failed=False, status="ok")
+    # not served yet (running): unknown
+    running = JobView(JOB_ID, _job(JobStatus.RUNNING), (_seat(NODE, SeatState.CLAIMED),))
+    assert OfflineClient(running, {NODE: node.url}).outcome(running) is None
+
+
+# ------------------------------------------------------------------ amounts and reverts
+@pytest.mark.parametrize(
+    "wei, shown",
+    [
+        (0, "0 TES"), (10 * E18, "10 TES"), (25 * E18 // 2, "12.5 TES"), (E18 // 3, "0.3333 TES"),
+        (2 * E18 // 3, "0.6667 TES"), (123, "0.000000000000000123 TES"), (1_234_567 * 10**9, "0.0012 TES"),
+        (10**24 + 1, "1000000 TES"),
+    ],
+)  # fmt: skip
+def test_fmt_tes__at_most_four_decimals_small_amounts_keep_three_digits(wei, shown):
+    assert fmt_tes(wei) == shown
+
+
+ERRORS = [
+    {"type": "error", "name": "JobMarketWrongStatus", "inputs": [
+        {"name": "jobId", "type": "uint256", "internalType": "uint256"},
+        {"name": "status", "type": "uint8", "internalType": "enum IJobMarket.JobStatus"}]},
+    {"type": "error", "name": "ERC20InsufficientBalance", "inputs": [
+        {"name": "sender", "type": "address", "internalType": "address"},
+        {"name": "balance", "type": "uint256", "internalType": "uint256"},
+        {"name": "needed", "type": "uint256", "internalType": "uint256"}]},
+    {"type": "error", "name": "NodeRegistryNotActive", "inputs": [
+        {"name": "nodeId", "type": "uint256", "internalType": "uint256"},
+        {"name": "status", "type": "uint8", "internalType": "enum INodeRegistry.NodeStatus"}]},
+]  # fmt: skip
+
+
+def _revert(name: str, types: list[str], values: list) -> Exception:
+    selector = function_signature_to_4byte_selector(f"{name}({','.join(types)})")
+    err = Exception("execution reverted")
+    err.data = "0x" + (selector + abi_encode(types, values)).hex()  # type: ignore[attr-defined]
+    return err
+
+
+def test_explain_revert__enums_by_name_amounts_in_tes():
+    table = error_table([ERRORS])
+    err = _revert("JobMarketWrongStatus", ["uint256", "uint8"], [3, int(JobStatus.PAID)])
+    assert explain_revert(err, table) == "JobMarketWrongStatus(jobId=3, status=Paid)"
+    err = _revert("NodeRegistryNotActive", ["uint256", "uint8"], [2, 2])
+    assert explain_revert(err, table) == "NodeRegistryNotActive(nodeId=2, status=Jailed)"
+    err = _revert("ERC20InsufficientBalance", ["address", "uint256", "uint256"],
+                  ["0x" + "11" * 20, 5 * E18 // 2, 10 * E18])  # fmt: skip
+    assert explain_revert(err, table) == (
+        f"ERC20InsufficientBalance(sender=0x{'11' * 20}, balance=2.5 TES, needed=10 TES)"
+    )
+    assert explain_revert(Exception("nonce too low\nmore"), table) == "nonce too low"
+
+
+# ------------------------------------------------------------------ the stderr tail in the record
+def _exec(status, code, stderr):
+    return ExecResult("j", status, code, "", None, b"", 0.0, stderr_tail=stderr)
+
+
+def test_stderr_tail__only_for_a_program_that_exited_on_its_own__bounded_from_a_whole_line():
+    assert stderr_tail_of(_exec(ExecStatus.FAILED, 1, "Traceback\nValueError: x\n")) == (
+        "Traceback\nValueError: x"
+    )
+    long = "".join(f"line {i}\n" for i in range(1000))
+    tail = stderr_tail_of(_exec(ExecStatus.FAILED, 2, long))
+    assert tail is not None and len(tail.encode()) <= STDERR_TAIL_BYTES
+    assert tail.startswith("line ") and tail.endswith("line 999")  # cut at a line start
+    assert stderr_tail_of(_exec(ExecStatus.FAILED, 1, "")) is None
+    assert stderr_tail_of(_exec(ExecStatus.FAILED, 137, "Killed")) is None  # a signal
+    assert stderr_tail_of(_exec(ExecStatus.TIMEOUT, None, "50%")) is None
+    assert stderr_tail_of(_exec(ExecStatus.LIMIT, 1, "MemoryError")) is None
+    assert stderr_tail_of(_exec(ExecStatus.OK, 0, "warning")) is None

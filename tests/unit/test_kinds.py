@@ -20,7 +20,7 @@ import pytest
 from oracle.client.errors import ClientError
 from oracle.client.package import package
 from oracle.core import bundle as bundles
-from oracle.core.errors import JobRefusedError, SandboxUnavailableError
+from oracle.core.errors import InputError, JobRefusedError, SandboxUnavailableError
 from oracle.core.results import result_hash
 from oracle.execute import ExecStatus, LocalSandboxBackend, detect_gpus
 from oracle.kinds import KINDS
@@ -255,3 +255,83 @@ def test_package__bad_input__says_what_is_wrong(tmp_path, kwargs, message):
     kind = kwargs.pop("kind")
     with pytest.raises(ClientError, match=message):
         package(kind, tmp_path / "b.tar.gz", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kind, config, message",
+    [
+        ("train", {"epohcs": 3}, "unknown key 'epohcs' in the config of kind 'train' (did you mean 'epochs'?)"),
+        ("simulate", {"search": {"iteratons": 2}}, "search (did you mean 'iterations'?)"),
+        ("map", {"generate": {"files": 2, "rows_per_fil": 9}}, "generate (did you mean 'rows_per_file'?)"),
+        ("map", {"where": [{"column": "units", "op": ">", "value": 0}, {"colum": "units"}]},
+         "where[1] (did you mean 'column'?)"),
+        ("tune", {"search_space": {"C": {"log_unifrom": [0.1, 1.0]}}}, "search_space.C (did you mean 'log_uniform'?)"),
+        ("train", {"zzz": 1}, "known: batch_size, dataset, device, epochs"),
+    ],
+)  # fmt: skip
+def test_package__a_typo_in_a_kinds_config__is_refused_with_the_likely_spelling(
+    tmp_path, kind, config, message
+):
+    with pytest.raises(InputError) as info:
+        package(kind, tmp_path / "b.tar.gz", config=config)
+    assert message in str(info.value)
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
+def test_package__user_named_keys_stay_free(tmp_path):
+    """tune's search_space names the model's own parameters: any name, checked distributions."""
+    cfg = {"subset": 100, "search_space": {"tol": {"uniform": [0.001, 0.01]}, "max_iter": [5, 10]}}
+    p = package("tune", tmp_path / "b.tar.gz", config=cfg)
+    assert (
+        json.loads((p.directory / "config.json").read_text())["search_space"] == cfg["search_space"]
+    )
+
+
+@pytest.mark.parametrize(
+    "manifest, entrypoint, message",
+    [
+        ({"entrypont": ["python3", "main.py"]}, None, "unknown key 'entrypont' in"),
+        ({"time_limt_s": 5}, "python3 main.py", "(did you mean 'time_limit_s'?)"),
+        ({"resources": {"cpu": 2}}, "python3 main.py", "unknown key 'cpu' in resources of"),
+        ({"fanout": {"shards": 2, "reduc": ["x"]}}, "python3 main.py", "(did you mean 'reduce'?)"),
+        ("{not json", "python3 main.py", "is not valid JSON"),
+        (None, "python3 mian.py", "runs 'mian.py', which is not in the bundle (did you mean 'main.py'?)"),
+        (None, "./run.sh", "runs './run.sh', which is not in the bundle"),
+    ],
+)  # fmt: skip
+def test_package__own_manifest_typos_and_missing_scripts__refused(
+    tmp_path, manifest, entrypoint, message
+):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "main.py").write_text("print(1)\n")
+    if manifest is not None:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        (src / "manifest.json").write_text(text)
+    with pytest.raises(ClientError) as info:
+        package("command", tmp_path / "b.tar.gz", source_dir=src,
+                entrypoint=entrypoint.split() if entrypoint else None)  # fmt: skip
+    assert message in str(info.value)
+
+
+def test_package__entrypoints_that_are_not_files_in_the_bundle_pass(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "main.py").write_text("print(1)\n")
+    for argv in (["python3", "-u", "main.py"], ["python3", "-c", "print(1)"], ["echo", "hi"]):
+        p = package("command", tmp_path / "b.tar.gz", source_dir=src, entrypoint=argv)
+        assert p.manifest.entrypoint == argv
+
+
+def test_time_limit__one_default_for_package_and_a_manifest_without_one(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "main.py").write_text("print(1)\n")
+    packaged = package(
+        "command", tmp_path / "b.tar.gz", source_dir=src, entrypoint=["python3", "main.py"]
+    )
+    bare = bundles.Manifest(entrypoint=["python3", "main.py"])
+    assert (
+        packaged.manifest.time_limit_s == bare.time_limit_s == bundles.DEFAULT_TIME_LIMIT_S == 300
+    )
+    assert {k.time_limit_s for k in KINDS.values()} == {bundles.DEFAULT_TIME_LIMIT_S}
