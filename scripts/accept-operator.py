@@ -23,6 +23,7 @@ from oracle.ape_helpers import (
     echo_tx,
     explain_revert,
     load_deployment,
+    signing_options,
     transact,
 )
 from oracle.core.protocol import NodeStatus
@@ -41,6 +42,7 @@ def _is_zero(address: Any) -> bool:
 @account_option()
 @deployment_option()
 @click.option("--node-id", type=click.IntRange(1), required=True, help="Licence token id.")
+@signing_options
 def cli(provider: Any, account: Any, deployment: Path | None, node_id: int) -> None:
     """Accepts the licence owner's proposal to operate node --node-id with this account."""
     d = load_deployment(provider, deployment)

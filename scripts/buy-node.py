@@ -22,6 +22,7 @@ from oracle.ape_helpers import (
     format_eth,
     load_deployment,
     now,
+    signing_options,
     transact,
 )
 
@@ -95,6 +96,7 @@ def check_purchase(licence: Any, buyer: Any, tier_id: int, quantity: int, timest
 @click.option(
     "--quantity", type=click.IntRange(1), default=1, show_default=True, help="Licences to buy."
 )
+@signing_options
 def cli(provider: Any, account: Any, deployment: Path | None, tier_id: int, quantity: int) -> None:
     """Buys --quantity licences of --tier, paying exactly price x quantity in ETH."""
     from ape import chain

@@ -24,6 +24,7 @@ from oracle.ape_helpers import (
     format_time,
     load_deployment,
     now,
+    signing_options,
     transact,
 )
 
@@ -52,6 +53,7 @@ def owned_licences(licence: Any, owner: str) -> list[int]:
     multiple=True,
     help="Licence to claim for (repeatable). Default: every licence the account owns.",
 )
+@signing_options
 def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[int, ...]) -> None:
     """Claims the rewards of finished epochs for --node-id (or all the account's licences)."""
     from ape import chain

@@ -32,6 +32,7 @@ from oracle.ape_helpers import (
     format_time,
     is_dev_network,
     record_name,
+    signing_options,
 )
 from oracle.localnet.deployment import DEFAULTS, DeploymentError, deploy_all, save_record
 
@@ -147,6 +148,7 @@ D = DEFAULTS
     help="Smallest payment a job may offer.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing record of a live network.")
+@signing_options
 def cli(
     provider: Any,
     account: Any,

@@ -38,6 +38,7 @@ from oracle.ape_helpers import (
     format_time,
     load_deployment,
     now,
+    signing_options,
     transact,
 )
 from oracle.core.protocol import NodeStatus
@@ -110,6 +111,7 @@ def _tes_arg(wei: int) -> str:
     help="Total TES the node should have bonded; only what is missing is staked."
     " Default: the registry's minimum stake.",
 )
+@signing_options
 def cli(
     provider: Any,
     account: Any,

@@ -32,6 +32,7 @@ from oracle.ape_helpers import (
     format_time,
     load_deployment,
     now,
+    signing_options,
     transact,
 )
 from oracle.client.errors import ClientError
@@ -183,6 +184,7 @@ def _checked_permit(account, d, chain, payment: int):
 @click.option("--gpus", type=click.IntRange(0, 255), help="Default: the manifest's.")
 @click.option("--gpu-memory-mb", type=click.IntRange(0, 2**32 - 1), help="Default: the manifest's.")
 @click.option("--gpu-class", type=click.IntRange(0, 255), help="Default: the manifest's.")
+@signing_options
 def cli(
     provider: Any,
     account: Any,

@@ -23,6 +23,7 @@ from oracle.ape_helpers import (
     format_time,
     load_deployment,
     now,
+    signing_options,
     transact,
 )
 
@@ -38,6 +39,7 @@ from oracle.ape_helpers import (
     multiple=True,
     help="Also withdraw this node's matured unbonding stake (repeatable; licence owner).",
 )
+@signing_options
 def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[int, ...]) -> None:
     """Withdraws the account's JobMarket balance and the unbonded stake of --unbonded nodes."""
     from ape import chain

@@ -9,12 +9,14 @@ the file named by `passphrase_file`.
 from __future__ import annotations
 
 import ctypes
+import difflib
 import os
 import sys
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,29 +45,39 @@ def take_env(name: str) -> str | None:
     return os.environ.pop(name, None)
 
 
+# Prometheus' registry of default ports lists 9464 for OpenTelemetry-style exporters; a fixed
+# default lets an operator point a scrape config at every node the same way (docs/node-operations.md).
+DEFAULT_METRICS_PORT = 9464
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TES_", extra="forbid")
 
     # chain
-    rpc_url: str = "http://127.0.0.1:8545"
+    rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain")
     deployment: Path = Field(
         Path("deployments/local.json"), description="deployment record written by `ape run deploy`"
     )
     account: str = Field("operator", description="ape account alias of the operator key")
-    passphrase_file: Path | None = None
+    passphrase_file: Path | None = Field(
+        None, description="file holding the keystore passphrase (else env TES_PASSPHRASE)"
+    )
     confirmations: int = Field(
         0,
         ge=0,
         description="blocks an event must be buried under before it is acted on, and our transaction before its intent is done (a reorg before that sends it again)",
     )
-    poll_interval_s: float = Field(0.5, gt=0)
+    poll_interval_s: float = Field(0.5, gt=0, description="seconds between two steps of the node")
     reorg_depth: int = Field(64, ge=1, description="how far back a reorg is searched for")
     start_block: int | None = Field(
         None, description="first block to ingest (default: the deployment block)"
     )
 
     # which licences this operator serves (empty: every node whose operator is this key)
-    node_ids: list[int] = Field(default_factory=list)
+    node_ids: list[int] = Field(
+        default_factory=list,
+        description="licence to serve (repeatable); a pending operator proposal for a licence named here is accepted",
+    )
 
     # economics
     min_margin: float = Field(0.0, description="claim only when payment >= cost * (1 + min_margin)")
@@ -77,8 +89,13 @@ class Settings(BaseSettings):
     )
 
     # execution
-    backend: Literal["local", "ray"] = "local"
-    ray_address: str | None = None
+    backend: Literal["local", "ray"] = Field(
+        "local", description="run jobs in a local sandbox pool or on a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster address (ray://host:10001 or host:6379); default starts a local Ray",
+    )
     workers: int = Field(2, ge=1, description="jobs run at the same time")
     claim_prefetch: int = Field(
         2,
@@ -94,7 +111,7 @@ class Settings(BaseSettings):
         None,
         description="a cgroup v2 directory delegated to this node (systemd Delegate=yes) for the jobs' cgroups",
     )
-    max_bundle_mb: int = Field(64, ge=1)
+    max_bundle_mb: int = Field(64, ge=1, description="largest job bundle fetched")
     fetch_deadline_s: float = Field(
         60.0, gt=0, description="a bundle download slower than this is refused"
     )
@@ -110,7 +127,9 @@ class Settings(BaseSettings):
     proof_margin_s: int = Field(
         60, ge=0, description="left after a job's worst case, to get the proof mined"
     )
-    data_dir: Path = Path(".tes-node")
+    data_dir: Path = Field(
+        Path(".tes-node"), description="where the node keeps its database, work and results"
+    )
     # result retention (oracle/node/retention.py): a result is never pruned while its job is unsettled
     result_retention_s: float = Field(
         7 * 86_400, ge=0,
@@ -139,20 +158,32 @@ class Settings(BaseSettings):
     )
 
     # observability
-    http_host: str = "127.0.0.1"
+    http_host: str = Field("127.0.0.1", description="bind address of the results endpoint")
     http_port: int = Field(0, ge=0, description="results endpoint; 0 = pick a free port")
     tls_cert: Path | None = Field(None, description="PEM certificate: serve results over HTTPS")
     tls_key: Path | None = Field(None, description="PEM key of tls_cert (if not in the same file)")
     metrics_host: str = Field(
         "127.0.0.1", description="Prometheus /metrics bind address (loopback: operators only)"
     )
-    metrics_port: int = Field(0, ge=0, description="/metrics port; 0 = pick a free port")
+    metrics_port: int = Field(
+        DEFAULT_METRICS_PORT,
+        ge=0,
+        description="/metrics port (0 = pick a free port; the default, when taken by another node on"
+        " this machine, falls back to a free port with a warning)",
+    )
     public_url: str | None = Field(
         None, description="results URL announced on chain (default: the bound address)"
     )
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     config_file: Path | None = Field(None, description="TOML file with any of these settings")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("not a log level: use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
 
     @classmethod
     def settings_customise_sources(
@@ -166,6 +197,12 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = os.environ.get("TES_CONFIG_FILE")
         if path:
+            if not Path(path).is_file():
+                from oracle.core.errors import ConfigError
+
+                raise ConfigError(
+                    f"no settings file at {path} (--config / TES_CONFIG_FILE): check the path"
+                )
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
@@ -188,10 +225,88 @@ class Settings(BaseSettings):
         back. A second call finds only `passphrase_file`."""
         if env := take_env("TES_PASSPHRASE"):
             return env
-        if self.passphrase_file:
-            return self.passphrase_file.read_text().strip()
         from oracle.core.errors import ConfigError
+
+        if self.passphrase_file:
+            try:
+                return self.passphrase_file.read_text().strip()
+            except (OSError, UnicodeDecodeError) as err:
+                raise ConfigError(
+                    f"cannot read the passphrase file {self.passphrase_file}: {err}"
+                ) from None
 
         raise ConfigError(
             "no passphrase: set TES_PASSPHRASE or --passphrase-file for unattended runs"
         )
+
+
+def option_name(field: str) -> str:
+    """The command-line spelling of a setting: `metrics_port` -> `--metrics-port`."""
+    return "--" + field.replace("_", "-")
+
+
+def _source(field: str, given: dict[str, Any]) -> str:
+    """Where the value of `field` came from, as the operator wrote it."""
+    if field in given:
+        return option_name(field)
+    if f"TES_{field.upper()}" in os.environ:
+        return f"TES_{field.upper()}"
+    return f"{field} in {os.environ.get('TES_CONFIG_FILE') or 'the settings'}"
+
+
+def suggest(word: str) -> str:
+    """' (did you mean `x`?)' for the setting closest to `word`, or ''."""
+    close = difflib.get_close_matches(word.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe(err: ValidationError, given: dict[str, Any]) -> str:
+    """A settings ValidationError as one line per problem, each naming where the value came from
+    (an option, a TES_* variable or the TOML file) and the likely spelling of an unknown key."""
+    lines = []
+    for e in err.errors():
+        loc = [str(part) for part in e.get("loc", ())]
+        field = loc[0] if loc else "?"
+        if e.get("type") == "extra_forbidden":
+            where = os.environ.get("TES_CONFIG_FILE") or "the settings"
+            hint = suggest(field) or "; `tes-node run --help` lists every setting"
+            lines.append(f"unknown setting {field!r} in {where}{hint}")
+        else:
+            value = e.get("input")
+            shown = "" if isinstance(value, dict) else f" = {value!r}"
+            msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+            lines.append(f"{_source(field, given)}{shown}: {msg}")
+    return "; ".join(lines)
+
+
+def near_miss_env() -> list[str]:
+    """TES_* variables that are no setting but look like one (`TES_WORKRES`): warned about, never
+    an error, since jobs and tools use other TES_* names of their own."""
+    known = {f"TES_{name.upper()}" for name in Settings.model_fields} | {"TES_PASSPHRASE"}
+    out = []
+    for name in os.environ:
+        if name.startswith("TES_") and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+            if close:
+                out.append(f"{name} is not a setting (did you mean {close[0]}?)")
+    return out
+
+
+def load_settings(**given: Any) -> Settings:
+    """Settings from the command line's values (`given`, None = not given), the environment and
+    the TOML file; every mistake is a ConfigError with one readable message."""
+    from oracle.core.errors import ConfigError
+
+    given = {k: v for k, v in given.items() if v not in (None, ())}
+    try:
+        return Settings(**given)
+    except ValidationError as err:
+        raise ConfigError(describe(err, given)) from None
+    except tomllib.TOMLDecodeError as err:
+        path = os.environ.get("TES_CONFIG_FILE")
+        raise ConfigError(
+            f"{path} is not valid TOML: {err} (strings need quotes, e.g. rpc_url ="
+            ' "http://127.0.0.1:8545"; docs/tes-node.example.toml shows every setting)'
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the settings file: {err}") from None
