@@ -45,13 +45,16 @@ class Ingest:
         self._by_topic = {event_abi_to_log_topic(cast(ABIEvent, e)): e for e in abi}
         self.reorgs = 0
 
-    def poll(self) -> list[Event]:
-        """New confirmed events since the cursor ([] after a reorg rewind, which the next poll refills)."""
+    def poll(self, latest: Any = None) -> list[Event]:
+        """New confirmed events since the cursor ([] after a reorg rewind, which the next poll refills).
+        `latest` is the head block if the caller already read it this step (one request less)."""
         w3 = self.chain.w3
-        head = w3.eth.block_number
+        if latest is None:
+            latest = w3.eth.get_block("latest")
+        head = int(latest["number"])
         safe = head - self.confirmations
         cursor = self.store.cursor()
-        if cursor and self._reorged(cursor):
+        if cursor and self._reorged(cursor, latest):
             return []
         start = cursor[0] + 1 if cursor else self.start_block
         if start > safe:
@@ -69,19 +72,27 @@ class Ingest:
             args = dict(data["args"])
             if "jobId" in args:
                 events.append(Event(data["event"], int(args["jobId"]), args, entry["blockNumber"]))
-        end_hash = w3.eth.get_block(end)["hash"].hex()
+        end_hash = (latest if end == head else w3.eth.get_block(end))["hash"].hex()
         self.store.advance(end, end_hash, {end: end_hash})
         if events:
             log.debug("ingested %d events in blocks %d..%d", len(events), start, end)
         return events
 
-    def _reorged(self, cursor: tuple[int, str]) -> bool:
+    def _reorged(self, cursor: tuple[int, str], latest: Any) -> bool:
         """True (after rewinding the cursor to the fork point) if the cursor's block was replaced."""
         number, known = cursor
         w3 = self.chain.w3
-        block = w3.eth.get_block(number) if number <= w3.eth.block_number else None
-        if block is not None and block["hash"].hex() == known:
+        head = int(latest["number"])
+        # The head block answers for itself and its parent: an idle step costs no extra request.
+        if number == head and latest["hash"].hex() == known:
             return False
+        if number == head - 1 and latest.get("parentHash") is not None:
+            if latest["parentHash"].hex() == known:
+                return False
+        else:
+            block = w3.eth.get_block(number) if number <= head else None
+            if block is not None and block["hash"].hex() == known:
+                return False
         self.reorgs += 1
         for n in range(number - 1, max(self.start_block - 1, number - self.reorg_depth) - 1, -1):
             stored = self.store.block_hash(n)

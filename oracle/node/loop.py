@@ -39,7 +39,7 @@ from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import metrics, preflight, release
 from oracle.node import store as st
-from oracle.node.ingest import Ingest
+from oracle.node.ingest import Event, Ingest
 from oracle.node.release import ResultOffer
 from oracle.node.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.node.settings import Settings, take_env
@@ -54,6 +54,8 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
 # A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
 MAX_INTAKE_ERRORS = 5
+# Our licences' registry records are read again at least this often (see _nodes_stale).
+NODE_REFRESH_S = 10.0
 
 
 def _exclusive(path: Path, what: str):
@@ -96,6 +98,7 @@ class Node:
             on_gas=lambda kind, gas: metrics.GAS.labels(kind).inc(gas),
             max_fee_wei=int(settings.max_fee_gwei * 10**9),
             confirmations=settings.confirmations,
+            latest=lambda: self.view.latest(),
         )
         start = (
             settings.start_block
@@ -114,6 +117,8 @@ class Node:
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
         self._hb_epoch: int | None = None
+        self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
+        self._nodes_read_at: float | None = None  # when _refresh_nodes last read the registry
         self._announce: str | None = None
         self._nodes: dict[int, NodeRecord] = {}
         self._owners: set[str] = set()
@@ -178,8 +183,15 @@ class Node:
 
     def step(self) -> None:
         self.view.reset()
-        self._refresh_nodes()  # first: events are judged against the nodes we serve
-        for ev in self.ingest.poll():
+        reorgs = self.ingest.reorgs
+        events = self.ingest.poll(self.view.latest())
+        if self.ingest.reorgs != reorgs:
+            self.view.forget_all()
+            self._nodes_read_at = None
+        self.view.forget(ev.job_id for ev in events)  # changed on chain: read again when asked
+        if self._nodes_stale(events):
+            self._refresh_nodes()  # before the events: they are judged against the nodes we serve
+        for ev in events:
             self._on_event(ev)
         if not self._consented:
             self._accept_bindings()
@@ -192,22 +204,32 @@ class Node:
             self._announce = None
         self._drive_all(self.store.active_jobs())
         self._heartbeat()
-        self.view.reset()  # flush must judge intents on the chain as it is now
-        self.submitter.flush(self._still_needed)
+        self._flush()
         touched = self.submitter.touched
         if touched:
             # Our transactions just changed these jobs on chain (claim mined, proof committed): take
             # the next stage now (start the execution, queue the reveal) rather than one poll later,
             # and send what that produced in the same step.
             self.view.reset()
+            self.view.forget(touched)
             self._refresh_nodes()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
-            self.view.reset()
-            self.submitter.flush(self._still_needed)
+            self._flush()
+            self.view.forget(self.submitter.touched)
         self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _flush(self) -> None:
+        """Sends what is pending, each intent judged on the chain as it is now: the jobs of every
+        open intent are read again (a kept view may be a few blocks old; and a mined intent whose
+        block a reorg removed goes back to pending inside the flush, before ingest, `confirmations`
+        behind, has seen the reorg), the others are not read at all."""
+        self.view.reset()
+        open_ = (st.IntentStatus.PENDING, st.IntentStatus.SENT, st.IntentStatus.MINED)
+        self.view.forget(i.job_id for i in self.store.intents(*open_))
+        self.submitter.flush(self._still_needed)
 
     def _accept_bindings(self) -> None:
         """Two-step binding: an owner proposed this key for a node; the key accepts, but only for a
@@ -271,7 +293,12 @@ class Node:
         """Proves liveness once per rewards epoch for every active node we run (availability share).
         Repeating one after a restart is harmless: the contract counts a node once per epoch, and
         skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
-        epoch = self.chain.rewards.functions.currentEpoch().call()
+        if self._epoch_clock is None:  # immutables of Rewards: read once
+            rewards = self.chain.rewards.functions
+            self._epoch_clock = (rewards.genesisTime().call(), rewards.epochLength().call())
+        genesis, length = self._epoch_clock
+        now = self.view.chain_time()  # Rewards.currentEpoch(), without a call per step
+        epoch = (now - genesis) // length if now >= genesis else 0
         active = sorted(i for i, n in self._nodes.items() if n.status == NodeStatus.ACTIVE)
         if epoch != self._hb_epoch and active:
             self.store.add_intent(
@@ -713,6 +740,23 @@ class Node:
         }
         self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
         self._owners = {o.lower() for o in self._owner_of.values()}
+        self._nodes_read_at = time.monotonic()
+
+    def _nodes_stale(self, events: list[Event]) -> bool:
+        """Whether our licences' records (status, stake, locked collateral, operator) may have
+        changed: an event about one of them or about a job one of them sits in, every
+        NODE_REFRESH_S regardless (an owner's own transactions: stake, unbond, a new binding), and
+        after our own transactions (the caller refreshes then). Otherwise a step reads none."""
+        if self._nodes_read_at is None or time.monotonic() - self._nodes_read_at > NODE_REFRESH_S:
+            return True
+        for ev in events:
+            node_id = ev.args.get("nodeId")
+            if node_id is not None and int(node_id) in self._nodes:
+                return True
+            row = self.store.job(ev.job_id)
+            if row is not None and row["node_id"] is not None:
+                return True
+        return False
 
     def _bound_nodes(self) -> list[int]:
         """Licences an `OperatorBound` event ever named this key for (the caller keeps those it

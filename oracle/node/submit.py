@@ -106,6 +106,7 @@ class Submitter:
         confirmations: int = 0,
         bumps_per_flush: int = 5,
         on_gas: Callable[[str, int], None] | None = None,
+        latest: Callable[[], Any] | None = None,
     ):
         self.chain, self.store, self.key = chain, store, key
         self.max_attempts = max_attempts  # sends of one intent that ran out of gas, before it fails
@@ -116,6 +117,9 @@ class Submitter:
             bumps_per_flush,
         )
         self.on_gas = on_gas or (lambda kind, gas: None)
+        # The head block, if the caller reads it anyway this phase (the node's view): the fee
+        # quote's base fee comes from it instead of one more request.
+        self.latest = latest or (lambda: self.chain.w3.eth.get_block("latest"))
         self._nonce: int | None = None
         self._capped: set[str] = set()  # tx hashes whose fee-cap error was logged
         self.touched: set[int] = set()
@@ -574,7 +578,7 @@ class Submitter:
 
     def _fees(self) -> dict[str, int]:
         w3 = self.chain.w3
-        base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
+        base = self.latest().get("baseFeePerGas", 0) or 0
         tip = max(w3.eth.max_priority_fee, 0) if base else 0
         max_fee = 2 * base + tip + 1
         if max_fee > self.max_fee_wei:

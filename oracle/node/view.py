@@ -1,15 +1,27 @@
-"""What the node reads from the chain within one step, read once (issue [4/7]: a typed per-step view).
+"""What the node reads from the chain, read once (issue [4/7]: a typed view, state from logs).
 
 Every stage of a step asks the same questions (the job, its seats, the block, the time, the gas
-price); the answers cannot change within a step that sends nothing, and after a transaction the
-node calls `reset()`. Each answer is a typed record (`Job`, `Seat`) built from the contract's
-tuple. The view is the node's only reader of per-job contract state, so the RPC cost of a step is
-the number of distinct questions, not the number of places that ask.
+price). Each answer is a typed record (`Job`, `Seat`) built from the contract's tuple; the view is
+the node's only reader of per-job contract state, so the RPC cost of a step is the number of
+distinct questions, not the number of places that ask.
+
+Two lifetimes:
+* the block, the time and the gas price live for one phase of a step (`reset()`);
+* a job and its seats are kept across steps until something says they changed (`forget`). The
+  market changes a job's storage only in transactions that emit an event naming the job (see
+  IJobMarket's events), and the node forgets a job when ingest hands it such an event, when one of
+  its own transactions for the job settles, before it judges an intent for the job to be sent, and
+  after a reorg (everything). What remains is time (deadlines are compared against the block's
+  time, which is read every step) and events not yet confirmed (`confirmations`: the node then acts
+  as if it were that many blocks late, as it does for new jobs). `keep_s` bounds how long any
+  answer is trusted all the same: a view that missed an event is wrong for seconds, not forever,
+  and the contract checks every transaction the node sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from oracle.core.chain import Chain
@@ -17,32 +29,64 @@ from oracle.core.protocol import Job, Seat, SeatState
 
 T = TypeVar("T")
 
+KEEP_S = 30.0
+
 
 class StepView:
-    def __init__(self, chain: Chain):
+    def __init__(
+        self, chain: Chain, keep_s: float = KEEP_S, clock: Callable[[], float] = time.monotonic
+    ):
         self.chain = chain
+        self.keep_s = keep_s
+        self._clock = clock
         self._answers: dict[Any, Any] = {}
+        self._kept: dict[int, tuple[float, dict[Any, Any]]] = {}  # job id -> (read at, answers)
 
     def reset(self) -> None:
-        """Forget every answer: the next question reads the chain again."""
+        """A new phase of a step: the block, time and gas price are read again; jobs are kept
+        (see the module's docstring), except those kept longer than `keep_s`."""
         self._answers = {}
+        now = self._clock()
+        self._kept = {j: e for j, e in self._kept.items() if now - e[0] <= self.keep_s}
+
+    def forget(self, job_ids: Iterable[int | None]) -> None:
+        """These jobs changed (an event, our own transaction) or are about to be judged: the next
+        question about them reads the chain."""
+        for job_id in job_ids:
+            if job_id is not None:
+                self._kept.pop(job_id, None)
+
+    def forget_all(self) -> None:
+        """A reorg: nothing read before it is known to hold."""
+        self._kept = {}
 
     def per_step(self, key: Any, read: Callable[[], T]) -> T:
-        """`read()` once per step for `key`; the same answer after that."""
+        """`read()` once per phase for `key`; the same answer after that."""
         if key not in self._answers:
             self._answers[key] = read()
         return self._answers[key]
 
+    def per_job(self, job_id: int, key: Any, read: Callable[[], T]) -> T:
+        """`read()` once for `key` about `job_id` until the job is forgotten (or kept too long)."""
+        entry = self._kept.get(job_id)
+        if entry is None or self._clock() - entry[0] > self.keep_s:
+            entry = self._kept[job_id] = (self._clock(), {})
+        answers = entry[1]
+        if key not in answers:
+            answers[key] = read()
+        return answers[key]
+
     def job(self, job_id: int) -> Job:
         market = self.chain.market.functions
-        return self.per_step(("job", job_id), lambda: Job.from_raw(market.job(job_id).call()))
+        return self.per_job(job_id, "job", lambda: Job.from_raw(market.job(job_id).call()))
 
     def seats(self, job_id: int, view: Job) -> list[Seat]:
         """Every seat of the job, both rounds, dropped ones included, in the contract's order."""
         market = self.chain.market.functions
         return [
-            self.per_step(
-                ("seat", job_id, i),
+            self.per_job(
+                job_id,
+                ("seat", i),
                 lambda i=i: Seat.from_raw(market.replica(job_id, i).call()),  # type: ignore[misc]
             )
             for i in range(view.replicaCount)
@@ -71,13 +115,16 @@ class StepView:
         seats = self.seats(job_id, view)
         return {s.nodeId for s in seats}, {s.operator.lower() for s in seats}
 
+    def latest(self) -> Any:
+        """The head block, read once per phase: its number, time, hash, parent hash and base fee
+        answer every stage's question about "now" (ingest's reorg check included)."""
+        return self.per_step("latest", lambda: self.chain.w3.eth.get_block("latest"))
+
     def block_number(self) -> int:
-        return self.per_step("block", lambda: int(self.chain.w3.eth.block_number))
+        return int(self.latest()["number"])
 
     def chain_time(self) -> int:
-        return self.per_step(
-            "time", lambda: int(self.chain.w3.eth.get_block("latest")["timestamp"])
-        )
+        return int(self.latest()["timestamp"])
 
     def gas_price(self) -> int:
         return self.per_step("gas_price", lambda: int(self.chain.w3.eth.gas_price))

@@ -40,6 +40,7 @@ class FakeChain:
         self.blocks: list[tuple[HexBytes, list[int]]] = []
         self.extend(head + 1)
         self.get_logs_calls = 0
+        self.get_block_calls = 0
         self.w3 = SimpleNamespace(eth=_Eth(self), codec=Web3().codec)
 
     def extend(self, n: int, jobs: dict[int, list[int]] | None = None) -> None:
@@ -58,7 +59,11 @@ class FakeChain:
         return HexBytes(Web3.keccak(text=f"{self.branch}/{number}"))
 
     def get_block(self, number):
-        return {"hash": self.blocks[number][0], "number": number}
+        self.get_block_calls += 1
+        if number == "latest":
+            number = len(self.blocks) - 1
+        parent = self.blocks[number - 1][0] if number else HexBytes(b"\x00" * 32)
+        return {"hash": self.blocks[number][0], "number": number, "parentHash": parent}
 
     def get_logs(self, flt):
         self.get_logs_calls += 1
@@ -120,3 +125,26 @@ def test_long_backfill__read_in_bounded_ranges(tmp_path):
     assert jobs(ingest.poll()) == []  # blocks 1..MAX_RANGE
     assert jobs(ingest.poll()) == [42]
     assert chain.get_logs_calls == 2
+
+
+def test_idle_and_one_block_steps__the_head_block_is_the_only_extra_read(tmp_path):
+    """The node hands poll() the head block it read for the step: the cursor is checked against
+    the head's own hash or its parentHash, so following the chain block by block costs one
+    eth_getLogs per new block and nothing when idle; a replaced head is still a reorg."""
+    chain = FakeChain(head=0)
+    chain.extend(3, {2: [7]})
+    ingest = ingest_on(chain, Store(tmp_path / "node.db"))
+    assert jobs(ingest.poll(chain.get_block("latest"))) == [7]
+    chain.get_block_calls = chain.get_logs_calls = 0
+    for _ in range(3):  # idle
+        assert ingest.poll(chain.get_block("latest")) == []
+    chain.extend(1, {4: [8]})
+    assert jobs(ingest.poll(chain.get_block("latest"))) == [8]
+    assert (chain.get_block_calls, chain.get_logs_calls) == (4, 1)  # the four heads handed in
+    chain.reorg(4, {4: [9]})  # the head block replaced at the same height
+    assert ingest.poll(chain.get_block("latest")) == [] and ingest.reorgs == 1
+    assert 9 in jobs(ingest.poll(chain.get_block("latest")))
+    chain.reorg(4, {})  # the cursor's block replaced, and a new block on top
+    chain.extend(1, {5: [10]})
+    assert ingest.poll(chain.get_block("latest")) == [] and ingest.reorgs == 2
+    assert jobs(ingest.poll(chain.get_block("latest")))[-1] == 10

@@ -1,5 +1,5 @@
-"""The node's per-step chain view (oracle/node/view.py): one RPC read per distinct question per step,
-whoever asks, and fresh answers after `reset()` (the node resets around every flush)."""
+"""The node's chain view (oracle/node/view.py): one RPC read per distinct question per step,
+whoever asks; the block, time and gas price fresh after `reset()`, a job kept until `forget`."""
 
 from types import SimpleNamespace
 
@@ -49,11 +49,14 @@ def test_same_question_twice_in_a_step__one_read():
     assert market.calls == [("job", 7), ("replica", 7, 0), ("replica", 7, 1), ("replica", 7, 2)]
 
 
-def test_after_reset__read_again():
+def test_after_reset__job_kept__after_forget__read_again():
     market = Market()
     view = view_of(market)
     view.job(7)
     view.reset()
+    view.job(7)
+    assert market.calls == [("job", 7)]
+    view.forget([7])
     view.job(7)
     assert market.calls == [("job", 7), ("job", 7)]
 
@@ -64,3 +67,72 @@ def test_dropped_seat__is_no_ones_seat():
     assert view.seat_of(7, job, 100) is None  # seat 0 was dropped
     assert view.my_seat(7, job, {100, 102}) == (102, view.seats(7, job)[2])
     assert view.seat_sets(7, job) == ({100, 101, 102}, {f"0x{i:040x}" for i in range(3)})
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_job_kept_across_steps__until_forgotten():
+    """A job's storage changes only in transactions that emit an event naming it: between such
+    events the node does not read it again, however many steps pass."""
+    market = Market()
+    view = StepView(SimpleNamespace(market=SimpleNamespace(functions=market)), clock=Clock())  # type: ignore[arg-type]
+    job = view.job(7)
+    view.seats(7, job)
+    for _ in range(5):
+        view.reset()
+        view.seats(7, view.job(7))
+    assert len(market.calls) == 4  # job + three seats, once
+    view.forget([7, None, 8])
+    view.job(7)
+    assert market.calls[-1] == ("job", 7) and len(market.calls) == 5
+
+
+def test_forget_all__after_a_reorg_every_job_is_read_again():
+    market = Market()
+    view = view_of(market)
+    view.job(7)
+    view.job(8)
+    view.forget_all()
+    view.job(7)
+    view.job(8)
+    assert market.calls == [("job", 7), ("job", 8), ("job", 7), ("job", 8)]
+
+
+def test_kept_too_long__read_again_even_without_an_event():
+    """keep_s bounds the trust in a view that may have missed an event."""
+    market, clock = Market(), Clock()
+    view = StepView(
+        SimpleNamespace(market=SimpleNamespace(functions=market)), keep_s=30, clock=clock
+    )  # type: ignore[arg-type]
+    view.job(7)
+    clock.now += 29
+    view.reset()
+    view.job(7)
+    assert len(market.calls) == 1
+    clock.now += 2
+    view.reset()
+    view.job(7)
+    assert market.calls == [("job", 7), ("job", 7)]
+
+
+def test_block_time_and_gas_price__read_again_every_phase():
+    blocks = []
+
+    def get_block(which):
+        blocks.append(which)
+        return {"number": 5 + len(blocks), "timestamp": 9 + len(blocks)}
+
+    eth = SimpleNamespace(gas_price=7, get_block=get_block)
+    view = StepView(SimpleNamespace(w3=SimpleNamespace(eth=eth)))  # type: ignore[arg-type]
+    assert (view.block_number(), view.chain_time(), view.gas_price()) == (6, 10, 7)
+    eth.gas_price = 8
+    assert (view.block_number(), view.chain_time(), view.gas_price()) == (6, 10, 7)  # same phase
+    assert blocks == ["latest"]  # number and time: one request
+    view.reset()
+    assert (view.block_number(), view.chain_time(), view.gas_price()) == (7, 11, 8)
