@@ -465,6 +465,8 @@ def submit(
         "revealWindow": parse_duration(reveal_window, "--reveal-window"),
         "disputeWindow": parse_duration(dispute_window, "--dispute-window") if replicas == 1 else 0,
     }
+    wei = tes(payment)  # amounts are read before anything is asked of the chain
+    collateral_wei = tes(collateral) if collateral else None
     client = connect(rpc_url, deployment, account, passphrase_file)
     deadline = None
     if permit_deadline:
@@ -477,9 +479,8 @@ def submit(
             raise click.BadParameter(
                 f"--permit-deadline: {text!r} is neither a unix time nor +DURATION"
             )
-    wei = tes(payment)
     job_id = client.submit(
-        bundle, uri, wei, replicas=replicas, collateral=tes(collateral) if collateral else None, windows=windows,
+        bundle, uri, wei, replicas=replicas, collateral=collateral_wei, windows=windows,
         permit_deadline=deadline, check_uri=not no_check_uri,
         warn=lambda text: click.echo(f"warning: {text}", err=True),
     )  # fmt: skip
