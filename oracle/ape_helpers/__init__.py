@@ -463,8 +463,31 @@ def _owner_of_error(name: str, candidates: list[str]) -> str | None:
     return candidates[0] if candidates else None
 
 
+# anvil answers an eth_call that reverts with a custom error as "execution reverted: custom error
+# 0x7e273289: <the arguments>", in hex or, when every byte is printable, as characters; ape keeps
+# only that text (ape 0.8.51).
+_ANVIL_CUSTOM_ERROR = re.compile(r"custom error (0x[0-9a-fA-F]{8}):? ?(.*)\Z", re.S)
+
+
+def _anvil_revert_data(err: BaseException) -> bytes | None:
+    base = getattr(err, "base_err", None)
+    for text in (*getattr(base, "args", ()), *getattr(err, "args", ())):
+        m = _ANVIL_CUSTOM_ERROR.search(str(text))
+        if m:
+            text = m.group(2)
+            try:  # hex when not all bytes are printable, else the bytes as they are
+                hex_words = re.fullmatch(r"(?:[0-9a-fA-F]{64})*", text) is not None
+                args = bytes.fromhex(text) if hex_words else text.encode("latin-1")
+            except UnicodeEncodeError:
+                args = b""  # not the bytes any more: the error's name, without its arguments
+            return bytes.fromhex(m.group(1)[2:]) + args
+    return None
+
+
 def _revert_data(err: BaseException) -> bytes | None:
     """The raw revert data an ape / web3 exception carries, if any."""
+    if (data := _anvil_revert_data(err)) is not None:
+        return data
     for candidate in (getattr(err, "revert_message", None), *getattr(err, "args", ())):
         data = getattr(candidate, "data", candidate)
         if isinstance(data, bytes | bytearray) and len(data) >= 4:
@@ -501,7 +524,12 @@ def decode_revert(err: BaseException) -> Revert | None:
     except Exception:  # noqa: BLE001 - malformed data: name the error without its arguments
         return Revert(contract, item.name, {})
     return Revert(
-        contract, item.name, {i.name: v for i, v in zip(item.inputs, values, strict=True)}
+        contract,
+        item.name,
+        {
+            i.name: to_checksum_address(v) if i.canonical_type == "address" else v
+            for i, v in zip(item.inputs, values, strict=True)
+        },
     )
 
 

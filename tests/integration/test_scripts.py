@@ -8,6 +8,7 @@ and moves the chain through the contracts of the record the deploy script wrote.
 
 import importlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -22,7 +23,7 @@ from oracle.core import bundle as bundles
 from oracle.localnet.deployment import CONTRACT_NAMES, attach, check_wiring, load_record
 from tests.utils.constants import E18, GENESIS_SUPPLY, MIN_STAKE, TIER_PRICE, UNBONDING_DELAY
 from tests.utils.market import NodeStatus, Status
-from tests.utils.nodes import make_bundle
+from tests.utils.nodes import PASSPHRASE, TES_NODE, make_bundle, make_keystore, no_gpu_path
 
 pytestmark = pytest.mark.anvil
 
@@ -455,3 +456,188 @@ def test_withdraw__unbonded_stake_only_after_the_delay(script, tes, accounts, ch
 
     assert "Withdrew 1,000 TES" in out
     assert tes.token.balanceOf(owner) - before == MIN_STAKE
+
+
+# ---------------------------------------------------------------------- unbond, exit, rejoin
+def test_exit_rejoin_unbond__a_node_leaves_comes_back_and_retires(
+    script, tes, accounts, give_tes, ready_node
+):
+    node_id, owner = ready_node, accounts[3]
+    status = lambda: tes.registry.node(node_id).status  # noqa: E731
+
+    out = ok(script("exit", "--node-id", node_id, account=OWNER))
+    assert f"NodeRegistry.deactivate({node_id}): tx 0x" in out
+    assert f"To serve again: `ape run rejoin --node-id {node_id}`" in out
+    assert status() == NodeStatus.INACTIVE
+    out = ok(script("exit", "--node-id", node_id, account=OWNER))  # again: nothing to send
+    assert f"[done] node {node_id} is inactive" in out and "tx 0x" not in out
+
+    out = ok(script("rejoin", "--node-id", node_id, account=OWNER))
+    assert f"NodeRegistry.activate({node_id}): tx 0x" in out and status() == NodeStatus.ACTIVE
+
+    out = ok(script("unbond", "--node-id", node_id, "--amount", "400", account=OWNER))
+    assert "keeps 600 TES, below the minimum stake 1,000 TES: the registry deactivates it" in out
+    assert f"--unbonded {node_id}" in out and "(in 7d)" in out
+    n = tes.registry.node(node_id)
+    assert n.stake == MIN_STAKE - 400 * E18 and n.unbonding == 400 * E18
+    assert n.status == NodeStatus.INACTIVE
+
+    out = failed(script("rejoin", "--node-id", node_id, account=OWNER))
+    assert "has 600 TES staked; activation needs 1,000 TES: pass --stake 1000 TES" in out
+    give_tes(owner, 400 * E18)
+    out = ok(script("rejoin", "--node-id", node_id, "--stake", "1000", account=OWNER))
+    assert "  stake 400 TES: tx 0x" in out and status() == NodeStatus.ACTIVE
+
+    out = failed(script("unbond", "--node-id", node_id, "--amount", "2000", account=OWNER))
+    assert "has 1,000 TES of free stake" in out
+    out = failed(script("exit", "--node-id", node_id, account=STRANGER))
+    assert f"is not the licence owner of node {node_id}" in out and status() == NodeStatus.ACTIVE
+
+    out = ok(script("exit", "--node-id", node_id, "--retire", "--unbond", account=OWNER))
+    assert f"NodeRegistry.retire({node_id}): tx 0x" in out
+    n = tes.registry.node(node_id)
+    assert n.status == NodeStatus.RETIRED and n.stake == 0 and n.unbonding == 1_400 * E18
+    out = failed(script("rejoin", "--node-id", node_id, account=OWNER))
+    assert f"node {node_id} is retired: it can never serve again" in out
+
+
+@pytest.mark.parametrize(
+    "name, args, expected",
+    [
+        ("unbond", ["--node-id", 1, "--amount", "lots"], "not an amount: 'lots'"),
+        ("rejoin", ["--node-id", 0], "0 is not in the range x>=1"),
+        ("exit", ["--node-id", 1, "--deployment", "/nonexistent.json"], "/nonexistent.json"),
+        ("unbond", ["--node-id", 10**6], "licence #1000000 does not exist"),
+    ],
+)
+def test_node_scripts__bad_input__one_message_no_traceback(script, name, args, expected):
+    result = script(name, *args, account=OWNER)
+    assert result.exit_code in (1, 2), result.output
+    assert expected in result.output and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------- no prompts: --yes
+@pytest.fixture
+def keystore(tmp_path, accounts):
+    """(ape data folder, alias, address) of a fresh funded keystore account, encrypted with
+    PASSPHRASE: a real `ape accounts import`ed key, which asks `Sign: [y/N]` unless --yes."""
+    from eth_account import Account
+
+    key = Account.create()
+    folder = tmp_path / "ape-data"
+    make_keystore(folder, "buyer", key.key)
+    accounts[0].transfer(key.address, 10**18)
+    return folder, "buyer", key.address
+
+
+def _ape_run(name, *args, rpc_url, record, ape_data, env=()):
+    """A real `ape run <name>` subprocess with no terminal: a prompt would fail it."""
+    full_env = {k: v for k, v in os.environ.items() if k != "TES_PASSPHRASE"}
+    full_env.update(APE_DATA_FOLDER=str(ape_data), **dict(env))
+    cmd = [
+        str(APE),
+        "run",
+        name,
+        "--network",
+        rpc_url,
+        "--deployment",
+        str(record),
+        *map(str, args),
+    ]
+    return subprocess.run(cmd, cwd=REPO, env=full_env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_yes__a_keystore_account_signs_from_the_passphrase_without_prompts(
+    deploy_run, rpc_url, tes, keystore, tmp_path
+):
+    ape_data, alias, address = keystore
+    run = lambda *a, **kw: _ape_run(  # noqa: E731
+        "buy-node", "--account", alias, *a, rpc_url=rpc_url, record=deploy_run[0],
+        ape_data=ape_data, **kw,
+    )  # fmt: skip
+
+    proc = run("--yes", env={"TES_PASSPHRASE": PASSPHRASE})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Node ids: " in proc.stdout and "Sign:" not in proc.stdout + proc.stderr
+    assert "Using cached key" not in proc.stdout + proc.stderr
+    assert tes.licence.balanceOf(address) == 1
+
+    secret = tmp_path / "passphrase"
+    secret.write_text(PASSPHRASE + "\n")
+    proc = run("--yes", "--passphrase-file", secret)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert tes.licence.balanceOf(address) == 2
+
+    proc = run("--yes")  # no passphrase anywhere: refused before anything is sent
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert f"there is no passphrase for account {alias!r}: set TES_PASSPHRASE" in proc.stderr
+    proc = run("--yes", env={"TES_PASSPHRASE": "wrong"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert f"cannot unlock account {alias!r} with TES_PASSPHRASE: wrong passphrase?" in proc.stderr
+    assert tes.licence.balanceOf(address) == 2
+
+
+# ---------------------------------------------------------------------- tes-node on this chain
+def _tes_node(*args, ape_data, tmp_path, env=()):
+    full_env = {**os.environ, "APE_DATA_FOLDER": str(ape_data), "TES_PASSPHRASE": PASSPHRASE,
+                "PATH": no_gpu_path(tmp_path / "bin"), "TES_POLL_INTERVAL_S": "0.2", **dict(env)}  # fmt: skip
+    return subprocess.run([str(TES_NODE), *map(str, args)], cwd=REPO, env=full_env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_tes_node_run__a_key_that_serves_no_licence__exits_naming_the_key(
+    deploy_run, rpc_url, keystore, tmp_path
+):
+    ape_data, alias, address = keystore
+    common = ["--rpc-url", rpc_url, "--deployment", deploy_run[0], "--account", alias]
+    proc = _tes_node("run", *common, "--data-dir", tmp_path / "node", "--max-seconds", 5,
+                     "--metrics-port", 0, ape_data=ape_data, tmp_path=tmp_path)  # fmt: skip
+
+    assert proc.returncode == 1, proc.stderr
+    assert f"Error: the operator key {address} serves no licence" in proc.stderr
+    assert f"--operator {address}" in proc.stderr and "Traceback" not in proc.stderr
+
+    proc = _tes_node("run", *common, "--rpc-url", "http://127.0.0.1:9", "--metrics-port", 0,
+                     ape_data=ape_data, tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot reach the chain at http://127.0.0.1:9" in proc.stderr
+
+
+def test_tes_node_status__each_licence_from_the_chain(
+    deploy_run, rpc_url, tes, accounts, chain, ready_node, tmp_path
+):
+    node_id, owner = ready_node, accounts[3]
+    ape_data = tmp_path / "ape-data"
+    make_keystore(ape_data, "operator", accounts[4].private_key)
+    tes.registry.deactivate(node_id, sender=owner)  # served, but given no job while it runs
+    common = ["--rpc-url", rpc_url, "--deployment", deploy_run[0], "--node-id", node_id,
+              "--data-dir", tmp_path / "node"]  # fmt: skip
+
+    proc = _tes_node("run", *common, "--max-seconds", 4, "--metrics-port", 0,
+                     ape_data=ape_data, tmp_path=tmp_path)  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"warning: licence {node_id} is inactive" in proc.stderr
+    started = json.loads(next(x for x in proc.stderr.splitlines() if x.startswith('{"operator"')))
+    assert started["licences"] == [node_id] and started["operator"] == accounts[4].address
+
+    proc = _tes_node("status", "--json", *common, ape_data=ape_data, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    (lic,) = status["licences"]
+    n = tes.registry.node(node_id)
+    assert lic["node_id"] == node_id and lic["owner"] == owner.address
+    assert lic["status"] == "inactive" and lic["stake"] == n.stake == MIN_STAKE
+    assert lic["locked"] == n.locked and lic["unbonding"] == n.unbonding
+    assert lic["claimable_rewards"] == tes.rewards.claimable(node_id)
+    assert lic["endpoint"] == started["http"]  # announced on chain by the run above
+    assert status["market"]["minJobFee"] == tes.market.parameters().minJobFee
+    assert status["pricing"]["compute_price_per_cpu_s"] == 0
+
+    proc = _tes_node("status", *common, ape_data=ape_data, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert f"licence {node_id}: inactive (owner {owner.address})" in text
+    assert "stake 1,000 TES: 0 TES locked as collateral, 1,000 TES free" in text
+    assert f"endpoint {started['http']}" in text and "pricing in force: min_margin 0" in text

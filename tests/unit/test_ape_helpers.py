@@ -105,6 +105,29 @@ def test_decode_revert__openzeppelin_error_is_found_in_the_token(project):
     assert "needs 2 TES" in explain_revert(err)
 
 
+class _AnvilCallError(Exception):
+    """What ape raises for an eth_call that anvil reverted with a custom error: the text only."""
+
+    def __init__(self, text: str):
+        super().__init__(text.split(": ", 2)[-1])
+        self.base_err = Exception(text)
+
+
+def test_decode_revert__anvil_call_text_in_hex_or_as_characters(project):
+    caller = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    args = encode(["uint256", "address"], [1, caller])
+    selector = keccak(text="NodeRegistryNotLicenceOwner(uint256,address)")[:4]
+    err = _AnvilCallError(f"execution reverted: custom error 0x{selector.hex()}: {args.hex()}")
+    assert explain_revert(err) == (
+        f"{caller} is not the licence owner of node 1"
+        f" [NodeRegistry.NodeRegistryNotLicenceOwner(nodeId=1, caller={caller})]"
+    )
+    printable = encode(["uint256"], [10**6]).decode("latin-1")  # every byte < 0x80: as characters
+    selector = keccak(text="ERC721NonexistentToken(uint256)")[:4]
+    err = _AnvilCallError(f"execution reverted: custom error 0x{selector.hex()}: {printable}")
+    assert explain_revert(err).startswith("licence #1000000 does not exist [NodeLicense.")
+
+
 def test_decode_revert__unknown_data_is_left_alone(project):
     assert decode_revert(Exception("0xdeadbeef00")) is None
     assert decode_revert(Exception("out of gas")) is None
