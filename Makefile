@@ -26,7 +26,7 @@ OZ_REMAP     := @openzeppelin/contracts=node_modules/@openzeppelin/contracts
 PY_DIRS      := $(wildcard oracle scripts tests)
 SOL_FILES    := $(wildcard contracts/*.sol contracts/*/*.sol)
 
-.PHONY: setup compile test test-evm test-anvil lint gas demo bench econ soak mutate clean distclean
+.PHONY: setup compile test test-evm test-anvil lint gas demo localnet bench econ soak mutate clean distclean
 
 # ------------------------------------------------------------------ setup ---
 
@@ -115,6 +115,12 @@ lint: setup
 # The whole network on a local anvil chain, real jobs end to end (see oracle/localnet/demo.py).
 demo: compile
 	$(PY) -m oracle.localnet.demo
+
+# A local network of your own, kept in .localnet/ between runs (see oracle/localnet/cli.py and
+# docs/first-job.md): anvil with a block every 2 s, the contracts, 3 nodes, funded accounts.
+# Ctrl-C stops it; LOCALNET_ARGS=--fresh starts over (`tes-localnet up --help` for the rest).
+localnet: compile
+	$(VENV)/bin/tes-localnet up $(LOCALNET_ARGS)
 
 # Throughput, latency, oracle overhead, scaling and gas on this machine (see oracle/localnet/bench/):
 # writes docs/bench.json and docs/BENCHMARKS.md. BENCH_ARGS=--quick for a smoke test.

@@ -13,6 +13,7 @@ verified → everything stops.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -54,6 +55,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tes-demo-"))
     anvil = Anvil(log=work / "anvil.log")
     nodes: list[NodeProcess] = []
+    code = 1  # until _run returns: an exception or Ctrl-C keeps the logs it may point to
     try:
         console.rule("[bold]TES demo")
         anvil.start()
@@ -63,15 +65,32 @@ def main() -> int:
 
         logger.set_level("WARNING")  # the summary reports gas; per-transaction lines are noise here
         with networks.parse_network_choice(anvil.url):
-            return _run(work, anvil, nodes)
+            code = _run(work, anvil, nodes)
+        return code
     finally:
         for n in nodes:
             n.stop()
         anvil.stop()
-        if os.environ.get("TES_DEMO_KEEP") != "1":
-            shutil.rmtree(work, ignore_errors=True)
+        # The logs the messages above point to stay. After a demo that succeeded the rest of the
+        # work directory (bundles, results, node databases, keys) goes, unless TES_DEMO_KEEP=1;
+        # after a failure all of it stays.
+        if code == 0 and os.environ.get("TES_DEMO_KEEP") != "1":
+            _keep_only_logs(work)
+            console.print(f"logs kept in {work} (anvil.log, nodes/<name>/node.log)")
         else:
-            console.print(f"kept {work}")
+            console.print(f"kept {work} (logs: anvil.log, nodes/<name>/node.log)")
+
+
+def _keep_only_logs(work: Path) -> None:
+    """Deletes everything under `work` but *.log files (and the directories holding them)."""
+    for path in sorted(work.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or path.is_file():
+            if path.suffix != ".log":
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+        elif path.is_dir():
+            if not any(path.rglob("*.log")):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:

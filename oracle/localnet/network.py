@@ -24,6 +24,17 @@ PASSPHRASE = "correct horse battery staple"
 REPO = Path(__file__).resolve().parents[2]
 TES_NODE = Path(sys.executable).parent / "tes-node"
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+# anvil's (and ape's test accounts') well-known development mnemonic: public keys, local chains only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+# Chain ids that only ever exist on a developer's machine (anvil / hardhat, ganache / geth --dev).
+DEV_CHAIN_IDS = (31337, 1337)
+
+
+def dev_key(index: int) -> str:
+    """The private key (0x hex) of anvil's development account `index` (the ones it funds)."""
+    Account.enable_unaudited_hdwallet_features()
+    acct = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return "0x" + bytes(acct.key).hex()
 
 
 def make_keystore(data_folder: Path, alias: str, private_key, *, fast_kdf: bool = True) -> None:
@@ -44,16 +55,45 @@ def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies, even by SIGKILL
+    (its own session keeps it out of the terminal's Ctrl-C, which the parent handles)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Anvil:
     """A local anvil chain on a free loopback port; stopped (with its process group) on `stop`."""
 
     def __init__(
-        self, port: int | None = None, log: Path | None = None, block_time: float | None = None
+        self,
+        port: int | None = None,
+        log: Path | None = None,
+        block_time: float | None = None,
+        *,
+        state: Path | None = None,
+        state_interval: int | None = None,
+        accounts: int | None = None,
+        chain_id: int = 31337,
+        mixed_mining: bool = False,
+        die_with_parent: bool = False,
     ):
+        """`block_time`: a block every so many seconds even with no transaction (the chain's clock
+        moves); `mixed_mining`: a transaction is still mined at once. `state`: anvil's --state file
+        (loaded at start if it exists, written on a clean stop and every `state_interval`
+        seconds). `die_with_parent`: stopped (SIGTERM) if the process that started it dies."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.block_time = block_time
+        self.state, self.state_interval = state, state_interval
+        self.accounts, self.chain_id = accounts, chain_id
+        self.mixed_mining = mixed_mining
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Anvil:
@@ -66,7 +106,7 @@ class Anvil:
             "--host",
             "127.0.0.1",
             "--chain-id",
-            "31337",
+            str(self.chain_id),
             "--base-fee",
             "0",
             "--gas-price",
@@ -74,6 +114,14 @@ class Anvil:
         ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
+            if self.mixed_mining:
+                args.append("--mixed-mining")
+        if self.state is not None:
+            args += ["--state", str(self.state)]
+            if self.state_interval:
+                args += ["--state-interval", str(self.state_interval)]
+        if self.accounts:
+            args += ["--accounts", str(self.accounts)]
         # anvil runs in its own session (so stop() can kill its whole group): make a SIGTERM to us
         # (`timeout`, CI, a supervisor) unwind through `finally` blocks that stop it, instead of
         # leaving an orphaned chain behind.
@@ -84,7 +132,11 @@ class Anvil:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         out = open(self.log, "a") if self.log else subprocess.DEVNULL  # noqa: SIM115 (owned by the child)
         self.proc = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -98,13 +150,15 @@ class Anvil:
         self.stop()
         raise RuntimeError(f"anvil did not listen on port {self.port} within {timeout}s")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (anvil writes its --state file then), SIGKILL after `timeout` seconds."""
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
 
     def __enter__(self) -> Anvil:
         return self.start()
@@ -114,10 +168,24 @@ class Anvil:
 
 
 class NodeProcess:
+    """A `tes-node run` process for the ape account `name`, its data in workdir/name. Its results
+    endpoint listens on `http_port` and its /metrics on `metrics_port` (0: any free port, so
+    nodes started side by side never share one)."""
+
     def __init__(
-        self, name: str, workdir: Path, rpc_url: str, deployment: Path, ape_data: Path, *extra: str
+        self,
+        name: str,
+        workdir: Path,
+        rpc_url: str,
+        deployment: Path,
+        ape_data: Path,
+        *extra: str,
+        http_port: int = 0,
+        metrics_port: int = 0,
+        die_with_parent: bool = False,
     ):
         self.name, self.workdir = name, workdir
+        self.die_with_parent = die_with_parent
         self.data_dir = workdir / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "node.log"
@@ -133,7 +201,9 @@ class NodeProcess:
             "--data-dir",
             str(self.data_dir),
             "--http-port",
-            "0",
+            str(http_port),
+            "--metrics-port",
+            str(metrics_port),
             *extra,
         ]
         self.env = {
@@ -156,6 +226,7 @@ class NodeProcess:
             stderr=subprocess.STDOUT,
             cwd=REPO,
             start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         return self
 
