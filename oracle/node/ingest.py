@@ -29,6 +29,7 @@ class Event:
     job_id: int
     args: dict[str, Any]
     block: int
+    tx_hash: str = ""  # hex, lower case, no 0x
 
 
 class Ingest:
@@ -71,7 +72,10 @@ class Ingest:
             data = get_event_data(w3.codec, abi, entry)
             args = dict(data["args"])
             if "jobId" in args:
-                events.append(Event(data["event"], int(args["jobId"]), args, entry["blockNumber"]))
+                tx = bytes(entry["transactionHash"]).hex()
+                events.append(
+                    Event(data["event"], int(args["jobId"]), args, entry["blockNumber"], tx)
+                )
         end_hash = (latest if end == head else w3.eth.get_block(end))["hash"].hex()
         self.store.advance(end, end_hash, {end: end_hash})
         if events:

@@ -188,7 +188,10 @@ class Node:
         if self.ingest.reorgs != reorgs:
             self.view.forget_all()
             self._nodes_read_at = None
-        self.view.forget(ev.job_id for ev in events)  # changed on chain: read again when asked
+        # Changed on chain: read again when asked. Not for our own transactions' events: the
+        # node read those jobs again right after the receipt (`touched`), which is newer.
+        ours = self.submitter.ours
+        self.view.forget(ev.job_id for ev in events if ev.tx_hash not in ours)
         if self._nodes_stale(events):
             self._refresh_nodes()  # before the events: they are judged against the nodes we serve
         for ev in events:
@@ -222,13 +225,15 @@ class Node:
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
 
     def _flush(self) -> None:
-        """Sends what is pending, each intent judged on the chain as it is now: the jobs of every
-        open intent are read again (a kept view may be a few blocks old; and a mined intent whose
-        block a reorg removed goes back to pending inside the flush, before ingest, `confirmations`
-        behind, has seen the reorg), the others are not read at all."""
+        """Sends what is pending, each intent judged by `_still_needed` first."""
         self.view.reset()
-        open_ = (st.IntentStatus.PENDING, st.IntentStatus.SENT, st.IntentStatus.MINED)
-        self.view.forget(i.job_id for i in self.store.intents(*open_))
+        # Pending intents are judged on the view they were made from (kept views follow every
+        # event ingested; and the estimate before each send is the chain's own check). Sent and
+        # mined ones may go back to pending inside the flush (no receipt; a reorg removed their
+        # block, which ingest, `confirmations` behind, may not have seen): their jobs are read again.
+        self.view.forget(
+            i.job_id for i in self.store.intents(st.IntentStatus.SENT, st.IntentStatus.MINED)
+        )
         self.submitter.flush(self._still_needed)
 
     def _accept_bindings(self) -> None:

@@ -66,6 +66,7 @@ DONE_BY_OTHERS = {
     IntentKind.DRAW: "JobMarketNothingToDraw",
     IntentKind.REDRAW: "JobMarketNothingToRedraw",
 }
+OURS_KEPT = 10_000
 GWEI = 10**9
 # A replacement must raise the fees by at least 10% (geth's and anvil's rule), else it is refused.
 MIN_REPLACEMENT = 1.1
@@ -123,6 +124,9 @@ class Submitter:
         self._nonce: int | None = None
         self._capped: set[str] = set()  # tx hashes whose fee-cap error was logged
         self.touched: set[int] = set()
+        # Hashes of our recent mined transactions (oldest first): the node does not read a job
+        # again for an event its own transaction emitted, having read it after the receipt.
+        self.ours: dict[str, None] = {}
 
     @property
     def address(self) -> ChecksumAddress:
@@ -196,7 +200,7 @@ class Submitter:
         for tx_hash, group in _by_tx(mined).items():
             ids = [i.id for i in group]
             first = group[0]
-            jobs = ",".join(str(i.job_id) for i in group)
+            jobs = _subjects(group)
             try:
                 receipt = w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
@@ -215,7 +219,7 @@ class Submitter:
                 except TransactionNotFound:
                     back = IntentStatus.PENDING  # sent again if the chain check still needs it
                 log.warning(
-                    "reorg: %s x%d for job(s) %s (tx %s, block %s) is no longer in the chain; back to %s",
+                    "reorg: %s x%d for %s (tx %s, block %s) is no longer in the chain; back to %s",
                     first.kind,
                     len(ids),
                     jobs,
@@ -228,7 +232,7 @@ class Submitter:
             number, block_hash = int(receipt["blockNumber"]), _hex(receipt["blockHash"])
             if receipt["status"] != TxStatus.SUCCESS:
                 log.warning(
-                    "reorg: %s x%d for job(s) %s (tx %s) was mined again in block %d and reverted",
+                    "reorg: %s x%d for %s (tx %s) was mined again in block %d and reverted",
                     first.kind,
                     len(ids),
                     jobs,
@@ -242,7 +246,7 @@ class Submitter:
                 continue
             if (number, block_hash) != (first.block_number, first.block_hash):
                 log.info(
-                    "reorg: %s for job(s) %s (tx %s) moved from block %s to block %d",
+                    "reorg: %s for %s (tx %s) moved from block %s to block %d",
                     first.kind,
                     jobs,
                     tx_hash,
@@ -253,7 +257,7 @@ class Submitter:
             if head - number >= self.confirmations:
                 self.store.finish(ids, IntentStatus.DONE, None, int(receipt["gasUsed"]))
                 log.debug(
-                    "%s x%d for job(s) %s confirmed (%d blocks)",
+                    "%s x%d for %s confirmed (%d blocks)",
                     first.kind,
                     len(ids),
                     jobs,
@@ -435,10 +439,14 @@ class Submitter:
         ids = [i.id for i in intents]
         kind = intents[0].kind
         self.touched.update(i.job_id for i in intents if i.job_id is not None)
+        if receipt.get("transactionHash") is not None:
+            self.ours[_hex(receipt["transactionHash"]).lower().removeprefix("0x")] = None
+            while len(self.ours) > OURS_KEPT:
+                del self.ours[next(iter(self.ours))]
         ok = receipt["status"] == TxStatus.SUCCESS
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
-        jobs = ",".join(str(i.job_id) for i in intents)
+        jobs = _subjects(intents)
         if (
             not ok
             and gas
@@ -449,7 +457,7 @@ class Submitter:
             # one does (the last reveal of a round settles and pays it). Back to pending: the next
             # flush asks the chain whether it is still needed and estimates again.
             log.warning(
-                "%s x%d for job(s) %s ran out of gas (%d of %d): retrying",
+                "%s x%d for %s ran out of gas (%d of %d): retrying",
                 kind,
                 len(ids),
                 jobs,
@@ -462,7 +470,7 @@ class Submitter:
             number = int(receipt["blockNumber"])
             self.store.mark_mined(ids, number, _hex(receipt["blockHash"]), used)
             log.info(
-                "%s x%d for job(s) %s: mined in block %d, gas %d of %s; done after %d confirmations",
+                "%s x%d for %s: mined in block %d, gas %d of %s; done after %d confirmations",
                 kind,
                 len(ids),
                 jobs,
@@ -476,7 +484,7 @@ class Submitter:
             ids, IntentStatus.DONE if ok else IntentStatus.FAILED, None if ok else "reverted", used
         )
         log.info(
-            "%s x%d for job(s) %s: %s, gas %d of %s",
+            "%s x%d for %s: %s, gas %d of %s",
             kind,
             len(ids),
             jobs,
@@ -615,3 +623,14 @@ def _reason(err: Exception) -> str:
     data = getattr(err, "data", None)
     msg = getattr(err, "message", None) or str(err)
     return f"{msg} ({data})" if data and str(data) not in msg else msg
+
+
+def _subjects(intents: list[Intent]) -> str:
+    """What a log line names: the jobs, or the licences of job-less intents (heartbeat, announce)."""
+    jobs = [str(i.job_id) for i in intents if i.job_id is not None]
+    if jobs:
+        return "job(s) " + ",".join(jobs)
+    nodes = [
+        n for i in intents for n in (i.payload.get("node_ids") or [i.node_id]) if n is not None
+    ]
+    return "node(s) " + ",".join(str(n) for n in nodes)
