@@ -73,7 +73,7 @@ def cli(
     if n.stake + missing < min_stake:
         raise ScriptError(
             f"node {node_id} has {format_tes(n.stake)} staked; activation needs"
-            f" {format_tes(min_stake)}: pass --stake {format_tes(min_stake).replace(',', '')}"
+            f" {format_tes(min_stake)}: pass --stake {format_tes(min_stake, exact=True).replace(',', '')}"
             " (nothing was sent)"
         )
     if missing:

@@ -77,7 +77,7 @@ class Step:
 
 
 def _tes_arg(wei: int) -> str:
-    return format_tes(wei).replace(",", "")
+    return format_tes(wei, exact=True).replace(",", "")
 
 
 @click.command(

@@ -86,21 +86,31 @@ def parse_eth(text: str | int) -> int:
     return parse_amount(text, "eth")
 
 
-def format_amount(wei: int, unit: str) -> str:
-    """12_500 * 10**17 -> "1,250 TES"; keeps every significant decimal (never rounds)."""
-    whole, frac = divmod(int(wei), E18)
-    text = f"{whole:,}"
-    if frac:
-        text += "." + f"{frac:018d}".rstrip("0")
-    return f"{text} {unit}"
+# Decimals shown of an amount: enough for any fee or reward a person compares, never 18.
+SHOWN_DECIMALS = 4
 
 
-def format_tes(wei: int) -> str:
-    return format_amount(wei, "TES")
+def format_amount(wei: int, unit: str, exact: bool = False) -> str:
+    """12_500 * 10**17 -> "1,250 TES"; at most SHOWN_DECIMALS decimals, cut (never rounded up),
+    trailing zeros dropped; a non-zero amount below that shows as "<0.0001 TES", never as 0.
+    `exact` keeps every decimal (for a value a command line will read back)."""
+    value = int(wei)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), E18)
+    decimals = f"{frac:018d}".rstrip("0")
+    if not exact:
+        decimals = decimals[:SHOWN_DECIMALS].rstrip("0")
+        if frac and not whole and not decimals:
+            return f"{sign}<0.{'0' * (SHOWN_DECIMALS - 1)}1 {unit}"
+    return f"{sign}{whole:,}{'.' + decimals if decimals else ''} {unit}"
 
 
-def format_eth(wei: int) -> str:
-    return format_amount(wei, "ETH")
+def format_tes(wei: int, exact: bool = False) -> str:
+    return format_amount(wei, "TES", exact)
+
+
+def format_eth(wei: int, exact: bool = False) -> str:
+    return format_amount(wei, "ETH", exact)
 
 
 class Amount(click.ParamType):

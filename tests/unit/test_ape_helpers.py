@@ -57,11 +57,16 @@ def test_parse_eth__takes_eth_not_tes():
         parse_eth("1 TES")
 
 
-def test_format_tes__keeps_every_decimal():
+def test_format_tes__four_decimals_at_most__every_one_when_exact():
     assert format_tes(1_250 * E18) == "1,250 TES"
     assert format_tes(15 * 10**17) == "1.5 TES"
-    assert format_tes(1) == "0.000000000000000001 TES"
-    assert parse_tes(format_tes(123_456_789 * 10**9).replace(" TES", "")) == 123_456_789 * 10**9
+    assert format_tes(33_333_333_333_333_333_333) == "33.3333 TES"  # cut, not 18 decimals
+    assert format_tes(2 * E18 - 1) == "1.9999 TES"  # never rounded up
+    assert format_tes(1) == "<0.0001 TES" and format_tes(0) == "0 TES"
+    assert format_tes(10**14) == "0.0001 TES"
+    assert format_tes(1, exact=True) == "0.000000000000000001 TES"
+    exact = format_tes(123_456_789 * 10**9, exact=True)
+    assert parse_tes(exact.replace(" TES", "")) == 123_456_789 * 10**9
 
 
 def test_durations_and_times():
