@@ -223,13 +223,13 @@ def test_first_job_walkthrough__on_make_localnet_step_by_step(tmp_path):
         assert shown["sample"] == sorted(
             rng.sample((REPO / "examples/command/words.txt").read_text().split(), 5)
         )
-        status = sh("tes-node status --data-dir .localnet/nodes/op0").stdout
-        assert "jobs by stage" in status
+        status = sh("tes-node status --data-dir .localnet/nodes/op0 --account op0").stdout
+        assert "licence 1: active" in status and "stake 2,000 TES" in status, status
 
         # ---- 6. the owner's rewards, after skipping to the end of the epoch
         sh("tes-localnet warp 1h")
         claimed = sh(
-            "ape run claim-rewards --network $TES_RPC_URL --account owner", cwd=REPO, stdin="y\n"
+            "ape run claim-rewards --network $TES_RPC_URL --account owner --yes", cwd=REPO
         ).stdout
         assert re.search(r"Claimed [1-9][0-9,.]* TES", claimed), claimed
         balance_paid = sh("tes-client balance").stdout
