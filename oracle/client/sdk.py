@@ -346,6 +346,9 @@ def parse_salt(text: str) -> bytes:
         raise ClientError(f"a salt is 32 bytes as 0x + 64 hex digits, got {text!r}") from err
 
 
+PARAMS_KEEP_S = 60.0  # how long a client trusts the market's parameters and the fee tip
+
+
 class Client:
     def __init__(self, chain: Chain, key: LocalAccount | None = None):
         self.chain = chain
@@ -353,6 +356,14 @@ class Client:
         self.key = key
         self._errors: dict[bytes, ErrorAbi] | None = None
         self._outcomes: dict[int, JobOutcome] = {}
+        # Read once per client (issue [4/7]: RPC per job): the token's EIP-712 domain is fixed at
+        # deployment; the market's parameters and the fee tip are kept for PARAMS_KEEP_S (a change
+        # in between costs a reverted estimate, explained, never gas); the nonce is counted here
+        # after the first read and read again after any failed send.
+        self._domain: tuple[Any, ...] | None = None
+        self._kept: dict[str, tuple[float, Any]] = {}
+        self._nonce: int | None = None
+        self._permit_nonce: int | None = None
 
     @classmethod
     def connect(cls, rpc_url: str, deployment: Path, key: LocalAccount | None = None) -> Client:
@@ -385,8 +396,14 @@ class Client:
         return self.key.address
 
     # ---------------------------------------------------------------- reads
+    def _keep(self, key: str, read: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        if key not in self._kept or now - self._kept[key][0] > PARAMS_KEEP_S:
+            self._kept[key] = (now, read())
+        return self._kept[key][1]
+
     def parameters(self) -> dict[str, int]:
-        raw = self.chain.market.functions.parameters().call()
+        raw = self._keep("parameters", self.chain.market.functions.parameters().call)
         return dict(zip(MARKET_PARAMETER_FIELDS, raw, strict=True))
 
     def balance(self, account: str | None = None) -> int:
@@ -572,15 +589,11 @@ class Client:
                 raise ClientError(
                     f"{name} must be between 1 s and {MAX_WINDOW} s (30 days), got {value} s"
                 )
-        now = self.chain_time()
+        head = self.w3.eth.get_block("latest")  # its time dates the permit, its base fee the tx
+        now = int(head["timestamp"])
         deadline = permit_deadline if permit_deadline is not None else now + 3_600
         if deadline <= now:
             raise ClientError(f"permit deadline {deadline} is in the past (chain time is {now})")
-        have = self.balance()
-        if have < payment:
-            raise ClientError(
-                f"insufficient TES balance: {self.address} holds {fmt_tes(have)}, the job needs {fmt_tes(payment)}"
-            )
         if warn is not None:
             need = Capabilities(*requirements_of(manifest))
             try:
@@ -594,9 +607,20 @@ class Client:
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
         )  # fmt: skip
         v, r, s = self._permit(self.chain.market.address, payment, deadline)
-        receipt = self._send(
-            self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s)
-        )
+        try:
+            receipt = self._send(
+                self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s), head
+            )
+        except ClientError:
+            self._permit_nonce = None
+            # The balance is read only when the chain refused: the common case costs no request.
+            have = self.balance()
+            if have < payment:
+                raise ClientError(
+                    f"insufficient TES balance: {self.address} holds {fmt_tes(have)}, the job needs {fmt_tes(payment)}"
+                ) from None
+            raise
+        self._permit_nonce = None if self._permit_nonce is None else self._permit_nonce + 1
         events = self.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
         return int(events[0]["args"]["jobId"])
 
@@ -608,13 +632,22 @@ class Client:
             except bundles.BundleError as err:
                 raise ClientError(f"not a valid bundle: {err}") from err
 
+    def _permit_nonce_next(self) -> int:
+        """The token's permit nonce for us: read once, then counted (every createJobWithPermit that
+        is mined used one, ours or a front-runner's copy); read again after any refusal."""
+        if self._permit_nonce is None:
+            self._permit_nonce = int(self.chain.token.functions.nonces(self.address).call())
+        return self._permit_nonce
+
     def _permit(self, spender: str, value: int, deadline: int) -> tuple[int, bytes, bytes]:
         """EIP-2612 signature over the one Permit definition (`oracle.core.permit`)."""
         token = self.chain.token
-        _, name, version, chain_id, verifying, _, _ = token.functions.eip712Domain().call()
+        if self._domain is None:
+            self._domain = tuple(token.functions.eip712Domain().call())
+        _, name, version, chain_id, verifying, _, _ = self._domain
         msg = permit_message(
             name=name, version=version, chain_id=int(chain_id), token=verifying, owner=self.address,
-            spender=spender, value=value, nonce=token.functions.nonces(self.address).call(), deadline=deadline,
+            spender=spender, value=value, nonce=self._permit_nonce_next(), deadline=deadline,
         )  # fmt: skip
         signed = Account.sign_message(msg.signable_message, self.key.key)  # type: ignore[union-attr]
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
@@ -907,18 +940,29 @@ class Client:
         return amount
 
     # ---------------------------------------------------------------- transactions
-    def _send(self, fn) -> Any:
+    def _send(self, fn, head: Any = None) -> Any:
+        """Estimates (the chain's own check: a refusal is explained and costs no gas), signs and
+        sends, and waits for the receipt. `head`: the latest block, if the caller read it."""
         sender = self.address
         try:
             gas = fn.estimate_gas({"from": sender})
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             raise ClientError(f"the transaction would revert: {self._explain(err)}") from err
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(sender, "pending")
+        base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
+        tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
         tx = fn.build_transaction({
-            "from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"), "gas": gas * 12 // 10,
-            "chainId": self.chain.chain_id,
+            "from": sender, "nonce": self._nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id,
+            "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
         })  # fmt: skip
         signed = self.key.sign_transaction(tx)  # type: ignore[union-attr]
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception:
+            self._nonce = None  # someone else used the key, or the node forgot a pending one
+            raise
+        self._nonce += 1
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         if receipt["status"] != TxStatus.SUCCESS:
             raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
