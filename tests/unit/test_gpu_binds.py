@@ -13,7 +13,8 @@ import pytest
 from oracle.core.errors import SandboxUnavailableError
 from oracle.execute import gpu
 from oracle.execute.base import ExecSpec, Limits
-from oracle.execute.sandbox import SandboxConfig, _bwrap_command
+from oracle.execute.bwrap import bwrap_command
+from oracle.execute.sandbox_config import SandboxConfig
 
 # Two GPUs whose device minors are the other way round from their indices (bus order).
 GPUS = {"0000:17:00.0": 1, "0000:65:00.0": 0}
@@ -49,7 +50,7 @@ def command(tmp_path: Path, gpu_ids: tuple[str, ...]) -> list[str]:
     spec = ExecSpec(
         job_id=1, bundle_dir=tmp_path, entrypoint=("true",), limits=Limits(gpus=len(gpu_ids))
     )
-    return _bwrap_command(config, spec, tmp_path, tmp_path, gpu_ids, memory_rlimit=False, nproc=8)
+    return bwrap_command(config, spec, tmp_path, tmp_path, gpu_ids, memory_rlimit=False, nproc=8)
 
 
 def sources(cmd: list[str], flag: str) -> list[str]:
