@@ -34,10 +34,10 @@ from oracle.core.errors import (
     OracleError,
 )
 from oracle.core.fetch import fetch_bundle
-from oracle.core.protocol import EXPIRABLE, Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
+from oracle.core.protocol import Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
-from oracle.node import metrics, preflight, release
+from oracle.node import flow, metrics, preflight, release
 from oracle.node import store as st
 from oracle.node.ingest import Event, Ingest
 from oracle.node.release import ResultOffer
@@ -405,28 +405,28 @@ class Node:
         seat = mine[1] if mine else None
         holds = seat is not None and seat.state.holds_collateral
 
-        if view.status.terminal:
-            self._finish(job_id, st.DONE if holds else st.SKIPPED, view.status.label)
+        lost = stage == st.CLAIMING and not holds and self._seat_lost(job_id)
+        moved = flow.on_chain(stage, view, seat, lost)
+        if view.status.terminal and moved is not None:
+            self._finish(job_id, moved.stage, moved.reason or "")
             return
-        past = time.time() > view.deadline and self.view.chain_time() > view.deadline
-        if holds and past and view.status in EXPIRABLE:
+        # A deadline is past only by both clocks: the chain's (what the contract checks) and ours
+        # (an idle local chain's time stands still until the next block).
+        if holds and time.time() > view.deadline and flow.expire_due(view, self.view.now()):
             # Frees our collateral (the keeper bounty is ours). Running with commits, or a dispute,
             # moves on to Revealing rather than ending: the next deadline gets its own expire.
             self._intent_again(st.IntentKind.EXPIRE, job_id, node_id, {})
         if view.status == JobStatus.SEATING:
             self._keep_draw_moving(job_id, view)
 
-        if stage == st.SEEN and holds and seat is not None and seat.round == view.round:
-            # Our seat is on chain but the stage never said so (a crash between recording the
-            # claim/accept intent and the stage): run it, never abandon a seat we hold.
+        if moved is not None and moved.stage == st.CLAIMED:
+            # Our seat is on chain (a crash between recording the intent and the stage, or the
+            # claim just mined): run it, never abandon a seat we hold.
             self._advance(job_id, st.CLAIMED, node_id=node_id)
+        elif moved is not None and moved.stage == st.SKIPPED:
+            self._finish(job_id, st.SKIPPED, moved.reason or "")
         elif stage == st.SEEN:
             self._consider(job, view, mine)
-        elif stage == st.CLAIMING:
-            if holds:
-                self._advance(job_id, st.CLAIMED, node_id=node_id)
-            elif view.status not in (JobStatus.OPEN, JobStatus.SEATING) or self._seat_lost(job_id):
-                self._finish(job_id, st.SKIPPED, "seat not obtained")
         elif stage == st.CLAIMED:
             self._start_execution(job)
         elif stage == st.RUNNING:
@@ -443,29 +443,12 @@ class Node:
 
     def _keep_draw_moving(self, job_id: int, view: Job) -> None:
         """Keeper work anyone may do for a Seating job, seated in it or not: draw once the anchor
-        block is mined (the contract refuses an early or second draw), and redraw seats whose node
-        let its accept deadline pass."""
-        if self._draw_due(view):
+        block is mined, and redraw seats whose node let its accept deadline pass."""
+        now = self.view.now()
+        if flow.draw_due(view, now):
             self._intent_again(st.IntentKind.DRAW, job_id, None, {})
-        if self._late_seats(job_id, view):
+        if flow.late_seats(view, self.view.seats(job_id, view), now):
             self._intent_again(st.IntentKind.REDRAW, job_id, None, {})
-
-    def _draw_due(self, view: Job) -> bool:
-        return (
-            view.status == JobStatus.SEATING
-            and view.drawBlock != 0
-            and self.view.block_number() > view.drawBlock
-            and view.seated < view.k
-            and self.view.chain_time() <= view.deadline
-        )
-
-    def _late_seats(self, job_id: int, view: Job) -> list[Seat]:
-        now = self.view.chain_time()
-        return [
-            s
-            for s in self.view.seats(job_id, view)
-            if s.state == SeatState.DRAWN and s.round == view.round and now > s.acceptDeadline
-        ]
 
     def _consider(self, job: dict[str, Any], view: Job, mine: tuple[int, Seat] | None) -> None:
         job_id = job["job_id"]
@@ -663,31 +646,19 @@ class Node:
 
     def _after_proof(self, job: dict[str, Any], view: Job, node_id: int, seat: Seat | None) -> None:
         job_id = job["job_id"]
-        state = seat.state if seat else SeatState.NONE
-        if job["stage"] == st.PROVING and state in (SeatState.COMMITTED, SeatState.REVEALED):
+        moved = flow.on_chain(job["stage"], view, seat, False)
+        if moved is not None and moved.stage == st.PROVEN:
             self._advance(job_id, st.PROVEN)
-        if view.status == JobStatus.REVEALING and self._must_reveal(view, seat):
+        if view.status == JobStatus.REVEALING and flow.must_reveal(view, seat):
             payload = {"result": job["result_hash"], "salt": job["salt"]}
             if self.store.add_intent(st.IntentKind.REVEAL, job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
-        if (
-            view.status == JobStatus.ACCEPTED
-            and self.view.chain_time() > view.deadline
-            and node_id in self._owner_of
-        ):
+        if flow.settle_due(view, self.view.now()) and node_id in self._owner_of:
             # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
             # the fee, no withdrawal to send); the submitter batches them per owner.
             self._intent_once(
                 st.IntentKind.SETTLE, job_id, node_id, {"owner": self._owner_of[node_id]}
             )
-
-    @staticmethod
-    def _must_reveal(view: Job, seat: Seat | None) -> bool:
-        """Our committed seat of the revealing round, or our k = 1 seat (round 0) when a dispute's
-        first jury reveals (an original node that stays silent loses its collateral)."""
-        if seat is None or seat.state != SeatState.COMMITTED:
-            return False
-        return seat.round == view.round or (view.original_reveals and seat.round == 0)
 
     # ---------------------------------------------------------------- submit gatekeeping
     def _still_needed(self, intent: st.Intent) -> bool:
@@ -696,42 +667,12 @@ class Node:
             return pending.lower() == self.key.address.lower()
         if intent.job_id is None:
             return True  # heartbeats, announcements: the contracts ignore a repeat
-        view = self.view.job(intent.job_id)
-        if intent.kind == st.IntentKind.CLAIM:
-            return (
-                view.status == JobStatus.OPEN
-                and self.view.my_seat(intent.job_id, view, self._nodes) is None
-            )
-        if intent.kind == st.IntentKind.DRAW:
-            return self._draw_due(view)
-        if intent.kind == st.IntentKind.REDRAW:
-            return view.status == JobStatus.SEATING and bool(self._late_seats(intent.job_id, view))
-        if intent.kind in (st.IntentKind.FINALIZE, st.IntentKind.SETTLE):
-            return view.status == JobStatus.ACCEPTED
-        if intent.kind == st.IntentKind.EXPIRE:
-            return view.status in EXPIRABLE and self.view.chain_time() > view.deadline
-        # The rest act for one of our nodes' seats: only while we still operate that node.
-        if intent.node_id not in self._nodes:
-            return False
-        seat = self.view.seat_of(intent.job_id, view, intent.node_id)
-        if intent.kind == st.IntentKind.ACCEPT:
-            return (
-                view.status == JobStatus.SEATING
-                and seat is not None
-                and seat.state == SeatState.DRAWN
-                and seat.round == view.round
-                and self.view.chain_time() <= seat.acceptDeadline
-            )
-        if intent.kind == st.IntentKind.PROOF:
-            return (
-                view.status == JobStatus.RUNNING
-                and seat is not None
-                and seat.state == SeatState.CLAIMED
-                and seat.round == view.round
-            )
-        if intent.kind == st.IntentKind.REVEAL:
-            return view.status == JobStatus.REVEALING and self._must_reveal(view, seat)
-        return True
+        job_id = intent.job_id
+        view = self.view.job(job_id)
+        seats = lambda: self.view.seats(job_id, view)  # noqa: E731 (read only if a rule needs them)
+        return flow.still_needed(
+            intent.kind, view, seats, intent.node_id, self._nodes, self.view.now()
+        )
 
     # ---------------------------------------------------------------- chain views
     # Chain answers are cached for one phase of a step (`self.view`, reset before and after each

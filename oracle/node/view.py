@@ -25,7 +25,8 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from oracle.core.chain import Chain
-from oracle.core.protocol import Job, Seat, SeatState
+from oracle.core.protocol import Job, Seat
+from oracle.node import flow
 
 T = TypeVar("T")
 
@@ -93,22 +94,15 @@ class StepView:
         ]
 
     def seat_of(self, job_id: int, view: Job, node_id: int) -> Seat | None:
-        """`node_id`'s live seat (a node sits at most once per job; a dropped seat is gone)."""
-        found = None
-        for seat in self.seats(job_id, view):
-            if seat.nodeId == node_id and seat.state != SeatState.DROPPED:
-                found = seat
-        return found
+        """`node_id`'s live seat (a dropped seat is gone)."""
+        return flow.seat_of(self.seats(job_id, view), node_id)
 
     def my_seat(self, job_id: int, view: Job, ours: Collection[int]) -> tuple[int, Seat] | None:
-        """The live seat of one of the nodes in `ours`, as (node id, seat). By node id, not by the
-        seat's operator: a drawn seat records the operator at draw time, and a key rotation hands a
-        node's seats to its new key."""
-        found = None
-        for seat in self.seats(job_id, view):
-            if seat.nodeId in ours and seat.state != SeatState.DROPPED:
-                found = (seat.nodeId, seat)
-        return found
+        """The live seat of one of the nodes in `ours`, as (node id, seat)."""
+        return flow.my_seat(self.seats(job_id, view), ours)
+
+    def now(self) -> flow.Now:
+        return flow.Now(self.block_number(), self.chain_time())
 
     def seat_sets(self, job_id: int, view: Job) -> tuple[set[int], set[str]]:
         """(node ids, operators) already seated in the job, dropped seats included."""
