@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scripts.gas import (
+from oracle.ape_helpers.gas import (
     BREAKDOWN_COLUMNS,
     OPERATION_LABELS,
     SCENARIOS,
