@@ -44,7 +44,10 @@ E18 = 10**18
 DEFAULT_DIR = ".localnet"
 STATE, INFO, RECORD, ENV, LOCK = "state.json", "localnet.json", "deployment.json", "env", "lock"
 # Roles by anvil development account index; node i's operator key is account OPERATOR0 + i.
-DEPLOYER, TREASURY, CLIENT, OWNER, OPERATOR0 = 0, 1, 2, 3, 4
+# Operators start past ape's ten test accounts, which the tests, the demo and the benchmark run
+# their nodes with: tes-node allows one process per operator key on a machine (a lock file), so
+# the test suite and `make localnet` can run side by side.
+DEPLOYER, TREASURY, CLIENT, OWNER, OPERATOR0 = 0, 1, 2, 3, 10
 PUBLIC_CHAINS = {1: "Ethereum mainnet", 11155111: "Sepolia", 17000: "Holesky", 560048: "Hoodi"}
 ERC20_ABI = [
     {"type": "function", "name": "balanceOf", "stateMutability": "view",
@@ -281,8 +284,9 @@ def up(directory, nodes, block_time, port, epoch_length, client_tes, fresh) -> N
             signal.signal(signal.SIGINT, signal.default_int_handler)
         else:
             _resume_checks(lay, w3, info)
+        first_op = info.get("operator_account_index", OPERATOR0)
         for i in range(n_nodes):
-            make_keystore(lay.ape, f"op{i}", dev_key(OPERATOR0 + i))  # idempotent
+            make_keystore(lay.ape, f"op{i}", dev_key(first_op + i))  # idempotent
         procs = _start_nodes(lay, anvil.url, n_nodes)
         lay.write_env(anvil.url)
         _print_ready(lay, anvil, info, procs, block_time)
@@ -347,15 +351,14 @@ def _create(lay: Layout, url: str, n_nodes: int, epoch_s: int, client_wei: int) 
         from oracle.localnet.deployment import DEFAULTS, deploy_all, save_record
 
         logger.set_level("WARNING")
+
+        def dev(index: int):  # an ape signer for anvil's development account `index`
+            return accounts.init_test_account(index, _address_of(dev_key(index)), dev_key(index))
+
         with networks.parse_network_choice(url):
-            ta = accounts.test_accounts
-            for i in range(OPERATOR0 + n_nodes):
-                if str(ta[i].address) != _address_of(dev_key(i)):
-                    raise click.ClickException(
-                        "ape's test accounts are not anvil's development accounts: is a test"
-                        " mnemonic set in ape-config.yaml?"
-                    )
-            deployer, treasury, client, owner = ta[DEPLOYER], ta[TREASURY], ta[CLIENT], ta[OWNER]
+            deployer, treasury, client, owner = (
+                dev(i) for i in (DEPLOYER, TREASURY, CLIENT, OWNER)
+            )
             params = dataclasses.replace(DEFAULTS, epoch_length=epoch_s)
             d = deploy_all(project, deployer, treasury, params=params)
             save_record("local", d, lay.record, abis=True)
@@ -368,7 +371,7 @@ def _create(lay: Layout, url: str, n_nodes: int, epoch_s: int, client_wei: int) 
             d.token.approve(d.registry, stake * n_nodes, sender=owner)
             caps = _capabilities()
             for i, node_id in enumerate(node_ids):
-                op = ta[OPERATOR0 + i]
+                op = dev(OPERATOR0 + i)
                 d.registry.bindOperator(node_id, op, sender=owner)
                 d.registry.acceptOperator(node_id, sender=op)  # the operator key consents
                 d.registry.declareCapabilities(node_id, caps, sender=owner)
@@ -391,6 +394,7 @@ def _create(lay: Layout, url: str, n_nodes: int, epoch_s: int, client_wei: int) 
         "stake": str(stake),
         "capabilities": list(caps),
         "epoch_length": epoch_s,
+        "operator_account_index": OPERATOR0,
         "accounts": addresses,
         "client_tes": str(client_wei),
     }
