@@ -23,7 +23,6 @@ from typing import Any, Literal
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 
-from oracle.core import bundle as bundles
 from oracle.core.chain import Chain, load_operator_key
 from oracle.core.errors import (
     BundleError,
@@ -33,13 +32,14 @@ from oracle.core.errors import (
     JobRefusedError,
     OracleError,
 )
-from oracle.core.fetch import fetch_bundle
-from oracle.core.protocol import Job, JobStatus, NodeRecord, NodeStatus, Seat, SeatState
+from oracle.core.protocol import Job, JobStatus, Seat, SeatState
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
-from oracle.node import flow, metrics, preflight, release
+from oracle.node import flow, metrics, release
 from oracle.node import store as st
-from oracle.node.ingest import Event, Ingest
+from oracle.node.execution import Executions
+from oracle.node.ingest import Ingest
+from oracle.node.licences import Licences
 from oracle.node.release import ResultOffer
 from oracle.node.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.node.settings import Settings, take_env
@@ -54,8 +54,6 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
 # A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
 MAX_INTAKE_ERRORS = 5
-# Our licences' registry records are read again at least this often (see _nodes_stale).
-NODE_REFRESH_S = 10.0
 
 
 def _exclusive(path: Path, what: str):
@@ -109,25 +107,22 @@ class Node:
             self.chain, self.store, settings.confirmations, settings.reorg_depth, start
         )
         self.backend = backend or self._make_backend()
-        self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="job")
+        self.executions = Executions(settings, self.backend)
         # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
         self.intake_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.intake: dict[int, Future] = {}
-        self.running: dict[int, Future] = {}
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
         self._hb_epoch: int | None = None
         self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
-        self._nodes_read_at: float | None = None  # when _refresh_nodes last read the registry
         self._announce: str | None = None
-        self._nodes: dict[int, NodeRecord] = {}
-        self._owners: set[str] = set()
-        self._owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
-        self._bound_candidates: set[int] = set()  # licences ever bound to this key (_bound_nodes)
         self._intake_errors: dict[int, int] = {}  # job id -> intake failures in a row
-        self._bound_scanned = 0  # first block the next _bound_nodes scan need not repeat
         self._consented = False
         self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
+        self.licences = Licences(
+            self.chain, self.key.address, settings.node_ids, settings.reorg_depth,
+            head=self.view.block_number,
+        )  # fmt: skip
         from oracle.core.results import ResultStore
         from oracle.node.retention import Retention
 
@@ -187,20 +182,20 @@ class Node:
         events = self.ingest.poll(self.view.latest())
         if self.ingest.reorgs != reorgs:
             self.view.forget_all()
-            self._nodes_read_at = None
+            self.licences.read_at = None
         # Changed on chain: read again when asked. Not for our own transactions' events: the
         # node read those jobs again right after the receipt (`touched`), which is newer.
         ours = self.submitter.ours
         self.view.forget(ev.job_id for ev in events if ev.tx_hash not in ours)
-        if self._nodes_stale(events):
-            self._refresh_nodes()  # before the events: they are judged against the nodes we serve
+        if self.licences.stale(events, self.store):
+            self.licences.refresh()  # before the events: they are judged against the nodes we serve
         for ev in events:
             self._on_event(ev)
         if not self._consented:
             self._accept_bindings()
             self._consented = True
-        if self._announce and self._nodes:
-            for node_id in sorted(self._nodes):
+        if self._announce and self.licences.records:
+            for node_id in sorted(self.licences.records):
                 self.store.add_intent(
                     st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}
                 )
@@ -215,7 +210,7 @@ class Node:
             # and send what that produced in the same step.
             self.view.reset()
             self.view.forget(touched)
-            self._refresh_nodes()  # an accepted binding makes a node ours
+            self.licences.refresh()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._flush()
             self.view.forget(self.submitter.touched)
@@ -242,7 +237,7 @@ class Node:
         accepted: running someone's node is a decision, never a side effect of a proposal."""
         reg = self.chain.registry
         for node_id in self.s.node_ids:
-            if node_id in self._nodes:
+            if node_id in self.licences:
                 continue
             pending = reg.functions.pendingOperatorOf(node_id).call()
             if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
@@ -304,7 +299,7 @@ class Node:
         genesis, length = self._epoch_clock
         now = self.view.chain_time()  # Rewards.currentEpoch(), without a call per step
         epoch = (now - genesis) // length if now >= genesis else 0
-        active = sorted(i for i, n in self._nodes.items() if n.status == NodeStatus.ACTIVE)
+        active = self.licences.active()
         if epoch != self._hb_epoch and active:
             self.store.add_intent(
                 st.IntentKind.HEARTBEAT, None, None, {"node_ids": active, "epoch": epoch}
@@ -336,7 +331,7 @@ class Node:
 
     def served_node_ids(self) -> set[int]:
         """The licences this node serves (for the results endpoint: a request names one)."""
-        return set(self._nodes)
+        return set(self.licences.records)
 
     def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
         for i in range(count):
@@ -348,7 +343,7 @@ class Node:
         return None
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.executions.close()
         self.intake_pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
         for lock in self._locks:
@@ -382,7 +377,7 @@ class Node:
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
-        elif ev.name == "Credited" and ev.args["account"].lower() in self._owners:
+        elif ev.name == "Credited" and ev.args["account"].lower() in self.licences.owners:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
 
     def _wake(self, ev) -> None:
@@ -392,7 +387,7 @@ class Node:
         job = self.store.job(ev.job_id)
         if job is None or job["stage"] != st.SKIPPED:
             return
-        ours = ev.name == "SeatDrawn" and int(ev.args["nodeId"]) in self._nodes
+        ours = ev.name == "SeatDrawn" and int(ev.args["nodeId"]) in self.licences
         if ev.name in ("JobDisputed", "DrawAnchored") or ours:
             self.store.upsert_job(ev.job_id, stage=st.SEEN, node_id=None, reason=None)
             self._mark(ev.job_id, st.SEEN, f"woken by {ev.name}")
@@ -400,7 +395,7 @@ class Node:
     def drive(self, job: dict[str, Any]) -> None:
         job_id, stage = job["job_id"], job["stage"]
         view = self.view.job(job_id)
-        mine = self.view.my_seat(job_id, view, self._nodes)
+        mine = self.view.my_seat(job_id, view, self.licences.records)
         node_id = mine[0] if mine else job["node_id"]
         seat = mine[1] if mine else None
         holds = seat is not None and seat.state.holds_collateral
@@ -464,7 +459,7 @@ class Node:
             d = decide_seat(
                 view,
                 node_id,
-                self._nodes[node_id],
+                self.licences.records[node_id],
                 self._free_workers(),
                 self._cost(),
                 self.s.min_margin,
@@ -474,7 +469,7 @@ class Node:
             seated, operators = self.view.seat_sets(job_id, view)
             d = decide(
                 view,
-                self._nodes,
+                self.licences.records,
                 seated,
                 operators,
                 self.key.address,
@@ -508,7 +503,7 @@ class Node:
         # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
         # every open job at once (each seat locks collateral and starts its execution window).
         stages = self.store.stage_counts()
-        held = len(self.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
+        held = len(self.executions.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
         return self.s.workers + self.s.claim_prefetch - held
 
     def _cost(self, cpu_seconds: float = 0.0) -> int:
@@ -529,7 +524,9 @@ class Node:
         job_id = job["job_id"]
         future = self.intake.get(job_id)
         if future is None:
-            future = self.intake[job_id] = self.intake_pool.submit(self._prepare, job_id, job, view)
+            future = self.intake[job_id] = self.intake_pool.submit(
+                self.executions.prepare, job_id, job, view.executionWindow
+            )
             wait([future], timeout=self.s.poll_interval_s)  # a quick bundle is decided this step
         if not future.done():
             return False
@@ -550,63 +547,24 @@ class Node:
         self.store.upsert_job(job_id, reason=f"taken: {numbers}")
         return True
 
-    def _fetch_into(self, job: dict[str, Any], work: Path) -> bundles.Manifest:
-        """Fetches the job's bundle (checked against its hash) and unpacks it at `work`/bundle."""
-        data = fetch_bundle(
-            job["bundle_uri"],
-            bytes.fromhex(job["bundle_hash"]),
-            self.s.max_bundle_mb * 2**20,
-            allow_local=self.s.allow_local_bundles,
-            deadline_s=self.s.fetch_deadline_s,
-        )
-        remove_tree(work)
-        return bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
-
-    def _prepare(self, job_id: int, job: dict[str, Any], view: Job) -> preflight.Plan:
-        """Fetch, unpack, the backend's check and preflight (intake pool: no chain, no store)."""
-        work = self.s.work_dir / str(job_id)
-        manifest = self._fetch_into(job, work)
-        self.backend.check(manifest.resources)
-        caps = preflight.Caps(
-            self.s.max_time_limit_s,
-            self.s.max_output_mb,
-            self.s.max_processes,
-            self.s.proof_margin_s,
-        )
-        return preflight.check(
-            job_id,
-            work / "bundle",
-            manifest,
-            execution_window_s=view.executionWindow,
-            parallel=max(1, len(self.backend.capacities())),
-            caps=caps,
-        )
-
     def _start_execution(self, job: dict[str, Any]) -> None:
-        job_id = job["job_id"]
-        if job_id in self.running:
-            return
-        work = self.s.work_dir / str(job_id)
-        if not (work / "bundle" / bundles.MANIFEST).exists():
-            self._fetch_into(job, work)
-        manifest = bundles.load_manifest(work / "bundle")
-        out = work / "out"
-        remove_tree(out)
-        self.running[job_id] = self.pool.submit(
-            self.backend.run_bundle, job_id, work / "bundle", manifest, out
-        )
-        self._advance(job_id, st.RUNNING)
+        if not self.executions.is_running(job["job_id"]):
+            self.executions.start(job)
+            self._advance(job["job_id"], st.RUNNING)
 
     def _collect_execution(self, job: dict[str, Any], view: Job, node_id: int) -> None:
         job_id = job["job_id"]
-        fut = self.running.get(job_id)
-        if fut is None:
+        if not self.executions.is_running(job_id):  # the run died with an earlier process
             self.store.upsert_job(job_id, stage=st.CLAIMED)
             return
-        if not fut.done():
+        result = self.executions.collect(job_id)
+        if result is None:
             return
-        del self.running[job_id]
-        result = fut.result()
+        if result.result_hash is None or result.output_dir is None:
+            # The backend could not run it at all (a node fault, not the job's): run it again.
+            log.warning("job %d did not run (%s): running it again", job_id, result.reason)
+            self.store.upsert_job(job_id, stage=st.CLAIMED)
+            return
         # A job that fails inside the sandbox still has a deterministic result (its status file
         # and partial outputs), which replicas can agree on; the reason is logged for the operator.
         if result.status != "ok":
@@ -653,11 +611,11 @@ class Node:
             payload = {"result": job["result_hash"], "salt": job["salt"]}
             if self.store.add_intent(st.IntentKind.REVEAL, job_id, node_id, payload) is not None:
                 self._advance(job_id, st.REVEALED)
-        if flow.settle_due(view, self.view.now()) and node_id in self._owner_of:
+        if flow.settle_due(view, self.view.now()) and node_id in self.licences.owner_of:
             # Our own job: settleAndWithdraw pays the owner at once (no keeper bounty taken out of
             # the fee, no withdrawal to send); the submitter batches them per owner.
             self._intent_once(
-                st.IntentKind.SETTLE, job_id, node_id, {"owner": self._owner_of[node_id]}
+                st.IntentKind.SETTLE, job_id, node_id, {"owner": self.licences.owner_of[node_id]}
             )
 
     # ---------------------------------------------------------------- submit gatekeeping
@@ -671,53 +629,8 @@ class Node:
         view = self.view.job(job_id)
         seats = lambda: self.view.seats(job_id, view)  # noqa: E731 (read only if a rule needs them)
         return flow.still_needed(
-            intent.kind, view, seats, intent.node_id, self._nodes, self.view.now()
+            intent.kind, view, seats, intent.node_id, self.licences.records, self.view.now()
         )
-
-    # ---------------------------------------------------------------- chain views
-    # Chain answers are cached for one phase of a step (`self.view`, reset before and after each
-    # flush): within a phase only our store changes, never the chain by our hand.
-    def _refresh_nodes(self) -> None:
-        reg = self.chain.registry
-        ids = self.s.node_ids or self._bound_nodes()
-        self._nodes = {i: NodeRecord.from_raw(reg.functions.node(i).call()) for i in ids}
-        self._nodes = {
-            i: n for i, n in self._nodes.items() if n.operator.lower() == self.key.address.lower()
-        }
-        self._owner_of = {i: reg.functions.ownerOfNode(i).call() for i in self._nodes}
-        self._owners = {o.lower() for o in self._owner_of.values()}
-        self._nodes_read_at = time.monotonic()
-
-    def _nodes_stale(self, events: list[Event]) -> bool:
-        """Whether our licences' records (status, stake, locked collateral, operator) may have
-        changed: an event about one of them or about a job one of them sits in, every
-        NODE_REFRESH_S regardless (an owner's own transactions: stake, unbond, a new binding), and
-        after our own transactions (the caller refreshes then). Otherwise a step reads none."""
-        if self._nodes_read_at is None or time.monotonic() - self._nodes_read_at > NODE_REFRESH_S:
-            return True
-        for ev in events:
-            node_id = ev.args.get("nodeId")
-            if node_id is not None and int(node_id) in self._nodes:
-                return True
-            row = self.store.job(ev.job_id)
-            if row is not None and row["node_id"] is not None:
-                return True
-        return False
-
-    def _bound_nodes(self) -> list[int]:
-        """Licences an `OperatorBound` event ever named this key for (the caller keeps those it
-        still operates). Scanned incrementally: a step costs one eth_getLogs over the blocks since
-        the last scan, not a call per licence ever minted. The last `reorg_depth` blocks are
-        scanned again, so a binding a reorg moved to another block is still found."""
-        head = self.view.block_number()
-        start = max(self._bound_scanned - self.s.reorg_depth, self.chain.deployment_block)
-        if head >= start:
-            logs = self.chain.registry.events.OperatorBound.get_logs(
-                from_block=start, to_block=head, argument_filters={"operator": self.key.address}
-            )
-            self._bound_candidates |= {int(entry["args"]["nodeId"]) for entry in logs}
-            self._bound_scanned = head + 1
-        return sorted(self._bound_candidates)
 
     # ---------------------------------------------------------------- bookkeeping
     def _intent_once(

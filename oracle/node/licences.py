@@ -1,0 +1,89 @@
+"""The licences this node's key operates, as the registry records them (issue [4/7] 5: one module
+per node stage).
+
+The loop needs each licence's record (status, stake, locked collateral, capabilities) to decide
+what it can take, and each owner (who a settlement pays). They change rarely and mostly by our own
+hand, so a step reads them only when they may have changed (`stale`): an event about one of our
+licences or a job one of them sits in, after our own transactions (the loop calls `refresh`), and
+every REFRESH_S regardless (an owner's own stake, unbond or binding).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from oracle.core.chain import Chain
+from oracle.core.protocol import NodeRecord, NodeStatus
+from oracle.node.ingest import Event
+from oracle.node.store import Store
+
+# Our licences' registry records are read again at least this often.
+REFRESH_S = 10.0
+
+
+class Licences:
+    def __init__(
+        self,
+        chain: Chain,
+        operator: str,
+        node_ids: list[int],
+        reorg_depth: int,
+        head: Callable[[], int],
+    ):
+        self.chain, self.operator = chain, operator.lower()
+        self.node_ids, self.reorg_depth, self.head = node_ids, reorg_depth, head
+        self.records: dict[int, NodeRecord] = {}
+        self.owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
+        self.owners: set[str] = set()  # lower case
+        self.read_at: float | None = None  # None: read at the next `stale`
+        self._candidates: set[int] = set()  # licences ever bound to this key (`bound`)
+        self._scanned = 0  # first block the next `bound` scan need not repeat
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.records
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def active(self) -> list[int]:
+        return sorted(i for i, n in self.records.items() if n.status == NodeStatus.ACTIVE)
+
+    def refresh(self) -> None:
+        """Reads the record and owner of every licence we serve (configured `node_ids`, or every
+        licence ever bound to this key) and keeps those this key operates now."""
+        reg = self.chain.registry.functions
+        ids = self.node_ids or self.bound()
+        records = {i: NodeRecord.from_raw(reg.node(i).call()) for i in ids}
+        self.records = {i: n for i, n in records.items() if n.operator.lower() == self.operator}
+        self.owner_of = {i: reg.ownerOfNode(i).call() for i in self.records}
+        self.owners = {o.lower() for o in self.owner_of.values()}
+        self.read_at = time.monotonic()
+
+    def stale(self, events: Iterable[Event], store: Store) -> bool:
+        """Whether the records may have changed since they were read (see the module's docstring)."""
+        if self.read_at is None or time.monotonic() - self.read_at > REFRESH_S:
+            return True
+        for ev in events:
+            node_id = ev.args.get("nodeId")
+            if node_id is not None and int(node_id) in self.records:
+                return True
+            row = store.job(ev.job_id)
+            if row is not None and row["node_id"] is not None:
+                return True
+        return False
+
+    def bound(self) -> list[int]:
+        """Licences an `OperatorBound` event ever named this key for (`refresh` keeps those it
+        still operates). Scanned incrementally: one eth_getLogs over the blocks since the last
+        scan, not a call per licence ever minted. The last `reorg_depth` blocks are scanned again,
+        so a binding a reorg moved to another block is still found."""
+        head = self.head()
+        start = max(self._scanned - self.reorg_depth, self.chain.deployment_block)
+        if head >= start:
+            logs = self.chain.registry.events.OperatorBound.get_logs(
+                from_block=start, to_block=head, argument_filters={"operator": self.operator}
+            )
+            self._candidates |= {int(entry["args"]["nodeId"]) for entry in logs}
+            self._scanned = head + 1
+        return sorted(self._candidates)
