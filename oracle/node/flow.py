@@ -9,7 +9,7 @@ the clock, so every rule is tested with plain records (tests/unit/test_flow.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from oracle.core.protocol import EXPIRABLE, Job, JobStatus, Seat, SeatState
 from oracle.node.store import IntentKind, Stage
@@ -153,3 +153,68 @@ def still_needed(
     if kind == IntentKind.REVEAL:
         return job.status == JobStatus.REVEALING and must_reveal(job, seat)
     return True
+
+
+# Events that move a job along the paths the node's own transactions take (claim or accept, proof,
+# the reveal phase, settlement), and the events that change nothing the node reads.
+NO_EFFECT = frozenset({"PaymentEscrowed", "Credited"})
+
+
+def advance(
+    job: Job, seats: Sequence[Seat], events: Sequence[tuple[str, dict]]
+) -> tuple[Job, list[Seat]] | None:
+    """The job and its seats after `events` (name, args), in the order a transaction emitted them:
+    what the node learns from its own receipt instead of reading the job again. None when any
+    event is one this does not follow (the caller reads the chain then)."""
+    seats = list(seats)
+
+    def seat_index(node_id: int) -> int | None:
+        found = None
+        for i, s in enumerate(seats):
+            if s.nodeId == node_id and s.state != SeatState.DROPPED:
+                found = i
+        return found
+
+    for name, args in events:
+        if name in NO_EFFECT:
+            continue
+        if name == "JobClaimed":
+            node_id, rnd = int(args["nodeId"]), int(args["round"])
+            i = seat_index(node_id)
+            if i is not None and seats[i].state == SeatState.DRAWN and seats[i].round == rnd:
+                seats[i] = replace(
+                    seats[i], state=SeatState.CLAIMED, operator=str(args["operator"])
+                )
+            elif i is None and job.status == JobStatus.OPEN and not seats:  # an open claim
+                seats.append(
+                    Seat(node_id, SeatState.CLAIMED, rnd, 0, str(args["operator"]), ZERO32)
+                )
+                job = replace(job, replicaCount=1, seated=1)
+            else:
+                return None
+            job = replace(job, claims=job.claims + 1)
+        elif name == "JobRunning":
+            job = replace(job, status=JobStatus.RUNNING, deadline=int(args["deadline"]))
+        elif name == "ProofAccepted":
+            i = seat_index(int(args["nodeId"]))
+            if i is None:
+                return None
+            commitment = bytes(args["commitment"])
+            if job.round == 0 and job.k == 1:
+                seats[i] = replace(seats[i], state=SeatState.COMMITTED)
+                job = replace(job, commitment=commitment, commits=1)
+            else:
+                seats[i] = replace(seats[i], state=SeatState.COMMITTED, commitment=commitment)
+                job = replace(job, commits=job.commits + 1)
+        elif name == "ResultAccepted":
+            job = replace(job, status=JobStatus.ACCEPTED, deadline=int(args["disputeDeadline"]))
+        elif name == "RevealPhaseStarted":
+            job = replace(job, status=JobStatus.REVEALING, deadline=int(args["deadline"]))
+        elif name == "JobPaid":
+            job = replace(job, status=JobStatus.PAID, commitment=bytes(args["resultHash"]))
+        else:
+            return None
+    return job, seats
+
+
+ZERO32 = b"\x00" * 32

@@ -64,22 +64,30 @@ class Ingest:
         logs = w3.eth.get_logs(
             {"address": self.chain.market.address, "fromBlock": start, "toBlock": end}
         )
+        events = self.decode(logs)
+        end_hash = (latest if end == head else w3.eth.get_block(end))["hash"].hex()
+        self.store.advance(end, end_hash, {end: end_hash})
+        if events:
+            log.debug("ingested %d events in blocks %d..%d", len(events), start, end)
+        return events
+
+    def decode(self, logs: Any) -> list[Event]:
+        """The market's job events among `logs` (a range's, or one receipt's), in order."""
         events = []
+        market = str(self.chain.market.address).lower()
         for entry in logs:
+            if str(entry["address"]).lower() != market or not entry["topics"]:
+                continue
             abi = self._by_topic.get(bytes(entry["topics"][0]))
             if abi is None:
                 continue
-            data = get_event_data(w3.codec, abi, entry)
+            data = get_event_data(self.chain.w3.codec, abi, entry)
             args = dict(data["args"])
             if "jobId" in args:
                 tx = bytes(entry["transactionHash"]).hex()
                 events.append(
                     Event(data["event"], int(args["jobId"]), args, entry["blockNumber"], tx)
                 )
-        end_hash = (latest if end == head else w3.eth.get_block(end))["hash"].hex()
-        self.store.advance(end, end_hash, {end: end_hash})
-        if events:
-            log.debug("ingested %d events in blocks %d..%d", len(events), start, end)
         return events
 
     def _reorged(self, cursor: tuple[int, str], latest: Any) -> bool:

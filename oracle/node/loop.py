@@ -209,11 +209,11 @@ class Node:
             # the next stage now (start the execution, queue the reveal) rather than one poll later,
             # and send what that produced in the same step.
             self.view.reset()
-            self.view.forget(touched)
+            self._learn(touched)
             self.licences.refresh()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._flush()
-            self.view.forget(self.submitter.touched)
+            self._learn(self.submitter.touched)
         self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
@@ -230,6 +230,18 @@ class Node:
             i.job_id for i in self.store.intents(st.IntentStatus.SENT, st.IntentStatus.MINED)
         )
         self.submitter.flush(self._still_needed)
+
+    def _learn(self, touched: set[int]) -> None:
+        """Our transactions for these jobs settled: their receipts' events move the kept views
+        (flow.advance); a job they do not explain (a revert, someone else's change, an event not
+        followed) is read again when next asked."""
+        events: dict[int, list[tuple[str, dict]]] = {}
+        for receipt in self.submitter.receipts:
+            for ev in self.ingest.decode(receipt["logs"]):
+                events.setdefault(ev.job_id, []).append((ev.name, ev.args))
+        for job_id in touched:
+            if job_id not in events or not self.view.learn(job_id, events[job_id]):
+                self.view.forget([job_id])
 
     def _accept_bindings(self) -> None:
         """Two-step binding: an owner proposed this key for a node; the key accepts, but only for a

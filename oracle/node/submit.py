@@ -40,7 +40,6 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
-from eth_utils import keccak
 from web3.exceptions import (
     BlockNotFound,
     ContractCustomError,
@@ -52,6 +51,7 @@ from web3.exceptions import (
 
 from oracle.core.chain import Chain, TxStatus
 from oracle.core.errors import SubmitError
+from oracle.core.reverts import decode_revert, error_table
 from oracle.node.store import Intent, IntentKind, IntentStatus, Store
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,9 @@ class Submitter:
         # Hashes of our recent mined transactions (oldest first): the node does not read a job
         # again for an event its own transaction emitted, having read it after the receipt.
         self.ours: dict[str, None] = {}
+        self.receipts: list[
+            Any
+        ] = []  # this flush's successful receipts (what the node learns from)
 
     @property
     def address(self) -> ChecksumAddress:
@@ -270,6 +273,7 @@ class Submitter:
         `self.touched` is left holding the job ids whose intents settled, so the caller can look at
         those jobs again at once instead of a step later."""
         self.touched = set()
+        self.receipts = []
         self.recover()  # a 'sent' intent here lost its receipt wait to an RPC error, or is stuck
         self.confirm()  # mined intents: confirmed, or sent back by a reorg (and judged below)
         # In creation order; an intent waits while an earlier one for the same job is to be sent
@@ -439,6 +443,8 @@ class Submitter:
         ids = [i.id for i in intents]
         kind = intents[0].kind
         self.touched.update(i.job_id for i in intents if i.job_id is not None)
+        if receipt["status"] == TxStatus.SUCCESS:
+            self.receipts.append(receipt)
         if receipt.get("transactionHash") is not None:
             self.ours[_hex(receipt["transactionHash"]).lower().removeprefix("0x")] = None
             while len(self.ours) > OURS_KEPT:
@@ -599,24 +605,12 @@ class Submitter:
         return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee)}
 
     def _reason(self, err: Exception) -> str:
-        """The revert reason, with a custom error's name decoded from the contracts' ABIs."""
-        reason = _reason(err)
-        data = getattr(err, "data", None)
-        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-            name = self._error_names().get(data[2:10].lower())
-            if name:
-                reason = f"{name}: {reason}"
-        return reason
-
-    def _error_names(self) -> dict[str, str]:
+        """The revert reason, led by the custom error decoded from the contracts' ABIs
+        (`oracle.core.reverts`: `JobMarketWrongStatus(jobId=3, status=Paid): ...`)."""
         if not hasattr(self, "_errors"):
-            self._errors = {}
-            for abi in self.chain.abis.values():
-                for e in abi:
-                    if e.get("type") == "error":
-                        sig = f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
-                        self._errors[keccak(text=sig)[:4].hex()] = e["name"]
-        return self._errors
+            self._errors = error_table(self.chain.abis.values())
+        revert = decode_revert(err, self._errors)
+        return f"{revert}: {_reason(err)}" if revert else _reason(err)
 
 
 def _reason(err: Exception) -> str:

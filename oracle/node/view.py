@@ -57,6 +57,25 @@ class StepView:
             if job_id is not None:
                 self._kept.pop(job_id, None)
 
+    def learn(self, job_id: int, events: list[tuple[str, dict]]) -> bool:
+        """Moves the kept job and seats along `events` (our own receipt's, in order) instead of
+        reading them again; False (and the job forgotten) when nothing complete is kept or an
+        event is one `flow.advance` does not follow."""
+        entry = self._kept.get(job_id)
+        answers = entry[1] if entry else {}
+        job = answers.get("job")
+        seats = [answers.get(("seat", i)) for i in range(job.replicaCount)] if job else []
+        moved = None
+        if job is not None and all(s is not None for s in seats):
+            moved = flow.advance(job, seats, events)  # type: ignore[arg-type]
+        if moved is None or entry is None:
+            self.forget([job_id])
+            return False
+        answers["job"] = moved[0]
+        for i, seat in enumerate(moved[1]):
+            answers[("seat", i)] = seat
+        return True
+
     def forget_all(self) -> None:
         """A reorg: nothing read before it is known to hold."""
         self._kept = {}

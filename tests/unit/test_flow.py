@@ -11,6 +11,7 @@ import pytest
 from oracle.core.protocol import Capabilities, Job, JobStatus, Seat, SeatState
 from oracle.node.flow import (
     Now,
+    advance,
     draw_due,
     late_seats,
     must_reveal,
@@ -149,3 +150,47 @@ def test_still_needed__keeper_work_while_due_and_seats_read_only_when_a_rule_nee
     assert reads == []  # none of these looked at seats
     assert needed(IntentKind.REDRAW, seating, [seat(1, SeatState.DRAWN, 0, 800)], reads=reads)
     assert reads == [1]
+
+
+OP = "0x" + "ab" * 20
+C = b"\x07" * 32
+
+
+def test_advance__a_k1_job_along_its_own_receipts_claim_proof_settlement():
+    """What the node learns from its own receipts equals what the contract did (the fields the
+    node reads): no read of the job after its claim, proof or settlement."""
+    j, seats = advance(job(), [], [("JobClaimed", {"nodeId": 7, "operator": OP, "round": 0}),
+                                   ("JobRunning", {"round": 0, "deadline": 1_060})])  # fmt: skip
+    assert (j.status, j.deadline, j.replicaCount, j.seated, j.claims) == (
+        JobStatus.RUNNING,
+        1_060,
+        1,
+        1,
+        1,
+    )
+    assert seats == [Seat(7, SeatState.CLAIMED, 0, 0, OP, b"\x00" * 32)]
+    j, seats = advance(j, seats, [("ProofAccepted", {"nodeId": 7, "commitment": C, "relayer": OP}),
+                                  ("ResultAccepted", {"commitment": C, "disputeDeadline": 1_200})])  # fmt: skip
+    assert (j.status, j.deadline, j.commitment, j.commits) == (JobStatus.ACCEPTED, 1_200, C, 1)
+    assert seats[0].state == SeatState.COMMITTED
+    j, _ = advance(j, seats, [("JobPaid", {"resultHash": C, "paidToNodes": 9, "protocolFee": 1}),
+                              ("Credited", {"account": OP, "amount": 9})])  # fmt: skip
+    assert j.status == JobStatus.PAID and j.status.terminal
+
+
+def test_advance__a_drawn_seat_accepted_then_committed_in_a_k3_round():
+    seating = job(status=JobStatus.SEATING, k=3, replicaCount=3, seated=3)
+    seats = [seat(n, SeatState.DRAWN, 0, 950) for n in (5, 7, 9)]
+    j, s = advance(seating, seats, [("JobClaimed", {"nodeId": 7, "operator": OP, "round": 0})])
+    assert s[1].state == SeatState.CLAIMED and j.claims == 1 and j.status == JobStatus.SEATING
+    j = replace(j, status=JobStatus.RUNNING)
+    j, s = advance(j, s, [("ProofAccepted", {"nodeId": 7, "commitment": C, "relayer": OP})])
+    assert (s[1].state, s[1].commitment, j.commits) == (SeatState.COMMITTED, C, 1)
+
+
+def test_advance__anything_it_does_not_follow_means_read_the_chain():
+    assert advance(job(), [], [("ProofSkipped", {"nodeId": 7, "reason": 1})]) is None
+    assert advance(job(), [], [("JobCancelled", {})]) is None
+    running = job(status=JobStatus.RUNNING)
+    assert advance(running, [], [("JobClaimed", {"nodeId": 7, "operator": OP, "round": 0})]) is None
+    assert advance(running, [], [("ProofAccepted", {"nodeId": 7, "commitment": C, "relayer": OP})]) is None  # fmt: skip

@@ -136,3 +136,19 @@ def test_block_time_and_gas_price__read_again_every_phase():
     assert blocks == ["latest"]  # number and time: one request
     view.reset()
     assert (view.block_number(), view.chain_time(), view.gas_price()) == (7, 11, 8)
+
+
+def test_learn__our_receipt_moves_the_kept_job_without_a_read():
+    market = Market()
+    view = view_of(market)
+    job = view.job(7)  # Running, three seats; seat 1 is node 101's, Claimed
+    view.seats(7, job)
+    reads = len(market.calls)
+    proof = ("ProofAccepted", {"nodeId": 101, "commitment": b"\x05" * 32, "relayer": "0x"})
+    assert view.learn(7, [proof])
+    assert view.seat_of(7, view.job(7), 101).state == SeatState.COMMITTED
+    assert view.job(7).commits == 1 and len(market.calls) == reads
+    assert not view.learn(7, [("ResultRevealed", {"nodeId": 101})])  # not followed: forgotten
+    view.job(7)
+    assert len(market.calls) == reads + 1
+    assert not view.learn(8, [proof])  # nothing kept: read when asked
