@@ -66,7 +66,8 @@ class Manifest(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
     packages: dict[str, str] = Field(
-        default_factory=dict, description="pinned environment, for the record"
+        default_factory=dict,
+        description="pinned environment: nodes with other versions refuse the job (preflight)",
     )
     fanout: Fanout | None = None
 

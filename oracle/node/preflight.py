@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import platform
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from oracle.core.bundle import Manifest
@@ -52,6 +54,29 @@ def plan(manifest: Manifest, parallel: int, caps: Caps) -> Plan:
     return Plan(worst_case_s=steps * limit + caps.proof_margin_s, cpu_seconds=cpu, runs=runs)
 
 
+def installed(name: str) -> str | None:
+    """The version of `name` the node's sandbox runs with (the node's own Python and packages);
+    "python" is the interpreter's major.minor, as the client pins it."""
+    if name == "python":
+        return ".".join(platform.python_version_tuple()[:2])
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def pins_differ(pins: dict[str, str]) -> str | None:
+    """Why this node cannot honour the manifest's package pins (None if it can). Another numpy or
+    scikit-learn can compute a different answer: the node that took such a job would commit a
+    result its replicas disagree with and lose its collateral, so it refuses before claiming."""
+    wrong = []
+    for name, want in sorted(pins.items()):
+        have = installed(name)
+        if have != want:
+            wrong.append(f"{name}=={want} (this node has {have or 'none'})")
+    return f"pinned packages differ: {', '.join(wrong)}" if wrong else None
+
+
 def check(job_id: int, bundle_dir: Path, manifest: Manifest, *, execution_window_s: int, parallel: int,
           caps: Caps) -> Plan:  # fmt: skip
     """The job's plan, or JobRefusedError saying why this node must not take it."""
@@ -71,6 +96,8 @@ def check(job_id: int, bundle_dir: Path, manifest: Manifest, *, execution_window
     ):
         if asked > cap:
             raise JobRefusedError(f"{name} {asked} is above this node's cap of {cap}")
+    if (why := pins_differ(manifest.packages)) is not None:
+        raise JobRefusedError(why)
     p = plan(manifest, parallel, caps)
     if p.worst_case_s > execution_window_s:
         raise JobRefusedError(

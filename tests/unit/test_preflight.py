@@ -46,6 +46,12 @@ def test_check__a_plain_job_inside_the_window__planned(tmp_path):
         (dict(max_processes=257), "max_processes 257 is above"),
         (dict(time_limit_s=61), "worst case 121s"),
         (
+            dict(packages={"numpy": "0.0.1"}),
+            r"pinned packages differ: numpy==0\.0\.1 \(this node has \d",
+        ),
+        (dict(packages={"no-such-dist": "1"}), r"no-such-dist==1 \(this node has none\)"),
+        (dict(packages={"python": "2.7"}), r"python==2\.7"),
+        (
             dict(time_limit_s=10, fanout={"shards": 12, "reduce": ["python3", "r.py"]}),
             "does not fit the 120s",
         ),
@@ -54,3 +60,17 @@ def test_check__a_plain_job_inside_the_window__planned(tmp_path):
 def test_check__refuses_before_the_claim_with_the_reason(tmp_path, manifest, says):
     with pytest.raises(JobRefusedError, match=says):
         check(1, tmp_path, _manifest(**manifest), execution_window_s=120, parallel=1, caps=CAPS)
+
+
+def test_check__pins_this_node_honours__taken(tmp_path):
+    """A command job pins packages in its manifest.json (`packages`); the built-in kinds pin the
+    client's versions. The node takes a job whose pins are what its sandbox runs with."""
+    import platform
+    from importlib import metadata
+
+    pins = {
+        "numpy": metadata.version("numpy"),
+        "python": ".".join(platform.python_version_tuple()[:2]),
+    }
+    m = _manifest(time_limit_s=10, packages=pins)
+    assert check(1, tmp_path, m, execution_window_s=120, parallel=1, caps=CAPS).runs == 1
