@@ -36,7 +36,7 @@ from oracle.ape_helpers import (
     transact,
 )
 from oracle.client.errors import ClientError
-from oracle.client.sdk import (
+from oracle.client.inputs import (
     DEFAULT_WINDOWS,
     MAX_WINDOW,
     REPLICAS_RULE,

@@ -5,12 +5,9 @@
     client.wait(job_id, until={JobStatus.PAID})
     digest = client.fetch(job_id, Path("result"))   # checked against the job's on-chain commitment
 
-What a fetched result is checked against (protocol v2, docs/protocol.md "Nothing to copy"):
-  * k = 1, undisputed: the chain holds only the salted commitment keccak(jobId, nodeId, resultHash,
-    salt); the node sends the salt with the files (X-TES-Salt) and the check recomputes it.
-  * k = 1 after a dispute that upheld it: seat 0 revealed, so its `commitment` is the result hash.
-  * k >= 3, paid: `job.commitment` is the accepted result hash itself.
-The salt is kept next to the result (`<dest>.tes-salt`) so `verify` can re-check it later.
+What a fetched result is checked against: `oracle.client.views` (the module docstring). The salt of
+a k = 1 result is kept next to it (`<dest>.tes-salt`) so `verify` can re-check it later. The
+user's inputs are checked first (`oracle.client.inputs`).
 
 Transactions are signed here with the client's key (web3.py, no ape needed) and every one is
 first simulated, so a revert comes back as the contract's named error, not as a bare failure.
@@ -19,333 +16,76 @@ Payment uses an EIP-2612 permit signed off-chain: one transaction, no separate a
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
 from oracle.client.errors import ClientError, ResultMismatch
+from oracle.client.inputs import (
+    DEFAULT_WINDOWS,
+    MAX_WINDOW,
+    check_deployment,
+    check_replicas,
+    fmt_tes,
+    requirements_of,
+    unreachable,
+)
+from oracle.client.views import (
+    MAX_RESULT_BYTES,
+    PEEK_BYTES,
+    JobOutcome,
+    JobView,
+    SaltRecord,
+    capacity_warnings,
+    check_result,
+    fetchable,
+    outcome_of,
+    salt_of,
+    salt_path,
+    sources,
+)
 from oracle.core import bundle as bundles
-from oracle.core.chain import CONTRACTS, Chain, TxStatus
+from oracle.core.chain import Chain, TxStatus
 from oracle.core.errors import FetchError, ResultError
 from oracle.core.fetch import fetch_bundle
 from oracle.core.permit import permit_message
 from oracle.core.protocol import (
     MARKET_PARAMETER_FIELDS,
-    SOLIDITY_ENUMS,
     Capabilities,
     Job,
     JobStatus,
     NodeRecord,
-    NodeStatus,
     Seat,
-    SeatState,
 )
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
-from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import result_hash, unpack_result
+from oracle.core.reverts import ErrorTable, error_table, explain_revert
 from oracle.core.tree import remove_tree
-from oracle.execute.base import STATUS_FILE
+from oracle.core.units import E18
 
-E18 = 10**18
+# The SDK's names, wherever they live (`from oracle.client.sdk import Client, JobView, ...`).
+__all__ = [
+    "E18", "PEEK_BYTES", "TERMINAL", "Client", "ClientError", "JobOutcome", "JobView", "ResultMismatch",
+    "SaltRecord", "check_deployment", "check_replicas", "error_table", "explain_revert", "fmt_tes",
+    "outcome_of", "requirements_of", "salt_path",
+]  # fmt: skip
+
 # What `wait` stops at unless told otherwise: the job can no longer change.
 TERMINAL = PROTOCOL_TERMINAL
-DEFAULT_WINDOWS = {
-    "claimWindow": 3_600,
-    "executionWindow": 7_200,
-    "revealWindow": 1_800,
-    "disputeWindow": 3_600,
-}
-MAX_WINDOW = 30 * 86_400  # JobMarket.MAX_WINDOW
-MAX_REPLICAS = 15  # JobMarket.MAX_REPLICAS
-MAX_RESULT_BYTES = 1 << 30
-SALT_SUFFIX = ".tes-salt"  # <dest>.tes-salt: {"job_id", "node_id", "salt"} of a fetched result
-SALT_HEADER = "X-TES-Salt"
-NODE_HEADER = "X-TES-Node"
-# docs/protocol.md "Nothing to copy": k is 1 (open claim, disputable) or odd (a majority decides).
-REPLICAS_RULE = (
-    "k must be 1 (one node, disputable) or odd from 3 to 15 (drawn seats, majority vote)"
-)
-
-
-def check_replicas(replicas: int) -> None:
-    """Refuses a k the market would refuse (MarketRules.checkRequest), before any gas is spent."""
-    if replicas == 1 or (replicas % 2 == 1 and 3 <= replicas <= MAX_REPLICAS):
-        return
-    raise ClientError(f"--replicas {replicas} is not allowed: {REPLICAS_RULE}")
-
-
-def check_deployment(path: Path) -> dict[str, Any]:
-    """The deployment record, or a ClientError that says how to get a good one."""
-    if not path.is_file():
-        raise ClientError(
-            f"no deployment record at {path}: pass --deployment (env TES_DEPLOYMENT) with the"
-            " network's record, or deploy one (`ape run deploy`)"
-        )
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ClientError(
-            f"deployment record {path} is not valid JSON ({err}): deploy again"
-        ) from err
-    contracts = record.get("contracts") if isinstance(record, dict) else None
-    missing = [n for n in CONTRACTS if not isinstance(contracts, dict) or n not in contracts]
-    if missing:
-        raise ClientError(f"deployment record {path} lacks the address of {', '.join(missing)}:"
-                          " is it a record written by `ape run deploy`?")  # fmt: skip
-    return record
-
-
-def unreachable(rpc_url: str, err: BaseException) -> str:
-    """One line for a chain that does not answer: the cause and what to do."""
-    text = str(err)
-    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-    if m:
-        cause = m.group(1).strip()
-    elif "timed out" in text.lower():
-        cause = "timed out"
-    else:
-        cause = text.splitlines()[0][:160] if text else type(err).__name__
-    return (f"cannot reach the chain at {rpc_url} ({cause}): start it (anvil, or `make localnet`)"
-            " or point --rpc-url (env TES_RPC_URL) at a running node")  # fmt: skip
-
-
-def tes(amount: str | int | Decimal) -> int:
-    """'12.5' TES -> wei (18 decimals); raises ClientError for anything else."""
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation as err:
-        raise ClientError(f"not an amount of TES: {amount!r}") from err
-    wei = value * E18
-    if value < 0 or wei != wei.to_integral_value():
-        raise ClientError(f"not an amount of TES: {amount!r} (at most 18 decimals, not negative)")
-    return int(wei)
-
-
-def fmt_tes(wei: int, places: int = 4) -> str:
-    """An amount for people: at most `places` decimals (12.5 TES, 0.0004 TES), trailing zeros
-    dropped; an amount too small for that shows its first three significant digits instead of
-    rounding to zero. `tes()` reads any of these back."""
-    value = Decimal(int(wei)) / E18
-    if value == 0:
-        return "0 TES"
-    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    if rounded == 0:
-        rounded = value.quantize(Decimal(1).scaleb(value.adjusted() - 2), rounding=ROUND_HALF_EVEN)
-    text = f"{rounded:f}"
-    return (text.rstrip("0").rstrip(".") if "." in text else text) + " TES"
-
-
-def requirements_of(manifest: bundles.Manifest) -> tuple[int, int, int, int, int]:
-    """INodeRegistry.Capabilities a node must declare to claim the job, from the manifest."""
-    r = manifest.resources
-    return (r.cpus, r.memory_mb, r.gpus, r.gpu_memory_mb, r.gpu_class)
-
-
-ZERO32 = b"\x00" * 32
-PEEK_BYTES = 64 * 1024  # a failure record (status + 2 KiB of stderr) is far smaller
 MAX_NODES_SCANNED = 2_000  # licences read for submit's capacity warning
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """What the job's program did, from its result: succeeded, or failed with the status record
-    the sandbox wrote (docs/bundle.md "A failed job still has a result")."""
-
-    failed: bool
-    status: str  # "ok", or the record's: failed, timeout, limit...
-    exit_code: int | None = None
-    limit: str | None = None
-    shard: int | None = None
-    stderr_tail: str = ""
-
-    @property
-    def label(self) -> str:
-        """'job failed: exit 1', 'job failed: timeout (wall_time_s)'; '' for a success."""
-        if not self.failed:
-            return ""
-        if self.status == "failed" and self.exit_code is not None:
-            what = (
-                f"exit {self.exit_code}"
-                if 0 < self.exit_code < 128
-                else (
-                    f"killed by signal {self.exit_code - 128}"
-                    if self.exit_code > 128
-                    else "invalid output"
-                )
-            )
-        elif self.limit:
-            what = f"{self.status}, over its {self.limit} limit"
-        else:
-            what = self.status
-        return f"job failed: {what}" + (f" in shard {self.shard}" if self.shard is not None else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"failed": self.failed, "status": self.status, "exit_code": self.exit_code, "limit": self.limit,
-                "shard": self.shard, "stderr_tail": self.stderr_tail}  # fmt: skip
-
-
-def outcome_of(result_dir: Path) -> JobOutcome:
-    """Reads a fetched result: a directory holding only a status record whose status is not
-    "ok" is a failed run (its exit code, limit and stderr tail); anything else succeeded."""
-    result_dir = Path(result_dir)
-    files = [p for p in result_dir.rglob("*") if p.is_file()]
-    if len(files) != 1 or files[0] != result_dir / STATUS_FILE:
-        return JobOutcome(failed=False, status="ok")
-    try:
-        record = json.loads(files[0].read_text())
-    except (ValueError, UnicodeDecodeError):
-        return JobOutcome(failed=False, status="ok")  # a job's own file of that name
-    if not isinstance(record, dict) or record.get("status") in (None, "ok"):
-        return JobOutcome(failed=False, status="ok")
-    code, shard = record.get("exit_code"), record.get("shard")
-    return JobOutcome(failed=True, status=str(record["status"]), exit_code=code if isinstance(code, int) else None,
-                      limit=record.get("limit"), shard=shard if isinstance(shard, int) else None,
-                      stderr_tail=str(record.get("stderr_tail") or ""))  # fmt: skip
-
-
-def _caps_text(c: Capabilities) -> str:
-    text = f"cpus={c.cpuCores}, memory={c.memoryMb} MiB"
-    if c.gpuCount:
-        text += f", gpus={c.gpuCount}" + (f" x {c.gpuMemoryMb} MiB" if c.gpuMemoryMb else "")
-    if c.gpuClass:
-        text += f", gpu class {c.gpuClass}"
-    return text
-
-
-def _misses(have: Capabilities, need: Capabilities) -> list[str]:
-    fields = (("cpus", "cpuCores", ""), ("memory", "memoryMb", " MiB"), ("gpus", "gpuCount", ""),
-              ("GPU memory", "gpuMemoryMb", " MiB"), ("gpu class", "gpuClass", ""))  # fmt: skip
-    return [f"{label} {getattr(have, f)}{unit} < {getattr(need, f)}{unit}"
-            for label, f, unit in fields if getattr(have, f) < getattr(need, f)]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class JobView:
-    """A job as the chain holds it (`oracle.core.protocol.Job`) with every seat it ever had."""
-
-    job_id: int
-    job: Job
-    seats: tuple[Seat, ...]
-    # From the job's JobCreated event (the market does not store it); empty if not looked up.
-    bundle_hash: bytes = b""
-
-    @property
-    def status(self) -> JobStatus:
-        return self.job.status
-
-    @property
-    def single(self) -> bool:
-        """A k = 1 job (open claim, disputable): its k becomes the jury size once disputed."""
-        return self.job.single
-
-    @property
-    def original(self) -> Seat | None:
-        """Seat 0 of a k = 1 job: the node that ran it (and must reveal if it is disputed)."""
-        return self.seats[0] if self.single and self.seats else None
-
-    @property
-    def result_hash(self) -> bytes | None:
-        """The result hash when the chain shows it: k >= 3 once a majority agreed (Paid); k = 1
-        only when the original node revealed it in a dispute. None for an undisputed k = 1 job,
-        whose chain record is the salted commitment."""
-        if self.single:
-            seat = self.original
-            if seat is not None and seat.state == SeatState.REVEALED:
-                return seat.commitment
-            return None
-        if self.status == JobStatus.PAID and self.job.commitment != ZERO32:
-            return self.job.commitment
-        return None
-
-    @property
-    def commitment(self) -> bytes | None:
-        return None if self.job.commitment == ZERO32 else self.job.commitment
-
-    def to_dict(self) -> dict[str, Any]:
-        f = self.job.as_dict()
-        f["commitment"] = "0x" + bytes(f["commitment"]).hex()
-        f["bundleHash"] = "0x" + self.bundle_hash.hex()
-        f["status"] = self.status.label
-        f["requirements"] = list(vars(f["requirements"]).values())
-        seats = [{"node_id": seat.nodeId, "state": seat.state.name.lower(), "round": seat.round,
-                  "accept_deadline": seat.acceptDeadline, "operator": seat.operator,
-                  "commitment": "0x" + seat.commitment.hex()} for seat in self.seats]  # fmt: skip
-        rh = self.result_hash
-        return {
-            "job_id": self.job_id,
-            **f,
-            "result_hash": "0x" + rh.hex() if rh else None,
-            "replicas": seats,
-        }
-
-
-@dataclass(frozen=True)
-class SaltRecord:
-    """What a node sent with a k = 1 result: the seat's node and the salt of its commitment."""
-
-    job_id: int
-    node_id: int
-    salt: bytes
-
-    def write(self, dest: Path) -> Path:
-        path = salt_path(dest)
-        path.write_text(
-            json.dumps(
-                {"job_id": self.job_id, "node_id": self.node_id, "salt": "0x" + self.salt.hex()}
-            )
-            + "\n"
-        )
-        return path
-
-    @classmethod
-    def read(cls, result_dir: Path) -> SaltRecord | None:
-        path = salt_path(result_dir)
-        if not path.is_file():
-            return None
-        try:
-            d = json.loads(path.read_text())
-            return cls(int(d["job_id"]), int(d["node_id"]), parse_salt(d["salt"]))
-        except (ValueError, KeyError, TypeError) as err:
-            raise ClientError(
-                f"{path} is not a salt record written by `tes-client fetch`: {err}"
-            ) from err
-
-
-def salt_path(result_dir: Path) -> Path:
-    """The salt lives next to the result, not in it: the result hash covers every file inside."""
-    result_dir = Path(result_dir)
-    return result_dir.with_name(result_dir.name + SALT_SUFFIX)
-
-
-def parse_salt(text: str) -> bytes:
-    raw = str(text).strip().removeprefix("0x")
-    if len(raw) != 64:
-        raise ClientError(f"a salt is 32 bytes as 0x + 64 hex digits, got {text!r}")
-    try:
-        return bytes.fromhex(raw)
-    except ValueError as err:
-        raise ClientError(f"a salt is 32 bytes as 0x + 64 hex digits, got {text!r}") from err
-
-
 PARAMS_KEEP_S = 60.0  # how long a client trusts the market's parameters and the fee tip
 
 
@@ -354,7 +94,7 @@ class Client:
         self.chain = chain
         self.w3 = chain.w3
         self.key = key
-        self._errors: dict[bytes, ErrorAbi] | None = None
+        self._errors: ErrorTable | None = None
         self._outcomes: dict[int, JobOutcome] = {}
         # Read once per client (issue [4/7]: RPC per job): the token's EIP-712 domain is fixed at
         # deployment; the market's parameters and the fee tip are kept for PARAMS_KEEP_S (a change
@@ -504,38 +244,9 @@ class Client:
                 for i in range(1, min(count, limit) + 1)]  # fmt: skip
 
     def capacity_warnings(self, need: Capabilities, replicas: int, collateral: int) -> list[str]:
-        """Why a job may sit unclaimed, read from the NodeRegistry before paying: no active node
-        meets its requirements (with the closest misses), or fewer than k do. Empty when
-        enough nodes could take it. Nodes also need `collateral` of free stake per seat."""
-        nodes = self.nodes()
-        active = [
-            (i, n) for i, n in nodes if n.status == NodeStatus.ACTIVE and int(n.operator, 16) != 0
-        ]
-        fit = [
-            (i, n) for i, n in active if n.capabilities.meets(need) and n.free_stake >= collateral
-        ]
-        if len(fit) >= replicas:
-            return []
-        want = _caps_text(need)
-        if not active:
-            return [f"no node is active on this network ({len(nodes)} licences): nobody will run the job"
-                    " until a node operator starts one"]  # fmt: skip
-        misses = []
-        for i, n in active:
-            if (i, n) in fit:
-                continue
-            why = _misses(n.capabilities, need)
-            if n.free_stake < collateral:
-                why.append(f"free stake {fmt_tes(n.free_stake)} < collateral {fmt_tes(collateral)}")
-            misses.append(f"node {i}: " + ", ".join(why))
-        detail = "; ".join(misses[:3]) + ("; ..." if len(misses) > 3 else "")
-        if not fit:
-            return [f"no active node meets the job's requirements ({want}, {fmt_tes(collateral)} collateral):"
-                    f" {detail}. It will sit unclaimed until one does; lower the resources in the"
-                    " manifest or wait for such a node"]  # fmt: skip
-        return [f"only {len(fit)} of {len(active)} active nodes meet the job's requirements ({want}),"
-                f" fewer than k = {replicas}: its seats cannot all be filled and it will expire"
-                f" unless more nodes join ({detail}); a smaller --replicas fits"]  # fmt: skip
+        """Why a job may sit unclaimed, read from the NodeRegistry before paying
+        (`oracle.client.views.capacity_warnings`)."""
+        return capacity_warnings(self.nodes(), need, replicas, collateral)
 
     # ---------------------------------------------------------------- submit
     def submit(
@@ -675,74 +386,11 @@ class Client:
             time.sleep(poll_s)
 
     # ---------------------------------------------------------------- results
-    @staticmethod
-    def _fetchable(view: JobView) -> None:
-        """Nodes serve a result only once copying it can no longer pay: a k = 1 result after its
-        proof (Accepted, Paid), a k >= 3 result once paid."""
-        ready = {JobStatus.ACCEPTED, JobStatus.PAID} if view.single else {JobStatus.PAID}
-        if view.status in ready:
-            return
-        if view.status == JobStatus.OVERTURNED:
-            raise ClientError(f"job {view.job_id}'s result was overturned by a jury: there is none to fetch"
-                              " (your payment was refunded: `tes-client withdraw`)")  # fmt: skip
-        if view.job.round >= 1:
-            why = (
-                "disputed"
-                if view.single
-                else "re-run by a larger drawn round (its replicas disagreed)"
-            )
-            raise ClientError(
-                f"job {view.job_id} is {why} ({view.status.label}): wait for the verdict"
-            )
-        when = (
-            "once it is proven (accepted)"
-            if view.single
-            else "once the replicas agreed and it is paid"
-        )
-        raise ClientError(f"job {view.job_id} has no result to fetch yet (status: {view.status.label});"
-                          f" nodes serve it {when}")  # fmt: skip
-
-    @staticmethod
-    def sources(view: JobView) -> list[int]:
-        """The nodes whose seat produced the accepted result, in the order to ask them."""
-        if view.single:
-            return [view.original.nodeId] if view.original else []
-        return [seat.nodeId for seat in view.seats
-                if seat.round == 0 and seat.state == SeatState.REVEALED and seat.commitment == view.job.commitment]  # fmt: skip
-
-    @staticmethod
-    def check_result(view: JobView, got: bytes, salt: SaltRecord | None) -> None:
-        """Raises ClientError unless files hashing to `got` are the job's accepted result."""
-        expected = view.result_hash
-        if expected is not None:  # k >= 3 paid, or a k = 1 result revealed in a dispute
-            if got != expected:
-                raise ResultMismatch(
-                    f"files hash to 0x{got.hex()}, the chain's result is 0x{expected.hex()}"
-                )
-            return
-        if not view.single or view.commitment is None:
-            raise ClientError(
-                f"job {view.job_id} has no accepted result on chain (status: {view.status.label})"
-            )
-        # k = 1, undisputed: only keccak(jobId, nodeId, resultHash, salt) is on chain.
-        if salt is None:
-            raise ClientError(
-                f"job {view.job_id} is k = 1: its chain record is a salted commitment, so checking files needs the"
-                f" node's salt (kept as <dir>{SALT_SUFFIX} by `tes-client fetch`, or pass --salt)"
-            )
-        if salt.job_id != view.job_id:
-            raise ClientError(f"the salt record is for job {salt.job_id}, not job {view.job_id}")
-        node_id = view.original.nodeId  # type: ignore[union-attr]
-        if salt.node_id != node_id:
-            raise ResultMismatch(
-                f"the salt came from node {salt.node_id}, but job {view.job_id} ran on node {node_id}"
-            )
-        mine = commitment_of(view.job_id, node_id, got, salt.salt)
-        if mine != view.commitment:
-            raise ResultMismatch(
-                f"files hash to 0x{got.hex()}; with node {node_id}'s salt that commits to 0x{mine.hex()},"
-                f" the chain's commitment is 0x{view.commitment.hex()}"
-            )
+    # The checks are pure functions of the chain's view (oracle.client.views).
+    _fetchable = staticmethod(fetchable)
+    sources = staticmethod(sources)
+    check_result = staticmethod(check_result)
+    _salt_of = staticmethod(salt_of)
 
     def _download(self, url: str, job_id: int, node_id: int, timeout_s: float, attempts: int = 4,
                   limit: int = MAX_RESULT_BYTES):  # fmt: skip
@@ -830,23 +478,6 @@ class Client:
             f"no node served a result matching job {job_id}'s on-chain record:\n  "
             + "\n  ".join(problems)
         )
-
-    @staticmethod
-    def _salt_of(job_id: int, node_id: int, headers: Any, *, required: bool) -> SaltRecord | None:
-        """The salt a node sent (X-TES-Salt) for its own seat (X-TES-Node)."""
-        salt, node = headers.get(SALT_HEADER), headers.get(NODE_HEADER)
-        if salt is None or node is None:
-            if required:
-                raise ClientError(f"the node sent no {SALT_HEADER}/{NODE_HEADER} header, so its k = 1 result cannot be"
-                                  " checked against the salted commitment (does it run an older tes-node?)")  # fmt: skip
-            return None
-        try:
-            sender = int(node)
-        except ValueError as err:
-            raise ClientError(f"{NODE_HEADER} {node!r} is not a node id") from err
-        if sender != node_id:
-            raise ClientError(f"it answered as node {sender}, not node {node_id}")
-        return SaltRecord(job_id, node_id, parse_salt(salt))
 
     def verify(
         self,
@@ -971,89 +602,7 @@ class Client:
     def _explain(self, err: Exception) -> str:
         return explain_revert(err, self._error_table())
 
-    def _error_table(self) -> dict[bytes, ErrorAbi]:
+    def _error_table(self) -> ErrorTable:
         if self._errors is None:
             self._errors = error_table(self.chain.abis.values())
         return self._errors
-
-
-# 4-byte selector -> (name, [(input name, ABI type, internal type)])
-ErrorAbi = tuple[str, list[tuple[str, str, str]]]
-# Arguments of the contracts' errors that are amounts of TES (18 decimals).
-AMOUNT_ARGS = frozenset({
-    "amount", "balance", "needed", "need", "have", "free", "payment", "collateral", "allowance",
-    "minimum",
-})  # fmt: skip
-
-
-def error_table(abis: Iterable[list[dict[str, Any]]]) -> dict[bytes, ErrorAbi]:
-    table: dict[bytes, ErrorAbi] = {}
-    for abi in abis:
-        for item in abi:
-            if item.get("type") != "error":
-                continue
-            inputs = [(i.get("name", ""), i["type"], i.get("internalType") or i["type"])
-                      for i in item.get("inputs", [])]  # fmt: skip
-            sel = function_signature_to_4byte_selector(
-                f"{item['name']}({','.join(t for _, t, _ in inputs)})"
-            )
-            table[sel] = (item["name"], inputs)
-    return table
-
-
-def explain_revert(err: Exception, table: Mapping[bytes, ErrorAbi]) -> str:
-    """A revert as the contract's named error, its arguments readable: enums by name
-    (`status=Paid`), amounts in TES; anything else as the node said it, on one line."""
-    data: Any = getattr(err, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if not isinstance(data, str):
-        m = re.search(r"0x[0-9a-fA-F]{8,}", str(getattr(err, "message", "") or err))
-        data = m.group(0) if m else None
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-        try:
-            raw = bytes.fromhex(data[2:])
-        except ValueError:
-            raw = b""
-        known = table.get(raw[:4])
-        if known:
-            name, inputs = known
-            try:
-                values = abi_decode([t for _, t, _ in inputs], raw[4:])
-            except Exception:  # noqa: BLE001
-                return name
-            args = ", ".join(
-                f"{n}={_show(v, n, t)}" for (n, _, t), v in zip(inputs, values, strict=True)
-            )
-            return f"{name}({args})"
-    text = str(getattr(err, "message", None) or err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
-def _show(value: Any, name: str = "", internal: str = "") -> str:
-    if internal.startswith("enum "):
-        enum = SOLIDITY_ENUMS.get(internal.rsplit(".", 1)[-1])
-        if enum is not None:
-            try:
-                return _pascal(enum(int(value)).name)
-            except ValueError:
-                return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and internal.startswith("uint") \
-            and name.lower() in AMOUNT_ARGS:  # fmt: skip
-        return fmt_tes(value)
-    if isinstance(value, bytes):
-        text = value.rstrip(b"\x00")
-        return (
-            text.decode()
-            if text and text.isascii() and text.decode().isprintable()
-            else "0x" + value.hex()
-        )
-    return str(value)
-
-
-def checksum(address: str) -> str:
-    return Web3.to_checksum_address(address)

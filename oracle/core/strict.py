@@ -14,10 +14,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
+def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The one of `choices` most like `word` (difflib's ratio at least `cutoff`), or None: the
+    spelling suggester of every input (manifests, configs, node settings, TES_* variables)."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def suggest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """' (did you mean 'x'?)' for the closest of `choices`, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word, choices, cutoff)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def unknown_key(key: str, allowed: Iterable[str], where: str) -> str:

@@ -9,7 +9,6 @@ the file named by `passphrase_file`.
 from __future__ import annotations
 
 import ctypes
-import difflib
 import os
 import sys
 import tomllib
@@ -23,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from oracle.core import strict
 
 
 def take_env(name: str) -> str | None:
@@ -255,9 +256,8 @@ def _source(field: str, given: dict[str, Any]) -> str:
 
 
 def suggest(word: str) -> str:
-    """' (did you mean `x`?)' for the setting closest to `word`, or ''."""
-    close = difflib.get_close_matches(word.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """' (did you mean 'x'?)' for the setting closest to `word`, or ''."""
+    return strict.suggest(word.lower(), Settings.model_fields)
 
 
 def describe(err: ValidationError, given: dict[str, Any]) -> str:
@@ -286,9 +286,9 @@ def near_miss_env() -> list[str]:
     out = []
     for name in os.environ:
         if name.startswith("TES_") and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+            close = strict.closest(name, known, cutoff=0.85)
             if close:
-                out.append(f"{name} is not a setting (did you mean {close[0]}?)")
+                out.append(f"{name} is not a setting (did you mean {close}?)")
     return out
 
 
