@@ -26,9 +26,9 @@ from typing import Any
 import click
 
 from oracle.core.errors import ConfigError, OracleError
+from oracle.core.units import format_tes as tes
 from oracle.node.store import IntentStatus, Stage
 
-E18 = 10**18
 # Exceptions that mean "the RPC endpoint is not there" (requests' and the stdlib's).
 try:
     from requests.exceptions import ConnectionError as _ReqConnectionError
@@ -497,18 +497,6 @@ def _outputs(contract, fn: str) -> list[dict[str, Any]]:
                 return outs[0]["components"]
             return outs
     return []
-
-
-def tes(wei: int) -> str:
-    """12_345_678 * 10**14 -> '1,234.5678 TES': at most 4 decimals, trailing zeros dropped; a
-    non-zero amount below 0.0001 TES shows as '<0.0001 TES', never as 0."""
-    value = int(wei)
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), E18)
-    decimals = f"{frac:018d}"[:4].rstrip("0")
-    if not whole and frac and not decimals:
-        return f"{sign}<0.0001 TES"
-    return f"{sign}{whole:,}{'.' + decimals if decimals else ''} TES"
 
 
 def _utc(ts: int) -> str:

@@ -14,6 +14,7 @@ import pytest
 from oracle.core.prove import commitment_of
 from oracle.core.results import result_hash
 from oracle.execute import STATUS_FILE
+from oracle.node.store import IntentKind, IntentStatus, Stage
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.http import QuietHandler, serving
 from tests.utils.market import NET, ReplicaState, Status, earned
@@ -175,7 +176,7 @@ def test_kill9_right_after_claim__restarted_node_runs_job_and_is_paid_once(
     settle_k1(chain, market, [job_id], [node])
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "claimed")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
-    assert len(node.intents(job_id, "claim")) == 1
+    assert len(node.intents(job_id, IntentKind.CLAIM)) == 1
     assert len(claimed_events(chain, market, job_id, block0)) == 1
 
 
@@ -188,7 +189,9 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
     block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
 
-    wait_for(lambda: node.stage(job_id) == "running", 60, what="execution started", nodes=[node])
+    wait_for(
+        lambda: node.stage(job_id) == Stage.RUNNING, 60, what="execution started", nodes=[node]
+    )
     wait_for(
         lambda: f"job {job_id}: execute started" in node.log(),
         10,
@@ -205,7 +208,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     # The chain says paid as soon as the settlement is mined; the node records its own receipts
     # a moment later.
-    wait_for(lambda: [i["status"] for i in node.intents(job_id, "proof")] == ["done"], 30,
+    wait_for(lambda: [i["status"] for i in node.intents(job_id, IntentKind.PROOF)] == [IntentStatus.DONE], 30,
              what="proof intent done", nodes=[node])  # fmt: skip
 
 
@@ -240,7 +243,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
     )
     node0.kill9()
     assert status(market, job_id) == Status.RUNNING  # the others have not committed: no reveal yet
-    assert node0.intents(job_id, "reveal") == []
+    assert node0.intents(job_id, IntentKind.REVEAL) == []
 
     for n in others:
         n.start()
@@ -256,7 +259,7 @@ def test_kill9_after_commit_before_reveal__restarted_node_reveals_its_stored_sal
     each = NET // 3
     assert_paid_once(chain, market, registry, job_id, block0, node_owners[:3], ids, before, each)
     # The node marks an intent done once its receipt is confirmed: a step after the chain moved.
-    wait_for(lambda: [i["status"] for i in node0.intents(job_id, "reveal")] == ["done"], 30,
+    wait_for(lambda: [i["status"] for i in node0.intents(job_id, IntentKind.REVEAL)] == [IntentStatus.DONE], 30,
              what="node 0's reveal confirmed", nodes=[node0])  # fmt: skip
 
 
@@ -272,7 +275,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
     wait_for(
-        lambda: node.stage(job_id) == "running" and node.quiet(),
+        lambda: node.stage(job_id) == Stage.RUNNING and node.quiet(),
         60,
         what="job running",
         nodes=[node],
@@ -281,7 +284,11 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
     rpc(chain, "evm_setAutomine", False)
     try:
         sent = wait_for(
-            lambda: [i for i in node.intents(job_id, "proof") if i["status"] == "sent"],
+            lambda: [
+                i
+                for i in node.intents(job_id, IntentKind.PROOF)
+                if i["status"] == IntentStatus.SENT
+            ],
             30,
             what="proof sent",
             nodes=[node],
@@ -296,7 +303,7 @@ def test_kill9_between_send_and_receipt__recovered_from_the_mined_transaction(
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
-    proofs = node.intents(job_id, "proof")
+    proofs = node.intents(job_id, IntentKind.PROOF)
     assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", tx_hash)]
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "in-flight")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
@@ -323,7 +330,7 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
     block0, before = chain.blocks.head.number, earned(market, owner)
     job_id = create_job(bundle_hash=h, uri=uri)
     wait_for(
-        lambda: node.stage(job_id) == "running" and node.quiet(),
+        lambda: node.stage(job_id) == Stage.RUNNING and node.quiet(),
         60,
         what="job running",
         nodes=[node],
@@ -332,7 +339,11 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
     rpc(chain, "evm_setAutomine", False)
     try:
         sent = wait_for(
-            lambda: [i for i in node.intents(job_id, "proof") if i["status"] == "sent"],
+            lambda: [
+                i
+                for i in node.intents(job_id, IntentKind.PROOF)
+                if i["status"] == IntentStatus.SENT
+            ],
             30,
             what="proof sent",
             nodes=[node],
@@ -348,8 +359,12 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
 
     settle_k1(chain, market, [job_id], [node])
     assert "RPC unreachable" in node.log()  # the outage was felt, and survived
-    wait_for(lambda: node.intents(job_id, "proof")[0]["status"] == "done", 10, what="proof done")
-    proofs = node.intents(job_id, "proof")
+    wait_for(
+        lambda: node.intents(job_id, IntentKind.PROOF)[0]["status"] == IntentStatus.DONE,
+        10,
+        what="proof done",
+    )
+    proofs = node.intents(job_id, IntentKind.PROOF)
     assert [(i["status"], i["tx_hash"]) for i in proofs] == [("done", sent[0]["tx_hash"])]
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "outage")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
@@ -405,7 +420,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "canonical")
     assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_id) == [(real_h.hex(),)]
     assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
-    assert len(node.intents(job_id, "claim")) == 1
+    assert len(node.intents(job_id, IntentKind.CLAIM)) == 1
 
 
 # ---------------------------------------------------------------------- 4. bundle hash mismatch
@@ -418,17 +433,20 @@ def test_bundle_not_matching_chain_hash__refused_with_reason_never_claimed_node_
     bad = create_job(bundle_hash=good_h, uri=evil_uri)  # the URI serves other bytes
 
     wait_for(
-        lambda: node.stage(bad) == "skipped", 60, what="mismatching bundle refused", nodes=[node]
+        lambda: node.stage(bad) == Stage.SKIPPED,
+        60,
+        what="mismatching bundle refused",
+        nodes=[node],
     )
     assert "mismatch" in node.reason(bad)
-    assert node.intents(bad, "claim") == []
+    assert node.intents(bad, IntentKind.CLAIM) == []
     job = market.job(bad)
     assert (Status(job.status), job.replicaCount) == (Status.OPEN, 0)
 
     good = create_job(bundle_hash=good_h, uri=good_uri)
     wait_status(market, good, Status.ACCEPTED, [node])
     assert committed_result(market, node, good) == ok_hash(tmp_path, "good")
-    assert market.job(bad).replicaCount == 0 and node.intents(bad, "claim") == []
+    assert market.job(bad).replicaCount == 0 and node.intents(bad, IntentKind.CLAIM) == []
 
 
 @pytest.fixture
@@ -459,7 +477,7 @@ def test_bundle_host_trickling__holds_up_its_own_job_only__the_node_runs_and_pro
     deadline), the node claims, runs and proves another job."""
     node = start(0)
     slow = create_job(bundle_hash=b"\x22" * 32, uri=trickle_server)
-    wait_for(lambda: node.stage(slow) == "seen", 30, what="slow job seen", nodes=[node])
+    wait_for(lambda: node.stage(slow) == Stage.SEEN, 30, what="slow job seen", nodes=[node])
     good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
     started = time.monotonic()
     good = create_job(bundle_hash=good_h, uri=good_uri)
@@ -467,7 +485,9 @@ def test_bundle_host_trickling__holds_up_its_own_job_only__the_node_runs_and_pro
     wait_status(market, good, Status.ACCEPTED, [node], timeout=40)
 
     assert time.monotonic() - started < 40
-    assert node.stage(slow) == "seen" and node.intents(slow, "claim") == []  # still crawling in
+    assert (
+        node.stage(slow) == Stage.SEEN and node.intents(slow, IntentKind.CLAIM) == []
+    )  # still crawling in
     assert committed_result(market, node, good) == ok_hash(tmp_path, "good")
 
 
@@ -493,10 +513,10 @@ def test_hostile_run_spec__refused_before_the_claim__no_collateral_locked__node_
     bad = create_job(bundle_hash=h, uri=uri)
 
     wait_for(
-        lambda: node.stage(bad) == "skipped", 60, what="hostile run spec refused", nodes=[node]
+        lambda: node.stage(bad) == Stage.SKIPPED, 60, what="hostile run spec refused", nodes=[node]
     )
     assert says in node.reason(bad)
-    assert node.intents(bad, "claim") == []
+    assert node.intents(bad, IntentKind.CLAIM) == []
     assert registry.node(one_node[0]).locked == 0
     good_uri, good_h = bundle(tmp_path, "good", job_script("good"))
     good = create_job(bundle_hash=good_h, uri=good_uri)
@@ -511,9 +531,9 @@ def test_job_whose_worst_case_cannot_fit_the_execution_window__never_claimed(
     uri, h = bundle(tmp_path, "long", job_script("long"), time_limit_s=600)
     job_id = create_job(bundle_hash=h, uri=uri, executionWindow=300)
 
-    wait_for(lambda: node.stage(job_id) == "skipped", 60, what="job refused", nodes=[node])
+    wait_for(lambda: node.stage(job_id) == Stage.SKIPPED, 60, what="job refused", nodes=[node])
     assert "does not fit the 300s execution window" in node.reason(job_id)
-    assert node.intents(job_id, "claim") == []
+    assert node.intents(job_id, IntentKind.CLAIM) == []
 
 
 # ---------------------------------------------------------------------- 5. hostile jobs
@@ -607,12 +627,12 @@ def test_gpu_job_without_gpu__refused_by_capability_and_by_backend_never_claimed
 
     for n in nodes:
         wait_for(
-            lambda n=n: n.stage(gpu_job) == "skipped", 60, what=f"{n.name} refuses", nodes=nodes
+            lambda n=n: n.stage(gpu_job) == Stage.SKIPPED, 60, what=f"{n.name} refuses", nodes=nodes
         )
     assert "lacks capabilities" in nodes[0].reason(gpu_job)
     reason = nodes[1].reason(gpu_job)
     assert reason.startswith("refused:") and "gpus=1" in reason
-    assert all(n.intents(gpu_job, "claim") == [] for n in nodes)
+    assert all(n.intents(gpu_job, IntentKind.CLAIM) == [] for n in nodes)
     assert market.job(gpu_job).replicaCount == 0
 
     cpu_uri, cpu_h = bundle(tmp_path, "cpu", job_script("cpu"))
@@ -668,7 +688,7 @@ def test_k3_replicas_in_the_same_blocks__last_reveal_settles_and_all_are_paid(
         chain, market, registry, job_id, block0, node_owners[:3], ids, before, NET // 3
     )
     for n in nodes:  # each node records its last receipt a moment after the chain says paid
-        wait_for(lambda n=n: [i["status"] for i in n.intents(job_id, "reveal")] == ["done"], 30,
+        wait_for(lambda n=n: [i["status"] for i in n.intents(job_id, IntentKind.REVEAL)] == [IntentStatus.DONE], 30,
                  what="reveal intent done", nodes=nodes)  # fmt: skip
 
 

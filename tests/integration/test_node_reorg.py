@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from oracle.node.store import IntentKind, IntentStatus, Stage
 from tests.integration.test_node_faults import (
     assert_paid_once,
     bundle,
@@ -39,7 +40,9 @@ def test_reorg_drops_the_nodes_proof__node_sends_it_again_and_the_job_is_paid_on
 
     job_id = create_job(bundle_hash=h, uri=uri)
     chain.mine(int(CONFIRMATIONS))  # the job's event is buried deep enough for the node
-    wait_for(lambda: node.stage(job_id) == "running", 60, what="claimed and running", nodes=[node])
+    wait_for(
+        lambda: node.stage(job_id) == Stage.RUNNING, 60, what="claimed and running", nodes=[node]
+    )
     assert replica_state(market, job_id, node_id) == ReplicaState.CLAIMED
 
     snapshot = chain.snapshot()  # the fork point: after the claim, before the proof
@@ -49,7 +52,7 @@ def test_reorg_drops_the_nodes_proof__node_sends_it_again_and_the_job_is_paid_on
         what="proof mined",
         nodes=[node],
     )
-    (proof,) = node.intents(job_id, "proof")
+    (proof,) = node.intents(job_id, IntentKind.PROOF)
     dropped = proof["tx_hash"]
     assert rpc(chain, "eth_getTransactionReceipt", dropped) is not None
 
@@ -69,12 +72,14 @@ def test_reorg_drops_the_nodes_proof__node_sends_it_again_and_the_job_is_paid_on
     assert "no longer in the chain; back to pending" in node.log()
     chain.mine(int(CONFIRMATIONS))
     wait_for(
-        lambda: [i["status"] for i in node.intents(job_id, "proof")] == ["done"],
+        lambda: (
+            [i["status"] for i in node.intents(job_id, IntentKind.PROOF)] == [IntentStatus.DONE]
+        ),
         30,
         what="proof confirmed",
         nodes=[node],
     )
-    assert node.intents(job_id, "proof")[0]["attempts"] == 2  # one intent, sent twice
+    assert node.intents(job_id, IntentKind.PROOF)[0]["attempts"] == 2  # one intent, sent twice
 
     settle_k1(chain, market, [job_id], [node])
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "reorged-proof")

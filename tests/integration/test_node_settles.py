@@ -7,6 +7,7 @@ import requests
 
 from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
+from oracle.node.store import IntentKind, IntentStatus
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
 from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share
 from tests.utils.nodes import make_bundle, wait_for
@@ -215,7 +216,7 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
         assert _stored(nodes[i], job_id)[0] == result
     assert earned(market, node_owners[0]) - before[0] == NET
     assert {e.nodeId for e in _events(chain, market.SeatDrawn, job_id, block0)} == set(ids[1:])
-    wait_for(lambda: [i["status"] for i in original.intents(job_id, "reveal")] == ["done"], 30,
+    wait_for(lambda: [i["status"] for i in original.intents(job_id, IntentKind.REVEAL)] == [IntentStatus.DONE], 30,
              what="the original's reveal confirmed", nodes=[original])  # fmt: skip
     # the dispute made the result public: the payout names it
     assert [e.resultHash for e in _events(chain, market.JobPaid, job_id, block0)] == [result]

@@ -69,6 +69,16 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "tes-node.example.toml"
 
 
+@pytest.fixture(autouse=True)
+def _environ_restored():
+    """`tes-node --config` names its file in this process's environment (TES_CONFIG_FILE), which
+    CliRunner does not undo: without this, a later test in the same run reads a bad test TOML."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     """No TES_* setting from the environment of whoever runs the tests."""
