@@ -62,23 +62,17 @@ def __getattr__(name: str):
 
 def make_backend(settings: Settings) -> Backend:
     """The backend the node's settings ask for (`backend`, `ray_address`, `workers`, `allow_unsafe`,
-    `rlimits_only`, `cgroup_parent`)."""
-    options = {
-        "use_cgroups": not settings.rlimits_only,
-        "cgroup_parent": str(settings.cgroup_parent) if settings.cgroup_parent else None,
-    }
-    if settings.backend == "ray":
-        from oracle.execute.ray_backend import RayBackend
+    `rlimits_only`, `cgroup_parent`), from the registry (`oracle.execute.registry`)."""
+    from oracle.execute.registry import BackendOptions, make
 
-        return RayBackend(
-            settings.ray_address,
-            work_dir=settings.work_dir / "ray",
+    return make(
+        settings.backend,
+        BackendOptions(
+            work_dir=settings.work_dir,
+            workers=settings.workers,
             allow_unsafe=settings.allow_unsafe,
-            sandbox_options=options,  # each worker detects its own paths
-        )
-    return LocalSandboxBackend(
-        settings.work_dir / "local",
-        max_workers=settings.workers,
-        allow_unsafe=settings.allow_unsafe,
-        config=SandboxConfig.detect(allow_unsafe=settings.allow_unsafe, **options),
+            use_cgroups=not settings.rlimits_only,
+            cgroup_parent=str(settings.cgroup_parent) if settings.cgroup_parent else None,
+            ray_address=settings.ray_address,
+        ),
     )

@@ -113,7 +113,14 @@ def _setting_option(name: str, field: Any):
         return click.option(f"{flag}/{neg}", name, help=help_text, **kwargs)
     if typing.get_origin(base) is list:
         return click.option(flag, name, multiple=True, type=int, help=help_text, **kwargs)
-    if typing.get_origin(base) is typing.Literal:
+    choices = (
+        (field.json_schema_extra or {}).get("choices")
+        if isinstance(field.json_schema_extra, dict)
+        else None
+    )
+    if choices:
+        kwargs["type"] = click.Choice([str(c) for c in choices])
+    elif typing.get_origin(base) is typing.Literal:
         kwargs["type"] = click.Choice([str(a) for a in typing.get_args(base)])
     elif base is Path:
         kwargs["type"] = click.Path(path_type=Path)

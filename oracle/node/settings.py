@@ -13,7 +13,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from oracle.core import strict
+from oracle.execute.registry import BACKENDS
 
 
 def take_env(name: str) -> str | None:
@@ -90,8 +91,10 @@ class Settings(BaseSettings):
     )
 
     # execution
-    backend: Literal["local", "ray"] = Field(
-        "local", description="run jobs in a local sandbox pool or on a Ray cluster"
+    backend: str = Field(
+        "local",
+        description="where jobs run: " + ", ".join(BACKENDS) + " (oracle/execute/registry.py)",
+        json_schema_extra={"choices": list(BACKENDS)},
     )
     ray_address: str | None = Field(
         None,
@@ -178,6 +181,13 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     config_file: Path | None = Field(None, description="TOML file with any of these settings")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"no backend {value!r}: use one of {', '.join(BACKENDS)}")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -116,7 +116,7 @@ def _fails(args, *, env=None, tmp_path=None):
         ("rpc_url = \n", "{path} is not valid TOML: Invalid value (at line 1, column 11)"),
         ('workers = "many"\n', "workers in {path} = 'many': Input should be a valid integer"),
         ("workers = 0\n", "workers in {path} = 0: Input should be greater than or equal to 1"),
-        ('backend = "gpu"\n', "backend in {path} = 'gpu': Input should be 'local' or 'ray'"),
+        ('backend = "gpu"\n', "backend in {path} = 'gpu': no backend 'gpu': use one of local, ray"),
         ('log_level = "LOUD"\n', "not a log level: use DEBUG, INFO, WARNING or ERROR"),
     ],
 )

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from oracle.client.commands.common import fail_clearly, parse_duration
+from oracle.execute.registry import BACKENDS, BackendOptions
+from oracle.execute.registry import make as make_backend
 
 if TYPE_CHECKING:
     from oracle.execute.base import Backend
@@ -143,7 +145,7 @@ def package(
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to put the output (default: a temp dir).",
 )
-@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="local", show_default=True)
 @click.option(
     "--allow-unsafe",
     is_flag=True,
@@ -165,14 +167,7 @@ def run_local(bundle, out, backend, allow_unsafe) -> None:
     out = out or work / "out"
     if out.exists() and any(out.iterdir()):
         raise ClientError(f"{out} is not empty")
-    if backend == "ray":
-        from oracle.execute import RayBackend
-
-        be: Backend = RayBackend(work_dir=work / "ray", allow_unsafe=allow_unsafe)
-    else:
-        from oracle.execute import LocalSandboxBackend
-
-        be = LocalSandboxBackend(work / "local", allow_unsafe=allow_unsafe)
+    be: Backend = make_backend(backend, BackendOptions(work_dir=work, allow_unsafe=allow_unsafe))
     with be:
         result = be.run_bundle(0, work / "bundle", manifest, out)
     click.echo(result.stdout_tail.rstrip()[-2000:], err=True)
