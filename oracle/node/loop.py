@@ -16,7 +16,6 @@ import os
 import secrets
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,23 +24,19 @@ from requests.exceptions import Timeout as RequestsTimeout
 
 from oracle.core.chain import Chain, load_operator_key
 from oracle.core.errors import (
-    BundleError,
     ConfigError,
-    ExecutionError,
-    FetchError,
-    JobRefusedError,
     OracleError,
 )
-from oracle.core.protocol import Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import Job, JobStatus, Seat
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import flow, metrics, release
 from oracle.node import store as st
 from oracle.node.execution import Executions
 from oracle.node.ingest import Ingest
+from oracle.node.intake import Intake
 from oracle.node.licences import Licences
 from oracle.node.release import ResultOffer
-from oracle.node.schedule import decide, decide_seat, estimate_cost, seat_value
 from oracle.node.settings import Settings, take_env
 from oracle.node.submit import Submitter
 from oracle.node.view import StepView
@@ -52,8 +47,6 @@ RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, Timeout
 # Events that can put one of our nodes into a job the store has given up on (or not yet looked at
 # again): a draw, a re-anchored draw, a dispute that seats a jury.
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
-# A job we hold nothing in whose intake raised this many steps in a row is dropped (`_intake_error`).
-MAX_INTAKE_ERRORS = 5
 
 
 def _exclusive(path: Path, what: str):
@@ -109,14 +102,12 @@ class Node:
         self.backend = backend or self._make_backend()
         self.executions = Executions(settings, self.backend)
         # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
-        self.intake_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
-        self.intake: dict[int, Future] = {}
+        self.intake = Intake(self)  # whether to take a job, off the loop (oracle/node/intake.py)
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
         self._hb_epoch: int | None = None
         self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
         self._announce: str | None = None
-        self._intake_errors: dict[int, int] = {}  # job id -> intake failures in a row
         self._consented = False
         self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
         self.licences = Licences(
@@ -276,30 +267,13 @@ class Node:
                     break
                 except Exception as err:  # noqa: BLE001 (one job's surprise must not stall the others)
                     log.exception("job %d: step failed; will retry", job["job_id"])
-                    self._intake_error(job, err)
+                    self.intake.failed(job, err)
                     break
-                self._intake_errors.pop(job["job_id"], None)
+                self.intake.succeeded(job["job_id"])
                 after = self.store.job(job["job_id"])
                 if after is None or after["stage"] == job["stage"] or after["stage"] in st.TERMINAL:
                     break
                 job = after
-
-    def _intake_error(self, job: dict[str, Any], err: Exception) -> None:
-        """A job we hold nothing in (stage `seen`) whose intake keeps failing the same surprising
-        way is dropped after MAX_INTAKE_ERRORS steps in a row, with the reason: a hostile or broken
-        job must not cost every step a fetch and a stack trace forever. A job we hold a seat in is
-        never dropped (its collateral depends on us)."""
-        if job["stage"] != st.SEEN:
-            return
-        failures = self._intake_errors.get(job["job_id"], 0) + 1
-        self._intake_errors[job["job_id"]] = failures
-        if failures >= MAX_INTAKE_ERRORS:
-            self._intake_errors.pop(job["job_id"], None)
-            self._finish(
-                job["job_id"],
-                st.SKIPPED,
-                f"intake failed {failures} times: {type(err).__name__}: {err}",
-            )
 
     def _heartbeat(self) -> None:
         """Proves liveness once per rewards epoch for every active node we run (availability share).
@@ -356,7 +330,7 @@ class Node:
 
     def close(self) -> None:
         self.executions.close()
-        self.intake_pool.shutdown(wait=False, cancel_futures=True)
+        self.intake.close()
         self.store.close()
         for lock in self._locks:
             lock.close()  # releases the flock
@@ -433,7 +407,7 @@ class Node:
         elif moved is not None and moved.stage == st.SKIPPED:
             self._finish(job_id, st.SKIPPED, moved.reason or "")
         elif stage == st.SEEN:
-            self._consider(job, view, mine)
+            self.intake.consider(job, view, mine)
         elif stage == st.CLAIMED:
             self._start_execution(job)
         elif stage == st.RUNNING:
@@ -456,108 +430,6 @@ class Node:
             self._intent_again(st.IntentKind.DRAW, job_id, None, {})
         if flow.late_seats(view, self.view.seats(job_id, view), now):
             self._intent_again(st.IntentKind.REDRAW, job_id, None, {})
-
-    def _consider(self, job: dict[str, Any], view: Job, mine: tuple[int, Seat] | None) -> None:
-        job_id = job["job_id"]
-        if view.status == JobStatus.SEATING:
-            if mine is None or mine[1].state != SeatState.DRAWN or mine[1].round != view.round:
-                return  # not drawn (yet): stay watched, a later SeatDrawn may name one of ours
-            node_id, seat = mine
-            if self.view.chain_time() > seat.acceptDeadline:
-                self._finish(
-                    job_id, st.SKIPPED, f"seat for node {node_id} lapsed before we could accept it"
-                )
-                return
-            d = decide_seat(
-                view,
-                node_id,
-                self.licences.records[node_id],
-                self._free_workers(),
-                self._cost(),
-                self.s.min_margin,
-            )
-            kind = st.IntentKind.ACCEPT
-        elif view.status == JobStatus.OPEN:
-            seated, operators = self.view.seat_sets(job_id, view)
-            d = decide(
-                view,
-                self.licences.records,
-                seated,
-                operators,
-                self.key.address,
-                self._free_workers(),
-                self._cost(),
-                self.s.min_margin,
-            )
-            kind = st.IntentKind.CLAIM
-        else:
-            self._finish(job_id, st.SKIPPED, f"not seated; job {view.status.label}")
-            return
-        if not d.take:
-            if d.reason != "no free worker":  # a busy node looks again next step
-                log.info(
-                    "job %d: %s refused: %s",
-                    job_id,
-                    "seat" if kind == st.IntentKind.ACCEPT else "claim",
-                    d.reason,
-                )
-                self._finish(job_id, st.SKIPPED, d.reason)
-            return
-        if not self._bundle_ok(job, view, kind):
-            return
-        # The intent is stored before the stage: a crash in between finds our seat on chain (SEEN
-        # with a seat -> CLAIMED) or the intent, never a seat we forgot.
-        if self.store.add_intent(kind, job_id, d.node_id, {}) is not None:
-            self._advance(job_id, st.CLAIMING, node_id=d.node_id)
-
-    def _free_workers(self) -> int:
-        # Seats in flight or held but not yet executing count against the workers, plus a small
-        # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
-        # every open job at once (each seat locks collateral and starts its execution window).
-        stages = self.store.stage_counts()
-        held = len(self.executions.running) + stages.get(st.CLAIMING, 0) + stages.get(st.CLAIMED, 0)
-        return self.s.workers + self.s.claim_prefetch - held
-
-    def _cost(self, cpu_seconds: float = 0.0) -> int:
-        """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
-        the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
-        gas_price = self.view.gas_price()
-        return estimate_cost(
-            gas_price, self.s.gas_limit_estimate, cpu_seconds, self.s.compute_price_per_cpu_s
-        )
-
-    def _bundle_ok(self, job: dict[str, Any], view: Job, kind: str) -> bool:
-        """Fetches the bundle and runs the preflight stage on it before any collateral is locked:
-        the complete run spec, node-side caps, the worst case against the execution window, and
-        the price of the job from its manifest against what the seat pays. The fetch and the
-        preflight run on the intake pool, off the loop: a slow or hostile bundle server holds up
-        this job only (at most one poll interval of this step), never the proofs, reveals and
-        settlements of the jobs we already run. False until a later step finds them done."""
-        job_id = job["job_id"]
-        future = self.intake.get(job_id)
-        if future is None:
-            future = self.intake[job_id] = self.intake_pool.submit(
-                self.executions.prepare, job_id, job, view.executionWindow
-            )
-            wait([future], timeout=self.s.poll_interval_s)  # a quick bundle is decided this step
-        if not future.done():
-            return False
-        del self.intake[job_id]
-        try:
-            plan = future.result()
-            cost = self._cost(plan.cpu_seconds)
-            pays = seat_value(view, drawn=kind == st.IntentKind.ACCEPT)
-            numbers = (f"worst case {plan.worst_case_s}s of a {view.executionWindow}s window,"
-                       f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
-            if pays < cost * (1 + self.s.min_margin):
-                raise JobRefusedError(f"below margin: {numbers}")
-        except (FetchError, BundleError, ExecutionError) as err:
-            log.warning("job %d refused: %s", job_id, err)
-            self._finish(job_id, st.SKIPPED, f"refused: {err}")
-            return False
-        self._mark(job_id, "priced", numbers)
-        self.store.upsert_job(job_id, reason=f"taken: {numbers}")
-        return True
 
     def _start_execution(self, job: dict[str, Any]) -> None:
         if not self.executions.is_running(job["job_id"]):
@@ -670,8 +542,8 @@ class Node:
         self.store.upsert_job(job_id, stage=stage, reason=reason)
         self._mark(job_id, stage, reason)
         work = self.s.work_dir / str(job_id)
-        pending = self.intake.pop(job_id, None)
-        if pending is not None and not pending.cancel():
+        pending = self.intake.cancel(job_id)
+        if pending is not None:
             pending.add_done_callback(lambda _done: remove_tree(work))  # its files land after this
         remove_tree(work)
 

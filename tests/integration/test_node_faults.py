@@ -719,7 +719,7 @@ def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the
     node_in_process, setup_node, node_owners, operators, create_job, monkeypatch
 ):
     from oracle.node import store as st
-    from oracle.node.loop import MAX_INTAKE_ERRORS
+    from oracle.node.intake import MAX_INTAKE_ERRORS
 
     setup_node(node_owners[0], operators[0])
     node = node_in_process(operators[0])
@@ -731,7 +731,7 @@ def test_intake_that_keeps_failing__the_job_is_dropped_after_five_steps_with_the
     def broken(*args, **kwargs):  # a bug or a hostile job that trips one (not a refusal)
         raise ValueError("unexpected byte 0xff")
 
-    monkeypatch.setattr(node, "_consider", broken)
+    monkeypatch.setattr(node.intake, "consider", broken)
     for step in range(1, MAX_INTAKE_ERRORS + 1):
         node.view.reset()
         node._drive_all([node.store.job(job_id)])
