@@ -50,8 +50,8 @@ from web3.exceptions import (
 )
 
 from oracle.core.chain import Chain, TxStatus
-from oracle.core.errors import SubmitError
 from oracle.core.reverts import decode_revert, error_table
+from oracle.node.calls import contract_call
 from oracle.node.store import Intent, IntentKind, IntentStatus, Store
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,9 @@ class Submitter:
                 }
                 gas = first.gas_limit or int(tx["gas"])
                 nonce = first.nonce if first.nonce is not None else int(tx["nonce"])
-                self._bump(group, self._call(group), gas, nonce, fees, tx_hash, first.bumps)
+                self._bump(
+                    group, contract_call(self.chain, group), gas, nonce, fees, tx_hash, first.bumps
+                )
 
     def confirm(self) -> None:
         """Looks at every mined intent's transaction again: done once `confirmations` blocks are on
@@ -319,49 +321,12 @@ class Submitter:
             waiting = waiting and self._settle(*sent)
         return len(inflight)
 
-    def _call(self, intents: list[Intent]) -> Any:
-        m = self.chain.market
-        kind = intents[0].kind
-        if kind in (IntentKind.CLAIM, IntentKind.ACCEPT):
-            fn = m.functions.claim if kind == IntentKind.CLAIM else m.functions.acceptSeat
-            return fn(intents[0].job_id, intents[0].node_id)
-        if kind == IntentKind.PROOF:
-            # Our own proofs (we are the nodes' current operator and send them ourselves): one batch
-            # with no signature; a key rotation cannot make it stale.
-            items = [(i.job_id, i.node_id, bytes.fromhex(i.payload["commitment"])) for i in intents]
-            return m.functions.submitProofs([(items, b"")])
-        if kind == IntentKind.SETTLE:
-            return m.functions.settleAndWithdraw([i.job_id for i in intents])
-        if kind == IntentKind.REVEAL:
-            return m.functions.reveal(
-                [
-                    (
-                        i.job_id,
-                        i.node_id,
-                        bytes.fromhex(i.payload["result"]),
-                        bytes.fromhex(i.payload["salt"]),
-                    )
-                    for i in intents
-                ]
-            )
-        if kind in (IntentKind.FINALIZE, IntentKind.EXPIRE, IntentKind.DRAW, IntentKind.REDRAW):
-            return getattr(m.functions, kind)(intents[0].job_id)
-        if kind == IntentKind.ACCEPT_OPERATOR:
-            return self.chain.registry.functions.acceptOperator(intents[0].node_id)
-        if kind == IntentKind.ANNOUNCE:
-            return self.chain.registry.functions.announceEndpoint(
-                intents[0].node_id, intents[0].payload["url"]
-            )
-        if kind == IntentKind.HEARTBEAT:
-            return self.chain.rewards.functions.heartbeat(intents[0].payload["node_ids"])
-        raise SubmitError(f"unknown intent kind {kind!r}")
-
     def _dispatch(self, intents: list[Intent], nonce: int, fees: dict[str, int]):
         """Estimates and sends one transaction at `nonce`; None (and the intents failed) if the chain
         refuses it already at the estimate."""
         ids = [i.id for i in intents]
         kind = intents[0].kind
-        call = self._call(intents)
+        call = contract_call(self.chain, intents)
         try:
             gas = int(call.estimate_gas({"from": self.address}) * 1.3) + 20_000
         except (ContractLogicError, ContractCustomError) as err:
