@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from oracle.localnet.bench.common import BLOCK_CLOCK_S, POLL_S, r
+from oracle.node.settings import Settings
 
 # docs/gas.json keys shown (today's names, and those of earlier `make gas` runs)
 GAS_ROWS = (
@@ -188,6 +189,10 @@ def markdown(res: dict[str, Any], command: str) -> str:
     return "\n".join(L)
 
 
+# Seats a node holds beyond its workers: the node's default claim prefetch (the bench's nodes use it).
+PREFETCH = int(Settings.model_fields["claim_prefetch"].default)
+
+
 def _txs(p: dict[str, Any]) -> str:
     t = p["node_txs"]
     return ", ".join(
@@ -205,15 +210,23 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
     ratio = b["paid_per_s"] / u["paid_per_s"] if u["paid_per_s"] else float("nan")
     bound = seq / b["node_txs_per_job"] if b["node_txs_per_job"] else float("nan")
     top = ", ".join(f"{k} {v}" for k, v in b["rpc"]["node_and_client_top_methods"].items())
+    s = b["stage_mean_s"]
+    held = sum(s.get(k, 0.0) for k in ("claimed", "running", "executed", "proving", "proven"))
+    seats = b["workers_per_node"] + PREFETCH
+    little = seats / held if held else float("nan")
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
         f" and changed throughput by ×{ratio:.2f}: claims stay one transaction per job. A node sends"
         " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
         f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
-        " transactions are not the limit either. The limit is the node's loop: every step re-reads the chain"
-        " for each job in flight and a job advances one stage per step; node and client made"
-        f" {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job (busiest: {top})."
+        " transactions are not the limit either, nor are the node's chain reads (they follow the chain's"
+        " events: see docs/oracle.md, 'Reading the chain'). The limit is how many seats a node holds at"
+        f" once and how long each is held: at most {seats} ({b['workers_per_node']} workers plus a prefetch of"
+        f" {PREFETCH}: every seat locks collateral), each held {held:.2f} s on average from claiming to"
+        f" proven ({_stages(b)}), so at most ≈ {seats} ÷ {held:.2f} ≈ {little:.1f} jobs/s by Little's law;"
+        f" node and client made {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job"
+        f" (busiest: {top})."
     )
 
 
@@ -223,9 +236,9 @@ def _overhead_comment(o: dict[str, Any]) -> str:
     top = ", ".join(f"{k} {v}" for k, v in net["rpc"]["node_and_client_top_methods"].items())
     return (
         f"The network adds {extra:.1f} s over running the same jobs straight on the backend."
-        " What remains is the node's loop, not the chain and not the sandbox: each job still waits for"
-        " the chain between stages (claim mined → run → proof mined), a step reads the job and replica"
-        f" views of every job in flight; mean seconds from the previous stage were {_stages(net)}; the"
+        " What remains is the node's pipeline, not the chain and not the sandbox: each job still waits for"
+        " the chain between stages (claim mined → run → proof mined) while holding one of the node's"
+        f" seats; mean seconds from the previous stage were {_stages(net)}; the"
         f" node and client made {net['rpc']['node_and_client_per_job']} JSON-RPC requests per job"
         f" (busiest: {top}), while anvil itself is far from its ceiling. Claims are pipelined (consecutive"
         " nonces, receipts awaited together) and limited to free workers plus a small prefetch, and a job"
