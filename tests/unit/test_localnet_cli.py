@@ -9,8 +9,8 @@ import click
 import pytest
 from eth_account import Account
 
-from oracle.localnet.keep import Layout, _wipe
 from oracle.localnet.demo import _keep_only_logs
+from oracle.localnet.keep import Layout, _wipe
 from oracle.localnet.network import PASSPHRASE, dev_key
 
 
