@@ -6,14 +6,16 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
 import {JobRecord} from "./types/JobRecord.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {MarketProofs} from "./market/MarketProofs.sol";
+import {JobMarketRounds} from "./market/JobMarketRounds.sol";
 import {MarketRules} from "./libraries/MarketRules.sol";
 
 /// @title JobMarket
@@ -22,16 +24,17 @@ import {MarketRules} from "./libraries/MarketRules.sol";
 ///         {MarketSettlement} for who is paid what.
 contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
-    using Seats for IJobMarket.Replica;
-    using Seats for mapping(uint256 => IJobMarket.Replica);
+    using Seats for IJobMarketTypes.Replica;
+    using Seats for mapping(uint256 => IJobMarketTypes.Replica);
 
     // ------------------------------------------------------------------ constants
     uint256 public constant MAX_PROTOCOL_FEE_BPS = MarketRules.MAX_PROTOCOL_FEE_BPS;
     uint256 public constant MAX_KEEPER_BOUNTY_BPS = MarketRules.MAX_KEEPER_BOUNTY_BPS;
     uint256 public constant MAX_REPLICAS = MarketRules.MAX_REPLICAS;
     uint256 public constant MAX_WINDOW = MarketRules.MAX_WINDOW;
-    Parameters private _params;
-    uint256 private _jobCount;
+    /// @dev The rounds module (disputes, draws, reveals, expiry), created with the market; runs on
+    ///      the market's storage by DELEGATECALL.
+    address private immutable _rounds;
 
     // ------------------------------------------------------------------ constructor
     constructor(address owner_, IERC20 token_, INodeRegistry registry_, IRewards rewards_, Parameters memory params_)
@@ -39,6 +42,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         Ownable(owner_)
     {
         _setParameters(params_);
+        _rounds = address(new JobMarketRounds(token_, registry_, rewards_));
     }
 
     // ------------------------------------------------------------------ client
@@ -73,21 +77,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function dispute(uint256 jobId) external nonReentrant whenNotPaused {
-        JobRecord storage j = _job(jobId);
-        if (j.status != JobStatus.Accepted) revert JobMarketNotDisputable(jobId);
-        if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
-        uint256 original = _seats[jobId][0].nodeId;
-        // A free dispute would let anyone stall payment for a whole re-run at no cost; a node that
-        // disputes itself would only pick its own jury's verdict over the client's.
-        if (j.collateral == 0 || msg.sender == _registry.operatorOf(original) || msg.sender == _ownerOf(original)) {
-            revert JobMarketNotDisputable(jobId);
-        }
-        j.disputer = msg.sender;
-        _newRound(jobId, j, _params.disputeReplicas);
-        emit JobDisputed(jobId, msg.sender, j.collateral);
-        _token.safeTransferFrom(msg.sender, address(this), j.collateral);
-        emit BondPosted(jobId, msg.sender, j.collateral);
+    function dispute(uint256) external nonReentrant whenNotPaused {
+        _inRounds();
     }
 
     // ------------------------------------------------------------------ node operators
@@ -146,55 +137,19 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function reveal(Reveal[] calldata reveals) external nonReentrant {
-        for (uint256 i; i < reveals.length; ++i) {
-            Reveal calldata rv = reveals[i];
-            JobRecord storage j = _job(rv.jobId);
-            if (j.status != JobStatus.Revealing) revert JobMarketWrongStatus(rv.jobId, j.status);
-            if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(rv.jobId, j.deadline);
-            (Replica storage seat, bool found) = _seats[rv.jobId].find(j.replicaCount, rv.nodeId);
-            if (!found) revert JobMarketNotReplica(rv.jobId, rv.nodeId);
-            // In a dispute the original k = 1 node (round 0) reveals next to the jurors, against
-            // the commitment its proof put in the job record.
-            bool original = j.originalReveals() && seat.round == 0;
-            bytes32 committed = original ? j.commitment : seat.commitment;
-            if (seat.state != SeatState.Committed || (seat.round != j.round && !original)) {
-                revert JobMarketWrongSeatState(rv.jobId, rv.nodeId, seat.state);
-            }
-            if (commitmentOf(rv.jobId, rv.nodeId, rv.resultHash, rv.salt) != committed) {
-                revert JobMarketCommitmentMismatch(rv.jobId, rv.nodeId);
-            }
-            seat.state = SeatState.Revealed;
-            seat.commitment = rv.resultHash;
-            uint8 revealed = j.reveals + 1;
-            j.reveals = revealed;
-            emit ResultRevealed(rv.jobId, rv.nodeId, rv.resultHash);
-            if (revealed == j.revealsExpected()) _settle(rv.jobId, j, false);
-        }
+    function reveal(Reveal[] calldata) external nonReentrant {
+        _inRounds();
     }
 
     // ------------------------------------------------------------------ anyone (keepers)
     /// @inheritdoc IJobMarket
-    function draw(uint256 jobId) external nonReentrant whenNotPaused {
-        JobRecord storage j = _job(jobId);
-        if (j.status != JobStatus.Seating) revert JobMarketWrongStatus(jobId, j.status);
-        uint256 anchor = j.drawBlock;
-        if (anchor == 0 || block.number <= anchor || j.seated >= j.k || block.timestamp > j.deadline) {
-            revert JobMarketNothingToDraw(jobId, anchor);
-        }
-        _drawSeats(jobId, j, anchor, _params.acceptWindow);
+    function draw(uint256) external nonReentrant whenNotPaused {
+        _inRounds();
     }
 
     /// @inheritdoc IJobMarket
-    function redraw(uint256 jobId) external nonReentrant whenNotPaused {
-        JobRecord storage j = _job(jobId);
-        if (j.status != JobStatus.Seating) revert JobMarketWrongStatus(jobId, j.status);
-        (uint256 penalties, uint256 dropped) = _dropLateSeats(jobId, j);
-        if (dropped == 0) revert JobMarketNothingToRedraw(jobId);
-        uint256 bounty = _min(penalties, j.bounty(j.payment));
-        _credit(jobId, msg.sender, bounty);
-        _pendingFees += penalties - bounty;
-        _anchorRedraw(jobId, j);
+    function redraw(uint256) external nonReentrant whenNotPaused {
+        _inRounds();
     }
 
     /// @inheritdoc IJobMarket
@@ -206,21 +161,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function expire(uint256 jobId) external nonReentrant {
-        JobRecord storage j = _job(jobId);
-        JobStatus status = j.status;
-        if (status != JobStatus.Open && status != JobStatus.Seating && status != JobStatus.Running
-            && status != JobStatus.Revealing) revert JobMarketWrongStatus(jobId, status);
-        if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
-        if (status == JobStatus.Revealing) {
-            _settle(jobId, j, true);
-        } else if (status == JobStatus.Running && (j.commits != 0 || j.originalReveals())) {
-            // A round settles on the seats that answered: those that committed reveal now, the
-            // rest are seized at settlement. A dispute always reveals (the original node must).
-            _startReveal(jobId, j);
-        } else {
-            _expireUnfilled(jobId, j, status);
-        }
+    function expire(uint256) external nonReentrant {
+        _inRounds();
     }
 
     /// @inheritdoc IJobMarket
@@ -310,6 +252,11 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
+    function rounds() external view returns (address) {
+        return _rounds;
+    }
+
+    /// @inheritdoc IJobMarket
     function parameters() external view returns (Parameters memory) {
         return _params;
     }
@@ -385,12 +332,6 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         if (commits == j.k) _startReveal(jobId, j);
     }
 
-    function _startReveal(uint256 jobId, JobRecord storage j) private {
-        j.status = JobStatus.Revealing;
-        j.deadline = _deadline(j.revealWindow);
-        emit RevealPhaseStarted(jobId, j.round, j.deadline);
-    }
-
     /// @dev One item of a proof batch whose signer operates its node: committed, or skipped with
     ///      an event when the job moved on (a stale item must not revert the rest of the batch).
     function _prove(Completion calldata item) private {
@@ -406,6 +347,13 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         } else {
             _commit(item.jobId, j, seat, item.commitment);
         }
+    }
+
+    /// @dev Runs the called entry point in the rounds module, on this market's storage, and
+    ///      passes a revert through unchanged.
+    function _inRounds() private {
+        // slither-disable-next-line unused-return (the rounds entry points return nothing)
+        Address.functionDelegateCall(_rounds, msg.data);
     }
 
     function _setParameters(Parameters memory p) private {

@@ -3,38 +3,11 @@ pragma solidity 0.8.28;
 
 import {INodeRegistry} from "./INodeRegistry.sol";
 
-/// @title Job market and escrow
-/// @notice Clients escrow TES for a job; node replicas take seats (locking collateral from their
-///         stake), run it off-chain and post completion proofs: EIP-712 signatures by each node's
-///         current operator that anyone may relay, many per transaction. See docs/protocol.md.
-///         Who runs a job:
-///         - k = 1 jobs are posted open: the first eligible node to `claim` runs it.
-///         - k >= 3 (odd) replicas and every dispute jury are drawn by the contract from the Active
-///           nodes that meet the job's requirements, weighted by stake, with randomness from a
-///           block after the job or dispute was fixed (`draw`). A drawn node accepts within
-///           `acceptWindow` (`acceptSeat`, locking collateral) or its seat is redrawn (`redraw`) and
-///           it pays a small penalty; at most MAX_REDRAWS redraws a round, then the round's normal
-///           deadline rules apply.
-///         Nothing to copy:
-///         - Every proof carries a commitment keccak256(jobId, nodeId, resultHash, salt), never the
-///           result hash. k = 1: the job is Accepted and pays out after a dispute window; the client
-///           checks the files and salt it fetched against the commitment. Anyone may dispute inside
-///           the window with a bond equal to the collateral: a jury of `disputeReplicas` is drawn,
-///           re-runs the job and commits; then the jurors and the original node reveal. An original
-///           node that does not reveal loses.
-///         - k >= 3: every replica commits before any reveal.
-///         Losers pay winners: a round settles on the seats that revealed (more than half of them
-///         must agree). A majority with a dissent escalates: 2k + 1 seats (up to MAX_REPLICAS) are
-///         drawn from nodes that never sat in the job, and their verdict judges every earlier seat.
-///         No-shows and seats against the final verdict are seized and their collateral goes to the
-///         seats that were right, a successful disputer and the keeper; the client never gets more
-///         than its payment back. Fee and bounty rates are fixed in the job's terms at creation.
-///         Every state with a deadline can be moved on by anyone once it has passed, for a bounty.
-///         Money is credited, never pushed: clients, node owners and keepers `withdraw`.
-/// @dev    Invariant (escrow): the market's TES balance equals the sum of payments of unsettled jobs
-///         plus held dispute bonds plus pending protocol fees plus credited, unwithdrawn balances.
-///         Locked collateral stays in the registry as a lien on stake until it is seized.
-interface IJobMarket {
+/// @title Job market shapes
+/// @notice The enums, structs, errors and events of {IJobMarket}, apart from its functions: the
+///         market's internal parts (and the rounds module it delegates to) share these without
+///         having to implement every entry point.
+interface IJobMarketTypes {
     enum JobStatus {
         None,
         Open, // k = 1: waiting for the first claim
@@ -150,6 +123,8 @@ interface IJobMarket {
     }
 
     // ------------------------------------------------------------------ errors
+    /// @notice A rounds-module entry point was called directly instead of through the market.
+    error JobMarketRoundsNotDelegated();
     /// @notice No job `jobId` exists.
     error JobMarketUnknownJob(uint256 jobId);
     /// @notice The job's current `status` does not allow the call (e.g. `claim` unless Open; `acceptSeat`,
@@ -286,6 +261,40 @@ interface IJobMarket {
     /// @notice New governance parameters; fee and bounty rates apply to jobs created from now on.
     event ParametersSet(Parameters parameters);
 
+}
+
+/// @title Job market and escrow
+/// @notice Clients escrow TES for a job; node replicas take seats (locking collateral from their
+///         stake), run it off-chain and post completion proofs: EIP-712 signatures by each node's
+///         current operator that anyone may relay, many per transaction. See docs/protocol.md.
+///         Who runs a job:
+///         - k = 1 jobs are posted open: the first eligible node to `claim` runs it.
+///         - k >= 3 (odd) replicas and every dispute jury are drawn by the contract from the Active
+///           nodes that meet the job's requirements, weighted by stake, with randomness from a
+///           block after the job or dispute was fixed (`draw`). A drawn node accepts within
+///           `acceptWindow` (`acceptSeat`, locking collateral) or its seat is redrawn (`redraw`) and
+///           it pays a small penalty; at most MAX_REDRAWS redraws a round, then the round's normal
+///           deadline rules apply.
+///         Nothing to copy:
+///         - Every proof carries a commitment keccak256(jobId, nodeId, resultHash, salt), never the
+///           result hash. k = 1: the job is Accepted and pays out after a dispute window; the client
+///           checks the files and salt it fetched against the commitment. Anyone may dispute inside
+///           the window with a bond equal to the collateral: a jury of `disputeReplicas` is drawn,
+///           re-runs the job and commits; then the jurors and the original node reveal. An original
+///           node that does not reveal loses.
+///         - k >= 3: every replica commits before any reveal.
+///         Losers pay winners: a round settles on the seats that revealed (more than half of them
+///         must agree). A majority with a dissent escalates: 2k + 1 seats (up to MAX_REPLICAS) are
+///         drawn from nodes that never sat in the job, and their verdict judges every earlier seat.
+///         No-shows and seats against the final verdict are seized and their collateral goes to the
+///         seats that were right, a successful disputer and the keeper; the client never gets more
+///         than its payment back. Fee and bounty rates are fixed in the job's terms at creation.
+///         Every state with a deadline can be moved on by anyone once it has passed, for a bounty.
+///         Money is credited, never pushed: clients, node owners and keepers `withdraw`.
+/// @dev    Invariant (escrow): the market's TES balance equals the sum of payments of unsettled jobs
+///         plus held dispute bonds plus pending protocol fees plus credited, unwithdrawn balances.
+///         Locked collateral stays in the registry as a lien on stake until it is seized.
+interface IJobMarket is IJobMarketTypes {
     // ------------------------------------------------------------------ client
     /// @notice Escrows `request.payment` from the caller (needs a prior approve) and opens the job.
     function createJob(JobRequest calldata request) external returns (uint256 jobId);
@@ -370,6 +379,9 @@ interface IJobMarket {
     function jobCount() external view returns (uint256);
     function credited(address account) external view returns (uint256);
     function pendingFees() external view returns (uint256);
+    /// @notice The rounds module the market runs disputes, draws, reveals and expiry in (by
+    ///         DELEGATECALL); it cannot be used on its own.
+    function rounds() external view returns (address);
     function parameters() external view returns (Parameters memory);
     function commitmentOf(uint256 jobId, uint256 nodeId, bytes32 resultHash, bytes32 salt) external pure returns (bytes32);
     /// @notice The EIP-712 digest an operator signs for a completion proof.

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {MarketSeating} from "./MarketSeating.sol";
@@ -14,7 +14,7 @@ import {MarketSeating} from "./MarketSeating.sol";
 /// @notice Who vouches for a completion: a batch of them under one EIP-712 signature by the key
 ///         that operates every item's node (see {IJobMarket-ProofBatch}), and the commitment each
 ///         completion carries.
-abstract contract MarketProofs is MarketSeating {
+abstract contract MarketProofs is IJobMarket, MarketSeating {
     bytes32 public constant COMPLETION_TYPEHASH =
         keccak256("Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
     bytes32 public constant PROOF_BATCH_TYPEHASH =
@@ -53,7 +53,7 @@ abstract contract MarketProofs is MarketSeating {
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encode(jobId, nodeId, resultHash, salt));
+        return _commitmentOf(jobId, nodeId, resultHash, salt);
     }
 
     /// @dev Who vouches for a batch: an operator sending its own proofs needs no signature.

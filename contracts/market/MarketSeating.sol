@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
@@ -16,7 +16,7 @@ import {MarketSettlement} from "./MarketSettlement.sol";
 ///         was fixed. Controlling a share s of the eligible stake gives about s of the seats; being
 ///         first, or owning many cheap licences, gives nothing.
 abstract contract MarketSeating is MarketSettlement {
-    using Seats for mapping(uint256 => IJobMarket.Replica);
+    using Seats for mapping(uint256 => IJobMarketTypes.Replica);
 
     /// @notice Draws of a round after the first (unfilled seats, dropped seats), then the round's
     ///         deadline decides: nothing waits forever.

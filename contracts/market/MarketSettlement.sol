@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
@@ -20,10 +20,10 @@ import {MarketRules} from "../libraries/MarketRules.sol";
 /// @dev    Every entry point that reaches here holds the market's nonReentrant guard, and external
 ///         calls go only to the token, registry and rewards contracts fixed at construction.
 // slither-disable-start reentrancy-no-eth,reentrancy-benign,reentrancy-events
-abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
+abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-    using Seats for IJobMarket.Replica;
-    using Seats for mapping(uint256 => IJobMarket.Replica);
+    using Seats for IJobMarketTypes.Replica;
+    using Seats for mapping(uint256 => IJobMarketTypes.Replica);
 
     uint256 public constant BPS = 10_000;
     /// @notice What a drawn node that does not accept in time pays, of the job's collateral.
@@ -38,6 +38,14 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
     INodeRegistry internal immutable _registry;
     IRewards internal immutable _rewards;
 
+    // All of the market's storage is declared here, in the one base that both the market and its
+    // rounds module (which runs on the market's storage by DELEGATECALL) inherit first: the two
+    // layouts are the same by construction.
+    // Set by the market's constructor and governance; the rounds module reads it on the market's
+    // storage, which slither's per-contract view cannot see.
+    // slither-disable-next-line uninitialized-state
+    Parameters internal _params;
+    uint256 internal _jobCount;
     uint256 internal _pendingFees;
     // Written through storage pointers, which slither's uninitialized-state detector does not follow.
     // slither-disable-next-line uninitialized-state
@@ -101,6 +109,22 @@ abstract contract MarketSettlement is IJobMarket, ReentrancyGuardTransient {
         emit RoundEscalated(jobId, j.round + 1, seats, standing);
         _newRound(jobId, j, seats);
         return true;
+    }
+
+    /// @dev What a proof commits to: the result hash stays hidden until its seat reveals.
+    function _commitmentOf(uint256 jobId, uint256 nodeId, bytes32 resultHash, bytes32 salt)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(jobId, nodeId, resultHash, salt));
+    }
+
+    /// @dev Every committed seat of the round may reveal now (or the execution deadline passed).
+    function _startReveal(uint256 jobId, JobRecord storage j) internal {
+        j.status = JobStatus.Revealing;
+        j.deadline = uint40(block.timestamp + j.revealWindow);
+        emit RevealPhaseStarted(jobId, j.round, j.deadline);
     }
 
     /// @dev Starts round `j.round + 1` with `seats` seats to draw (MarketSeating).

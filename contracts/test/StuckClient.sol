@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 
 /// @notice Test-only: a contract client that opens jobs but has no way to withdraw (or do anything
 ///         else), so whatever the market credits to it stays there. Shows that one party that never
@@ -17,7 +17,7 @@ contract StuckClient {
         token = token_;
     }
 
-    function open(IJobMarket.JobRequest calldata request) external returns (uint256 jobId) {
+    function open(IJobMarketTypes.JobRequest calldata request) external returns (uint256 jobId) {
         token.approve(address(market), request.payment);
         jobId = market.createJob(request);
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 
 /// @notice A job as the market stores it: five slots, of which a step usually touches slot 0 and 2.
@@ -14,7 +14,7 @@ struct JobRecord {
     uint96 payment;
     uint96 collateral;
     uint40 deadline;
-    IJobMarket.JobStatus status;
+    IJobMarketTypes.JobStatus status;
     uint8 k;
     uint8 round;
     // slot 1
@@ -83,7 +83,7 @@ library JobRecordLib {
         return j.round == 1 && j.disputer != address(0);
     }
 
-    function view_(JobRecord storage j) internal view returns (IJobMarket.Job memory out) {
+    function view_(JobRecord storage j) internal view returns (IJobMarketTypes.Job memory out) {
         out.payment = j.payment;
         out.collateral = j.collateral;
         out.deadline = j.deadline;

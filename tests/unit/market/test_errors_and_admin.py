@@ -73,6 +73,28 @@ def test_every_job_call__unknown_job__reverts_unknown_job(market, pool, stranger
         assert name  # (the loop names the call in a failure's traceback)
 
 
+def test_rounds_module__called_directly__reverts_for_every_entry(
+    project, market, pool, stranger, open_job
+):
+    # The module only ever runs as the market's code; on its own storage there is no job to move,
+    # and a direct call must not reach the token or the registry in the market's name.
+    module = project.JobMarketRounds.at(market.rounds())
+    assert market.rounds() != market.address
+    job_id = open_job(replicas=3)
+    n = pool[0]
+    calls = {
+        "dispute": lambda: module.dispute(job_id, sender=stranger),
+        "draw": lambda: module.draw(job_id, sender=stranger),
+        "redraw": lambda: module.redraw(job_id, sender=stranger),
+        "expire": lambda: module.expire(job_id, sender=stranger),
+        "reveal": lambda: module.reveal([(job_id, n.id, RESULT, salt_of(n.id))], sender=stranger),
+    }
+    for name, call in calls.items():
+        with ape.reverts(module.JobMarketRoundsNotDelegated):
+            call()
+        assert name
+
+
 def test_withdraw__nothing_credited__reverts(market, stranger):
     assert market.credited(stranger) == 0
     with ape.reverts(market.JobMarketNothingToWithdraw, account=stranger):
