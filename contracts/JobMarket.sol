@@ -48,7 +48,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     // ------------------------------------------------------------------ client
     /// @inheritdoc IJobMarket
     function createJob(JobRequest calldata request) external nonReentrant whenNotPaused returns (uint256 jobId) {
-        jobId = _create(request);
+        (jobId,) = _create(request);
     }
 
     /// @inheritdoc IJobMarket
@@ -58,11 +58,31 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         whenNotPaused
         returns (uint256 jobId)
     {
-        // A permit can be front-run by anyone who saw it in the mempool; the allowance it set is
-        // then already in place, so a failed permit is only fatal if transferFrom fails too.
-        try IERC20Permit(address(_token)).permit(msg.sender, address(this), request.payment, permitDeadline, v, r, s) {}
-            catch {}
-        jobId = _create(request);
+        _permit(request.payment, permitDeadline, v, r, s);
+        (jobId,) = _create(request);
+    }
+
+    /// @inheritdoc IJobMarket
+    function createAndAssign(JobRequest calldata request, Quote calldata quote, PaymentPermit calldata permit)
+        external
+        nonReentrant
+        whenNotPaused
+        returns (uint256 jobId)
+    {
+        if (request.replicas != 1) revert JobMarketInvalidReplicas(request.replicas);
+        if (block.timestamp > quote.expiry) revert JobMarketQuoteExpired(quote.nodeId, quote.expiry);
+        if (permit.deadline != 0) _permit(request.payment, permit.deadline, permit.v, permit.r, permit.s);
+        uint256 nonce = _quoteNonces[msg.sender]++;
+        address signer = _quoteSigner(request, nonce, quote);
+        if (signer == address(0)) {
+            revert JobMarketInvalidSignature(0, quote.nodeId, address(0), _registry.operatorOf(quote.nodeId));
+        }
+        JobRecord storage j;
+        (jobId, j) = _create(request);
+        // The registry checks that the signer operates the node now and that the node can take
+        // the job (active, requirements, free stake), exactly as for a claim.
+        _registry.lockForClaim(quote.nodeId, signer, j.requirements(), j.collateral);
+        _takeFirstSeat(jobId, j, quote.nodeId, signer);
     }
 
     /// @inheritdoc IJobMarket
@@ -89,14 +109,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         if (j.status != JobStatus.Open) revert JobMarketWrongStatus(jobId, j.status);
         if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
         _lock(nodeId, j);
-        Replica storage seat = _seats[jobId][0];
-        seat.nodeId = uint32(nodeId); // the registry only knows ids below 2^32
-        seat.state = SeatState.Claimed;
-        seat.operator = msg.sender;
-        j.replicaCount = 1;
-        j.seated = 1;
-        emit JobClaimed(jobId, nodeId, msg.sender, 0);
-        _seatTaken(jobId, j);
+        _takeFirstSeat(jobId, j, nodeId, msg.sender);
     }
 
     /// @inheritdoc IJobMarket
@@ -177,26 +190,49 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     /// @inheritdoc IJobMarket
     function settleAndWithdraw(uint256[] calldata jobIds) external nonReentrant returns (uint256 amount) {
         address owner = address(0); // set by the first job that names a node
-        // The fees of consecutive jobs of one node reach Rewards as one transfer and one record.
-        uint256 workNode = 0;
-        uint256 work = 0;
+        uint256 group = 0; // the node of the run of jobs being settled; drained when the run ends
         for (uint256 i; i < jobIds.length; ++i) {
-            (address jobOwner, uint256 nodeId, uint256 fee) = _settleOwn(jobIds[i], owner);
+            (address jobOwner, uint256 nodeId) = _settleOwn(jobIds[i], owner);
             owner = jobOwner;
-            if (nodeId != workNode && fee != 0) {
-                _toRewards(workNode, work);
-                (workNode, work) = (nodeId, 0);
+            if (nodeId != group) {
+                amount += _drain(group, owner);
+                group = nodeId;
             }
-            work += fee;
         }
-        _toRewards(workNode, work);
-        // No job named a node: there is no one to pay.
-        if (owner == address(0)) return 0;
-        amount = _credited[owner];
+        amount += _drain(group, owner);
+        // slither-disable-next-line incorrect-equality (nothing earned, not a balance check)
         if (amount == 0) return 0;
-        _credited[owner] = 0;
-        emit Withdrawn(owner, amount);
         _token.safeTransfer(owner, amount);
+    }
+
+    /// @inheritdoc IJobMarket
+    function withdrawEarnings(uint256[] calldata nodeIds) external nonReentrant returns (uint256 amount) {
+        address owner = nodeIds.length == 0 ? address(0) : _ownerOf(nodeIds[0]);
+        for (uint256 i; i < nodeIds.length; ++i) {
+            uint256 nodeId = nodeIds[i];
+            address nodeOwner = _ownerOf(nodeId);
+            if (nodeOwner != owner) revert JobMarketOwnersDiffer(nodeId, nodeOwner, owner);
+            if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
+                revert JobMarketNotNodeOwner(nodeId, msg.sender);
+            }
+            amount += _drain(nodeId, owner);
+        }
+        if (amount == 0) revert JobMarketNothingToWithdraw(owner);
+        _token.safeTransfer(owner, amount);
+    }
+
+    /// @inheritdoc IJobMarket
+    function pushWork(uint256[] calldata nodeIds) external nonReentrant {
+        for (uint256 i; i < nodeIds.length; ++i) {
+            _pushWork(nodeIds[i], _ledgers[nodeIds[i]]);
+        }
+    }
+
+    /// @inheritdoc IJobMarket
+    function deposit(uint256 amount) external nonReentrant whenNotPaused {
+        _credited[msg.sender] += amount;
+        emit Deposited(msg.sender, amount);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @inheritdoc IJobMarket
@@ -247,6 +283,16 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
+    function ledger(uint256 nodeId) external view returns (NodeLedger memory) {
+        return _ledgers[nodeId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function quoteNonce(address client) external view returns (uint256) {
+        return _quoteNonces[client];
+    }
+
+    /// @inheritdoc IJobMarket
     function pendingFees() external view returns (uint256) {
         return _pendingFees;
     }
@@ -274,10 +320,10 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     // ------------------------------------------------------------------ internal: lifecycle
-    function _create(JobRequest calldata q) private returns (uint256 jobId) {
+    function _create(JobRequest calldata q) private returns (uint256 jobId, JobRecord storage j) {
         MarketRules.checkRequest(q, _params);
         jobId = ++_jobCount;
-        JobRecord storage j = _jobs[jobId];
+        j = _jobs[jobId];
         j.payment = q.payment;
         j.collateral = q.collateral;
         j.deadline = _deadline(q.claimWindow);
@@ -298,8 +344,30 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
             j.status = JobStatus.Seating;
             _anchor(jobId, j);
         }
-        _token.safeTransferFrom(msg.sender, address(this), q.payment);
         emit PaymentEscrowed(jobId, msg.sender, q.payment);
+        // A balance that covers the payment pays it: a client that deposited once, or reuses a
+        // refund, needs no allowance and no token transfer per job.
+        uint256 balance = _credited[msg.sender];
+        if (balance >= q.payment) _credited[msg.sender] = balance - q.payment;
+        else _token.safeTransferFrom(msg.sender, address(this), q.payment);
+    }
+
+    function _permit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
+        // A permit can be front-run by anyone who saw it in the mempool; the allowance it set is
+        // then already in place, so a failed permit is only fatal if transferFrom fails too.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+    }
+
+    /// @dev A k = 1 job's one seat, taken by `operator` for `nodeId` (collateral already locked).
+    function _takeFirstSeat(uint256 jobId, JobRecord storage j, uint256 nodeId, address operator) private {
+        Replica storage seat = _seats[jobId][0];
+        seat.nodeId = uint32(nodeId); // the registry only knows ids below 2^32
+        seat.state = SeatState.Claimed;
+        seat.operator = operator;
+        j.replicaCount = 1;
+        j.seated = 1;
+        emit JobClaimed(jobId, nodeId, operator, 0);
+        _seatTaken(jobId, j);
     }
 
     /// @dev A seat was claimed or accepted: once the round's seats are all taken, it runs.

@@ -6,6 +6,11 @@
 Prints what each node can claim first. Rewards of an epoch become claimable once the epoch is
 over; when there is nothing to claim it says so (and when the current epoch ends) and exits
 with status 1.
+
+A node's job fees (its work, what its share of an epoch's rewards is weighed by) wait in its
+ledger in the job market until its first settlement in a later epoch. When any node has such
+pending work, this first sends it to Rewards (`JobMarket.pushWork`, anyone may): it counts in
+the current epoch, so it becomes claimable once that epoch is over.
 """
 
 from pathlib import Path
@@ -24,22 +29,10 @@ from oracle.ape_helpers import (
     format_time,
     load_deployment,
     now,
+    owned_licences,
     signing_options,
     transact,
 )
-
-
-def owned_licences(licence: Any, owner: str) -> list[int]:
-    """Token ids `owner` holds (ids run 1..totalMinted; stops once all are found)."""
-    want = licence.balanceOf(owner)
-    found: list[int] = []
-    token_id = 1
-    total = licence.totalMinted()
-    while len(found) < want and token_id <= total:
-        if str(licence.ownerOf(token_id)).lower() == owner.lower():
-            found.append(token_id)
-        token_id += 1
-    return found
 
 
 @click.command(cls=ConnectedProviderCommand, short_help="Claim node rewards")
@@ -73,6 +66,25 @@ def cli(provider: Any, account: Any, deployment: Path | None, node_ids: tuple[in
                 f"{me} is not the licence owner of node {node_id} (the owner is {owner}): only the"
                 " owner can claim its rewards"
             )
+
+    pending = {node_id: int(d.market.ledger(node_id).work) for node_id in ids}
+    pushing = [node_id for node_id, work in pending.items() if work]
+    if pushing:
+        epoch = d.rewards.currentEpoch()
+        ends = d.rewards.genesisTime() + (epoch + 1) * d.rewards.epochLength()
+        receipt = transact(
+            f"pushing the pending work of node(s) {pushing}",
+            d.market.pushWork,
+            pushing,
+            sender=account,
+        )
+        echo_tx(f"JobMarket.pushWork({pushing})", receipt)
+        for node_id in pushing:
+            click.echo(f"  node {node_id}: {format_tes(pending[node_id])} of job fees as work")
+        click.echo(
+            f"Work pushed now counts in epoch {epoch}: it becomes claimable once that epoch ends"
+            f" at {format_time(ends)} (in {format_duration(max(ends - now(chain), 0))})."
+        )
 
     claimable = {node_id: d.rewards.claimable(node_id) for node_id in ids}
     click.echo(f"Claimable rewards for {me}:")

@@ -40,7 +40,7 @@ from oracle.ape_helpers.gas import (
     default=DEFAULT_SETTLE_GROUP,
     show_default=True,
     type=click.IntRange(1),
-    help="Finalizations per withdrawal and fee flush.",
+    help="Jobs per settleAndWithdraw (and per fee flush) in the steady state.",
 )
 @click.option(
     "--repeats",
@@ -48,6 +48,14 @@ from oracle.ape_helpers.gas import (
     show_default=True,
     type=click.IntRange(1),
     help="Jobs averaged in the drawn scenarios (k = 3 alone, dispute).",
+)
+@click.option(
+    "--steady-funding",
+    type=click.Choice(["standing", "deposit"]),
+    default="standing",
+    show_default=True,
+    help="How the steady state's client pays: one standing approve (a token transfer per job)"
+    " or one deposit of every payment (createJob moves no token).",
 )
 @click.option(
     "--out",
@@ -59,7 +67,13 @@ from oracle.ape_helpers.gas import (
 )
 @click.option("--no-write", is_flag=True, help="Print the tables only.")
 def cli(
-    provider: Any, batch: int, settle_group: int, repeats: int, out_dir: Path, no_write: bool
+    provider: Any,
+    batch: int,
+    settle_group: int,
+    repeats: int,
+    steady_funding: str,
+    out_dir: Path,
+    no_write: bool,
 ) -> None:
     """Deploys a fresh TES network on a local chain and measures every job scenario. On a
     network other than the in-process EVM, merges into an existing in-process docs/gas.json."""
@@ -71,12 +85,15 @@ def cli(
     console = Console()
     report = measure(
         project, accounts, chain, batch=batch, settle_group=settle_group, repeats=repeats,
-        network=provider.network_choice, log=lambda msg: console.log(msg),
+        steady_funding=steady_funding, network=provider.network_choice,
+        log=lambda msg: console.log(msg),
     )  # fmt: skip
     existing = out_dir / "gas.json"
     if provider.network_choice != IN_PROCESS and existing.exists():
         base = json.loads(existing.read_text())
-        same_run = (base.get("batch"), base.get("repeats")) == (batch, repeats)
+        same_run = (base.get("batch"), base.get("repeats"), base.get("steady_funding")) == (
+            batch, repeats, report.get("steady_funding"),
+        )  # fmt: skip
         if base.get("network") == IN_PROCESS and same_run:
             report = merge_anvil(base, report)
             c = report["anvil"]["comparison"]

@@ -1,4 +1,6 @@
-"""Submit a job: escrow its payment with a signed EIP-2612 permit and open it, in one transaction.
+"""Submit a job: escrow its payment and open it, in one transaction. The payment comes from the
+account's JobMarket balance (a deposit, refunds) when that covers it, else from its wallet with a
+signed EIP-2612 permit.
 
     ape run submit-job --network http://127.0.0.1:8545 --account client --bundle job/ --payment 100
     ape run submit-job ... --bundle https://example.org/job.tar.gz --replicas 3 --claim-window 2h
@@ -124,7 +126,7 @@ def _checked_permit(account, d, chain, payment: int):
     raise ScriptError(f"the token refuses the permit this account signed: {reason}")
 
 
-@click.command(cls=ConnectedProviderCommand, short_help="Submit a job (payment escrowed by permit)")
+@click.command(cls=ConnectedProviderCommand, short_help="Submit a job (paid by balance or permit)")
 @network_option()
 @account_option()
 @deployment_option()
@@ -203,7 +205,8 @@ def cli(
     gpu_memory_mb: int | None,
     gpu_class: int | None,
 ) -> None:
-    """Packs or reads --bundle, signs a permit for --payment and creates the job."""
+    """Packs or reads --bundle, pays --payment from the JobMarket balance or with a signed
+    permit, and creates the job."""
     from ape import chain
 
     try:
@@ -236,11 +239,16 @@ def cli(
             f"--collateral {format_tes(collateral)} is below the minimum {format_tes(minimum)}"
             f" ({params.minCollateralBps / 100:g}% of the payment)"
         )
-    balance = d.token.balanceOf(me)
-    if balance < payment:
-        raise ScriptError(
-            f"{me} holds {format_tes(balance)}; the job escrows {format_tes(payment)}"
-        )
+    credit = d.market.credited(me)
+    from_balance = credit >= payment  # the market spends a balance that covers the payment
+    if not from_balance:
+        balance = d.token.balanceOf(me)
+        if balance < payment:
+            covers = f" (its JobMarket balance, {format_tes(credit)}, does not cover it)"
+            raise ScriptError(
+                f"{me} holds {format_tes(balance)}; the job escrows {format_tes(payment)}"
+                + (covers if credit else "")
+            )
 
     uri, data, manifest = resolve_bundle(bundle_spec)
     given = (cpu_cores, memory_mb, gpus, gpu_memory_mb, gpu_class)
@@ -253,24 +261,29 @@ def cli(
         bundles.bundle_hash(data), uri, requirements, payment, collateral, replicas,
         *windows.values(),
     )  # fmt: skip
-    permit = _checked_permit(account, d, chain, payment)
+    permit = None if from_balance else _checked_permit(account, d, chain, payment)
     click.echo(
         f"Submitting a {manifest.kind} job: k = {replicas}, payment {format_tes(payment)},"
         f" collateral {format_tes(collateral)} per replica, bundle 0x{request[0].hex()}"
     )
     started = time.monotonic()
-    receipt = transact(
-        "creating the job",
-        d.market.createJobWithPermit,
-        request,
-        permit.deadline,
-        permit.v,
-        permit.r,
-        permit.s,
-        sender=account,
-    )
+    if permit is None:
+        click.echo(f"Paid from the JobMarket balance of {me} ({format_tes(credit)}): no permit")
+        receipt = transact("creating the job", d.market.createJob, request, sender=account)
+        echo_tx("JobMarket.createJob", receipt)
+    else:
+        receipt = transact(
+            "creating the job",
+            d.market.createJobWithPermit,
+            request,
+            permit.deadline,
+            permit.v,
+            permit.r,
+            permit.s,
+            sender=account,
+        )
+        echo_tx("JobMarket.createJobWithPermit", receipt)
     event = receipt.decode_logs(d.market.JobCreated)[0]
-    echo_tx("JobMarket.createJobWithPermit", receipt)
     if replicas == 1:
         click.echo(
             f"Job {event.jobId} is open: the first eligible node claims it; nodes fetch {uri}"

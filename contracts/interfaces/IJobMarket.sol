@@ -89,7 +89,26 @@ interface IJobMarketTypes {
         bytes32 commitment; // after reveal: the revealed result hash
     }
 
-    /// @notice An operator's signed statement that `nodeId` finished `jobId` with `commitment`.
+    /// @notice A node's offer to run one k = 1 job: EIP-712 `Quote(bytes32 request,address client,
+    ///         uint256 nonce,uint256 nodeId,uint256 expiry)` signed by the node's operator, where
+    ///         `request` is keccak256(abi.encode(request)) and `nonce` the client's `quoteNonce`
+    ///         (`quoteDigest`). The request's payment is the price and its collateral what the node
+    ///         locks; the chain and the market are in the EIP-712 domain.
+    struct Quote {
+        uint256 nodeId;
+        uint256 expiry; // not usable after this time
+        bytes signature;
+    }
+
+    /// @notice An EIP-2612 permit for the payment, signed by the client (`deadline` 0: none; the
+    ///         caller's balance or allowance pays).
+    struct PaymentPermit {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
     /// @notice One completion: `nodeId` finished `jobId` with `commitment`
     ///         (= commitmentOf(jobId, nodeId, resultHash, salt)).
     struct Completion {
@@ -113,6 +132,16 @@ interface IJobMarketTypes {
         bytes32 salt;
     }
 
+    /// @notice What the market owes a node (its licence, whoever owns it when paid out), in one
+    ///         slot: `earned` (job payments, less fees, withdrawn by the owner) and `work` (the fees
+    ///         of its jobs settled in `workEpoch`, pushed to Rewards as the node's work once per
+    ///         epoch, not once per job).
+    struct NodeLedger {
+        uint96 earned;
+        uint96 work;
+        uint32 workEpoch;
+    }
+
     struct Parameters {
         uint16 protocolFeeBps; // <= MAX_PROTOCOL_FEE_BPS; copied into each new job's terms
         uint16 keeperBountyBps; // <= MAX_KEEPER_BOUNTY_BPS, of the amount a keeper call moves; copied too
@@ -125,6 +154,8 @@ interface IJobMarketTypes {
     // ------------------------------------------------------------------ errors
     /// @notice A rounds-module entry point was called directly instead of through the market.
     error JobMarketRoundsNotDelegated();
+    /// @notice The quote's `expiry` is past (`createAndAssign`).
+    error JobMarketQuoteExpired(uint256 nodeId, uint256 expiry);
     /// @notice No job `jobId` exists.
     error JobMarketUnknownJob(uint256 jobId);
     /// @notice The job's current `status` does not allow the call (e.g. `claim` unless Open; `acceptSeat`,
@@ -163,7 +194,8 @@ interface IJobMarketTypes {
     error JobMarketNotDisputable(uint256 jobId);
     /// @notice `withdraw` with nothing credited to `account`.
     error JobMarketNothingToWithdraw(address account);
-    /// @notice `settleAndWithdraw`: the caller is neither the owner nor the operator of the job's node.
+    /// @notice `settleAndWithdraw`: the caller is neither the owner nor the operator of the job's node
+    ///         (`withdrawEarnings`: of node `jobId`).
     error JobMarketNotNodeOwner(uint256 jobId, address caller);
     /// @notice `settleAndWithdraw`: the jobs' nodes belong to different owners (one payout per call).
     error JobMarketOwnersDiffer(uint256 jobId, address owner, address expected);
@@ -256,6 +288,16 @@ interface IJobMarketTypes {
     /// @notice `settleAndWithdraw` left this job alone: it was no longer Accepted (a keeper settled
     ///         it, or it was disputed) or its dispute window had not passed. Nothing moved.
     event SettlementSkipped(uint256 indexed jobId, JobStatus status);
+    /// @notice `amount` was added to node `nodeId`'s earnings for job `jobId` (its ledger; the
+    ///         licence's owner withdraws it).
+    event EarningsCredited(uint256 indexed jobId, uint256 indexed nodeId, uint256 amount);
+    /// @notice Node `nodeId`'s earnings `amount` were sent to `owner`, its licence's owner.
+    event EarningsWithdrawn(uint256 indexed nodeId, address indexed owner, uint256 amount);
+    /// @notice The fees `amount` of node `nodeId`'s jobs settled in epoch `workEpoch` were sent to
+    ///         Rewards as its work (Rewards counts them in the epoch current when they arrive).
+    event WorkPushed(uint256 indexed nodeId, uint256 workEpoch, uint256 amount);
+    /// @notice `account` deposited `amount` into its balance (spent on its next jobs first).
+    event Deposited(address indexed account, uint256 amount);
     /// @notice `amount` of pending protocol fees was sent to the rewards contract.
     event FeesFlushed(uint256 amount);
     /// @notice New governance parameters; fee and bounty rates apply to jobs created from now on.
@@ -290,9 +332,12 @@ interface IJobMarketTypes {
 ///         seats that were right, a successful disputer and the keeper; the client never gets more
 ///         than its payment back. Fee and bounty rates are fixed in the job's terms at creation.
 ///         Every state with a deadline can be moved on by anyone once it has passed, for a bounty.
-///         Money is credited, never pushed: clients, node owners and keepers `withdraw`.
+///         Money is credited, never pushed: clients and keepers `withdraw`, node owners
+///         `withdrawEarnings` (or are paid in `settleAndWithdraw`); a node's fees reach Rewards as its
+///         work once per epoch.
 /// @dev    Invariant (escrow): the market's TES balance equals the sum of payments of unsettled jobs
-///         plus held dispute bonds plus pending protocol fees plus credited, unwithdrawn balances.
+///         plus held dispute bonds plus pending protocol fees plus credited, unwithdrawn balances
+///         (deposits included) plus every node ledger's earned and work.
 ///         Locked collateral stays in the registry as a lien on stake until it is seized.
 interface IJobMarket is IJobMarketTypes {
     // ------------------------------------------------------------------ client
@@ -304,6 +349,31 @@ interface IJobMarket is IJobMarketTypes {
     function createJobWithPermit(JobRequest calldata request, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
         external
         returns (uint256 jobId);
+
+    /// @notice Creates a k = 1 job already claimed by the quote's node, in one transaction: escrows
+    ///         the payment (balance first, as `createJob`), locks the node's collateral and starts
+    ///         the execution window (`JobCreated`, `JobClaimed`, `JobRunning`). The quote is usable
+    ///         once: it names the client's `quoteNonce`, which this call advances, so it cannot be
+    ///         replayed, used by another client, or used after another quote of the same nonce.
+    ///         Reverts like `createJob` on a bad request (`JobMarketInvalidReplicas` unless k = 1),
+    ///         `JobMarketQuoteExpired` after the expiry, and as the registry's claim checks do when
+    ///         the signer does not operate the node now (`NodeRegistryNotOperator`, a malformed
+    ///         signature naming address 0) or the node cannot take the job (inactive, requirements,
+    ///         free stake).
+    ///         `permit` (optional) approves the payment in the same transaction, as in
+    ///         `createJobWithPermit`.
+    function createAndAssign(JobRequest calldata request, Quote calldata quote, PaymentPermit calldata permit)
+        external
+        returns (uint256 jobId);
+
+    /// @notice The EIP-712 digest a node's operator signs for a quote (see `Quote`).
+    function quoteDigest(JobRequest calldata request, address client, uint256 nonce, uint256 nodeId, uint256 expiry)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The nonce `client`'s next quote must name.
+    function quoteNonce(address client) external view returns (uint256);
 
     /// @notice Client withdraws an Open job before any claim: full refund, credited.
     function cancel(uint256 jobId) external;
@@ -352,17 +422,31 @@ interface IJobMarket is IJobMarketTypes {
     ///         Caller earns a bounty.
     function expire(uint256 jobId) external;
 
-    /// @notice Sends the caller's credited balance.
+    /// @notice Sends the caller's credited balance (refunds, bounties, bonds, deposits not spent).
     function withdraw() external returns (uint256 amount);
 
+    /// @notice Adds `amount` (pulled with transferFrom) to the caller's balance: `createJob` spends
+    ///         a balance that covers the payment before asking for an allowance, so a client that
+    ///         deposits once pays no token transfer per job.
+    function deposit(uint256 amount) external;
+
+    /// @notice Sends the earnings of `nodeIds` (all of one owner) to that owner. The caller is the
+    ///         owner or the operator of every node; the owner is paid whoever calls.
+    /// @return amount what the owner received
+    function withdrawEarnings(uint256[] calldata nodeIds) external returns (uint256 amount);
+
+    /// @notice Sends each node's pending work (the fees of its settled jobs) to Rewards now instead
+    ///         of at its first settlement in a later epoch. Anyone may call; nothing pending: no-op.
+    function pushWork(uint256[] calldata nodeIds) external;
+
     /// @notice Pays the node owner's own Accepted k = 1 jobs whose dispute windows have passed and
-    ///         sends the owner everything credited to it, in one transfer: no keeper bounty (the
-    ///         whole fee goes to the rewards pot) and no separate withdrawal. The caller is the
+    ///         sends the owner the earnings of every node named, in one transfer: no keeper bounty
+    ///         (the whole fee is the node's work) and no separate withdrawal. The caller is the
     ///         owner or the operator of every job's node, and the nodes share one owner, who is
     ///         paid whoever calls. A job that is no longer settleable is skipped
     ///         (`SettlementSkipped`), so a keeper settling one first does not revert the batch;
-    ///         the owner's credit is still sent (a keeper's settlement credited it).
-    /// @return amount what the owner received (0 if everything was skipped and nothing was credited)
+    ///         its node's earnings are still sent (a keeper's settlement credited them).
+    /// @return amount what the owner received (0 if everything was skipped and nothing was earned)
     function settleAndWithdraw(uint256[] calldata jobIds) external returns (uint256 amount);
 
     /// @notice Sends accumulated protocol fees to the rewards contract. Anyone may call.
@@ -378,6 +462,7 @@ interface IJobMarket is IJobMarketTypes {
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory);
     function jobCount() external view returns (uint256);
     function credited(address account) external view returns (uint256);
+    function ledger(uint256 nodeId) external view returns (NodeLedger memory);
     function pendingFees() external view returns (uint256);
     /// @notice The rounds module the market runs disputes, draws, reveals and expiry in (by
     ///         DELEGATECALL); it cannot be used on its own.

@@ -20,6 +20,9 @@ abstract contract MarketProofs is IJobMarket, MarketSeating {
     bytes32 public constant PROOF_BATCH_TYPEHASH =
         keccak256("ProofBatch(Completion[] items)Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
 
+    bytes32 public constant QUOTE_TYPEHASH =
+        keccak256("Quote(bytes32 request,address client,uint256 nonce,uint256 nodeId,uint256 expiry)");
+
     // EIP-712 domain ("TES JobMarket", "1", chainId, this), kept by hand rather than through
     // OpenZeppelin's EIP712: its ERC-5267 view alone would push the market past the 24 KB limit.
     bytes32 private constant _DOMAIN_TYPEHASH =
@@ -39,6 +42,17 @@ abstract contract MarketProofs is IJobMarket, MarketSeating {
             hashes[i] = keccak256(abi.encode(COMPLETION_TYPEHASH, items[i].jobId, items[i].nodeId, items[i].commitment));
         }
         bytes32 structHash = keccak256(abi.encode(PROOF_BATCH_TYPEHASH, keccak256(abi.encodePacked(hashes))));
+        return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
+    }
+
+    /// @inheritdoc IJobMarket
+    function quoteDigest(JobRequest calldata request, address client, uint256 nonce, uint256 nodeId, uint256 expiry)
+        public
+        view
+        returns (bytes32)
+    {
+        bytes32 structHash =
+            keccak256(abi.encode(QUOTE_TYPEHASH, keccak256(abi.encode(request)), client, nonce, nodeId, expiry));
         return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
     }
 
@@ -63,6 +77,19 @@ abstract contract MarketProofs is IJobMarket, MarketSeating {
         // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(proofDigest(batch.items), batch.signature);
         // A malformed signature vouches for nobody: every item then fails the operator check.
+        signer = recoverError == ECDSA.RecoverError.NoError ? recovered : address(0);
+    }
+
+    /// @dev Who offered the quote: address 0 for a malformed signature, which operates no node.
+    function _quoteSigner(JobRequest calldata request, uint256 nonce, Quote calldata quote)
+        internal
+        view
+        returns (address signer)
+    {
+        bytes32 digest = quoteDigest(request, msg.sender, nonce, quote.nodeId, quote.expiry);
+        // The third value only details why a malformed signature failed; it is rejected either way.
+        // slither-disable-next-line unused-return
+        (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, quote.signature);
         signer = recoverError == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 

@@ -53,11 +53,19 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(uint256 index => Replica)) internal _seats;
     mapping(address account => uint256) internal _credited;
+    mapping(uint256 nodeId => NodeLedger) internal _ledgers;
+    mapping(address client => uint256) internal _quoteNonces;
+
+    // Rewards' epoch clock, read once: the ledger needs "which epoch is it" on every settlement.
+    uint256 private immutable _epochGenesis;
+    uint256 private immutable _epochLength;
 
     constructor(IERC20 token_, INodeRegistry registry_, IRewards rewards_) {
         _token = token_;
         _registry = registry_;
         _rewards = rewards_;
+        _epochGenesis = rewards_.genesisTime();
+        _epochLength = rewards_.epochLength();
     }
 
     /// @dev What a verdict is: `result` (none if `!found`), decided by round `last`.
@@ -224,46 +232,33 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         uint256 bond = j.collateral;
         uint256 fee = bond * DISPUTE_FEE_BPS / BPS;
         _credit(jobId, j.disputer, bond - fee);
-        _credit(jobId, _ownerOf(_seats[jobId][0].nodeId), fee);
+        _earn(jobId, _seats[jobId][0].nodeId, fee);
     }
 
-    /// @dev Pays the k = 1 job's node: payment minus fee to the licence owner, collateral released,
-    ///      the fee to the rewards pot as the node's work. A keeper's bounty comes from the fee.
+    /// @dev Pays the k = 1 job's node: payment minus fee to its ledger, collateral released, the
+    ///      fee as the node's work. A keeper's bounty comes out of the fee.
     function _payOriginal(uint256 jobId, JobRecord storage j, bytes32 result, bool withBounty) internal {
         uint256 nodeId = _seats[jobId][0].nodeId;
-        _toRewards(nodeId, _payOriginalWork(jobId, j, nodeId, result, withBounty));
-    }
-
-    /// @dev `_payOriginal` but for the push to Rewards: returns the node's work (the fee less any
-    ///      bounty), so that a batch pays Rewards once per node instead of once per job.
-    function _payOriginalWork(uint256 jobId, JobRecord storage j, uint256 nodeId, bytes32 result, bool withBounty)
-        internal
-        returns (uint256 work)
-    {
         j.status = JobStatus.Paid;
         uint256 fee = j.fee();
         uint256 net = j.payment - fee;
         uint256 bounty = withBounty ? _min(fee, j.bounty(j.payment)) : 0;
         _release(nodeId, j.collateral, INodeRegistry.Outcome.Completed);
-        _credit(jobId, _ownerOf(nodeId), net);
+        _earn(jobId, nodeId, net);
         _credit(jobId, msg.sender, bounty);
         emit JobPaid(jobId, result, net, fee);
-        work = fee - bounty;
+        _addWork(nodeId, fee - bounty);
     }
 
-    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty,
-    ///      the owner's net joining its credit; returns the owner every job of the call must share
-    ///      (checked on skipped jobs too, so that their owner's credit is what the call sends) and
-    ///      the node and its work (the whole fee) for the caller to push to Rewards.
-    function _settleOwn(uint256 jobId, address expected)
-        internal
-        returns (address owner, uint256 nodeId, uint256 work)
-    {
+    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty;
+    ///      returns the owner every job of the call must share (checked on skipped jobs too, so that
+    ///      the earnings the call sends are that owner's) and the node whose earnings to send.
+    function _settleOwn(uint256 jobId, address expected) internal returns (address owner, uint256 nodeId) {
         JobRecord storage j = _job(jobId);
         nodeId = _seats[jobId][0].nodeId;
         if (nodeId == 0) {
             emit SettlementSkipped(jobId, j.status); // never claimed: nobody to pay
-            return (expected, 0, 0);
+            return (expected, 0);
         }
         owner = _ownerOf(nodeId);
         if (expected != address(0) && owner != expected) revert JobMarketOwnersDiffer(jobId, owner, expected);
@@ -272,9 +267,9 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         }
         if (j.status != JobStatus.Accepted || block.timestamp <= j.deadline) {
             emit SettlementSkipped(jobId, j.status);
-            return (owner, 0, 0);
+            return (owner, nodeId);
         }
-        work = _payOriginalWork(jobId, j, nodeId, j.commitment, false);
+        _payOriginal(jobId, j, j.commitment, false);
     }
 
     // ------------------------------------------------------------------ expiry
@@ -375,18 +370,64 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         for (uint256 i; i < count; ++i) {
             Replica storage seat = _seats[jobId][i];
             if (!seat.agrees(from, to, best)) continue;
-            _credit(jobId, _ownerOf(seat.nodeId), each);
-            _toRewards(seat.nodeId, feeEach);
+            _earn(jobId, seat.nodeId, each);
+            _addWork(seat.nodeId, feeEach);
         }
         // slither-disable-next-line divide-before-multiply
         _pendingFees += amount - each * votes + fee - feeEach * votes;
     }
 
-    function _toRewards(uint256 nodeId, uint256 fee) internal {
-        // slither-disable-next-line incorrect-equality (nothing to send, not a balance check)
+    // ------------------------------------------------------------------ node ledgers
+    /// @dev Job money a node earned: its licence's owner at withdrawal time collects it, like the
+    ///      node's rewards (both belong to the licence).
+    function _earn(uint256 jobId, uint256 nodeId, uint256 amount) internal {
+        // slither-disable-next-line incorrect-equality (nothing to credit, not a balance check)
+        if (amount == 0) return;
+        NodeLedger storage l = _ledgers[nodeId];
+        l.earned += uint96(amount); // amount <= a job's payment (uint96); the sum is checked
+        emit EarningsCredited(jobId, nodeId, amount);
+    }
+
+    /// @dev A settled job's fee, as its node's work: kept in the ledger for the epoch and pushed to
+    ///      Rewards at the node's first settlement in a later epoch (or by `pushWork`), so Rewards
+    ///      is paid once per node per epoch instead of once per job.
+    function _addWork(uint256 nodeId, uint256 fee) internal {
+        // slither-disable-next-line incorrect-equality (nothing to record, not a balance check)
         if (fee == 0) return;
-        _token.safeTransfer(address(_rewards), fee);
-        _rewards.recordWork(nodeId, fee);
+        NodeLedger storage l = _ledgers[nodeId];
+        uint32 epochNow = uint32(_epochNow());
+        if (l.workEpoch != epochNow) {
+            _pushWork(nodeId, l);
+            l.workEpoch = epochNow;
+        }
+        l.work += uint96(fee); // fee <= a job's payment (uint96); the sum is checked
+    }
+
+    function _pushWork(uint256 nodeId, NodeLedger storage l) internal {
+        uint256 amount = l.work;
+        // slither-disable-next-line incorrect-equality (nothing pending, not a balance check)
+        if (amount == 0) return;
+        l.work = 0;
+        emit WorkPushed(nodeId, l.workEpoch, amount);
+        _token.safeTransfer(address(_rewards), amount);
+        _rewards.recordWork(nodeId, amount);
+    }
+
+    /// @dev Sends nothing: moves node `nodeId`'s earnings out of its ledger, for the caller to send
+    ///      to `owner` in one transfer.
+    function _drain(uint256 nodeId, address owner) internal returns (uint256 amount) {
+        NodeLedger storage l = _ledgers[nodeId];
+        amount = l.earned;
+        // slither-disable-next-line incorrect-equality (nothing earned, not a balance check)
+        if (amount == 0) return 0;
+        l.earned = 0;
+        emit EarningsWithdrawn(nodeId, owner, amount);
+    }
+
+    /// @dev Rewards' `currentEpoch()`, from the same two numbers.
+    function _epochNow() internal view returns (uint256) {
+        if (block.timestamp < _epochGenesis) return 0;
+        return (block.timestamp - _epochGenesis) / _epochLength;
     }
 
     // One call site per external function keeps the market under the 24 KB code limit.

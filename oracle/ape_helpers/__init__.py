@@ -24,6 +24,7 @@ from oracle.ape_helpers.network import (
     node_of_owner,
     node_record,
     now,
+    owned_licences,
     record_name,
 )
 from oracle.ape_helpers.params import (
@@ -73,7 +74,7 @@ __all__ = [
     "SHOWN_DECIMALS", "TES", "AddressParam", "Amount", "Duration", "Revert", "ScriptError",
     "Timestamp", "account_ref", "decode_revert", "deployment_option", "deployment_path", "echo_tx",
     "explain_revert", "format_amount", "format_duration", "format_eth", "format_tes", "format_time",
-    "is_dev_network", "load_deployment", "node_of_owner", "node_record", "now", "parse_amount",
-    "parse_duration", "parse_eth", "parse_tes", "parse_time", "read_passphrase", "record_name",
-    "resolve_address", "signing_options", "transact", "unlock_account",
+    "is_dev_network", "load_deployment", "node_of_owner", "node_record", "now", "owned_licences",
+    "parse_amount", "parse_duration", "parse_eth", "parse_tes", "parse_time", "read_passphrase",
+    "record_name", "resolve_address", "signing_options", "transact", "unlock_account",
 ]  # fmt: skip

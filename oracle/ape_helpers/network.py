@@ -112,6 +112,19 @@ def node_of_owner(d: Deployment, node_id: int, me: str) -> Any:
     return node_record(d, node_id)
 
 
+def owned_licences(licence: Any, owner: str) -> list[int]:
+    """Token ids `owner` holds (ids run 1..totalMinted; stops once all are found)."""
+    want = licence.balanceOf(owner)
+    found: list[int] = []
+    token_id = 1
+    total = licence.totalMinted()
+    while len(found) < want and token_id <= total:
+        if str(licence.ownerOf(token_id)).lower() == owner.lower():
+            found.append(token_id)
+        token_id += 1
+    return found
+
+
 def node_record(d: Deployment, node_id: int) -> Any:
     """`NodeRegistry.node(node_id)` as the typed NodeRecord (statuses as NodeStatus)."""
     from dataclasses import fields

@@ -23,6 +23,7 @@ def main() -> None:
       tes-client package --kind train --config cfg.json --out job.tar.gz
       tes-client run-local job.tar.gz              # optional: try it in the sandbox first
       tes-client publish job.tar.gz &              # or: --file for a file:// URI
+      tes-client deposit 100                       # optional: jobs paid from it, no permit each
       tes-client submit job.tar.gz --uri URI --payment 10 --replicas 3
       tes-client watch JOB_ID
       tes-client fetch JOB_ID --out result/        # checked against the job's on-chain record
@@ -33,7 +34,8 @@ def main() -> None:
 for command in (
     local.kinds, local.package, local.run_local, local.publish,
     jobs.submit, jobs.watch, jobs.status,
-    results.fetch, results.verify, results.dispute, results.cancel, results.withdraw, results.balance,
+    results.fetch, results.verify, results.dispute, results.cancel, results.deposit,
+    results.withdraw, results.balance,
 ):  # fmt: skip
     main.add_command(command)
 

@@ -11,7 +11,10 @@ user's inputs are checked first (`oracle.client.inputs`).
 
 Transactions are signed here with the client's key (web3.py, no ape needed) and every one is
 first simulated, so a revert comes back as the contract's named error, not as a bare failure.
-Payment uses an EIP-2612 permit signed off-chain: one transaction, no separate approve.
+Payment uses an EIP-2612 permit signed off-chain: one transaction, no separate approve. A
+client that deposited TES in the market (`deposit`, or a refund it left there) pays from that
+balance instead: `createJob` with no permit and no token transfer, whenever the balance covers
+the whole payment.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ class Client:
         self._kept: dict[str, tuple[float, Any]] = {}
         self._nonce: int | None = None
         self._permit_nonce: int | None = None
+        # Our market balance (`credited`: deposits, refunds), read once and then counted down by
+        # the jobs it pays; read again after a refusal, a deposit we did not count, a refund.
+        self._credit: int | None = None
 
     @classmethod
     def connect(cls, rpc_url: str, deployment: Path, key: LocalAccount | None = None) -> Client:
@@ -148,6 +154,14 @@ class Client:
 
     def balance(self, account: str | None = None) -> int:
         return int(self.chain.token.functions.balanceOf(account or self.address).call())
+
+    def credited(self, account: str | None = None) -> int:
+        """TES the market holds for `account` (default: us): refunds, won bonds, deposits. New
+        jobs are paid from it first when it covers their payment; `withdraw` sends it back."""
+        amount = int(self.chain.market.functions.credited(account or self.address).call())
+        if account is None:
+            self._credit = amount
+        return amount
 
     def job(self, job_id: int) -> JobView:
         count = self.chain.market.functions.jobCount().call()
@@ -262,7 +276,8 @@ class Client:
         check_uri: bool = True,
         warn: Callable[[str], None] | None = None,
     ) -> int:
-        """Escrows `payment` (wei) with a permit and opens the job; returns its id.
+        """Escrows `payment` (wei) and opens the job; returns its id. Paid from our market
+        balance (`deposit`) when it covers the payment, else with a permit.
 
         Every input is checked first, against the chain's own rules, so a mistake is explained
         before any gas is spent. `warn` hears why the job may sit unclaimed (no active node
@@ -317,13 +332,32 @@ class Client:
             digest, uri, requirements_of(manifest), payment, collateral, replicas,
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
         )  # fmt: skip
+        receipt = self._create(request, payment, deadline, head)
+        events = self.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
+        return int(events[0]["args"]["jobId"])
+
+    def _create(self, request: tuple, payment: int, deadline: int, head: Any) -> Any:
+        """createJob from our market balance when it covers `payment` (no permit, no transfer),
+        else createJobWithPermit. A balance we counted wrong (someone else used the key) is read
+        again once and the job paid the other way."""
+        market = self.chain.market.functions
+        if self._credit is None:
+            self.credited()
+        if self._credit is not None and self._credit >= payment:
+            try:
+                receipt = self._send(market.createJob(request), head)
+            except ClientError:
+                if self.credited() >= payment:
+                    raise
+            else:
+                self._credit -= payment
+                return receipt
         v, r, s = self._permit(self.chain.market.address, payment, deadline)
         try:
-            receipt = self._send(
-                self.chain.market.functions.createJobWithPermit(request, deadline, v, r, s), head
-            )
+            receipt = self._send(market.createJobWithPermit(request, deadline, v, r, s), head)
         except ClientError:
             self._permit_nonce = None
+            self._credit = None
             # The balance is read only when the chain refused: the common case costs no request.
             have = self.balance()
             if have < payment:
@@ -332,8 +366,13 @@ class Client:
                 ) from None
             raise
         self._permit_nonce = None if self._permit_nonce is None else self._permit_nonce + 1
-        events = self.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
-        return int(events[0]["args"]["jobId"])
+        # No token transfer in the receipt: the market took the payment from a balance we had not
+        # counted (a refund since our last read); read it again next time.
+        token = self.chain.token
+        moved = token.events.Transfer().process_receipt(receipt, errors=DISCARD)
+        if not [e for e in moved if e["address"] == token.address]:
+            self._credit = None
+        return receipt
 
     @staticmethod
     def _manifest_of(data: bytes) -> bundles.Manifest:
@@ -562,13 +601,35 @@ class Client:
 
     def cancel(self, job_id: int) -> None:
         self._send(self.chain.market.functions.cancel(job_id))
+        self._credit = None  # the payment came back to our balance
 
     def withdraw(self) -> int:
-        amount = int(self.chain.market.functions.credited(self.address).call())
+        amount = self.credited()
         if amount == 0:
             raise ClientError(f"nothing to withdraw: {self.address} has no credited TES")
         self._send(self.chain.market.functions.withdraw())
+        self._credit = 0
         return amount
+
+    def deposit(self, amount: int) -> int:
+        """Moves `amount` (wei) of our TES into our market balance (approve, if the allowance
+        is short, then deposit), so that the next jobs it covers are opened without a permit or
+        a token transfer each. Returns the balance after it."""
+        if amount <= 0:
+            raise ClientError(
+                f"nothing to deposit: the amount must be more than 0 (got {amount} wei)"
+            )
+        have = self.balance()
+        if have < amount:
+            raise ClientError(
+                f"insufficient TES balance: {self.address} holds {fmt_tes(have)}, the deposit is"
+                f" {fmt_tes(amount)}"
+            )
+        market = self.chain.market.address
+        if self.chain.token.functions.allowance(self.address, market).call() < amount:
+            self._send(self.chain.token.functions.approve(market, amount))
+        self._send(self.chain.market.functions.deposit(amount))
+        return self.credited()
 
     # ---------------------------------------------------------------- transactions
     def _send(self, fn, head: Any = None) -> Any:

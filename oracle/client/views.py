@@ -229,7 +229,8 @@ def fetchable(view: JobView) -> None:
         return
     if view.status == JobStatus.OVERTURNED:
         raise ClientError(f"job {view.job_id}'s result was overturned by a jury: there is none to fetch"
-                          " (your payment was refunded: `tes-client withdraw`)")  # fmt: skip
+                          " (your payment was refunded to your market balance: your next `submit`"
+                          " spends it, or `tes-client withdraw`)")  # fmt: skip
     if view.job.round >= 1:
         why = (
             "disputed" if view.single else "re-run by a larger drawn round (its replicas disagreed)"

@@ -6,8 +6,8 @@ it from its own HTTP server and submits it with a permit (one k = 3 job, the res
 progress: the k = 3 job is "seating" while the contract draws its three nodes and they accept,
 the k = 1 jobs are claimed first come → the dispute window passes and the nodes finalize → the
 client fetches every result and verifies it (k = 1: against the salted commitment, with the salt
-the node sends; k = 3: against the agreed hash) → an epoch ends, owners claim rewards and
-withdraw → a summary, exit status 0 only if every job was paid exactly once and every result
+the node sends; k = 3: against the agreed hash) → the nodes' fees go to Rewards as work, an epoch
+ends, owners claim rewards and withdraw their nodes' earnings → a summary, exit status 0 only if every job was paid exactly once and every result
 verified → everything stops.
 """
 
@@ -237,25 +237,29 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
     )
 
     # ------------------------------------------------------------ rewards
-    d.market.flushFees(sender=client_acct)
+    # The nodes' job fees wait in their market ledgers as work until a later epoch's settlement;
+    # push them now (anyone may) so that they count in this epoch, then close it.
+    d.market.pushWork(node_ids, sender=client_acct)
+    if d.market.pendingFees():
+        d.market.flushFees(sender=client_acct)
     epoch_length = d.rewards.epochLength()
     chain.provider.make_request("evm_increaseTime", [epoch_length + 1])
     chain.provider.make_request("evm_mine", [])
     rewards, withdrawn = {}, {}
+    earned = d.market.EarningsCredited.query("*", start_block=0)
     for owner, node_id in zip(owners, node_ids, strict=True):
         claimable = d.rewards.claimable(node_id)
         if claimable:
             d.rewards.claim([node_id], sender=owner)
         rewards[node_id] = claimable
-        # What the market paid the owner: its node settled its k = 1 jobs with settleAndWithdraw
-        # (sent at once); k = 3 shares stay credited until withdrawn here.
-        if d.market.credited(owner):
-            d.market.withdraw(sender=owner)
-        credits = d.market.Credited.query("*", start_block=0)
+        # What the market paid the node: its k = 1 jobs settled by its own settleAndWithdraw were
+        # sent to the owner at once; k = 3 shares wait in the node's ledger until withdrawn here.
+        if d.market.ledger(node_id).earned:
+            d.market.withdrawEarnings([node_id], sender=owner)
         withdrawn[node_id] = sum(
             int(r["event_arguments"]["amount"])
-            for _, r in credits.iterrows()
-            if r["event_arguments"]["account"] == str(owner)
+            for _, r in earned.iterrows()
+            if int(r["event_arguments"]["nodeId"]) == node_id
         )
 
     # ------------------------------------------------------------ summary
@@ -322,14 +326,12 @@ def _summary(client, d, jobs, nodes, node_ids, owners, rewards, withdrawn) -> No
 
     owner_of = {nid: str(o) for nid, o in zip(node_ids, owners, strict=True)}
     t = Table("job", "kind", "k", "result hash", "paid to", "gas (all txs)", title="jobs")
+    earned = d.market.EarningsCredited.query("*", start_block=0)
     for job_id, info in sorted(jobs.items()):
-        credits = d.market.Credited.query("*", start_block=0)
         paid = [
-            f"node {nid} {_tes(int(r['event_arguments']['amount']))}"
-            for _, r in credits.iterrows()
+            f"node {int(r['event_arguments']['nodeId'])} {_tes(int(r['event_arguments']['amount']))}"
+            for _, r in earned.iterrows()
             if int(r["event_arguments"]["jobId"]) == job_id
-            for nid, o in owner_of.items()
-            if o == r["event_arguments"]["account"]
         ]
         t.add_row(
             str(job_id),

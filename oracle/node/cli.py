@@ -385,7 +385,7 @@ def status(as_json, no_chain, **opts) -> None:
     chain_error = None
     if not no_chain:
         try:
-            out.update(chain_status(s, store))
+            out.update(chain_status(s))
         except ConfigError as err:
             if store is None:
                 raise ConfigError(
@@ -419,11 +419,12 @@ def _operator_address(account: str) -> str | None:
     return str(to_checksum_address(address))
 
 
-def chain_status(s, store) -> dict[str, Any]:
+def chain_status(s) -> dict[str, Any]:
     """Per licence of this operator, from the chain: status, stake, locked collateral, unbonding,
-    job counters, claimable rewards, rewards claimed, job earnings credited to the owner (jobs
-    this node's store ran for that licence), and the endpoint last announced; and the market's
-    price floor. One call per value, and one eth_getLogs per event kind for all licences."""
+    job counters, claimable rewards, rewards claimed, job earnings (every `EarningsCredited` to
+    the licence's ledger, what of it is still unwithdrawn, and the fees kept as work not yet
+    pushed to Rewards), and the endpoint last announced; and the market's price floor. One call
+    per value, and one eth_getLogs per event kind for all licences."""
     chain = connect_checked(s)
     operator = _operator_address(s.account)
     if operator is None and not s.node_ids:
@@ -443,6 +444,7 @@ def chain_status(s, store) -> dict[str, Any]:
     start = chain.deployment_block
     endpoints: dict[int, str] = {}
     claimed: dict[int, int] = dict.fromkeys(ids, 0)
+    earned: dict[int, int] = dict.fromkeys(ids, 0)
     if ids:
         for entry in reg.events.EndpointAnnounced.get_logs(
             from_block=start, argument_filters={"nodeId": ids}
@@ -452,19 +454,15 @@ def chain_status(s, store) -> dict[str, Any]:
             from_block=start, argument_filters={"nodeId": ids}
         ):
             claimed[int(entry["args"]["nodeId"])] += int(entry["args"]["amount"])
-    owners = {i: reg.functions.ownerOfNode(i).call() for i in ids}
-    job_node = {j["job_id"]: j["node_id"] for j in store.jobs()} if store is not None else {}
-    earned: dict[int, int] = dict.fromkeys(ids, 0)
-    for owner in sorted(set(owners.values())):
-        for entry in market.events.Credited.get_logs(
-            from_block=start, argument_filters={"account": owner}
+        for entry in market.events.EarningsCredited.get_logs(
+            from_block=start, argument_filters={"nodeId": ids}
         ):
-            node_id = job_node.get(int(entry["args"]["jobId"]))
-            if node_id in earned and owners[node_id] == owner:
-                earned[node_id] += int(entry["args"]["amount"])
+            earned[int(entry["args"]["nodeId"])] += int(entry["args"]["amount"])
+    owners = {i: reg.functions.ownerOfNode(i).call() for i in ids}
     licences = []
     for i in ids:
         n = records[i]
+        ledger = market.functions.ledger(i).call()  # (earned, work, workEpoch)
         licences.append(
             {
                 "node_id": i,
@@ -480,6 +478,9 @@ def chain_status(s, store) -> dict[str, Any]:
                 "failed": n.failed,
                 "slashed": n.slashed,
                 "earned_jobs": earned[i],
+                "unwithdrawn_earnings": int(ledger[0]),
+                "pending_work": int(ledger[1]),
+                "pending_work_epoch": int(ledger[2]),
                 "claimable_rewards": rewards.functions.claimable(i).call(),
                 "claimed_rewards": claimed[i],
                 "endpoint": endpoints.get(i),
@@ -506,6 +507,15 @@ def _outputs(contract, fn: str) -> list[dict[str, Any]]:
     return []
 
 
+def _work_epoch(lic: dict[str, Any]) -> str:
+    if not lic["pending_work"]:
+        return ""
+    return (
+        f" (epoch {lic['pending_work_epoch']}; sent at the node's first settlement in a later"
+        " epoch, or by `ape run claim-rewards`)"
+    )
+
+
 def _utc(ts: int) -> str:
     from datetime import UTC, datetime
 
@@ -530,7 +540,10 @@ def _print_status(out: dict[str, Any], has_db: bool) -> None:
                 f"  stake {tes(lic['stake'])}: {tes(lic['locked'])} locked as collateral,"
                 f" {tes(lic['free'])} free{unbonding}\n"
                 f"  jobs completed {lic['completed']}, failed {lic['failed']}, slashed"
-                f" {lic['slashed']}; earned from jobs {tes(lic['earned_jobs'])}\n"
+                f" {lic['slashed']}; earned from jobs {tes(lic['earned_jobs'])}, of which"
+                f" {tes(lic['unwithdrawn_earnings'])} not withdrawn yet\n"
+                f"  work (fees) not yet pushed to Rewards {tes(lic['pending_work'])}"
+                f"{_work_epoch(lic)}\n"
                 f"  rewards: claimable {tes(lic['claimable_rewards'])}, claimed"
                 f" {tes(lic['claimed_rewards'])}\n"
                 f"  endpoint {lic['endpoint'] or '(none announced yet)'}",

@@ -156,8 +156,18 @@ def still_needed(
 
 
 # Events that move a job along the paths the node's own transactions take (claim or accept, proof,
-# the reveal phase, settlement), and the events that change nothing the node reads.
-NO_EFFECT = frozenset({"PaymentEscrowed", "Credited"})
+# the reveal phase, settlement), and the events that change nothing the node reads: money moving
+# between balances, node ledgers and Rewards.
+NO_EFFECT = frozenset(
+    {
+        "PaymentEscrowed",
+        "Credited",
+        "EarningsCredited",
+        "EarningsWithdrawn",
+        "WorkPushed",
+        "Deposited",
+    }
+)
 
 
 def advance(

@@ -35,7 +35,6 @@ class Licences:
         self.node_ids, self.reorg_depth, self.head = node_ids, reorg_depth, head
         self.records: dict[int, NodeRecord] = {}
         self.owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
-        self.owners: set[str] = set()  # lower case
         self.read_at: float | None = None  # None: read at the next `stale`
         self._candidates: set[int] = set()  # licences ever bound to this key (`bound`)
         self._scanned = 0  # first block the next `bound` scan need not repeat
@@ -57,7 +56,6 @@ class Licences:
         records = {i: NodeRecord.from_raw(reg.node(i).call()) for i in ids}
         self.records = {i: n for i, n in records.items() if n.operator.lower() == self.operator}
         self.owner_of = {i: reg.ownerOfNode(i).call() for i in self.records}
-        self.owners = {o.lower() for o in self.owner_of.values()}
         self.read_at = time.monotonic()
 
     def stale(self, events: Iterable[Event], store: Store) -> bool:

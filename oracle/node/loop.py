@@ -363,7 +363,7 @@ class Node:
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
-        elif ev.name == "Credited" and ev.args["account"].lower() in self.licences.owners:
+        elif ev.name == "EarningsCredited" and int(ev.args["nodeId"]) in self.licences:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
 
     def _wake(self, ev) -> None:

@@ -14,6 +14,6 @@ STAGE_SECONDS = Histogram(
 GAS = Counter("tes_gas_used", "Gas used by this node's transactions", ["kind"], registry=REGISTRY)
 EARNINGS = Counter(
     "tes_earnings_wei",
-    "TES (wei) credited to the owners of the nodes this operator runs",
+    "TES (wei) earned by the nodes this operator runs (their ledgers; the licence owners withdraw it)",
     registry=REGISTRY,
 )

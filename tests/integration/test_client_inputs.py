@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle.client.inputs import fmt_tes
 from oracle.core.chain import CONTRACTS
 from oracle.localnet.network import PASSPHRASE, make_keystore
 from tests.utils.constants import E18, WINDOWS
@@ -34,6 +35,7 @@ CHAIN_COMMANDS = {
     "verify": ["1", "made"],
     "dispute": ["1"],
     "cancel": ["1"],
+    "deposit": ["5"],
     "withdraw": [],
     "balance": [],
 }
@@ -131,6 +133,7 @@ def test_offline_commands__bad_json_typos_and_missing_files__one_line_no_traceba
         (["submit", "missing.tar.gz", "--uri", "file:///x", "--payment", "1"], "does not exist"),
         (["submit", "job.tar.gz", "--uri", "file:///x", "--payment", "1", "-k", "2"], "--replicas 2 is not allowed"),
         (["submit", "job.tar.gz", "--uri", "file:///x", "--payment", "lots"], "not an amount of TES"),
+        (["deposit", "lots"], "not an amount of TES"),
         (["verify", "1", "missing-dir"], "does not exist"),
         (["nonsense"], "No such command 'nonsense'"),
     ]  # fmt: skip
@@ -192,9 +195,21 @@ def test_on_chain__reverts_named_failed_run_seen_and_capacity_warned(
         "fetch of a wrong id",
     )
     refused(cli("dispute", str(lonely), ok=False), "cannot be disputed: it is cancelled", "dispute")
-    assert "credited  2 TES" in cli("balance").stdout  # the refund, at a sensible precision
+    shown = cli("balance").stdout
+    assert "balance   2 TES (refunds, deposits)" in shown  # the refund, at a sensible precision
+    assert f"wallet    {fmt_tes(token.balanceOf(client))}" in shown
     assert cli("withdraw").stdout.strip() == "withdrew 2 TES"
     refused(cli("withdraw", ok=False), "nothing to withdraw", "withdraw twice")
+
+    # ---- a deposit pays the next jobs: no permit and no token transfer per job
+    held = token.balanceOf(client)
+    refused(cli("deposit", str(held // E18 + 1), ok=False), "insufficient TES balance",
+            "deposit more than held")  # fmt: skip
+    refused(cli("deposit", "0", ok=False), "nothing to deposit", "deposit nothing")
+    assert cli("deposit", "6").stdout.strip() == "deposited 6 TES; market balance 6 TES"
+    assert "balance   6 TES (refunds, deposits)" in cli("balance").stdout
+    wallet, permits = token.balanceOf(client), token.nonces(client)
+    assert wallet == held - 6 * E18 and market.credited(client) == 6 * E18
 
     # ---- one node: a job too big for it, and k = 3 with one node, are warned about
     setup_node(node_owners[0], operators[0])
@@ -205,16 +220,21 @@ def test_on_chain__reverts_named_failed_run_seen_and_capacity_warned(
         in sub.stderr
     )
     assert "node 1: memory " in sub.stderr and " MiB < 999999 MiB" in sub.stderr
+    assert market.credited(client) == 4 * E18  # paid from the deposit
     cli("cancel", sub.stdout.split()[0])
     sub = cli("submit", "fail.tar.gz", "--uri", uri["fail"], "--payment", "2", "-k", "3")
     assert "warning: only 1 of 1 active nodes meet the job's requirements" in sub.stderr
     assert "fewer than k = 3" in sub.stderr
     cli("cancel", sub.stdout.split()[0])
+    assert market.credited(client) == 6 * E18  # both refunds back in the balance
 
     # ---- a k = 1 job whose program fails: proven, then paid; the client sees why
     sub = cli("submit", "fail.tar.gz", "--uri", uri["fail"], "--payment", "2")
     assert "warning" not in sub.stderr
     job = int(sub.stdout.split()[0])
+    # three jobs paid from the balance: the wallet untouched, no permit signed
+    assert market.credited(client) == 4 * E18
+    assert (token.balanceOf(client), token.nonces(client)) == (wallet, permits)
     wait_for(
         lambda: market.job(job).status == Status.ACCEPTED,
         120,

@@ -190,10 +190,10 @@ def test_first_job_walkthrough__on_make_localnet_step_by_step(tmp_path):
 
         # ---- 2. TES from the faucet
         before = sh("tes-client balance").stdout
-        assert re.search(r"balance\s+10,?000 TES", before), before
+        assert re.search(r"wallet\s+10,?000 TES", before), before
         sh("tes-localnet fund client 500")
         after = sh("tes-client balance").stdout
-        assert re.search(r"balance\s+10,?500 TES", after), after
+        assert re.search(r"wallet\s+10,?500 TES", after), after
 
         # ---- 3. write and package a job; try it in the sandbox
         sh("cp -r examples/command myjob")

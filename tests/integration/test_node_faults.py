@@ -1,7 +1,7 @@
 """Real `tes-node` processes on anvil survive crashes, RPC outages, reorgs and hostile jobs.
 
 Every test ends the way a node owner cares about: the job is paid exactly once (one JobPaid
-event, the owner credited what the contract's rule says, one completed job in the registry), or
+event, the owner paid what the contract's rule says, one completed job in the registry), or
 it is refused with a reason and never claimed, and the node goes on serving good jobs.
 """
 
@@ -100,7 +100,8 @@ def claimed_events(chain, market, job_id: int, start: int) -> list:
 def assert_paid_once(
     chain, market, registry, job_id, start, owners, node_ids, credited_before, each
 ):
-    """One JobPaid for the job, each owner credited `each`, each node's completed counter at 1."""
+    """One JobPaid for the job, each owner paid `each` (sent, or in its node's ledger), each
+    node's completed counter at 1."""
     assert len(paid_events(chain, market, job_id, start)) == 1
     for owner, node_id, before in zip(owners, node_ids, credited_before, strict=True):
         assert earned(market, owner) - before == each

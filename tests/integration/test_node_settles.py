@@ -114,9 +114,16 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     )
 
     assert earned(market, owner) - before == NET
-    # the node settled its own job with settleAndWithdraw: the owner holds the TES, no credit left
-    assert market.credited(owner) == 0
-    assert [e.account for e in _events(chain, market.Withdrawn, None, block0)] == [owner.address]
+    # the node settled its own job with settleAndWithdraw: the owner holds the TES, nothing is
+    # left in the node's ledger, and the job's fee waits there as the node's work for Rewards
+    ledger = market.ledger(rep.nodeId)
+    assert ledger.earned == 0 and ledger.work > 0
+    head = chain.blocks.head.number + 1
+    sent = market.EarningsWithdrawn.range(block0, head, search_topics={"nodeId": rep.nodeId})
+    assert [(e.owner, e.amount) for e in sent] == [(owner.address, NET)]
+    assert [e.nodeId for e in _events(chain, market.EarningsCredited, job_id, block0)] == [
+        rep.nodeId
+    ]
     assert registry.node(rep.nodeId).completed == 1
     assert len(_events(chain, market.JobPaid, job_id, block0)) == 1
     assert len(_events(chain, market.JobClaimed, job_id, block0)) == 1

@@ -21,7 +21,17 @@ from click.testing import CliRunner
 from oracle.ape_helpers import ScriptError, format_tes
 from oracle.core import bundle as bundles
 from oracle.localnet.deployment import CONTRACT_NAMES, attach, check_wiring, load_record
-from tests.utils.constants import E18, GENESIS_SUPPLY, MIN_STAKE, TIER_PRICE, UNBONDING_DELAY
+from tests.utils.constants import (
+    E18,
+    GENESIS_SUPPLY,
+    JOB_COLLATERAL,
+    JOB_PAYMENT,
+    MIN_STAKE,
+    NO_REQUIREMENTS,
+    TIER_PRICE,
+    UNBONDING_DELAY,
+    WINDOWS,
+)
 from tests.utils.market import NodeStatus, Status
 from tests.utils.nodes import PASSPHRASE, TES_NODE, make_bundle, make_keystore, no_gpu_path
 
@@ -364,6 +374,69 @@ def test_claim_rewards__for_a_node_of_someone_else__refuses(script, ready_node, 
     assert f"is not the licence owner of node {ready_node}" in out
 
 
+def _keeper_settled_job(tes, accounts, chain, give_tes, node_id) -> int:
+    """A k = 1 job the node claims and proves, settled by a keeper's finalize: the net payment
+    waits in the node's ledger for its owner, the fee as the node's work for Rewards."""
+    client, operator, keeper = accounts[2], accounts[4], accounts[5]
+    give_tes(client, JOB_PAYMENT)
+    tes.token.approve(tes.market, JOB_PAYMENT, sender=client)
+    request = (b"\x42" * 32, "file:///job.tar", NO_REQUIREMENTS, JOB_PAYMENT, JOB_COLLATERAL, 1,
+               *WINDOWS.values())  # fmt: skip
+    tx = tes.market.createJob(request, sender=client)
+    job_id = tx.decode_logs(tes.market.JobCreated)[0].jobId
+    tes.market.claim(job_id, node_id, sender=operator)
+    tes.market.submitProofs([([(job_id, node_id, b"\x24" * 32)], b"")], sender=operator)
+    advance(chain, WINDOWS["disputeWindow"] + 1)
+    tes.market.finalize(job_id, sender=keeper)
+    return job_id
+
+
+def test_node_earnings__status_shows_them__withdraw_collects__claim_rewards_pushes_the_work(
+    script, tes, accounts, chain, ready_node, give_tes, deploy_run, rpc_url, tmp_path
+):
+    owner = accounts[3]
+    _keeper_settled_job(tes, accounts, chain, give_tes, ready_node)
+    ledger = tes.market.ledger(ready_node)
+    assert ledger.earned > 0 and ledger.work > 0
+
+    # tes-node status: what the licence earned, what is still in its ledger, its pending work
+    common = ["--rpc-url", rpc_url, "--deployment", deploy_run[0], "--node-id", ready_node,
+              "--data-dir", tmp_path / "node"]  # fmt: skip
+    proc = _tes_node("status", "--json", *common, ape_data=tmp_path / "ape", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (lic,) = json.loads(proc.stdout)["licences"]
+    assert (lic["earned_jobs"], lic["unwithdrawn_earnings"]) == (ledger.earned, ledger.earned)
+    assert (lic["pending_work"], lic["pending_work_epoch"]) == (ledger.work, ledger.workEpoch)
+    proc = _tes_node("status", *common, ape_data=tmp_path / "ape", tmp_path=tmp_path)
+    text = " ".join(proc.stdout.split())
+    earned = format_tes(ledger.earned)
+    assert f"earned from jobs {earned}, of which {earned} not withdrawn yet" in text
+    assert f"work (fees) not yet pushed to Rewards {format_tes(ledger.work)}" in text
+
+    # withdraw: the owner collects its nodes' earnings (withdrawEarnings), then has nothing left
+    before = tes.token.balanceOf(owner)
+    out = ok(script("withdraw", account=OWNER))
+    assert f"Node {ready_node} job earnings: {format_tes(ledger.earned)}" in out
+    assert "JobMarket.withdrawEarnings([" in out and f"Withdrew {format_tes(ledger.earned)}" in out
+    assert tes.token.balanceOf(owner) - before == ledger.earned
+    assert tes.market.ledger(ready_node).earned == 0
+    out = failed(script("withdraw", account=OWNER))
+    assert "nothing to withdraw: " in out and "no job earnings to withdraw on node(s)" in out
+
+    # claim-rewards: the node's fees go to Rewards first; claimable once the epoch is over
+    out = failed(script("claim-rewards", "--node-id", ready_node, account=OWNER))
+    assert f"JobMarket.pushWork([{ready_node}])" in out
+    assert f"node {ready_node}: {format_tes(ledger.work)} of job fees as work" in out
+    assert "becomes claimable once that epoch ends" in out and "nothing to claim" in out
+    assert tes.market.ledger(ready_node).work == 0
+
+    advance(chain, EPOCH)
+    claimable = tes.rewards.claimable(ready_node)
+    assert claimable >= ledger.work  # the work share: the fees back, at a work rate of 1
+    out = ok(script("claim-rewards", "--node-id", ready_node, account=OWNER))
+    assert "pushWork" not in out and f"Claimed {format_tes(claimable)}" in out
+
+
 # ---------------------------------------------------------------------- submit-job, withdraw
 def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
     script, tes, accounts, give_tes, tmp_path
@@ -391,6 +464,27 @@ def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
 
     assert "Withdrew 100 TES" in out
     assert tes.token.balanceOf(client) == 100 * E18 and tes.market.credited(client) == 0
+
+
+def test_submit_job__paid_from_the_market_balance_when_it_covers_the_payment(
+    script, tes, accounts, give_tes, tmp_path
+):
+    client = accounts[2]
+    give_tes(client, 30 * E18)
+    tes.token.approve(tes.market, 30 * E18, sender=client)
+    tes.market.deposit(30 * E18, sender=client)
+    credit, permits = tes.market.credited(client), tes.token.nonces(client)
+    _, _, path = make_bundle(tmp_path, "print('hi')\n")
+
+    out = ok(script("submit-job", "--bundle", path, "--payment", "20 TES", account=CLIENT))
+
+    assert "Paid from the JobMarket balance" in out and "JobMarket.createJob:" in out
+    job_id = int(re.search(r"Job (\d+) is open", out).group(1))
+    assert tes.market.job(job_id).payment == 20 * E18
+    assert tes.market.credited(client) == credit - 20 * E18
+    assert tes.token.nonces(client) == permits  # no permit signed
+    tes.market.cancel(job_id, sender=client)
+    tes.market.withdraw(sender=client)  # leave no balance to the other tests
 
 
 def _created(tes, job_id):

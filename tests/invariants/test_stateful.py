@@ -6,12 +6,17 @@ that commits and then reveals next to the original node) and k = 3 jobs (anchore
 redraw of late seats, commit, reveal with agreeing and dissenting results), expire and finalize at
 or after deadlines, cancel, stake / unbond / withdraw / activate, operator key rotation
 (bindOperator + acceptOperator mid-job, proofs from the new key, the old key refused), heartbeat
-batches with nodes that must be skipped, flushFees, withdraw and rewards claims, and time passing
+batches with nodes that must be skipped, flushFees, deposits, withdraw, withdrawEarnings (by the
+owner or the operator, with a stranger refused), pushWork and rewards claims, and time passing
 across windows, epochs, the jail period and the unbonding delay. After EVERY step it reads the
 whole state in one `eth_call` (contracts/test/StaticMulticall.sol) and checks:
 
     market:    balanceOf(market)   == Σ payments of unsettled jobs + Σ held dispute bonds
-                                      + pendingFees + Σ credited
+                                      + pendingFees + Σ credited (deposits included)
+                                      + Σ ledger(n).earned + Σ ledger(n).work
+    ledgers:   earned(n) == Σ EarningsCredited - Σ EarningsWithdrawn (to n's owner, all of it, once);
+               work(n) waits for its epoch: pushed whole (WorkPushed == WorkRecorded) at the node's
+               first settlement in a later epoch or by pushWork, never more than the fees paid
     registry:  balanceOf(registry) == Σ stake + Σ unbonding,  locked <= stake per node,
                locked == Σ collateral of the node's seats holding collateral in unsettled jobs
     sortition: drawWeight(n) == stake if n is Active with an operator, else 0;
@@ -21,8 +26,8 @@ whole state in one `eth_call` (contracts/test/StaticMulticall.sol) and checks:
 
 and, per job: the chain's status, round, counters and every seat (node, state, round) equal the
 model's; a job settles once and a terminal status never changes; money is conserved
-(payment + bond + seized + penalties == credited + work recorded + fees booked + what is still
-held); exactly the seats the rules name are seized (silent seats, dissenters, an original node
+(payment + bond + seized + penalties == credited + node earnings + work + fees booked + what is
+still held); exactly the seats the rules name are seized (silent seats, dissenters, an original node
 that lost or stayed silent); the client never gets more than its payment back; a disputer gets
 bond + DISPUTER_SHARE_BPS of the collateral on an overturn and bond - DISPUTE_FEE_BPS when no
 jury answers; a draw seats only eligible nodes; a late seat pays min(SEAT_PENALTY, free stake).
@@ -191,10 +196,11 @@ class JobM:
     disputer: object = None
     # money, from events
     credits: Counter = field(default_factory=Counter)  # account -> credited for this job
+    earnings: Counter = field(default_factory=Counter)  # nodeId -> added to its ledger for this job
     seized: int = 0
     seized_nodes: list = field(default_factory=list)
     penalties: int = 0
-    work: int = 0  # fees sent to Rewards as nodes' work
+    work: int = 0  # fees added to nodes' ledgers as their work
     booked: int = 0  # pendingFees booked for this job
     settled_by: str | None = None  # sender of the settling transaction
     redrawn_by: set = field(default_factory=set)  # keepers paid a redraw bounty in this job
@@ -309,6 +315,8 @@ class World:
     cap: int
     initial_emission: int
     halving_epochs: int
+    genesis: int
+    epoch_length: int
 
 
 def _emission(w: World, epoch: int) -> int:
@@ -347,6 +355,9 @@ class EscrowMachine(RuleBasedStateMachine):
         ("manage_node", 2),
         ("cancel", 1),
         ("withdraw", 1),
+        ("withdraw_earnings", 1),
+        ("push_work", 1),
+        ("deposit", 1),
         ("flush_fees", 1),
         ("heartbeat", 1),
         ("claim_rewards", 1),
@@ -363,6 +374,11 @@ class EscrowMachine(RuleBasedStateMachine):
         self.nodes = {nid: NodeM(nid, owner, op, NODE_STAKE) for nid, owner, op in w.nodes}
         self.spares = list(w.spare_keys)
         self.credited = defaultdict(int)  # account address -> credited, from events
+        self.earned = defaultdict(int)  # nodeId -> ledger earned, from events
+        self.work = {}  # nodeId -> (ledger work, workEpoch), read after every step
+        self.work_total = 0  # Σ ledger work, read after every step
+        self.pushed = 0  # work pushed to Rewards in this step
+        self.fee_paid = 0  # protocol fees of the jobs paid in this step
         self.touched: set[int] = set()
         self.settled_now: list[JobM] = []
         self.money_job: JobM | None = None  # the job whose money moved in this step
@@ -403,6 +419,8 @@ class EscrowMachine(RuleBasedStateMachine):
             "cancel": self._cancellable,
             "rotate_key": lambda: bool(self.spares),
             "withdraw": lambda: any(v > 0 for v in self.credited.values()),
+            "withdraw_earnings": lambda: bool(self._earning_owners()),
+            "push_work": lambda: any(w for w, _ in self.work.values()),
             "flush_fees": lambda: self.fees_before > 0,
             "claim_rewards": self._rewarded_owners,
             "poke": lambda: bool(self.jobs),
@@ -414,14 +432,37 @@ class EscrowMachine(RuleBasedStateMachine):
         """Sends, counts, and books every money event of the receipt into the model."""
         receipt = call(*args, sender=sender)
         COVERAGE[call.abis[0].name] += 1
-        paid_fee = work = 0
+        recorded = pushed = 0
         job_ids = set()
         tx = Sent(receipt, list(receipt.decode_logs(self.w.events)), receipt.timestamp)
         for log in tx.events_:
             a = log.event_arguments
             name = log.event_name
             if name == "WorkRecorded":
-                work += a["amount"]
+                recorded += a["amount"]
+                continue
+            if name == "WorkPushed":
+                # A node's work goes to Rewards whole, for the epoch it was kept for: what the
+                # ledger held after the last step (a push comes before any work of this one).
+                held, epoch = self.work.get(a["nodeId"], (0, 0))
+                assert (a["amount"], a["workEpoch"]) == (held, epoch), (
+                    f"node {a['nodeId']} pushed {a['amount']} of epoch {a['workEpoch']}, "
+                    f"its ledger held {held} of epoch {epoch}"
+                )
+                if call.abis[0].name != "pushWork":
+                    assert epoch < self.epoch_of(tx.timestamp), "work pushed inside its own epoch"
+                    COVERAGE["work pushed by a later epoch's settlement"] += 1
+                self.work[a["nodeId"]] = (0, epoch)
+                pushed += a["amount"]
+                continue
+            if name == "EarningsWithdrawn":
+                nid = a["nodeId"]
+                assert a["owner"] == self.nodes[nid].owner.address, "earnings paid to a non-owner"
+                assert 0 < a["amount"] == self.earned[nid], "earnings paid other than earned"
+                self.earned[nid] = 0
+                continue
+            if name == "Deposited":
+                self.credited[a["account"]] += a["amount"]
                 continue
             if name == "SeatMissed":
                 self.nodes[a["nodeId"]].missed_epoch = a["epoch"]
@@ -439,12 +480,23 @@ class EscrowMachine(RuleBasedStateMachine):
             job = self.jobs.get(a.get("jobId"))
             if job is None:
                 continue
-            if name in ("Credited", "CollateralSeized", "BondPosted", "SeatDropped", "JobPaid"):
+            if name in (
+                "Credited",
+                "EarningsCredited",
+                "CollateralSeized",
+                "BondPosted",
+                "SeatDropped",
+                "JobPaid",
+            ):
                 job_ids.add(job.id)
             if name == "Credited":
                 assert a["account"] in self.w.actors, f"credited an account outside the model: {a}"
                 self.credited[a["account"]] += a["amount"]
                 job.credits[a["account"]] += a["amount"]
+            elif name == "EarningsCredited":
+                assert a["nodeId"] in self.nodes, f"earnings for a node outside the model: {a}"
+                self.earned[a["nodeId"]] += a["amount"]
+                job.earnings[a["nodeId"]] += a["amount"]
             elif name == "CollateralSeized":
                 job.seized += a["amount"]
                 job.seized_nodes.append(a["nodeId"])
@@ -457,24 +509,28 @@ class EscrowMachine(RuleBasedStateMachine):
             elif name == "JobPaid":
                 job.paid_events += 1
                 job.settlements += 1
-                paid_fee += a["protocolFee"]
+                self.fee_paid += a["protocolFee"]
             elif name in ("JobFailed", "JobOverturned", "JobCancelled"):
                 job.settlements += 1
             elif name == "JobExpired" and job.round == 0:
                 # (A dispute whose jury never formed pays the original instead: JobPaid.)
                 job.settlements += 1
-        # One job's money moves per transaction, so this step's booked fees are that job's.
+        # Rewards records exactly the work the market pushes, and only then.
+        assert recorded == pushed, f"Rewards recorded {recorded}, the market pushed {pushed}"
+        self.pushed += pushed
+        # One job's money moves per transaction, so this step's booked fees (and the work added to
+        # ledgers, see `check`) are that job's.
         assert len(job_ids) <= 1, f"one transaction moved the money of jobs {job_ids}"
         if job_ids:
             job = self.jobs[job_ids.pop()]
             assert self.money_job in (None, job)
             self.money_job = job
-            job.work += work
-            # Work recorded is the fee part of a payout: never more than the job's fee.
-            assert work <= paid_fee, f"work recorded {work} > protocol fee paid {paid_fee}"
-        else:
-            assert work == 0, "work recorded without a payout"
         return tx
+
+    def epoch_of(self, timestamp):
+        """Rewards' epoch at `timestamp` (its `currentEpoch` rule)."""
+        w = self.w
+        return 0 if timestamp < w.genesis else (timestamp - w.genesis) // w.epoch_length
 
     @staticmethod
     def _events(tx, name):
@@ -523,7 +579,14 @@ class EscrowMachine(RuleBasedStateMachine):
             windows["revealWindow"],
             windows["disputeWindow"],
         )
+        # A credit (a deposit, a refund) that covers the payment pays it; else an allowance does.
+        covered = self.credited[sender.address] >= payment
+        before = w.token.balanceOf(sender)
         tx = self._send(w.market.createJob, req, sender=sender)
+        if covered:
+            self.credited[sender.address] -= payment
+            COVERAGE["create: paid from the credit"] += 1
+        assert w.token.balanceOf(sender) == before - (0 if covered else payment)
         job_id = tx.decode_logs(w.market.JobCreated)[0].jobId
         status = JobStatus.OPEN if k == 1 else JobStatus.SEATING
         self.jobs[job_id] = JobM(job_id, sender, payment, collateral, k, status)
@@ -647,7 +710,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def _finalize(self, data, job):
         """A keeper's `finalize` for its bounty, or the node's own `settleAndWithdraw` (by its
-        owner or operator key), which pays the owner at once with everything credited to it."""
+        owner or operator key), which pays the owner at once with everything its node earned."""
         node = self.nodes[job.seats[0].node]
         sender = data.draw(
             st.sampled_from([self._relayer(data), node.owner, node.operator]), label="settler"
@@ -655,9 +718,11 @@ class EscrowMachine(RuleBasedStateMachine):
         if sender in (node.owner, node.operator):
             COVERAGE["settleAndWithdraw"] += 1
             before = self.w.token.balanceOf(node.owner)
-            self._send(self.w.market.settleAndWithdraw, [job.id], sender=sender)
-            assert self.credited[node.owner.address] == 0, "settleAndWithdraw left a credit"
-            assert self.w.token.balanceOf(node.owner) > before, "settleAndWithdraw paid nothing"
+            tx = self._send(self.w.market.settleAndWithdraw, [job.id], sender=sender)
+            sent = sum(a["amount"] for a in self._events(tx, "EarningsWithdrawn"))
+            assert self.earned[node.id] == 0, "settleAndWithdraw left the node's earnings"
+            assert sent > 0, "settleAndWithdraw paid nothing"
+            assert self.w.token.balanceOf(node.owner) == before + sent
         else:
             self._send(self.w.market.finalize, job.id, sender=sender)
         job.status = JobStatus.PAID
@@ -885,6 +950,49 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def flush_fees(self, data):
         self._send(self.w.market.flushFees, sender=self._relayer(data))
+
+    def _earning_owners(self):
+        return sorted({n.owner.address for n in self.nodes.values() if self.earned[n.id] > 0})
+
+    def withdraw_earnings(self, data):
+        """An owner collects the earnings of some of its nodes (a node without any is harmless in
+        the list); a single node may be collected by its operator key, paying the owner. A stranger
+        naming them is refused first."""
+        w = self.w
+        owner = data.draw(st.sampled_from(self._earning_owners()), label="owner")
+        mine = [n for n in self.nodes.values() if n.owner.address == owner]
+        earning = [n for n in mine if self.earned[n.id] > 0]
+        chosen = [self._node(data, earning)]
+        chosen += [n for n in mine if n not in chosen and data.draw(st.booleans(), label=f"{n}")]
+        ids = [n.id for n in chosen]
+        if data.draw(st.booleans(), label="a stranger tries first"):
+            thief = w.disputers[0]
+            with ape.reverts(w.market.JobMarketNotNodeOwner):
+                w.market.withdrawEarnings(ids, sender=thief)
+        sender = chosen[0].owner
+        if len(chosen) == 1 and data.draw(st.booleans(), label="by the operator"):
+            sender = chosen[0].operator
+        owed = sum(self.earned[i] for i in ids)
+        before = w.token.balanceOf(owner)
+        self._send(w.market.withdrawEarnings, ids, sender=sender)
+        assert all(self.earned[i] == 0 for i in ids)
+        assert w.token.balanceOf(owner) == before + owed
+        with ape.reverts(w.market.JobMarketNothingToWithdraw):
+            w.market.withdrawEarnings(ids, sender=sender)  # never paid twice
+        COVERAGE["withdrawEarnings"] += 1
+
+    def push_work(self, data):
+        pending = sorted(nid for nid, (work, _) in self.work.items() if work)
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.nodes)), max_size=2), label="others")
+        ids = [data.draw(st.sampled_from(pending), label="node"), *ids]
+        tx = self._send(self.w.market.pushWork, ids, sender=self._relayer(data))
+        assert {a["nodeId"] for a in self._events(tx, "WorkPushed")} <= set(ids)
+        COVERAGE["pushWork"] += 1
+
+    def deposit(self, data):
+        sender = data.draw(st.sampled_from(self.w.clients), label="client")
+        amount = data.draw(st.integers(1, 300), label="TES") * E18
+        self._send(self.w.market.deposit, amount, sender=sender)
 
     # ------------------------------------------------------------------ registry
     def _node_actions(self):
@@ -1125,6 +1233,7 @@ class EscrowMachine(RuleBasedStateMachine):
         i_nodes = {nid: b.add(v.node, nid) for nid in licences}
         i_weight = {nid: b.add(v.drawWeight, nid) for nid in licences}
         i_claimable = {nid: b.add(v.claimable, nid) for nid in licences}
+        i_ledger = {nid: b.add(v.ledger, nid) for nid in licences}
         watch = [j for j in self.jobs.values() if all_jobs or not j.settled or j.id in self.touched]
         i_job = {j.id: b.add(v.job, j.id) for j in watch}
         # One slot past the model's seats reads empty if the chain has no seat the model lacks.
@@ -1149,6 +1258,7 @@ class EscrowMachine(RuleBasedStateMachine):
             nodes={nid: r[i] for nid, i in i_nodes.items()},
             weights={nid: r[i] for nid, i in i_weight.items()},
             claimable={nid: r[i] for nid, i in i_claimable.items()},
+            ledgers={nid: r[i] for nid, i in i_ledger.items()},
             jobs={jid: r[i] for jid, i in i_job.items()},
             seats={jid: [r[i] for i in idx] for jid, idx in i_seats.items()},
         )
@@ -1164,7 +1274,10 @@ class EscrowMachine(RuleBasedStateMachine):
             # Offsets for anything other tests' session fixtures left behind (zero on a fresh
             # deployment): pre-existing jobs and credits are outside the model.
             self._first = False
-            self.market_offset = s.market - s.fees - sum(s.credited.values())
+            self.market_offset = (
+                s.market - s.fees - sum(s.credited.values()) - self._ledgers_total(s)
+            )
+            self.work_total = sum(lg.work for lg in s.ledgers.values())
             if s.job_count == 0:
                 assert self.market_offset == 0
             self.supply_offset = s.supply - s.minted
@@ -1172,10 +1285,19 @@ class EscrowMachine(RuleBasedStateMachine):
             self.fees_before = s.fees
         # Fees booked in this step belong to the one job whose money moved (flushes aside).
         booked = s.fees - self.fees_before + self.flushed
+        # Work added to ledgers in this step (what they hold now, less before, plus what was
+        # pushed out): the fee part of that job's payout, never more than its fee.
+        work_total = sum(lg.work for lg in s.ledgers.values())
+        added = work_total - self.work_total + self.pushed
+        assert added <= self.fee_paid, f"work added {added} > protocol fees paid {self.fee_paid}"
         if self.money_job is not None:
             self.money_job.booked += booked
+            self.money_job.work += added
         else:
             assert booked == 0, f"pendingFees moved by {booked} without a job"
+            assert added == 0, f"ledger work moved by {added} without a job"
+        self.work_total = work_total
+        self.work = {nid: (lg.work, lg.workEpoch) for nid, lg in s.ledgers.items()}
         self._check_jobs(s)
         self._check_money(s)
         self._check_nodes(s)
@@ -1184,7 +1306,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self.fees_before = s.fees
         self.touched.clear()
         self.settled_now.clear()
-        self.money_job, self.flushed = None, 0
+        self.money_job, self.flushed, self.pushed, self.fee_paid = None, 0, 0, 0
         self.clean = True
 
     def _check_jobs(self, s):
@@ -1211,9 +1333,10 @@ class EscrowMachine(RuleBasedStateMachine):
             assert (m.paid_events == 1) == (m.status == JobStatus.PAID), f"{m}: JobPaid vs status"
         for m in self.jobs.values():
             # Money per job: what came in (payment, bond, seized collateral, seat penalties) went
-            # out (credited, fees to Rewards as work, fees booked) or is still held.
+            # out (credited, nodes' earnings, fees kept as nodes' work, fees booked) or is still
+            # held.
             came_in = m.payment + m.bond + m.seized + m.penalties
-            went_out = sum(m.credits.values()) + m.work + m.booked
+            went_out = sum(m.credits.values()) + sum(m.earnings.values()) + m.work + m.booked
             assert came_in == went_out + m.held(), (
                 f"{m} does not balance: in {came_in}, out {went_out}, held {m.held()}"
             )
@@ -1248,15 +1371,25 @@ class EscrowMachine(RuleBasedStateMachine):
                 want = 0  # upheld: the bond paid the jury
             assert got == want, f"{m}: disputer credited {got}, rules say {want}"
 
+    @staticmethod
+    def _ledgers_total(s):
+        return sum(lg.earned + lg.work for lg in s.ledgers.values())
+
     def _check_money(self, s):
         for a, v in s.credited.items():
             assert v == self.credited[a], f"credited({a}) {v} != model {self.credited[a]}"
+        for nid, lg in s.ledgers.items():
+            assert lg.earned == self.earned[nid], (
+                f"node {nid}: earned {lg.earned}, model {self.earned[nid]}"
+            )
+            assert lg.workEpoch <= s.epoch, f"node {nid}: work kept for a future epoch"
         unsettled = [j for j in self.jobs.values() if not j.settled]
         payments = sum(j.payment for j in unsettled)
         bonds = sum(j.bond for j in unsettled)
-        credited = sum(s.credited.values())
+        credited = sum(s.credited.values()) + self._ledgers_total(s)
         assert s.market == payments + bonds + s.fees + credited + self.market_offset, (
-            f"market {s.market} != payments {payments} + bonds {bonds} + fees {s.fees} + credited {credited}"
+            f"market {s.market} != payments {payments} + bonds {bonds} + fees {s.fees}"
+            f" + credited and ledgers {credited}"
         )
         stake = sum(n.stake for n in s.nodes.values())
         unbonding = sum(n.unbonding for n in s.nodes.values())
@@ -1366,6 +1499,7 @@ def world(
         pendingFees=View(market.pendingFees),
         jobCount=View(market.jobCount),
         credited=View(market.credited),
+        ledger=View(market.ledger),
         job=View(market.job),
         replica=View(market.replica),
         node=View(registry.node),
@@ -1380,6 +1514,10 @@ def world(
     )
     market_events = (
         "Credited",
+        "EarningsCredited",
+        "EarningsWithdrawn",
+        "WorkPushed",
+        "Deposited",
         "Withdrawn",
         "CollateralSeized",
         "BondPosted",
@@ -1421,6 +1559,8 @@ def world(
         cap=token.cap(),
         initial_emission=rewards.initialEmission(),
         halving_epochs=rewards.halvingEpochs(),
+        genesis=rewards.genesisTime(),
+        epoch_length=rewards.epochLength(),
     )
     # The model's schedule is the contract's (checked against `emissionForEpoch` where it halves).
     for e in (0, w.halving_epochs - 1, w.halving_epochs, 3 * w.halving_epochs + 1):

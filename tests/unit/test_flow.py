@@ -174,7 +174,9 @@ def test_advance__a_k1_job_along_its_own_receipts_claim_proof_settlement():
     assert (j.status, j.deadline, j.commitment, j.commits) == (JobStatus.ACCEPTED, 1_200, C, 1)
     assert seats[0].state == SeatState.COMMITTED
     j, _ = advance(j, seats, [("JobPaid", {"resultHash": C, "paidToNodes": 9, "protocolFee": 1}),
-                              ("Credited", {"account": OP, "amount": 9})])  # fmt: skip
+                              ("EarningsCredited", {"nodeId": 7, "amount": 9}),
+                              ("EarningsWithdrawn", {"nodeId": 7, "owner": OP, "amount": 9}),
+                              ("WorkPushed", {"nodeId": 7, "workEpoch": 3, "amount": 1})])  # fmt: skip
     assert j.status == JobStatus.PAID and j.status.terminal
 
 

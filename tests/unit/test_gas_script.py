@@ -57,7 +57,7 @@ def test_measure__a_total_is_every_transaction_of_the_job(report):
     keeper = [e["step"] for e in report["scenarios"]["k1_single_keeper"]["steps"]]
     assert (
         keeper[4] == "finalize"
-        and "withdraw (node owner)" in keeper
+        and "withdrawEarnings (node owner)" in keeper
         and "withdraw (keeper)" in keeper
     )
     assert report["k1_single_total"] < report["k1_single_keeper_total"]

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from oracle.core.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
 from oracle.core.prove import proof_batch_message
@@ -92,10 +92,147 @@ def replica_of(market, job_id: int, node_id: int):
     raise LookupError(f"node {node_id} has no seat in job {job_id}")
 
 
-def earned(market, account) -> int:
-    """TES the market owes `account` or has sent it: its credit plus its token balance. A node
-    settles its own k = 1 jobs with settleAndWithdraw, which sends the owner's credit at once, so
-    the credit alone would miss that payment."""
+def credits(tx, market) -> dict:
+    """{account: total credited} by one transaction (`Credited`: clients, keepers, disputers)."""
+    out: dict = {}
+    for e in tx.decode_logs(market.Credited):
+        out[e.account] = out.get(e.account, 0) + e.amount
+    return out
+
+
+def earnings(tx, market) -> dict:
+    """{nodeId: total added to its ledger} by one transaction (`EarningsCredited`): what the
+    market pays a node owner as the owner of that node."""
+    out: dict = {}
+    for e in tx.decode_logs(market.EarningsCredited):
+        out[e.nodeId] = out.get(e.nodeId, 0) + e.amount
+    return out
+
+
+def pending_work(market) -> dict:
+    """{nodeId: ledger(nodeId).work} of every node with work not yet pushed to Rewards."""
+    out = {}
+    for n in node_ids(market):
+        work = market.ledger(n).work
+        if work:
+            out[n] = work
+    return out
+
+
+def work_pushed(tx, market) -> list:
+    """[(nodeId, workEpoch, amount)] of the `WorkPushed` events of one transaction."""
+    return [(e.nodeId, e.workEpoch, e.amount) for e in tx.decode_logs(market.WorkPushed)]
+
+
+def _contracts(market):
     import ape
 
-    return market.credited(account) + ape.project.TESToken.at(market.token()).balanceOf(account)
+    registry = ape.project.NodeRegistry.at(market.registry())
+    return (
+        ape.project.TESToken.at(market.token()),
+        registry,
+        ape.project.NodeLicense.at(registry.licence()),
+    )
+
+
+def node_ids(market) -> range:
+    """Every node id the market can have a ledger for: the licences minted so far."""
+    _, _, licence = _contracts(market)
+    return range(1, licence.totalMinted() + 1)
+
+
+def owed_earnings(market, account) -> int:
+    """Σ ledger(n).earned over the nodes `account` owns now (earnings follow the licence)."""
+    _, registry, _ = _contracts(market)
+    address = getattr(account, "address", account)
+    return sum(
+        market.ledger(n).earned for n in node_ids(market) if registry.ownerOfNode(n) == address
+    )
+
+
+def earned(market, account) -> int:
+    """TES the market owes `account` or has sent it: its credit, the earnings of the nodes it owns
+    and its token balance. A node settles its own k = 1 jobs with settleAndWithdraw, which sends
+    the earnings at once, and a keeper's settlement leaves them in the node's ledger, so neither
+    the credit nor the balance alone would see every payment."""
+    token, _, _ = _contracts(market)
+    return market.credited(account) + owed_earnings(market, account) + token.balanceOf(account)
+
+
+UNSETTLED = (
+    JobStatus.OPEN,
+    JobStatus.SEATING,
+    JobStatus.RUNNING,
+    JobStatus.REVEALING,
+    JobStatus.ACCEPTED,
+)
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def _credited_accounts(market) -> set:
+    """Every account the market ever credited or took a deposit from (from its logs)."""
+    import ape
+
+    credited = keccak(text="Credited(uint256,address,uint256)")
+    deposited = keccak(text="Deposited(address,uint256)")
+    logs = ape.chain.provider.web3.eth.get_logs(
+        {
+            "address": market.address,
+            "fromBlock": 0,
+            "toBlock": "latest",
+            "topics": [[credited, deposited]],
+        }
+    )
+    out = set()
+    for log in logs:
+        topic = log["topics"][2] if bytes(log["topics"][0]) == credited else log["topics"][1]
+        out.add(to_checksum_address(bytes(topic)[12:]))
+    return out
+
+
+@dataclass(frozen=True)
+class Escrow:
+    """What the market's TES balance must cover (IJobMarket's escrow invariant)."""
+
+    balance: int
+    payments: int  # Σ payment of unsettled jobs
+    bonds: int  # Σ dispute bonds held (unsettled disputed jobs)
+    fees: int  # pendingFees
+    credited: int  # Σ credited(account): refunds, bounties, bonds back, deposits
+    earned: int  # Σ ledger(n).earned
+    work: int  # Σ ledger(n).work
+
+    @property
+    def owed(self) -> int:
+        return self.payments + self.bonds + self.fees + self.credited + self.earned + self.work
+
+
+def escrow(market) -> Escrow:
+    """Reads the market's balance and every part of what it owes, from the whole chain."""
+    token, _, _ = _contracts(market)
+    payments = bonds = 0
+    for job_id in range(1, market.jobCount() + 1):
+        j = market.job(job_id)
+        if JobStatus(j.status) in UNSETTLED:
+            payments += j.payment
+            if j.disputer != ZERO_ADDRESS:
+                bonds += j.collateral
+    ledgers = [market.ledger(n) for n in node_ids(market)]
+    return Escrow(
+        balance=token.balanceOf(market),
+        payments=payments,
+        bonds=bonds,
+        fees=market.pendingFees(),
+        credited=sum(market.credited(a) for a in _credited_accounts(market)),
+        earned=sum(lg.earned for lg in ledgers),
+        work=sum(lg.work for lg in ledgers),
+    )
+
+
+def assert_escrow(market) -> Escrow:
+    """The escrow invariant: token.balanceOf(market) == Σ payments of unsettled jobs + held dispute
+    bonds + pendingFees + Σ credited + Σ over nodes (ledger.earned + ledger.work). Not a wei more
+    (stuck) and not a wei less (paid twice)."""
+    e = escrow(market)
+    assert e.balance == e.owed, f"market holds {e.balance}, owes {e.owed}: {e}"
+    return e

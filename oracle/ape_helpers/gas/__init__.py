@@ -6,12 +6,13 @@
 Deploys a fresh network with `oracle.localnet.deployment.deploy_all`, sets up nodes with two-step operator
 binding, and records `receipt.gas_used` of EVERY transaction a job needs in each scenario: the
 client's approve (or permit), createJob, the seat steps (claim; or draw + acceptSeat), proofs,
-reveals, the keeper steps (draw, finalize, expire, flushFees) and the withdrawals of everyone the
-job credited. A transaction shared by several jobs (a batch of proofs, a withdrawal after 10
-settlements, a standing approval) is charged to each job by its share (gas / jobs).
+reveals, the keeper steps (draw, finalize, expire, flushFees), the node owners' withdrawEarnings
+and the withdrawals of everyone else the job credited. A transaction shared by several jobs (a
+batch of proofs, a settlement of 10 jobs, a standing approval or one deposit) is charged to each
+job by its share (gas / jobs).
 
 Cold and warm: `*_single_total` scenarios run on a warm network (a job of the same kind ran
-before, the epoch already has work recorded, every account holds TES). The first-time variants
+before, the nodes' ledgers already hold the epoch's work, every account holds TES). The first-time variants
 (first job ever, a new client, a node's first claim, the first settlement of an epoch) are
 reported next to them.
 

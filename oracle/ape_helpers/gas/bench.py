@@ -145,7 +145,7 @@ class Bench:
         self, scn: str, replicas: int = 1, client: Any = None, funding: str = "approve"
     ) -> int:
         """The client's transactions to open a job: approve + createJob, createJobWithPermit, or
-        createJob on a standing allowance (funding="standing": nothing else sent)."""
+        createJob on a standing allowance or a deposit (funding="standing": nothing else sent)."""
         m, client = self.d.market, client or self.r.client
         request = self.request(replicas)
         if funding == "permit":
@@ -201,9 +201,21 @@ class Bench:
         return self.step(scn, "reveal (1)", "operator", self.d.market.reveal,
                          [(job, n.id, result, salt)], sender=n.operator)  # fmt: skip
 
-    def payout(self, scn: str, payees: Sequence[tuple[str, Any]]) -> None:
-        """Everyone the job credited withdraws; the keeper flushes pending fees to Rewards."""
+    def payout(
+        self, scn: str, payees: Sequence[tuple[str, Any]], nodes: Sequence[NodeKeys] = ()
+    ) -> None:
+        """Everyone the job credited withdraws, each node owner its nodes' earnings (one
+        withdrawEarnings per owner); the keeper flushes pending fees to Rewards."""
         m, seen = self.d.market, set()
+        by_owner: dict[str, tuple[Any, list[int]]] = {}
+        for n in nodes:
+            _, ids = by_owner.setdefault(n.owner.address, (n.owner, []))
+            if n.id not in ids and m.ledger(n.id).earned:
+                ids.append(n.id)
+        for owner, ids in by_owner.values():
+            if ids:
+                self.step(scn, "withdrawEarnings (node owner)", "node owner", m.withdrawEarnings,
+                          ids, sender=owner)  # fmt: skip
         for label, account in payees:
             if account.address in seen or m.credited(account) == 0:
                 continue
@@ -248,7 +260,8 @@ class Bench:
                   trace: bool = False, keeper: bool = False) -> None:  # fmt: skip
         """approve -> createJob -> claim -> own proof -> (dispute window) -> the node's own
         settleAndWithdraw (what the node software sends: the owner is paid in it), or with
-        `keeper` a keeper's finalize and everyone's withdrawal -> flushFees if anything is pending."""
+        `keeper` a keeper's finalize, the owner's withdrawEarnings and everyone else's
+        withdrawal -> flushFees if anything is pending."""
         m, client = self.d.market, client or self.r.client
         self.begin(scn, trace=trace)
         job = self.create(scn, 1, client, funding)
@@ -266,16 +279,25 @@ class Bench:
                 [job],
                 sender=n.operator,
             )
-        self.payout(scn, [("node owner", n.owner), ("keeper", self.r.keeper), ("client", client)])
+        self.payout(scn, [("keeper", self.r.keeper), ("client", client)], [n])
 
-    def k1_steady(self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int) -> int:
-        """`jobs` k = 1 jobs on a standing allowance; proofs relayed `batch` per transaction;
-        settled `group` at a time by the node's own settleAndWithdraw (the owner paid in it), and
-        fees flushed as often. Returns the gas of one full proof batch."""
+    def k1_steady(
+        self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int, funding: str = "standing"
+    ) -> int:
+        """`jobs` k = 1 jobs on a standing allowance (or, `funding="deposit"`, paid from one
+        deposit of all their payments: createJob then moves no token); proofs relayed `batch`
+        per transaction; settled `group` at a time by the node's own settleAndWithdraw (the
+        owner paid in it), and fees flushed as often. Returns the gas of one full proof batch."""
         m, r = self.d.market, self.r
         self.begin(scn, jobs=jobs)
-        self.step(scn, "approve (standing, once)", "client", self.d.token.approve, m, MAX_UINT,
-                  sender=r.client)  # fmt: skip
+        if funding == "deposit":
+            total = jobs * JOB_PAYMENT
+            self.step(scn, "approve (deposit, once)", "client", self.d.token.approve, m, total,
+                      sender=r.client)  # fmt: skip
+            self.step(scn, "deposit (once)", "client", m.deposit, total, sender=r.client)
+        else:
+            self.step(scn, "approve (standing, once)", "client", self.d.token.approve, m, MAX_UINT,
+                      sender=r.client)  # fmt: skip
         ids = [self.create(scn, 1, funding="standing") for _ in range(jobs)]
         for job in ids:
             self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
@@ -311,7 +333,8 @@ class Bench:
 
     def k3_single(self, scn: str, trace: bool = False, repeats: int = 1) -> None:
         """approve -> createJob(k = 3) -> draw -> 3 acceptSeat -> 3 own proofs -> 3 reveals (the
-        last settles: pays 3 nodes, records work) -> withdrawals -> flushFees if pending.
+        last settles: 3 node ledgers earn and keep the fees as work) -> the owners'
+        withdrawEarnings, the others' withdrawals -> flushFees if pending.
         `repeats` jobs one after the other, averaged (only the first is traced): which nodes
         a draw picks differs from chain to chain, and so does the gas of a single job."""
         self.begin(scn, jobs=repeats, trace=trace)
@@ -328,8 +351,7 @@ class Bench:
             self.prove_own(scn, job, n, result, bytes([0x50 + i]) * 32)
         for i, n in enumerate(seats):
             self.reveal(scn, job, n, result, bytes([0x50 + i]) * 32)
-        payees = [("node owner", n.owner) for n in seats]
-        self.payout(scn, [*payees, ("keeper", self.r.keeper), ("client", self.r.client)])
+        self.payout(scn, [("keeper", self.r.keeper), ("client", self.r.client)], seats)
 
     def dispute(self, scn: str, original: NodeKeys, repeats: int = 1) -> None:
         """A proven k = 1 job is disputed; a jury of 3 is drawn, accepts, commits; jurors and the
@@ -355,9 +377,8 @@ class Bench:
         self.reveal(scn, job, original, result, salt)
         for i, n in enumerate(jurors):
             self.reveal(scn, job, n, result, bytes([0x60 + i]) * 32)
-        payees = [("node owner", n.owner) for n in (original, *jurors)]
-        self.payout(scn, [*payees, ("disputer", r.disputer), ("keeper", r.keeper),
-                          ("client", r.client)])  # fmt: skip
+        self.payout(scn, [("disputer", r.disputer), ("keeper", r.keeper), ("client", r.client)],
+                    [original, *jurors])  # fmt: skip
 
     def expire(self, scn: str, n: NodeKeys | None) -> None:
         """Claimed and never proven (collateral seized, client refunded), or never claimed."""
@@ -370,8 +391,7 @@ class Bench:
         else:
             self.advance(WINDOWS["claimWindow"] + 1)
         self.step(scn, "expire", "keeper", m.expire, job, sender=r.keeper)
-        payees = [("client", r.client), ("keeper", r.keeper)]
-        self.payout(scn, payees + ([("node owner", n.owner)] if n else []))
+        self.payout(scn, [("client", r.client), ("keeper", r.keeper)], [n] if n else [])
 
     def cancel(self, scn: str, replicas: int) -> None:
         m, r = self.d.market, self.r

@@ -58,10 +58,15 @@ def measure(
     batch: int = DEFAULT_BATCH,
     settle_group: int = DEFAULT_SETTLE_GROUP,
     repeats: int = DEFAULT_REPEATS,
+    steady_funding: str = "standing",
     network: str = "",
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Deploys a fresh network, runs every scenario and returns the report (docs/gas.json)."""
+    """Deploys a fresh network, runs every scenario and returns the report (docs/gas.json).
+    `steady_funding`: how the steady state's client pays, "standing" (one unlimited approve,
+    a token transfer per job) or "deposit" (one deposit of every payment, none per job)."""
+    if steady_funding not in ("standing", "deposit"):
+        raise ValueError(f"steady_funding must be 'standing' or 'deposit', not {steady_funding!r}")
     started = time.monotonic()
     r, owners, operators = default_roles(accounts)
     for account in [r.keeper, r.disputer, r.client, *owners]:
@@ -112,9 +117,9 @@ def measure(
     b.op("proof_signed_relay", m.submitProofs,
          [b.signed_proof(relay_job, a, b"\x56" * 32, b"\x06" * 32)], sender=r.keeper)  # fmt: skip
 
-    # Every core node records work once in this epoch, so that which nodes a draw picks (the
-    # seed differs from chain to chain) does not decide whether a settlement opens a node's
-    # first work record of the epoch: k = 3 and dispute totals then compare across chains.
+    # Every core node settles once in this epoch, so that which nodes a draw picks (the seed
+    # differs from chain to chain) does not decide whether a settlement opens the epoch's work
+    # in a node's ledger: k = 3 and dispute totals then compare across chains.
     warm = [(b.create(scratch, 1), n) for n in b.nodes]
     for job, n in warm:
         m.claim(job, n.id, sender=n.operator)
@@ -123,13 +128,14 @@ def measure(
     for job, _ in warm:
         m.finalize(job, sender=r.keeper)
     for n in b.nodes:
-        m.withdraw(sender=n.owner)
+        m.withdrawEarnings([n.id], sender=n.owner)
     m.withdraw(sender=r.keeper)
 
     log(
-        f"k = 1 steady state: {batch} jobs, proofs {batch} per tx, settled {settle_group} at a time"
+        f"k = 1 steady state: {batch} jobs ({steady_funding}), proofs {batch} per tx, settled"
+        f" {settle_group} at a time"
     )
-    batch_gas = b.k1_steady("k1_steady", a, batch, batch, settle_group)
+    batch_gas = b.k1_steady("k1_steady", a, batch, batch, settle_group, steady_funding)
 
     log("k = 3: first (cold) and warm")
     b.k3_single("k3_first")
@@ -147,6 +153,10 @@ def measure(
         raise RuntimeError("the benchmark crossed an epoch boundary: results would mix costs")
 
     log("first settlement of an epoch, rewards")
+    # The nodes' fees wait in their ledgers as this epoch's work: sent to Rewards now (as
+    # `ape run claim-rewards` does), except node 5's, which its settlement in the next epoch
+    # sends (finalize_epoch_first).
+    m.pushWork([n.id for n in b.nodes if n is not n_e], sender=r.keeper)
     b.advance(rewards.genesisTime() + (epoch + 1) * length - chain.pending_timestamp + 1)
     b.op("finalize_epoch_first", m.finalize, epoch_job, sender=r.keeper)
     b.advance(length)
@@ -170,6 +180,8 @@ def measure(
         "settle_group": settle_group,
         "repeats": repeats,
     }
+    if steady_funding != "standing":
+        report["steady_funding"] = steady_funding
     for name, (key, _) in SCENARIOS.items():
         report[key] = scenarios[name]["total"]
     report[batch_key(batch)] = batch_gas // batch

@@ -59,6 +59,13 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _steady_funding(report: dict[str, Any]) -> str:
+    n = report["batch"]
+    if report.get("steady_funding") == "deposit":
+        return f"paid from one deposit of all {n} payments (its approve and deposit charged / {n})"
+    return f"on a standing allowance (its approve charged / {n})"
+
+
 def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
     """docs/gas.md: the tables, how they were made, and what the gas is spent on."""
     n, g = report["batch"], report["settle_group"]
@@ -74,17 +81,18 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         "Every transaction a job needs is counted: the client's approve (or permit) and"
         " createJob, the seat steps (claim; or the keeper's draw and each acceptSeat), proofs,"
         " reveals, the settlement (the node's own settleAndWithdraw, which pays its owner in the"
-        " same transaction, or a keeper's finalize / expire) and flushFees, and the withdrawal of"
-        " everyone else the job credited (the keeper's bounty, the client's refund, the disputer)."
+        " same transaction, or a keeper's finalize / expire) and flushFees, the owners'"
+        " withdrawEarnings of what the job earned their nodes, and the withdrawal of everyone"
+        " else the job credited (the keeper's bounty, the client's refund, the disputer)."
         " A transaction shared by several jobs is charged by its share (gas / jobs).",
         "",
         "- *single* scenarios: one job alone on a warm network (a job of the same kind ran"
-        " before, the Rewards epoch already has work recorded, every payee already holds TES);"
+        " before, the nodes' ledgers already hold the epoch's work, every payee already holds TES);"
         " the client approves exactly the payment, so the allowance slot is written from zero."
         f" The drawn ones (k = 3 alone, dispute) are the mean of {report.get('repeats', 1)} such"
         " jobs run one after another: which nodes a draw seats, and so the gas, varies with the"
         " block hash.",
-        f"- *steady state*: {n} jobs on a standing allowance (its approve charged / {n}), each"
+        f"- *steady state*: {n} jobs {_steady_funding(report)}, each"
         f" claimed by the node's operator, proofs relayed {n} per `submitProofs` by a keeper,"
         f" settled {g} jobs per `settleAndWithdraw` by the node's operator (the owner paid in"
         " it, no bounty and no withdrawal), a fee flush when fees are pending.",
@@ -268,9 +276,10 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f" {21_000 * k3_txs:,}; storage writes"
             f" {k3['storage_writes']:,} ({k3['new_storage_slots']} empty slots), total"
             f" {k3['total']:,}; the reveal"
-            " that settles pays three nodes (three registry releases, three recordWork calls"
-            " with a token transfer each, three credits). Each node sends its own accept, proof,"
-            " reveal and withdrawal: 12 of the 16 transactions, 252,000 of intrinsic cost alone.",
+            " that settles pays three nodes (three registry releases, three node ledgers"
+            " credited with the net payment and the fee as work). Each node sends its own accept,"
+            " proof and reveal, and each owner a withdrawEarnings: 12 of the 16 transactions,"
+            " 252,000 of intrinsic cost alone.",
             "",
         ]
     steady = s["k1_steady"]
@@ -281,8 +290,8 @@ def _notes(report: dict[str, Any]) -> list[str]:
         " 42,000 of intrinsic cost; the largest per-job items: "
         + ", ".join(f"{e['step']} {e['per_job']:,}" for e in top)
         + ". createJob writes the job record into fresh slots; each settlement releases the"
-        " collateral in the registry and transfers the fee to Rewards and records work there"
-        " (once per job, not yet once per node and epoch).",
+        " collateral in the registry and adds the net payment and the fee to the node's ledger"
+        " (one slot); the fees reach Rewards as work once per node and epoch, not per job.",
         "",
     ]
     floors = [e["calldata_floor"] / e["total"] for e in bd.values() if "calldata_floor" in e]

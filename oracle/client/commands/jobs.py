@@ -1,5 +1,5 @@
-"""The commands that open and follow jobs on chain: submit (pay with a permit), watch (live),
-status (the job's on-chain record as JSON)."""
+"""The commands that open and follow jobs on chain: submit (pay from the market balance or with
+a permit), watch (live), status (the job's on-chain record as JSON)."""
 
 from __future__ import annotations
 
@@ -98,8 +98,9 @@ def submit(
     account,
     passphrase_file,
 ) -> None:
-    """Pay for a job: escrow the payment with an EIP-2612 permit (one transaction, no separate
-    approve) and open it for k replicas. Prints the job id on stdout."""
+    """Pay for a job: escrow the payment from your market balance (`deposit`) when it covers
+    it, else with an EIP-2612 permit (one transaction, no separate approve), and open it for k
+    replicas. Prints the job id on stdout."""
     from oracle.client.errors import ClientError
     from oracle.client.inputs import check_replicas, fmt_tes, tes
 

@@ -1,5 +1,6 @@
 """The commands on a job's result and the client's money: fetch and verify a result against the
-chain, dispute a k = 1 result, cancel an unclaimed job, withdraw credited TES, show the balance."""
+chain, dispute a k = 1 result, cancel an unclaimed job, deposit TES to pay jobs from, withdraw
+credited TES, show the balance."""
 
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ def dispute(job_id, rpc_url, deployment, account, passphrase_file) -> None:
       no answer  (no jury forms, or no juror reveals): the result stands and you
                  get the bond back minus a 10 % fee, paid to the node you held up
 
-    Refunds and winnings are credited: collect them with `tes-client withdraw`."""
+    Refunds and winnings are credited to your market balance: your next `submit` spends it,
+    or collect it with `tes-client withdraw`."""
     from oracle.client.inputs import fmt_tes
 
     client = connect(rpc_url, deployment, account, passphrase_file)
@@ -118,7 +120,8 @@ def dispute(job_id, rpc_url, deployment, account, passphrase_file) -> None:
 @with_chain
 @fail_clearly
 def cancel(job_id, rpc_url, deployment, account, passphrase_file) -> None:
-    """Withdraw an open job nobody has claimed yet (the payment is credited back: `withdraw`)."""
+    """Withdraw an open job nobody has claimed yet (the payment is credited back to your market
+    balance: `withdraw`, or spent by your next `submit`)."""
     connect(rpc_url, deployment, account, passphrase_file).cancel(job_id)
     click.echo(f"job {job_id} cancelled")
 
@@ -127,7 +130,8 @@ def cancel(job_id, rpc_url, deployment, account, passphrase_file) -> None:
 @with_chain
 @fail_clearly
 def withdraw(rpc_url, deployment, account, passphrase_file) -> None:
-    """Send your credited TES (refunds, won dispute bonds) to your wallet."""
+    """Send your market balance (refunds, won dispute bonds, deposits not spent) to your
+    wallet."""
     from oracle.client.inputs import fmt_tes
 
     amount = connect(rpc_url, deployment, account, passphrase_file).withdraw()
@@ -135,18 +139,34 @@ def withdraw(rpc_url, deployment, account, passphrase_file) -> None:
 
 
 @click.command()
+@click.argument("amount")
+@with_chain
+@fail_clearly
+def deposit(amount, rpc_url, deployment, account, passphrase_file) -> None:
+    """Move AMOUNT TES (e.g. 100 or 2.5) from your wallet into your market balance. `submit`
+    pays a job from that balance whenever it covers the whole payment: no permit and no token
+    transfer per job. Two transactions (approve, deposit); `withdraw` takes back what is left."""
+    from oracle.client.inputs import fmt_tes, tes
+
+    wei = tes(amount)  # read before anything is asked of the chain
+    balance = connect(rpc_url, deployment, account, passphrase_file).deposit(wei)
+    click.echo(f"deposited {fmt_tes(wei)}; market balance {fmt_tes(balance)}")
+
+
+@click.command()
 @with_chain
 @fail_clearly
 def balance(rpc_url, deployment, account, passphrase_file) -> None:
-    """Show your address, TES balance, credited TES and the market's minimum fee."""
+    """Show your address, the TES in your wallet, your market balance (refunds, won bonds and
+    deposits: what `submit` pays from first and `withdraw` sends back) and the market's minimum
+    fee."""
     from oracle.client.inputs import fmt_tes
 
     client = connect(rpc_url, deployment, account, passphrase_file)
     p = client.parameters()
-    credited = client.chain.market.functions.credited(client.address).call()
     click.echo(f"address   {client.address}")
-    click.echo(f"balance   {fmt_tes(client.balance())}")
-    click.echo(f"credited  {fmt_tes(credited)}")
+    click.echo(f"wallet    {fmt_tes(client.balance())}")
+    click.echo(f"balance   {fmt_tes(client.credited())} (refunds, deposits)")
     click.echo(
         f"min fee   {fmt_tes(p['minJobFee'])} (collateral >= {p['minCollateralBps'] / 100:g}% of payment)"
     )

@@ -5,8 +5,9 @@ gets the attacker's capital. Every epoch then runs in two parts:
 
   prefix  (shared)  heartbeats, re-activation, clients' jobs, k = 1 claims, the seat draws
   body    (twice)   from one chain snapshot: first with the attacker behaving honestly, then
-                    playing its strategy; every job of the epoch is driven to a terminal status
-                    and time moves to the next epoch, which closes this one's rewards.
+                    playing its strategy; every job of the epoch is driven to a terminal status,
+                    the nodes' fees are pushed to Rewards as work (`JobMarket.pushWork`) and time
+                    moves to the next epoch, which closes this one's rewards.
 
 The attacker's holdings at the end of the two bodies differ only by what the strategy did: same
 draws, same jobs, same capital. profit_vs_honest sums that difference over the epochs; the run
@@ -111,6 +112,7 @@ def run_body(w: World, strategy: Strategy, actor: Actor, epoch: int, attack: boo
         strategy.install(w, actor)
         strategy.branch(w, actor, epoch)
     w.drive()
+    w.push_work()  # the epoch's job fees count as this epoch's work, claimable once it closes
     w.advance_to(_epoch_start(w, epoch + 1) + 1)
     return w.position(actor)
 

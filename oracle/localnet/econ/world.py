@@ -85,6 +85,7 @@ class Position:
     eth: int
     wallet: int
     credited: int
+    earned: int  # the job earnings in the ledgers of the actor's nodes (withdrawEarnings)
     stake: int
     claimable: int
 
@@ -192,7 +193,7 @@ class World:
         m, reg, rw = self.d.market, self.d.registry, self.d.rewards
         wallet = sum(self.token.balanceOf(a) for a in actor.accounts)
         credited = sum(m.credited(a) for a in actor.accounts)
-        stake = claimable = 0
+        earned = stake = claimable = 0
         for n in actor.nodes:
             try:
                 owner = reg.ownerOfNode(n.id)
@@ -202,10 +203,20 @@ class World:
                 continue
             rec = reg.node(n.id)
             stake += rec.stake + rec.unbonding
+            # A node's job fees reach Rewards as its work (`push_work`), then count in `claimable`
+            # once the epoch closes; what is still in the ledger counts here, at the same value.
+            ledger = m.ledger(n.id)
+            earned += ledger.earned + ledger.work
             claimable += rw.claimable(n.id)
         eth = sum(a.balance for a in actor.accounts)
         return Position(
-            wallet + credited + stake + claimable, eth, wallet, credited, stake, claimable
+            wallet + credited + earned + stake + claimable,
+            eth,
+            wallet,
+            credited,
+            earned,
+            stake,
+            claimable,
         )
 
     # ------------------------------------------------------------------ time
@@ -216,6 +227,12 @@ class World:
         if timestamp > self.chain.pending_timestamp:
             self.chain.pending_timestamp = timestamp
         self.chain.mine()
+
+    def push_work(self) -> None:
+        """Sends every node's pending work (the fees of its settled jobs, kept in its market
+        ledger) to Rewards, as its first settlement in a later epoch would: it counts in the
+        current epoch, whose rewards the next epoch's start closes."""
+        self.d.market.pushWork(sorted(self.nodes), sender=self.keeper)
 
     # ------------------------------------------------------------------ upkeep
     def upkeep(self) -> None:

@@ -26,6 +26,7 @@ from tests.utils.market import (
     RESULT,
     SeatState,
     Status,
+    assert_escrow,
     recover,
     replica_of,
     salt_of,
@@ -39,6 +40,10 @@ REENTRANT_CALL = keccak(b"ReentrancyGuardReentrantCall()")[:4]
 
 def _credits(tx, market):
     return [(e.account, e.amount) for e in tx.decode_logs(market.Credited)]
+
+
+def _earnings(tx, market):
+    return [(e.nodeId, e.amount) for e in tx.decode_logs(market.EarningsCredited)]
 
 
 def _commitment(job_id, node, result=RESULT):
@@ -166,7 +171,9 @@ def test_copied_commitment__binds_the_node_id__copier_cannot_reveal_and_is_seize
         (copier.id, COL)
     ]
     each, _ = share(PAY - FEE + COL - BOUNTY, 2)
-    assert _credits(tx, market) == [(keeper, BOUNTY), *((n.owner, each) for n in honest)]
+    assert _credits(tx, market) == [(keeper, BOUNTY)]
+    assert _earnings(tx, market) == [(n.id, each) for n in honest]
+    assert market.ledger(copier.id).earned == 0
     assert registry.node(copier.id).stake == stake - COL
     assert market.job(job_id).status == Status.PAID
 
@@ -303,18 +310,23 @@ def test_stuck_client__its_credit_stays__everyone_else_settles_and_withdraws(
     tx = market.expire(stuck_job, sender=keeper)
     assert _credits(tx, market) == [(keeper, BOUNTY), (stuck.address, PAY)]
     tx = market.finalize(good_job, sender=keeper)
-    assert _credits(tx, market) == [(n.owner, NET), (keeper, BOUNTY)]
-    for account, amount in ((keeper, 2 * BOUNTY), (n.owner, NET)):
-        before = token.balanceOf(account)
-        market.withdraw(sender=account)
-        assert token.balanceOf(account) == before + amount
+    assert _credits(tx, market) == [(keeper, BOUNTY)]
+    assert _earnings(tx, market) == [(n.id, NET)]
+    before = token.balanceOf(keeper)
+    market.withdraw(sender=keeper)
+    assert token.balanceOf(keeper) == before + 2 * BOUNTY
+    before = token.balanceOf(n.owner)
+    market.withdrawEarnings([n.id], sender=n.owner)
+    assert token.balanceOf(n.owner) == before + NET
     pending = market.pendingFees()
     assert pending == COL - BOUNTY  # the seized collateral, less the bounty it paid
     tx = market.flushFees(sender=stranger)
     assert tx.decode_logs(market.FeesFlushed)[0].amount == pending
+    market.pushWork([n.id], sender=stranger)  # the good job's fee, as its node's work
     # What this test left in the escrow is exactly the stuck client's credit.
     assert market.credited(stuck) == PAY
     assert token.balanceOf(market) == escrow + PAY
+    assert_escrow(market)
 
 
 ZERO_ADDRESS = "0x" + "00" * 20

@@ -27,7 +27,10 @@ from tests.utils.market import (
     ReplicaState,
     SkipReason,
     Status,
+    assert_escrow,
     bounty,
+    earnings,
+    pending_work,
     salt_of,
     share,
 )
@@ -71,8 +74,12 @@ def _resolved(tx, market):
     return [(e.resultUpheld, e.majorityResult) for e in tx.decode_logs(market.DisputeResolved)]
 
 
-def _work(tx, rewards):
-    return [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+def _work(tx, market, rewards):
+    """[(nodeId, fee)] the settlement added as nodes' work: kept in their ledgers for the epoch
+    (pushed to Rewards later), so Rewards records nothing in the settling transaction. Every node
+    of the pool starts without work."""
+    assert tx.decode_logs(rewards.WorkRecorded) == []
+    return sorted(pending_work(market).items())
 
 
 @pytest.fixture
@@ -246,20 +253,16 @@ def test_upheld__a_dissenting_juror__escalates__unseated__the_jurys_majority_sta
     )  # the last reveal: a 2-1 jury escalates
     ev = tx.decode_logs(market.RoundEscalated)[0]
     assert (ev.round, ev.seats, ev.standing) == (2, 7, RESULT)
-    assert _seized(tx, market) == [] and _credits(tx, market) == {}
+    assert _seized(tx, market) == [] and _credits(tx, market) == {} == earnings(tx, market)
 
     tx = lapse_escalation(disputed, 2, 7)
 
     assert _resolved(tx, market) == [(True, RESULT)]
     assert _seized(tx, market) == [(jury[2].id, COL)]
     each, dust = share(BOND + COL - BOUNTY, 2)
-    assert _credits(tx, market) == {
-        keeper.address: BOUNTY,
-        jury[0].owner.address: each,
-        jury[1].owner.address: each,
-        pool[0].owner.address: NET,
-    }
-    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert _credits(tx, market) == {keeper.address: BOUNTY}
+    assert earnings(tx, market) == {jury[0].id: each, jury[1].id: each, pool[0].id: NET}
+    assert _work(tx, market, rewards) == [(pool[0].id, FEE)]
     assert market.pendingFees() == dust
     assert _released(tx, registry) == sorted(
         [
@@ -272,6 +275,7 @@ def test_upheld__a_dissenting_juror__escalates__unseated__the_jurys_majority_sta
     assert (paid.resultHash, paid.paidToNodes, paid.protocolFee) == (RESULT, NET, FEE)
     assert market.job(disputed).status == Status.PAID
     assert market.credited(stranger) == 0
+    assert_escrow(market)
 
 
 def test_upheld__settled_at_the_reveal_deadline__keeper_paid_from_the_bond(
@@ -292,13 +296,9 @@ def test_upheld__settled_at_the_reveal_deadline__keeper_paid_from_the_bond(
     pot = BOND + COL
     keeper_cut = bounty()  # every keeper bounty is on the payment, capped by what it settles
     each, dust = share(pot - keeper_cut, 2)
-    assert _credits(tx, market) == {
-        keeper.address: keeper_cut,
-        jury[0].owner.address: each,
-        jury[1].owner.address: each,
-        pool[0].owner.address: NET,
-    }
-    assert _work(tx, rewards) == [(pool[0].id, FEE)]  # no second bounty out of the fee
+    assert _credits(tx, market) == {keeper.address: keeper_cut}
+    assert earnings(tx, market) == {jury[0].id: each, jury[1].id: each, pool[0].id: NET}
+    assert _work(tx, market, rewards) == [(pool[0].id, FEE)]  # no second bounty out of the fee
     assert market.pendingFees() == dust
     assert market.job(disputed).status == Status.PAID
 
@@ -317,11 +317,12 @@ def test_overturned__majority_differs__disputer_gets_half_the_seized_collateral(
     assert tx.decode_logs(market.JobOverturned)[0].jobId == disputed
     assert _seized(tx, market) == [(pool[0].id, COL)]
     each, dust = share(COL - DISPUTER_SHARE, 3)
-    expected = {n.owner.address: each for n in jury}
-    expected |= {stranger.address: BOND + DISPUTER_SHARE, client.address: PAY}
-    assert _credits(tx, market) == expected
+    assert _credits(tx, market) == {stranger.address: BOND + DISPUTER_SHARE, client.address: PAY}
+    assert earnings(tx, market) == {n.id: each for n in jury}
+    assert market.ledger(pool[0].id).earned == 0  # the overturned node earns nothing
     assert market.pendingFees() == dust
-    assert _work(tx, rewards) == []  # the payment goes back whole: no fee on an overturned job
+    # The payment goes back whole: no fee on an overturned job.
+    assert _work(tx, market, rewards) == []
     assert _released(tx, registry) == sorted((n.id, COL, Outcome.COMPLETED) for n in jury)
     job = market.job(disputed)
     assert (job.status, job.commitment) == (Status.OVERTURNED, OTHER_RESULT)
@@ -370,12 +371,10 @@ def test_untaken__jury_split_original_revealed__disputer_pays_the_fee_to_the_nod
 
     assert _resolved(tx, market) == [(True, RESULT)]
     assert _seized(tx, market) == [(silent.id, COL)]
-    assert _credits(tx, market) == {
-        stranger.address: BOND - DISPUTE_FEE,
-        pool[0].owner.address: DISPUTE_FEE + NET,
-    }
+    assert _credits(tx, market) == {stranger.address: BOND - DISPUTE_FEE}
+    assert earnings(tx, market) == {pool[0].id: DISPUTE_FEE + NET}
     assert market.pendingFees() == COL  # the silent juror's collateral: nobody was owed it
-    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert _work(tx, market, rewards) == [(pool[0].id, FEE)]
     assert _released(tx, registry) == sorted(
         [
             (jury[0].id, COL, Outcome.NO_FAULT),
@@ -403,13 +402,10 @@ def test_untaken__no_juror_revealed__keeper_bounty_from_the_seized_jury(
 
     assert _resolved(tx, market) == [(True, RESULT)]  # the original's revealed result stands
     assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
-    assert _credits(tx, market) == {
-        stranger.address: BOND - DISPUTE_FEE,
-        pool[0].owner.address: DISPUTE_FEE + NET,
-        keeper.address: BOUNTY,
-    }
+    assert _credits(tx, market) == {stranger.address: BOND - DISPUTE_FEE, keeper.address: BOUNTY}
+    assert earnings(tx, market) == {pool[0].id: DISPUTE_FEE + NET}
     assert market.pendingFees() == 3 * COL - BOUNTY
-    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert _work(tx, market, rewards) == [(pool[0].id, FEE)]
     assert market.job(disputed).status == Status.PAID
 
 
@@ -429,10 +425,8 @@ def test_untaken__no_juror_committed__the_originals_reveal_settles_at_once(
     tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)
 
     assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
-    assert _credits(tx, market) == {
-        stranger.address: BOND - DISPUTE_FEE,
-        pool[0].owner.address: DISPUTE_FEE + NET,
-    }
+    assert _credits(tx, market) == {stranger.address: BOND - DISPUTE_FEE}
+    assert earnings(tx, market) == {pool[0].id: DISPUTE_FEE + NET}
     assert market.pendingFees() == 3 * COL  # not settled by a keeper: no bounty
     assert market.job(disputed).status == Status.PAID
 
@@ -467,11 +461,11 @@ def test_untaken__jury_partly_accepted__late_seat_penalised_accepted_released(
     keeper_cut = min(SEAT_PENALTY, BOUNTY)
     assert _credits(tx, market) == {
         stranger.address: BOND - DISPUTE_FEE,
-        pool[0].owner.address: DISPUTE_FEE + NET,
         keeper.address: keeper_cut,
     }
+    assert earnings(tx, market) == {pool[0].id: DISPUTE_FEE + NET}
     assert market.pendingFees() == SEAT_PENALTY - keeper_cut
-    assert _work(tx, rewards) == [(pool[0].id, FEE)]
+    assert _work(tx, market, rewards) == [(pool[0].id, FEE)]
     assert market.job(disputed).status == Status.PAID
 
 
@@ -483,12 +477,12 @@ def test_untaken__never_drawn__result_stands_and_the_keeper_earns_nothing(
 
     assert _resolved(tx, market) == [(True, ZERO)]
     # Nothing was seized and the node's fee is not touched: there is no bounty to pay.
-    assert _credits(tx, market) == {
-        stranger.address: BOND - DISPUTE_FEE,
-        pool[0].owner.address: DISPUTE_FEE + NET,
-    }
+    assert _credits(tx, market) == {stranger.address: BOND - DISPUTE_FEE}
+    assert earnings(tx, market) == {pool[0].id: DISPUTE_FEE + NET}
+    assert market.ledger(pool[0].id).work == FEE
     assert market.pendingFees() == 0
     assert market.job(disputed).status == Status.PAID
+    assert_escrow(market)
 
 
 # ---------------------------------------------------------------------- reveals of a dispute

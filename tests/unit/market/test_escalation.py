@@ -22,6 +22,9 @@ from tests.utils.market import (
     Outcome,
     SeatState,
     Status,
+    assert_escrow,
+    earnings,
+    pending_work,
     replica_of,
     salt_of,
     share,
@@ -94,16 +97,16 @@ def test_capture__two_seats_of_three_out_vote_the_honest_one__the_fresh_round_se
 
     assert _seized(tx, market) == sorted(n.id for n in captured)
     each, dust = share(2 * COL, 7)
-    want = {honest.owner.address: NET}
-    for n in jurors:
-        want[n.owner.address] = want.get(n.owner.address, 0) + each
-    assert _credits(tx, market) == want
-    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [
-        (honest.id, FEE)
-    ]
+    # Every winner is paid in its node's ledger; nobody is credited (no keeper settled it).
+    assert _credits(tx, market) == {}
+    assert earnings(tx, market) == {honest.id: NET, **{n.id: each for n in jurors}}
+    # The fee is the honest node's work (kept for the epoch; Rewards sees it when pushed).
+    assert tx.decode_logs(rewards.WorkRecorded) == []
+    assert pending_work(market) == {honest.id: FEE}
     released = sorted((e.nodeId, e.outcome) for e in tx.decode_logs(registry.CollateralReleased))
     assert released == sorted((n.id, Outcome.COMPLETED) for n in [honest, *jurors])
     assert market.credited(client) == 0
+    assert_escrow(market)
     job = market.job(job_id)
     assert (job.status, job.round, job.commitment) == (Status.PAID, 1, RESULT)
     paid = tx.decode_logs(market.JobPaid)[0]
@@ -147,14 +150,12 @@ def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and
     assert _seized(tx, market) == sorted(n.id for n in jury[:2])
     right = [jury[2], *second]
     each, dust = share(2 * COL + BOND, len(right))  # the wrong disputer's bond joins the pot
-    want = {original.owner.address: NET}
-    for n in right:
-        want[n.owner.address] = want.get(n.owner.address, 0) + each
-    assert _credits(tx, market) == want
+    assert _credits(tx, market) == {}
+    assert earnings(tx, market) == {original.id: NET, **{n.id: each for n in right}}
     assert market.credited(stranger) == 0 and market.credited(client) == 0
-    assert [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)] == [
-        (original.id, FEE)
-    ]
+    assert tx.decode_logs(rewards.WorkRecorded) == []
+    assert pending_work(market) == {original.id: FEE}
+    assert_escrow(market)
     job = market.job(job_id)
     assert (job.status, job.round, job.commitment) == (Status.PAID, 2, RESULT)
 

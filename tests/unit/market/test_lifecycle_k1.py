@@ -17,6 +17,8 @@ from tests.utils.market import (
     ReplicaState,
     SkipReason,
     Status,
+    assert_escrow,
+    earnings,
     salt_of,
 )
 
@@ -300,7 +302,10 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
 
     tx = market.finalize(accepted, sender=keeper)
 
-    assert _credits(tx, market) == {n.owner.address: NET, keeper.address: BOUNTY}
+    # The node's net goes to its ledger (its licence's owner withdraws it), the keeper's bounty to
+    # the keeper's credit.
+    assert _credits(tx, market) == {keeper.address: BOUNTY}
+    assert earnings(tx, market) == {n.id: NET}
     paid = tx.decode_logs(market.JobPaid)[0]
     # An undisputed result stays private: the event carries the commitment, not the result.
     assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (
@@ -309,9 +314,16 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
         NET,
         FEE,
     )
-    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
-    assert work == [(n.id, FEE - BOUNTY)]  # the bounty comes out of the fee
-    assert token.balanceOf(rewards) == rewards_before + FEE - BOUNTY
+    # The fee, less the bounty that came out of it, is the node's work: kept in its ledger for
+    # this epoch, and Rewards sees it when it is pushed.
+    assert tx.decode_logs(rewards.WorkRecorded) == []
+    assert token.balanceOf(rewards) == rewards_before
+    ledger = market.ledger(n.id)
+    assert (ledger.earned, ledger.work, ledger.workEpoch) == (
+        NET,
+        FEE - BOUNTY,
+        rewards.currentEpoch(),
+    )
     assert market.pendingFees() == 0
     released = [
         (e.nodeId, e.amount, e.outcome) for e in tx.decode_logs(registry.CollateralReleased)
@@ -321,6 +333,11 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
     assert market.job(accepted).status == Status.PAID
     with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
         market.finalize(accepted, sender=keeper)
+    tx = market.pushWork([n.id], sender=keeper)
+    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+    assert work == [(n.id, FEE - BOUNTY)]  # the bounty comes out of the fee
+    assert token.balanceOf(rewards) == rewards_before + FEE - BOUNTY
+    assert_escrow(market)
 
 
 def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
@@ -338,8 +355,10 @@ def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
     tx = market.finalize(job_id, sender=keeper)
 
     fee = PAY * 100 // 10_000
-    assert _credits(tx, market) == {n.owner.address: PAY - fee, keeper.address: fee}
-    assert tx.decode_logs(rewards.WorkRecorded) == []  # nothing left of the fee
+    assert _credits(tx, market) == {keeper.address: fee}
+    assert earnings(tx, market) == {n.id: PAY - fee}
+    assert market.ledger(n.id).work == 0  # nothing left of the fee
+    assert market.pushWork([n.id], sender=keeper).decode_logs(rewards.WorkRecorded) == []
     assert token.balanceOf(rewards) == rewards_before
 
 
@@ -368,11 +387,10 @@ def _prove(market, node, job_id):
     )
 
 
-def test_settle_and_withdraw__by_the_operator__pays_the_owner_net_and_its_credit__no_bounty(
-    chain, market, token, rewards, pool, open_job, accepted
+def test_settle_and_withdraw__by_the_operator__pays_the_owner_both_nodes_net__no_bounty(
+    chain, market, token, rewards, keeper, pool, open_job, accepted
 ):
-    # pool[4] is pool[0]'s twin (same owner and operator): two jobs, one payout to the owner,
-    # which also carries a refund credited to it earlier.
+    # pool[4] is pool[0]'s twin (same owner and operator): two jobs, one payout to the owner.
     n, twin = pool[0], pool[4]
     second = open_job()
     _prove(market, twin, second)
@@ -383,22 +401,33 @@ def test_settle_and_withdraw__by_the_operator__pays_the_owner_net_and_its_credit
     tx = market.settleAndWithdraw([accepted, second], sender=n.operator)
 
     assert token.balanceOf(n.owner) == before + 2 * NET
-    assert token.balanceOf(market) == market_before - 2 * NET - 2 * FEE
+    # The fees stay as the nodes' work until pushed (once per node per epoch).
+    assert token.balanceOf(market) == market_before - 2 * NET
     assert market.credited(n.owner) == 0
+    assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == [accepted, second]
+    assert tx.decode_logs(market.Withdrawn) == []
+    w = tx.decode_logs(market.EarningsWithdrawn)
+    assert [(e.nodeId, e.owner, e.amount) for e in w] == [
+        (n.id, n.owner.address, NET),
+        (twin.id, n.owner.address, NET),
+    ]
+    assert market.ledger(n.id).earned == market.ledger(twin.id).earned == 0
+    assert market.job(accepted).status == market.job(second).status == Status.PAID
+    assert_escrow(market)
     # The whole fee is the nodes' work: nobody took a keeper's bounty out of it.
+    assert (market.ledger(n.id).work, market.ledger(twin.id).work) == (FEE, FEE)
+    tx = market.pushWork([n.id, twin.id], sender=keeper)
     work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
     assert work == [(n.id, FEE), (twin.id, FEE)]
     assert token.balanceOf(rewards) == rewards_before + 2 * FEE
-    assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == [accepted, second]
-    w = tx.decode_logs(market.Withdrawn)
-    assert [(e.account, e.amount) for e in w] == [(n.owner.address, 2 * NET)]
-    assert market.job(accepted).status == market.job(second).status == Status.PAID
+    assert token.balanceOf(market) == market_before - 2 * NET - 2 * FEE
 
 
 def test_settle_and_withdraw__jobs_of_one_node__reach_rewards_as_one_record(
-    chain, market, token, rewards, pool, open_job, accepted
+    chain, market, token, rewards, keeper, pool, open_job, accepted
 ):
-    # Per job the fee is still each job's (JobPaid); Rewards is paid and told once per node.
+    # Per job the fee is still each job's (JobPaid); Rewards is paid and told once per node and
+    # epoch, and the owner is sent each run of one node's jobs as one EarningsWithdrawn.
     n, twin = pool[0], pool[4]
     jobs = [accepted]
     for node in (n, n, twin, n):
@@ -411,38 +440,44 @@ def test_settle_and_withdraw__jobs_of_one_node__reach_rewards_as_one_record(
 
     tx = market.settleAndWithdraw(jobs, sender=n.owner)
 
-    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
-    assert work == [
-        (n.id, 3 * FEE),
-        (twin.id, FEE),
-        (n.id, FEE),
-    ]  # consecutive jobs of a node merge
     assert [(e.jobId, e.protocolFee) for e in tx.decode_logs(market.JobPaid)] == [
         (j, FEE) for j in jobs
     ]
+    withdrawn = [(e.nodeId, e.amount) for e in tx.decode_logs(market.EarningsWithdrawn)]
+    assert withdrawn == [(n.id, 3 * NET), (twin.id, NET), (n.id, NET)]  # one per run of a node
+    assert tx.decode_logs(rewards.WorkRecorded) == []  # work waits for the epoch's end
+    assert (market.ledger(n.id).work, market.ledger(twin.id).work) == (4 * FEE, FEE)
+
+    tx = market.pushWork([n.id, twin.id], sender=keeper)
+
+    work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+    assert work == [(n.id, 4 * FEE), (twin.id, FEE)]  # every job of a node in one record
     assert token.balanceOf(rewards) == rewards_before + 5 * FEE
     assert (
         rewards.currentEpoch() == epoch and rewards.epoch(epoch).totalWork == work_before + 5 * FEE
     )
+    assert_escrow(market)
 
 
-def test_settle_and_withdraw__by_the_owner__also_sends_what_was_credited_before(
+def test_settle_and_withdraw__by_the_owner__also_sends_what_its_node_earned_before(
     chain, market, token, client, pool, keeper, open_job, accepted
 ):
     n = pool[0]
     earlier = open_job()
     _prove(market, n, earlier)
     chain.pending_timestamp = market.job(earlier).deadline + 1
-    market.finalize(earlier, sender=keeper)  # a keeper got there first: NET credited to the owner
+    market.finalize(earlier, sender=keeper)  # a keeper got there first: NET in the node's ledger
+    assert market.ledger(n.id).earned == NET
     before = token.balanceOf(n.owner)
 
     tx = market.settleAndWithdraw([accepted], sender=n.owner)
 
     assert token.balanceOf(n.owner) == before + 2 * NET
-    assert [(e.account, e.amount) for e in tx.decode_logs(market.Withdrawn)] == [
-        (n.owner.address, 2 * NET)
+    assert [(e.nodeId, e.owner, e.amount) for e in tx.decode_logs(market.EarningsWithdrawn)] == [
+        (n.id, n.owner.address, 2 * NET)
     ]
-    assert market.credited(n.owner) == 0
+    assert market.ledger(n.id).earned == 0 and market.credited(n.owner) == 0
+    assert_escrow(market)
 
 
 def test_settle_and_withdraw__a_job_settled_first_or_still_in_its_window__is_skipped_not_reverted(
@@ -507,8 +542,10 @@ def test_settle_and_withdraw__nothing_settleable_and_no_credit__sends_nothing(
     assert [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)] == [
         (accepted, Status.ACCEPTED)
     ]
-    assert tx.decode_logs(market.Withdrawn) == [] and token.balanceOf(n.owner) == before
-    assert market.settleAndWithdraw([], sender=n.operator).decode_logs(market.Withdrawn) == []
+    assert tx.decode_logs(market.EarningsWithdrawn) == [] and token.balanceOf(n.owner) == before
+    assert tx.decode_logs(market.Withdrawn) == []
+    tx = market.settleAndWithdraw([], sender=n.operator)
+    assert tx.decode_logs(market.EarningsWithdrawn) == [] and token.balanceOf(n.owner) == before
 
 
 # ---------------------------------------------------------------------- withdraw and fees
@@ -516,17 +553,22 @@ def test_withdraw__sends_the_whole_credit_once(chain, market, token, pool, keepe
     owner = pool[0].owner
     chain.pending_timestamp = market.job(accepted).deadline + 1
     market.finalize(accepted, sender=keeper)
-    before, market_before = token.balanceOf(owner), token.balanceOf(market)
+    before, market_before = token.balanceOf(keeper), token.balanceOf(market)
 
-    tx = market.withdraw(sender=owner)
+    tx = market.withdraw(sender=keeper)
 
     ev = tx.decode_logs(market.Withdrawn)[0]
-    assert (ev.account, ev.amount) == (owner, NET)
-    assert token.balanceOf(owner) == before + NET
-    assert token.balanceOf(market) == market_before - NET
-    assert market.credited(owner) == 0
+    assert (ev.account, ev.amount) == (keeper, BOUNTY)
+    assert token.balanceOf(keeper) == before + BOUNTY
+    assert token.balanceOf(market) == market_before - BOUNTY
+    assert market.credited(keeper) == 0
+    with ape.reverts(market.JobMarketNothingToWithdraw, account=keeper):
+        market.withdraw(sender=keeper)
+    # The node's net is its ledger's, not a credit of its owner: `withdraw` has nothing for it.
     with ape.reverts(market.JobMarketNothingToWithdraw, account=owner):
         market.withdraw(sender=owner)
+    assert market.ledger(pool[0].id).earned == NET
+    assert_escrow(market)
 
 
 # ---------------------------------------------------------------------- cancel

@@ -18,6 +18,7 @@ from tests.utils.market import (
     SeatState,
     SkipReason,
     Status,
+    assert_escrow,
     replica_of,
     share,
 )
@@ -44,6 +45,10 @@ def _credits(tx, market):
     return [(e.account, e.amount) for e in tx.decode_logs(market.Credited)]
 
 
+def _earnings(tx, market):
+    return [(e.nodeId, e.amount) for e in tx.decode_logs(market.EarningsCredited)]
+
+
 def _work(tx, rewards):
     return [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
 
@@ -54,7 +59,7 @@ def _epoch_fees(rewards):
 
 # ---------------------------------------------------------------------- settled by the last reveal
 def test_k3__unanimous__payment_minus_fee_split__fee_recorded_as_each_nodes_work(
-    market, token, registry, rewards, pool, running, commit, reveal, stranger
+    market, token, registry, rewards, pool, running, commit, reveal, stranger, keeper
 ):
     job_id, seats = running
     commit(job_id, seats, [RESULT] * K, stranger)
@@ -67,14 +72,21 @@ def test_k3__unanimous__payment_minus_fee_split__fee_recorded_as_each_nodes_work
 
     each, dust = share(NET, K)
     fee_each, fee_dust = share(FEE, K)
-    assert _credits(tx, market) == [(n.owner, each) for n in seats]
+    assert _credits(tx, market) == []
+    assert _earnings(tx, market) == [(n.id, each) for n in seats]
     assert _released(tx, registry) == [(n.id, COL, Outcome.COMPLETED) for n in seats]
     assert _seized(tx, market) == []
-    assert _work(tx, rewards) == [(n.id, fee_each) for n in seats]
+    # Each node's fee share is its work, kept in its ledger for the epoch.
+    assert _work(tx, rewards) == []
+    assert [market.ledger(n.id).work for n in seats] == [fee_each] * K
+    assert token.balanceOf(market) == escrow
+    assert market.pendingFees() == fees + dust + fee_dust
+    assert_escrow(market)
+    pushed = market.pushWork([n.id for n in seats], sender=keeper)
+    assert _work(pushed, rewards) == [(n.id, fee_each) for n in seats]
     assert _epoch_fees(rewards) == pot + fee_each * K
     assert token.balanceOf(rewards) == rewards_balance + fee_each * K
     assert token.balanceOf(market) == escrow - fee_each * K
-    assert market.pendingFees() == fees + dust + fee_dust
     paid = tx.decode_logs(market.JobPaid)[0]
     assert (paid.jobId, paid.resultHash, paid.paidToNodes, paid.protocolFee) == (
         job_id,
@@ -103,6 +115,7 @@ def test_k3__two_one__escalates_to_seven_fresh_seats__nothing_paid_or_seized_yet
     assert (
         _seized(tx, market) == [] and _credits(tx, market) == [] and _released(tx, registry) == []
     )
+    assert _earnings(tx, market) == []
     job = market.job(job_id)
     assert (job.status, job.round, job.k, job.commitment) == (Status.SEATING, 1, 2 * K + 1, RESULT)
     assert (job.claims, job.commits, job.reveals, job.seated, job.redraws) == (0, 0, 0, 0, 0)
@@ -136,10 +149,14 @@ def test_k3__two_one__escalation_never_seated__majority_stands__dissenter_seized
     assert sorted(_released(tx, registry)) == sorted(
         (n.id, COL, Outcome.COMPLETED) for n in majority
     )
-    assert _credits(tx, market) == [(keeper, BOUNTY), *((n.owner, each) for n in majority)]
-    assert _work(tx, rewards) == [(n.id, fee_each) for n in majority]
-    assert _epoch_fees(rewards) == pot + FEE - fee_dust
+    assert _credits(tx, market) == [(keeper, BOUNTY)]
+    assert _earnings(tx, market) == [(n.id, each) for n in majority]
+    assert _work(tx, rewards) == []
+    assert [market.ledger(n.id).work for n in (*majority, dissenter)] == [fee_each, fee_each, 0]
     assert market.pendingFees() == fees + dust + fee_dust
+    assert_escrow(market)
+    market.pushWork([n.id for n in seats], sender=keeper)
+    assert _epoch_fees(rewards) == pot + FEE - fee_dust
     assert market.credited(client) == 0  # the client gets the work, never the seized collateral
     rec = registry.node(dissenter.id)
     assert (rec.stake, rec.status) == (stake - COL, NodeStatus.JAILED)
@@ -204,10 +221,13 @@ def test_k3__silent_revealer__keeper_settles__bounty_from_seized_rest_to_majorit
     each, dust = share(PAY - FEE + COL - BOUNTY, 2)
     fee_each, fee_dust = share(FEE, 2)
     assert _seized(tx, market) == [(seats[2].id, COL)]
-    assert _credits(tx, market) == [(keeper, BOUNTY), *((n.owner, each) for n in seats[:2])]
+    assert _credits(tx, market) == [(keeper, BOUNTY)]
+    assert _earnings(tx, market) == [(n.id, each) for n in seats[:2]]
     assert market.pendingFees() == fees + dust + fee_dust
-    assert token.balanceOf(market) == escrow + COL - fee_each * 2
+    assert token.balanceOf(market) == escrow + COL  # the fee shares wait as the nodes' work
+    assert [market.ledger(n.id).work for n in seats] == [fee_each, fee_each, 0]
     assert market.credited(client) == 0
+    assert_escrow(market)
     assert market.job(job_id).status == Status.PAID
 
 
@@ -249,7 +269,8 @@ def test_k3__one_commit_then_execution_deadline__reveal_phase__lone_revealer_pai
 
     each, dust = share(PAY - FEE + 2 * COL, 1)
     assert _seized(tx, market) == [(n.id, COL) for n in seats[1:]]
-    assert _credits(tx, market) == [(seats[0].owner, each)]
+    assert _credits(tx, market) == []
+    assert _earnings(tx, market) == [(seats[0].id, each)]
     assert market.job(job_id).status == Status.PAID
 
 

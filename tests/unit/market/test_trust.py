@@ -37,10 +37,11 @@ def _prove_k1(market, sign_proof, node, job_id, result=RESULT):
     return market.submitProofs([proof], sender=node.operator)
 
 
-def _credited(tx, market):
+def _earned(tx, market):
+    """{nodeId: amount} added to node ledgers (what the nodes' owners may withdraw)."""
     out = {}
-    for e in tx.decode_logs(market.Credited):
-        out[e.account] = out.get(e.account, 0) + e.amount
+    for e in tx.decode_logs(market.EarningsCredited):
+        out[e.nodeId] = out.get(e.nodeId, 0) + e.amount
     return out
 
 
@@ -139,7 +140,8 @@ def test_dispute__silent_juror_cannot_save_a_wrong_result(
     assert market.credited(stranger) == BOND + COL * DISPUTER_SHARE_BPS // BPS
     each, _ = share(COL - COL * DISPUTER_SHARE_BPS // BPS + COL, 2)
     for n, _ in talking:
-        assert market.credited(n.owner) == each
+        assert market.ledger(n.id).earned == each
+    assert market.ledger(silent.id).earned == market.ledger(pool[0].id).earned == 0
 
 
 def test_dispute__original_that_does_not_reveal_loses(
@@ -165,6 +167,7 @@ def test_dispute__original_that_does_not_reveal_loses(
     assert market.job(disputed).status == Status.OVERTURNED
     assert market.credited(client) == PAY
     assert market.credited(stranger) == BOND + COL * DISPUTER_SHARE_BPS // BPS
+    assert market.ledger(pool[0].id).earned == 0
 
 
 def test_dispute__failed__bond_pays_the_jury_and_the_node_is_paid(
@@ -176,11 +179,11 @@ def test_dispute__failed__bond_pays_the_jury_and_the_node_is_paid(
     tx = reveal(disputed, [pool[0]], [RESULT], sender=keeper)
 
     assert market.job(disputed).status == Status.PAID
-    credited = _credited(tx, market)
+    earned = _earned(tx, market)
     each, _ = share(BOND, 3)
     for n in jury:
-        assert credited[n.owner.address] == each
-    assert credited[pool[0].owner.address] == NET
+        assert earned[n.id] == each
+    assert earned[pool[0].id] == NET
     assert market.credited(stranger) == 0
     assert [e.resultHash for e in tx.decode_logs(market.JobPaid)] == [RESULT]
 
@@ -195,7 +198,8 @@ def test_dispute__nobody_takes_it_up__disputer_pays_its_fee_to_the_node(
     fee = BOND * DISPUTE_FEE_BPS // BPS
     assert market.job(disputed).status == Status.PAID
     assert market.credited(stranger) == BOND - fee
-    assert market.credited(pool[0].owner) == NET + fee
+    assert market.ledger(pool[0].id).earned == NET + fee
+    assert market.credited(pool[0].owner) == 0
 
 
 # ---------------------------------------------------------------------- replicated rounds
@@ -217,10 +221,11 @@ def test_replicated__a_no_show_seat_pays_the_majority_never_the_client(
     assert market.job(job_id).status == Status.PAID
     assert market.job(job_id).commitment == RESULT
     assert registry.node(silent.id).slashed == 1
-    credited = _credited(tx, market)
+    earned = _earned(tx, market)
     each, _ = share(PAY - FEE + COL, 2)
     for n in honest:
-        assert credited[n.owner.address] == each
+        assert earned[n.id] == each
+    assert silent.id not in earned
     assert market.credited(client) == 0
 
 

@@ -8,6 +8,9 @@ are exact whatever earlier tests did to the clock. `keeper` plays the job market
 - `owned_nodes`: three nodes owned by `node_owner`, all run by `operator`;
 - `other_node`: one node owned by `node_owners[1]`, run by `operators[1]`;
 - `idle_node`: owned by `node_owners[2]` with an operator bound but never activated.
+
+The nodes are package fixtures: ape reverts them when the package ends, so the registry's later
+tests (test_sortition: "no active node") never see these Active nodes' draw weight.
 """
 
 import pytest
@@ -50,18 +53,18 @@ def _make_node(_buy, registry, token, treasury):
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def owned_nodes(_make_node, node_owner, operator):
     return [_make_node(node_owner, operator) for _ in range(3)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def other_node(_make_node, node_owners, operators, deployer):
     deployer.transfer(operators[1], 10**18)  # gas money for a generated key
     return _make_node(node_owners[1], operators[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def idle_node(_make_node, node_owners, operators, deployer):
     deployer.transfer(operators[2], 10**18)
     return _make_node(node_owners[2], operators[2], activate=False)

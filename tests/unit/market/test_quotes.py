@@ -1,0 +1,210 @@
+"""Quotes and createAndAssign: a k = 1 job created already claimed by the node whose operator
+signed a quote for it, in one transaction. Each test is what a client, a node or an attacker can
+do with a quote: use it, replay it, use someone else's, change the request under it, use it late,
+or have a key that does not operate the node sign it."""
+
+import ape
+import pytest
+from eth_utils import keccak
+
+from oracle.core.permit import sign_permit
+from oracle.core.prove import commitment_of
+from oracle.core.quote import quote_message, request_hash, sign_quote
+from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
+from tests.utils.market import RESULT, ReplicaState, Status, salt_of
+
+NO_PERMIT = (0, 0, b"\x00" * 32, b"\x00" * 32)
+
+
+@pytest.fixture
+def quote_for(chain, market):
+    """quote_for(node, request, client, signer=None, nonce=None, expiry=None) -> Quote."""
+
+    def _quote(node, request, client, signer=None, nonce=None, expiry=None):
+        key = (signer or node.operator).private_key
+        return sign_quote(
+            key,
+            chain.chain_id,
+            market.address,
+            request,
+            client.address,
+            market.quoteNonce(client) if nonce is None else nonce,
+            node.id,
+            chain.pending_timestamp + 600 if expiry is None else expiry,
+        )
+
+    return _quote
+
+
+def _signable_hash(message) -> bytes:
+    return keccak(b"\x19" + message.version + message.header + message.body)
+
+
+def test_quote_digest__python_and_market_agree(chain, market, pool, client, job_request):
+    request = job_request()
+    message = quote_message(
+        chain.chain_id, market.address, request, client.address, 7, pool[0].id, 99
+    )
+    assert market.quoteDigest(request, client, 7, pool[0].id, 99) == _signable_hash(message)
+    # The request hash covers the whole request: another price is another quote.
+    assert request_hash(job_request(payment=JOB_PAYMENT + 1)) != request_hash(request)
+
+
+def test_create_and_assign__one_transaction_escrows_locks_and_runs(
+    chain, market, registry, token, pool, client, job_request, quote_for
+):
+    n, request = pool[0], job_request()
+    quote = quote_for(n, request, client)
+    locked, escrow = registry.node(n.id).locked, token.balanceOf(market)
+    tx = market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+    job_id = tx.decode_logs(market.JobCreated)[0].jobId
+    claimed = tx.decode_logs(market.JobClaimed)[0]
+    assert (claimed.jobId, claimed.nodeId, claimed.operator) == (job_id, n.id, n.operator.address)
+    running = tx.decode_logs(market.JobRunning)[0]
+    job = market.job(job_id)
+    assert job.status == Status.RUNNING and job.client == client.address
+    assert job.deadline == running.deadline == tx.timestamp + WINDOWS["executionWindow"]
+    seat = market.replica(job_id, 0)
+    assert (seat.nodeId, seat.state, seat.operator) == (
+        n.id,
+        ReplicaState.CLAIMED,
+        n.operator.address,
+    )
+    assert registry.node(n.id).locked == locked + JOB_COLLATERAL
+    assert token.balanceOf(market) == escrow + JOB_PAYMENT
+    assert market.quoteNonce(client) == quote.nonce + 1
+    # From here it is an ordinary claimed job: the node's own proof is accepted.
+    commitment = commitment_of(job_id, n.id, RESULT, salt_of(n.id))
+    market.submitProofs([([(job_id, n.id, commitment)], b"")], sender=n.operator)
+    assert market.job(job_id).status == Status.ACCEPTED
+
+
+def test_create_and_assign__replayed_quote__reverts(market, pool, client, job_request, quote_for):
+    n, request = pool[0], job_request()
+    quote = quote_for(n, request, client)
+    market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+    # The nonce moved on: the same signature now recovers some other key, which operates nothing.
+    with ape.reverts():
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__another_clients_quote__reverts(
+    market, registry, pool, client, stranger, job_request, quote_for
+):
+    n, request = pool[0], job_request()
+    quote = quote_for(n, request, client)
+    locked = registry.node(n.id).locked
+    with ape.reverts():
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=stranger)
+    assert registry.node(n.id).locked == locked and market.quoteNonce(client) == quote.nonce
+
+
+def test_create_and_assign__request_changed_after_signing__reverts(
+    market, pool, client, job_request, quote_for
+):
+    n = pool[0]
+    quote = quote_for(n, job_request(), client)
+    cheaper = job_request(payment=JOB_PAYMENT - 1)
+    with ape.reverts():
+        market.createAndAssign(cheaper, quote.as_tuple(), NO_PERMIT, sender=client)
+    more_collateral = job_request(collateral=JOB_COLLATERAL * 2)
+    with ape.reverts():
+        market.createAndAssign(more_collateral, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__after_expiry__reverts_quote_expired(
+    chain, market, pool, client, job_request, quote_for
+):
+    n, request = pool[0], job_request()
+    expiry = chain.pending_timestamp + 10
+    quote = quote_for(n, request, client, expiry=expiry)
+    chain.pending_timestamp = expiry + 1
+    with ape.reverts(market.JobMarketQuoteExpired, nodeId=n.id, expiry=expiry):
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__at_expiry__is_accepted(
+    chain, market, pool, client, job_request, quote_for
+):
+    n, request = pool[0], job_request()
+    expiry = chain.pending_timestamp + 10
+    quote = quote_for(n, request, client, expiry=expiry)
+    chain.pending_timestamp = expiry
+    market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__replicated_request__reverts_invalid_replicas(
+    market, pool, client, job_request, quote_for
+):
+    request = job_request(replicas=3)
+    quote = quote_for(pool[0], request, client)
+    with ape.reverts(market.JobMarketInvalidReplicas, replicas=3):
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__signed_by_the_owner_not_the_operator__reverts_in_the_registry(
+    market, registry, pool, client, job_request, quote_for
+):
+    n, request = pool[0], job_request()
+    quote = quote_for(n, request, client, signer=n.owner)
+    with ape.reverts(registry.NodeRegistryNotOperator, nodeId=n.id, operator=n.owner.address):
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__malformed_signature__reverts_invalid_signature(
+    market, pool, client, job_request
+):
+    n = pool[0]
+    with ape.reverts(market.JobMarketInvalidSignature):
+        market.createAndAssign(job_request(), (n.id, 2**40, b"\x01" * 65), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__node_without_free_stake__reverts_and_moves_nothing(
+    market, registry, token, pool, client, job_request, quote_for
+):
+    n = pool[0]
+    request = job_request(collateral=registry.freeStake(n.id) + 1)
+    quote = quote_for(n, request, client)
+    before = token.balanceOf(client)
+    with ape.reverts(registry.NodeRegistryInsufficientFreeStake):
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+    assert token.balanceOf(client) == before
+
+
+def test_create_and_assign__deposit_pays_without_allowance(
+    market, token, deployer, pool, job_request, quote_for, fund
+):
+    # `stranger` has a standing approval from the pool fixture: use a fresh account instead.
+    ape_client = ape.accounts.test_accounts.generate_test_account()
+    deployer.transfer(ape_client, 10**18)  # gas
+    fund(ape_client, JOB_PAYMENT)
+    token.approve(market, JOB_PAYMENT, sender=ape_client)
+    market.deposit(JOB_PAYMENT, sender=ape_client)
+    assert token.allowance(ape_client, market) == 0
+    request = job_request()
+    quote = quote_for(pool[0], request, ape_client)
+    market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=ape_client)
+    assert market.credited(ape_client) == 0
+
+
+def test_create_and_assign__paused__reverts(market, deployer, pool, client, job_request, quote_for):
+    request = job_request()
+    quote = quote_for(pool[0], request, client)
+    market.pause(sender=deployer)
+    with ape.reverts():
+        market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
+
+
+def test_create_and_assign__with_permit__needs_no_prior_approve(
+    chain, market, token, keeper, fund, pool, job_request, quote_for
+):
+    fund(keeper, JOB_PAYMENT)
+    assert token.allowance(keeper, market) == 0 and market.credited(keeper) == 0
+    deadline = chain.pending_timestamp + 3_600
+    p = sign_permit(keeper, token, spender=market.address, value=JOB_PAYMENT, deadline=deadline)
+    request = job_request()
+    quote = quote_for(pool[0], request, keeper)
+    before = token.balanceOf(keeper)
+    market.createAndAssign(request, quote.as_tuple(), (deadline, p.v, p.r, p.s), sender=keeper)
+    assert token.balanceOf(keeper) == before - JOB_PAYMENT
+    assert token.allowance(keeper, market) == 0
