@@ -41,18 +41,23 @@ def commitment_of(job_id: int, node_id: int, result_hash: bytes | str, salt: byt
     )
 
 
+def market_domain(chain_id: int, market: str) -> dict[str, object]:
+    """The market's EIP-712 domain, shared by proof batches and quotes."""
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": market,
+    }
+
+
 Completion = tuple[int, int, bytes]  # (jobId, nodeId, commitment): IJobMarket.Completion
 
 
 def proof_batch_message(chain_id: int, market: str, items: list[Completion]):
     """The EIP-712 signable message for a batch of completion proofs."""
     return encode_typed_data(
-        domain_data={
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": market,
-        },
+        domain_data=market_domain(chain_id, market),
         message_types=PROOF_BATCH_TYPES,
         message_data={
             "items": [{"jobId": j, "nodeId": n, "commitment": _b32(c)} for j, n, c in items]

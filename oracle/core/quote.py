@@ -17,7 +17,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from oracle.core.prove import DOMAIN_NAME, DOMAIN_VERSION
+from oracle.core.prove import market_domain
 
 # IJobMarket.JobRequest as abi.encode lays it out:
 # (bundleHash, bundleUri, requirements, payment, collateral, replicas, 4 windows).
@@ -63,12 +63,7 @@ def quote_message(
 ):
     """The EIP-712 signable message of a quote."""
     return encode_typed_data(
-        domain_data={
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": market,
-        },
+        domain_data=market_domain(chain_id, market),
         message_types=QUOTE_TYPES,
         message_data={
             "request": request_hash(request),
