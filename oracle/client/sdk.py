@@ -19,6 +19,7 @@ the whole payment.
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 import time
@@ -73,6 +74,7 @@ from oracle.core.protocol import (
     Seat,
 )
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
+from oracle.core.quote import Quote, QuoteAsk, QuoteOffer, request_hash
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import result_hash, unpack_result
 from oracle.core.reverts import ErrorTable, error_table, explain_revert
@@ -89,7 +91,17 @@ __all__ = [
 # What `wait` stops at unless told otherwise: the job can no longer change.
 TERMINAL = PROTOCOL_TERMINAL
 MAX_NODES_SCANNED = 2_000  # licences read for submit's capacity warning
-PARAMS_KEEP_S = 60.0  # how long a client trusts the market's parameters and the fee tip
+PARAMS_KEEP_S = 60.0
+MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
+QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
+QUOTE_MIN_LEFT_S = 10  # a quote expiring sooner may not be mined in time
+MAX_QUOTE_ANSWER = 4_096
+NO_PERMIT = (
+    0,
+    0,
+    b"\x00" * 32,
+    b"\x00" * 32,
+)  # PaymentPermit with deadline 0: none  # how long a client trusts the market's parameters and the fee tip
 
 
 class Client:
@@ -110,6 +122,8 @@ class Client:
         # Our market balance (`credited`: deposits, refunds), read once and then counted down by
         # the jobs it pays; read again after a refusal, a deposit we did not count, a refund.
         self._credit: int | None = None
+        self._quote_nonce: int | None = None  # the market's quoteNonce for us, counted
+        self.assigned: dict[int, int] = {}  # job id -> the node whose quote created it assigned
 
     @classmethod
     def connect(cls, rpc_url: str, deployment: Path, key: LocalAccount | None = None) -> Client:
@@ -188,16 +202,17 @@ class Client:
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
-    def endpoints(self, node_ids: Iterable[int]) -> dict[int, str]:
-        """The latest results URL each node announced (NodeRegistry.EndpointAnnounced)."""
-        ids = sorted(set(node_ids))
+    def endpoints(self, node_ids: Iterable[int] | None) -> dict[int, str]:
+        """The latest URL each node announced (NodeRegistry.EndpointAnnounced); every node's with
+        `node_ids` None."""
         registry = self.chain.registry
         if not any(e.get("name") == "EndpointAnnounced" for e in registry.abi):
             raise ClientError(
                 "this deployment's NodeRegistry has no EndpointAnnounced event: redeploy it"
             )
+        filters = {} if node_ids is None else {"nodeId": sorted(set(node_ids))}
         logs = registry.events.EndpointAnnounced.get_logs(
-            from_block=self.chain.deployment_block, argument_filters={"nodeId": ids}
+            from_block=self.chain.deployment_block, argument_filters=filters
         )
         found: dict[int, str] = {}
         for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
@@ -275,9 +290,14 @@ class Client:
         permit_deadline: int | None = None,
         check_uri: bool = True,
         warn: Callable[[str], None] | None = None,
+        quote: bool = True,
     ) -> int:
-        """Escrows `payment` (wei) and opens the job; returns its id. Paid from our market
+        """Escrows `payment` (wei) and creates the job; returns its id. Paid from our market
         balance (`deposit`) when it covers the payment, else with a permit.
+
+        A k = 1 job is first offered to nodes for a quote (`quote`, see `ask_quote`): one that
+        takes it gets it assigned in the same transaction (createAndAssign). Without a quote, or
+        when the quote cannot be used, the job is posted open and any node may claim it.
 
         Every input is checked first, against the chain's own rules, so a mistake is explained
         before any gas is spent. `warn` hears why the job may sit unclaimed (no active node
@@ -332,20 +352,93 @@ class Client:
             digest, uri, requirements_of(manifest), payment, collateral, replicas,
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
         )  # fmt: skip
-        receipt = self._create(request, payment, deadline, head)
+        receipt = None
+        offer = self.ask_quote(request, warn) if quote and replicas == 1 else None
+        if offer is not None:
+            try:
+                receipt = self._create(request, payment, deadline, head, offer)
+            except ClientError as err:
+                # Refused by the estimate or reverted: no money moved, so the open post is safe.
+                self._quote_nonce = None
+                if warn is not None:
+                    warn(f"node {offer.node_id}'s quote could not be used ({err}); posting open")
+            else:
+                self._quote_nonce = offer.nonce + 1
+        if receipt is None:
+            receipt = self._create(request, payment, deadline, head)
+            offer = None
         events = self.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
-        return int(events[0]["args"]["jobId"])
+        job_id = int(events[0]["args"]["jobId"])
+        if offer is not None:
+            self.assigned[job_id] = offer.node_id
+        return job_id
 
-    def _create(self, request: tuple, payment: int, deadline: int, head: Any) -> Any:
-        """createJob from our market balance when it covers `payment` (no permit, no transfer),
-        else createJobWithPermit. A balance we counted wrong (someone else used the key) is read
-        again once and the job paid the other way."""
+    # ---------------------------------------------------------------- quotes
+    def ask_quote(self, request: tuple, warn: Callable[[str], None] | None = None) -> Quote | None:
+        """A node's signed quote for `request` (a k = 1 JobRequest), or None when no node asked
+        takes it. Nodes are asked at the URL they announced, in random order (no node is
+        favoured by the order of the registry), at most MAX_QUOTE_ASKS of them, each for at most
+        QUOTE_TIMEOUT_S. An answer is used only if it is a well-formed quote for exactly this
+        request with time left; the market checks the rest (the signer operates the node, the node
+        can take the job), and a quote it refuses costs nothing: `submit` then posts open."""
+        if self.key is None:
+            return None
+        try:
+            urls = self._keep("quote_urls", lambda: sorted(set(self.endpoints(None).values())))
+        except ClientError:
+            return None
+        if not urls:
+            return None
+        nonce = self._quote_nonce_next()
+        body = QuoteAsk.of(request, self.address, nonce).model_dump_json().encode()
+        want = "0x" + request_hash(request).hex()
+        order = list(urls)
+        random.SystemRandom().shuffle(order)
+        for url in order[:MAX_QUOTE_ASKS]:
+            req = urllib.request.Request(f"{url.rstrip('/')}/quote", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+            try:
+                with urllib.request.urlopen(req, timeout=QUOTE_TIMEOUT_S) as resp:  # noqa: S310 (http(s) from chain)
+                    offer = QuoteOffer.model_validate_json(resp.read(MAX_QUOTE_ANSWER))
+            except (urllib.error.HTTPError, OSError, ValueError) as err:
+                # ValueError covers a malformed answer (pydantic's ValidationError is one).
+                if warn is not None and not isinstance(err, urllib.error.HTTPError):
+                    warn(f"no quote from {url}: {type(err).__name__}")
+                continue
+            if offer.requestHash != want or offer.expiry < self.chain_time() + QUOTE_MIN_LEFT_S:
+                continue
+            return offer.quote(self.address, nonce)
+        return None
+
+    def _quote_nonce_next(self) -> int:
+        """The market's quote nonce for us: read once, then counted (every createAndAssign we
+        send uses one); read again after a quote could not be used."""
+        if self._quote_nonce is None:
+            self._quote_nonce = int(self.chain.market.functions.quoteNonce(self.address).call())
+        return self._quote_nonce
+
+    def _create(
+        self, request: tuple, payment: int, deadline: int, head: Any, quote: Quote | None = None
+    ) -> Any:
+        """createJob (or, with a quote, createAndAssign) from our market balance when it covers
+        `payment` (no permit, no transfer), else with a permit. A balance we counted wrong
+        (someone else used the key) is read again once and the job paid the other way."""
         market = self.chain.market.functions
+
+        def create(permit: tuple[int, int, bytes, bytes] | None) -> Any:
+            if quote is not None:
+                return market.createAndAssign(request, quote.as_tuple(), permit or NO_PERMIT)
+            return (
+                market.createJob(request)
+                if permit is None
+                else market.createJobWithPermit(request, *permit)
+            )
+
         if self._credit is None:
             self.credited()
         if self._credit is not None and self._credit >= payment:
             try:
-                receipt = self._send(market.createJob(request), head)
+                receipt = self._send(create(None), head)
             except ClientError:
                 if self.credited() >= payment:
                     raise
@@ -354,7 +447,7 @@ class Client:
                 return receipt
         v, r, s = self._permit(self.chain.market.address, payment, deadline)
         try:
-            receipt = self._send(market.createJobWithPermit(request, deadline, v, r, s), head)
+            receipt = self._send(create((deadline, v, r, s)), head)
         except ClientError:
             self._permit_nonce = None
             self._credit = None

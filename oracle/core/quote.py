@@ -16,6 +16,8 @@ from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 
 from oracle.core.prove import market_domain
 
@@ -89,3 +91,81 @@ def sign_quote(
     message = quote_message(chain_id, market, request, client, nonce, node_id, expiry)
     signed = Account.sign_message(message, private_key)
     return Quote(node_id, expiry, bytes(signed.signature), client, nonce)
+
+
+# ---------------------------------------------------------------- the wire (POST /quote)
+# What a client sends a node's endpoint and what the node answers: one shape for both sides
+# (oracle/node/quoting.py serves it, oracle/client/sdk.py asks). Amounts are integers of wei; JSON
+# strings of digits are accepted too (browsers cannot hold uint96 in a number).
+MAX_URI = 2_048
+UINT32, UINT96, UINT256 = 2**32 - 1, 2**96 - 1, 2**256 - 1
+
+
+class WireRequirements(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpuCores: int = PydanticField(ge=0, le=2**16 - 1)
+    memoryMb: int = PydanticField(ge=0, le=UINT32)
+    gpuCount: int = PydanticField(ge=0, le=2**8 - 1)
+    gpuMemoryMb: int = PydanticField(ge=0, le=UINT32)
+    gpuClass: int = PydanticField(ge=0, le=2**8 - 1)
+
+
+class QuoteAsk(BaseModel):
+    """POST /quote's body: the JobRequest the client will send, the client, its quote nonce."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bundleHash: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{64}$")
+    bundleUri: str = PydanticField(min_length=1, max_length=MAX_URI)
+    requirements: WireRequirements
+    payment: int = PydanticField(ge=0, le=UINT96)
+    collateral: int = PydanticField(ge=0, le=UINT96)
+    replicas: int = PydanticField(ge=0, le=255)
+    claimWindow: int = PydanticField(ge=0, le=UINT32)
+    executionWindow: int = PydanticField(ge=0, le=UINT32)
+    revealWindow: int = PydanticField(ge=0, le=UINT32)
+    disputeWindow: int = PydanticField(ge=0, le=UINT32)
+    client: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{40}$")
+    nonce: int = PydanticField(ge=0, le=UINT256)
+
+    @classmethod
+    def of(cls, request: tuple[Any, ...], client: str, nonce: int) -> QuoteAsk:
+        """From the JobRequest tuple the market takes."""
+        bundle_hash, uri, req, payment, collateral, replicas, cw, ew, rw, dw = request
+        names = WireRequirements.model_fields
+        return cls(
+            bundleHash="0x" + bytes(bundle_hash).hex(), bundleUri=uri,
+            requirements=WireRequirements(**dict(zip(names, req, strict=True))),
+            payment=payment, collateral=collateral, replicas=replicas, claimWindow=cw,
+            executionWindow=ew, revealWindow=rw, disputeWindow=dw, client=client, nonce=nonce,
+        )  # fmt: skip
+
+    def request(self) -> tuple[Any, ...]:
+        """The JobRequest tuple (what `request_hash` and the market hash)."""
+        r = self.requirements
+        return (
+            bytes.fromhex(self.bundleHash[2:]), self.bundleUri,
+            (r.cpuCores, r.memoryMb, r.gpuCount, r.gpuMemoryMb, r.gpuClass),
+            self.payment, self.collateral, self.replicas,
+            self.claimWindow, self.executionWindow, self.revealWindow, self.disputeWindow,
+        )  # fmt: skip
+
+
+class QuoteOffer(BaseModel):
+    """POST /quote's answer when the node takes the job: the quote (`IJobMarket.Quote`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nodeId: int = PydanticField(ge=1, le=UINT256)
+    expiry: int = PydanticField(ge=0, le=UINT256)
+    signature: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{130}$")
+    requestHash: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{64}$")
+
+    @classmethod
+    def of(cls, quote: Quote, request: tuple[Any, ...]) -> QuoteOffer:
+        return cls(nodeId=quote.node_id, expiry=quote.expiry, signature="0x" + quote.signature.hex(),
+                   requestHash="0x" + request_hash(request).hex())  # fmt: skip
+
+    def quote(self, client: str, nonce: int) -> Quote:
+        return Quote(self.nodeId, self.expiry, bytes.fromhex(self.signature[2:]), client, nonce)

@@ -296,6 +296,7 @@ def run(max_seconds, **opts) -> None:
             node.served_node_ids,
             s.tls_cert,
             s.tls_key,
+            quote=node.quotes.ask if node.quotes is not None else None,
         ).start()
         metrics_server = _metrics_server(MetricsServer, s)
     except BaseException:

@@ -39,10 +39,12 @@ class Executions:
         remove_tree(work)
         return bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
 
-    def prepare(self, job_id: int, job: dict[str, Any], execution_window_s: int) -> preflight.Plan:
+    def prepare(self, job_id: int, job: dict[str, Any], execution_window_s: int,
+                work: Path | None = None) -> preflight.Plan:  # fmt: skip
         """Fetch, unpack, the backend's check and preflight (on the intake pool: no chain, no
-        store, so a slow or hostile bundle server holds up only this job)."""
-        work = self.work_dir(job_id)
+        store, so a slow or hostile bundle server holds up only this job). `work`: where, for a
+        job that has no id yet (a quote)."""
+        work = work or self.work_dir(job_id)
         manifest = self.fetch_into(job, work)
         self.backend.check(manifest.resources)
         caps = preflight.Caps(

@@ -112,22 +112,28 @@ class Intake:
         if self.node.store.add_intent(kind, job_id, d.node_id, {}) is not None:
             self.node._advance(job_id, st.CLAIMING, node_id=d.node_id)
 
-    def free_workers(self) -> int:
+    def free_workers(self, with_quotes: bool = True) -> int:
         # Seats in flight or held but not yet executing count against the workers, plus a small
         # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
         # every open job at once (each seat locks collateral and starts its execution window).
+        # Outstanding quotes too: each may become a job assigned to us (oracle/node/quoting.py).
         stages = self.node.store.stage_counts()
         held = (
             len(self.node.executions.running)
             + stages.get(st.CLAIMING, 0)
             + stages.get(st.CLAIMED, 0)
         )
+        if with_quotes and self.node.quotes is not None:
+            held += self.node.quotes.outstanding()
         return self.node.s.workers + self.node.s.claim_prefetch - held
 
     def cost(self, cpu_seconds: float = 0.0) -> int:
         """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
         the bundle is fetched only the gas is known (a lower bound); preflight prices the rest."""
-        gas_price = self.node.view.gas_price()
+        return self.cost_at(self.node.view.gas_price(), cpu_seconds)
+
+    def cost_at(self, gas_price: int, cpu_seconds: float) -> int:
+        """`cost` at a known gas price (the quote desk's, from the step's snapshot)."""
         return estimate_cost(
             gas_price,
             self.node.s.gas_limit_estimate,

@@ -27,7 +27,7 @@ from oracle.core.errors import (
     ConfigError,
     OracleError,
 )
-from oracle.core.protocol import Job, JobStatus, Seat
+from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import flow, metrics, release
@@ -36,6 +36,7 @@ from oracle.node.execution import Executions
 from oracle.node.ingest import Ingest
 from oracle.node.intake import Intake
 from oracle.node.licences import Licences
+from oracle.node.quoting import QuoteDesk, Snapshot
 from oracle.node.release import ResultOffer
 from oracle.node.settings import Settings, take_env
 from oracle.node.submit import Submitter
@@ -109,6 +110,8 @@ class Node:
         self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
         self._announce: str | None = None
         self._consented = False
+        self._fee_bps: int | None = None  # the market's protocol fee: read once, then from events
+        self._created_in: dict[Any, str] = {}
         self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
         self.licences = Licences(
             self.chain, self.key.address, settings.node_ids, settings.reorg_depth,
@@ -122,6 +125,15 @@ class Node:
             d.mkdir(parents=True, exist_ok=True)
         self.retention = Retention(self.store, self.results, settings.result_retention_s,
                                    settings.result_retention_mb * 2**20)  # fmt: skip
+        # Quotes (POST /quote): signed on the HTTP threads from the snapshot each step publishes.
+        self.quotes: QuoteDesk | None = None
+        if settings.quotes:
+            self.quotes = QuoteDesk(
+                self.key, lambda: self.chain.chain_id, self.chain.market.address, settings.quote_ttl_s,
+                settings.min_margin, self.intake.cost_at,
+                lambda spec, window, work: self.executions.prepare(0, spec, window, work),
+                settings.work_dir,
+            )  # fmt: skip
 
     def _make_backend(self):
         from oracle.execute import make_backend
@@ -180,11 +192,13 @@ class Node:
         self.view.forget(ev.job_id for ev in events if ev.tx_hash not in ours)
         if self.licences.stale(events, self.store):
             self.licences.refresh()  # before the events: they are judged against the nodes we serve
+        self._created_in = {}  # tx hash -> client, for this poll's events
         for ev in events:
             self._on_event(ev)
         if not self._consented:
             self._accept_bindings()
             self._consented = True
+        self._publish_quote_snapshot()  # before the endpoint is announced: it can quote at once
         if self._announce and self.licences.records:
             for node_id in sorted(self.licences.records):
                 self.store.add_intent(
@@ -206,9 +220,29 @@ class Node:
             self._flush()
             self._learn(self.submitter.touched)
         self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
+        self._publish_quote_snapshot()
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _publish_quote_snapshot(self) -> None:
+        """What the quote desk decides on until the next step (no RPC of its own)."""
+        if self.quotes is None:
+            return
+        if self._fee_bps is None:
+            params = self.chain.market.functions.parameters().call()
+            self._fee_bps = int(params[MARKET_PARAMETER_FIELDS.index("protocolFeeBps")])
+        latest = self.view.latest()
+        self.quotes.update(
+            Snapshot(
+                records=dict(self.licences.records),
+                free_workers=self.intake.free_workers(with_quotes=False),
+                gas_price=self.view.fee_hint(),
+                protocol_fee_bps=self._fee_bps,
+                chain_time=int(latest["timestamp"]),
+                taken_at=time.monotonic(),
+            )
+        )
 
     def _flush(self) -> None:
         """Sends what is pending, each intent judged by `_still_needed` first."""
@@ -350,6 +384,8 @@ class Node:
     # ---------------------------------------------------------------- per job
     def _on_event(self, ev) -> None:
         if ev.name == "JobCreated":
+            self._fee_bps = int(ev.args["protocolFeeBps"])  # the market's rate now
+            self._created_in[ev.tx_hash] = str(ev.args["client"])
             if self.store.job(ev.job_id) is None:
                 self.store.upsert_job(
                     ev.job_id,
@@ -363,6 +399,10 @@ class Node:
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
+        elif ev.name == "JobClaimed" and self.quotes is not None:
+            client = self._created_in.get(ev.tx_hash)
+            if client is not None and int(ev.args["nodeId"]) in self.licences:
+                self.quotes.used(client, int(ev.args["nodeId"]))  # createAndAssign: quote used
         elif ev.name == "EarningsCredited" and int(ev.args["nodeId"]) in self.licences:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
 

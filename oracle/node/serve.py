@@ -20,6 +20,12 @@
                            pruned it (retention: result_retention_s after the job settled, see
                            oracle/node/retention.py); 429 past the per-address rate limit;
                            503 when every request thread is busy.
+    POST /quote            JSON body `oracle.core.quote.QuoteAsk` (the JobRequest, the client, its
+                           quote nonce) -> 200 `QuoteOffer` (node id, expiry, EIP-712 signature)
+                           for `JobMarket.createAndAssign`; 409 with the reason when the node will
+                           not take the job, 400/413/422 for a malformed, oversized or unquotable
+                           (k != 1) request, 404 when the node does not quote (`quotes = false`).
+                           See oracle/node/quoting.py.
     GET /health            "ok".
     GET /metrics           Prometheus text format, on the metrics server only.
 
@@ -29,6 +35,7 @@ the client of a job already looked up), so a stranger cannot make the node call 
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import threading
@@ -51,6 +58,7 @@ log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_S = 10.0  # a client that stops sending or reading is dropped
 MAX_THREADS = 16  # requests served at once; more get 503
 RATE_PER_S, RATE_BURST = 5.0, 20  # per remote address
+MAX_QUOTE_BODY = 16 * 1024  # oracle/node/quoting.MAX_BODY
 MAX_TRACKED = 10_000  # nonces, addresses and cached clients kept in memory at most
 
 
@@ -122,7 +130,8 @@ class _HttpServer:
     """One bound server on its own thread; `route(handler, path)` answers every GET."""
 
     def __init__(self, host: str, port: int, route: Callable[[BaseHTTPRequestHandler, str], None],
-                 tls: ssl.SSLContext | None = None):  # fmt: skip
+                 tls: ssl.SSLContext | None = None,
+                 post: Callable[[BaseHTTPRequestHandler, str], None] | None = None):  # fmt: skip
         class Handler(BaseHTTPRequestHandler):
             timeout = SOCKET_TIMEOUT_S
 
@@ -131,6 +140,11 @@ class _HttpServer:
 
             def do_GET(self):  # noqa: N802 (http.server API)
                 route(self, self.path.split("?", 1)[0])
+
+            def do_POST(self):  # noqa: N802 (http.server API)
+                if post is None:
+                    return send(self, 405, b"method not allowed")
+                post(self, self.path.split("?", 1)[0])
 
         self.scheme = "https" if tls else "http"
         self.httpd = _Server((host, port), Handler, tls)
@@ -198,13 +212,29 @@ class ResultServer(_Endpoint):
     `node_ids()` are the licences this node serves."""
 
     def __init__(self, host: str, port: int, chain_id: int, market: str, lookup,
-                 node_ids: Callable[[], set[int]], tls_cert: Path | None = None, tls_key: Path | None = None):  # fmt: skip
+                 node_ids: Callable[[], set[int]], tls_cert: Path | None = None, tls_key: Path | None = None,
+                 quote: Callable[[bytes], Any] | None = None):  # fmt: skip
         self.chain_id, self.market, self.lookup, self.node_ids = chain_id, market, lookup, node_ids
+        self.quote = quote  # QuoteDesk.ask, or None: this node does not quote
         self._lock = threading.Lock()
         self._nonces = _Bounded()  # nonce -> expiry
         self._clients = _Bounded()  # job id -> client address (a job's client never changes)
         self._buckets = _Bounded()  # remote address -> (tokens, last refill)
-        self._http = _HttpServer(host, port, self._route, _tls(tls_cert, tls_key))
+        self._http = _HttpServer(host, port, self._route, _tls(tls_cert, tls_key), self._post)
+
+    def _post(self, req: BaseHTTPRequestHandler, path: str) -> None:
+        if not self._admit(req.client_address[0]):
+            return send(req, 429, b"too many requests", headers={"Retry-After": "1"})
+        if path != "/quote" or self.quote is None:
+            return send(req, 404, b"not found")
+        try:
+            length = int(req.headers.get("Content-Length", ""))
+        except ValueError:
+            return send(req, 411, b"Content-Length required")
+        if not 0 <= length <= MAX_QUOTE_BODY:
+            return send(req, 413, b"body too large")
+        answer = self.quote(req.rfile.read(length))
+        return send(req, answer.code, json.dumps(answer.body).encode(), "application/json")
 
     def _route(self, req: BaseHTTPRequestHandler, path: str) -> None:
         if not self._admit(req.client_address[0]):

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         ge=0,
         description="jobs claimed beyond the free workers, so a worker never waits for a claim to be mined",
     )
+    quotes: bool = Field(
+        True,
+        description="answer POST /quote: sign quotes for k = 1 jobs clients then create assigned",
+    )
+    quote_ttl_s: int = Field(
+        60, ge=5, le=3_600, description="seconds a signed quote stays usable (and holds a worker)"
+    )
     allow_unsafe: bool = Field(False, description="run jobs without bubblewrap (trusted jobs only)")
     rlimits_only: bool = Field(
         False,

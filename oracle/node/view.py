@@ -42,6 +42,7 @@ class StepView:
         self._clock = clock
         self._answers: dict[Any, Any] = {}
         self._kept: dict[int, tuple[float, dict[Any, Any]]] = {}  # job id -> (read at, answers)
+        self._fee: tuple[float, int] | None = None  # (read at, gas price), for fee_hint
 
     def reset(self) -> None:
         """A new phase of a step: the block, time and gas price are read again; jobs are kept
@@ -141,3 +142,11 @@ class StepView:
 
     def gas_price(self) -> int:
         return self.per_step("gas_price", lambda: int(self.chain.w3.eth.gas_price))
+
+    def fee_hint(self, keep_s: float = 30.0) -> int:
+        """The gas price for a quote's cost estimate: this phase's if it was read, else the last
+        one read within `keep_s` (quotes must not cost a request every step), else read now."""
+        now = self._clock()
+        if "gas_price" in self._answers or self._fee is None or now - self._fee[0] > keep_s:
+            self._fee = (now, self.gas_price())
+        return self._fee[1]

@@ -7,6 +7,7 @@ import pytest
 from oracle.ape_helpers.gas import (
     BREAKDOWN_COLUMNS,
     OPERATION_LABELS,
+    SCENARIO_PATHS,
     SCENARIOS,
     TARGETS,
     batch_key,
@@ -35,7 +36,9 @@ def report(project, accounts, chain):
 
 
 def test_measure__reports_every_scenario_with_positive_gas(report):
-    assert set(report["scenarios"]) == set(SCENARIOS)
+    assert set(report["scenarios"]) == set(SCENARIOS) == set(SCENARIO_PATHS)
+    for key in ("k1_single_open_total", "k1_steady_open_per_job", "k1_steady_per_job"):
+        assert key in report
     for name, (key, _) in SCENARIOS.items():
         assert report[key] == report["scenarios"][name]["total"] > 21_000, name
     assert report[batch_key(BATCH)] > 0 and report[batch_key(BATCH, True)] > 0
@@ -49,14 +52,23 @@ def test_measure__a_total_is_every_transaction_of_the_job(report):
         assert s["total"] == round(gas / s["jobs"]), name
         assert s["txs"] == sum(e["txs"] for e in s["steps"]), name
     steps = [e["step"] for e in report["scenarios"]["k1_single"]["steps"]]
-    # The node settles its own job and its owner is paid in that transaction: no withdrawal.
+    # The quote path: the job is created already claimed (no claim transaction). The node
+    # settles its own job and its owner is paid in that transaction: no withdrawal.
     assert steps == [
+        "approve (payment)", "createAndAssign (quote)", "submitProofs (own, 1 proof)",
+        "settleAndWithdraw (1 job)",
+    ]  # fmt: skip
+    open_steps = [e["step"] for e in report["scenarios"]["k1_single_open"]["steps"]]
+    assert open_steps == [
         "approve (payment)", "createJob (k = 1)", "claim", "submitProofs (own, 1 proof)",
         "settleAndWithdraw (1 job)",
     ]  # fmt: skip
+    permit = [e["step"] for e in report["scenarios"]["k1_single_permit"]["steps"]]
+    assert permit[0] == "createAndAssign (quote + permit)" and len(permit) == 3
     keeper = [e["step"] for e in report["scenarios"]["k1_single_keeper"]["steps"]]
     assert (
-        keeper[4] == "finalize"
+        keeper[:2] == ["approve (payment)", "createAndAssign (quote)"]
+        and keeper[3] == "finalize"
         and "withdrawEarnings (node owner)" in keeper
         and "withdraw (keeper)" in keeper
     )
@@ -70,6 +82,35 @@ def test_measure__a_total_is_every_transaction_of_the_job(report):
     d_txs = {e["step"]: e["txs"] / dispute["jobs"] for e in dispute["steps"]}
     assert d_txs["reveal (1)"] == 4  # three jurors and the original node
     assert d_txs["dispute"] == 1 and d_txs["acceptSeat"] == 3
+    assert d_txs["createAndAssign (quote)"] == 1 and "claim" not in d_txs
+    expire = [e["step"] for e in report["scenarios"]["expire"]["steps"]]
+    assert "createAndAssign (quote)" in expire and "claim" not in expire
+
+
+def test_measure__steady_state_on_both_paths(report):
+    # Quote path: one createAndAssign per job, no claim; open path: createJob and claim per job.
+    quote = {e["step"]: e["txs"] for e in report["scenarios"]["k1_steady"]["steps"]}
+    assert report["scenarios"]["k1_steady"]["jobs"] == BATCH
+    assert quote["createAndAssign (quote)"] == BATCH and "claim" not in quote
+    opened = {e["step"]: e["txs"] for e in report["scenarios"]["k1_steady_open"]["steps"]}
+    assert opened["createJob (k = 1)"] == BATCH and opened["claim"] == BATCH
+    assert "createAndAssign (quote)" not in opened
+    for steady in (quote, opened):
+        assert steady[f"submitProofs (relayed, {BATCH} per tx, 1 signature)"] == 1
+        assert steady[f"settleAndWithdraw ({BATCH} jobs per tx)"] == 1
+
+
+def test_measure__the_quote_path_saves_the_claim_transaction(report):
+    assert report["k1_single_total"] < report["k1_single_open_total"]
+    assert report["k1_steady_per_job"] < report["k1_steady_open_per_job"]
+    ops = report["operations"]
+    # createAndAssign does createJob's and claim's work in one transaction: more than
+    # createJob, less than both (one intrinsic cost fewer).
+    assert ops["create_job"] < ops["create_and_assign"] < ops["create_job"] + ops["claim_warm"]
+    # A client's first quote writes its quote nonce from zero.
+    assert ops["create_and_assign_client_first"] > ops["create_and_assign"]
+    assert ops["create_and_assign_permit"] > ops["create_and_assign"]  # the permit runs inside
+    assert report["k1_single_permit_total"] < report["k1_single_total"]  # ... but no approve
 
 
 def test_measure__first_time_costs_more_than_warm(report):
@@ -121,4 +162,9 @@ def test_write_report__writes_json_and_markdown(report, tmp_path):
     assert "`make gas`" in text and "200,000" in text
     assert f"{report['k1_single_total']:,}" in text
     assert "## Where the gas goes" in text
+    # Each key says which path it measures.
+    assert "| k1_single_total | quote |" in text
+    assert f"| k1_single_open_total | open claim | {report['k1_single_open_total']:,} |" in text
+    assert "| k1_steady_per_job | quote |" in text
+    assert "Quote path vs open claim" in text
     assert len(render_tables(report)) == 1 + len(SCENARIOS)

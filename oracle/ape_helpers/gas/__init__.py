@@ -5,11 +5,17 @@
 
 Deploys a fresh network with `oracle.localnet.deployment.deploy_all`, sets up nodes with two-step operator
 binding, and records `receipt.gas_used` of EVERY transaction a job needs in each scenario: the
-client's approve (or permit), createJob, the seat steps (claim; or draw + acceptSeat), proofs,
+client's approve (or permit), createAndAssign on a node's quote (the k = 1 default: created
+already claimed) or createJob, the seat steps (claim on the open path; or draw + acceptSeat for
+k = 3), proofs,
 reveals, the keeper steps (draw, finalize, expire, flushFees), the node owners' withdrawEarnings
 and the withdrawals of everyone else the job credited. A transaction shared by several jobs (a
 batch of proofs, a settlement of 10 jobs, a standing approval or one deposit) is charged to each
 job by its share (gas / jobs).
+
+Paths: the k = 1 scenarios (`k1_single`, `k1_steady`, their variants, `dispute`, `expire`) take
+the quote path the client SDK takes; `k1_single_open` and `k1_steady_open` measure the open-claim
+fallback (createJob, then claim); `SCENARIO_PATHS` says which is which.
 
 Cold and warm: `*_single_total` scenarios run on a warm network (a job of the same kind ran
 before, the nodes' ledgers already hold the epoch's work, every account holds TES). The first-time variants
@@ -40,6 +46,7 @@ from oracle.ape_helpers.gas.keys import (
     DEFAULT_SETTLE_GROUP,
     IN_PROCESS,
     OPERATION_LABELS,
+    SCENARIO_PATHS,
     SCENARIOS,
     TARGETS,
     batch_key,
@@ -62,6 +69,7 @@ __all__ = [
     "IN_PROCESS",
     "OPERATION_LABELS",
     "SCENARIOS",
+    "SCENARIO_PATHS",
     "TARGETS",
     "Bench",
     "GasTracer",

@@ -9,9 +9,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT
+from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT, NO_PERMIT, QUOTE_TTL
 from oracle.ape_helpers.gas.tracer import GasTracer
 from oracle.core.prove import commitment_of, sign_proof_batch
+from oracle.core.quote import sign_quote
 from oracle.localnet.deployment import (
     DEFAULT_CAPS,
     DEFAULTS,
@@ -162,6 +163,30 @@ class Bench:
                                 sender=client)  # fmt: skip
         return receipt.decode_logs(m.JobCreated)[0].jobId
 
+    def quote(self, n: NodeKeys, request: tuple, client: Any) -> tuple[int, int, bytes]:
+        """The node's operator signs a quote for `request` by `client` (off chain, no gas)."""
+        m = self.d.market
+        return sign_quote(
+            n.operator.private_key, self.chain.chain_id, str(m.address), request,
+            client.address, m.quoteNonce(client), n.id, self.chain.pending_timestamp + QUOTE_TTL,
+        ).as_tuple()  # fmt: skip
+
+    def assign(self, scn: str, n: NodeKeys, client: Any = None, funding: str = "approve") -> int:
+        """The quote path (what the client SDK does for a k = 1 job): the node's operator signs a
+        quote, the client sends createAndAssign, the job is created already claimed by the node.
+        Funding as `create`: approve first, a permit in the same call, or nothing (standing)."""
+        m, client = self.d.market, client or self.r.client
+        request, permit, label = self.request(1), NO_PERMIT, "createAndAssign (quote)"
+        if funding == "permit":
+            permit, label = self.permit(client, JOB_PAYMENT), "createAndAssign (quote + permit)"
+        elif funding == "approve":
+            self.step(scn, "approve (payment)", "client", self.d.token.approve, m, JOB_PAYMENT,
+                      sender=client)  # fmt: skip
+        quote = self.quote(n, request, client)
+        receipt = self.step(scn, label, "client", m.createAndAssign, request, quote, permit,
+                            sender=client)  # fmt: skip
+        return receipt.decode_logs(m.JobCreated)[0].jobId
+
     def draw(self, scn: str, job: int) -> list[NodeKeys]:
         """Keeper draws until every seat of the round is drawn; returns the drawn nodes."""
         m, drawn = self.d.market, list[NodeKeys]()
@@ -257,15 +282,19 @@ class Bench:
 
     # -------------------------------------------------------------- scenarios
     def k1_single(self, scn: str, n: NodeKeys, client: Any = None, funding: str = "approve",
-                  trace: bool = False, keeper: bool = False) -> None:  # fmt: skip
-        """approve -> createJob -> claim -> own proof -> (dispute window) -> the node's own
+                  trace: bool = False, keeper: bool = False, quote: bool = True) -> None:  # fmt: skip
+        """approve (or permit) -> createAndAssign on the node's quote (or, `quote=False`, the
+        open path: createJob -> claim) -> own proof -> (dispute window) -> the node's own
         settleAndWithdraw (what the node software sends: the owner is paid in it), or with
         `keeper` a keeper's finalize, the owner's withdrawEarnings and everyone else's
         withdrawal -> flushFees if anything is pending."""
         m, client = self.d.market, client or self.r.client
         self.begin(scn, trace=trace)
-        job = self.create(scn, 1, client, funding)
-        self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+        if quote:
+            job = self.assign(scn, n, client, funding)
+        else:
+            job = self.create(scn, 1, client, funding)
+            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
         self.prove_own(scn, job, n, b"\xab" * 32, b"\x01" * 32)
         self.advance(WINDOWS["disputeWindow"] + 1)
         if keeper:
@@ -281,13 +310,14 @@ class Bench:
             )
         self.payout(scn, [("keeper", self.r.keeper), ("client", client)], [n])
 
-    def k1_steady(
-        self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int, funding: str = "standing"
-    ) -> int:
+    def k1_steady(self, scn: str, n: NodeKeys, jobs: int, batch: int, group: int,
+                  funding: str = "standing", quote: bool = True) -> int:  # fmt: skip
         """`jobs` k = 1 jobs on a standing allowance (or, `funding="deposit"`, paid from one
-        deposit of all their payments: createJob then moves no token); proofs relayed `batch`
-        per transaction; settled `group` at a time by the node's own settleAndWithdraw (the
-        owner paid in it), and fees flushed as often. Returns the gas of one full proof batch."""
+        deposit of all their payments: creation then moves no token), each created by
+        createAndAssign on the node's quote (or, `quote=False`, createJob then the node's
+        claim); proofs relayed `batch` per transaction; settled `group` at a time by the node's
+        own settleAndWithdraw (the owner paid in it), and fees flushed as often. Returns the gas
+        of one full proof batch (traced on the quote path only)."""
         m, r = self.d.market, self.r
         self.begin(scn, jobs=jobs)
         if funding == "deposit":
@@ -298,9 +328,12 @@ class Bench:
         else:
             self.step(scn, "approve (standing, once)", "client", self.d.token.approve, m, MAX_UINT,
                       sender=r.client)  # fmt: skip
-        ids = [self.create(scn, 1, funding="standing") for _ in range(jobs)]
-        for job in ids:
-            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+        if quote:
+            ids = [self.assign(scn, n, funding="standing") for _ in range(jobs)]
+        else:
+            ids = [self.create(scn, 1, funding="standing") for _ in range(jobs)]
+            for job in ids:
+                self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
         batch_gas = 0
         for start in range(0, jobs, batch):
             chunk = ids[start : start + batch]
@@ -308,7 +341,7 @@ class Bench:
             proofs = [
                 self.signed_batch(n, [(j, j.to_bytes(32, "big"), b"\x02" * 32) for j in chunk])
             ]
-            trace_key = f"proof batch of {batch}" if len(chunk) == batch else None
+            trace_key = f"proof batch of {batch}" if quote and len(chunk) == batch else None
             receipt = self._send(trace_key, m.submitProofs, proofs, sender=r.keeper)
             self._record(
                 scn, f"submitProofs (relayed, {batch} per tx, 1 signature)", "keeper", receipt
@@ -354,7 +387,7 @@ class Bench:
         self.payout(scn, [("keeper", self.r.keeper), ("client", self.r.client)], seats)
 
     def dispute(self, scn: str, original: NodeKeys, repeats: int = 1) -> None:
-        """A proven k = 1 job is disputed; a jury of 3 is drawn, accepts, commits; jurors and the
+        """A proven k = 1 job (quote path) is disputed; a jury of 3 is drawn, accepts, commits; jurors and the
         original node reveal; the last reveal settles (the original result is upheld).
         Averaged over `repeats` jobs, as k3_single."""
         self.begin(scn, jobs=repeats)
@@ -363,8 +396,7 @@ class Bench:
 
     def _disputed_job(self, scn: str, original: NodeKeys) -> None:
         m, r = self.d.market, self.r
-        job = self.create(scn, 1)
-        self.step(scn, "claim", "operator", m.claim, job, original.id, sender=original.operator)
+        job = self.assign(scn, original)
         result, salt = b"\xee" * 32, b"\x03" * 32
         self.prove_own(scn, job, original, result, salt)
         self.step(scn, "approve (bond)", "disputer", self.d.token.approve, m, JOB_COLLATERAL,
@@ -381,14 +413,15 @@ class Bench:
                     [original, *jurors])  # fmt: skip
 
     def expire(self, scn: str, n: NodeKeys | None) -> None:
-        """Claimed and never proven (collateral seized, client refunded), or never claimed."""
+        """Assigned to `n` by quote and never proven (collateral seized, client refunded), or,
+        with no node, an open job never claimed."""
         m, r = self.d.market, self.r
         self.begin(scn)
-        job = self.create(scn, 1)
         if n is not None:
-            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+            job = self.assign(scn, n)
             self.advance(WINDOWS["executionWindow"] + 1)
         else:
+            job = self.create(scn, 1)
             self.advance(WINDOWS["claimWindow"] + 1)
         self.step(scn, "expire", "keeper", m.expire, job, sender=r.keeper)
         self.payout(scn, [("client", r.client), ("keeper", r.keeper)], [n] if n else [])

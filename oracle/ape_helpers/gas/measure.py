@@ -85,7 +85,7 @@ def measure(
     for i, (owner, operator) in enumerate(zip(owners, operators, strict=True)):
         b.setup_node(owner, operator, stake, measure=i == 1)  # node 2's setup is measured
     a, n_b, n_c, n_d, n_e = b.nodes
-    b.fund(r.client, JOB_PAYMENT * (2 * batch + 40) + E18)
+    b.fund(r.client, JOB_PAYMENT * (3 * batch + 40) + E18)  # two steady states, distinct batch
     b.fund(r.disputer, 10 * JOB_COLLATERAL)
     for owner in owners:
         b.fund(owner, E18)  # payouts land on a non-empty balance (steady state)
@@ -98,7 +98,7 @@ def measure(
                   - chain.pending_timestamp + 1))  # fmt: skip
     epoch = rewards.currentEpoch()
 
-    log("k = 1: first job ever, warm single jobs, a new client")
+    log("k = 1 (quote path): first job ever, warm single jobs, a new client; open path")
     b.k1_single("k1_first_job_ever", a)
     b.k1_single("k1_single", a, trace=True)
     b.k1_single("k1_single_keeper", a, keeper=True)
@@ -107,6 +107,7 @@ def measure(
     r.deployer.transfer(new_client, 10**19)
     b.fund(new_client, JOB_PAYMENT)
     b.k1_single("k1_new_client", a, client=new_client)
+    b.k1_single("k1_single_open", a, trace=True, quote=False)
     # A node's first claim; this job is finalized as the first settlement of the next epoch.
     scratch = b.begin("_scratch")  # jobs that only serve single operations
     epoch_job = b.create(scratch, 1)
@@ -132,10 +133,11 @@ def measure(
     m.withdraw(sender=r.keeper)
 
     log(
-        f"k = 1 steady state: {batch} jobs ({steady_funding}), proofs {batch} per tx, settled"
-        f" {settle_group} at a time"
+        f"k = 1 steady state, quote and open path: {batch} jobs each ({steady_funding}), proofs"
+        f" {batch} per tx, settled {settle_group} at a time"
     )
     batch_gas = b.k1_steady("k1_steady", a, batch, batch, settle_group, steady_funding)
+    b.k1_steady("k1_steady_open", a, batch, batch, settle_group, steady_funding, quote=False)
 
     log("k = 3: first (cold) and warm")
     b.k3_single("k3_first")
@@ -171,6 +173,14 @@ def measure(
     ops = {**b.operations}
     ops["finalize_warm"] = _step_gas(scenarios["k1_single_keeper"], "finalize")
     ops["proof_own"] = _step_gas(scenarios["k1_single"], "submitProofs (own, 1 proof)")
+    ops["create_and_assign"] = _step_gas(scenarios["k1_single"], "createAndAssign (quote)")
+    ops["create_and_assign_permit"] = _step_gas(
+        scenarios["k1_single_permit"], "createAndAssign (quote + permit)"
+    )
+    ops["create_and_assign_client_first"] = _step_gas(
+        scenarios["k1_new_client"], "createAndAssign (quote)"
+    )
+    ops["create_job"] = _step_gas(scenarios["k1_single_open"], "createJob (k = 1)")
     report: dict[str, Any] = {
         "generated_by": "ape run gas",
         "network": network,

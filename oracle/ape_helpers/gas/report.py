@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from oracle.ape_helpers.gas.anvil import compared_keys
-from oracle.ape_helpers.gas.keys import OPERATION_LABELS, TARGETS, batch_key
+from oracle.ape_helpers.gas.keys import (
+    OPEN,
+    OPERATION_LABELS,
+    QUOTE,
+    SCENARIO_PATHS,
+    SCENARIOS,
+    TARGETS,
+    batch_key,
+)
 
 BREAKDOWN_COLUMNS = (
     ("intrinsic", "intrinsic"),
@@ -59,6 +67,16 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def key_path(key: str) -> str:
+    """How the job behind a report key is created and seated: quote, open claim or drawn."""
+    for name, (headline, _) in SCENARIOS.items():
+        if headline == key:
+            return SCENARIO_PATHS[name]
+    if key.startswith("proof_batch"):
+        return "relayed proofs (either path)"
+    return ""
+
+
 def _steady_funding(report: dict[str, Any]) -> str:
     n = report["batch"]
     if report.get("steady_funding") == "deposit":
@@ -79,12 +97,26 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         " `gas_used` of mined transactions' receipts. Do not edit by hand: rerun the command.",
         "",
         "Every transaction a job needs is counted: the client's approve (or permit) and"
-        " createJob, the seat steps (claim; or the keeper's draw and each acceptSeat), proofs,"
+        " createAndAssign or createJob, the seat steps (claim; or the keeper's draw and each"
+        " acceptSeat; none on the quote path), proofs,"
         " reveals, the settlement (the node's own settleAndWithdraw, which pays its owner in the"
         " same transaction, or a keeper's finalize / expire) and flushFees, the owners'"
         " withdrawEarnings of what the job earned their nodes, and the withdrawal of everyone"
         " else the job credited (the keeper's bounty, the client's refund, the disputer)."
         " A transaction shared by several jobs is charged by its share (gas / jobs).",
+        "",
+        "Two ways to get a k = 1 job run, both measured (the *path* column below):",
+        "",
+        "- *quote* (what the client SDK does by default, and what `k1_single_total`,"
+        " `k1_steady_per_job` and the other `k1_*` keys without `_open`, `dispute_total` and"
+        " `expire_total` measure): the client asks a node for a quote, the node's operator signs"
+        " it off chain (EIP-712, no gas), and the client's `createAndAssign` creates the job"
+        " already claimed by that node: no claim transaction.",
+        "- *open claim* (the fallback when no node quotes; the `*_open` keys and `cancel_total`):"
+        " the client posts an open job with `createJob` and a node's operator sends `claim`.",
+        "- *drawn*: k = 3 jobs (`k3_*`), whose seats the keeper draws and the nodes accept.",
+        "",
+        "Scenario kinds:",
         "",
         "- *single* scenarios: one job alone on a warm network (a job of the same kind ran"
         " before, the nodes' ledgers already hold the epoch's work, every payee already holds TES);"
@@ -93,30 +125,40 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
         " jobs run one after another: which nodes a draw seats, and so the gas, varies with the"
         " block hash.",
         f"- *steady state*: {n} jobs {_steady_funding(report)}, each"
-        f" claimed by the node's operator, proofs relayed {n} per `submitProofs` by a keeper,"
+        " created by `createAndAssign` on the node's quote (`k1_steady_open`: `createJob`, then"
+        f" the node's `claim`), proofs relayed {n} per `submitProofs` by a keeper,"
         f" settled {g} jobs per `settleAndWithdraw` by the node's operator (the owner paid in"
         " it, no bounty and no withdrawal), a fee flush when fees are pending.",
-        "- *first-time* variants: the first job ever, a new client's first job, a node's first"
-        " claim, the first settlement of a Rewards epoch (it closes the previous one).",
+        "- *first-time* variants: the first job ever, a new client's first job (its first quote"
+        " also writes its quote nonce from zero), a node's first claim, the first settlement of"
+        " a Rewards epoch (it closes the previous one).",
         "",
         "## Targets (issue [2/7])",
         "",
-        _row(("what", "measured", "target", "")),
-        _row(("---", "---:", "---:", "---")),
+        _row(("what", "path", "measured", "target", "")),
+        _row(("---", "---", "---:", "---:", "---")),
     ]
     for key, target in TARGETS.items():
         t = report["targets"].get(key)
         if t is None:
-            out.append(_row((key, "not measured (batch size differs)", _n(target), "")))
+            out.append(_row((key, key_path(key), "not measured (batch size differs)", _n(target),
+                             "")))  # fmt: skip
         else:
-            out.append(_row((key, _n(t["measured"]), _n(target),
+            out.append(_row((key, key_path(key), _n(t["measured"]), _n(target),
                              "met" if t["met"] else "**missed**")))  # fmt: skip
+    if "k1_single_open_total" in report and "k1_steady_open_per_job" in report:
+        out += [
+            "",
+            "The same jobs on the open-claim path (createJob, then claim), for comparison:"
+            f" `k1_single_open_total` {_n(report['k1_single_open_total'])},"
+            f" `k1_steady_open_per_job` {_n(report['k1_steady_open_per_job'])}.",
+        ]
     out += ["", "## Per job, all scenarios", ""]
-    cols = ["key", "in-process EVM", *(["anvil", "difference"] if anvil else [])]
-    out += [_row(cols), _row(["---", *["---:"] * (len(cols) - 1)])]
+    cols = ["key", "path", "in-process EVM", *(["anvil", "difference"] if anvil else [])]
+    out += [_row(cols), _row(["---", "---", *["---:"] * (len(cols) - 2)])]
     rows = anvil["comparison"]["rows"] if anvil else {}
     for key in compared_keys(report):
-        cells = [key, _n(report[key])]
+        cells = [key, key_path(key), _n(report[key])]
         if anvil:
             row = rows.get(key)
             cells += [_n(row[1]), f"{100 * row[2]:.2f} %"] if row else ["-", "-"]
@@ -139,9 +181,10 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
             "",
         ]
     out += ["## Scenarios, transaction by transaction", ""]
-    for s in report["scenarios"].values():
+    for name, s in report["scenarios"].items():
+        path = f" Path: {SCENARIO_PATHS[name]}." if name in SCENARIO_PATHS else ""
         out += [f"### {s['title']}: {_n(s['total'])} per job", "",
-                f"{s['jobs']} job(s), {s['txs']} transactions.", "",
+                f"{s['jobs']} job(s), {s['txs']} transactions.{path}", "",
                 _row(("step", "sender", "txs", "gas (all txs)", "per job")),
                 _row(("---", "---", "---:", "---:", "---:"))]  # fmt: skip
         for e in s["steps"]:
@@ -229,23 +272,28 @@ def _notes(report: dict[str, Any]) -> list[str]:
     k1_sum = _sum_breakdown(bd, "k1_single: ")
     total = report["k1_single_total"]
     pct = lambda x: f"{100 * x / total:.0f} %"  # noqa: E731
+    names = ", ".join(e["step"] for e in k1["steps"])
     out += [
-        f"**k = 1 job alone: {total:,} gas in {k1['txs']} transactions (target 200,000).**",
+        f"**k = 1 job alone, quote path: {total:,} gas in {k1['txs']} transactions (target"
+        " 200,000).**",
         "",
-        f"- Intrinsic cost: {k1['txs']} x 21,000 = {21_000 * k1['txs']:,} ({pct(21_000 * k1['txs'])})"
-        " before any code runs: approve, createJob, claim, proof and settleAndWithdraw.",
+        f"- Intrinsic cost: {k1['txs']} x 21,000 = {21_000 * k1['txs']:,}"
+        f" ({pct(21_000 * k1['txs'])}) before any code runs: {names}.",
         f"- Storage writes: {k1_sum['storage_writes']:,} ({pct(k1_sum['storage_writes'])}),"
         f" {k1_sum['new_storage_slots']} of them to empty slots (20,000-22,100 each): the job"
         " record, the seat, the commitment and the allowance.",
         f"- Intrinsic + empty-slot writes alone: about"
-        f" {21_000 * k1['txs'] + 20_000 * k1_sum['new_storage_slots']:,}. Under 200,000 takes"
-        " fewer transactions (permit instead of approve; a quote that folds the claim into"
-        " creation) and fewer fresh slots per job (the one-slot job of settlement v2).",
+        f" {21_000 * k1['txs'] + 20_000 * k1_sum['new_storage_slots']:,}. The quote already folds"
+        " the claim into creation; a permit instead of the approve saves one more transaction"
+        f" (`k1_single_permit_total` {_n(report.get('k1_single_permit_total'))}). Under 200,000"
+        " still takes fewer fresh slots per job (e.g. a one-slot job record).",
         f"- Storage reads {k1_sum['storage_reads']:,}, events {k1_sum['events']:,}, calldata"
-        f" {k1_sum['calldata']:,}, call opcodes {k1_sum['call_overhead']:,}, other"
+        f" {k1_sum['calldata']:,}, call opcodes {k1_sum['call_overhead']:,}, ecrecover"
+        f" {k1_sum['ecrecover']:,} (the quote's signature), other"
         f" {k1_sum['other_execution'] + k1_sum['keccak']:,}.",
         "",
     ]
+    out += _quote_vs_open(report)
     n = report["batch"]
     for key, label in ((f"proof batch of {n}", "one operator"),
                        (f"proof batch of {n}, distinct operators", "distinct operators")):  # fmt: skip
@@ -282,14 +330,25 @@ def _notes(report: dict[str, Any]) -> list[str]:
             " 252,000 of intrinsic cost alone.",
             "",
         ]
-    steady = s["k1_steady"]
-    top = sorted(steady["steps"], key=lambda e: -e["per_job"])[:4]
+    for name, path in (("k1_steady", QUOTE), ("k1_steady_open", OPEN)):
+        if name not in s:
+            continue
+        steady = s[name]
+        jobs = steady["jobs"]
+        per_job_txs = [e["step"] for e in steady["steps"] if e["txs"] == jobs]
+        top = sorted(steady["steps"], key=lambda e: -e["per_job"])[:4]
+        out += [
+            f"**k = 1 steady state, {path} path: {steady['total']:,} per job"
+            + (" (target 135,000)" if path == QUOTE else "")
+            + f".** Batched proofs and settlements leave {len(per_job_txs)}"
+            f" transaction(s) per job ({', '.join(per_job_txs)}),"
+            f" {21_000 * len(per_job_txs):,} of intrinsic cost; the largest per-job items: "
+            + ", ".join(f"{e['step']} {e['per_job']:,}" for e in top)
+            + ".",
+            "",
+        ]
     out += [
-        f"**k = 1 steady state: {report['k1_steady_per_job']:,} per job (target 135,000).**"
-        " Batched proofs and settlements leave two transactions per job (createJob, claim),"
-        " 42,000 of intrinsic cost; the largest per-job items: "
-        + ", ".join(f"{e['step']} {e['per_job']:,}" for e in top)
-        + ". createJob writes the job record into fresh slots; each settlement releases the"
+        "Creating a job writes the job record into fresh slots; each settlement releases the"
         " collateral in the registry and adds the net payment and the fee to the node's ledger"
         " (one slot); the fees reach Rewards as work once per node and epoch, not per job.",
         "",
@@ -303,6 +362,26 @@ def _notes(report: dict[str, Any]) -> list[str]:
             "",
         ]
     return out
+
+
+def _quote_vs_open(report: dict[str, Any]) -> list[str]:
+    """The quote path against the open claim, from the operations both measured."""
+    ops = report["operations"]
+    need = ("create_and_assign", "create_job", "claim_warm")
+    if not all(k in ops for k in need) or "k1_single_open_total" not in report:
+        return []
+    extra = ops["create_and_assign"] - ops["create_job"]
+    return [
+        f"**Quote path vs open claim: {report['k1_single_total']:,} vs"
+        f" {report['k1_single_open_total']:,} for a job alone.** createAndAssign"
+        f" ({ops['create_and_assign']:,}) costs {extra:,} more than createJob"
+        f" ({ops['create_job']:,}): the quote's EIP-712 digest and signature recovery, the"
+        " client's quote nonce, the registry's lock and the seat, which the open path pays in"
+        f" its claim ({ops['claim_warm']:,}, of which 21,000 intrinsic). A client's first quote"
+        f" writes its nonce from zero ({ops.get('create_and_assign_client_first', 0):,}); with a"
+        f" permit, createAndAssign costs {ops.get('create_and_assign_permit', 0):,}.",
+        "",
+    ]
 
 
 def write_report(report: dict[str, Any], out_dir: Path, command: str) -> tuple[Path, Path]:

@@ -76,6 +76,12 @@ from oracle.client.commands.common import connect, fail_clearly, parse_duration,
     is_flag=True,
     help="Do not check that the URI serves this bundle before paying.",
 )
+@click.option(
+    "--open",
+    "post_open",
+    is_flag=True,
+    help="k = 1: post the job open for any node to claim, without asking nodes for a quote.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @with_chain
 @fail_clearly
@@ -92,6 +98,7 @@ def submit(
     dispute_window,
     permit_deadline,
     no_check_uri,
+    post_open,
     as_json,
     rpc_url,
     deployment,
@@ -99,8 +106,10 @@ def submit(
     passphrase_file,
 ) -> None:
     """Pay for a job: escrow the payment from your market balance (`deposit`) when it covers
-    it, else with an EIP-2612 permit (one transaction, no separate approve), and open it for k
-    replicas. Prints the job id on stdout."""
+    it, else with an EIP-2612 permit (one transaction, no separate approve). A k = 1 job is
+    first offered to nodes for a quote and, when one takes it, created already assigned to it
+    (one transaction, no claim); otherwise, and for k replicas, it is opened for the nodes.
+    Prints the job id on stdout."""
     from oracle.client.errors import ClientError
     from oracle.client.inputs import check_replicas, fmt_tes, tes
 
@@ -138,14 +147,17 @@ def submit(
     job_id = client.submit(
         bundle, uri, wei, replicas=replicas, collateral=collateral_wei, windows=windows,
         permit_deadline=deadline, check_uri=not no_check_uri,
-        warn=lambda text: click.echo(f"warning: {text}", err=True),
+        warn=lambda text: click.echo(f"warning: {text}", err=True), quote=not post_open,
     )  # fmt: skip
+    node_id = client.assigned.get(job_id)
     if as_json:
-        click.echo(json.dumps({"job_id": job_id, "payment": str(wei), "replicas": replicas}))
+        click.echo(json.dumps({"job_id": job_id, "payment": str(wei), "replicas": replicas,
+                               "node_id": node_id}))  # fmt: skip
         return
     click.echo(job_id)
+    how = f"assigned to node {node_id} by its quote" if node_id else f"opened for k={replicas}"
     click.echo(
-        f"job {job_id} opened: {fmt_tes(wei)} escrowed for k={replicas}; `tes-client watch {job_id}`",
+        f"job {job_id} {how}: {fmt_tes(wei)} escrowed; `tes-client watch {job_id}`",
         err=True,
     )
 

@@ -1,0 +1,222 @@
+"""The quote stage: a client asks the node's endpoint (POST /quote) to take a k = 1 job before the
+job exists, and gets back a signed EIP-712 quote (oracle/core/quote.py) that it turns into a job
+already assigned to one of our licences (`JobMarket.createAndAssign`): one transaction instead of
+createJob + claim, and no race with other nodes for the claim.
+
+A quote is a promise, so it is decided exactly as intake decides an open claim (`schedule.decide`:
+an active licence meeting the requirements with free stake for the collateral, a free worker, pay
+above cost), then the bundle is fetched and preflighted (`Executions.prepare`) and priced, all
+before signing. Nothing is locked by signing: the seat and its collateral come with the client's
+transaction, which the market checks again (the signer operates the node now, active,
+requirements, free stake). Until it expires (`quote_ttl_s`), or until its job appears on chain,
+an outstanding quote holds one worker and its collateral of its licence's free stake here, so the
+node never promises more than it can run. A client has one outstanding quote per node: its quote
+nonce makes only one of its quotes usable at a time anyway, so a newer ask replaces an older one.
+
+What an ask costs the node: no transaction, no RPC (the step's snapshot answers the chain's
+questions), one bundle fetch. A stranger spamming asks from many addresses can hold the workers
+for `quote_ttl_s` (the node then refuses quotes and claims until they lapse, losing income, never
+collateral); the endpoint's per-address rate limit and the short TTL bound it. docs/protocol.md
+("Quotes") has the client's side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak
+from pydantic import ValidationError
+
+from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefusedError
+from oracle.core.protocol import Capabilities, Job, JobStatus, NodeRecord
+from oracle.core.quote import QuoteAsk, QuoteOffer, sign_quote
+from oracle.core.tree import remove_tree
+from oracle.node.schedule import decide, seat_value
+
+log = logging.getLogger(__name__)
+
+ZERO_ADDRESS = "0x" + "00" * 20
+MAX_BODY = 16 * 1024  # a JobRequest with a 2 KiB URI is under 2 KiB of JSON
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the loop knew at its last step: the chain's answers a quote needs, so an ask costs no
+    RPC. `free_workers` does not count outstanding quotes (the desk does)."""
+
+    records: dict[int, NodeRecord]
+    free_workers: int
+    gas_price: int
+    protocol_fee_bps: int
+    chain_time: int
+    taken_at: float  # time.monotonic() of the step
+
+
+@dataclass
+class _Held:
+    node_id: int
+    collateral: int
+    expiry: float  # monotonic
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer: 200 with a QuoteOffer, or a refusal with its reason."""
+
+    code: int
+    body: dict[str, Any]
+
+
+def _refuse(code: int, why: str) -> Answer:
+    return Answer(code, {"error": why})
+
+
+class QuoteDesk:
+    """Signs quotes for the node; thread-safe (asks arrive on the HTTP server's threads, the
+    snapshot and the jobs that used quotes from the loop). `chain_id()` is asked when signing
+    (the node reads it from the chain once, not while it starts)."""
+
+    def __init__(self, key: Any, chain_id: Callable[[], int], market: str, ttl_s: int, min_margin: float,
+                 cost: Callable[[int, float], int],
+                 prepare: Callable[[dict[str, Any], int, Path], Any], work_dir: Path,
+                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
+        self.key, self.chain_id, self.market = key, chain_id, market
+        self.ttl_s, self.min_margin = ttl_s, min_margin
+        self._cost, self._prepare, self._work = cost, prepare, work_dir
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._held: dict[tuple[str, int], _Held] = {}  # (client, node id) -> its quote's hold
+
+    # ------------------------------------------------------------ from the loop
+    def update(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._snapshot = snapshot
+
+    def used(self, client: str, node_id: int) -> None:
+        """`client`'s quote for `node_id` became a job (its JobCreated + JobClaimed): the job's own
+        stage counts against the workers from now on, so the hold ends."""
+        with self._lock:
+            self._held.pop((client.lower(), node_id), None)
+
+    def outstanding(self) -> int:
+        """Quotes that may still become jobs: each holds a worker."""
+        with self._lock:
+            self._prune()
+            return len(self._held)
+
+    # ------------------------------------------------------------ from the HTTP server
+    def ask(self, body: bytes) -> Answer:
+        """POST /quote: parse, decide, preflight, sign."""
+        if len(body) > MAX_BODY:
+            return _refuse(413, f"body larger than {MAX_BODY} bytes")
+        try:
+            ask = QuoteAsk.model_validate_json(body)
+        except ValidationError as err:
+            return _refuse(400, f"malformed quote request: {err.errors(include_url=False)}")
+        if ask.replicas != 1:
+            return _refuse(422, "only k = 1 jobs are quoted (seats of k >= 3 jobs are drawn)")
+        if ask.client.lower() == ZERO_ADDRESS:
+            return _refuse(422, "no client")
+        decided = self._reserve(ask)
+        if isinstance(decided, Answer):
+            return decided
+        node_id, job, snap = decided
+        try:
+            numbers = self._preflight(ask, job, snap)
+        except (FetchError, BundleError, ExecutionError, JobRefusedError) as err:
+            self._release(ask.client, node_id)
+            log.info("quote refused for %s: %s", ask.client, err)
+            return _refuse(409, f"refused: {err}")
+        except Exception as err:  # noqa: BLE001 (one ask's surprise is its refusal, never a hold kept)
+            self._release(ask.client, node_id)
+            log.exception("quote for %s failed", ask.client)
+            return _refuse(500, f"quote failed: {type(err).__name__}")
+        # Dated by the chain's clock (what createAndAssign checks), moved on by ours since the step.
+        expiry = snap.chain_time + int(self._clock() - snap.taken_at) + self.ttl_s
+        request = ask.request()
+        quote = sign_quote(self.key.key, self.chain_id(), self.market, request, ask.client,
+                           ask.nonce, node_id, expiry)  # fmt: skip
+        log.info("quoted node %d for %s (nonce %d, expires %d): %s",
+                 node_id, ask.client, ask.nonce, expiry, numbers)  # fmt: skip
+        return Answer(200, QuoteOffer.of(quote, request).model_dump())
+
+    def _reserve(self, ask: QuoteAsk) -> tuple[int, Job, Snapshot] | Answer:
+        """Decides on the step's snapshot, less what outstanding quotes hold, and holds a worker
+        and the collateral for this ask at once (two asks at the same moment cannot both get the
+        last worker)."""
+        with self._lock:
+            snap = self._snapshot
+            if snap is None:
+                return _refuse(503, "node is starting: ask again shortly")
+            self._prune()
+            for held_key in [k for k in self._held if k[0] == ask.client.lower()]:
+                del self._held[held_key]  # a newer ask from the client replaces its older quote
+            job = self._job_of(ask, snap)
+            cost = self._cost(snap.gas_price, 0.0)
+            d = decide(job, self._free(snap), set(), set(), self.key.address,
+                       snap.free_workers - len(self._held), cost, self.min_margin)  # fmt: skip
+            if not d.take or d.node_id is None:
+                return _refuse(409, d.reason)
+            self._held[(ask.client.lower(), d.node_id)] = _Held(
+                d.node_id, ask.collateral, self._clock() + self.ttl_s
+            )
+            return d.node_id, job, snap
+
+    def _free(self, snap: Snapshot) -> dict[int, NodeRecord]:
+        """Our licences' records with the collateral of outstanding quotes counted as locked."""
+        out = {}
+        for node_id, record in snap.records.items():
+            held = sum(h.collateral for h in self._held.values() if h.node_id == node_id)
+            out[node_id] = dataclasses.replace(record, locked=record.locked + held)
+        return out
+
+    def _preflight(self, ask: QuoteAsk, job: Job, snap: Snapshot) -> str:
+        """The bundle fetched, checked against its hash and preflighted, priced against the pay;
+        JobRefusedError when below margin. Its files are not kept: the job fetches again once it
+        exists (the quote may never be used)."""
+        work = self._work / "quotes" / keccak(ask.model_dump_json().encode()).hex()[:24]
+        spec = {"bundle_uri": ask.bundleUri, "bundle_hash": ask.bundleHash[2:]}
+        try:
+            plan = self._prepare(spec, ask.executionWindow, work)
+        finally:
+            remove_tree(work)
+        cost = self._cost(snap.gas_price, plan.cpu_seconds)
+        pays = seat_value(job, drawn=False)
+        numbers = (f"worst case {plan.worst_case_s}s of a {ask.executionWindow}s window,"
+                   f" {plan.cpu_seconds:.0f} CPU-s, costs {cost}, pays {pays}")  # fmt: skip
+        if pays < cost * (1 + self.min_margin):
+            raise JobRefusedError(f"below margin: {numbers}")
+        return numbers
+
+    def _release(self, client: str, node_id: int) -> None:
+        with self._lock:
+            self._held.pop((client.lower(), node_id), None)
+
+    def _prune(self) -> None:
+        now = self._clock()
+        for k in [k for k, h in self._held.items() if h.expiry <= now]:
+            del self._held[k]
+
+    @staticmethod
+    def _job_of(ask: QuoteAsk, snap: Snapshot) -> Job:
+        """The job the request would create, as `market.job` will show it (the fee rate is the
+        market's now: createAndAssign fixes it at creation)."""
+        r = ask.requirements
+        return Job(
+            payment=ask.payment, collateral=ask.collateral, deadline=0, status=JobStatus.OPEN,
+            k=1, round=0, client=ask.client,
+            requirements=Capabilities(r.cpuCores, r.memoryMb, r.gpuCount, r.gpuMemoryMb, r.gpuClass),
+            claims=0, commits=0, reveals=0, replicaCount=0, seated=0, redraws=0,
+            protocolFeeBps=snap.protocol_fee_bps, keeperBountyBps=0,
+            claimWindow=ask.claimWindow, executionWindow=ask.executionWindow,
+            revealWindow=ask.revealWindow, disputeWindow=ask.disputeWindow, drawBlock=0,
+            commitment=b"\x00" * 32, disputer=ZERO_ADDRESS,
+        )  # fmt: skip

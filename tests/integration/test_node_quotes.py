@@ -1,0 +1,109 @@
+"""Quotes end to end on anvil: a real `tes-node` process serves POST /quote at the URL it announced
+on chain, the client SDK asks it and creates the job already assigned (createAndAssign: one
+transaction, no claim), the node adopts the job from the chain, runs it, proves it and is paid.
+Attackers at the endpoint (malformed, k = 3, underpriced, more collateral than the stake) are
+refused; a client whose quote cannot be used (the node went away) gets its job posted open."""
+
+import time
+
+import pytest
+import requests
+from eth_account import Account
+
+from oracle.client.sdk import Client
+from oracle.core.quote import QuoteAsk
+from oracle.node.store import IntentKind
+from tests.utils.constants import E18, WINDOWS
+from tests.utils.market import Status
+from tests.utils.nodes import make_bundle, wait_for
+
+pytestmark = pytest.mark.anvil
+
+SCRIPT = """
+import os
+open(os.path.join(os.environ["TES_OUTPUT_DIR"], "answer.txt"), "w").write(str(6 * 7))
+"""
+
+
+def _announced(sdk: Client, node_id: int) -> str | None:
+    return sdk.endpoints([node_id]).get(node_id)
+
+
+def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refused__open_fallback(
+    tmp_path, chain, market, registry, token, client, setup_node, node_owners, operators, fund, spawn, record,
+    rpc_url,
+):  # fmt: skip
+    node_id = setup_node(node_owners[0], operators[0])
+    node = spawn(0)
+    fund(client, 100 * E18)
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+    wait_for(
+        lambda: _announced(sdk, node_id) is not None, 60, what="endpoint announced", nodes=[node]
+    )
+    url = _announced(sdk, node_id)
+    uri, bundle_hash, bundle = make_bundle(tmp_path, SCRIPT)
+    nonce = market.quoteNonce(client)
+
+    # ---- hostile or unquotable asks at the node's endpoint: refused with the reason
+    base = QuoteAsk.of(
+        (bundle_hash, uri, (1, 256, 0, 0, 0), 5 * E18, E18, 1, 600, 600, 600, 3_600),
+        client.address, nonce,
+    ).model_dump()  # fmt: skip
+    cases = [
+        ({**base, "replicas": 3}, 422, "only k = 1"),
+        ({**base, "payment": 1}, 409, "below margin"),
+        ({**base, "collateral": 10**9 * E18}, 409, "too little free stake"),
+        (
+            {**base, "requirements": {**base["requirements"], "gpuCount": 4}},
+            409,
+            "lacks capabilities",
+        ),
+        ({**base, "bundleHash": "0x" + "22" * 32}, 409, "refused"),  # the URI serves another bundle
+        ({"bundleHash": "0x11"}, 400, "malformed"),
+    ]
+    for ask, code, says in cases:
+        got = requests.post(f"{url}/quote", json=ask, timeout=30)
+        assert (got.status_code, says in got.text) == (code, True), (ask, got.status_code, got.text)
+
+    # ---- the SDK asks, the node quotes, createAndAssign creates the job with its seat
+    block0 = chain.blocks.head.number
+    job_id = sdk.submit(bundle, uri, 5 * E18, windows=WINDOWS)
+    assert sdk.assigned == {job_id: node_id}
+    assert market.quoteNonce(client) == nonce + 1
+    assert Status(market.job(job_id).status) == Status.RUNNING
+    (created,) = market.JobCreated.range(
+        block0, chain.blocks.head.number + 1, search_topics={"jobId": job_id}
+    )
+    (claimed,) = market.JobClaimed.range(
+        block0, chain.blocks.head.number + 1, search_topics={"jobId": job_id}
+    )
+    assert created.transaction_hash == claimed.transaction_hash and claimed.nodeId == node_id
+
+    wait_for(lambda: Status(market.job(job_id).status) == Status.ACCEPTED, 90, what="quoted job proven",
+             nodes=[node])  # fmt: skip
+    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
+    chain.mine()
+    wait_for(lambda: Status(market.job(job_id).status) == Status.PAID, 60, what="quoted job paid",
+             nodes=[node])  # fmt: skip
+    # the node never sent a claim: the seat came with the client's transaction
+    kinds = {i["kind"] for i in node.intents(job_id)}
+    assert IntentKind.CLAIM.value not in kinds and IntentKind.PROOF.value in kinds, kinds
+    assert sdk.fetch(job_id, tmp_path / "result") is not None
+    assert (tmp_path / "result" / "answer.txt").read_text() == "42"
+
+    # ---- `--open`: posted open, claimed by the node as before
+    open_job = sdk.submit(bundle, uri, 5 * E18, windows=WINDOWS, quote=False)
+    assert open_job not in sdk.assigned
+    wait_for(lambda: market.job(open_job).claims == 1, 60, what="open job claimed", nodes=[node])
+    assert IntentKind.CLAIM.value in {i["kind"] for i in node.intents(open_job)}
+
+    # ---- the node went away: no quote, the job is posted open and nothing is lost
+    node.stop()
+    warnings: list[str] = []
+    started = time.monotonic()
+    fallback = sdk.submit(bundle, uri, 5 * E18, windows=WINDOWS, warn=warnings.append)
+    assert time.monotonic() - started < 30
+    assert fallback not in sdk.assigned
+    assert Status(market.job(fallback).status) == Status.OPEN
+    assert market.quoteNonce(client) == nonce + 1  # no quote was used
+    assert any("no quote from" in w for w in warnings), warnings

@@ -1,0 +1,242 @@
+"""The quote desk (oracle/node/quoting.py) and its endpoint (POST /quote), as a client and an
+attacker use them, without a chain: the step's snapshot is built here, the bundle fetch and
+preflight are fakes that record what they were asked, and signatures are checked against the
+EIP-712 digest the market uses (tests/unit/market/test_quotes.py checks the market agrees).
+
+What a quote must never do: promise a worker or collateral the node does not have (two clients
+asking at once, or one client many times), sign for a job the node would not claim (k != 1,
+inactive licence, requirements, stake, price), or keep holding capacity after a refusal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from eth_account import Account
+
+from oracle.core.errors import FetchError
+from oracle.core.protocol import Capabilities, NodeRecord, NodeStatus
+from oracle.core.quote import QuoteAsk, QuoteOffer, quote_message, request_hash
+from oracle.node.quoting import MAX_BODY, QuoteDesk, Snapshot
+from oracle.node.serve import ResultServer
+
+CHAIN, MARKET = 31337, "0x" + "ab" * 20
+OPERATOR = Account.create()
+CLIENT, OTHER = Account.create(), Account.create()
+E18 = 10**18
+CAPS = Capabilities(4, 8_192, 0, 0, 0)
+TTL = 60
+NOW = 1_700_000_000
+
+
+def record(stake: int = 100 * E18, status: NodeStatus = NodeStatus.ACTIVE, caps: Capabilities = CAPS,
+           locked: int = 0) -> NodeRecord:  # fmt: skip
+    return NodeRecord(OPERATOR.address, status, 0, caps, stake, locked, 0, 0, 0, 0, 0)
+
+
+def request(payment: int = 10 * E18, collateral: int = 2 * E18, replicas: int = 1,
+            cpu: int = 1) -> tuple:  # fmt: skip
+    return (b"\x11" * 32, "http://bundles.example/b.tar.gz", (cpu, 512, 0, 0, 0), payment,
+            collateral, replicas, 600, 600, 600, 3_600)  # fmt: skip
+
+
+def body(req: tuple, client=CLIENT, nonce: int = 0) -> bytes:
+    return QuoteAsk.of(req, client.address, nonce).model_dump_json().encode()
+
+
+@dataclass
+class Plan:
+    cpu_seconds: float = 2.0
+    worst_case_s: int = 30
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Desk:
+    """A desk with a fake preflight (records its calls; `fail` makes it raise) and a fake clock."""
+
+    def __init__(self, tmp_path: Path, records=None, free_workers: int = 2, price: int = 0,
+                 gas_price: int = 1) -> None:  # fmt: skip
+        self.clock = Clock()
+        self.prepared: list[tuple] = []
+        self.fail: Exception | None = None
+        self.desk = QuoteDesk(
+            OPERATOR, lambda: CHAIN, MARKET, TTL, 0.0,
+            lambda gas, cpu_s: gas * 600_000 + int(cpu_s * price), self._prepare, tmp_path,
+            clock=self.clock,
+        )  # fmt: skip
+        self.update(records if records is not None else {7: record()}, free_workers, gas_price)
+
+    def _prepare(self, spec, window, work):
+        self.prepared.append((spec, window, work))
+        if self.fail is not None:
+            raise self.fail
+        return Plan()
+
+    def update(self, records, free_workers: int, gas_price: int = 1) -> None:
+        self.desk.update(Snapshot(records, free_workers, gas_price, 500, NOW, self.clock.t))
+
+    def ask(self, req: tuple, client=CLIENT, nonce: int = 0):
+        return self.desk.ask(body(req, client, nonce))
+
+
+def signer_of(offer: QuoteOffer, req: tuple, client=CLIENT, nonce: int = 0) -> str:
+    msg = quote_message(CHAIN, MARKET, req, client.address, nonce, offer.nodeId, offer.expiry)
+    return Account.recover_message(msg, signature=bytes.fromhex(offer.signature[2:]))
+
+
+def test_a_quote_is_signed_by_the_operator_for_exactly_this_request_client_and_nonce(tmp_path):
+    d = Desk(tmp_path)
+    req = request()
+    answer = d.ask(req, nonce=3)
+    assert answer.code == 200, answer.body
+    offer = QuoteOffer.model_validate(answer.body)
+    assert offer.nodeId == 7 and offer.expiry == NOW + TTL
+    assert offer.requestHash == "0x" + request_hash(req).hex()
+    assert signer_of(offer, req, nonce=3) == OPERATOR.address
+    # the signature binds the terms: another price, client or nonce recovers someone else
+    assert signer_of(offer, request(payment=11 * E18), nonce=3) != OPERATOR.address
+    assert signer_of(offer, req, client=OTHER, nonce=3) != OPERATOR.address
+    assert signer_of(offer, req, nonce=4) != OPERATOR.address
+    # the bundle was fetched and preflighted before signing, in a directory of its own, gone after
+    ((spec, window, work),) = d.prepared
+    assert spec == {"bundle_uri": req[1], "bundle_hash": "11" * 32} and window == 600
+    assert work.parent == tmp_path / "quotes" and not work.exists()
+
+
+def test_expiry_follows_the_chain_clock_moved_on_by_the_time_since_the_step(tmp_path):
+    d = Desk(tmp_path)
+    d.clock.t += 7.5
+    offer = QuoteOffer.model_validate(d.ask(request()).body)
+    assert offer.expiry == NOW + 7 + TTL
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "says"),
+    [
+        (b"{", 400, "malformed"),
+        (b'{"bundleHash": "0x11"}', 400, "malformed"),
+        (json.dumps({**json.loads(body(request())), "extra": 1}).encode(), 400, "malformed"),
+        (json.dumps({**json.loads(body(request())), "payment": -1}).encode(), 400, "malformed"),
+        (json.dumps({**json.loads(body(request())), "payment": 2**96}).encode(), 400, "malformed"),
+        (body(request(replicas=3)), 422, "only k = 1"),
+        (body(request()).replace(CLIENT.address.encode(), b"0x" + b"0" * 40), 422, "no client"),
+        (b" " * (MAX_BODY + 1), 413, "larger than"),
+    ],
+)
+def test_malformed_oversized_or_unquotable_asks_are_refused_before_any_fetch(
+    tmp_path, raw, code, says
+):
+    d = Desk(tmp_path)
+    answer = d.desk.ask(raw)
+    assert answer.code == code and says in answer.body["error"]
+    assert d.prepared == [] and d.desk.outstanding() == 0
+
+
+def test_no_quote_before_the_first_step(tmp_path):
+    desk = QuoteDesk(
+        OPERATOR, lambda: CHAIN, MARKET, TTL, 0.0, lambda g, c: 0, lambda *a: Plan(), tmp_path
+    )
+    assert desk.ask(body(request())).code == 503
+
+
+@pytest.mark.parametrize(
+    ("records", "req", "says"),
+    [
+        ({7: record(status=NodeStatus.JAILED)}, request(), "not active"),
+        ({7: record()}, request(cpu=16), "lacks capabilities"),
+        ({7: record(stake=E18)}, request(), "too little free stake"),
+        ({7: record(stake=3 * E18, locked=2 * E18)}, request(), "too little free stake"),
+        ({}, request(), "no node"),
+        ({7: record()}, request(payment=1), "below margin"),
+    ],
+)
+def test_the_node_quotes_only_what_it_would_claim(tmp_path, records, req, says):
+    d = Desk(tmp_path, records=records)
+    answer = d.ask(req)
+    assert answer.code == 409 and says in answer.body["error"], answer.body
+    assert d.desk.outstanding() == 0
+
+
+def test_outstanding_quotes_hold_workers_until_used_or_expired(tmp_path):
+    d = Desk(tmp_path, free_workers=1)
+    assert d.ask(request()).code == 200
+    assert d.desk.outstanding() == 1
+    refused = d.ask(request(), client=OTHER)
+    assert refused.code == 409 and "no free worker" in refused.body["error"]
+    # the first client's job appeared on chain (JobCreated + JobClaimed in one transaction)
+    d.desk.used(CLIENT.address, 7)
+    assert d.desk.outstanding() == 0 and d.ask(request(), client=OTHER).code == 200
+    # an unused quote stops holding its worker when it expires
+    d.clock.t += TTL
+    assert d.desk.outstanding() == 0 and d.ask(request()).code == 200
+
+
+def test_one_client_asking_again_replaces_its_quote_instead_of_holding_more(tmp_path):
+    """Only one quote per client nonce can ever be used: a client asking ten times holds one."""
+    d = Desk(tmp_path, free_workers=2)
+    for nonce in range(10):
+        assert d.ask(request(), nonce=nonce % 2).code == 200
+    assert d.desk.outstanding() == 1
+    assert d.ask(request(), client=OTHER).code == 200
+
+
+def test_outstanding_quotes_hold_their_collateral_of_the_licence_free_stake(tmp_path):
+    """Two quotes whose collateral together exceeds a licence's free stake go to two licences,
+    and a third finds none: the market would refuse the assignment the node promised."""
+    d = Desk(tmp_path, records={7: record(stake=5 * E18), 8: record(stake=5 * E18)}, free_workers=5)
+    third = Account.create()
+    first = QuoteOffer.model_validate(d.ask(request(collateral=3 * E18)).body)
+    second = QuoteOffer.model_validate(d.ask(request(collateral=3 * E18), client=OTHER).body)
+    assert {first.nodeId, second.nodeId} == {7, 8}
+    refused = d.ask(request(collateral=3 * E18), client=third)
+    assert refused.code == 409 and "too little free stake" in refused.body["error"]
+    assert d.ask(request(collateral=2 * E18), client=third).code == 200
+
+
+def test_a_bundle_that_fails_preflight_or_prices_below_cost_is_refused_and_holds_nothing(tmp_path):
+    d = Desk(tmp_path, free_workers=1)
+    d.fail = FetchError("bundle hash mismatch")
+    answer = d.ask(request())
+    assert answer.code == 409 and "bundle hash mismatch" in answer.body["error"]
+    assert d.desk.outstanding() == 0
+    d.fail = None
+    # 2 CPU-s at 10 TES each cost more than the 10 TES the job pays
+    pricey = Desk(tmp_path, price=10 * E18)
+    answer = pricey.ask(request())
+    assert answer.code == 409 and "below margin" in answer.body["error"]
+    assert pricey.desk.outstanding() == 0
+
+
+def test_the_endpoint_serves_quotes_over_http_and_only_by_post(tmp_path):
+    d = Desk(tmp_path)
+    srv = ResultServer("127.0.0.1", 0, CHAIN, MARKET, lambda job_id: None, lambda: {7},
+                       quote=d.desk.ask).start()  # fmt: skip
+    plain = ResultServer("127.0.0.1", 0, CHAIN, MARKET, lambda job_id: None, lambda: {7}).start()
+    try:
+        got = requests.post(f"{srv.url}/quote", data=body(request()), timeout=10)
+        assert got.status_code == 200 and got.headers["Content-Type"] == "application/json"
+        offer = QuoteOffer.model_validate(got.json())
+        assert signer_of(offer, request()) == OPERATOR.address
+        bad = requests.post(f"{srv.url}/quote", data=body(request(replicas=3)), timeout=10)
+        assert bad.status_code == 422 and "only k = 1" in bad.json()["error"]
+        huge = requests.post(f"{srv.url}/quote", data=b"x" * (MAX_BODY + 1), timeout=10)
+        assert huge.status_code == 413
+        assert requests.post(f"{srv.url}/results/1", data=b"{}", timeout=10).status_code == 404
+        assert requests.get(f"{srv.url}/quote", timeout=10).status_code == 404
+        # a node with quotes off answers 404: the client posts the job open
+        assert (
+            requests.post(f"{plain.url}/quote", data=body(request()), timeout=10).status_code == 404
+        )
+    finally:
+        srv.stop()
+        plain.stop()
