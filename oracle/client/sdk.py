@@ -353,7 +353,7 @@ class Client:
             w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
         )  # fmt: skip
         receipt = None
-        offer = self.ask_quote(request, warn) if quote and replicas == 1 else None
+        offer = self.ask_quote(request, warn, now) if quote and replicas == 1 else None
         if offer is not None:
             try:
                 receipt = self._create(request, payment, deadline, head, offer)
@@ -374,13 +374,16 @@ class Client:
         return job_id
 
     # ---------------------------------------------------------------- quotes
-    def ask_quote(self, request: tuple, warn: Callable[[str], None] | None = None) -> Quote | None:
+    def ask_quote(
+        self, request: tuple, warn: Callable[[str], None] | None = None, now: int | None = None
+    ) -> Quote | None:
         """A node's signed quote for `request` (a k = 1 JobRequest), or None when no node asked
         takes it. Nodes are asked at the URL they announced, in random order (no node is
         favoured by the order of the registry), at most MAX_QUOTE_ASKS of them, each for at most
         QUOTE_TIMEOUT_S. An answer is used only if it is a well-formed quote for exactly this
-        request with time left; the market checks the rest (the signer operates the node, the node
-        can take the job), and a quote it refuses costs nothing: `submit` then posts open."""
+        request with time left (by the chain's time `now`, read if not given); the market checks
+        the rest (the signer operates the node, the node can take the job), and a quote it
+        refuses costs nothing: `submit` then posts open."""
         if self.key is None:
             return None
         try:
@@ -405,7 +408,9 @@ class Client:
                 if warn is not None and not isinstance(err, urllib.error.HTTPError):
                     warn(f"no quote from {url}: {type(err).__name__}")
                 continue
-            if offer.requestHash != want or offer.expiry < self.chain_time() + QUOTE_MIN_LEFT_S:
+            if now is None:
+                now = self.chain_time()
+            if offer.requestHash != want or offer.expiry < now + QUOTE_MIN_LEFT_S:
                 continue
             return offer.quote(self.address, nonce)
         return None

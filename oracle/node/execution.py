@@ -6,6 +6,7 @@ Nothing here touches the chain or the store: the loop decides when, and records 
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,22 @@ class Executions:
         remove_tree(work)
         return bundles.unpack(data, work / "bundle", self.s.max_bundle_mb * 2**20 * 4)
 
+    def quoted_bundle(self, bundle_hash: str) -> Path:
+        """Where a bundle fetched for a quote is kept (oracle/node/quoting.py), by its hash: the job
+        the quote becomes runs it from there, never fetching again from a URI its client may have
+        taken down since (as a claimed job runs the bundle intake fetched)."""
+        return self.s.work_dir / "quotes" / bundle_hash.lower().removeprefix("0x")
+
     def prepare(self, job_id: int, job: dict[str, Any], execution_window_s: int,
-                work: Path | None = None) -> preflight.Plan:  # fmt: skip
+                work: Path | None = None, fetch: bool = True) -> preflight.Plan:  # fmt: skip
         """Fetch, unpack, the backend's check and preflight (on the intake pool: no chain, no
         store, so a slow or hostile bundle server holds up only this job). `work`: where, for a
-        job that has no id yet (a quote)."""
+        job that has no id yet (a quote); `fetch` False: the bundle is already unpacked there."""
         work = work or self.work_dir(job_id)
-        manifest = self.fetch_into(job, work)
+        if fetch:
+            manifest = self.fetch_into(job, work)
+        else:
+            manifest = bundles.load_manifest(work / "bundle")
         self.backend.check(manifest.resources)
         caps = preflight.Caps(
             self.s.max_time_limit_s,
@@ -68,8 +78,13 @@ class Executions:
         if job_id in self.running:
             return
         work = self.work_dir(job_id)
+        quoted = self.quoted_bundle(job["bundle_hash"]) / "bundle"
         if not (work / "bundle" / bundles.MANIFEST).exists():
-            self.fetch_into(job, work)
+            if (quoted / bundles.MANIFEST).exists():
+                remove_tree(work / "bundle")
+                shutil.copytree(quoted, work / "bundle", symlinks=True)
+            else:
+                self.fetch_into(job, work)
         manifest = bundles.load_manifest(work / "bundle")
         out = work / "out"
         remove_tree(out)

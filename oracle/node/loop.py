@@ -131,7 +131,7 @@ class Node:
             self.quotes = QuoteDesk(
                 self.key, lambda: self.chain.chain_id, self.chain.market.address, settings.quote_ttl_s,
                 settings.min_margin, self.intake.cost_at,
-                lambda spec, window, work: self.executions.prepare(0, spec, window, work),
+                lambda spec, window, work, fetch: self.executions.prepare(0, spec, window, work, fetch),
                 settings.work_dir,
             )  # fmt: skip
 
@@ -399,12 +399,22 @@ class Node:
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
-        elif ev.name == "JobClaimed" and self.quotes is not None:
-            client = self._created_in.get(ev.tx_hash)
-            if client is not None and int(ev.args["nodeId"]) in self.licences:
-                self.quotes.used(client, int(ev.args["nodeId"]))  # createAndAssign: quote used
+        elif ev.name == "JobClaimed":
+            node_id, client = int(ev.args["nodeId"]), self._created_in.get(ev.tx_hash)
+            if node_id not in self.licences:
+                self._taken_by_other(ev.job_id, node_id)
+            elif client is not None and self.quotes is not None:
+                self.quotes.used(client, node_id)  # createAndAssign: our quote became this job
         elif ev.name == "EarningsCredited" and int(ev.args["nodeId"]) in self.licences:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
+
+    def _taken_by_other(self, job_id: int, node_id: int) -> None:
+        """A k = 1 job we only watch was taken by another node (its claim, or a quote it signed):
+        nothing is left for us, and the event says so without reading the job. A dispute wakes it
+        again (`_wake`)."""
+        job = self.store.job(job_id)
+        if job is not None and job["stage"] == st.SEEN and job["replicas"] == 1:
+            self._finish(job_id, st.SKIPPED, f"taken by node {node_id}")
 
     def _wake(self, ev) -> None:
         """A job we skipped may need us again: a dispute draws a jury (we may be drawn, or keep the

@@ -14,10 +14,14 @@ node never promises more than it can run. A client has one outstanding quote per
 nonce makes only one of its quotes usable at a time anyway, so a newer ask replaces an older one.
 
 What an ask costs the node: no transaction, no RPC (the step's snapshot answers the chain's
-questions), one bundle fetch. A stranger spamming asks from many addresses can hold the workers
-for `quote_ttl_s` (the node then refuses quotes and claims until they lapse, losing income, never
-collateral); the endpoint's per-address rate limit and the short TTL bound it. docs/protocol.md
-("Quotes") has the client's side.
+questions), one bundle fetch, and none for a bundle fetched for a recent quote: the last BUNDLES_KEPT are
+kept, by hash, and the job a quote becomes runs that copy (`Executions.quoted_bundle`), never
+fetching again from a URI its client could take down after the quote. At most MAX_PREPARING asks fetch and preflight at once; another is
+answered 503 at once, so asks pointing at a slow bundle server cannot tie up the endpoint's
+threads (which also serve results). A stranger spamming asks from many addresses can hold the
+workers for `quote_ttl_s` (the node then refuses quotes and claims until they lapse, losing
+income, never collateral); the endpoint's per-address rate limit and the short TTL bound it.
+docs/protocol.md ("Quotes") has the client's side.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
 from pydantic import ValidationError
 
 from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefusedError
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_BODY = 16 * 1024  # a JobRequest with a 2 KiB URI is under 2 KiB of JSON
+MAX_PREPARING = 2  # asks fetching and preflighting a bundle at once
+BUNDLES_KEPT = 32  # bundles fetched for quotes kept on disk (the jobs they become run them)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,10 @@ class Answer:
     body: dict[str, Any]
 
 
+class _Busy(Exception):
+    """Every preflight slot is taken."""
+
+
 def _refuse(code: int, why: str) -> Answer:
     return Answer(code, {"error": why})
 
@@ -85,7 +95,7 @@ class QuoteDesk:
 
     def __init__(self, key: Any, chain_id: Callable[[], int], market: str, ttl_s: int, min_margin: float,
                  cost: Callable[[int, float], int],
-                 prepare: Callable[[dict[str, Any], int, Path], Any], work_dir: Path,
+                 prepare: Callable[[dict[str, Any], int, Path, bool], Any], work_dir: Path,
                  clock: Callable[[], float] = time.monotonic):  # fmt: skip
         self.key, self.chain_id, self.market = key, chain_id, market
         self.ttl_s, self.min_margin = ttl_s, min_margin
@@ -94,6 +104,8 @@ class QuoteDesk:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._held: dict[tuple[str, int], _Held] = {}  # (client, node id) -> its quote's hold
+        self._preparing = threading.BoundedSemaphore(MAX_PREPARING)
+        self._bundles: OrderedDict[str, bool] = OrderedDict()  # hash -> fetched (False: fetching)
 
     # ------------------------------------------------------------ from the loop
     def update(self, snapshot: Snapshot) -> None:
@@ -131,6 +143,9 @@ class QuoteDesk:
         node_id, job, snap = decided
         try:
             numbers = self._preflight(ask, job, snap)
+        except _Busy:
+            self._release(ask.client, node_id)
+            return _refuse(503, f"{MAX_PREPARING} quotes are being prepared: ask again shortly")
         except (FetchError, BundleError, ExecutionError, JobRefusedError) as err:
             self._release(ask.client, node_id)
             log.info("quote refused for %s: %s", ask.client, err)
@@ -182,12 +197,7 @@ class QuoteDesk:
         """The bundle fetched, checked against its hash and preflighted, priced against the pay;
         JobRefusedError when below margin. Its files are not kept: the job fetches again once it
         exists (the quote may never be used)."""
-        work = self._work / "quotes" / keccak(ask.model_dump_json().encode()).hex()[:24]
-        spec = {"bundle_uri": ask.bundleUri, "bundle_hash": ask.bundleHash[2:]}
-        try:
-            plan = self._prepare(spec, ask.executionWindow, work)
-        finally:
-            remove_tree(work)
+        plan = self._plan(ask)
         cost = self._cost(snap.gas_price, plan.cpu_seconds)
         pays = seat_value(job, drawn=False)
         numbers = (f"worst case {plan.worst_case_s}s of a {ask.executionWindow}s window,"
@@ -195,6 +205,42 @@ class QuoteDesk:
         if pays < cost * (1 + self.min_margin):
             raise JobRefusedError(f"below margin: {numbers}")
         return numbers
+
+    def _plan(self, ask: QuoteAsk) -> Any:
+        """The bundle's preflight plan for this ask's window, on the copy kept from an earlier
+        quote or fetched now (at most MAX_PREPARING at once, else _Busy)."""
+        digest = ask.bundleHash.lower().removeprefix("0x")
+        work = self._work / "quotes" / digest
+        spec = {"bundle_uri": ask.bundleUri, "bundle_hash": digest}
+        with self._lock:
+            state = self._bundles.get(digest)
+            if state is False:
+                raise _Busy  # another ask is fetching this bundle
+            if state:
+                self._bundles.move_to_end(digest)
+        if state:
+            return self._prepare(spec, ask.executionWindow, work, False)
+        if not self._preparing.acquire(blocking=False):
+            raise _Busy
+        with self._lock:
+            self._bundles[digest] = False
+        try:
+            plan = self._prepare(spec, ask.executionWindow, work, True)
+        except BaseException:
+            with self._lock:
+                self._bundles.pop(digest, None)
+            remove_tree(work)
+            raise
+        finally:
+            self._preparing.release()
+        with self._lock:
+            self._bundles[digest] = True
+            old = []
+            while len(self._bundles) > BUNDLES_KEPT:
+                old.append(self._bundles.popitem(last=False)[0])
+        for gone in old:
+            remove_tree(self._work / "quotes" / gone)
+        return plan
 
     def _release(self, client: str, node_id: int) -> None:
         with self._lock:

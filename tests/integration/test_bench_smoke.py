@@ -75,13 +75,15 @@ def test_bench_quick_writes_reports(tmp_path):
     assert abs(sum(by_method.values()) - res["rpc_per_job"]) < 0.05 * res["rpc_per_job"] + 0.1
     assert res["rpc_per_job_by_side"]["node"] > 0 and res["rpc_per_job_by_side"]["client"] > 0
     assert "eth_sendRawTransaction" in by_method
-    # a settled job takes the client's create and at least a claim, a proof and a settlement share
-    assert res["txs_per_job"] >= 2
+    # a settled job takes the client's create (with the seat, on a quote), a share of a proof and
+    # of a settlement, and a claim when it was posted open
+    assert res["txs_per_job"] > 1
     ceiling = res["anvil_transfers_per_s"] / res["txs_per_job"]
     assert abs(res["ceiling_jobs_per_s"] - ceiling) < 0.02 * ceiling + 0.01
     multi, slow = res["e2e"]["multi_node"], res["e2e"]["rpc_latency"]
     assert multi["nodes"] == 3 and len(multi["claims_won_by_node"]) == 3
-    assert sum(multi["claims_won_by_node"]) == multi["jobs"]
+    # every job was either quoted (created assigned) or claimed by exactly one node
+    assert sum(multi["claims_won_by_node"]) + multi["quoted"] == multi["jobs"]
     assert slow["rpc_delay_ms"] == 50 and slow["nodes"] == 1
     assert res["jobs_per_s_3_nodes"] == multi["paid_per_s"]
     assert res["jobs_per_s_rpc_50ms"] == slow["paid_per_s"]

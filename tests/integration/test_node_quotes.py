@@ -11,7 +11,7 @@ import requests
 from eth_account import Account
 
 from oracle.client.sdk import Client
-from oracle.core.quote import QuoteAsk
+from oracle.core.quote import QuoteAsk, QuoteOffer
 from oracle.node.store import IntentKind
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import Status
@@ -91,6 +91,28 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert sdk.fetch(job_id, tmp_path / "result") is not None
     assert (tmp_path / "result" / "answer.txt").read_text() == "42"
 
+    # ---- a client takes its bundle down right after the quote: the node runs the copy it fetched
+    # for the quote (a job it cannot fetch would cost it its collateral)
+    gone_uri, gone_hash, gone_file = make_bundle(
+        tmp_path / "gone", SCRIPT.replace("6 * 7", "6 * 9")
+    )
+    request = (gone_hash, gone_uri, (1, 256, 0, 0, 0), 5 * E18, E18, 1, WINDOWS["claimWindow"],
+               WINDOWS["executionWindow"], WINDOWS["revealWindow"], WINDOWS["disputeWindow"])  # fmt: skip
+    got = requests.post(f"{url}/quote", json=QuoteAsk.of(request, client.address, nonce + 1).model_dump(),
+                        timeout=30)  # fmt: skip
+    assert got.status_code == 200, got.text
+    quote = QuoteOffer.model_validate(got.json()).quote(client.address, nonce + 1)
+    gone_file.unlink()
+    token.approve(market, 5 * E18, sender=client)
+    tx = market.createAndAssign(
+        request, quote.as_tuple(), (0, 0, b"\x00" * 32, b"\x00" * 32), sender=client
+    )
+    taken = tx.decode_logs(market.JobCreated)[0].jobId
+    wait_for(lambda: Status(market.job(taken).status) == Status.ACCEPTED, 90,
+             what="job of a taken-down bundle proven", nodes=[node])  # fmt: skip
+    # the key sent transactions outside the SDK: a new client reads its nonces again
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+
     # ---- `--open`: posted open, claimed by the node as before
     open_job = sdk.submit(bundle, uri, 5 * E18, windows=WINDOWS, quote=False)
     assert open_job not in sdk.assigned
@@ -105,5 +127,5 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert time.monotonic() - started < 30
     assert fallback not in sdk.assigned
     assert Status(market.job(fallback).status) == Status.OPEN
-    assert market.quoteNonce(client) == nonce + 1  # no quote was used
+    assert market.quoteNonce(client) == nonce + 2  # no quote was used
     assert any("no quote from" in w for w in warnings), warnings

@@ -10,6 +10,9 @@ inactive licence, requirements, stake, price), or keep holding capacity after a 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +72,7 @@ class Desk:
         self.clock = Clock()
         self.prepared: list[tuple] = []
         self.fail: Exception | None = None
+        self.block: threading.Event | None = None
         self.desk = QuoteDesk(
             OPERATOR, lambda: CHAIN, MARKET, TTL, 0.0,
             lambda gas, cpu_s: gas * 600_000 + int(cpu_s * price), self._prepare, tmp_path,
@@ -76,8 +80,10 @@ class Desk:
         )  # fmt: skip
         self.update(records if records is not None else {7: record()}, free_workers, gas_price)
 
-    def _prepare(self, spec, window, work):
-        self.prepared.append((spec, window, work))
+    def _prepare(self, spec, window, work, fetch):
+        self.prepared.append((spec, window, work, fetch))
+        if self.block is not None:
+            self.block.wait(10)
         if self.fail is not None:
             raise self.fail
         return Plan()
@@ -107,10 +113,43 @@ def test_a_quote_is_signed_by_the_operator_for_exactly_this_request_client_and_n
     assert signer_of(offer, request(payment=11 * E18), nonce=3) != OPERATOR.address
     assert signer_of(offer, req, client=OTHER, nonce=3) != OPERATOR.address
     assert signer_of(offer, req, nonce=4) != OPERATOR.address
-    # the bundle was fetched and preflighted before signing, in a directory of its own, gone after
-    ((spec, window, work),) = d.prepared
+    # the bundle was fetched and preflighted before signing, into the directory kept by its hash
+    ((spec, window, work, fetch),) = d.prepared
     assert spec == {"bundle_uri": req[1], "bundle_hash": "11" * 32} and window == 600
-    assert work.parent == tmp_path / "quotes" and not work.exists()
+    assert work == tmp_path / "quotes" / ("11" * 32) and fetch
+
+
+def test_a_bundle_fetched_for_a_quote_is_kept_and_preflighted_again_without_fetching(tmp_path):
+    """The job a quote becomes runs the kept copy (Executions.quoted_bundle): a client cannot take
+    the bundle down between the quote and the run. Another window is preflighted on that copy."""
+    d = Desk(tmp_path, free_workers=5)
+    assert d.ask(request()).code == 200
+    assert d.ask(request(), client=OTHER).code == 200
+    assert [(p[3], p[2].name) for p in d.prepared] == [(True, "11" * 32), (False, "11" * 32)]
+    # a failed fetch keeps nothing: the next ask fetches again
+    d.fail = FetchError("unreachable")
+    other = (b"\x22" * 32, *request()[1:])
+    assert d.ask(other, client=Account.create()).code == 409
+    d.fail = None
+    assert d.ask(other, client=Account.create()).code == 200
+    assert [p[3] for p in d.prepared[2:]] == [True, True]
+
+
+def test_at_most_two_asks_fetch_at_once__a_third_is_told_to_come_back(tmp_path):
+    """Asks pointing at a slow bundle server cannot tie up the endpoint's threads."""
+    d = Desk(tmp_path, free_workers=8)
+    d.block = threading.Event()
+    asks = [(bytes([i]) * 32, *request()[1:]) for i in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        slow = [pool.submit(d.ask, a, Account.create()) for a in asks]
+        deadline = time.monotonic() + 10
+        while len(d.prepared) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        busy = d.ask((b"\x03" * 32, *request()[1:]), client=Account.create())
+        assert busy.code == 503 and "being prepared" in busy.body["error"]
+        assert d.desk.outstanding() == 2  # the refused ask holds nothing
+        d.block.set()
+        assert [f.result().code for f in slow] == [200, 200]
 
 
 def test_expiry_follows_the_chain_clock_moved_on_by_the_time_since_the_step(tmp_path):

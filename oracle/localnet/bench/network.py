@@ -245,7 +245,9 @@ class Network:
         out["verified"] = verified
         out.update(self._node_stats(procs, ids))
         out["client_txs"] = client_txs
-        # every transaction a job needed: the client's (createJobWithPermit) and the node's
+        # k = 1 jobs created assigned on a node's quote (the rest were posted open and claimed)
+        out["quoted"] = sum(1 for j in ids if j in client.assigned)
+        # every transaction a job needed: the client's (createAndAssign or createJob) and the node's
         out["txs_per_job"] = r(client_txs / len(ids) + out["node_txs_per_job"], 3)
         both = node_methods + client_methods
         out["rpc"] = {

@@ -68,7 +68,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "## End to end on anvil",
         "",
         f"{b['jobs']} short `command` jobs (k = 1, each writes one file), submitted in one burst by the client SDK"
-        f" (`Client.submit`: one `createJobWithPermit` each, sequentially), run by {b['nodes']} `tes-node run`"
+        " (`Client.submit`, sequentially: each asks the node for a quote and sends `createAndAssign`"
+        " with a permit, or, when the node will not quote, `createJobWithPermit` for the node to claim),"
+        f" run by {b['nodes']} `tes-node run`"
         f" process(es) with `--workers {b['workers_per_node']}` and a {POLL_S} s poll interval. Latency is from the"
         " client starting `submit` to the wall-clock moment the bench saw the event: **proven** = `ResultAccepted`"
         " (the node's proof is on chain), **paid** = `JobPaid` (the node's `settleAndWithdraw` after the 1 s dispute window"
@@ -85,10 +87,11 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| submission → Paid p50 / p95 (s) | {b['paid_latency_p50_s']} / {b['paid_latency_p95_s']} | {u['paid_latency_p50_s']} / {u['paid_latency_p95_s']} |",
         f"| jobs proven (Accepted) per second | {b['proven_per_s']} | {u['proven_per_s']} |",
         f"| submission → proven p50 / p95 (s) | {b['proven_latency_p50_s']} / {b['proven_latency_p95_s']} | {u['proven_latency_p50_s']} / {u['proven_latency_p95_s']} |",
-        f"| client submissions per second (permit + create) | {b['submit_per_s']} | {u['submit_per_s']} |",
+        f"| client submissions per second (quote + permit + create) | {b['submit_per_s']} | {u['submit_per_s']} |",
+        f"| jobs created assigned on a quote (rest: posted open, claimed) | {b.get('quoted', 0)} of {b['jobs']} | {u.get('quoted', 0)} of {u['jobs']} |",
         f"| node transactions | {_txs(b)} | {_txs(u)} |",
-        f"| node transactions per job (claim + proof + settleAndWithdraw) | {b['node_txs_per_job']} | {u['node_txs_per_job']} |",
-        f"| node gas per job (claim + proof + settleAndWithdraw) | {b['node_gas_per_job']:,} | {u['node_gas_per_job']:,} |",
+        f"| node transactions per job (claim of open jobs + proof + settleAndWithdraw) | {b['node_txs_per_job']} | {u['node_txs_per_job']} |",
+        f"| node gas per job (claim of open jobs + proof + settleAndWithdraw) | {b['node_gas_per_job']:,} | {u['node_gas_per_job']:,} |",
         f"| JSON-RPC requests per job (node + client, from anvil's log) | {b['rpc']['node_and_client_per_job']} | {u['rpc']['node_and_client_per_job']} |",
         f"| proof gas per job | {b['gas_per_job_by_kind'].get('proof', 0):,} | {u['gas_per_job_by_kind'].get('proof', 0):,} |",
         f"| mean seconds from the previous stage to each stage (node log) | {_stages(b)} | {_stages(u)} |",
@@ -102,7 +105,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| sequential, bare (sign, send, wait for receipt) | {a['sequential_per_s']} |",
         f"| pipelined (send all {a['transfers']}, then all receipts) | **{a['pipelined_per_s']}** |",
         "",
-        f"A settled k = 1 job took {r(b['client_txs'] / b['jobs'], 2):g} client transaction(s) (create with permit) and"
+        f"A settled k = 1 job took {r(b['client_txs'] / b['jobs'], 2):g} client transaction(s) (create with permit,"
+        f" on a quote for {b.get('quoted', 0)} of the {b['jobs']}) and"
         f" {b['node_txs_per_job']} node transactions with batching ({b['txs_per_job']} in all), so {b['paid_per_s']} jobs/s"
         f" is about {r(b['txs_per_job'] * b['paid_per_s'], 1)} transactions/s:"
         f" {r(100 * b['txs_per_job'] * b['paid_per_s'] / a['sequential_node_style_per_s'], 0):g}%"
@@ -217,7 +221,9 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
-        f" and changed throughput by ×{ratio:.2f}: claims stay one transaction per job. A node sends"
+        f" and changed throughput by ×{ratio:.2f}; a quoted job needs no claim transaction at all, an open"
+        f" one still one ({b.get('quoted', 0)} of {b['jobs']} were quoted: a node quotes only while a worker is"
+        " free, so in a burst the rest are posted open). A node sends"
         " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
         f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
         " transactions are not the limit either, nor are the node's chain reads (they follow the chain's"
@@ -294,7 +300,7 @@ def _targets(res: dict[str, Any]) -> list[str]:
         f" {_pc(slow['share'])} of it | {_verdict(slow['met'])} |",
         "",
         "The chain's ceiling counts every transaction the settled jobs took in that run, divided by the"
-        " jobs: the client's `createJobWithPermit` and the nodes' claims, proofs and settlements"
+        " jobs: the client's `createAndAssign` or `createJobWithPermit` and the nodes' claims (open jobs only), proofs and settlements"
         " (batched proofs and settlements share a transaction); the nodes' own announce and heartbeat"
         " transactions are not per job and are left out. The backend's ceiling is the same jobs'"
         " bundles submitted at once to `LocalSandboxBackend` with as many workers as the nodes had"
@@ -337,7 +343,8 @@ def _more_nodes_and_latency(res: dict[str, Any]) -> list[str]:
         row("transactions per job (client + node)", lambda p: p["txs_per_job"]),
         row("node transactions", _txs),
         row("failed node transactions", lambda p: p["node_txs_failed"]),
-        row("jobs claimed, by node", lambda p: ", ".join(map(str, p["claims_won_by_node"]))),
+        row("jobs created assigned on a quote", lambda p: p.get("quoted", 0)),
+        row("open jobs claimed, by node", lambda p: ", ".join(map(str, p["claims_won_by_node"]))),
         row(
             "JSON-RPC requests per job: node / client",
             lambda p: f"{p['rpc']['node_per_job']} / {p['rpc']['client_per_job']}",
