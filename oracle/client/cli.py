@@ -26,6 +26,7 @@ def main() -> None:
       tes-client deposit 100                       # optional: jobs paid from it, no permit each
       tes-client submit job.tar.gz --uri URI --payment 10 --replicas 3
       tes-client watch JOB_ID
+      tes-client jobs                              # every job of yours, from the chain alone
       tes-client fetch JOB_ID --out result/        # checked against the job's on-chain record
       tes-client verify JOB_ID result/             # again, later (k = 1: with result.tes-salt)
     """
@@ -33,7 +34,7 @@ def main() -> None:
 
 for command in (
     local.kinds, local.package, local.run_local, local.publish,
-    jobs.submit, jobs.watch, jobs.status,
+    jobs.submit, jobs.watch, jobs.status, jobs.jobs_list,
     results.fetch, results.verify, results.dispute, results.cancel, results.deposit,
     results.withdraw, results.balance,
 ):  # fmt: skip

@@ -49,6 +49,7 @@ from oracle.client.inputs import (
 from oracle.client.views import (
     MAX_RESULT_BYTES,
     PEEK_BYTES,
+    ClientJob,
     JobOutcome,
     JobView,
     SaltRecord,
@@ -187,6 +188,42 @@ class Client:
             Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
         )
         return JobView(job_id, job, seats, self._bundle_hash(job_id))
+
+    def my_jobs(self, account: str | None = None) -> list[ClientJob]:
+        """Every job `account` (default: us) created on this market, rebuilt from the chain alone:
+        one `eth_getLogs` for its `JobCreated` events (the client is an indexed topic), one for
+        the seats taken in them, and one `job()` read each for the state. A client that lost
+        every local file (or never had one: another machine, a browser) sees the same list."""
+        who = Web3.to_checksum_address(account or self.address)
+        market = self.chain.market
+        start = self.chain.deployment_block
+        created = market.events.JobCreated.get_logs(
+            from_block=start, argument_filters={"client": who}
+        )
+        if not created:
+            return []
+        ids = [int(e["args"]["jobId"]) for e in created]
+        claimed = market.events.JobClaimed.get_logs(
+            from_block=start, argument_filters={"jobId": ids}
+        )
+        nodes: dict[int, list[int]] = {}
+        assigned: set[int] = set()
+        tx_of = {int(e["args"]["jobId"]): bytes(e["transactionHash"]) for e in created}
+        for e in sorted(claimed, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            job_id = int(e["args"]["jobId"])
+            nodes.setdefault(job_id, []).append(int(e["args"]["nodeId"]))
+            if bytes(e["transactionHash"]) == tx_of.get(job_id):
+                assigned.add(job_id)
+        out = []
+        for e in sorted(created, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            a, job_id = e["args"], int(e["args"]["jobId"])
+            job = Job.from_raw(market.functions.job(job_id).call())
+            out.append(ClientJob(
+                job_id, job.status, int(a["replicas"]), int(a["payment"]), int(a["collateral"]),
+                bytes(a["bundleHash"]), str(a["bundleUri"]), int(e["blockNumber"]),
+                "0x" + tx_of[job_id].hex(), tuple(nodes.get(job_id, ())), job_id in assigned,
+            ))  # fmt: skip
+        return out
 
     def _bundle_hash(self, job_id: int) -> bytes:
         """The job's bundle hash, a topic of its JobCreated event (the market keeps no copy)."""

@@ -2,9 +2,16 @@
 on chain, the client SDK asks it and creates the job already assigned (createAndAssign: one
 transaction, no claim), the node adopts the job from the chain, runs it, proves it and is paid.
 Attackers at the endpoint (malformed, k = 3, underpriced, more collateral than the stake) are
-refused; a client whose quote cannot be used (the node went away) gets its job posted open."""
+refused; a client who takes its bundle down after the quote cannot make the node miss the job;
+a client whose quote cannot be used (the node went away) gets its job posted open; and
+`tes-client jobs` rebuilds the client's jobs from the chain alone."""
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,9 +22,10 @@ from oracle.core.quote import QuoteAsk, QuoteOffer
 from oracle.node.store import IntentKind
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import Status
-from tests.utils.nodes import make_bundle, wait_for
+from tests.utils.nodes import PASSPHRASE, make_bundle, make_keystore, wait_for
 
 pytestmark = pytest.mark.anvil
+TES_CLIENT = Path(sys.executable).parent / "tes-client"
 
 SCRIPT = """
 import os
@@ -31,7 +39,7 @@ def _announced(sdk: Client, node_id: int) -> str | None:
 
 def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refused__open_fallback(
     tmp_path, chain, market, registry, token, client, setup_node, node_owners, operators, fund, spawn, record,
-    rpc_url,
+    rpc_url, ape_data,
 ):  # fmt: skip
     node_id = setup_node(node_owners[0], operators[0])
     node = spawn(0)
@@ -129,3 +137,27 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert Status(market.job(fallback).status) == Status.OPEN
     assert market.quoteNonce(client) == nonce + 2  # no quote was used
     assert any("no quote from" in w for w in warnings), warnings
+
+    # ---- `tes-client jobs`: the client's jobs rebuilt from the chain alone (a fresh machine: no
+    # SDK state, no local file), terms as created, quoted ones marked
+    make_keystore(ape_data, "client", client.private_key)
+    env = {**os.environ, "TES_RPC_URL": rpc_url, "TES_DEPLOYMENT": str(record), "APE_DATA_FOLDER": str(ape_data),
+           "TES_PASSPHRASE": PASSPHRASE, "TES_CLIENT_ACCOUNT": "client"}  # fmt: skip
+    out = subprocess.run([str(TES_CLIENT), "jobs", "--json"], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout  # fmt: skip
+    rows = {r["job_id"]: r for r in map(json.loads, out.splitlines())}
+    assert set(rows) == {job_id, taken, open_job, fallback}
+    assert (rows[job_id]["status"], rows[job_id]["nodes"], rows[job_id]["assigned"]) == (
+        "paid",
+        [node_id],
+        True,
+    )
+    assert rows[taken]["assigned"] and rows[taken]["bundle_hash"] == "0x" + gone_hash.hex()
+    assert (rows[open_job]["nodes"], rows[open_job]["assigned"]) == ([node_id], False)
+    assert (rows[fallback]["status"], rows[fallback]["nodes"]) == ("open", [])
+    assert {r["payment"] for r in rows.values()} == {str(5 * E18)} and rows[fallback][
+        "bundle_uri"
+    ] == uri
+    active = subprocess.run([str(TES_CLIENT), "jobs", "--json", "--active"], env=env, capture_output=True,
+                            text=True, timeout=60, check=True).stdout  # fmt: skip
+    assert job_id not in {json.loads(line)["job_id"] for line in active.splitlines()}

@@ -359,3 +359,42 @@ def status(job_id, rpc_url, deployment, account, passphrase_file) -> None:
          "outcome": outcome.to_dict() if outcome is not None else None,
          "payment_tes": fmt_tes(view.job.payment), "collateral_tes": fmt_tes(view.job.collateral), **d}  # fmt: skip
     click.echo(json.dumps(d, indent=2, default=str))
+
+
+@click.command("jobs")
+@click.option("--active", is_flag=True, help="Only jobs that can still change (not settled).")
+@click.option("--address", help="Another client's address (default: your key's).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per job.")
+@with_chain
+@fail_clearly
+def jobs_list(active, address, as_json, rpc_url, deployment, account, passphrase_file) -> None:
+    """List your jobs, rebuilt from the chain alone (their JobCreated events, seats and state):
+    nothing is kept on this machine, so the list is the same after a reinstall or on another
+    machine. Terms shown are the ones the chain recorded: bundle hash and URI, payment,
+    collateral, k; `assigned` marks a k = 1 job created on a node's quote."""
+    from rich.console import Console
+    from rich.table import Table
+    from web3 import Web3
+
+    from oracle.client.errors import ClientError
+    from oracle.client.inputs import fmt_tes
+
+    if address is not None and not Web3.is_address(address):
+        raise ClientError(f"--address {address!r} is not an address")
+    client = connect(rpc_url, deployment, account, passphrase_file, need_key=address is None)
+    rows = client.my_jobs(address)
+    if active:
+        rows = [r for r in rows if not r.status.terminal]
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r.to_dict()))
+        return
+    table = Table(title=f"TES jobs of {address or client.address}", expand=False)
+    for col in ("job", "status", "k", "payment", "nodes", "bundle", "created (block)"):
+        table.add_column(col)
+    for r in rows:
+        seats = ", ".join(map(str, r.nodes)) or "-"
+        table.add_row(str(r.job_id), r.status.label, str(r.k), fmt_tes(r.payment),
+                      seats + (" (quote)" if r.assigned else ""), r.bundle_uri[:48],
+                      str(r.created_block))  # fmt: skip
+    Console().print(table) if rows else click.echo("no jobs", err=True)
