@@ -197,7 +197,8 @@ interface IJobMarketTypes {
     /// @notice `settleAndWithdraw`: the caller is neither the owner nor the operator of the job's node
     ///         (`withdrawEarnings`: of node `jobId`).
     error JobMarketNotNodeOwner(uint256 jobId, address caller);
-    /// @notice `settleAndWithdraw`: the jobs' nodes belong to different owners (one payout per call).
+    /// @notice `settleAndWithdraw`: the jobs' nodes belong to different owners (one payout per call);
+    ///         `withdrawEarnings`: the nodes belong to different owners (`jobId` is then a node id).
     error JobMarketOwnersDiffer(uint256 jobId, address owner, address expected);
     /// @notice Governance parameter `name` is out of its bounds (see `Parameters`); `value` was given.
     error JobMarketParameterOutOfBounds(bytes32 name, uint256 value);

@@ -4,7 +4,8 @@ anvil → deploy and wire the contracts → three owners buy licences and set up
 three `tes-node` processes (sandboxed workers) → a client packages one job of each kind, publishes
 it from its own HTTP server and submits it with a permit (one k = 3 job, the rest k = 1) → live
 progress: the k = 3 job is "seating" while the contract draws its three nodes and they accept,
-the k = 1 jobs are claimed first come → the dispute window passes and the nodes finalize → the
+the k = 1 jobs are created assigned to a node that quoted them (or, unquoted, claimed first
+come) → the dispute window passes and the nodes finalize → the
 client fetches every result and verifies it (k = 1: against the salted commitment, with the salt
 the node sends; k = 3: against the agreed hash) → the nodes' fees go to Rewards as work, an epoch
 ends, owners claim rewards and withdraw their nodes' earnings → a summary, exit status 0 only if every job was paid exactly once and every result

@@ -12,6 +12,12 @@ STAGE_SECONDS = Histogram(
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
 )
 GAS = Counter("tes_gas_used", "Gas used by this node's transactions", ["kind"], registry=REGISTRY)
+QUOTES = Counter(
+    "tes_quotes",
+    "POST /quote answers: signed, or why not (refused, busy, malformed, starting)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 EARNINGS = Counter(
     "tes_earnings_wei",
     "TES (wei) earned by the nodes this operator runs (their ledgers; the licence owners withdraw it)",

@@ -42,6 +42,7 @@ from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefus
 from oracle.core.protocol import Capabilities, Job, JobStatus, NodeRecord
 from oracle.core.quote import QuoteAsk, QuoteOffer, sign_quote
 from oracle.core.tree import remove_tree
+from oracle.node import metrics
 from oracle.node.schedule import decide, seat_value
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_BODY = 16 * 1024  # a JobRequest with a 2 KiB URI is under 2 KiB of JSON
 MAX_PREPARING = 2  # asks fetching and preflighting a bundle at once
+OUTCOMES = {200: "signed", 409: "refused", 503: "busy", 400: "malformed", 413: "malformed",
+            422: "malformed"}  # fmt: skip
 BUNDLES_KEPT = 32  # bundles fetched for quotes kept on disk (the jobs they become run them)
 
 
@@ -126,7 +129,12 @@ class QuoteDesk:
 
     # ------------------------------------------------------------ from the HTTP server
     def ask(self, body: bytes) -> Answer:
-        """POST /quote: parse, decide, preflight, sign."""
+        """POST /quote: parse, decide, preflight, sign (counted by outcome in `tes_quotes`)."""
+        answer = self._ask(body)
+        metrics.QUOTES.labels(OUTCOMES.get(answer.code, "failed")).inc()
+        return answer
+
+    def _ask(self, body: bytes) -> Answer:
         if len(body) > MAX_BODY:
             return _refuse(413, f"body larger than {MAX_BODY} bytes")
         try:

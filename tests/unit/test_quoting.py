@@ -279,3 +279,17 @@ def test_the_endpoint_serves_quotes_over_http_and_only_by_post(tmp_path):
     finally:
         srv.stop()
         plain.stop()
+
+
+def test_every_answer_is_counted_by_outcome_for_the_operator(tmp_path):
+    from oracle.node.metrics import REGISTRY
+
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("tes_quotes_total", {"outcome": outcome}) or 0.0
+
+    before = {o: count(o) for o in ("signed", "refused", "malformed")}
+    d = Desk(tmp_path)
+    d.ask(request())
+    d.ask(request(cpu=64), client=OTHER)
+    d.desk.ask(b"{")
+    assert {o: count(o) - before[o] for o in before} == {"signed": 1, "refused": 1, "malformed": 1}
