@@ -93,6 +93,7 @@ __all__ = [
 TERMINAL = PROTOCOL_TERMINAL
 MAX_NODES_SCANNED = 2_000  # licences read for submit's capacity warning
 PARAMS_KEEP_S = 60.0
+HEAD_KEEP_S = 2.0  # how long a head block read for a submit serves the next ones
 MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
 QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
 QUOTE_MIN_LEFT_S = 10  # a quote expiring sooner may not be mined in time
@@ -157,9 +158,9 @@ class Client:
         return self.key.address
 
     # ---------------------------------------------------------------- reads
-    def _keep(self, key: str, read: Callable[[], Any]) -> Any:
+    def _keep(self, key: str, read: Callable[[], Any], keep_s: float = PARAMS_KEEP_S) -> Any:
         now = time.monotonic()
-        if key not in self._kept or now - self._kept[key][0] > PARAMS_KEEP_S:
+        if key not in self._kept or now - self._kept[key][0] > keep_s:
             self._kept[key] = (now, read())
         return self._kept[key][1]
 
@@ -372,7 +373,9 @@ class Client:
                 raise ClientError(
                     f"{name} must be between 1 s and {MAX_WINDOW} s (30 days), got {value} s"
                 )
-        head = self.w3.eth.get_block("latest")  # its time dates the permit, its base fee the tx
+        # Its time dates the permit and the quote's time left, its base fee the tx (which offers
+        # twice it): a head a few seconds old serves a burst of submits as well as a fresh one.
+        head = self._keep("head", lambda: self.w3.eth.get_block("latest"), HEAD_KEEP_S)
         now = int(head["timestamp"])
         deadline = permit_deadline if permit_deadline is not None else now + 3_600
         if deadline <= now:

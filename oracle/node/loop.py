@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
+from web3 import Web3
 
 from oracle.core.chain import Chain, load_operator_key
 from oracle.core.errors import (
@@ -215,7 +216,8 @@ class Node:
             # and send what that produced in the same step.
             self.view.reset()
             self._learn(touched)
-            self.licences.refresh()  # an accepted binding makes a node ours
+            if self._registry_changed():
+                self.licences.refresh()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._flush()
             self._learn(self.submitter.touched)
@@ -255,6 +257,21 @@ class Node:
             i.job_id for i in self.store.intents(st.IntentStatus.SENT, st.IntentStatus.MINED)
         )
         self.submitter.flush(self._still_needed)
+
+    def _registry_changed(self) -> bool:
+        """Whether our last transactions changed a registry record themselves (an accepted
+        binding): read the licences again now. The stake our claims, proofs and settlements lock
+        and release is read when ingest hands their events over (`Licences.stale`), one poll on;
+        the contracts check every transaction against the real records in between."""
+        registry = self.chain.registry.address.lower()
+        bound = bytes(Web3.keccak(text="OperatorBound(uint256,address)"))
+        return any(
+            str(entry["address"]).lower() == registry
+            and entry["topics"]
+            and bytes(entry["topics"][0]) == bound
+            for receipt in self.submitter.receipts
+            for entry in receipt["logs"]
+        )
 
     def _learn(self, touched: set[int]) -> None:
         """Our transactions for these jobs settled: their receipts' events move the kept views
@@ -401,7 +418,7 @@ class Node:
             self._wake(ev)
         elif ev.name == "JobClaimed":
             node_id, client = int(ev.args["nodeId"]), self._created_in.get(ev.tx_hash)
-            if node_id not in self.licences:
+            if node_id not in self.licences and int(ev.args["round"]) == 0:
                 self._taken_by_other(ev.job_id, node_id)
             elif client is not None and self.quotes is not None:
                 self.quotes.used(client, node_id)  # createAndAssign: our quote became this job
@@ -409,9 +426,10 @@ class Node:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
 
     def _taken_by_other(self, job_id: int, node_id: int) -> None:
-        """A k = 1 job we only watch was taken by another node (its claim, or a quote it signed):
-        nothing is left for us, and the event says so without reading the job. A dispute wakes it
-        again (`_wake`)."""
+        """A k = 1 job we only watch was taken by another node in its first round (its claim, or a
+        quote it signed): nothing is left for us, and the event says so without reading the job. A
+        dispute wakes it again (`_wake`); a juror's accepted seat (round >= 1) never skips it, or
+        the other drawn jurors still deciding would drop their seats."""
         job = self.store.job(job_id)
         if job is not None and job["stage"] == st.SEEN and job["replicas"] == 1:
             self._finish(job_id, st.SKIPPED, f"taken by node {node_id}")

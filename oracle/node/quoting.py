@@ -10,8 +10,9 @@ before signing. Nothing is locked by signing: the seat and its collateral come w
 transaction, which the market checks again (the signer operates the node now, active,
 requirements, free stake). Until it expires (`quote_ttl_s`), or until its job appears on chain,
 an outstanding quote holds one worker and its collateral of its licence's free stake here, so the
-node never promises more than it can run. A client has one outstanding quote per node: its quote
-nonce makes only one of its quotes usable at a time anyway, so a newer ask replaces an older one.
+node never promises more than it can run. A client's quote nonce makes one quote per nonce usable,
+so a client holds one worker per nonce it asked for (asking again for the same nonce replaces the
+hold; quotes for nonces n and n + 1 can both become jobs, one after the other, and both hold).
 
 What an ask costs the node: no transaction, no RPC (the step's snapshot answers the chain's
 questions), one bundle fetch, and none for a bundle fetched for a recent quote: the last BUNDLES_KEPT are
@@ -106,7 +107,7 @@ class QuoteDesk:
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._held: dict[tuple[str, int], _Held] = {}  # (client, node id) -> its quote's hold
+        self._held: dict[tuple[str, int], _Held] = {}  # (client, quote nonce) -> its quote's hold
         self._preparing = threading.BoundedSemaphore(MAX_PREPARING)
         self._bundles: OrderedDict[str, bool] = OrderedDict()  # hash -> fetched (False: fetching)
 
@@ -116,10 +117,17 @@ class QuoteDesk:
             self._snapshot = snapshot
 
     def used(self, client: str, node_id: int) -> None:
-        """`client`'s quote for `node_id` became a job (its JobCreated + JobClaimed): the job's own
-        stage counts against the workers from now on, so the hold ends."""
+        """A quote of ours for `client` became a job on `node_id` (its JobCreated + JobClaimed):
+        the job's own stage counts against the workers from now on, so the hold ends. A client's
+        quote nonces are used in order, so it was its lowest one held for that node; any lower
+        nonce can no longer be used either."""
+        client = client.lower()
         with self._lock:
-            self._held.pop((client.lower(), node_id), None)
+            mine = [n for (c, n), h in self._held.items() if c == client and h.node_id == node_id]
+            if not mine:
+                return
+            for key in [k for k in self._held if k[0] == client and k[1] <= min(mine)]:
+                del self._held[key]
 
     def outstanding(self) -> int:
         """Quotes that may still become jobs: each holds a worker."""
@@ -152,14 +160,14 @@ class QuoteDesk:
         try:
             numbers = self._preflight(ask, job, snap)
         except _Busy:
-            self._release(ask.client, node_id)
+            self._release(ask)
             return _refuse(503, f"{MAX_PREPARING} quotes are being prepared: ask again shortly")
         except (FetchError, BundleError, ExecutionError, JobRefusedError) as err:
-            self._release(ask.client, node_id)
+            self._release(ask)
             log.info("quote refused for %s: %s", ask.client, err)
             return _refuse(409, f"refused: {err}")
         except Exception as err:  # noqa: BLE001 (one ask's surprise is its refusal, never a hold kept)
-            self._release(ask.client, node_id)
+            self._release(ask)
             log.exception("quote for %s failed", ask.client)
             return _refuse(500, f"quote failed: {type(err).__name__}")
         # Dated by the chain's clock (what createAndAssign checks), moved on by ours since the step.
@@ -180,15 +188,15 @@ class QuoteDesk:
             if snap is None:
                 return _refuse(503, "node is starting: ask again shortly")
             self._prune()
-            for held_key in [k for k in self._held if k[0] == ask.client.lower()]:
-                del self._held[held_key]  # a newer ask from the client replaces its older quote
+            # Asked again for the same nonce: only one of the two quotes can ever be used.
+            self._held.pop((ask.client.lower(), ask.nonce), None)
             job = self._job_of(ask, snap)
             cost = self._cost(snap.gas_price, 0.0)
             d = decide(job, self._free(snap), set(), set(), self.key.address,
                        snap.free_workers - len(self._held), cost, self.min_margin)  # fmt: skip
             if not d.take or d.node_id is None:
                 return _refuse(409, d.reason)
-            self._held[(ask.client.lower(), d.node_id)] = _Held(
+            self._held[(ask.client.lower(), ask.nonce)] = _Held(
                 d.node_id, ask.collateral, self._clock() + self.ttl_s
             )
             return d.node_id, job, snap
@@ -250,9 +258,9 @@ class QuoteDesk:
             remove_tree(self._work / "quotes" / gone)
         return plan
 
-    def _release(self, client: str, node_id: int) -> None:
+    def _release(self, ask: QuoteAsk) -> None:
         with self._lock:
-            self._held.pop((client.lower(), node_id), None)
+            self._held.pop((ask.client.lower(), ask.nonce), None)
 
     def _prune(self) -> None:
         now = self._clock()

@@ -220,13 +220,23 @@ def test_outstanding_quotes_hold_workers_until_used_or_expired(tmp_path):
     assert d.desk.outstanding() == 0 and d.ask(request()).code == 200
 
 
-def test_one_client_asking_again_replaces_its_quote_instead_of_holding_more(tmp_path):
-    """Only one quote per client nonce can ever be used: a client asking ten times holds one."""
-    d = Desk(tmp_path, free_workers=2)
-    for nonce in range(10):
-        assert d.ask(request(), nonce=nonce % 2).code == 200
+def test_one_client_asking_again_for_a_nonce_replaces_its_quote__other_nonces_hold_too(tmp_path):
+    """Only one quote per client nonce can ever be used: a client asking ten times for one nonce
+    holds one worker. Quotes for nonces 0 and 1 can both become jobs (one after the other), so
+    both hold; when the node's job for the lowest appears, that hold ends."""
+    d = Desk(tmp_path, free_workers=3)
+    for _ in range(10):
+        assert d.ask(request(), nonce=0).code == 200
     assert d.desk.outstanding() == 1
+    assert d.ask(request(), nonce=1).code == 200
+    assert d.desk.outstanding() == 2
     assert d.ask(request(), client=OTHER).code == 200
+    refused = d.ask(request(), nonce=2)
+    assert refused.code == 409 and "no free worker" in refused.body["error"]
+    d.desk.used(CLIENT.address, 7)  # nonce 0 became a job
+    assert d.desk.outstanding() == 2
+    d.desk.used(CLIENT.address, 7)  # then nonce 1
+    assert d.desk.outstanding() == 1
 
 
 def test_outstanding_quotes_hold_their_collateral_of_the_licence_free_stake(tmp_path):
