@@ -19,7 +19,6 @@ the whole payment.
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 import time
@@ -37,6 +36,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.logs import DISCARD
 
 from oracle.client.errors import ClientError, ResultMismatch
+from oracle.client.history import ClientJob, jobs_of
 from oracle.client.inputs import (
     DEFAULT_WINDOWS,
     MAX_WINDOW,
@@ -46,10 +46,10 @@ from oracle.client.inputs import (
     requirements_of,
     unreachable,
 )
+from oracle.client.quotes import NO_PERMIT, ask_nodes
 from oracle.client.views import (
     MAX_RESULT_BYTES,
     PEEK_BYTES,
-    ClientJob,
     JobOutcome,
     JobView,
     SaltRecord,
@@ -75,7 +75,7 @@ from oracle.core.protocol import (
     Seat,
 )
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
-from oracle.core.quote import Quote, QuoteAsk, QuoteOffer, request_hash
+from oracle.core.quote import Quote
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import result_hash, unpack_result
 from oracle.core.reverts import ErrorTable, error_table, explain_revert
@@ -92,18 +92,8 @@ __all__ = [
 # What `wait` stops at unless told otherwise: the job can no longer change.
 TERMINAL = PROTOCOL_TERMINAL
 MAX_NODES_SCANNED = 2_000  # licences read for submit's capacity warning
-PARAMS_KEEP_S = 60.0
+PARAMS_KEEP_S = 60.0  # how long a client trusts the market's parameters and the fee tip
 HEAD_KEEP_S = 2.0  # how long a head block read for a submit serves the next ones
-MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
-QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
-QUOTE_MIN_LEFT_S = 10  # a quote expiring sooner may not be mined in time
-MAX_QUOTE_ANSWER = 4_096
-NO_PERMIT = (
-    0,
-    0,
-    b"\x00" * 32,
-    b"\x00" * 32,
-)  # PaymentPermit with deadline 0: none  # how long a client trusts the market's parameters and the fee tip
 
 
 class Client:
@@ -191,40 +181,9 @@ class Client:
         return JobView(job_id, job, seats, self._bundle_hash(job_id))
 
     def my_jobs(self, account: str | None = None) -> list[ClientJob]:
-        """Every job `account` (default: us) created on this market, rebuilt from the chain alone:
-        one `eth_getLogs` for its `JobCreated` events (the client is an indexed topic), one for
-        the seats taken in them, and one `job()` read each for the state. A client that lost
-        every local file (or never had one: another machine, a browser) sees the same list."""
-        who = Web3.to_checksum_address(account or self.address)
-        market = self.chain.market
-        start = self.chain.deployment_block
-        created = market.events.JobCreated.get_logs(
-            from_block=start, argument_filters={"client": who}
-        )
-        if not created:
-            return []
-        ids = [int(e["args"]["jobId"]) for e in created]
-        claimed = market.events.JobClaimed.get_logs(
-            from_block=start, argument_filters={"jobId": ids}
-        )
-        nodes: dict[int, list[int]] = {}
-        assigned: set[int] = set()
-        tx_of = {int(e["args"]["jobId"]): bytes(e["transactionHash"]) for e in created}
-        for e in sorted(claimed, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            job_id = int(e["args"]["jobId"])
-            nodes.setdefault(job_id, []).append(int(e["args"]["nodeId"]))
-            if bytes(e["transactionHash"]) == tx_of.get(job_id):
-                assigned.add(job_id)
-        out = []
-        for e in sorted(created, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            a, job_id = e["args"], int(e["args"]["jobId"])
-            job = Job.from_raw(market.functions.job(job_id).call())
-            out.append(ClientJob(
-                job_id, job.status, int(a["replicas"]), int(a["payment"]), int(a["collateral"]),
-                bytes(a["bundleHash"]), str(a["bundleUri"]), int(e["blockNumber"]),
-                "0x" + tx_of[job_id].hex(), tuple(nodes.get(job_id, ())), job_id in assigned,
-            ))  # fmt: skip
-        return out
+        """Every job `account` (default: us) created on this market, rebuilt from the chain alone
+        (`oracle.client.history.jobs_of`)."""
+        return jobs_of(self.chain, account or self.address)
 
     def _bundle_hash(self, job_id: int) -> bytes:
         """The job's bundle hash, a topic of its JobCreated event (the market keeps no copy)."""
@@ -417,13 +376,9 @@ class Client:
     def ask_quote(
         self, request: tuple, warn: Callable[[str], None] | None = None, now: int | None = None
     ) -> Quote | None:
-        """A node's signed quote for `request` (a k = 1 JobRequest), or None when no node asked
-        takes it. Nodes are asked at the URL they announced, in random order (no node is
-        favoured by the order of the registry), at most MAX_QUOTE_ASKS of them, each for at most
-        QUOTE_TIMEOUT_S. An answer is used only if it is a well-formed quote for exactly this
-        request with time left (by the chain's time `now`, read if not given); the market checks
-        the rest (the signer operates the node, the node can take the job), and a quote it
-        refuses costs nothing: `submit` then posts open."""
+        """A node's signed quote for `request` (a k = 1 JobRequest) from the URLs nodes announced
+        (kept PARAMS_KEEP_S), or None (`oracle.client.quotes.ask_nodes`). `now`: the chain's time,
+        if the caller read it."""
         if self.key is None:
             return None
         try:
@@ -432,28 +387,8 @@ class Client:
             return None
         if not urls:
             return None
-        nonce = self._quote_nonce_next()
-        body = QuoteAsk.of(request, self.address, nonce).model_dump_json().encode()
-        want = "0x" + request_hash(request).hex()
-        order = list(urls)
-        random.SystemRandom().shuffle(order)
-        for url in order[:MAX_QUOTE_ASKS]:
-            req = urllib.request.Request(f"{url.rstrip('/')}/quote", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-            try:
-                with urllib.request.urlopen(req, timeout=QUOTE_TIMEOUT_S) as resp:  # noqa: S310 (http(s) from chain)
-                    offer = QuoteOffer.model_validate_json(resp.read(MAX_QUOTE_ANSWER))
-            except (urllib.error.HTTPError, OSError, ValueError) as err:
-                # ValueError covers a malformed answer (pydantic's ValidationError is one).
-                if warn is not None and not isinstance(err, urllib.error.HTTPError):
-                    warn(f"no quote from {url}: {type(err).__name__}")
-                continue
-            if now is None:
-                now = self.chain_time()
-            if offer.requestHash != want or offer.expiry < now + QUOTE_MIN_LEFT_S:
-                continue
-            return offer.quote(self.address, nonce)
-        return None
+        clock = (lambda: now) if now is not None else self.chain_time
+        return ask_nodes(urls, request, self.address, self._quote_nonce_next(), clock, warn)
 
     def _quote_nonce_next(self) -> int:
         """The market's quote nonce for us: read once, then counted (every createAndAssign we

@@ -113,35 +113,6 @@ def _misses(have: Capabilities, need: Capabilities) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ClientJob:
-    """One of a client's jobs as the chain alone tells it (`Client.my_jobs`): its terms from its
-    `JobCreated` event (the market stores no bundle hash or URI), its state from `job()`, and the
-    nodes seated in it from `JobClaimed` (`assigned`: seated in the transaction that created it,
-    on a quote). Nothing of it is kept on the client's machine."""
-
-    job_id: int
-    status: JobStatus
-    k: int
-    payment: int
-    collateral: int
-    bundle_hash: bytes
-    bundle_uri: str
-    created_block: int
-    created_tx: str
-    nodes: tuple[int, ...]
-    assigned: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id, "status": self.status.label, "k": self.k,
-            "payment": str(self.payment), "collateral": str(self.collateral),
-            "bundle_hash": "0x" + self.bundle_hash.hex(), "bundle_uri": self.bundle_uri,
-            "created_block": self.created_block, "created_tx": self.created_tx,
-            "nodes": list(self.nodes), "assigned": self.assigned,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
 class JobView:
     """A job as the chain holds it (`oracle.core.protocol.Job`) with every seat it ever had."""
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
+
+from web3 import Web3
 
 from oracle.core.chain import Chain
 from oracle.core.protocol import NodeRecord, NodeStatus
@@ -20,6 +23,7 @@ from oracle.node.store import Store
 
 # Our licences' registry records are read again at least this often.
 REFRESH_S = 10.0
+OPERATOR_BOUND = bytes(Web3.keccak(text="OperatorBound(uint256,address)"))  # its topic 0
 
 
 class Licences:
@@ -70,6 +74,20 @@ class Licences:
             if row is not None and row["node_id"] is not None:
                 return True
         return False
+
+    def bound_in(self, receipts: Iterable[Any]) -> bool:
+        """Whether one of these receipts (our own transactions) bound a licence to an operator
+        (`OperatorBound`): the records are read again at once. The stake our claims, proofs and
+        settlements lock and release is read when ingest hands their events over (`stale`), one
+        poll on; the contracts check every transaction against the real records in between."""
+        registry = self.chain.registry.address.lower()
+        return any(
+            str(entry["address"]).lower() == registry
+            and entry["topics"]
+            and bytes(entry["topics"][0]) == OPERATOR_BOUND
+            for receipt in receipts
+            for entry in receipt["logs"]
+        )
 
     def bound(self) -> list[int]:
         """Licences an `OperatorBound` event ever named this key for (`refresh` keeps those it

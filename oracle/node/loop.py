@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
-from web3 import Web3
 
 from oracle.core.chain import Chain, load_operator_key
 from oracle.core.errors import (
@@ -216,7 +215,7 @@ class Node:
             # and send what that produced in the same step.
             self.view.reset()
             self._learn(touched)
-            if self._registry_changed():
+            if self.licences.bound_in(self.submitter.receipts):
                 self.licences.refresh()  # an accepted binding makes a node ours
             self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
             self._flush()
@@ -257,21 +256,6 @@ class Node:
             i.job_id for i in self.store.intents(st.IntentStatus.SENT, st.IntentStatus.MINED)
         )
         self.submitter.flush(self._still_needed)
-
-    def _registry_changed(self) -> bool:
-        """Whether our last transactions changed a registry record themselves (an accepted
-        binding): read the licences again now. The stake our claims, proofs and settlements lock
-        and release is read when ingest hands their events over (`Licences.stale`), one poll on;
-        the contracts check every transaction against the real records in between."""
-        registry = self.chain.registry.address.lower()
-        bound = bytes(Web3.keccak(text="OperatorBound(uint256,address)"))
-        return any(
-            str(entry["address"]).lower() == registry
-            and entry["topics"]
-            and bytes(entry["topics"][0]) == bound
-            for receipt in self.submitter.receipts
-            for entry in receipt["logs"]
-        )
 
     def _learn(self, touched: set[int]) -> None:
         """Our transactions for these jobs settled: their receipts' events move the kept views
