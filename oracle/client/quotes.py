@@ -16,7 +16,6 @@ MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
 QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
 QUOTE_MIN_LEFT_S = 10  # a quote expiring sooner may not be mined in time
 MAX_QUOTE_ANSWER = 4_096
-NO_PERMIT = (0, 0, b"\x00" * 32, b"\x00" * 32)  # PaymentPermit with deadline 0: none
 
 
 def ask_nodes(urls: Sequence[str], request: tuple, client: str, nonce: int,

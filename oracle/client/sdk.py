@@ -46,7 +46,7 @@ from oracle.client.inputs import (
     requirements_of,
     unreachable,
 )
-from oracle.client.quotes import NO_PERMIT, ask_nodes
+from oracle.client.quotes import ask_nodes
 from oracle.client.views import (
     MAX_RESULT_BYTES,
     PEEK_BYTES,
@@ -75,7 +75,7 @@ from oracle.core.protocol import (
     Seat,
 )
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
-from oracle.core.quote import Quote
+from oracle.core.quote import NO_PERMIT, Quote
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import result_hash, unpack_result
 from oracle.core.reverts import ErrorTable, error_table, explain_revert

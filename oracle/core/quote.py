@@ -24,6 +24,7 @@ from oracle.core.prove import market_domain
 # IJobMarket.JobRequest as abi.encode lays it out:
 # (bundleHash, bundleUri, requirements, payment, collateral, replicas, 4 windows).
 JOB_REQUEST_ABI = "(bytes32,string,(uint16,uint32,uint8,uint32,uint8),uint96,uint96,uint8,uint32,uint32,uint32,uint32)"
+NO_PERMIT = (0, 0, b"\x00" * 32, b"\x00" * 32)  # IJobMarket.PaymentPermit with deadline 0: none
 QUOTE_TYPES = {
     "Quote": [
         {"name": "request", "type": "bytes32"},

@@ -198,8 +198,8 @@ class Node:
         if not self._consented:
             self._accept_bindings()
             self._consented = True
-        self._publish_quote_snapshot()  # before the endpoint is announced: it can quote at once
         if self._announce and self.licences.records:
+            self._publish_quote_snapshot()  # before the endpoint is announced: it can quote at once
             for node_id in sorted(self.licences.records):
                 self.store.add_intent(
                     st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}

@@ -3,14 +3,17 @@ on chain, the client SDK asks it and creates the job already assigned (createAnd
 transaction, no claim), the node adopts the job from the chain, runs it, proves it and is paid.
 Attackers at the endpoint (malformed, k = 3, underpriced, more collateral than the stake) are
 refused; a client who takes its bundle down after the quote cannot make the node miss the job;
-a client whose quote cannot be used (the node went away) gets its job posted open; and
+a client whose quote cannot be used (the node went away, or a hostile node forges one) gets its
+job posted open, paid once; and
 `tes-client jobs` rebuilds the client's jobs from the chain alone."""
 
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ import requests
 from eth_account import Account
 
 from oracle.client.sdk import Client
-from oracle.core.quote import QuoteAsk, QuoteOffer
+from oracle.core.quote import NO_PERMIT, QuoteAsk, QuoteOffer, sign_quote
 from oracle.node.store import IntentKind
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import Status
@@ -112,9 +115,7 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     quote = QuoteOffer.model_validate(got.json()).quote(client.address, nonce + 1)
     gone_file.unlink()
     token.approve(market, 5 * E18, sender=client)
-    tx = market.createAndAssign(
-        request, quote.as_tuple(), (0, 0, b"\x00" * 32, b"\x00" * 32), sender=client
-    )
+    tx = market.createAndAssign(request, quote.as_tuple(), NO_PERMIT, sender=client)
     taken = tx.decode_logs(market.JobCreated)[0].jobId
     wait_for(lambda: Status(market.job(taken).status) == Status.ACCEPTED, 90,
              what="job of a taken-down bundle proven", nodes=[node])  # fmt: skip
@@ -138,6 +139,42 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert market.quoteNonce(client) == nonce + 2  # no quote was used
     assert any("no quote from" in w for w in warnings), warnings
 
+    # ---- a hostile node answers every ask with a well-formed quote for exactly the request, signed
+    # by a key that operates nothing: the market refuses it at the estimate, the job is posted open,
+    # one payment is escrowed and no quote nonce is used
+    forger = Account.create()
+
+    class Forged(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            ask = QuoteAsk.model_validate_json(self.rfile.read(int(self.headers["Content-Length"])))
+            quote = sign_quote(forger.key, chain.chain_id, market.address, ask.request(), ask.client,
+                               ask.nonce, node_id, chain.pending_timestamp + 600)  # fmt: skip
+            body = QuoteOffer.of(quote, ask.request()).model_dump_json().encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    hostile = ThreadingHTTPServer(("127.0.0.1", 0), Forged)
+    threading.Thread(target=hostile.serve_forever, daemon=True).start()
+    try:
+        registry.announceEndpoint(
+            node_id, f"http://127.0.0.1:{hostile.server_address[1]}", sender=operators[0]
+        )
+        sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+        paid = token.balanceOf(client)
+        warnings.clear()
+        forged = sdk.submit(bundle, uri, 5 * E18, windows=WINDOWS, warn=warnings.append)
+    finally:
+        hostile.shutdown()
+    assert any("quote could not be used" in w for w in warnings), warnings
+    assert forged not in sdk.assigned and Status(market.job(forged).status) == Status.OPEN
+    assert paid - token.balanceOf(client) == 5 * E18
+    assert market.quoteNonce(client) == nonce + 2
+
     # ---- `tes-client jobs`: the client's jobs rebuilt from the chain alone (a fresh machine: no
     # SDK state, no local file), terms as created, quoted ones marked
     make_keystore(ape_data, "client", client.private_key)
@@ -146,7 +183,7 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     out = subprocess.run([str(TES_CLIENT), "jobs", "--json"], env=env, capture_output=True, text=True,
                          timeout=60, check=True).stdout  # fmt: skip
     rows = {r["job_id"]: r for r in map(json.loads, out.splitlines())}
-    assert set(rows) == {job_id, taken, open_job, fallback}
+    assert set(rows) == {job_id, taken, open_job, fallback, forged}
     assert (rows[job_id]["status"], rows[job_id]["nodes"], rows[job_id]["assigned"]) == (
         "paid",
         [node_id],
@@ -155,6 +192,7 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert rows[taken]["assigned"] and rows[taken]["bundle_hash"] == "0x" + gone_hash.hex()
     assert (rows[open_job]["nodes"], rows[open_job]["assigned"]) == ([node_id], False)
     assert (rows[fallback]["status"], rows[fallback]["nodes"]) == ("open", [])
+    assert (rows[forged]["status"], rows[forged]["assigned"]) == ("open", False)
     assert {r["payment"] for r in rows.values()} == {str(5 * E18)} and rows[fallback][
         "bundle_uri"
     ] == uri

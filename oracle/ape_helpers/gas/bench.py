@@ -9,10 +9,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT, NO_PERMIT, QUOTE_TTL
+from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT, QUOTE_TTL
 from oracle.ape_helpers.gas.tracer import GasTracer
 from oracle.core.prove import commitment_of, sign_proof_batch
-from oracle.core.quote import sign_quote
+from oracle.core.quote import NO_PERMIT, sign_quote
 from oracle.localnet.deployment import (
     DEFAULT_CAPS,
     DEFAULTS,

@@ -9,7 +9,6 @@ AGREEMENT = 0.01  # in-process EVM and anvil must agree within 1 %
 INTRINSIC_GAS = 21_000
 MAX_UINT = 2**256 - 1
 EMPTY_SIGNATURE = b""  # an operator submitting its own proof needs no signature
-NO_PERMIT = (0, 0, b"\x00" * 32, b"\x00" * 32)  # PaymentPermit deadline 0: no permit
 QUOTE_TTL = 600  # seconds a benchmark quote stays valid
 
 # Issue [2/7]: report key -> ceiling. Batch keys are named after the batch size actually run.

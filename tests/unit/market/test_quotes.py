@@ -9,11 +9,9 @@ from eth_utils import keccak
 
 from oracle.core.permit import sign_permit
 from oracle.core.prove import commitment_of
-from oracle.core.quote import quote_message, request_hash, sign_quote
+from oracle.core.quote import NO_PERMIT, quote_message, request_hash, sign_quote
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
 from tests.utils.market import RESULT, ReplicaState, Status, salt_of
-
-NO_PERMIT = (0, 0, b"\x00" * 32, b"\x00" * 32)
 
 
 @pytest.fixture
