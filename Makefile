@@ -102,9 +102,14 @@ test-evm:
 test-anvil:
 	@$(call run_ape_test,tests/ -q -m anvil --network ethereum:local:foundry)
 
+# slither compiles the contracts as ape does (via-IR, optimizer 200 runs, cancun): the legacy
+# pipeline runs out of stack on what via-IR builds (JobCreated's full terms).
+SLITHER_SOLC_ARGS := --via-ir --optimize --optimize-runs 200 --evm-version cancun
+
 lint: setup
 	@if [ -n "$(SOL_FILES)" ]; then \
 	  $(SLITHER) contracts --solc tools/solc/solc --solc-remaps "$(OZ_REMAP)" \
+	    --solc-args "$(SLITHER_SOLC_ARGS)" \
 	    --filter-paths node_modules --exclude-dependencies \
 	    --config-file slither.config.json --fail-medium; \
 	else echo "slither: no contracts yet"; fi

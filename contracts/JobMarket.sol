@@ -336,7 +336,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
         emit JobCreated(
             jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, j.deadline,
-            j.protocolFeeBps, j.keeperBountyBps
+            j.protocolFeeBps, j.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
+            q.disputeWindow
         );
         if (q.replicas == 1) {
             j.status = JobStatus.Open;

@@ -212,7 +212,8 @@ interface IJobMarketTypes {
     // ------------------------------------------------------------------ events
     /// @notice A job was created and `payment` escrowed: Open for a claim (k = 1) or Seating with a draw
     ///         anchored (k >= 3). Seats must be filled by `claimDeadline`; fee and bounty rates are the
-    ///         job's for life. The bundle hash and URI are only published here.
+    ///         job's for life. Every term of the job is here, so a node or client can build the job
+    ///         from this event alone (settlement v2); the bundle hash and URI are only published here.
     event JobCreated(
         uint256 indexed jobId,
         address indexed client,
@@ -223,7 +224,12 @@ interface IJobMarketTypes {
         uint256 replicas,
         uint256 claimDeadline,
         uint256 protocolFeeBps,
-        uint256 keeperBountyBps
+        uint256 keeperBountyBps,
+        INodeRegistry.Capabilities requirements,
+        uint256 claimWindow,
+        uint256 executionWindow,
+        uint256 revealWindow,
+        uint256 disputeWindow
     );
     /// @notice The client cancelled the job before any seat was taken; its payment was credited back.
     event JobCancelled(uint256 indexed jobId);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
@@ -19,6 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
+from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from oracle.core.errors import ConfigError
 
@@ -53,6 +55,34 @@ def load_abis(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         )
     types = json.loads(_BUILD_MANIFEST.read_text())["contractTypes"]
     return {name: types[name]["abi"] for name in CONTRACTS}
+
+
+def wait_for_receipt(
+    w3: Web3, tx_hash: Any, timeout_s: float, first_s: float = 0.02, longest_s: float = 1.0
+) -> Any:
+    """The transaction's receipt, asked for at once and then after waits that double from
+    `first_s` up to `longest_s`; web3's TimeExhausted after `timeout_s`.
+
+    Why not web3's fixed `poll_latency`: a transaction is usually mined either within
+    milliseconds (a local or fast chain) or after seconds (a block interval). A fixed 0.1-0.2 s
+    poll adds that much to every transaction on the first, and a shorter one multiplies the
+    requests on the second; doubling waits cost a few requests for either."""
+    deadline = time.monotonic() + timeout_s
+    wait = first_s
+    while True:
+        try:
+            return w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeExhausted(f"transaction {_hex(tx_hash)} not mined after {timeout_s:g} s")
+        time.sleep(min(wait, left))
+        wait = min(wait * 2, longest_s)
+
+
+def _hex(value: Any) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
 class TxStatus(IntEnum):

@@ -7,6 +7,7 @@ two drift apart. Node, client, scripts and tests import these instead of compari
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any
@@ -182,6 +183,43 @@ class Job:
         values["requirements"] = Capabilities(*values["requirements"])
         values["commitment"] = bytes(values["commitment"])
         return cls(**values)
+
+    @classmethod
+    def created(cls, args: Mapping[str, Any]) -> Job:
+        """A k = 1 job exactly as `JobCreated` (its decoded `args`) leaves it: Open, no seat yet.
+        Every term is in the event, so a reader that follows the job's events (`flow.advance`)
+        needs no `job()` call for it. k >= 3 jobs are not built here: their draw anchor is another
+        event, and their seats come from the draw."""
+        if int(args["replicas"]) != 1:
+            raise ValueError(f"job {args['jobId']}: only a k = 1 job is built from JobCreated")
+        req = args["requirements"]
+        if isinstance(req, Mapping):
+            req = [req[f.name] for f in fields(Capabilities)]
+        return cls(
+            payment=int(args["payment"]),
+            collateral=int(args["collateral"]),
+            deadline=int(args["claimDeadline"]),
+            status=JobStatus.OPEN,
+            k=1,
+            round=0,
+            client=str(args["client"]),
+            requirements=Capabilities(*(int(v) for v in req)),
+            claims=0,
+            commits=0,
+            reveals=0,
+            replicaCount=0,
+            seated=0,
+            redraws=0,
+            protocolFeeBps=int(args["protocolFeeBps"]),
+            keeperBountyBps=int(args["keeperBountyBps"]),
+            claimWindow=int(args["claimWindow"]),
+            executionWindow=int(args["executionWindow"]),
+            revealWindow=int(args["revealWindow"]),
+            disputeWindow=int(args["disputeWindow"]),
+            drawBlock=0,
+            commitment=b"\x00" * 32,
+            disputer="0x" + "00" * 20,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,9 +1,10 @@
 """Ingest stage: job-market events from a persisted cursor, only once they are `confirmations`
 blocks deep, with reorg detection.
 
-Events are hints: they say which jobs changed. What the node does next is decided from the
-contract's views (the chain is the truth), so a missed, repeated or reorged-out event can delay
-the node but never make it act wrongly.
+Events say which jobs changed; a new k = 1 job is built from its `JobCreated` terms and the events
+after it (`StepView.follow`), any other change is read from the contract's views. The contract
+checks every transaction the node sends, so a missed, repeated or reorged-out event can delay the
+node but never make it act wrongly.
 """
 
 from __future__ import annotations

@@ -52,6 +52,16 @@ class Licences:
     def active(self) -> list[int]:
         return sorted(i for i, n in self.records.items() if n.status == NodeStatus.ACTIVE)
 
+    def proposed_to_us(self) -> list[int]:
+        """The configured licences (`--node-id`) not yet ours whose owner proposed this key as
+        their operator. Without a configured list nothing is: the operator names what it runs."""
+        reg = self.chain.registry.functions
+        return [
+            i
+            for i in self.node_ids
+            if i not in self.records and reg.pendingOperatorOf(i).call().lower() == self.operator
+        ]
+
     def refresh(self) -> None:
         """Reads the record and owner of every licence we serve (configured `node_ids`, or every
         licence ever bound to this key) and keeps those this key operates now."""

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -27,16 +28,16 @@ from oracle.core.errors import (
     ConfigError,
     OracleError,
 )
-from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Job, JobStatus, Seat
+from oracle.core.protocol import Job, JobStatus, Seat
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
-from oracle.node import flow, metrics, release
+from oracle.node import flow, metrics, quoting, release
 from oracle.node import store as st
 from oracle.node.execution import Executions
 from oracle.node.ingest import Ingest
 from oracle.node.intake import Intake
 from oracle.node.licences import Licences
-from oracle.node.quoting import QuoteDesk, Snapshot
+from oracle.node.quoting import QuoteDesk
 from oracle.node.release import ResultOffer
 from oracle.node.settings import Settings, take_env
 from oracle.node.submit import Submitter
@@ -106,11 +107,15 @@ class Node:
         self.intake = Intake(self)  # whether to take a job, off the loop (oracle/node/intake.py)
         self.started: dict[tuple[int, str], float] = {}
         self._stop = False
+        self._run_ended = (
+            threading.Event()
+        )  # set when an execution ends: step before the poll is due
+        self.executions.on_done = self._run_ended.set
         self._hb_epoch: int | None = None
         self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
         self._announce: str | None = None
         self._consented = False
-        self._fee_bps: int | None = None  # the market's protocol fee: read once, then from events
+        self.fee_bps: int | None = None  # the market's protocol fee: read once, then from events
         self._created_in: dict[Any, str] = {}
         self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
         self.licences = Licences(
@@ -153,6 +158,7 @@ class Node:
         backoff = self.s.poll_interval_s
         recovered = False
         while not self._stop:
+            self._run_ended.clear()  # before the step: a run ending during it wakes the next at once
             try:
                 if not recovered:
                     self.submitter.recover()
@@ -174,7 +180,7 @@ class Node:
                 break
             if deadline and time.monotonic() > deadline:
                 break
-            time.sleep(self.s.poll_interval_s)
+            self._run_ended.wait(self.s.poll_interval_s)
 
     def stop(self) -> None:
         self._stop = True
@@ -186,20 +192,23 @@ class Node:
         if self.ingest.reorgs != reorgs:
             self.view.forget_all()
             self.licences.read_at = None
-        # Changed on chain: read again when asked. Not for our own transactions' events: the
-        # node read those jobs again right after the receipt (`touched`), which is newer.
-        ours = self.submitter.ours
-        self.view.forget(ev.job_id for ev in events if ev.tx_hash not in ours)
+        # New k = 1 jobs are built from their events; others changed on chain are read again.
+        self.view.follow(events, self.submitter.ours)
         if self.licences.stale(events, self.store):
             self.licences.refresh()  # before the events: they are judged against the nodes we serve
         self._created_in = {}  # tx hash -> client, for this poll's events
         for ev in events:
             self._on_event(ev)
         if not self._consented:
-            self._accept_bindings()
+            # Two-step binding: a licence the operator named (`--node-id`) whose owner proposed
+            # this key is accepted; running someone's node is a decision, never a side effect.
+            for node_id in self.licences.proposed_to_us():
+                if not self.store.has_pending_intent(st.IntentKind.ACCEPT_OPERATOR, None, node_id):
+                    log.info("node %d proposed this key as its operator: accepting", node_id)
+                    self.store.add_intent(st.IntentKind.ACCEPT_OPERATOR, None, node_id, {})
             self._consented = True
         if self._announce and self.licences.records:
-            self._publish_quote_snapshot()  # before the endpoint is announced: it can quote at once
+            quoting.publish_snapshot(self)  # before the endpoint is announced: it can quote at once
             for node_id in sorted(self.licences.records):
                 self.store.add_intent(
                     st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}
@@ -221,29 +230,10 @@ class Node:
             self._flush()
             self._learn(self.submitter.touched)
         self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
-        self._publish_quote_snapshot()
+        quoting.publish_snapshot(self)
         metrics.JOBS_BY_STAGE.clear()
         for stage, n in self.store.stage_counts().items():
             metrics.JOBS_BY_STAGE.labels(stage).set(n)
-
-    def _publish_quote_snapshot(self) -> None:
-        """What the quote desk decides on until the next step (no RPC of its own)."""
-        if self.quotes is None:
-            return
-        if self._fee_bps is None:
-            params = self.chain.market.functions.parameters().call()
-            self._fee_bps = int(params[MARKET_PARAMETER_FIELDS.index("protocolFeeBps")])
-        latest = self.view.latest()
-        self.quotes.update(
-            Snapshot(
-                records=dict(self.licences.records),
-                free_workers=self.intake.free_workers(with_quotes=False),
-                gas_price=self.view.fee_hint(),
-                protocol_fee_bps=self._fee_bps,
-                chain_time=int(latest["timestamp"]),
-                taken_at=time.monotonic(),
-            )
-        )
 
     def _flush(self) -> None:
         """Sends what is pending, each intent judged by `_still_needed` first."""
@@ -268,24 +258,6 @@ class Node:
         for job_id in touched:
             if job_id not in events or not self.view.learn(job_id, events[job_id]):
                 self.view.forget([job_id])
-
-    def _accept_bindings(self) -> None:
-        """Two-step binding: an owner proposed this key for a node; the key accepts, but only for a
-        licence the operator named in its config (`--node-id`). Without that list nothing is
-        accepted: running someone's node is a decision, never a side effect of a proposal."""
-        reg = self.chain.registry
-        for node_id in self.s.node_ids:
-            if node_id in self.licences:
-                continue
-            pending = reg.functions.pendingOperatorOf(node_id).call()
-            if pending.lower() == self.key.address.lower() and not self.store.has_pending_intent(
-                st.IntentKind.ACCEPT_OPERATOR, None, node_id
-            ):
-                log.info(
-                    "node %d proposed this key as its operator: accepting (named in the config)",
-                    node_id,
-                )
-                self.store.add_intent(st.IntentKind.ACCEPT_OPERATOR, None, node_id, {})
 
     def _drive_all(self, jobs: list[dict[str, Any]]) -> None:
         for job in jobs:
@@ -385,7 +357,7 @@ class Node:
     # ---------------------------------------------------------------- per job
     def _on_event(self, ev) -> None:
         if ev.name == "JobCreated":
-            self._fee_bps = int(ev.args["protocolFeeBps"])  # the market's rate now
+            self.fee_bps = int(ev.args["protocolFeeBps"])  # the market's rate now
             self._created_in[ev.tx_hash] = str(ev.args["client"])
             if self.store.job(ev.job_id) is None:
                 self.store.upsert_job(

@@ -35,16 +35,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefusedError
-from oracle.core.protocol import Capabilities, Job, JobStatus, NodeRecord
+from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Capabilities, Job, JobStatus, NodeRecord
 from oracle.core.quote import QuoteAsk, QuoteOffer, sign_quote
 from oracle.core.tree import remove_tree
 from oracle.node import metrics
 from oracle.node.schedule import decide, seat_value
+
+if TYPE_CHECKING:
+    from oracle.node.loop import Node
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +285,23 @@ class QuoteDesk:
             revealWindow=ask.revealWindow, disputeWindow=ask.disputeWindow, drawBlock=0,
             commitment=b"\x00" * 32, disputer=ZERO_ADDRESS,
         )  # fmt: skip
+
+
+def publish_snapshot(node: Node) -> None:
+    """What the node's quote desk decides on until the next step (no RPC of its own but a read of
+    the protocol fee the first time: later ones come from `JobCreated` events)."""
+    if node.quotes is None:
+        return
+    if node.fee_bps is None:
+        params = node.chain.market.functions.parameters().call()
+        node.fee_bps = int(params[MARKET_PARAMETER_FIELDS.index("protocolFeeBps")])
+    node.quotes.update(
+        Snapshot(
+            records=dict(node.licences.records),
+            free_workers=node.intake.free_workers(with_quotes=False),
+            gas_price=node.view.fee_hint(),
+            protocol_fee_bps=node.fee_bps,
+            chain_time=node.view.chain_time(),
+            taken_at=time.monotonic(),
+        )
+    )

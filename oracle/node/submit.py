@@ -4,6 +4,7 @@ Every transaction starts as an intent in the store (written before anything is s
 submitter owns the nonce, sends, waits for the receipt, bumps fees on a stuck transaction by
 replacing it at the same nonce, and retries with backoff when the RPC is away. Proofs, reveals and
 the node's own settlements are batched, many per transaction (settlements one owner per batch).
+Gas limits: `eth_estimateGas`, or our own receipts for proof and settlement batches (gas_limits.py).
 
 Confirmations and reorgs. With `confirmations` = 0 an intent is done at its receipt. Otherwise a
 successful receipt makes it `mined` (block number and hash recorded) and every flush looks again:
@@ -49,9 +50,10 @@ from web3.exceptions import (
     Web3Exception,
 )
 
-from oracle.core.chain import Chain, TxStatus
+from oracle.core.chain import Chain, TxStatus, wait_for_receipt
 from oracle.core.reverts import decode_revert, error_table
 from oracle.node.calls import contract_call
+from oracle.node.gas_limits import GasLimits
 from oracle.node.store import Intent, IntentKind, IntentStatus, Store
 
 log = logging.getLogger(__name__)
@@ -112,24 +114,24 @@ class Submitter:
         self.chain, self.store, self.key = chain, store, key
         self.max_attempts = max_attempts  # sends of one intent that ran out of gas, before it fails
         self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
-        self.max_fee_wei, self.confirmations, self.bumps_per_flush = (
-            max_fee_wei,
-            confirmations,
-            bumps_per_flush,
-        )
+        self.max_fee_wei, self.confirmations = max_fee_wei, confirmations
+        self.bumps_per_flush = bumps_per_flush
         self.on_gas = on_gas or (lambda kind, gas: None)
         # The head block, if the caller reads it anyway this phase (the node's view): the fee
         # quote's base fee comes from it instead of one more request.
         self.latest = latest or (lambda: self.chain.w3.eth.get_block("latest"))
         self._nonce: int | None = None
+        # Proof and settlement batches skip stale items instead of reverting: their gas limit comes
+        # from our receipts, not one eth_estimateGas per send (gas_limits.py says why it is safe).
+        self.gas_limits = GasLimits()
         self._capped: set[str] = set()  # tx hashes whose fee-cap error was logged
         self.touched: set[int] = set()
         # Hashes of our recent mined transactions (oldest first): the node does not read a job
         # again for an event its own transaction emitted, having read it after the receipt.
         self.ours: dict[str, None] = {}
-        self.receipts: list[
-            Any
-        ] = []  # this flush's successful receipts (what the node learns from)
+        self.wait_receipt = wait_for_receipt  # (w3, tx hash, timeout s) -> receipt | TimeExhausted
+        # This flush's successful receipts (what the node learns from).
+        self.receipts: list[Any] = []
 
     @property
     def address(self) -> ChecksumAddress:
@@ -322,13 +324,13 @@ class Submitter:
         return len(inflight)
 
     def _dispatch(self, intents: list[Intent], nonce: int, fees: dict[str, int]):
-        """Estimates and sends one transaction at `nonce`; None (and the intents failed) if the chain
-        refuses it already at the estimate."""
+        """Sizes (from receipts, else an estimate) and sends one transaction at `nonce`; None (and
+        the intents failed) if the chain refuses it already at the estimate."""
         ids = [i.id for i in intents]
         kind = intents[0].kind
         call = contract_call(self.chain, intents)
         try:
-            gas = int(call.estimate_gas({"from": self.address}) * 1.3) + 20_000
+            gas, learned = self.gas_limits.size(kind, len(intents), call, self.address)
         except (ContractLogicError, ContractCustomError) as err:
             # The chain says no (someone else filled the job, a deadline passed...): nothing to send.
             reason = self._reason(err)
@@ -338,7 +340,7 @@ class Submitter:
             self.touched.update(i.job_id for i in intents if i.job_id is not None)
             return None
         tx_hash = self._sign_send(call, ids, gas, nonce, fees)
-        return intents, call, gas, nonce, fees, tx_hash
+        return intents, call, gas, nonce, fees, tx_hash, learned
 
     def _sign_send(
         self,
@@ -371,6 +373,7 @@ class Submitter:
         nonce: int,
         fees: dict[str, int],
         tx_hash: str,
+        learned: bool,
     ) -> bool:
         """Waits for the receipt, replacing the transaction with higher fees after each
         `tx_timeout_s` without one (at most `bumps_per_flush` times here); False if it is still
@@ -379,9 +382,7 @@ class Submitter:
         bumps = 0
         while True:
             try:
-                receipt = w3.eth.wait_for_transaction_receipt(
-                    HexStr(tx_hash), timeout=self.tx_timeout_s, poll_latency=0.2
-                )
+                receipt = self.wait_receipt(w3, HexStr(tx_hash), self.tx_timeout_s)
                 break
             except TimeExhausted:
                 if bumps >= self.bumps_per_flush:
@@ -399,12 +400,14 @@ class Submitter:
                 fees, tx_hash = replaced
                 bumps += 1
         self._nonce = max(self._nonce or 0, nonce + 1)
-        self._record(intents, receipt, gas)
+        self._record(intents, receipt, gas, estimated=not learned)
         return True
 
-    def _record(self, intents: list[Intent], receipt: Any, gas: int | None) -> None:
+    def _record(
+        self, intents: list[Intent], receipt: Any, gas: int | None, estimated: bool = False
+    ) -> None:
         """Records a receipt: done (or mined, to be confirmed), failed, or back to pending when the
-        transaction ran out of gas."""
+        transaction ran out of gas. `estimated`: its gas limit is known to come from an estimate."""
         ids = [i.id for i in intents]
         kind = intents[0].kind
         self.touched.update(i.job_id for i in intents if i.job_id is not None)
@@ -417,16 +420,14 @@ class Submitter:
         ok = receipt["status"] == TxStatus.SUCCESS
         used = int(receipt["gasUsed"])
         self.on_gas(kind, used)
+        self.gas_limits.record(kind, len(intents), used, ok=ok, estimated=estimated)
         jobs = _subjects(intents)
-        if (
-            not ok
-            and gas
-            and used >= gas * 0.95
-            and max(i.attempts for i in intents) + 1 < self.max_attempts
-        ):
+        out_of_gas = not ok and gas and used >= gas * 0.95
+        if out_of_gas and max(i.attempts for i in intents) + 1 < self.max_attempts:
             # Out of gas: the estimate was taken before other replicas' transactions changed what this
-            # one does (the last reveal of a round settles and pays it). Back to pending: the next
-            # flush asks the chain whether it is still needed and estimates again.
+            # one does (the last reveal of a round settles and pays it), or the limit learned from
+            # receipts was short. Back to pending: the next flush asks the chain whether it is still
+            # needed and estimates again (gas_limits.record made sure of it for a learned kind).
             log.warning(
                 "%s x%d for %s ran out of gas (%d of %d): retrying",
                 kind,
@@ -557,7 +558,9 @@ class Submitter:
 
     def _fees(self) -> dict[str, int]:
         w3 = self.chain.w3
-        base = self.latest().get("baseFeePerGas", 0) or 0
+        head = self.latest()
+        self.gas_limits.block_gas_limit = head.get("gasLimit")  # caps a limit learned from receipts
+        base = head.get("baseFeePerGas", 0) or 0
         tip = max(w3.eth.max_priority_fee, 0) if base else 0
         max_fee = 2 * base + tip + 1
         if max_fee > self.max_fee_wei:

@@ -77,6 +77,34 @@ class StepView:
             answers[("seat", i)] = seat
         return True
 
+    def follow(self, events: Iterable[Any], ours: Collection[str]) -> None:
+        """Ingested events (`ingest.Event`, in chain order): a k = 1 job created in them is built
+        from its `JobCreated` terms and moved along the events after it (a quote's `JobClaimed` and
+        `JobRunning` in the same transaction), so a new job costs no `job()` or `replica()` read.
+        Any other job named by someone else's event changed in a way not followed here: it is read
+        again when next asked. Our own transactions' events are skipped: the node learned those jobs
+        from the receipt (`learn`), which is newer."""
+        by_job: dict[int, list[Any]] = {}
+        for ev in events:
+            by_job.setdefault(ev.job_id, []).append(ev)
+        for job_id, evs in by_job.items():
+            mine = sum(ev.tx_hash in ours for ev in evs)
+            if mine == len(evs):
+                continue
+            first, built = evs[0], None
+            # Built only from a complete history: a job created and already moved by us in the same
+            # range (a restart's backfill) is read instead.
+            if not mine and first.name == "JobCreated" and int(first.args["replicas"]) == 1:
+                built = flow.advance(
+                    Job.created(first.args), [], [(e.name, e.args) for e in evs[1:]]
+                )
+            if built is None:
+                self.forget([job_id])
+                continue
+            answers: dict[Any, Any] = {"job": built[0]}
+            answers.update({("seat", i): seat for i, seat in enumerate(built[1])})
+            self._kept[job_id] = (self._clock(), answers)
+
     def forget_all(self) -> None:
         """A reorg: nothing read before it is known to hold."""
         self._kept = {}

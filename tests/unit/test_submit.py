@@ -14,9 +14,10 @@ from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak
 from hexbytes import HexBytes
-from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound
 
-from oracle.node.store import INTENT_COLUMNS, Store
+from oracle.node.gas_limits import OVERHEAD, SAFETY, from_estimate
+from oracle.node.store import INTENT_COLUMNS, IntentKind, Store
 from oracle.node.submit import GWEI, Submitter
 
 KEY = Account.from_key("0x" + "42" * 32)
@@ -25,8 +26,8 @@ GAS_USED = 40_000
 
 # ---------------------------------------------------------------------- a fake chain
 class FakeCall:
-    def __init__(self, name: str, args: tuple):
-        self.name, self.args = name, args
+    def __init__(self, name: str, args: tuple, chain: FakeChain):
+        self.name, self.args, self.chain = name, args, chain
 
     def jobs(self) -> list[int]:
         if self.name == "submitProofs":
@@ -36,7 +37,10 @@ class FakeCall:
         return []
 
     def estimate_gas(self, tx: dict) -> int:
-        return GAS_USED
+        self.chain.estimates.append(self.name)
+        if self.name in self.chain.refuse:
+            raise ContractLogicError(f"execution reverted: {self.chain.refuse[self.name]}")
+        return self.chain.w3.eth.gas_used({"jobs": self.jobs()})
 
     def build_transaction(self, tx: dict) -> dict:
         data = json.dumps({"fn": self.name, "jobs": self.jobs()}).encode()
@@ -44,13 +48,16 @@ class FakeCall:
 
 
 class Functions:
+    def __init__(self, chain: FakeChain):
+        self.chain = chain
+
     def __getattr__(self, name: str):
-        return lambda *args: FakeCall(name, args)
+        return lambda *args: FakeCall(name, args, self.chain)
 
 
 class Contract:
-    def __init__(self):
-        self.functions = Functions()
+    def __init__(self, chain: FakeChain):
+        self.functions = Functions(chain)
 
 
 class FakeEth:
@@ -66,6 +73,9 @@ class FakeEth:
         self.foreign = 0  # nonces used by someone else with our key
         self.forks = 0
         self.sent: list[dict] = []  # every transaction accepted, replacements included
+        self.gas_limit = 30_000_000  # the blocks' gas limit
+        self.gas_used = lambda tx: GAS_USED  # what a mined transaction uses
+        self.next_outcome: dict[str, str] = {}  # fn -> "out of gas" | "revert", for its next send
         self.mine()  # genesis
 
     # --- chain state
@@ -88,7 +98,13 @@ class FakeEth:
             for tx in txs:
                 tx["blockNumber"], tx["blockHash"] = number, block_hash
             self.blocks.append(
-                {"number": number, "hash": block_hash, "txs": txs, "baseFeePerGas": self.base_fee}
+                {
+                    "number": number,
+                    "hash": block_hash,
+                    "txs": txs,
+                    "baseFeePerGas": self.base_fee,
+                    "gasLimit": self.gas_limit,
+                }
             )
 
     def reorg(self, depth: int, *, back_to_mempool: bool = False) -> None:
@@ -134,6 +150,12 @@ class FakeEth:
             "maxFeePerGas": d["maxFeePerGas"],
             "maxPriorityFeePerGas": d["maxPriorityFeePerGas"],
         }
+        outcome = self.next_outcome.pop(tx["fn"], None)
+        used = self.gas_used(tx)
+        if outcome == "out of gas" or used > tx["gas"]:
+            tx["status"], tx["gasUsed"] = 0, tx["gas"]
+        else:
+            tx["status"], tx["gasUsed"] = (0 if outcome == "revert" else 1), used
         if tx["nonce"] < self._mined_nonce():
             raise ValueError("nonce too low")
         old = self.mempool.get(tx["nonce"])
@@ -157,8 +179,8 @@ class FakeEth:
         if tx is None:
             raise TransactionNotFound(str(tx_hash))
         return {
-            "status": 1,
-            "gasUsed": GAS_USED,
+            "status": tx["status"],
+            "gasUsed": tx["gasUsed"],
             "blockNumber": tx["blockNumber"],
             "blockHash": tx["blockHash"],
         }
@@ -188,7 +210,9 @@ class FakeW3:
 class FakeChain:
     def __init__(self):
         self.w3 = FakeW3()
-        self.market, self.registry, self.rewards = Contract(), Contract(), Contract()
+        self.estimates: list[str] = []  # the function of every eth_estimateGas, in order
+        self.refuse: dict[str, str] = {}  # fn -> the revert its estimate answers
+        self.market, self.registry, self.rewards = Contract(self), Contract(self), Contract(self)
         self.chain_id = 1337
         self.abis: dict = {}
 
@@ -207,7 +231,13 @@ def store(tmp_path):
 
 def submitter(chain, store, **kw) -> Submitter:
     kw.setdefault("tx_timeout_s", 0.0)
-    return Submitter(chain, store, KEY, **kw)
+    sub = Submitter(chain, store, KEY, **kw)
+    # The fake chain mines only when a test says so: waiting for a receipt gives up at once
+    # rather than sleeping through `tx_timeout_s` (tests/unit/test_receipts.py tests the waiting).
+    sub.wait_receipt = lambda w3, tx_hash, timeout: w3.eth.wait_for_transaction_receipt(
+        tx_hash, timeout, 0
+    )
+    return sub
 
 
 def statuses(store: Store) -> list[str]:
@@ -443,6 +473,151 @@ def test_own_nonces_only__no_warning(chain, store, caplog):
             store.add_intent("claim", job, 1, {})
             sub.flush(always)
     assert "someone else" not in caplog.text
+
+
+# ---------------------------------------------------------------------- gas limits
+PER_ITEM = 50_000  # what one proof or settlement costs in the fake, besides the 21,000 of any tx
+
+
+def per_item_gas(tx: dict) -> int:
+    return 21_000 + PER_ITEM * max(len(tx["jobs"]), 1)
+
+
+def learned(items: int) -> int:
+    return int(items * PER_ITEM * SAFETY) + OVERHEAD
+
+
+def proof(store: Store, job: int) -> None:
+    store.add_intent(IntentKind.PROOF, job, 1, {"commitment": "ab" * 32})
+
+
+def test_first_proof_batch_estimated__later_ones_sized_from_its_receipt__pipelined(chain, store):
+    eth = chain.w3.eth
+    eth.gas_used = per_item_gas
+    sub = submitter(chain, store, batch_size=2)
+    proof(store, 7)
+    sub.flush(always)
+    assert chain.estimates == ["submitProofs"]
+    assert eth.sent[-1]["gas"] == from_estimate(21_000 + PER_ITEM)
+
+    for job in (8, 9, 10):
+        proof(store, job)
+    assert sub.flush(always) == 2  # two batches, consecutive nonces, no estimate
+
+    assert chain.estimates == ["submitProofs"]
+    assert [(tx["jobs"], tx["gas"]) for tx in eth.sent[1:]] == [
+        ([8, 9], learned(2)),
+        ([10], learned(1)),
+    ]
+    assert [tx["nonce"] for tx in eth.sent] == [0, 1, 2]
+    assert statuses(store) == ["done"] * 4
+
+
+def test_settlements_sized_from_receipts_too(chain, store):
+    chain.w3.eth.gas_used = per_item_gas
+    sub = submitter(chain, store)
+    for job in (7, 8):
+        store.add_intent("settle", job, 1, {"owner": "0x" + "22" * 20})
+        sub.flush(always)
+    assert chain.estimates == ["settleAndWithdraw"]
+    assert chain.w3.eth.sent[-1]["gas"] == learned(1)
+    assert statuses(store) == ["done", "done"]
+
+
+def test_out_of_gas_receipt__the_next_batch_is_estimated_until_an_estimated_one_is_mined(
+    chain, store
+):
+    eth = chain.w3.eth
+    sub = submitter(chain, store)
+    proof(store, 7)
+    sub.flush(always)
+    eth.next_outcome["submitProofs"] = "out of gas"
+    proof(store, 8)
+    sub.flush(always)  # sized from the receipt, ran out of gas: back to pending
+    assert chain.estimates == ["submitProofs"]
+    assert statuses(store) == ["done", "pending"]
+
+    sub.flush(always)  # retried, estimated
+    assert chain.estimates == ["submitProofs"] * 2
+    assert eth.sent[-1]["gas"] == from_estimate(GAS_USED)
+    assert statuses(store) == ["done", "done"]
+    proof(store, 9)
+    sub.flush(always)  # the estimated one was mined: learned figures again
+    assert chain.estimates == ["submitProofs"] * 2
+    assert statuses(store) == ["done"] * 3
+
+
+def test_proof_batch_reverting_on_chain_without_an_estimate__recorded_failed(chain, store):
+    eth = chain.w3.eth
+    sub = submitter(chain, store)
+    proof(store, 7)
+    sub.flush(always)
+    eth.next_outcome["submitProofs"] = "revert"
+    proof(store, 8)
+
+    sub.flush(always)
+
+    assert chain.estimates == ["submitProofs"]  # sent without one
+    assert statuses(store) == ["done", "failed"]
+    assert tuple(store._db.execute("SELECT error FROM intents WHERE id = 2").fetchone()) == (
+        "reverted",
+    )
+    assert 8 in sub.touched
+    proof(store, 9)  # the next one asks the chain again (its estimate would name the revert)
+    sub.flush(always)
+    assert chain.estimates == ["submitProofs"] * 2
+
+
+def test_claims_reveals_and_keeper_calls_are_always_estimated(chain, store):
+    sub = submitter(chain, store)
+    for job in (7, 8, 9):
+        store.add_intent("claim", job, 1, {})
+        store.add_intent("reveal", job + 10, 1, {"result": "cd" * 32, "salt": "ef" * 32})
+        store.add_intent("expire", job + 20, None, {})
+        sub.flush(always)
+    assert sorted(chain.estimates) == sorted(["claim", "reveal", "expire"] * 3)
+    assert set(statuses(store)) == {"done"}
+
+
+def test_estimate_refusal__failed_with_the_reason__or_done_by_another_keeper(chain, store):
+    chain.refuse = {"claim": "JobMarketDeadlinePassed", "draw": "JobMarketNothingToDraw"}
+    store.add_intent("claim", 7, 1, {})
+    store.add_intent("draw", 8, None, {})
+
+    assert submitter(chain, store).flush(always) == 0
+
+    assert statuses(store) == ["failed", "done"]
+    (error,) = store._db.execute("SELECT error FROM intents WHERE id = 1").fetchone()
+    assert "JobMarketDeadlinePassed" in error
+    assert chain.w3.eth.sent == []
+
+
+def test_learned_limit_above_the_block_gas_limit__estimated(chain, store):
+    eth = chain.w3.eth
+    eth.gas_used = per_item_gas
+    eth.gas_limit = learned(2) - 1
+    sub = submitter(chain, store, batch_size=2)
+    proof(store, 7)
+    sub.flush(always)
+    proof(store, 8)
+    sub.flush(always)
+    proof(store, 9)
+    proof(store, 10)
+    sub.flush(always)
+    assert chain.estimates == ["submitProofs", "submitProofs"]  # the first and the 2-item batch
+    assert [tx["gas"] for tx in eth.sent] == [
+        from_estimate(21_000 + PER_ITEM),
+        learned(1),
+        from_estimate(21_000 + 2 * PER_ITEM),
+    ]
+
+
+def test_restarted_node_estimates_its_first_batch_again(chain, store):
+    proof(store, 7)
+    submitter(chain, store).flush(always)
+    proof(store, 8)
+    submitter(chain, store).flush(always)
+    assert chain.estimates == ["submitProofs", "submitProofs"]
 
 
 # ---------------------------------------------------------------------- store

@@ -152,3 +152,61 @@ def test_learn__our_receipt_moves_the_kept_job_without_a_read():
     view.job(7)
     assert len(market.calls) == reads + 1
     assert not view.learn(8, [proof])  # nothing kept: read when asked
+
+
+def _created(job_id: int, replicas: int = 1) -> dict:
+    return {"jobId": job_id, "client": "0x" + "cc" * 20, "bundleHash": b"\x01" * 32,
+            "bundleUri": "file:///b", "payment": 10, "collateral": 2, "replicas": replicas,
+            "claimDeadline": 500, "protocolFeeBps": 500, "keeperBountyBps": 100,
+            "requirements": (1, 512, 0, 0, 0), "claimWindow": 60, "executionWindow": 70,
+            "revealWindow": 80, "disputeWindow": 90}  # fmt: skip
+
+
+def _ev(name: str, job_id: int, tx: str, **args) -> SimpleNamespace:
+    return SimpleNamespace(name=name, job_id=job_id, args=args, tx_hash=tx)
+
+
+def test_follow__a_quoted_job_is_built_from_its_events__no_read():
+    market = Market()
+    view = view_of(market)
+    operator = "0x" + "0f" * 20
+    view.follow(
+        [
+            _ev("JobCreated", 9, "aa", **_created(9)),
+            _ev("PaymentEscrowed", 9, "aa"),
+            _ev("JobClaimed", 9, "aa", nodeId=4, operator=operator, round=0),
+            _ev("JobRunning", 9, "aa", round=0, deadline=777),
+        ],
+        ours=set(),
+    )
+    job = view.job(9)
+    assert (job.status, job.deadline, job.claims, job.replicaCount) == (
+        JobStatus.RUNNING,
+        777,
+        1,
+        1,
+    )
+    assert job.requirements.memoryMb == 512 and job.disputeWindow == 90
+    seat = view.my_seat(9, job, {4})
+    assert seat is not None and seat[1].state == SeatState.CLAIMED and seat[1].operator == operator
+    assert market.calls == []
+
+
+def test_follow__what_it_cannot_build_is_read_again__our_own_events_are_skipped():
+    market = Market()
+    view = view_of(market)
+    view.job(7), view.job(8), view.job(5)
+    market.calls.clear()
+    view.follow(
+        [
+            _ev("JobDisputed", 7, "bb"),  # someone else's change to a kept job: read again
+            _ev("ProofAccepted", 8, "ours"),  # our own: learned from the receipt, kept
+            _ev("JobCreated", 6, "cc", **_created(6, replicas=3)),  # k = 3: its draw decides
+            _ev("JobCreated", 5, "dd", **_created(5)),  # created and moved by us in one range:
+            _ev("JobClaimed", 5, "ours", nodeId=4, operator="0x" + "0f" * 20, round=0),  # read
+        ],
+        ours={"ours"},
+    )
+    for job_id in (8, 7, 6, 5):
+        view.job(job_id)
+    assert market.calls == [("job", 7), ("job", 6), ("job", 5)]

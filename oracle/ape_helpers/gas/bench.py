@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT, QUOTE_TTL
 from oracle.ape_helpers.gas.tracer import GasTracer
+from oracle.core.permit import permit_message
 from oracle.core.prove import commitment_of, sign_proof_batch
 from oracle.core.quote import NO_PERMIT, sign_quote
 from oracle.localnet.deployment import (
@@ -250,34 +250,17 @@ class Bench:
             self.step(scn, "flushFees", "keeper", m.flushFees, sender=self.r.keeper)
 
     def permit(self, owner: Any, amount: int) -> tuple[int, int, bytes, bytes]:
+        """(deadline, v, r, s) of `owner`'s permit for the market to pull `amount`, over the one
+        Permit definition (`oracle.core.permit`) the client SDK signs too."""
         token = self.d.token
         _, name, version, chain_id, verifying, _, _ = token.eip712Domain()
         deadline = self.chain.pending_timestamp + 3_600
-        message = encode_typed_data(
-            domain_data={
-                "name": name,
-                "version": version,
-                "chainId": chain_id,
-                "verifyingContract": str(verifying),
-            },
-            message_types={
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ]
-            },
-            message_data={
-                "owner": str(owner.address),
-                "spender": str(self.d.market.address),
-                "value": amount,
-                "nonce": token.nonces(owner),
-                "deadline": deadline,
-            },
-        )
-        signed = Account.sign_message(message, owner.private_key)
+        message = permit_message(
+            name=name, version=version, chain_id=int(chain_id), token=str(verifying),
+            owner=str(owner.address), spender=str(self.d.market.address), value=amount,
+            nonce=int(token.nonces(owner)), deadline=deadline,
+        )  # fmt: skip
+        signed = Account.sign_message(message.signable_message, owner.private_key)
         return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
     # -------------------------------------------------------------- scenarios

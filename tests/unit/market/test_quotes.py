@@ -5,11 +5,16 @@ or have a key that does not operate the node sign it."""
 
 import ape
 import pytest
-from eth_utils import keccak
+from eth_utils import event_abi_to_log_topic, keccak
+from web3 import Web3
+from web3._utils.events import get_event_data
 
+from oracle.core.chain import load_abis
 from oracle.core.permit import sign_permit
+from oracle.core.protocol import Capabilities, Job, JobStatus, Seat
 from oracle.core.prove import commitment_of
 from oracle.core.quote import NO_PERMIT, quote_message, request_hash, sign_quote
+from oracle.node import flow
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
 from tests.utils.market import RESULT, ReplicaState, Status, salt_of
 
@@ -75,6 +80,48 @@ def test_create_and_assign__one_transaction_escrows_locks_and_runs(
     commitment = commitment_of(job_id, n.id, RESULT, salt_of(n.id))
     market.submitProofs([([(job_id, n.id, commitment)], b"")], sender=n.operator)
     assert market.job(job_id).status == Status.ACCEPTED
+
+
+def _market_events(market, tx) -> list[tuple[str, dict]]:
+    """The receipt's market events as the node decodes them (web3, from the compiled ABI)."""
+    abi = [e for e in load_abis({})["JobMarket"] if e["type"] == "event"]
+    by_topic = {event_abi_to_log_topic(e): e for e in abi}
+    out = []
+    for log in tx.logs:
+        if log["address"].lower() == market.address.lower():
+            data = get_event_data(Web3().codec, by_topic[bytes(log["topics"][0])], log)
+            out.append((data["event"], dict(data["args"])))
+    return out
+
+
+def test_job_created__carries_every_term__the_job_is_built_from_events_alone(
+    market, pool, client, fund, token, job_request, quote_for
+):
+    """A reader following the events (the node's view) builds the same job and seats the market
+    stores, for a job posted open and for one created on a quote, without reading them."""
+    need = (2, 1024, 0, 0, 0)
+    request = job_request(requirements=need, claimWindow=77, executionWindow=88, revealWindow=99)
+    fund(client, JOB_PAYMENT * 2)
+    token.approve(market, JOB_PAYMENT * 2, sender=client)
+    tx = market.createJob(request, sender=client)
+    (name, args), *rest = _market_events(market, tx)
+    assert name == "JobCreated" and [n for n, _ in rest] == ["PaymentEscrowed"]
+    job = Job.created(args)
+    assert job == Job.from_raw(market.job(args["jobId"]))
+    assert job.requirements == Capabilities(*need) and job.executionWindow == 88
+
+    n, request = pool[0], job_request(disputeWindow=55)
+    tx = market.createAndAssign(
+        request, quote_for(n, request, client).as_tuple(), NO_PERMIT, sender=client
+    )
+    (name, args), *rest = _market_events(market, tx)
+    built, seats = flow.advance(Job.created(args), [], rest)
+    job_id = args["jobId"]
+    assert built == Job.from_raw(market.job(job_id)) and built.status == JobStatus.RUNNING
+    assert seats == [Seat.from_raw(market.replica(job_id, 0))]
+    # A k = 3 job's seats come from a draw: not built from its creation.
+    with pytest.raises(ValueError):
+        Job.created({**args, "replicas": 3})
 
 
 def test_create_and_assign__replayed_quote__reverts(market, pool, client, job_request, quote_for):
