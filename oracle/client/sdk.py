@@ -424,7 +424,7 @@ class Client:
             self._nonce = None  # someone else used the key, or the node forgot a pending one
             raise
         self._nonce += 1
-        receipt = wait_for_receipt(self.w3, tx_hash, 120)
+        receipt = wait_for_receipt(self.w3, tx_hash, 120, sent_now=True)
         if receipt["status"] != TxStatus.SUCCESS:
             raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
         return receipt

@@ -58,10 +58,16 @@ def load_abis(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def wait_for_receipt(
-    w3: Web3, tx_hash: Any, timeout_s: float, first_s: float = 0.02, longest_s: float = 1.0
+    w3: Web3,
+    tx_hash: Any,
+    timeout_s: float,
+    first_s: float = 0.02,
+    longest_s: float = 1.0,
+    sent_now: bool = False,
 ) -> Any:
-    """The transaction's receipt, asked for at once and then after waits that double from
-    `first_s` up to `longest_s`; web3's TimeExhausted after `timeout_s`.
+    """The transaction's receipt, asked for at once (after `first_s` if it was `sent_now`: it is
+    not mined yet) and then after waits that double from `first_s` up to `longest_s`; web3's
+    TimeExhausted after `timeout_s`.
 
     Why not web3's fixed `poll_latency`: a transaction is usually mined either within
     milliseconds (a local or fast chain) or after seconds (a block interval). A fixed 0.1-0.2 s
@@ -69,6 +75,8 @@ def wait_for_receipt(
     requests on the second; doubling waits cost a few requests for either."""
     deadline = time.monotonic() + timeout_s
     wait = first_s
+    if sent_now:
+        time.sleep(min(first_s, timeout_s))
     while True:
         try:
             return w3.eth.get_transaction_receipt(tx_hash)

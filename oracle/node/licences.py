@@ -4,8 +4,10 @@ per node stage).
 The loop needs each licence's record (status, stake, locked collateral, capabilities) to decide
 what it can take, and each owner (who a settlement pays). They change rarely and mostly by our own
 hand, so a step reads them only when they may have changed (`stale`): an event about one of our
-licences or a job one of them sits in, after our own transactions (the loop calls `refresh`), and
-every REFRESH_S regardless (an owner's own stake, unbond or binding).
+licences or a job one of them sits in (at most every EVENT_REFRESH_S: in a burst such events come
+every poll, and the contract checks each claim and quote against the real stake in between), after
+a transaction of ours bound a licence (the loop calls `refresh`), and every REFRESH_S regardless
+(an owner's own stake, unbond or binding; owners are read only then, or for a new licence).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from oracle.core.protocol import NodeRecord, NodeStatus
 from oracle.node.ingest import Event
 from oracle.node.store import Store
 
-# Our licences' registry records are read again at least this often.
+# Our licences' registry records (and owners) are read again at least this often.
 REFRESH_S = 10.0
+# After an event about our licences or their jobs, the records are read again, at most this often.
+EVENT_REFRESH_S = 1.0
 OPERATOR_BOUND = bytes(Web3.keccak(text="OperatorBound(uint256,address)"))  # its topic 0
 
 
@@ -40,6 +44,8 @@ class Licences:
         self.records: dict[int, NodeRecord] = {}
         self.owner_of: dict[int, str] = {}  # node id -> its licence owner (who a settlement pays)
         self.read_at: float | None = None  # None: read at the next `stale`
+        self._owners_at: float | None = None  # when every owner was last read
+        self._dirty = False  # an event since `read_at` may have changed a record
         self._candidates: set[int] = set()  # licences ever bound to this key (`bound`)
         self._scanned = 0  # first block the next `bound` scan need not repeat
 
@@ -69,21 +75,30 @@ class Licences:
         ids = self.node_ids or self.bound()
         records = {i: NodeRecord.from_raw(reg.node(i).call()) for i in ids}
         self.records = {i: n for i, n in records.items() if n.operator.lower() == self.operator}
-        self.owner_of = {i: reg.ownerOfNode(i).call() for i in self.records}
-        self.read_at = time.monotonic()
+        now = time.monotonic()
+        every = self._owners_at is None or now - self._owners_at > REFRESH_S
+        known = {} if every else self.owner_of
+        self.owner_of = {i: known.get(i) or reg.ownerOfNode(i).call() for i in self.records}
+        if every:
+            self._owners_at = now
+        self.read_at, self._dirty = now, False
 
     def stale(self, events: Iterable[Event], store: Store) -> bool:
-        """Whether the records may have changed since they were read (see the module's docstring)."""
+        """Whether the records may have changed since they were read and are due to be read again
+        (see the module's docstring)."""
         if self.read_at is None or time.monotonic() - self.read_at > REFRESH_S:
             return True
-        for ev in events:
-            node_id = ev.args.get("nodeId")
-            if node_id is not None and int(node_id) in self.records:
-                return True
-            row = store.job(ev.job_id)
-            if row is not None and row["node_id"] is not None:
-                return True
-        return False
+        if not self._dirty:
+            self._dirty = any(self._touches(ev, store) for ev in events)
+        return self._dirty and time.monotonic() - self.read_at >= EVENT_REFRESH_S
+
+    def _touches(self, ev: Event, store: Store) -> bool:
+        """The event names one of our licences, or a job one of them sits in."""
+        node_id = ev.args.get("nodeId")
+        if node_id is not None and int(node_id) in self.records:
+            return True
+        row = store.job(ev.job_id)
+        return row is not None and row["node_id"] is not None
 
     def bound_in(self, receipts: Iterable[Any]) -> bool:
         """Whether one of these receipts (our own transactions) bound a licence to an operator

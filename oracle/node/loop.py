@@ -222,7 +222,7 @@ class Node:
             # Our transactions just changed these jobs on chain (claim mined, proof committed): take
             # the next stage now (start the execution, queue the reveal) rather than one poll later,
             # and send what that produced in the same step.
-            self.view.reset()
+            self.view.reset(head=False)
             self._learn(touched)
             if self.licences.bound_in(self.submitter.receipts):
                 self.licences.refresh()  # an accepted binding makes a node ours
@@ -237,7 +237,7 @@ class Node:
 
     def _flush(self) -> None:
         """Sends what is pending, each intent judged by `_still_needed` first."""
-        self.view.reset()
+        self.view.reset(head=False)
         # Pending intents are judged on the view they were made from (kept views follow every
         # event ingested; and the estimate before each send is the chain's own check). Sent and
         # mined ones may go back to pending inside the flush (no receipt; a reorg removed their

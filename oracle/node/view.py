@@ -6,7 +6,7 @@ the node's only reader of per-job contract state, so the RPC cost of a step is t
 distinct questions, not the number of places that ask.
 
 Two lifetimes:
-* the block, the time and the gas price live for one phase of a step (`reset()`);
+* the block, the time and the gas price live for one step (`reset()`);
 * a job and its seats are kept across steps until something says they changed (`forget`). The
   market changes a job's storage only in transactions that emit an event naming the job (see
   IJobMarket's events), and the node forgets a job when ingest hands it such an event, when one of
@@ -42,12 +42,15 @@ class StepView:
         self._clock = clock
         self._answers: dict[Any, Any] = {}
         self._kept: dict[int, tuple[float, dict[Any, Any]]] = {}  # job id -> (read at, answers)
-        self._fee: tuple[float, int] | None = None  # (read at, gas price), for fee_hint
+        self._tip: tuple[float, int] | None = None  # (read at, priority fee), for gas_price
 
-    def reset(self) -> None:
-        """A new phase of a step: the block, time and gas price are read again; jobs are kept
-        (see the module's docstring), except those kept longer than `keep_s`."""
-        self._answers = {}
+    def reset(self, head: bool = True) -> None:
+        """A new phase of a step: jobs are kept (see the module's docstring), except those kept
+        longer than `keep_s`; the block, time and gas price are read again if `head`. The phases
+        after the first in a step keep them: a head a few milliseconds old prices a transaction
+        and judges a deadline as well (a deadline judged early is only acted on a step later)."""
+        if head:
+            self._answers = {}
         now = self._clock()
         self._kept = {j: e for j, e in self._kept.items() if now - e[0] <= self.keep_s}
 
@@ -168,13 +171,19 @@ class StepView:
     def chain_time(self) -> int:
         return int(self.latest()["timestamp"])
 
-    def gas_price(self) -> int:
-        return self.per_step("gas_price", lambda: int(self.chain.w3.eth.gas_price))
-
-    def fee_hint(self, keep_s: float = 30.0) -> int:
-        """The gas price for a quote's cost estimate: this phase's if it was read, else the last
-        one read within `keep_s` (quotes must not cost a request every step), else read now."""
+    def gas_price(self, tip_keep_s: float = 30.0) -> int:
+        """The gas price a job's transactions are priced at, as `eth_gasPrice` answers it: the
+        head's base fee (read anyway) plus the suggested priority fee, read at most every
+        `tip_keep_s` (it moves slowly, and pricing every claim decision must not cost a request);
+        `eth_gasPrice` once a step on a chain without a base fee."""
+        base = self.latest().get("baseFeePerGas")
+        if base is None:
+            return self.per_step("gas_price", lambda: int(self.chain.w3.eth.gas_price))
         now = self._clock()
-        if "gas_price" in self._answers or self._fee is None or now - self._fee[0] > keep_s:
-            self._fee = (now, self.gas_price())
-        return self._fee[1]
+        if self._tip is None or now - self._tip[0] > tip_keep_s:
+            self._tip = (now, max(int(self.chain.w3.eth.max_priority_fee), 0))
+        return int(base) + self._tip[1]
+
+    def fee_hint(self) -> int:
+        """The gas price for a quote's cost estimate (the quote desk's snapshot)."""
+        return self.gas_price()

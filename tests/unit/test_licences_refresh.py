@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from eth_utils import keccak
 
+from oracle.node import licences as licences_mod
 from oracle.node.licences import Licences
 
 REGISTRY, MARKET = "0x" + "aa" * 20, "0x" + "bb" * 20
@@ -40,3 +41,60 @@ def test_only_an_operator_binding_in_our_receipts_reads_the_licences_again():
     # the same topic from another contract is not a binding
     assert not lic.bound_in([receipt((MARKET, bound))])
     assert not lic.bound_in([receipt()]) and not lic.bound_in([])
+
+
+class Registry:
+    """node(i) and ownerOfNode(i) for licence 5, operated by our key; counts the reads."""
+
+    def __init__(self, operator: str):
+        self.operator, self.reads = operator, []
+
+    def node(self, i):
+        return SimpleNamespace(call=lambda: self._read("node", (self.operator, 1) + (0,) * 11))
+
+    def ownerOfNode(self, i):
+        return SimpleNamespace(call=lambda: self._read("owner", "0x" + "dd" * 20))
+
+    def _read(self, what, value):
+        self.reads.append(what)
+        return value
+
+
+class Store:
+    def job(self, job_id):
+        return {"node_id": 5} if job_id == 1 else None
+
+
+def event(job_id: int, **args) -> SimpleNamespace:
+    return SimpleNamespace(job_id=job_id, args=args)
+
+
+def test_events_about_our_jobs__read_again_at_most_every_second__owners_every_ten(monkeypatch):
+    operator = "0x" + "cc" * 20
+    reg = Registry(operator)
+    chain = SimpleNamespace(registry=SimpleNamespace(address=REGISTRY, functions=reg))
+    lic = Licences(chain, operator, [5], 0, head=lambda: 0)  # type: ignore[arg-type]
+    monkeypatch.setattr(licences_mod, "NodeRecord", SimpleNamespace(from_raw=_record))
+    now = [100.0]
+    monkeypatch.setattr(licences_mod, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    assert lic.stale([], Store())  # never read
+    lic.refresh()
+    assert reg.reads == ["node", "owner"] and lic.owner_of == {5: "0x" + "dd" * 20}
+    now[0] += 0.3
+    assert not lic.stale([event(2)], Store())  # someone else's job: nothing of ours changed
+    assert not lic.stale([event(1)], Store())  # our job moved, but read 0.3 s ago
+    now[0] += 0.8
+    assert lic.stale([], Store())  # ... remembered: due once a second has passed
+    lic.refresh()
+    assert reg.reads == ["node", "owner", "node"]  # the owner is not read again
+    now[0] += 2.0
+    assert not lic.stale([], Store())
+    assert lic.stale([event(9, nodeId=5)], Store())  # an event naming our licence
+    now[0] += 10.0
+    assert lic.stale([], Store())
+    lic.refresh()
+    assert reg.reads[-2:] == ["node", "owner"]  # every REFRESH_S the owners too
+
+
+def _record(raw):
+    return SimpleNamespace(operator=raw[0], status=raw[1])

@@ -50,3 +50,9 @@ def test_never_mined__time_exhausted_after_the_timeout():
     with pytest.raises(TimeExhausted, match="0xab"):
         wait_for_receipt(SimpleNamespace(eth=eth), "0xab", 0.3)  # type: ignore[arg-type]
     assert 0.3 <= time.monotonic() - t < 0.6
+
+
+def test_sent_now__first_asked_after_the_first_wait():
+    eth = Eth(0.01)
+    wait_for_receipt(SimpleNamespace(eth=eth), "0xab", 5, sent_now=True)  # type: ignore[arg-type]
+    assert eth.asked == 1

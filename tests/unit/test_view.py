@@ -121,7 +121,7 @@ def test_kept_too_long__read_again_even_without_an_event():
     assert market.calls == [("job", 7), ("job", 7)]
 
 
-def test_block_time_and_gas_price__read_again_every_phase():
+def test_block_time_and_gas_price__read_again_every_step__kept_by_a_later_phase():
     blocks = []
 
     def get_block(which):
@@ -134,7 +134,9 @@ def test_block_time_and_gas_price__read_again_every_phase():
     eth.gas_price = 8
     assert (view.block_number(), view.chain_time(), view.gas_price()) == (6, 10, 7)  # same phase
     assert blocks == ["latest"]  # number and time: one request
-    view.reset()
+    view.reset(head=False)  # the flush, or the phase after our own receipts: same step
+    assert (view.block_number(), view.chain_time(), view.gas_price()) == (6, 10, 7)
+    view.reset()  # the next step
     assert (view.block_number(), view.chain_time(), view.gas_price()) == (7, 11, 8)
 
 
@@ -210,3 +212,30 @@ def test_follow__what_it_cannot_build_is_read_again__our_own_events_are_skipped(
     for job_id in (8, 7, 6, 5):
         view.job(job_id)
     assert market.calls == [("job", 7), ("job", 6), ("job", 5)]
+
+
+def test_gas_price__head_base_fee_plus_a_tip_read_at_most_every_30_s():
+    now = [0.0]
+
+    class Eth:
+        head = {"number": 1, "timestamp": 1, "baseFeePerGas": 100}
+        tips: list[float] = []
+
+        def get_block(self, which):
+            return self.head
+
+        @property
+        def max_priority_fee(self):
+            self.tips.append(now[0])
+            return 3
+
+    eth = Eth()
+    view = StepView(SimpleNamespace(w3=SimpleNamespace(eth=eth)), clock=lambda: now[0])  # type: ignore[arg-type]
+    assert view.gas_price() == 103
+    eth.head = {**eth.head, "baseFeePerGas": 250}  # the next step's head: a new base fee
+    now[0] = 20.0
+    view.reset()
+    assert view.gas_price() == view.fee_hint() == 253 and eth.tips == [0.0]  # no new tip
+    now[0] = 31.0
+    view.reset()
+    assert view.gas_price() == 253 and eth.tips == [0.0, 31.0]
