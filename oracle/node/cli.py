@@ -179,7 +179,7 @@ def run(max_seconds, **opts) -> None:
             node.chain.chain_id,
             node.chain.market.address,
             node.result_lookup,
-            node.served_node_ids,
+            lambda: set(node.licences.records),  # the licences served: a request names one
             s.tls_cert,
             s.tls_key,
             quote=node.quotes.ask if node.quotes is not None else None,

@@ -46,6 +46,8 @@ class Licences:
         self.read_at: float | None = None  # None: read at the next `stale`
         self._owners_at: float | None = None  # when every owner was last read
         self._dirty = False  # an event since `read_at` may have changed a record
+        self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
+        self._beat_epoch: int | None = None  # the rewards epoch of our last heartbeat
         self._candidates: set[int] = set()  # licences ever bound to this key (`bound`)
         self._scanned = 0  # first block the next `bound` scan need not repeat
 
@@ -57,6 +59,23 @@ class Licences:
 
     def active(self) -> list[int]:
         return sorted(i for i, n in self.records.items() if n.status == NodeStatus.ACTIVE)
+
+    def heartbeat_due(self, chain_time: int) -> dict[str, Any] | None:
+        """The heartbeat intent's payload once per rewards epoch for our active licences (their
+        availability share), else None. Repeating one after a restart is harmless: the contract
+        counts a node once per epoch, and skips (HeartbeatSkipped) a node that is not ours or not
+        active instead of reverting."""
+        if self._epoch_clock is None:  # immutables of Rewards: read once
+            rewards = self.chain.rewards.functions
+            self._epoch_clock = (rewards.genesisTime().call(), rewards.epochLength().call())
+        genesis, length = self._epoch_clock
+        # Rewards.currentEpoch(), without a call per step
+        epoch = (chain_time - genesis) // length if chain_time >= genesis else 0
+        active = self.active()
+        if epoch == self._beat_epoch or not active:
+            return None
+        self._beat_epoch = epoch
+        return {"node_ids": active, "epoch": epoch}
 
     def proposed_to_us(self) -> list[int]:
         """The configured licences (`--node-id`) not yet ours whose owner proposed this key as

@@ -46,6 +46,7 @@ from oracle.node.view import StepView
 log = logging.getLogger("oracle.node.loop")
 
 RPC_ERRORS = (RequestsConnectionError, RequestsTimeout, ConnectionError, TimeoutError)
+RUN_STAGES = (st.RUNNING, st.CLAIMED)  # what a step without a poll moves: runs to collect, start
 # Events that can put one of our nodes into a job the store has given up on (or not yet looked at
 # again): a draw, a re-anchored draw, a dispute that seats a jury.
 WAKE_EVENTS = {"DrawAnchored", "SeatDrawn", "JobDisputed"}
@@ -111,8 +112,6 @@ class Node:
             threading.Event()
         )  # set when an execution ends: step before the poll is due
         self.executions.on_done = self._run_ended.set
-        self._hb_epoch: int | None = None
-        self._epoch_clock: tuple[int, int] | None = None  # Rewards' (genesisTime, epochLength)
         self._announce: str | None = None
         self._consented = False
         self.fee_bps: int | None = None  # the market's protocol fee: read once, then from events
@@ -157,14 +156,23 @@ class Node:
         deadline = time.monotonic() + max_seconds if max_seconds else None
         backoff = self.s.poll_interval_s
         recovered = False
+        polled = 0.0  # when the last step that read the chain started
         while not self._stop:
+            # A run that ended before the next poll is due is collected by a step that reads and
+            # sends nothing (the last poll's head, events and licences, a fraction of a poll old,
+            # stand): a finished run frees its worker at once and costs no request of its own.
+            poll = (
+                not self._run_ended.is_set() or time.monotonic() - polled >= self.s.poll_interval_s
+            )
             self._run_ended.clear()  # before the step: a run ending during it wakes the next at once
             try:
                 if not recovered:
                     self.submitter.recover()
                     self.reconcile()
                     recovered = True
-                self.step()
+                if poll:
+                    polled = time.monotonic()
+                self.step(poll)
                 backoff = self.s.poll_interval_s
             except RPC_ERRORS as err:
                 log.warning("RPC unreachable (%s); retrying in %.1fs", type(err).__name__, backoff)
@@ -180,12 +188,46 @@ class Node:
                 break
             if deadline and time.monotonic() > deadline:
                 break
-            self._run_ended.wait(self.s.poll_interval_s)
+            self._run_ended.wait(max(polled + self.s.poll_interval_s - time.monotonic(), 0.0))
 
     def stop(self) -> None:
         self._stop = True
 
-    def step(self) -> None:
+    def step(self, poll: bool = True) -> None:
+        """Reads what changed on chain, moves every job as far as it allows, sends what that needs.
+        Without `poll` (a run ended between polls) runs are only collected and started: a worker is
+        freed and filled at once; the proof goes with the next poll's flush, batched."""
+        if not poll:
+            self.view.reset(head=False)
+            self._drive_all([j for j in self.store.active_jobs() if j["stage"] in RUN_STAGES])
+            quoting.publish_snapshot(self)  # a worker freed: quotes may be given again at once
+            return
+        self._poll()
+        self._drive_all(self.store.active_jobs())
+        beat = self.licences.heartbeat_due(self.view.chain_time())
+        if beat is not None:  # liveness, once per rewards epoch (the availability share)
+            self.store.add_intent(st.IntentKind.HEARTBEAT, None, None, beat)
+        self._flush()
+        touched = self.submitter.touched
+        if touched:
+            # Our transactions just changed these jobs on chain (claim mined, proof committed): take
+            # the next stage now (start the execution, queue the reveal) rather than one poll later,
+            # and send what that produced in the same step.
+            self.view.reset(head=False)
+            self._learn(touched)
+            if self.licences.bound_in(self.submitter.receipts):
+                self.licences.refresh()  # an accepted binding makes a node ours
+            self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
+            self._flush()
+            self._learn(self.submitter.touched)
+        self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
+        quoting.publish_snapshot(self)
+        metrics.JOBS_BY_STAGE.clear()
+        for stage, n in self.store.stage_counts().items():
+            metrics.JOBS_BY_STAGE.labels(stage).set(n)
+
+    def _poll(self) -> None:
+        """The chain's news since the last poll: its head, events, our licences, new bindings."""
         self.view.reset()
         reorgs = self.ingest.reorgs
         events = self.ingest.poll(self.view.latest())
@@ -214,26 +256,6 @@ class Node:
                     st.IntentKind.ANNOUNCE, None, node_id, {"url": self._announce}
                 )
             self._announce = None
-        self._drive_all(self.store.active_jobs())
-        self._heartbeat()
-        self._flush()
-        touched = self.submitter.touched
-        if touched:
-            # Our transactions just changed these jobs on chain (claim mined, proof committed): take
-            # the next stage now (start the execution, queue the reveal) rather than one poll later,
-            # and send what that produced in the same step.
-            self.view.reset(head=False)
-            self._learn(touched)
-            if self.licences.bound_in(self.submitter.receipts):
-                self.licences.refresh()  # an accepted binding makes a node ours
-            self._drive_all([j for j in self.store.active_jobs() if j["job_id"] in touched])
-            self._flush()
-            self._learn(self.submitter.touched)
-        self.retention.maybe_prune()  # every few minutes; store and disk only, no chain calls
-        quoting.publish_snapshot(self)
-        metrics.JOBS_BY_STAGE.clear()
-        for stage, n in self.store.stage_counts().items():
-            metrics.JOBS_BY_STAGE.labels(stage).set(n)
 
     def _flush(self) -> None:
         """Sends what is pending, each intent judged by `_still_needed` first."""
@@ -282,23 +304,6 @@ class Node:
                     break
                 job = after
 
-    def _heartbeat(self) -> None:
-        """Proves liveness once per rewards epoch for every active node we run (availability share).
-        Repeating one after a restart is harmless: the contract counts a node once per epoch, and
-        skips (HeartbeatSkipped) a node that is not ours or not active instead of reverting."""
-        if self._epoch_clock is None:  # immutables of Rewards: read once
-            rewards = self.chain.rewards.functions
-            self._epoch_clock = (rewards.genesisTime().call(), rewards.epochLength().call())
-        genesis, length = self._epoch_clock
-        now = self.view.chain_time()  # Rewards.currentEpoch(), without a call per step
-        epoch = (now - genesis) // length if now >= genesis else 0
-        active = self.licences.active()
-        if epoch != self._hb_epoch and active:
-            self.store.add_intent(
-                st.IntentKind.HEARTBEAT, None, None, {"node_ids": active, "epoch": epoch}
-            )
-            self._hb_epoch = epoch
-
     def announce(self, url: str) -> None:
         """Publishes `url` on chain (NodeRegistry.EndpointAnnounced) for every node we run, so
         clients find where to fetch their results."""
@@ -321,10 +326,6 @@ class Node:
             self.results,
             self.s.result_retention_s,
         )
-
-    def served_node_ids(self) -> set[int]:
-        """The licences this node serves (for the results endpoint: a request names one)."""
-        return set(self.licences.records)
 
     def _seat_index(self, job_id: int, node_id: int, count: int) -> int | None:
         for i in range(count):

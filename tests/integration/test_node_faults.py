@@ -827,3 +827,28 @@ def test_copy_attempt__a_lazy_seat_and_the_client_ask_committed_nodes_for_the_re
             assert secret not in body
             assert not any("salt" in k.lower() for k in refused.value.headers)
     assert replica_state(market, job_id, ids[2]) == ReplicaState.CLAIMED  # it got nothing to commit
+
+
+def test_a_step_for_a_finished_run_reads_nothing_new_from_the_chain(
+    node_in_process, setup_node, node_owners, operators
+):
+    """A run that ends before the next poll wakes a step that collects it without polling
+    (`Node.run`): no head block, no eth_getLogs, no licence read, nothing sent."""
+    from collections import Counter
+
+    setup_node(node_owners[0], operators[0])
+    node = node_in_process(operators[0])
+    calls: Counter = Counter()
+    send = node.chain.w3.provider.make_request
+
+    def counted(method, params):
+        calls[method] += 1
+        return send(method, params)
+
+    node.chain.w3.provider.make_request = counted
+    node.step()  # the first poll: head, events, licences, the epoch's heartbeat
+    node.step()
+    assert calls["eth_getBlockByNumber"] >= 2 and calls["eth_getLogs"] >= 1, dict(calls)
+    calls.clear()
+    node.step(poll=False)
+    assert sum(calls.values()) == 0, dict(calls)

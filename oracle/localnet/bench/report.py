@@ -215,9 +215,12 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
     bound = seq / b["node_txs_per_job"] if b["node_txs_per_job"] else float("nan")
     top = ", ".join(f"{k} {v}" for k, v in b["rpc"]["node_and_client_top_methods"].items())
     s = b["stage_mean_s"]
-    held = sum(s.get(k, 0.0) for k in ("claimed", "running", "executed", "proving", "proven"))
+    # A seat counts against the node's workers and prefetch until its run is collected (intake's
+    # free_workers): claiming, claimed, running; the proof and settlement come after.
+    held = sum(s.get(k, 0.0) for k in ("claimed", "running", "executed"))
     seats = b["workers_per_node"] + PREFETCH
     little = seats / held if held else float("nan")
+    tail = b["paid_makespan_s"] - b["submit_s"]
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
@@ -227,12 +230,17 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
         " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
         f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
         " transactions are not the limit either, nor are the node's chain reads (they follow the chain's"
-        " events: see docs/oracle.md, 'Reading the chain'). The limit is how many seats a node holds at"
-        f" once and how long each is held: at most {seats} ({b['workers_per_node']} workers plus a prefetch of"
-        f" {PREFETCH}: every seat locks collateral), each held {held:.2f} s on average from claiming to"
-        f" proven ({_stages(b)}), so at most ≈ {seats} ÷ {held:.2f} ≈ {little:.1f} jobs/s by Little's law;"
-        f" node and client made {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job"
-        f" (busiest: {top})."
+        " events: see docs/oracle.md, 'Reading the chain'). Nor are the node's seats: at most"
+        f" {seats} ({b['workers_per_node']} workers plus a prefetch of {PREFETCH}: every seat locks collateral),"
+        f" each held {held:.2f} s on average until its run is collected ({_stages(b)}), so at most"
+        f" ≈ {seats} ÷ {held:.2f} ≈ {little:.1f} jobs/s by Little's law. What limits this run is the client"
+        f" and the burst's length: one client submits one job at a time ({b['submit_per_s']} per second:"
+        f" quote, estimate, send, receipt; {b['submit_s']} s for the {b['jobs']}), jobs are proven about as fast"
+        f" as they are submitted ({b['proven_per_s']} per second), and after the last submission"
+        f" {tail:.2f} s pass until the last payment (the 1 s dispute window, whole-second block timestamps,"
+        f" then the settlement), which a burst of {b['jobs']} cannot amortize: {b['jobs']} ÷"
+        f" ({b['submit_s']} + {tail:.2f}) ≈ {b['paid_per_s']} jobs/s. Node and client made"
+        f" {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job (busiest: {top})."
     )
 
 
