@@ -84,13 +84,10 @@ def wait_for_receipt(
             pass
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeExhausted(f"transaction {_hex(tx_hash)} not mined after {timeout_s:g} s")
+            shown = tx_hash if isinstance(tx_hash, str) else Web3.to_hex(tx_hash)
+            raise TimeExhausted(f"transaction {shown} not mined after {timeout_s:g} s")
         time.sleep(min(wait, left))
         wait = min(wait * 2, longest_s)
-
-
-def _hex(value: Any) -> str:
-    return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
 class TxStatus(IntEnum):

@@ -299,7 +299,7 @@ def publish_snapshot(node: Node) -> None:
         Snapshot(
             records=dict(node.licences.records),
             free_workers=node.intake.free_workers(with_quotes=False),
-            gas_price=node.view.fee_hint(),
+            gas_price=node.view.gas_price(),
             protocol_fee_bps=node.fee_bps,
             chain_time=node.view.chain_time(),
             taken_at=time.monotonic(),

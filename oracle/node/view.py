@@ -183,7 +183,3 @@ class StepView:
         if self._tip is None or now - self._tip[0] > tip_keep_s:
             self._tip = (now, max(int(self.chain.w3.eth.max_priority_fee), 0))
         return int(base) + self._tip[1]
-
-    def fee_hint(self) -> int:
-        """The gas price for a quote's cost estimate (the quote desk's snapshot)."""
-        return self.gas_price()

@@ -748,20 +748,12 @@ def test_node_without_node_ids__a_step_makes_no_call_per_licence_minted(
 ):
     """A node that serves every licence bound to its key finds them from OperatorBound events,
     scanned incrementally: minting more licences (to anyone) adds no RPC call to its step."""
-    from collections import Counter
-
+    from oracle.localnet.bench.network import count_requests
     from tests.utils.constants import TIER_PRICE
 
     node_id = setup_node(node_owners[0], operators[0])
     node = node_in_process(operators[0])
-    calls: Counter = Counter()
-    send = node.chain.w3.provider.make_request
-
-    def counted(method, params):
-        calls[method] += 1
-        return send(method, params)
-
-    node.chain.w3.provider.make_request = counted
+    calls = count_requests(node.chain.w3)
 
     def refresh() -> int:
         calls.clear()
@@ -834,18 +826,11 @@ def test_a_step_for_a_finished_run_reads_nothing_new_from_the_chain(
 ):
     """A run that ends before the next poll wakes a step that collects it without polling
     (`Node.run`): no head block, no eth_getLogs, no licence read, nothing sent."""
-    from collections import Counter
+    from oracle.localnet.bench.network import count_requests
 
     setup_node(node_owners[0], operators[0])
     node = node_in_process(operators[0])
-    calls: Counter = Counter()
-    send = node.chain.w3.provider.make_request
-
-    def counted(method, params):
-        calls[method] += 1
-        return send(method, params)
-
-    node.chain.w3.provider.make_request = counted
+    calls = count_requests(node.chain.w3)
     node.step()  # the first poll: head, events, licences, the epoch's heartbeat
     node.step()
     assert calls["eth_getBlockByNumber"] >= 2 and calls["eth_getLogs"] >= 1, dict(calls)

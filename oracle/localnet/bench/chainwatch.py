@@ -12,6 +12,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.types import RPCEndpoint, TxParams
 
+from oracle.core.chain import wait_for_receipt
 from oracle.localnet.bench.common import BLOCK_CLOCK_S, r
 
 
@@ -100,7 +101,7 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
         }
         tx["gas"] = int(w3.eth.estimate_gas(cast(TxParams, tx)) * 1.3) + 20_000
         h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-        assert w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)["status"] == 1
+        assert wait_for_receipt(w3, h, 30, sent_now=True)["status"] == 1
     out["sequential_node_style_per_s"] = r(n / (time.monotonic() - t0), 1)
 
     def transfer(nonce: int) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
     t0 = time.monotonic()
     for i in range(n):
         h = w3.eth.send_raw_transaction(acct.sign_transaction(transfer(nonce + i)).raw_transaction)
-        w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.2)
+        wait_for_receipt(w3, h, 30, sent_now=True)
     out["sequential_per_s"] = r(n / (time.monotonic() - t0), 1)
 
     # (c) pipelined: sign and send all, then collect every receipt
@@ -125,6 +126,6 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
             w3.eth.send_raw_transaction(acct.sign_transaction(transfer(nonce + i)).raw_transaction)
         )
     for h in hashes:
-        assert w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05)["status"] == 1
+        assert wait_for_receipt(w3, h, 60)["status"] == 1
     out["pipelined_per_s"] = r(n / (time.monotonic() - t0), 1)
     return out

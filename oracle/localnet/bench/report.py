@@ -97,7 +97,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| mean seconds from the previous stage to each stage (node log) | {_stages(b)} | {_stages(u)} |",
         "",
         "**anvil's own ceiling, same run, same chain** (plain ETH transfers, signed with eth_account and sent"
-        " as raw transactions through web3, as the node sends):",
+        " as raw transactions through web3 and their receipts awaited as the node sends and awaits its own,"
+        " `wait_for_receipt`):",
         "",
         "| way | transfers/s |",
         "|---|---|",
