@@ -10,7 +10,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
-from oracle.core.quote import Quote, QuoteAsk, QuoteOffer, request_hash
+from oracle.core.quote import (
+    MAX_QUOTE_BATCH,
+    BatchItem,
+    Quote,
+    QuoteAsk,
+    QuoteBatchAnswer,
+    QuoteBatchAsk,
+    QuoteOffer,
+    request_hash,
+)
 
 MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
 QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
@@ -45,3 +54,56 @@ def ask_nodes(urls: Sequence[str], request: tuple, client: str, nonce: int,
             continue
         return offer.quote(client, nonce)
     return None
+
+
+MAX_BATCH_ANSWER = 64 * 1024  # a QuoteBatchAnswer of MAX_QUOTE_BATCH quotes is under 32 KiB
+# A node spends at most 10 s preparing one batch (oracle/node/quoting.BATCH_BUDGET_S), then answers.
+QUOTE_BATCH_TIMEOUT_S = 15.0
+
+
+def ask_nodes_batch(urls: Sequence[str], requests: Sequence[tuple], client: str, nonce: int,
+                    now: Callable[[], int],
+                    warn: Callable[[str], None] | None = None) -> list[Quote | None]:  # fmt: skip
+    """Quotes for many k = 1 `requests` at once (POST /quotes), one per request or None, whose
+    nonces run on from `nonce` without a gap: the nodes at `urls` (random order, at most
+    MAX_QUOTE_ASKS) are asked in turn for the requests none has quoted yet, MAX_QUOTE_BATCH at a
+    time. A quote is kept only for exactly its request, with QUOTE_MIN_LEFT_S left, and at the
+    next nonce: an answer that skips a nonce ends that node's batch there (its later quotes
+    could not be used)."""
+    quotes: list[Quote | None] = [None] * len(requests)
+    order = list(urls)
+    random.SystemRandom().shuffle(order)
+    for url in order[:MAX_QUOTE_ASKS]:
+        left = [i for i, q in enumerate(quotes) if q is None]
+        for start in range(0, len(left), MAX_QUOTE_BATCH):
+            chunk = left[start : start + MAX_QUOTE_BATCH]
+            items = _ask_batch(url, [requests[i] for i in chunk], client, nonce, warn)
+            for i, item in zip(chunk, items, strict=False):
+                if item.offer is None:
+                    continue
+                if item.nonce != nonce:
+                    break
+                want = "0x" + request_hash(requests[i]).hex()
+                if item.offer.requestHash != want or item.offer.expiry < now() + QUOTE_MIN_LEFT_S:
+                    break  # this nonce stays unused: the node's later quotes cannot be
+                quotes[i] = item.offer.quote(client, nonce)
+                nonce += 1
+        if all(q is not None for q in quotes):
+            break
+    return quotes
+
+
+def _ask_batch(url: str, requests: list[tuple], client: str, nonce: int,
+               warn: Callable[[str], None] | None) -> list[BatchItem]:  # fmt: skip
+    """One POST /quotes; [] when the node does not answer one well (no quotes from it)."""
+    body = QuoteBatchAsk.of(requests, client, nonce).model_dump_json().encode()
+    req = urllib.request.Request(f"{url.rstrip('/')}/quotes", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=QUOTE_BATCH_TIMEOUT_S) as resp:  # noqa: S310 (http(s) from chain)
+            answer = QuoteBatchAnswer.model_validate_json(resp.read(MAX_BATCH_ANSWER))
+    except (urllib.error.HTTPError, OSError, ValueError) as err:
+        if warn is not None and not isinstance(err, urllib.error.HTTPError):
+            warn(f"no quotes from {url}: {type(err).__name__}")
+        return []
+    return answer.items if len(answer.items) == len(requests) else []

@@ -22,7 +22,7 @@ the whole payment.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
-from oracle.client import results_fetch, submission
+from oracle.client import burst, results_fetch, submission
+from oracle.client.burst import JobSpec, Submitted
 from oracle.client.errors import ClientError, ResultMismatch
 from oracle.client.history import ClientJob, jobs_of
 from oracle.client.inputs import (
@@ -41,7 +42,7 @@ from oracle.client.inputs import (
     requirements_of,
     unreachable,
 )
-from oracle.client.quotes import ask_nodes
+from oracle.client.quotes import ask_nodes, ask_nodes_batch
 from oracle.client.views import (
     PEEK_BYTES,
     JobOutcome,
@@ -71,8 +72,8 @@ from oracle.core.units import E18
 
 # The SDK's names, wherever they live (`from oracle.client.sdk import Client, JobView, ...`).
 __all__ = [
-    "E18", "PEEK_BYTES", "TERMINAL", "Client", "ClientError", "JobOutcome", "JobView", "ResultMismatch",
-    "SaltRecord", "check_deployment", "check_replicas", "error_table", "explain_revert", "fmt_tes",
+    "E18", "PEEK_BYTES", "TERMINAL", "Client", "ClientError", "JobOutcome", "JobSpec", "JobView",
+    "ResultMismatch", "SaltRecord", "Submitted", "check_deployment", "check_replicas", "error_table", "explain_revert", "fmt_tes",
     "outcome_of", "requirements_of", "salt_path",
 ]  # fmt: skip
 
@@ -253,6 +254,22 @@ class Client:
             permit_deadline=permit_deadline, check_uri=check_uri, warn=warn, quote=quote,
         )  # fmt: skip
 
+    def submit_many(
+        self,
+        jobs: Sequence[JobSpec],
+        *,
+        permit_deadline: int | None = None,
+        check_uri: bool = True,
+        warn: Callable[[str], None] | None = None,
+        quote: bool = True,
+    ) -> list[Submitted]:
+        """Creates many jobs at once (`oracle.client.burst`): every job checked and the funds for
+        all of them first, then the transactions sent back to back and their receipts read at
+        the end. One Submitted per JobSpec, in order: the job id, or why that job was not
+        created (the others are)."""
+        return burst.submit_many(self, jobs, permit_deadline=permit_deadline,
+                                 check_uri=check_uri, warn=warn, quote=quote)  # fmt: skip
+
     # ---------------------------------------------------------------- quotes
     def ask_quote(
         self, request: tuple, warn: Callable[[str], None] | None = None, now: int | None = None
@@ -260,16 +277,36 @@ class Client:
         """A node's signed quote for `request` (a k = 1 JobRequest) from the URLs nodes announced
         (kept PARAMS_KEEP_S), or None (`oracle.client.quotes.ask_nodes`). `now`: the chain's time,
         if the caller read it."""
-        if self.key is None:
-            return None
-        try:
-            urls = self._keep("quote_urls", lambda: sorted(set(self.endpoints(None).values())))
-        except ClientError:
-            return None
+        urls = self._quote_urls()
         if not urls:
             return None
         clock = (lambda: now) if now is not None else self.chain_time
         return ask_nodes(urls, request, self.address, self._quote_nonce_next(), clock, warn)
+
+    def ask_quotes(
+        self,
+        requests: Sequence[tuple],
+        warn: Callable[[str], None] | None = None,
+        now: int | None = None,
+        nonce: int | None = None,
+    ) -> list[Quote | None]:
+        """`ask_quote` for many requests at once (POST /quotes): a quote or None per request,
+        their nonces consecutive from `nonce` (default: ours), `oracle.client.quotes.ask_nodes_batch`."""
+        urls = self._quote_urls()
+        if not urls or not requests:
+            return [None] * len(requests)
+        clock = (lambda: now) if now is not None else self.chain_time
+        first = self._quote_nonce_next() if nonce is None else nonce
+        return ask_nodes_batch(urls, requests, self.address, first, clock, warn)
+
+    def _quote_urls(self) -> list[str]:
+        """The URLs nodes announced (kept PARAMS_KEEP_S); none without a key to be quoted for."""
+        if self.key is None:
+            return []
+        try:
+            return self._keep("quote_urls", lambda: sorted(set(self.endpoints(None).values())))
+        except ClientError:
+            return []
 
     def _quote_nonce_next(self) -> int:
         """The market's quote nonce for us: read once, then counted (every createAndAssign we
@@ -404,9 +441,18 @@ class Client:
     def _send(self, fn, head: Any = None) -> Any:
         """Estimates (the chain's own check: a refusal is explained and costs no gas), signs and
         sends, and waits for the receipt. `head`: the latest block, if the caller read it."""
+        tx_hash = self._sign_and_send(fn, head)
+        receipt = wait_for_receipt(self.w3, tx_hash, 120, sent_now=True)
+        if receipt["status"] != TxStatus.SUCCESS:
+            raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
+        return receipt
+
+    def _sign_and_send(self, fn, head: Any = None, block: str | None = None) -> bytes:
+        """`_send` without waiting: estimated against `block` ("pending" when our own earlier
+        transactions may not be mined yet), signed with the next nonce, sent; its hash."""
         sender = self.address
         try:
-            gas = fn.estimate_gas({"from": sender})
+            gas = fn.estimate_gas({"from": sender}, block_identifier=block)
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             raise ClientError(f"the transaction would revert: {self._explain(err)}") from err
         if self._nonce is None:
@@ -424,10 +470,7 @@ class Client:
             self._nonce = None  # someone else used the key, or the node forgot a pending one
             raise
         self._nonce += 1
-        receipt = wait_for_receipt(self.w3, tx_hash, 120, sent_now=True)
-        if receipt["status"] != TxStatus.SUCCESS:
-            raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
-        return receipt
+        return bytes(tx_hash)
 
     def _explain(self, err: Exception) -> str:
         return explain_revert(err, self._error_table())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,17 @@ if TYPE_CHECKING:
 HEAD_KEEP_S = 2.0  # how long a head block read for a submit serves the next ones
 
 
-def submit(
+@dataclass(frozen=True)
+class Prepared:
+    """A job checked against the chain's rules and ready to send: the JobRequest tuple the market
+    takes, and what the client needs to pay for it."""
+
+    request: tuple
+    payment: int
+    replicas: int
+
+
+def prepare(
     client: Client,
     bundle: Path,
     uri: str,
@@ -48,12 +59,11 @@ def submit(
     replicas: int = 1,
     collateral: int | None = None,
     windows: Mapping[str, int] | None = None,
-    permit_deadline: int | None = None,
     check_uri: bool = True,
     warn: Callable[[str], None] | None = None,
-    quote: bool = True,
-) -> int:
-    """`Client.submit`: every input checked, then the job created; returns its id."""
+) -> Prepared:
+    """Every input of one job checked (bundle, URI, minimum fee and collateral, windows,
+    capacity warnings) before any gas is spent; the JobRequest built."""
     check_replicas(replicas)
     bundle = Path(bundle)
     if not bundle.is_file():
@@ -87,13 +97,6 @@ def submit(
             raise ClientError(
                 f"{name} must be between 1 s and {MAX_WINDOW} s (30 days), got {value} s"
             )
-    # Its time dates the permit and the quote's time left, its base fee the tx (which offers
-    # twice it): a head a few seconds old serves a burst of submits as well as a fresh one.
-    head = client._keep("head", lambda: client.w3.eth.get_block("latest"), HEAD_KEEP_S)
-    now = int(head["timestamp"])
-    deadline = permit_deadline if permit_deadline is not None else now + 3_600
-    if deadline <= now:
-        raise ClientError(f"permit deadline {deadline} is in the past (chain time is {now})")
     if warn is not None:
         need = Capabilities(*requirements_of(manifest))
         try:
@@ -106,6 +109,41 @@ def submit(
         digest, uri, requirements_of(manifest), payment, collateral, replicas,
         w["claimWindow"], w["executionWindow"], w["revealWindow"], w["disputeWindow"],
     )  # fmt: skip
+    return Prepared(request, payment, replicas)
+
+
+def head_and_deadline(client: Client, permit_deadline: int | None) -> tuple[Any, int]:
+    """The head block a submit prices and dates itself by, and the permit's deadline. Its time
+    dates the permit and the quote's time left, its base fee the tx (which offers twice it): a
+    head a few seconds old serves a burst of submits as well as a fresh one."""
+    head = client._keep("head", lambda: client.w3.eth.get_block("latest"), HEAD_KEEP_S)
+    now = int(head["timestamp"])
+    deadline = permit_deadline if permit_deadline is not None else now + 3_600
+    if deadline <= now:
+        raise ClientError(f"permit deadline {deadline} is in the past (chain time is {now})")
+    return head, deadline
+
+
+def submit(
+    client: Client,
+    bundle: Path,
+    uri: str,
+    payment: int,
+    *,
+    replicas: int = 1,
+    collateral: int | None = None,
+    windows: Mapping[str, int] | None = None,
+    permit_deadline: int | None = None,
+    check_uri: bool = True,
+    warn: Callable[[str], None] | None = None,
+    quote: bool = True,
+) -> int:
+    """`Client.submit`: every input checked, then the job created; returns its id."""
+    job = prepare(client, bundle, uri, payment, replicas=replicas, collateral=collateral,
+                  windows=windows, check_uri=check_uri, warn=warn)  # fmt: skip
+    head, deadline = head_and_deadline(client, permit_deadline)
+    now = int(head["timestamp"])
+    request = job.request
     receipt = None
     offer = client.ask_quote(request, warn, now) if quote and replicas == 1 else None
     if offer is not None:
@@ -121,11 +159,34 @@ def submit(
     if receipt is None:
         receipt = create(client, request, payment, deadline, head)
         offer = None
-    events = client.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
-    job_id = int(events[0]["args"]["jobId"])
+    job_id = created_id(client, receipt)
     if offer is not None:
         client.assigned[job_id] = offer.node_id
     return job_id
+
+
+def created_id(client: Client, receipt: Any) -> int:
+    """The id of the job a receipt's JobCreated event announces."""
+    events = client.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
+    return int(events[0]["args"]["jobId"])
+
+
+def create_call(
+    client: Client,
+    request: tuple,
+    permit: tuple[int, int, bytes, bytes] | None,
+    quote: Quote | None = None,
+) -> Any:
+    """The market call that creates the job: createAndAssign with a quote, else createJob, with
+    the permit when one pays it."""
+    market = client.chain.market.functions
+    if quote is not None:
+        return market.createAndAssign(request, quote.as_tuple(), permit or NO_PERMIT)
+    return (
+        market.createJob(request)
+        if permit is None
+        else market.createJobWithPermit(request, *permit)
+    )
 
 
 def create(
@@ -139,22 +200,11 @@ def create(
     """createJob (or, with a quote, createAndAssign) from our market balance when it covers
     `payment` (no permit, no transfer), else with a permit. A balance we counted wrong
     (someone else used the key) is read again once and the job paid the other way."""
-    market = client.chain.market.functions
-
-    def create_call(permit: tuple[int, int, bytes, bytes] | None) -> Any:
-        if quote is not None:
-            return market.createAndAssign(request, quote.as_tuple(), permit or NO_PERMIT)
-        return (
-            market.createJob(request)
-            if permit is None
-            else market.createJobWithPermit(request, *permit)
-        )
-
     if client._credit is None:
         client.credited()
     if client._credit is not None and client._credit >= payment:
         try:
-            receipt = client._send(create_call(None), head)
+            receipt = client._send(create_call(client, request, None, quote), head)
         except ClientError:
             if client.credited() >= payment:
                 raise
@@ -163,7 +213,7 @@ def create(
             return receipt
     v, r, s = sign_permit(client, client.chain.market.address, payment, deadline)
     try:
-        receipt = client._send(create_call((deadline, v, r, s)), head)
+        receipt = client._send(create_call(client, request, (deadline, v, r, s), quote), head)
     except ClientError:
         client._permit_nonce = None
         client._credit = None

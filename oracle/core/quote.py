@@ -112,8 +112,8 @@ class WireRequirements(BaseModel):
     gpuClass: int = PydanticField(ge=0, le=2**8 - 1)
 
 
-class QuoteAsk(BaseModel):
-    """POST /quote's body: the JobRequest the client will send, the client, its quote nonce."""
+class WireRequest(BaseModel):
+    """A JobRequest on the wire: what the client will send to the market."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -127,19 +127,17 @@ class QuoteAsk(BaseModel):
     executionWindow: int = PydanticField(ge=0, le=UINT32)
     revealWindow: int = PydanticField(ge=0, le=UINT32)
     disputeWindow: int = PydanticField(ge=0, le=UINT32)
-    client: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{40}$")
-    nonce: int = PydanticField(ge=0, le=UINT256)
 
-    @classmethod
-    def of(cls, request: tuple[Any, ...], client: str, nonce: int) -> QuoteAsk:
-        """From the JobRequest tuple the market takes."""
+    @staticmethod
+    def fields_of(request: tuple[Any, ...]) -> dict[str, Any]:
+        """The wire fields of the JobRequest tuple the market takes."""
         bundle_hash, uri, req, payment, collateral, replicas, cw, ew, rw, dw = request
         names = WireRequirements.model_fields
-        return cls(
+        return dict(
             bundleHash="0x" + bytes(bundle_hash).hex(), bundleUri=uri,
             requirements=WireRequirements(**dict(zip(names, req, strict=True))),
             payment=payment, collateral=collateral, replicas=replicas, claimWindow=cw,
-            executionWindow=ew, revealWindow=rw, disputeWindow=dw, client=client, nonce=nonce,
+            executionWindow=ew, revealWindow=rw, disputeWindow=dw,
         )  # fmt: skip
 
     def request(self) -> tuple[Any, ...]:
@@ -151,6 +149,18 @@ class QuoteAsk(BaseModel):
             self.payment, self.collateral, self.replicas,
             self.claimWindow, self.executionWindow, self.revealWindow, self.disputeWindow,
         )  # fmt: skip
+
+
+class QuoteAsk(WireRequest):
+    """POST /quote's body: the JobRequest the client will send, the client, its quote nonce."""
+
+    client: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{40}$")
+    nonce: int = PydanticField(ge=0, le=UINT256)
+
+    @classmethod
+    def of(cls, request: tuple[Any, ...], client: str, nonce: int) -> QuoteAsk:
+        """From the JobRequest tuple the market takes."""
+        return cls(**WireRequest.fields_of(request), client=client, nonce=nonce)
 
 
 class QuoteOffer(BaseModel):
@@ -170,3 +180,44 @@ class QuoteOffer(BaseModel):
 
     def quote(self, client: str, nonce: int) -> Quote:
         return Quote(self.nodeId, self.expiry, bytes.fromhex(self.signature[2:]), client, nonce)
+
+
+# ---------------------------------------------------------------- the wire (POST /quotes)
+# A burst of jobs (`Client.submit_many`) asks a node for many quotes in one request. The quote
+# nonces are the node's to number: the requests it takes get `nonce`, `nonce + 1`, ... in the
+# order given, so the quotes it signs can all be used one after the other whichever it refuses.
+MAX_QUOTE_BATCH = 64
+
+
+class QuoteBatchAsk(BaseModel):
+    """POST /quotes's body: up to MAX_QUOTE_BATCH JobRequests of one client, and the quote nonce
+    the first one the node takes is to use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client: str = PydanticField(pattern=r"^0x[0-9a-fA-F]{40}$")
+    nonce: int = PydanticField(ge=0, le=UINT256)
+    requests: list[WireRequest] = PydanticField(min_length=1, max_length=MAX_QUOTE_BATCH)
+
+    @classmethod
+    def of(cls, requests: list[tuple[Any, ...]], client: str, nonce: int) -> QuoteBatchAsk:
+        return cls(client=client, nonce=nonce,
+                   requests=[WireRequest(**WireRequest.fields_of(r)) for r in requests])  # fmt: skip
+
+
+class BatchItem(BaseModel):
+    """One request's answer in a batch: the quote and the nonce it was signed for, or why not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offer: QuoteOffer | None = None
+    nonce: int | None = PydanticField(None, ge=0, le=UINT256)
+    error: str | None = PydanticField(None, max_length=512)
+
+
+class QuoteBatchAnswer(BaseModel):
+    """POST /quotes's answer: one BatchItem per request, in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: list[BatchItem] = PydanticField(max_length=MAX_QUOTE_BATCH)

@@ -183,6 +183,7 @@ def run(max_seconds, **opts) -> None:
             s.tls_cert,
             s.tls_key,
             quote=node.quotes.ask if node.quotes is not None else None,
+            quote_batch=node.quotes.ask_batch if node.quotes is not None else None,
         ).start()
         metrics_server = _metrics_server(MetricsServer, s)
     except BaseException:

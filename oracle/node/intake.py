@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefusedError
 from oracle.core.protocol import Job, JobStatus, Seat, SeatState
 from oracle.node import store as st
-from oracle.node.schedule import decide, decide_seat, estimate_cost, seat_value
+from oracle.node.schedule import Backlog, decide, decide_seat, estimate_cost, seat_value
 
 if TYPE_CHECKING:
     from oracle.node.loop import Node
@@ -29,6 +29,13 @@ class Intake:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.pending: dict[int, Future] = {}  # job id -> its fetch + preflight in flight
         self._errors: dict[int, int] = {}  # job id -> intake failures in a row
+        self.worst: dict[int, float] = {}  # held job id -> its run's worst case (preflight), s
+
+    def quoted(self, job_id: int, worst_case_s: float | None) -> None:
+        """A quote of ours became `job_id`: its run's worst case, priced for the quote, comes with
+        it into the backlog."""
+        if worst_case_s:
+            self.worst[job_id] = worst_case_s
 
     def succeeded(self, job_id: int) -> None:
         self._errors.pop(job_id, None)
@@ -112,11 +119,12 @@ class Intake:
         if self.node.store.add_intent(kind, job_id, d.node_id, {}) is not None:
             self.node._advance(job_id, st.CLAIMING, node_id=d.node_id)
 
-    def free_workers(self, with_quotes: bool = True) -> int:
+    def free_workers(self, with_quotes: bool = True, beyond: int | None = None) -> int:
         # Seats in flight or held but not yet executing count against the workers, plus a small
         # prefetch: enough that a worker never idles waiting for the next claim to be mined, but not
         # every open job at once (each seat locks collateral and starts its execution window).
         # Outstanding quotes too: each may become a job assigned to us (oracle/node/quoting.py).
+        # `beyond`: how many may wait for a worker (default claim_prefetch; quotes: quote_queue).
         stages = self.node.store.stage_counts()
         held = (
             len(self.node.executions.running)
@@ -125,7 +133,21 @@ class Intake:
         )
         if with_quotes and self.node.quotes is not None:
             held += self.node.quotes.outstanding()
-        return self.node.s.workers + self.node.s.claim_prefetch - held
+        extra = self.node.s.claim_prefetch if beyond is None else beyond
+        return self.node.s.workers + extra - held
+
+    def backlog(self, with_quotes: bool = True) -> Backlog:
+        """The runs held (running, claimed and not started, and outstanding quotes) with their
+        worst cases; a run whose plan this process never saw (after a restart) counts the
+        longest the node accepts."""
+        held = set(self.node.executions.running)
+        held.update(j["job_id"] for j in self.node.store.jobs(st.CLAIMING, st.CLAIMED))
+        self.worst = {j: w for j, w in self.worst.items() if j in held}
+        unknown = self.node.s.max_time_limit_s + self.node.s.proof_margin_s
+        out = Backlog(len(held), sum(self.worst.get(j, unknown) for j in held))
+        if with_quotes and self.node.quotes is not None:
+            out = out.plus(self.node.quotes.backlog())
+        return out
 
     def cost(self, cpu_seconds: float = 0.0) -> int:
         """Gas of the job's transactions at the current price, plus `cpu_seconds` of compute. Before
@@ -159,6 +181,9 @@ class Intake:
             )  # a quick bundle is decided this step
         if not future.done():
             return False
+        if why := self._queue_full(future, view):
+            log.debug("job %d waits: %s", job_id, why)
+            return False  # prepared: taken once the held work leaves room in its window
         del self.pending[job_id]
         try:
             plan = future.result()
@@ -172,6 +197,14 @@ class Intake:
             log.warning("job %d refused: %s", job_id, err)
             self.node._finish(job_id, st.SKIPPED, f"refused: {err}")
             return False
+        self.worst[job_id] = plan.worst_case_s
         self.node._mark(job_id, "priced", numbers)
         self.node.store.upsert_job(job_id, reason=f"taken: {numbers}")
         return True
+
+    def _queue_full(self, future: Future, view: Job) -> str | None:
+        """Why a prepared job cannot be taken yet behind the work held (see `Backlog.refuses`)."""
+        if future.exception() is not None:
+            return None
+        plan = future.result()
+        return self.backlog().refuses(self.node.s.workers, plan.worst_case_s, view.executionWindow)

@@ -136,7 +136,7 @@ class Node:
                 self.key, lambda: self.chain.chain_id, self.chain.market.address, settings.quote_ttl_s,
                 settings.min_margin, self.intake.cost_at,
                 lambda spec, window, work, fetch: self.executions.prepare(0, spec, window, work, fetch),
-                settings.work_dir,
+                settings.work_dir, kept=settings.workers + settings.quote_queue,
             )  # fmt: skip
 
     def _make_backend(self):
@@ -377,8 +377,8 @@ class Node:
             node_id, client = int(ev.args["nodeId"]), self._created_in.get(ev.tx_hash)
             if node_id not in self.licences and int(ev.args["round"]) == 0:
                 self._taken_by_other(ev.job_id, node_id)
-            elif client is not None and self.quotes is not None:
-                self.quotes.used(client, node_id)  # createAndAssign: our quote became this job
+            elif client is not None and self.quotes is not None:  # createAndAssign: our quote's job
+                self.intake.quoted(ev.job_id, self.quotes.used(client, node_id))
         elif ev.name == "EarningsCredited" and int(ev.args["nodeId"]) in self.licences:
             metrics.EARNINGS.inc(int(ev.args["amount"]))
 

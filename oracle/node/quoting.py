@@ -41,10 +41,18 @@ from pydantic import ValidationError
 
 from oracle.core.errors import BundleError, ExecutionError, FetchError, JobRefusedError
 from oracle.core.protocol import MARKET_PARAMETER_FIELDS, Capabilities, Job, JobStatus, NodeRecord
-from oracle.core.quote import QuoteAsk, QuoteOffer, sign_quote
+from oracle.core.quote import (
+    MAX_QUOTE_BATCH,
+    BatchItem,
+    QuoteAsk,
+    QuoteBatchAnswer,
+    QuoteBatchAsk,
+    QuoteOffer,
+    sign_quote,
+)
 from oracle.core.tree import remove_tree
 from oracle.node import metrics
-from oracle.node.schedule import decide, seat_value
+from oracle.node.schedule import Backlog, decide, seat_value
 
 if TYPE_CHECKING:
     from oracle.node.loop import Node
@@ -53,10 +61,14 @@ log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_BODY = 16 * 1024  # a JobRequest with a 2 KiB URI is under 2 KiB of JSON
+MAX_BATCH_BODY = MAX_QUOTE_BATCH * 4 * 1024  # POST /quotes: up to MAX_QUOTE_BATCH of them
+BATCH_BUDGET_S = 10.0  # preparing one POST /quotes batch (the rest of it is refused)
 MAX_PREPARING = 2  # asks fetching and preflighting a bundle at once
 OUTCOMES = {200: "signed", 409: "refused", 503: "busy", 400: "malformed", 413: "malformed",
             422: "malformed"}  # fmt: skip
-BUNDLES_KEPT = 32  # bundles fetched for quotes kept on disk (the jobs they become run them)
+BUNDLES_KEPT = (
+    32  # bundles fetched for quotes kept on disk at least (the jobs they become run them)
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class Snapshot:
     protocol_fee_bps: int
     chain_time: int
     taken_at: float  # time.monotonic() of the step
+    workers: int
+    backlog: Backlog  # the runs held, without outstanding quotes (the desk adds its own)
 
 
 @dataclass
@@ -77,6 +91,7 @@ class _Held:
     node_id: int
     collateral: int
     expiry: float  # monotonic
+    worst_s: float = 0.0  # its run's worst case, once preflight priced it
 
 
 @dataclass(frozen=True)
@@ -103,11 +118,13 @@ class QuoteDesk:
     def __init__(self, key: Any, chain_id: Callable[[], int], market: str, ttl_s: int, min_margin: float,
                  cost: Callable[[int, float], int],
                  prepare: Callable[[dict[str, Any], int, Path, bool], Any], work_dir: Path,
-                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic, kept: int = BUNDLES_KEPT):  # fmt: skip
         self.key, self.chain_id, self.market = key, chain_id, market
         self.ttl_s, self.min_margin = ttl_s, min_margin
         self._cost, self._prepare, self._work = cost, prepare, work_dir
         self._clock = clock
+        # Every outstanding quote's bundle stays on disk until its job runs it.
+        self._kept = max(kept, BUNDLES_KEPT)
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._held: dict[tuple[str, int], _Held] = {}  # (client, quote nonce) -> its quote's hold
@@ -119,18 +136,28 @@ class QuoteDesk:
         with self._lock:
             self._snapshot = snapshot
 
-    def used(self, client: str, node_id: int) -> None:
+    def used(self, client: str, node_id: int) -> float | None:
         """A quote of ours for `client` became a job on `node_id` (its JobCreated + JobClaimed):
-        the job's own stage counts against the workers from now on, so the hold ends. A client's
-        quote nonces are used in order, so it was its lowest one held for that node; any lower
-        nonce can no longer be used either."""
+        the job's own stage counts against the workers from now on, so the hold ends; its run's
+        worst case is returned for the job to carry. A client's quote nonces are used in order,
+        so it was its lowest one held for that node; any lower nonce can no longer be used
+        either."""
         client = client.lower()
         with self._lock:
             mine = [n for (c, n), h in self._held.items() if c == client and h.node_id == node_id]
             if not mine:
-                return
+                return None
+            worst = self._held[(client, min(mine))].worst_s
             for key in [k for k in self._held if k[0] == client and k[1] <= min(mine)]:
                 del self._held[key]
+            return worst or None
+
+    def backlog(self) -> Backlog:
+        """The outstanding quotes as held runs: each may become a job (a not yet priced one
+        counts as no time: its own preflight is under way)."""
+        with self._lock:
+            self._prune()
+            return Backlog(len(self._held), sum(h.worst_s for h in self._held.values()))
 
     def outstanding(self) -> int:
         """Quotes that may still become jobs: each holds a worker."""
@@ -141,17 +168,47 @@ class QuoteDesk:
     # ------------------------------------------------------------ from the HTTP server
     def ask(self, body: bytes) -> Answer:
         """POST /quote: parse, decide, preflight, sign (counted by outcome in `tes_quotes`)."""
-        answer = self._ask(body)
+        answer = self._parse_and_ask(body)
         metrics.QUOTES.labels(OUTCOMES.get(answer.code, "failed")).inc()
         return answer
 
-    def _ask(self, body: bytes) -> Answer:
+    def ask_batch(self, body: bytes) -> Answer:
+        """POST /quotes: each request decided, prepared and signed as POST /quote does one, in
+        order; the ones taken numbered `nonce`, `nonce + 1`, ... (so every quote signed can be
+        used whichever are refused). Preparing stops after BATCH_BUDGET_S: one request of a
+        stranger's can hold this thread that long, as long as one slow bundle could already."""
+        if len(body) > MAX_BATCH_BODY:
+            return _refuse(413, f"body larger than {MAX_BATCH_BODY} bytes")
+        try:
+            batch = QuoteBatchAsk.model_validate_json(body)
+        except ValidationError as err:
+            return _refuse(400, f"malformed quote batch: {err.errors(include_url=False)}")
+        end = time.monotonic() + BATCH_BUDGET_S
+        nonce, items = batch.nonce, []
+        for wire in batch.requests:
+            if time.monotonic() > end:
+                answer = _refuse(503, f"this batch spent its {BATCH_BUDGET_S:g} s: ask again")
+            else:
+                ask = QuoteAsk(**wire.model_dump(), client=batch.client, nonce=nonce)
+                answer = self._ask(ask)
+            metrics.QUOTES.labels(OUTCOMES.get(answer.code, "failed")).inc()
+            if answer.code == 200:
+                items.append(BatchItem(offer=QuoteOffer(**answer.body), nonce=nonce))
+                nonce += 1
+            else:
+                items.append(BatchItem(error=str(answer.body.get("error", ""))[:512]))
+        return Answer(200, QuoteBatchAnswer(items=items).model_dump())
+
+    def _parse_and_ask(self, body: bytes) -> Answer:
         if len(body) > MAX_BODY:
             return _refuse(413, f"body larger than {MAX_BODY} bytes")
         try:
             ask = QuoteAsk.model_validate_json(body)
         except ValidationError as err:
             return _refuse(400, f"malformed quote request: {err.errors(include_url=False)}")
+        return self._ask(ask)
+
+    def _ask(self, ask: QuoteAsk) -> Answer:
         if ask.replicas != 1:
             return _refuse(422, "only k = 1 jobs are quoted (seats of k >= 3 jobs are drawn)")
         if ask.client.lower() == ZERO_ADDRESS:
@@ -217,6 +274,14 @@ class QuoteDesk:
         JobRefusedError when below margin. Its files are not kept: the job fetches again once it
         exists (the quote may never be used)."""
         plan = self._plan(ask)
+        with self._lock:
+            others = [h for k, h in self._held.items() if k != (ask.client.lower(), ask.nonce)]
+            held = snap.backlog.plus(Backlog(len(others), sum(h.worst_s for h in others)))
+            if why := held.refuses(snap.workers, plan.worst_case_s, ask.executionWindow):
+                raise JobRefusedError(why)
+            mine = self._held.get((ask.client.lower(), ask.nonce))
+            if mine is not None:
+                mine.worst_s = plan.worst_case_s
         cost = self._cost(snap.gas_price, plan.cpu_seconds)
         pays = seat_value(job, drawn=False)
         numbers = (f"worst case {plan.worst_case_s}s of a {ask.executionWindow}s window,"
@@ -255,7 +320,7 @@ class QuoteDesk:
         with self._lock:
             self._bundles[digest] = True
             old = []
-            while len(self._bundles) > BUNDLES_KEPT:
+            while len(self._bundles) > self._kept:
                 old.append(self._bundles.popitem(last=False)[0])
         for gone in old:
             remove_tree(self._work / "quotes" / gone)
@@ -298,7 +363,9 @@ def publish_snapshot(node: Node) -> None:
     node.quotes.update(
         Snapshot(
             records=dict(node.licences.records),
-            free_workers=node.intake.free_workers(with_quotes=False),
+            free_workers=node.intake.free_workers(with_quotes=False, beyond=node.s.quote_queue),
+            workers=node.s.workers,
+            backlog=node.intake.backlog(with_quotes=False),
             gas_price=node.view.gas_price(),
             protocol_fee_bps=node.fee_bps,
             chain_time=node.view.chain_time(),

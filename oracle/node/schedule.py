@@ -20,6 +20,33 @@ BPS = 10_000
 SEAT_PENALTY_BPS = 1_000  # MarketSettlement.SEAT_PENALTY_BPS: of the collateral, for a seat refused
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The runs a node holds (running, claimed and not started, quoted) and the sum of their
+    worst cases (preflight's time limit x steps plus the proof margin)."""
+
+    runs: int = 0
+    worst_s: float = 0.0
+
+    def plus(self, other: Backlog) -> Backlog:
+        return Backlog(self.runs + other.runs, self.worst_s + other.worst_s)
+
+    def wait_s(self, workers: int) -> float:
+        """Worst-case seconds before a run taken now starts: none while a worker is free, else
+        the held worst cases shared by the workers."""
+        return 0.0 if self.runs < workers else self.worst_s / max(workers, 1)
+
+    def refuses(self, workers: int, worst_case_s: float, window_s: int) -> str | None:
+        """Why a run of `worst_case_s` taken now might miss its `window_s`, or None. Taking work
+        only when it fits behind everything held, even if every run takes its whole time limit,
+        is what lets the node hold a deep queue without ever losing collateral to a deadline."""
+        wait = self.wait_s(workers)
+        if wait + worst_case_s <= window_s:
+            return None
+        return (f"worst case {worst_case_s:g}s behind {wait:.0f}s of held work"
+                f" ({self.runs} runs on {workers} workers) exceeds the {window_s}s window")  # fmt: skip
+
+
 @dataclass
 class Decision:
     take: bool

@@ -26,6 +26,11 @@
                            not take the job, 400/413/422 for a malformed, oversized or unquotable
                            (k != 1) request, 404 when the node does not quote (`quotes = false`).
                            See oracle/node/quoting.py.
+    POST /quotes           JSON body `oracle.core.quote.QuoteBatchAsk` (up to 64 JobRequests of one
+                           client, the quote nonce of the first taken) -> 200 `QuoteBatchAnswer`:
+                           per request, in order, a quote and its nonce (taken ones numbered
+                           nonce, nonce + 1, ...) or the reason it was refused. One request
+                           against the rate limit: a burst of jobs (`Client.submit_many`).
     GET /health            "ok".
     GET /metrics           Prometheus text format, on the metrics server only.
 
@@ -59,6 +64,7 @@ SOCKET_TIMEOUT_S = 10.0  # a client that stops sending or reading is dropped
 MAX_THREADS = 16  # requests served at once; more get 503
 RATE_PER_S, RATE_BURST = 5.0, 20  # per remote address
 MAX_QUOTE_BODY = 16 * 1024  # oracle/node/quoting.MAX_BODY
+MAX_QUOTE_BATCH_BODY = 64 * 4 * 1024  # oracle/node/quoting.MAX_BATCH_BODY
 MAX_TRACKED = 10_000  # nonces, addresses and cached clients kept in memory at most
 
 
@@ -213,9 +219,11 @@ class ResultServer(_Endpoint):
 
     def __init__(self, host: str, port: int, chain_id: int, market: str, lookup,
                  node_ids: Callable[[], set[int]], tls_cert: Path | None = None, tls_key: Path | None = None,
-                 quote: Callable[[bytes], Any] | None = None):  # fmt: skip
+                 quote: Callable[[bytes], Any] | None = None,
+                 quote_batch: Callable[[bytes], Any] | None = None):  # fmt: skip
         self.chain_id, self.market, self.lookup, self.node_ids = chain_id, market, lookup, node_ids
         self.quote = quote  # QuoteDesk.ask, or None: this node does not quote
+        self.quote_batch = quote_batch  # QuoteDesk.ask_batch (POST /quotes)
         self._lock = threading.Lock()
         self._nonces = _Bounded()  # nonce -> expiry
         self._clients = _Bounded()  # job id -> client address (a job's client never changes)
@@ -225,15 +233,19 @@ class ResultServer(_Endpoint):
     def _post(self, req: BaseHTTPRequestHandler, path: str) -> None:
         if not self._admit(req.client_address[0]):
             return send(req, 429, b"too many requests", headers={"Retry-After": "1"})
-        if path != "/quote" or self.quote is None:
+        handler, limit = {
+            "/quote": (self.quote, MAX_QUOTE_BODY),
+            "/quotes": (self.quote_batch, MAX_QUOTE_BATCH_BODY),
+        }.get(path, (None, 0))
+        if handler is None:
             return send(req, 404, b"not found")
         try:
             length = int(req.headers.get("Content-Length", ""))
         except ValueError:
             return send(req, 411, b"Content-Length required")
-        if not 0 <= length <= MAX_QUOTE_BODY:
+        if not 0 <= length <= limit:
             return send(req, 413, b"body too large")
-        answer = self.quote(req.rfile.read(length))
+        answer = handler(req.rfile.read(length))
         return send(req, answer.code, json.dumps(answer.body).encode(), "application/json")
 
     def _route(self, req: BaseHTTPRequestHandler, path: str) -> None:

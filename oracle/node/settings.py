@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         True,
         description="answer POST /quote: sign quotes for k = 1 jobs clients then create assigned",
     )
+    quote_queue: int = Field(
+        64,
+        ge=0,
+        description="jobs quoted beyond the free workers, each only if it fits its window behind the work held",
+    )
     quote_ttl_s: int = Field(
         60, ge=5, le=3_600, description="seconds a signed quote stays usable (and holds a worker)"
     )

@@ -22,8 +22,18 @@ from eth_account import Account
 
 from oracle.core.errors import FetchError
 from oracle.core.protocol import Capabilities, NodeRecord, NodeStatus
-from oracle.core.quote import QuoteAsk, QuoteOffer, quote_message, request_hash
-from oracle.node.quoting import MAX_BODY, QuoteDesk, Snapshot
+from oracle.core.quote import (
+    MAX_QUOTE_BATCH,
+    QuoteAsk,
+    QuoteBatchAnswer,
+    QuoteBatchAsk,
+    QuoteOffer,
+    quote_message,
+    request_hash,
+)
+from oracle.node import quoting, serve
+from oracle.node.quoting import MAX_BATCH_BODY, MAX_BODY, QuoteDesk, Snapshot
+from oracle.node.schedule import Backlog
 from oracle.node.serve import ResultServer
 
 CHAIN, MARKET = 31337, "0x" + "ab" * 20
@@ -32,6 +42,7 @@ CLIENT, OTHER = Account.create(), Account.create()
 E18 = 10**18
 CAPS = Capabilities(4, 8_192, 0, 0, 0)
 TTL = 60
+WORKERS = 2
 NOW = 1_700_000_000
 
 
@@ -88,8 +99,10 @@ class Desk:
             raise self.fail
         return Plan()
 
-    def update(self, records, free_workers: int, gas_price: int = 1) -> None:
-        self.desk.update(Snapshot(records, free_workers, gas_price, 500, NOW, self.clock.t))
+    def update(self, records, free_workers: int, gas_price: int = 1,
+               backlog: Backlog | None = None) -> None:  # fmt: skip
+        self.desk.update(Snapshot(records, free_workers, gas_price, 500, NOW, self.clock.t,
+                                  workers=WORKERS, backlog=backlog or Backlog()))  # fmt: skip
 
     def ask(self, req: tuple, client=CLIENT, nonce: int = 0):
         return self.desk.ask(body(req, client, nonce))
@@ -303,3 +316,114 @@ def test_every_answer_is_counted_by_outcome_for_the_operator(tmp_path):
     d.ask(request(cpu=64), client=OTHER)
     d.desk.ask(b"{")
     assert {o: count(o) - before[o] for o in before} == {"signed": 1, "refused": 1, "malformed": 1}
+
+
+# ---------------------------------------------------------------- POST /quotes (a burst)
+def batch(reqs: list[tuple], client=CLIENT, nonce: int = 0) -> bytes:
+    return QuoteBatchAsk.of(reqs, client.address, nonce).model_dump_json().encode()
+
+
+def distinct(i: int, **kw) -> tuple:
+    return (bytes([i]) * 32, *request(**kw)[1:])
+
+
+def test_a_batch_numbers_the_quotes_it_signs_from_the_nonce_given__a_refusal_uses_none(tmp_path):
+    """Whichever requests the node refuses, the quotes it signs carry consecutive nonces, so a
+    client can use every one of them one after the other."""
+    d = Desk(tmp_path, free_workers=8)
+    reqs = [distinct(1), distinct(2, replicas=3), distinct(3, payment=1), distinct(4), distinct(5)]
+    answer = d.desk.ask_batch(batch(reqs, nonce=10))
+    assert answer.code == 200
+    items = QuoteBatchAnswer.model_validate(answer.body).items
+    assert [i.nonce for i in items] == [10, None, None, 11, 12]
+    assert "only k = 1" in (items[1].error or "") and "below margin" in (items[2].error or "")
+    for req, item in zip(reqs, items, strict=True):
+        if item.offer is not None:
+            assert item.nonce is not None
+            assert signer_of(item.offer, req, nonce=item.nonce) == OPERATOR.address
+            assert item.offer.requestHash == "0x" + request_hash(req).hex()
+    assert d.desk.outstanding() == 3  # each signed quote holds a worker; refusals hold nothing
+
+
+def test_a_batch_is_held_to_the_workers_free__the_rest_refused_until_they_free(tmp_path):
+    d = Desk(tmp_path, free_workers=2)
+    items = QuoteBatchAnswer.model_validate(
+        d.desk.ask_batch(batch([distinct(i) for i in (1, 2, 3)])).body
+    ).items
+    assert [i.nonce for i in items] == [0, 1, None]
+    assert "no free worker" in (items[2].error or "")
+
+
+def test_a_quote_that_would_wait_past_its_window_behind_the_held_work_is_refused(tmp_path):
+    """Deep queues are safe only because each run must fit its window even if everything held
+    before it takes its whole worst case: 2 workers, 1,160 s of held work -> 580 s to wait, and
+    a 30 s worst case misses a 600 s window."""
+    d = Desk(tmp_path, free_workers=50)
+    d.update({7: record()}, 50, backlog=Backlog(runs=4, worst_s=1_160.0))
+    answer = d.ask(distinct(1))
+    assert answer.code == 409 and "exceeds the 600s window" in answer.body["error"], answer.body
+    # the desk's own quotes count too: 1,100 s held, plus each quote's 30 s worst case
+    d.update({7: record()}, 50, backlog=Backlog(runs=4, worst_s=1_100.0))
+    codes = [d.ask(distinct(i), client=Account.create()).code for i in (2, 3, 4)]
+    assert codes == [200, 200, 409]  # 550 + 30, 565 + 30, then 580 + 30 > 600
+
+
+def test_a_used_quote_hands_its_worst_case_to_the_job(tmp_path):
+    d = Desk(tmp_path)
+    assert d.ask(distinct(1), nonce=0).code == 200
+    assert d.desk.backlog() == Backlog(1, 30.0)
+    assert d.desk.used(CLIENT.address, 7) == 30.0
+    assert d.desk.backlog() == Backlog()
+    assert d.desk.used(CLIENT.address, 7) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "says"),
+    [
+        (b"[]", 400, "malformed"),
+        (batch([request()])[:-1], 400, "malformed"),
+        (json.dumps({**json.loads(batch([request()])), "requests": []}).encode(), 400, "malformed"),
+        (
+            json.dumps(
+                {
+                    **json.loads(batch([request()])),
+                    "requests": json.loads(batch([request()]))["requests"] * (MAX_QUOTE_BATCH + 1),
+                }
+            ).encode(),
+            400,
+            "malformed",
+        ),  # fmt: skip
+        (b" " * (MAX_BATCH_BODY + 1), 413, "larger than"),
+    ],
+)
+def test_malformed_or_oversized_batches_are_refused_before_any_fetch(tmp_path, raw, code, says):
+    d = Desk(tmp_path)
+    answer = d.desk.ask_batch(raw)
+    assert answer.code == code and says in answer.body["error"]
+    assert d.prepared == [] and d.desk.outstanding() == 0
+
+
+def test_a_batch_stops_preparing_after_its_time_budget(tmp_path, monkeypatch):
+    """A stranger's batch of slow bundles holds one endpoint thread for BATCH_BUDGET_S at most."""
+    d = Desk(tmp_path, free_workers=8)
+    monkeypatch.setattr(quoting, "BATCH_BUDGET_S", 0.0)
+    items = QuoteBatchAnswer.model_validate(d.desk.ask_batch(batch([distinct(1)])).body).items
+    assert items[0].offer is None and "spent its" in (items[0].error or "")
+    assert d.prepared == []
+
+
+def test_post_quotes_through_the_endpoint__one_request_against_the_rate_limit(tmp_path):
+    d = Desk(tmp_path, free_workers=64)
+    srv = ResultServer("127.0.0.1", 0, CHAIN, MARKET, lambda job_id: None, lambda: {7},
+                       quote=d.desk.ask, quote_batch=d.desk.ask_batch).start()  # fmt: skip
+    try:
+        url = f"{srv.url}/quotes"
+        reqs = [distinct(i) for i in range(1, 26)]  # more than the per-address burst of 20
+        got = requests.post(url, data=batch(reqs), timeout=30)
+        assert got.status_code == 200, got.text
+        items = QuoteBatchAnswer.model_validate(got.json()).items
+        assert [i.nonce for i in items] == list(range(25))
+        too_big = requests.post(url, data=b" " * (serve.MAX_QUOTE_BATCH_BODY + 1), timeout=30)
+        assert too_big.status_code == 413
+    finally:
+        srv.stop()

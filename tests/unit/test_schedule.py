@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from oracle.core.protocol import Capabilities, Job, JobStatus, NodeRecord, NodeStatus
-from oracle.node.schedule import SEAT_PENALTY_BPS, decide_seat, earnings_per_seat, seat_penalty
+from oracle.node.schedule import (
+    SEAT_PENALTY_BPS,
+    Backlog,
+    decide_seat,
+    earnings_per_seat,
+    seat_penalty,
+)
 
 E18 = 10**18
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -59,3 +65,17 @@ def test_drawn_seat__no_free_worker__not_taken_yet(free):
         decide_seat(_job(3, 0), 5, NODE, free_workers=free, cost=0, min_margin=0.0).reason
         == "no free worker"
     )
+
+
+def test_backlog__no_wait_while_a_worker_is_free__then_the_held_worst_cases_shared():
+    assert Backlog(1, 3_600.0).wait_s(workers=2) == 0.0
+    assert Backlog(2, 300.0).wait_s(workers=2) == 150.0
+    assert Backlog(4, 1_000.0).plus(Backlog(2, 200.0)) == Backlog(6, 1_200.0)
+
+
+def test_backlog__a_run_is_refused_only_when_its_worst_case_could_miss_its_window():
+    held = Backlog(4, 1_000.0)  # 500 s to wait on 2 workers
+    assert held.refuses(2, 100, 600) is None  # exactly fits
+    why = held.refuses(2, 101, 600)
+    assert why is not None and "behind 500s of held work" in why and "600s window" in why
+    assert Backlog().refuses(2, 600, 600) is None

@@ -22,6 +22,11 @@ PAYMENT = 5 * E18
 SHORT_DISPUTE_WINDOW = 1  # s (the smallest a k = 1 job may ask for)
 BLOCK_CLOCK_S = 0.5  # the bench mines an empty block this often so chain time moves
 POLL_S = 0.2  # node poll interval (TES_POLL_INTERVAL_S)
+# A short job declares a 10 s time limit: a node quotes it only if it fits its window behind every
+# job it holds, each at its worst case (oracle/node/schedule.Backlog), so the limit sets how deep a
+# node may queue them (here deeper than any burst).
+SHORT_TIME_LIMIT_S = 10
+QUOTE_QUEUE = 256  # the bench's nodes quote this many jobs beyond their workers (TES_QUOTE_QUEUE)
 MAX_NODES = 3  # node licences the bench sets up (one owner and one operator key each)
 
 SHORT_JOB = """import os
@@ -46,7 +51,7 @@ TARGET_LATENCY_SHARE = 0.5  # jobs/s with added RPC latency at least this share 
 
 @dataclasses.dataclass
 class Config:
-    e2e_jobs: int = 40
+    e2e_jobs: int = 200
     overhead_jobs: int = 40
     scaling_jobs: int = 12
     scaling_job_s: float = 1.0
@@ -55,8 +60,8 @@ class Config:
     workers: int = 2
     batch_size: int = 20
     multi_nodes: int = 3  # node processes of the multi-node run
-    multi_jobs: int = 40  # short jobs of the multi-node run
-    latency_jobs: int = 40  # short jobs of the run with added RPC latency
+    multi_jobs: int = 200  # short jobs of the multi-node run
+    latency_jobs: int = 200  # short jobs of the run with added RPC latency
     rpc_delay_ms: float = 50.0  # added to every RPC round trip of node and client in that run
     json_path: Path = REPO / "docs" / "bench.json"
     md_path: Path = REPO / "docs" / "BENCHMARKS.md"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from oracle.localnet.bench.common import BLOCK_CLOCK_S, POLL_S, r
-from oracle.node.settings import Settings
 
 # docs/gas.json keys shown (today's names, and those of earlier `make gas` runs)
 GAS_ROWS = (
@@ -106,13 +105,16 @@ def markdown(res: dict[str, Any], command: str) -> str:
         f"| sequential, bare (sign, send, wait for receipt) | {a['sequential_per_s']} |",
         f"| pipelined (send all {a['transfers']}, then all receipts) | **{a['pipelined_per_s']}** |",
         "",
-        f"A settled k = 1 job took {r(b['client_txs'] / b['jobs'], 2):g} client transaction(s) (create with permit,"
+        f"A settled k = 1 job took {r(b['client_txs'] / b['jobs'], 2):g} client transaction(s) (create, paid from the client's market balance,"
         f" on a quote for {b.get('quoted', 0)} of the {b['jobs']}) and"
         f" {b['node_txs_per_job']} node transactions with batching ({b['txs_per_job']} in all), so {b['paid_per_s']} jobs/s"
         f" is about {r(b['txs_per_job'] * b['paid_per_s'], 1)} transactions/s:"
         f" {r(100 * b['txs_per_job'] * b['paid_per_s'] / a['sequential_node_style_per_s'], 0):g}%"
         f" of the node-style sequential ceiling and {r(100 * b['txs_per_job'] * b['paid_per_s'] / a['pipelined_per_s'], 0):g}%"
-        " of the pipelined one. " + _e2e_comment(b, u, a["sequential_node_style_per_s"]),
+        " of the pipelined one. "
+        + _e2e_comment(
+            b, u, a["sequential_node_style_per_s"], res["backend"]["one_node"]["jobs_per_s"]
+        ),
         "",
         "Latency here is mostly queueing: the whole burst is submitted at once to one node with"
         f" {b['workers_per_node']} workers, so the last jobs wait for the first ones; a job alone on an idle node"
@@ -194,10 +196,6 @@ def markdown(res: dict[str, Any], command: str) -> str:
     return "\n".join(L)
 
 
-# Seats a node holds beyond its workers: the node's default claim prefetch (the bench's nodes use it).
-PREFETCH = int(Settings.model_fields["claim_prefetch"].default)
-
-
 def _txs(p: dict[str, Any]) -> str:
     t = p["node_txs"]
     return ", ".join(
@@ -211,37 +209,31 @@ def _stages(p: dict[str, Any]) -> str:
     return ", ".join(f"{k} +{s[k]}" for k in order if k in s)
 
 
-def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float) -> str:
+def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float, backend: float) -> str:
     ratio = b["paid_per_s"] / u["paid_per_s"] if u["paid_per_s"] else float("nan")
     bound = seq / b["node_txs_per_job"] if b["node_txs_per_job"] else float("nan")
     top = ", ".join(f"{k} {v}" for k, v in b["rpc"]["node_and_client_top_methods"].items())
-    s = b["stage_mean_s"]
-    # A seat counts against the node's workers and prefetch until its run is collected (intake's
-    # free_workers): claiming, claimed, running; the proof and settlement come after.
-    held = sum(s.get(k, 0.0) for k in ("claimed", "running", "executed"))
-    seats = b["workers_per_node"] + PREFETCH
-    little = seats / held if held else float("nan")
-    tail = b["paid_makespan_s"] - b["submit_s"]
+    tail = b["paid_makespan_s"] - b["proven_makespan_s"]
+    share = b["proven_per_s"] / backend if backend else float("nan")
     return (
         f"Batching cut proof transactions from {u['node_txs'].get('proof', 0)} to {b['node_txs'].get('proof', 0)}"
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
-        f" and changed throughput by ×{ratio:.2f}; a quoted job needs no claim transaction at all, an open"
-        f" one still one ({b.get('quoted', 0)} of {b['jobs']} were quoted: a node quotes only while a worker is"
-        " free, so in a burst the rest are posted open). A node sends"
-        " its transactions one at a time, waiting for each receipt, so sending alone would cap one node at about"
-        f" {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here; it settled {b['paid_per_s']}, so the"
-        " transactions are not the limit either, nor are the node's chain reads (they follow the chain's"
-        " events: see docs/oracle.md, 'Reading the chain'). Nor are the node's seats: at most"
-        f" {seats} ({b['workers_per_node']} workers plus a prefetch of {PREFETCH}: every seat locks collateral),"
-        f" each held {held:.2f} s on average until its run is collected ({_stages(b)}), so at most"
-        f" ≈ {seats} ÷ {held:.2f} ≈ {little:.1f} jobs/s by Little's law. What limits this run is the client"
-        f" and the burst's length: one client submits one job at a time ({b['submit_per_s']} per second:"
-        f" quote, estimate, send, receipt; {b['submit_s']} s for the {b['jobs']}), jobs are proven about as fast"
-        f" as they are submitted ({b['proven_per_s']} per second), and after the last submission"
-        f" {tail:.2f} s pass until the last payment (the 1 s dispute window, whole-second block timestamps,"
-        f" then the settlement), which a burst of {b['jobs']} cannot amortize: {b['jobs']} ÷"
-        f" ({b['submit_s']} + {tail:.2f}) ≈ {b['paid_per_s']} jobs/s. Node and client made"
-        f" {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job (busiest: {top})."
+        f" and changed throughput by ×{ratio:.2f}. The client sends the burst with `Client.submit_many`"
+        " (oracle/client/burst.py): quotes asked 16 jobs at a time in one POST /quotes, one transaction per"
+        " job sent back to back (estimate against the pending state, send; no receipt wait), the outcome"
+        f" read from the last receipt and the client's JobCreated events: {b['submit_per_s']} jobs per"
+        f" second ({b['submit_s']} s for the {b['jobs']}). {b.get('quoted', 0)} of {b['jobs']} were quoted"
+        " (created already assigned: no claim transaction): a node quotes beyond its free workers as long as"
+        " each job still fits its execution window behind all the work it holds, every run at its worst"
+        " case. A node sends its transactions one at a time, waiting for each receipt, so sending alone"
+        f" would cap one node at about {seq:g} ÷ {b['node_txs_per_job']} ≈ {bound:.1f} jobs/s here. What"
+        f" limits this run is the compute on this machine: jobs were proven at {b['proven_per_s']} per"
+        f" second, {_pc(share)} of the same jobs run straight on the backend ({backend} per second), on"
+        " two cores that the node's workers share with anvil, the client, the bundle server and the"
+        f" node's own loop (mean seconds per stage: {_stages(b)}). After the last proof, {tail:.2f} s"
+        " pass until the last payment (the 1 s dispute window, whole-second block timestamps, then the"
+        f" settlement): {b['jobs']} ÷ {b['paid_makespan_s']} s ≈ {b['paid_per_s']} jobs/s. Node and client"
+        f" made {b['rpc']['node_and_client_per_job']} JSON-RPC requests per settled job (busiest: {top})."
     )
 
 

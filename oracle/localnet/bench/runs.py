@@ -16,6 +16,7 @@ from oracle.localnet.bench.common import (
     CPU_JOB,
     SHORT_DISPUTE_WINDOW,
     SHORT_JOB,
+    SHORT_TIME_LIMIT_S,
     SLEEP_JOB,
     TARGET_CEILING_SHARE,
     TARGET_LATENCY_SHARE,
@@ -35,7 +36,8 @@ from oracle.localnet.bench.network import Network
 
 def _short(work: Path, tag: str, n: int) -> list:
     """n short jobs whose bundles (and results) differ from every other set's."""
-    return make_jobs(work, f"short-{tag}", SHORT_JOB.replace("job %s", f"job-{tag} %s"), n)
+    source = SHORT_JOB.replace("job %s", f"job-{tag} %s")
+    return make_jobs(work, f"short-{tag}", source, n, time_limit_s=SHORT_TIME_LIMIT_S)
 
 
 def run(cfg: Config) -> dict[str, Any]:
@@ -71,7 +73,9 @@ def run(cfg: Config) -> dict[str, Any]:
             )
             log(f"  {results['anvil']}")
 
-            short = make_jobs(work, "short-a", SHORT_JOB, cfg.e2e_jobs)
+            short = make_jobs(
+                work, "short-a", SHORT_JOB, cfg.e2e_jobs, time_limit_s=SHORT_TIME_LIMIT_S
+            )
             short_b = _short(work, "b", cfg.e2e_jobs)
             short_multi = _short(work, "c", cfg.multi_jobs)
             short_slow = _short(work, "d", cfg.latency_jobs)

@@ -1,0 +1,125 @@
+"""A burst of jobs (`Client.submit_many`) on anvil against a real `tes-node`: the node quotes the
+burst in one POST /quotes, the client sends one transaction per job back to back (consecutive
+quote and permit nonces, estimated against the pending state) and every job is created once,
+assigned, run and paid once. Wrong inputs or missing funds stop the burst before anything is
+sent; a hostile node's forged quotes cost nothing: the jobs are posted open, each escrowed once."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from eth_account import Account
+
+from oracle.client.errors import ClientError
+from oracle.client.sdk import Client, JobSpec
+from oracle.core.quote import BatchItem, QuoteBatchAnswer, QuoteBatchAsk, QuoteOffer, sign_quote
+from oracle.node.store import IntentKind
+from tests.utils.constants import E18, WINDOWS
+from tests.utils.market import Status
+from tests.utils.nodes import make_bundle, wait_for
+
+pytestmark = pytest.mark.anvil
+
+SCRIPT = """
+import os
+open(os.path.join(os.environ["TES_OUTPUT_DIR"], "answer.txt"), "w").write("%d")
+"""
+N = 5
+
+
+def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_paid_once(
+    tmp_path, chain, market, registry, token, client, setup_node, node_owners, operators, fund,
+    spawn, record, rpc_url,
+):  # fmt: skip
+    node_id = setup_node(node_owners[0], operators[0])
+    node = spawn(0)
+    fund(client, 100 * E18)
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
+             what="endpoint announced", nodes=[node])  # fmt: skip
+    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(N)]
+    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    nonce, sent0 = market.quoteNonce(client), client.nonce
+    wallet = token.balanceOf(client)
+
+    # ---- wrong inputs or too little money: refused before any transaction
+    cheap = JobSpec(files[0][2], files[0][0], 1, windows=WINDOWS)
+    with pytest.raises(ClientError, match="minimum job fee"):
+        sdk.submit_many([*specs[:2], cheap])
+    rich = [JobSpec(path, uri, 60 * E18, windows=WINDOWS) for uri, _, path in files[:2]]
+    with pytest.raises(ClientError, match="insufficient TES balance"):
+        sdk.submit_many(rich)
+    assert client.nonce == sent0
+
+    # ---- the burst: one transaction per job (a permit each, no approve), all on quotes
+    block0 = chain.blocks.head.number
+    done = sdk.submit_many(specs)
+    assert [d.error for d in done] == [None] * N
+    ids = [d.job_id for d in done]
+    assert len(set(ids)) == N and all(d.node_id == node_id for d in done)
+    assert client.nonce == sent0 + N
+    assert market.quoteNonce(client) == nonce + N
+    assert wallet - token.balanceOf(client) == N * 5 * E18
+    created = market.JobCreated.range(block0, chain.blocks.head.number + 1)
+    assert sorted((e.jobId, bytes(e.bundleHash)) for e in created) == sorted(
+        (job_id, h) for job_id, (_, h, _) in zip(ids, files, strict=True)
+    )
+    for job_id in ids:
+        assert Status(market.job(job_id).status) in (Status.RUNNING, Status.ACCEPTED)
+    wait_for(lambda: all(Status(market.job(j).status) == Status.ACCEPTED for j in ids), 120,
+             what="the burst proven", nodes=[node])  # fmt: skip
+    chain.pending_timestamp += WINDOWS["disputeWindow"] + 1
+    chain.mine()
+    wait_for(lambda: all(Status(market.job(j).status) == Status.PAID for j in ids), 60,
+             what="the burst paid", nodes=[node])  # fmt: skip
+    paid = market.JobPaid.range(block0, chain.blocks.head.number + 1)
+    assert sorted(e.jobId for e in paid) == sorted(ids)
+    for job_id in ids:  # the node never claimed: each seat came with the client's transaction
+        assert IntentKind.CLAIM.value not in {i["kind"] for i in node.intents(job_id)}
+    for d, i in zip(done, range(N), strict=True):
+        assert d.job_id is not None and sdk.fetch(d.job_id, tmp_path / f"out{i}") is not None
+        assert (tmp_path / f"out{i}" / "answer.txt").read_text() == str(i)
+
+    # ---- a hostile node answers the burst with well-formed, well-numbered quotes signed by a key
+    # that operates nothing: the first is refused at its estimate, no later one is tried, every
+    # job is posted open and escrowed once, and no quote nonce is used
+    node.stop()
+    forger = Account.create()
+
+    class Forged(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            ask = QuoteBatchAsk.model_validate_json(
+                self.rfile.read(int(self.headers["Content-Length"]))
+            )
+            items = []
+            for k, wire in enumerate(ask.requests):
+                q = sign_quote(forger.key, chain.chain_id, market.address, wire.request(), ask.client,
+                               ask.nonce + k, node_id, chain.pending_timestamp + 600)  # fmt: skip
+                items.append(BatchItem(offer=QuoteOffer.of(q, wire.request()), nonce=ask.nonce + k))
+            body = QuoteBatchAnswer(items=items).model_dump_json().encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    hostile = ThreadingHTTPServer(("127.0.0.1", 0), Forged)
+    threading.Thread(target=hostile.serve_forever, daemon=True).start()
+    try:
+        registry.announceEndpoint(
+            node_id, f"http://127.0.0.1:{hostile.server_address[1]}", sender=operators[0]
+        )
+        sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+        wallet, sent0 = token.balanceOf(client), client.nonce
+        warnings: list[str] = []
+        forged = sdk.submit_many(specs[:3], warn=warnings.append)
+    finally:
+        hostile.shutdown()
+    assert [d.error for d in forged] == [None] * 3 and all(d.node_id is None for d in forged)
+    assert sum("quote could not be used" in w for w in warnings) == 1, warnings
+    assert all(Status(market.job(d.job_id).status) == Status.OPEN for d in forged)
+    assert wallet - token.balanceOf(client) == 3 * 5 * E18
+    assert client.nonce == sent0 + 3  # no reverted transaction: the estimate refused the forgery
+    assert market.quoteNonce(client) == nonce + N
