@@ -360,13 +360,17 @@ def _more_nodes_and_latency(res: dict[str, Any]) -> list[str]:
 def _latency_comment(p: dict[str, Any]) -> str:
     """What the added latency alone allows, from the run's own request counts."""
     delay = p["rpc_delay_ms"] / 1000
-    node_s, client_s = p["rpc"]["node_per_job"] * delay, p["rpc"]["client_per_job"] * delay
+    client_s = p["rpc"]["client_per_job"] * delay
     return (
-        f"At +{p['rpc_delay_ms']:g} ms a round trip, the node's {p['rpc']['node_per_job']} requests per"
-        f" job are {node_s:.2f} s of waiting per job if made one after another (at most"
-        f" {1 / node_s:.2f} jobs/s), and the client's {p['rpc']['client_per_job']} per submission"
-        f" {client_s:.2f} s (at most {1 / client_s:.2f} submissions/s); measured: {p['paid_per_s']}"
-        f" jobs/s settled and {p['submit_per_s']} submissions/s."
+        f"At +{p['rpc_delay_ms']:g} ms a round trip, the client's {p['rpc']['client_per_job']} requests"
+        f" per submission are {client_s:.2f} s of waiting one after another: at most"
+        f" {1 / client_s:.1f} submissions/s (measured {p['submit_per_s']}). They are the estimate of"
+        " each transaction against the pending state and its send, in turn: a quote is used only once"
+        " the market's own check (the estimate, after our earlier transactions) accepted it, which is"
+        " what makes a forged or stale quote cost the client nothing. The node keeps up: its"
+        f" {p['rpc']['node_per_job']} requests per job are made per step for every job in it (batched"
+        f" proofs and settlements), and jobs were proven at {p['proven_per_s']} per second; settled:"
+        f" {p['paid_per_s']} jobs/s."
     )
 
 
