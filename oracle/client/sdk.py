@@ -56,7 +56,7 @@ from oracle.client.views import (
     salt_path,
     sources,
 )
-from oracle.core.chain import Chain, TxStatus, wait_for_receipt
+from oracle.core.chain import Chain, TxStatus, calldata, wait_for_receipt
 from oracle.core.protocol import (
     MARKET_PARAMETER_FIELDS,
     Capabilities,
@@ -451,18 +451,20 @@ class Client:
         """`_send` without waiting: estimated against `block` ("pending" when our own earlier
         transactions may not be mined yet), signed with the next nonce, sent; its hash."""
         sender = self.address
+        tx: dict[str, Any] = {"from": sender, "to": fn.address, "data": calldata(fn), "value": 0}
         try:
-            gas = fn.estimate_gas({"from": sender}, block_identifier=block)
+            gas = self.w3.eth.estimate_gas(tx, block)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             raise ClientError(f"the transaction would revert: {self._explain(err)}") from err
         if self._nonce is None:
             self._nonce = self.w3.eth.get_transaction_count(sender, "pending")
         base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
         tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
-        tx = fn.build_transaction({
-            "from": sender, "nonce": self._nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id,
+        tx.update({
+            "nonce": self._nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id, "type": 2,
             "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
         })  # fmt: skip
+        del tx["from"]
         signed = self.key.sign_transaction(tx)  # type: ignore[union-attr]
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)

@@ -16,8 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import function_abi_to_4byte_selector, get_abi_input_types
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import TimeExhausted, TransactionNotFound
@@ -146,3 +148,13 @@ class Chain:
     @property
     def deployment_block(self) -> int:
         return int(self.record.get("block_number", self.record.get("block", 0)))
+
+
+def calldata(fn: Any) -> bytes:
+    """A bound contract call's calldata (selector and ABI-encoded arguments), encoded once with
+    eth_abi: web3's own encoding looks the function up in the ABI again and formats every value
+    on each `estimate_gas` and `build_transaction`, about 10 ms a call, which a burst of
+    transactions pays twice per job."""
+    abi = fn.abi
+    types = get_abi_input_types(abi)
+    return function_abi_to_4byte_selector(abi) + encode(types, list(fn.args))
