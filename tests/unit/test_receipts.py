@@ -56,3 +56,31 @@ def test_sent_now__first_asked_after_the_first_wait():
     eth = Eth(0.01)
     wait_for_receipt(SimpleNamespace(eth=eth), "0xab", 5, sent_now=True)  # type: ignore[arg-type]
     assert eth.asked == 1
+
+
+def test_calldata__the_bytes_web3_would_send__structs_arrays_and_bytes_included():
+    """`calldata` (one eth_abi encode) is what web3's contract functions encode, for the calls the
+    client sends: nested structs (a JobRequest with its requirements, a quote, a permit), dynamic
+    bytes and strings, addresses, arrays."""
+    from web3 import Web3
+
+    from oracle.core.chain import calldata, load_abis
+
+    abis = load_abis({})
+    w3 = Web3()
+    market = w3.eth.contract(address="0x" + "11" * 20, abi=abis["JobMarket"])
+    token = w3.eth.contract(address="0x" + "22" * 20, abi=abis["TESToken"])
+    request = (b"\x33" * 32, "http://b.example/x.tar.gz", (2, 512, 0, 0, 0), 5 * 10**18, 10**18,
+               1, 600, 7_200, 1_800, 3_600)  # fmt: skip
+    quote = (7, 1_700_000_600, b"\x44" * 65)
+    permit = (1_700_003_600, 27, b"\x55" * 32, b"\x66" * 32)
+    calls = [
+        market.functions.createAndAssign(request, quote, permit),
+        market.functions.createJob(request),
+        market.functions.createJobWithPermit(request, *permit),
+        market.functions.settleAndWithdraw([1, 2, 2**200]),
+        market.functions.dispute(9),
+        token.functions.approve(Web3.to_checksum_address("0x" + "ab" * 20), 2**96 - 1),
+    ]
+    for fn in calls:
+        assert calldata(fn) == bytes.fromhex(fn._encode_transaction_data()[2:]), fn.fn_name
