@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
-
-from eth_typing import ABIEvent
-from eth_utils import event_abi_to_log_topic
-from web3._utils.events import get_event_data
+from typing import Any
 
 from oracle.core.chain import Chain
+from oracle.core.events import decoders
 from oracle.node.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,8 +40,7 @@ class Ingest:
             reorg_depth,
             start_block,
         )
-        abi = [e for e in chain.abis["JobMarket"] if e["type"] == "event"]
-        self._by_topic = {event_abi_to_log_topic(cast(ABIEvent, e)): e for e in abi}
+        self._by_topic = decoders(chain.abis["JobMarket"])
         self.reorgs = 0
 
     def poll(self, latest: Any = None) -> list[Event]:
@@ -79,15 +75,14 @@ class Ingest:
         for entry in logs:
             if str(entry["address"]).lower() != market or not entry["topics"]:
                 continue
-            abi = self._by_topic.get(bytes(entry["topics"][0]))
-            if abi is None:
+            decoder = self._by_topic.get(bytes(entry["topics"][0]))
+            if decoder is None:
                 continue
-            data = get_event_data(self.chain.w3.codec, abi, entry)
-            args = dict(data["args"])
+            args = decoder.args(entry["topics"], entry["data"])
             if "jobId" in args:
                 tx = bytes(entry["transactionHash"]).hex()
                 events.append(
-                    Event(data["event"], int(args["jobId"]), args, entry["blockNumber"], tx)
+                    Event(decoder.name, int(args["jobId"]), args, entry["blockNumber"], tx)
                 )
         return events
 
