@@ -4,8 +4,13 @@ quote and permit nonces, estimated against the pending state) and every job is c
 assigned, run and paid once. Wrong inputs or missing funds stop the burst before anything is
 sent; a hostile node's forged quotes cost nothing: the jobs are posted open, each escrowed once."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -16,7 +21,7 @@ from oracle.core.quote import BatchItem, QuoteBatchAnswer, QuoteBatchAsk, QuoteO
 from oracle.node.store import IntentKind
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import Status
-from tests.utils.nodes import make_bundle, wait_for
+from tests.utils.nodes import PASSPHRASE, make_bundle, make_keystore, wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -25,11 +30,12 @@ import os
 open(os.path.join(os.environ["TES_OUTPUT_DIR"], "answer.txt"), "w").write("%d")
 """
 N = 5
+TES_CLIENT = Path(sys.executable).parent / "tes-client"
 
 
 def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_paid_once(
     tmp_path, chain, market, registry, token, client, setup_node, node_owners, operators, fund,
-    spawn, record, rpc_url,
+    spawn, record, rpc_url, ape_data,
 ):  # fmt: skip
     node_id = setup_node(node_owners[0], operators[0])
     node = spawn(0)
@@ -80,6 +86,28 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
         assert d.job_id is not None and sdk.fetch(d.job_id, tmp_path / f"out{i}") is not None
         assert (tmp_path / f"out{i}" / "answer.txt").read_text() == str(i)
 
+    # ---- the same from the command line: several bundles, one --uri each, one line per job
+    make_keystore(ape_data, "client", client.private_key)
+    env = {**os.environ, "TES_RPC_URL": rpc_url, "TES_DEPLOYMENT": str(record), "APE_DATA_FOLDER": str(ape_data),
+           "TES_PASSPHRASE": PASSPHRASE, "TES_CLIENT_ACCOUNT": "client"}  # fmt: skip
+    args = [str(TES_CLIENT), "submit", str(files[0][2]), str(files[1][2]), "--uri", files[0][0]]
+    short = subprocess.run(
+        [*args, "--payment", "5"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert short.returncode != 0 and "2 bundle(s) but 1 --uri" in short.stderr, short.stderr
+    out = subprocess.run([*args, "--uri", files[1][0], "--payment", "5", "--json"], env=env,
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["bundle"] for r in rows] == [str(files[0][2]), str(files[1][2])]
+    assert all(r["error"] is None and r["node_id"] == node_id for r in rows), rows
+    for r, (_, h, _) in zip(rows, files, strict=False):
+        (ev,) = market.JobCreated.range(
+            block0, chain.blocks.head.number + 1, search_topics={"jobId": r["job_id"]}
+        )
+        assert bytes(ev.bundleHash) == h
+    assert "2 of 2 job(s) created, 10 TES escrowed" in out.stderr
+    assert market.quoteNonce(client) == nonce + N + 2
+
     # ---- a hostile node answers the burst with well-formed, well-numbered quotes signed by a key
     # that operates nothing: the first is refused at its estimate, no later one is tried, every
     # job is posted open and escrowed once, and no quote nonce is used
@@ -122,4 +150,4 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
     assert all(Status(market.job(d.job_id).status) == Status.OPEN for d in forged)
     assert wallet - token.balanceOf(client) == 3 * 5 * E18
     assert client.nonce == sent0 + 3  # no reverted transaction: the estimate refused the forgery
-    assert market.quoteNonce(client) == nonce + N
+    assert market.quoteNonce(client) == nonce + N + 2

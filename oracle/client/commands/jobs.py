@@ -14,11 +14,13 @@ from oracle.client.commands.common import connect, fail_clearly, parse_duration,
 
 
 @click.command()
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--uri",
+    "uris",
     required=True,
-    help="Where nodes fetch the bundle (from `publish`: http(s):// or file://).",
+    multiple=True,
+    help="Where nodes fetch the bundle (from `publish`: http(s):// or file://); one per bundle, in order.",
 )
 @click.option(
     "--payment",
@@ -86,8 +88,8 @@ from oracle.client.commands.common import connect, fail_clearly, parse_duration,
 @with_chain
 @fail_clearly
 def submit(
-    bundle,
-    uri,
+    bundles,
+    uris,
     payment,
     replicas,
     mode,
@@ -109,15 +111,24 @@ def submit(
     it, else with an EIP-2612 permit (one transaction, no separate approve). A k = 1 job is
     first offered to nodes for a quote and, when one takes it, created already assigned to it
     (one transaction, no claim); otherwise, and for k replicas, it is opened for the nodes.
-    Prints the job id on stdout."""
+    Prints the job id on stdout.
+
+    Several bundles (each with its own --uri, in order) are sent as one burst with the same
+    terms (`Client.submit_many`): every job and the funds for all are checked first, quotes are
+    asked for together, and one job id is printed per bundle, in order."""
     from oracle.client.errors import ClientError
     from oracle.client.inputs import check_replicas, fmt_tes, tes
 
     check_replicas(replicas)
-    if not bundle.is_file():
-        raise ClientError(
-            f"bundle file {bundle} does not exist (make one with `tes-client package`)"
+    if len(uris) != len(bundles):
+        raise click.BadParameter(
+            f"{len(bundles)} bundle(s) but {len(uris)} --uri: give one --uri per bundle, in order"
         )
+    for bundle in bundles:
+        if not bundle.is_file():
+            raise ClientError(
+                f"bundle file {bundle} does not exist (make one with `tes-client package`)"
+            )
     if mode == "optimistic" and replicas != 1:
         raise ClientError(
             "optimistic verification runs k = 1 replica (with a dispute window); drop --replicas"
@@ -144,10 +155,19 @@ def submit(
             raise click.BadParameter(
                 f"--permit-deadline: {text!r} is neither a unix time nor +DURATION"
             )
+    warn = lambda text: click.echo(f"warning: {text}", err=True)  # noqa: E731
+    if len(bundles) > 1:
+        from oracle.client.burst import JobSpec
+
+        specs = [JobSpec(b, u, wei, replicas=replicas, collateral=collateral_wei, windows=windows)
+                 for b, u in zip(bundles, uris, strict=True)]  # fmt: skip
+        done = client.submit_many(specs, permit_deadline=deadline, check_uri=not no_check_uri,
+                                  warn=warn, quote=not post_open)  # fmt: skip
+        _print_burst(done, wei, replicas, as_json)
+        return
     job_id = client.submit(
-        bundle, uri, wei, replicas=replicas, collateral=collateral_wei, windows=windows,
-        permit_deadline=deadline, check_uri=not no_check_uri,
-        warn=lambda text: click.echo(f"warning: {text}", err=True), quote=not post_open,
+        bundles[0], uris[0], wei, replicas=replicas, collateral=collateral_wei, windows=windows,
+        permit_deadline=deadline, check_uri=not no_check_uri, warn=warn, quote=not post_open,
     )  # fmt: skip
     node_id = client.assigned.get(job_id)
     if as_json:
@@ -160,6 +180,29 @@ def submit(
         f"job {job_id} {how}: {fmt_tes(wei)} escrowed; `tes-client watch {job_id}`",
         err=True,
     )
+
+
+def _print_burst(done, wei: int, replicas: int, as_json: bool) -> None:
+    """One line per bundle, in order: its job id (stdout), or why it was not created (stderr,
+    and exit status 1 once every line is printed)."""
+    from oracle.client.inputs import fmt_tes
+
+    failed = 0
+    for d in done:
+        if as_json:
+            click.echo(json.dumps({"bundle": str(d.spec.bundle), "job_id": d.job_id, "payment": str(wei),
+                                   "replicas": replicas, "node_id": d.node_id, "error": d.error}))  # fmt: skip
+        elif d.job_id is not None:
+            click.echo(d.job_id)
+        if d.job_id is None:
+            failed += 1
+            click.echo(f"error: {d.spec.bundle}: {d.error}", err=True)
+    created = len(done) - failed
+    click.echo(
+        f"{created} of {len(done)} job(s) created, {fmt_tes(wei * created)} escrowed", err=True
+    )
+    if failed:
+        sys.exit(1)
 
 
 def _progress(view) -> str:
