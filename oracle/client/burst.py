@@ -234,15 +234,19 @@ def _collected(client: Client, specs: Sequence[JobSpec], sent: list[_Sent],
     out = {}
     for one in sent:
         job_id = by_tx.get(one.tx_hash)
-        if job_id is None:
-            out[one.index] = _settled(client, specs[one.index], one)
-            continue
-        node_id = one.quote.node_id if one.quote is not None else None
-        if node_id is not None:
-            client.assigned[job_id] = node_id
-        shown = "0x" + one.tx_hash.hex()
-        out[one.index] = Submitted(specs[one.index], job_id=job_id, node_id=node_id, tx_hash=shown)
+        spec = specs[one.index]
+        out[one.index] = (
+            _settled(client, spec, one) if job_id is None else _created(client, spec, one, job_id)
+        )
     return out
+
+
+def _created(client: Client, spec: JobSpec, sent: _Sent, job_id: int) -> Submitted:
+    """A job the burst created (on its quote's node, if it had one)."""
+    node_id = sent.quote.node_id if sent.quote is not None else None
+    if node_id is not None:
+        client.assigned[job_id] = node_id
+    return Submitted(spec, job_id=job_id, node_id=node_id, tx_hash="0x" + sent.tx_hash.hex())
 
 
 def _settled(client: Client, spec: JobSpec, sent: _Sent) -> Submitted:
@@ -257,8 +261,4 @@ def _settled(client: Client, spec: JobSpec, sent: _Sent) -> Submitted:
         # Our counters may be off (a quote nonce not used, a balance not spent): read them again.
         client._quote_nonce = client._credit = None
         return Submitted(spec, error=f"transaction {shown} reverted", tx_hash=shown)
-    job_id = created_id(client, receipt)
-    node_id = sent.quote.node_id if sent.quote is not None else None
-    if node_id is not None:
-        client.assigned[job_id] = node_id
-    return Submitted(spec, job_id=job_id, node_id=node_id, tx_hash=shown)
+    return _created(client, spec, sent, created_id(client, receipt))

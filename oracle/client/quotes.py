@@ -9,6 +9,9 @@ import random
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from oracle.core.quote import (
     MAX_QUOTE_BATCH,
@@ -20,6 +23,8 @@ from oracle.core.quote import (
     QuoteOffer,
     request_hash,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_QUOTE_ASKS = 4  # nodes asked for a quote before a k = 1 job is posted open
 QUOTE_TIMEOUT_S = 5.0  # per node: a quote needs the bundle fetched and preflighted
@@ -40,15 +45,8 @@ def ask_nodes(urls: Sequence[str], request: tuple, client: str, nonce: int,
     order = list(urls)
     random.SystemRandom().shuffle(order)
     for url in order[:MAX_QUOTE_ASKS]:
-        req = urllib.request.Request(f"{url.rstrip('/')}/quote", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=QUOTE_TIMEOUT_S) as resp:  # noqa: S310 (http(s) from chain)
-                offer = QuoteOffer.model_validate_json(resp.read(MAX_QUOTE_ANSWER))
-        except (urllib.error.HTTPError, OSError, ValueError) as err:
-            # ValueError covers a malformed answer (pydantic's ValidationError is one).
-            if warn is not None and not isinstance(err, urllib.error.HTTPError):
-                warn(f"no quote from {url}: {type(err).__name__}")
+        offer = _post(url, "/quote", body, QuoteOffer, MAX_QUOTE_ANSWER, QUOTE_TIMEOUT_S, warn)
+        if offer is None:
             continue
         if offer.requestHash != want or offer.expiry < now() + QUOTE_MIN_LEFT_S:
             continue
@@ -97,13 +95,26 @@ def _ask_batch(url: str, requests: list[tuple], client: str, nonce: int,
                warn: Callable[[str], None] | None) -> list[BatchItem]:  # fmt: skip
     """One POST /quotes; [] when the node does not answer one well (no quotes from it)."""
     body = QuoteBatchAsk.of(requests, client, nonce).model_dump_json().encode()
-    req = urllib.request.Request(f"{url.rstrip('/')}/quotes", data=body, method="POST",
+    answer = _post(
+        url, "/quotes", body, QuoteBatchAnswer, MAX_BATCH_ANSWER, QUOTE_BATCH_TIMEOUT_S, warn
+    )
+    if answer is None or len(answer.items) != len(requests):
+        return []
+    return answer.items
+
+
+def _post(url: str, path: str, body: bytes, model: type[M], limit: int, timeout_s: float,
+          warn: Callable[[str], None] | None) -> M | None:  # fmt: skip
+    """POSTs `body` to the node at `url` and parses at most `limit` bytes of its answer as
+    `model`; None for a refusal (an HTTP error: the node said why, to nobody but its log), a
+    node that does not answer in `timeout_s` or a malformed answer (warned)."""
+    req = urllib.request.Request(f"{url.rstrip('/')}{path}", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})  # fmt: skip
     try:
-        with urllib.request.urlopen(req, timeout=QUOTE_BATCH_TIMEOUT_S) as resp:  # noqa: S310 (http(s) from chain)
-            answer = QuoteBatchAnswer.model_validate_json(resp.read(MAX_BATCH_ANSWER))
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (http(s) from chain)
+            return model.model_validate_json(resp.read(limit))
     except (urllib.error.HTTPError, OSError, ValueError) as err:
+        # ValueError covers a malformed answer (pydantic's ValidationError is one).
         if warn is not None and not isinstance(err, urllib.error.HTTPError):
-            warn(f"no quotes from {url}: {type(err).__name__}")
-        return []
-    return answer.items if len(answer.items) == len(requests) else []
+            warn(f"no answer to {path} from {url}: {type(err).__name__}")
+        return None

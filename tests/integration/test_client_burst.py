@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from oracle.client.sdk import Client, JobSpec
 from oracle.core.quote import BatchItem, QuoteBatchAnswer, QuoteBatchAsk, QuoteOffer, sign_quote
 from oracle.node.store import IntentKind
 from tests.utils.constants import E18, WINDOWS
+from tests.utils.http import QuietHandler, serving
 from tests.utils.market import Status
 from tests.utils.nodes import PASSPHRASE, make_bundle, make_keystore, wait_for
 
@@ -114,7 +113,7 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
     node.stop()
     forger = Account.create()
 
-    class Forged(BaseHTTPRequestHandler):
+    class Forged(QuietHandler):
         def do_POST(self):  # noqa: N802 (http.server API)
             ask = QuoteBatchAsk.model_validate_json(
                 self.rfile.read(int(self.headers["Content-Length"]))
@@ -130,21 +129,12 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    hostile = ThreadingHTTPServer(("127.0.0.1", 0), Forged)
-    threading.Thread(target=hostile.serve_forever, daemon=True).start()
-    try:
-        registry.announceEndpoint(
-            node_id, f"http://127.0.0.1:{hostile.server_address[1]}", sender=operators[0]
-        )
+    with serving(Forged) as url:
+        registry.announceEndpoint(node_id, url(""), sender=operators[0])
         sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
         wallet, sent0 = token.balanceOf(client), client.nonce
         warnings: list[str] = []
         forged = sdk.submit_many(specs[:3], warn=warnings.append)
-    finally:
-        hostile.shutdown()
     assert [d.error for d in forged] == [None] * 3 and all(d.node_id is None for d in forged)
     assert sum("quote could not be used" in w for w in warnings) == 1, warnings
     assert all(Status(market.job(d.job_id).status) == Status.OPEN for d in forged)

@@ -137,7 +137,7 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     assert fallback not in sdk.assigned
     assert Status(market.job(fallback).status) == Status.OPEN
     assert market.quoteNonce(client) == nonce + 2  # no quote was used
-    assert any("no quote from" in w for w in warnings), warnings
+    assert any("no answer to /quote from" in w for w in warnings), warnings
 
     # ---- a hostile node answers every ask with a well-formed quote for exactly the request, signed
     # by a key that operates nothing: the market refuses it at the estimate, the job is posted open,

@@ -6,15 +6,15 @@ requests one node refuses are asked of the next with the nonces that follow."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 
 import pytest
 from eth_account import Account
 
 from oracle.client.quotes import ask_nodes_batch
 from oracle.core.quote import BatchItem, QuoteBatchAnswer, QuoteBatchAsk, QuoteOffer, request_hash
+from tests.utils.http import QuietHandler, serving
 
 CLIENT = Account.create().address
 NOW = 1_700_000_000
@@ -51,36 +51,32 @@ def honest(take: Callable[[int], bool] = lambda i: True, node_id: int = 7) -> An
 
 @pytest.fixture
 def nodes():
-    servers: list[ThreadingHTTPServer] = []
+    """start(answer) -> the URL of a node answering POST /quotes with answer(ask); `start.asks`
+    records (node index, ask) in order."""
     asks: list[tuple[int, QuoteBatchAsk]] = []
+    with ExitStack() as stack:
 
-    def start(answer: Answer) -> str:
-        index = len(servers)
+        def start(answer: Answer) -> str:
+            index = len(start.servers)  # type: ignore[attr-defined]
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server API)
-                ask = QuoteBatchAsk.model_validate_json(
-                    self.rfile.read(int(self.headers["Content-Length"]))
-                )
-                asks.append((index, ask))
-                out = answer(ask)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+            class Handler(QuietHandler):
+                def do_POST(self):  # noqa: N802 (http.server API)
+                    ask = QuoteBatchAsk.model_validate_json(
+                        self.rfile.read(int(self.headers["Content-Length"]))
+                    )
+                    asks.append((index, ask))
+                    out = answer(ask)
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
 
-            def log_message(self, *args):
-                pass
+            start.servers.append(stack.enter_context(serving(Handler)))  # type: ignore[attr-defined]
+            return start.servers[-1]("")  # type: ignore[attr-defined]
 
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}"
-
-    start.asks = asks  # type: ignore[attr-defined]
-    yield start
-    for srv in servers:
-        srv.shutdown()
+        start.servers = []  # type: ignore[attr-defined]
+        start.asks = asks  # type: ignore[attr-defined]
+        yield start
 
 
 def test_an_honest_node_quotes_a_burst_at_consecutive_nonces(nodes):
