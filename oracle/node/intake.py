@@ -29,7 +29,8 @@ class Intake:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.pending: dict[int, Future] = {}  # job id -> its fetch + preflight in flight
         self._errors: dict[int, int] = {}  # job id -> intake failures in a row
-        self.worst: dict[int, float] = {}  # held job id -> its run's worst case (preflight), s
+        # job id -> its run's worst case (preflight, or the quote's), s; until the job ends
+        self.worst: dict[int, float] = {}
 
     def quoted(self, job_id: int, worst_case_s: float | None) -> None:
         """A quote of ours became `job_id`: its run's worst case, priced for the quote, comes with
@@ -43,6 +44,7 @@ class Intake:
     def cancel(self, job_id: int) -> Future | None:
         """The job ended: its fetch + preflight, if in flight, is not needed (returned if it is
         already running, so the caller can clean up after it)."""
+        self.worst.pop(job_id, None)
         pending = self.pending.pop(job_id, None)
         return pending if pending is not None and not pending.cancel() else None
 
@@ -142,7 +144,9 @@ class Intake:
         longest the node accepts."""
         held = set(self.node.executions.running)
         held.update(j["job_id"] for j in self.node.store.jobs(st.CLAIMING, st.CLAIMED))
-        self.worst = {j: w for j, w in self.worst.items() if j in held}
+        # `worst` is not pruned to `held` here: a quoted job's worst case is recorded when its
+        # JobClaimed is ingested, before the job is adopted into CLAIMED; `cancel` drops it when
+        # the job ends.
         unknown = self.node.s.max_time_limit_s + self.node.s.proof_margin_s
         out = Backlog(len(held), sum(self.worst.get(j, unknown) for j in held))
         if with_quotes and self.node.quotes is not None:

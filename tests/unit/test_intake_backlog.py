@@ -76,3 +76,24 @@ def test_a_held_run_of_unknown_worst_case_counts_the_longest_the_node_accepts(tm
         )
     finally:
         intake.close()
+
+
+def test_a_quoted_jobs_worst_case_survives_until_it_is_adopted__and_is_dropped_when_it_ends(
+    tmp_path,
+):
+    """The quote's worst case is recorded when the job's JobClaimed is ingested, while the row is
+    still `seen`; a backlog counted before the job is adopted must not forget it, or the adopted
+    run would count the longest limit the node accepts and the node would refuse work it has
+    room for."""
+    intake, store, _ = _intake(tmp_path, held=0)
+    try:
+        store.upsert_job(7, stage=st.SEEN)
+        intake.quoted(7, 120.0)
+        assert intake.backlog().runs == 0  # not held yet
+        store.upsert_job(7, stage=st.CLAIMED)  # adopted in a later step
+        backlog = intake.backlog()
+        assert (backlog.runs, backlog.worst_s) == (1, 120.0)
+        intake.cancel(7)  # the job ended (`Node._finish`)
+        assert 7 not in intake.worst
+    finally:
+        intake.close()
