@@ -13,6 +13,7 @@ import {IJobMarket, IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
 import {JobRecord} from "./types/JobRecord.sol";
+import {JobTermsLib} from "./types/JobTerms.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {MarketProofs} from "./market/MarketProofs.sol";
 import {JobMarketRounds} from "./market/JobMarketRounds.sol";
@@ -24,6 +25,7 @@ import {MarketRules} from "./libraries/MarketRules.sol";
 ///         {MarketSettlement} for who is paid what.
 contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
+    using JobTermsLib for IJobMarketTypes.JobTerms;
     using Seats for IJobMarketTypes.Replica;
     using Seats for mapping(uint256 => IJobMarketTypes.Replica);
 
@@ -278,6 +280,11 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
+    function jobIdOf(JobTerms calldata terms) external pure returns (uint256) {
+        return terms.id();
+    }
+
+    /// @inheritdoc IJobMarket
     function credited(address account) external view returns (uint256) {
         return _credited[account];
     }
@@ -322,22 +329,23 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     // ------------------------------------------------------------------ internal: lifecycle
     function _create(JobRequest calldata q) private returns (uint256 jobId, JobRecord storage j) {
         MarketRules.checkRequest(q, _params);
-        jobId = ++_jobCount;
+        JobTerms memory t = JobTermsLib.fromRequest(q, msg.sender, _deadline(q.claimWindow), _params, _jobCount++);
+        jobId = t.id(); // unique: the nonce is the job counter
         j = _jobs[jobId];
         j.payment = q.payment;
         j.collateral = q.collateral;
-        j.deadline = _deadline(q.claimWindow);
+        j.deadline = t.claimDeadline;
         j.k = q.replicas;
         j.client = msg.sender;
         (j.cpuCores, j.memoryMb, j.gpuCount) = (q.requirements.cpuCores, q.requirements.memoryMb, q.requirements.gpuCount);
         (j.gpuMemoryMb, j.gpuClass) = (q.requirements.gpuMemoryMb, q.requirements.gpuClass);
-        (j.protocolFeeBps, j.keeperBountyBps) = (_params.protocolFeeBps, _params.keeperBountyBps);
+        (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
         (j.claimWindow, j.executionWindow) = (q.claimWindow, q.executionWindow);
         (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
         emit JobCreated(
-            jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, j.deadline,
-            j.protocolFeeBps, j.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
-            q.disputeWindow
+            jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, t.claimDeadline,
+            t.protocolFeeBps, t.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
+            q.disputeWindow, t.nonce
         );
         if (q.replicas == 1) {
             j.status = JobStatus.Open;

@@ -48,6 +48,7 @@ from oracle.client.inputs import (
 from oracle.core import bundle as bundles
 from oracle.core.errors import OracleError
 from oracle.core.permit import sign_permit
+from oracle.core.protocol import job_hex
 from oracle.localnet.deployment import JOB_PAYMENT
 
 MAX_BUNDLE_BYTES = 64 << 20
@@ -286,13 +287,13 @@ def cli(
     event = receipt.decode_logs(d.market.JobCreated)[0]
     if replicas == 1:
         click.echo(
-            f"Job {event.jobId} is open: the first eligible node claims it; nodes fetch {uri}"
+            f"Job {job_hex(event.jobId)} is open: the first eligible node claims it; nodes fetch {uri}"
         )
     else:
         anchored = receipt.decode_logs(d.market.DrawAnchored)
         block = f" from the hash of block {anchored[0].drawBlock}" if anchored else ""
         click.echo(
-            f"Job {event.jobId} is seating: {replicas} nodes will be drawn{block} (anyone may call"
+            f"Job {job_hex(event.jobId)} is seating: {replicas} nodes will be drawn{block} (anyone may call"
             f" draw once it is mined) and must accept their seats; nodes fetch {uri}"
         )
     click.echo(

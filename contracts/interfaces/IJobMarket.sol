@@ -52,6 +52,29 @@ interface IJobMarketTypes {
         uint32 disputeWindow; // k = 1: seconds after the proof in which a dispute may be raised
     }
 
+    /// @notice Everything fixed when a job is created. `jobId = uint256(keccak256(abi.encode(terms)))`
+    ///         (`jobIdOf`): the id commits to the terms, so a reader that rebuilt them from
+    ///         `JobCreated` checks them against the id, and (settlement v2) the market can take them
+    ///         back as calldata instead of storing them. `nonce` is the market's job counter
+    ///         (`jobCount` before the job), so two identical requests get two ids. The bundle URI is
+    ///         not a term: only a hint where to fetch the bundle, whose hash is one.
+    struct JobTerms {
+        address client;
+        bytes32 bundleHash;
+        uint96 payment;
+        uint96 collateral;
+        uint8 replicas;
+        uint40 claimDeadline;
+        uint16 protocolFeeBps;
+        uint16 keeperBountyBps;
+        INodeRegistry.Capabilities requirements;
+        uint32 claimWindow;
+        uint32 executionWindow;
+        uint32 revealWindow;
+        uint32 disputeWindow;
+        uint64 nonce;
+    }
+
     struct Job {
         uint96 payment;
         uint96 collateral;
@@ -214,6 +237,7 @@ interface IJobMarketTypes {
     ///         anchored (k >= 3). Seats must be filled by `claimDeadline`; fee and bounty rates are the
     ///         job's for life. Every term of the job is here, so a node or client can build the job
     ///         from this event alone (settlement v2); the bundle hash and URI are only published here.
+    ///         `jobId` is the hash of the terms the event carries (`JobTerms`, `jobIdOf`).
     event JobCreated(
         uint256 indexed jobId,
         address indexed client,
@@ -229,7 +253,8 @@ interface IJobMarketTypes {
         uint256 claimWindow,
         uint256 executionWindow,
         uint256 revealWindow,
-        uint256 disputeWindow
+        uint256 disputeWindow,
+        uint256 nonce
     );
     /// @notice The client cancelled the job before any seat was taken; its payment was credited back.
     event JobCancelled(uint256 indexed jobId);
@@ -467,7 +492,10 @@ interface IJobMarket is IJobMarketTypes {
     // ------------------------------------------------------------------ views
     function job(uint256 jobId) external view returns (Job memory);
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory);
+    /// @notice Jobs created so far: the `nonce` of the next job's terms.
     function jobCount() external view returns (uint256);
+    /// @notice The id of a job with these terms: `uint256(keccak256(abi.encode(terms)))`.
+    function jobIdOf(JobTerms calldata terms) external pure returns (uint256);
     function credited(address account) external view returns (uint256);
     function ledger(uint256 nodeId) external view returns (NodeLedger memory);
     function pendingFees() external view returns (uint256);

@@ -16,7 +16,7 @@ import click
 
 from oracle.ape_helpers.params import ScriptError
 from oracle.core import reverts
-from oracle.core.protocol import JobStatus, NodeStatus, SeatState
+from oracle.core.protocol import JobStatus, NodeStatus, SeatState, job_hex
 from oracle.core.reverts import ErrorTable, Revert, show_arg
 from oracle.core.units import format_duration, format_eth, format_tes, format_time
 from oracle.localnet.deployment import CONTRACT_NAMES
@@ -138,33 +138,35 @@ EXPLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
     "JobMarketInvalidReplicas": lambda a: (
         f"{a['replicas']} replicas is not allowed: k must be 1 or odd, 3 to 15"
     ),
-    "JobMarketWrongStatus": lambda a: f"job {a['jobId']} is {_job_status(a['status'])}",
-    "JobMarketNotClient": lambda a: f"{a['caller']} is not the client of job {a['jobId']}",
+    "JobMarketWrongStatus": lambda a: f"job {job_hex(a['jobId'])} is {_job_status(a['status'])}",
+    "JobMarketNotClient": lambda a: f"{a['caller']} is not the client of job {job_hex(a['jobId'])}",
     "JobMarketDeadlinePassed": lambda a: (
-        f"the deadline of job {a['jobId']} passed at {format_time(a['deadline'])}"
+        f"the deadline of job {job_hex(a['jobId'])} passed at {format_time(a['deadline'])}"
     ),
     "JobMarketDeadlineNotReached": lambda a: (
-        f"the deadline of job {a['jobId']} is not reached yet: {format_time(a['deadline'])}"
+        f"the deadline of job {job_hex(a['jobId'])} is not reached yet: {format_time(a['deadline'])}"
     ),
     "JobMarketNotDisputable": lambda a: (
-        f"job {a['jobId']} cannot be disputed by this account (the job's own node operator or owner"
+        f"job {job_hex(a['jobId'])} cannot be disputed by this account (the job's own node operator or owner"
         " may not, and only an accepted k = 1 result inside its window can be)"
     ),
     "JobMarketSeatsAreDrawn": lambda a: (
-        f"job {a['jobId']} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
+        f"job {job_hex(a['jobId'])} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
         " a drawn node accepts its seat instead"
     ),
     "JobMarketNothingToDraw": lambda a: (
-        f"nothing to draw for job {a['jobId']} now: its seats are full, no draw is anchored, or"
+        f"nothing to draw for job {job_hex(a['jobId'])} now: its seats are full, no draw is anchored, or"
         f" the anchor block {a['drawBlock']} is not mined yet"
     ),
     "JobMarketNothingToRedraw": lambda a: (
-        f"no drawn seat of job {a['jobId']} has missed its accept deadline"
+        f"no drawn seat of job {job_hex(a['jobId'])} has missed its accept deadline"
     ),
     "JobMarketWrongSeatState": lambda a: (
-        f"node {a['nodeId']}'s seat in job {a['jobId']} is {_seat_state(a['state'])}"
+        f"node {a['nodeId']}'s seat in job {job_hex(a['jobId'])} is {_seat_state(a['state'])}"
     ),
-    "JobMarketNotReplica": lambda a: f"node {a['nodeId']} holds no seat in job {a['jobId']}",
+    "JobMarketNotReplica": lambda a: (
+        f"node {a['nodeId']} holds no seat in job {job_hex(a['jobId'])}"
+    ),
     "JobMarketInvalidWindow": lambda a: f"{show_arg(a['name'])} = {a['value']} s is out of bounds",
     "JobMarketInvalidBundleHash": lambda a: "the bundle hash is empty",
     "EnforcedPause": lambda a: "the contract is paused by governance",

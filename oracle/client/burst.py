@@ -38,6 +38,7 @@ from oracle.client.submission import (
     sign_permit,
 )
 from oracle.core.chain import TxStatus, wait_for_receipt
+from oracle.core.protocol import JobId
 from oracle.core.quote import Quote
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def _collected(client: Client, specs: Sequence[JobSpec], sent: list[_Sent],
         )  # fmt: skip
     except Exception:  # noqa: BLE001 (the slow way below still finds every one)
         logs = []
-    by_tx = {bytes(e["transactionHash"]): int(e["args"]["jobId"]) for e in logs}
+    by_tx = {bytes(e["transactionHash"]): JobId(e["args"]["jobId"]) for e in logs}
     out = {}
     for one in sent:
         job_id = by_tx.get(one.tx_hash)

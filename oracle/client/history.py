@@ -4,13 +4,16 @@ machine (docs/protocol.md, "What a client must keep")."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
 
 from oracle.core.chain import Chain
-from oracle.core.protocol import Job, JobStatus
+from oracle.core.protocol import Job, JobId, JobStatus, JobTerms, check_job_id, job_hex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,15 @@ class ClientJob:
     created_tx: str
     nodes: tuple[int, ...]
     assigned: bool
+    terms: JobTerms  # from the event, checked against the id: all a client needs to keep
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "job_id": self.job_id, "status": self.status.label, "k": self.k,
+            "job_id": job_hex(self.job_id), "status": self.status.label, "k": self.k,
             "payment": str(self.payment), "collateral": str(self.collateral),
             "bundle_hash": "0x" + self.bundle_hash.hex(), "bundle_uri": self.bundle_uri,
             "created_block": self.created_block, "created_tx": self.created_tx,
-            "nodes": list(self.nodes), "assigned": self.assigned,
+            "nodes": list(self.nodes), "assigned": self.assigned, "terms": self.terms.to_json(),
         }  # fmt: skip
 
 
@@ -48,6 +52,8 @@ def jobs_of(chain: Chain, account: str) -> list[ClientJob]:
     market, start = chain.market, chain.deployment_block
     who = Web3.to_checksum_address(account)
     created = market.events.JobCreated.get_logs(from_block=start, argument_filters={"client": who})
+    by_id = {t.job_id: t for t in (terms_of(e["args"]) for e in created) if t is not None}
+    created = [e for e in created if int(e["args"]["jobId"]) in by_id]
     if not created:
         return []
     ids = [int(e["args"]["jobId"]) for e in created]
@@ -62,11 +68,22 @@ def jobs_of(chain: Chain, account: str) -> list[ClientJob]:
             assigned.add(job_id)
     out = []
     for e in sorted(created, key=lambda e: (e["blockNumber"], e["logIndex"])):
-        a, job_id = e["args"], int(e["args"]["jobId"])
+        a, job_id = e["args"], JobId(e["args"]["jobId"])
         job = Job.from_raw(market.functions.job(job_id).call())
         out.append(ClientJob(
             job_id, job.status, int(a["replicas"]), int(a["payment"]), int(a["collateral"]),
             bytes(a["bundleHash"]), str(a["bundleUri"]), int(e["blockNumber"]),
             "0x" + tx_of[job_id].hex(), tuple(nodes.get(job_id, ())), job_id in assigned,
+            by_id[job_id],
         ))  # fmt: skip
     return out
+
+
+def terms_of(args: Any) -> JobTerms | None:
+    """The terms of a `JobCreated`, if they hash to its id: only then is it the market's event;
+    another (a lying RPC endpoint) is left out, with the reason."""
+    try:
+        return check_job_id(args)
+    except ValueError as err:
+        log.warning("left out: %s", err)
+        return None

@@ -34,7 +34,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from oracle.client import burst, results_fetch, submission
 from oracle.client.burst import JobSpec, Submitted
 from oracle.client.errors import ClientError, ResultMismatch
-from oracle.client.history import ClientJob, jobs_of
+from oracle.client.history import ClientJob, jobs_of, terms_of
 from oracle.client.inputs import (
     check_deployment,
     check_replicas,
@@ -61,9 +61,11 @@ from oracle.core.protocol import (
     MARKET_PARAMETER_FIELDS,
     Capabilities,
     Job,
+    JobId,
     JobStatus,
     NodeRecord,
     Seat,
+    job_hex,
 )
 from oracle.core.protocol import TERMINAL as PROTOCOL_TERMINAL
 from oracle.core.quote import Quote
@@ -157,15 +159,14 @@ class Client:
         return amount
 
     def job(self, job_id: int) -> JobView:
-        count = self.chain.market.functions.jobCount().call()
-        if not 1 <= job_id <= count:
-            raise ClientError(f"no job {job_id} on this market (jobs 1..{count} exist)")
         market = self.chain.market.functions
         job = Job.from_raw(market.job(job_id).call())
+        if job.status == JobStatus.NONE:  # ids are hashes of terms: an unknown one reads empty
+            raise ClientError(f"no job {job_hex(job_id)} on this market")
         seats = tuple(
             Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
         )
-        return JobView(job_id, job, seats, self._bundle_hash(job_id))
+        return JobView(JobId(job_id), job, seats, self._bundle_hash(job_id))
 
     def my_jobs(self, account: str | None = None) -> list[ClientJob]:
         """Every job `account` (default: us) created on this market, rebuilt from the chain alone
@@ -177,9 +178,11 @@ class Client:
         logs = self.chain.market.events.JobCreated.get_logs(
             from_block=self.chain.deployment_block, argument_filters={"jobId": job_id}
         )
+        logs = [e for e in logs if terms_of(e["args"])]
         if not logs:
             raise ClientError(
-                f"job {job_id}: no JobCreated event from block {self.chain.deployment_block}"
+                f"job {job_hex(job_id)}: no JobCreated event (whose terms hash to its id) from "
+                f"block {self.chain.deployment_block}"
             )
         return bytes(logs[0]["args"]["bundleHash"])
 

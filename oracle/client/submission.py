@@ -31,7 +31,7 @@ from oracle.core import bundle as bundles
 from oracle.core.errors import FetchError
 from oracle.core.fetch import fetch_bundle
 from oracle.core.permit import permit_message
-from oracle.core.protocol import Capabilities
+from oracle.core.protocol import Capabilities, JobId
 from oracle.core.quote import NO_PERMIT, Quote
 
 if TYPE_CHECKING:
@@ -165,10 +165,10 @@ def submit(
     return job_id
 
 
-def created_id(client: Client, receipt: Any) -> int:
+def created_id(client: Client, receipt: Any) -> JobId:
     """The id of the job a receipt's JobCreated event announces."""
     events = client.chain.market.events.JobCreated().process_receipt(receipt, errors=DISCARD)
-    return int(events[0]["args"]["jobId"])
+    return JobId(events[0]["args"]["jobId"])
 
 
 def create_call(

@@ -27,6 +27,8 @@ from oracle.core.protocol import (
     NodeStatus,
     Seat,
     SeatState,
+    job_hex,
+    parse_job_id,
 )
 from oracle.core.prove import commitment_of
 from oracle.execute.base import STATUS_FILE
@@ -165,7 +167,7 @@ class JobView:
                   "commitment": "0x" + seat.commitment.hex()} for seat in self.seats]  # fmt: skip
         rh = self.result_hash
         return {
-            "job_id": self.job_id,
+            "job_id": job_hex(self.job_id),
             **f,
             "result_hash": "0x" + rh.hex() if rh else None,
             "replicas": seats,
@@ -184,7 +186,11 @@ class SaltRecord:
         path = salt_path(dest)
         path.write_text(
             json.dumps(
-                {"job_id": self.job_id, "node_id": self.node_id, "salt": "0x" + self.salt.hex()}
+                {
+                    "job_id": job_hex(self.job_id),
+                    "node_id": self.node_id,
+                    "salt": "0x" + self.salt.hex(),
+                }
             )
             + "\n"
         )
@@ -197,7 +203,7 @@ class SaltRecord:
             return None
         try:
             d = json.loads(path.read_text())
-            return cls(int(d["job_id"]), int(d["node_id"]), parse_salt(d["salt"]))
+            return cls(parse_job_id(str(d["job_id"])), int(d["node_id"]), parse_salt(d["salt"]))
         except (ValueError, KeyError, TypeError) as err:
             raise ClientError(
                 f"{path} is not a salt record written by `tes-client fetch`: {err}"

@@ -12,6 +12,9 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any
 
+from eth_abi import encode
+from eth_utils import keccak
+
 
 class JobStatus(IntEnum):
     """IJobMarket.JobStatus."""
@@ -145,6 +148,109 @@ class NodeRecord:
     @property
     def free_stake(self) -> int:
         return self.stake - self.locked
+
+
+def job_hex(job_id: int) -> str:
+    """A job id as people and text stores write it: 0x and 64 hex digits (an id is the 256-bit
+    hash of the job's terms)."""
+    return f"0x{job_id:064x}"
+
+
+class JobId(int):
+    """A job id that prints as people write it (`job_hex`): messages and tables built from it
+    show the hex id a user can paste back. Arithmetic and JSON see a plain int."""
+
+    def __str__(self) -> str:
+        return job_hex(self)
+
+    __repr__ = __str__
+
+
+def parse_job_id(text: str) -> JobId:
+    """A job id typed by a person: 0x-hex (as printed) or decimal."""
+    text = text.strip()
+    value = int(text, 16) if text.lower().startswith("0x") else int(text)
+    if not 0 <= value < 2**256:
+        raise ValueError(f"{text} is not a job id (a 256-bit number)")
+    return JobId(value)
+
+
+# abi.encode's type of IJobMarketTypes.JobTerms (tests/unit/test_protocol_types.py checks it
+# against the compiled ABI, and the ids against the market's `jobIdOf` and `JobCreated`).
+JOB_TERMS_ABI = (
+    "(address,bytes32,uint96,uint96,uint8,uint40,uint16,uint16,(uint16,uint32,uint8,uint32,uint8),"
+    "uint32,uint32,uint32,uint32,uint64)"
+)
+
+
+@dataclass(frozen=True)
+class JobTerms:
+    """IJobMarketTypes.JobTerms: everything fixed when the job was created, all in `JobCreated`.
+    The job's id is their hash, so terms rebuilt from an event (or a store) are checked, not
+    trusted."""
+
+    client: str
+    bundleHash: bytes
+    payment: int
+    collateral: int
+    replicas: int
+    claimDeadline: int
+    protocolFeeBps: int
+    keeperBountyBps: int
+    requirements: Capabilities
+    claimWindow: int
+    executionWindow: int
+    revealWindow: int
+    disputeWindow: int
+    nonce: int
+
+    @classmethod
+    def created(cls, args: Mapping[str, Any]) -> JobTerms:
+        """The terms a `JobCreated` event (its decoded `args`) carries."""
+        req = args["requirements"]
+        if isinstance(req, Mapping):
+            req = [req[f.name] for f in fields(Capabilities)]
+        values = {f.name: args[f.name] for f in fields(cls) if f.name != "requirements"}
+        ints = {k: int(v) for k, v in values.items() if k not in ("client", "bundleHash")}
+        return cls(
+            **ints,
+            client=str(args["client"]),
+            bundleHash=bytes(args["bundleHash"]),
+            requirements=Capabilities(*(int(v) for v in req)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe (a store's column, an API): bytes as 0x-hex, amounts as decimal strings."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["bundleHash"] = "0x" + self.bundleHash.hex()
+        out["requirements"] = list(self.requirements.as_tuple())
+        out["payment"], out["collateral"] = str(self.payment), str(self.collateral)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> JobTerms:
+        return cls.created({**d, "bundleHash": bytes.fromhex(d["bundleHash"][2:])})
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        values = (getattr(self, f.name) for f in fields(self))
+        return tuple(v.as_tuple() if isinstance(v, Capabilities) else v for v in values)
+
+    @property
+    def job_id(self) -> int:
+        """`JobMarket.jobIdOf(terms)`: uint256(keccak256(abi.encode(terms)))."""
+        return int.from_bytes(keccak(encode([JOB_TERMS_ABI], [self.as_tuple()])), "big")
+
+
+def check_job_id(args: Mapping[str, Any]) -> JobTerms:
+    """The terms of a `JobCreated` event, checked against its `jobId`: a log that does not hash to
+    its id was not emitted by the market (a lying RPC, a forged log) and is refused."""
+    terms = JobTerms.created(args)
+    if terms.job_id != int(args["jobId"]):
+        raise ValueError(
+            f"JobCreated for job {job_hex(int(args['jobId']))}: its terms hash to "
+            f"{job_hex(terms.job_id)}; not the market's event"
+        )
+    return terms
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from oracle.core.protocol import JobStatus
+from oracle.core.protocol import JobStatus, job_hex
 from oracle.localnet.network import Anvil, NodeProcess, make_keystore
 
 E18 = 10**18
@@ -185,7 +185,7 @@ def _run(work: Path, anvil: Anvil, nodes: list[NodeProcess]) -> int:
             )
             jobs[job_id] = {"kind": kind, "k": k, "bundle": p.hash_hex}
         console.print(
-            f"submitted jobs {sorted(jobs)} ({_tes(PAYMENT)} TES each, bundles served at {server.uri(packaged[0][2].path).rsplit('/', 1)[0]})"
+            f"submitted jobs {', '.join(map(_job_short, jobs))} ({_tes(PAYMENT)} TES each, bundles served at {server.uri(packaged[0][2].path).rsplit('/', 1)[0]})"
         )
 
         # ------------------------------------------------------------ live progress
@@ -282,11 +282,9 @@ def _verdict(d, jobs: dict) -> int:
     for _, row in d.market.JobPaid.query("*", start_block=0).iterrows():
         job_id = int(row["event_arguments"]["jobId"])
         paid[job_id] = paid.get(job_id, 0) + 1
-    wrong = [f"job {j}: paid {paid.get(j, 0)}x" for j in sorted(jobs) if paid.get(j, 0) != 1]
+    wrong = [f"job {j}: paid {paid.get(j, 0)}x" for j in jobs if paid.get(j, 0) != 1]
     wrong += [
-        f"job {j}: result not verified"
-        for j, info in sorted(jobs.items())
-        if not info.get("verified")
+        f"job {j}: result not verified" for j, info in jobs.items() if not info.get("verified")
     ]
     if wrong:
         console.rule("[bold red]demo failed: " + "; ".join(wrong))
@@ -295,17 +293,22 @@ def _verdict(d, jobs: dict) -> int:
     return 0
 
 
+def _job_short(job_id: int) -> str:
+    """A job id for a table: its first hex digits (`tes-client` takes and prints the whole)."""
+    return job_hex(job_id)[:10] + "…"
+
+
 def _progress(client, jobs: dict, start: float, views: dict | None = None) -> Table:
     t = Table(
         "job", "kind", "k", "status", "seats", title=f"jobs ({time.monotonic() - start:.0f}s)"
     )
-    for job_id, info in sorted(jobs.items()):
+    for job_id, info in jobs.items():  # in the order submitted (ids are hashes)
         v = views.get(job_id) if views else None
         seats = ", ".join(
             f"node {seat.nodeId}:{seat.state.name.lower()}" for seat in (v.seats if v else ())
         )
         status = v.status.label if v else ("open" if info["k"] == 1 else "seating")
-        t.add_row(str(job_id), info["kind"], str(info["k"]), status, seats)
+        t.add_row(_job_short(job_id), info["kind"], str(info["k"]), status, seats)
     return t
 
 
@@ -328,14 +331,14 @@ def _summary(client, d, jobs, nodes, node_ids, owners, rewards, withdrawn) -> No
     owner_of = {nid: str(o) for nid, o in zip(node_ids, owners, strict=True)}
     t = Table("job", "kind", "k", "result hash", "paid to", "gas (all txs)", title="jobs")
     earned = d.market.EarningsCredited.query("*", start_block=0)
-    for job_id, info in sorted(jobs.items()):
+    for job_id, info in jobs.items():
         paid = [
             f"node {int(r['event_arguments']['nodeId'])} {_tes(int(r['event_arguments']['amount']))}"
             for _, r in earned.iterrows()
             if int(r["event_arguments"]["jobId"]) == job_id
         ]
         t.add_row(
-            str(job_id),
+            _job_short(job_id),
             info["kind"],
             str(info["k"]),
             info["result"][:18] + "…",

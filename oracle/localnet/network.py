@@ -20,6 +20,8 @@ from pathlib import Path
 
 from eth_account import Account
 
+from oracle.core.protocol import job_hex
+
 PASSPHRASE = "correct horse battery staple"
 REPO = Path(__file__).resolve().parents[2]
 TES_NODE = Path(sys.executable).parent / "tes-node"
@@ -259,7 +261,9 @@ class NodeProcess:
         path = self.data_dir / "node.sqlite"
         if not path.exists():
             return []
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, timeout=5, detect_types=sqlite3.PARSE_DECLTYPES
+        )
         try:
             return con.execute(sql, args).fetchall()
         except sqlite3.OperationalError:
@@ -268,7 +272,7 @@ class NodeProcess:
             con.close()
 
     def stage(self, job_id: int) -> str | None:
-        rows = self.db("SELECT stage FROM jobs WHERE job_id = ?", job_id)
+        rows = self.db("SELECT stage FROM jobs WHERE job_id = ?", job_hex(job_id))
         return rows[0][0] if rows else None
 
     def intents(self, job_id: int | None = None, kind: str | None = None) -> list[dict]:
@@ -285,7 +289,7 @@ class NodeProcess:
         ]
 
     def reason(self, job_id: int) -> str | None:
-        rows = self.db("SELECT reason FROM jobs WHERE job_id = ?", job_id)
+        rows = self.db("SELECT reason FROM jobs WHERE job_id = ?", job_hex(job_id))
         return rows[0][0] if rows else None
 
     def cursor(self) -> int | None:

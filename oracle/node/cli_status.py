@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from oracle.core.errors import ConfigError
+from oracle.core.protocol import job_hex
 from oracle.core.units import format_tes as tes
 from oracle.node.cli_chain import connect_checked, served_licences
 from oracle.node.store import IntentStatus, Stage
@@ -207,6 +208,8 @@ def redacted(row: dict) -> dict:
     lazy replica, or a dispute's juror, commits to it without running the job. Status output gets
     pasted into tickets and logs, so salts (in jobs and in reveal payloads) never appear in it,
     and a result hash only once it is public (`_RESULT_PUBLIC`)."""
+    if row.get("job_id") is not None:  # 256 bits: hex text, as every CLI prints ids
+        row["job_id"] = job_hex(row["job_id"])
     if row.get("salt"):
         row["salt"] = "<hidden>"
     if row.get("result_hash") and "stage" in row and row["stage"] not in _RESULT_PUBLIC:

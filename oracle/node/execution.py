@@ -14,6 +14,7 @@ from typing import Any
 
 from oracle.core import bundle as bundles
 from oracle.core.fetch import fetch_bundle
+from oracle.core.protocol import job_hex
 from oracle.core.tree import remove_tree
 from oracle.execute.base import Backend, ExecResult
 from oracle.node import preflight
@@ -30,7 +31,7 @@ class Executions:
         self.on_done: Callable[[], None] | None = None
 
     def work_dir(self, job_id: int) -> Path:
-        return self.s.work_dir / str(job_id)
+        return self.s.work_dir / job_hex(job_id)
 
     def fetch_into(self, job: dict[str, Any], work: Path) -> bundles.Manifest:
         """Fetches the job's bundle (checked against its hash) and unpacks it at `work`/bundle."""

@@ -107,7 +107,7 @@ class Intake:
         if not d.take:
             if d.reason != "no free worker":  # a busy node looks again next step
                 log.info(
-                    "job %d: %s refused: %s",
+                    "job %s: %s refused: %s",
                     job_id,
                     "seat" if kind == st.IntentKind.ACCEPT else "claim",
                     d.reason,
@@ -186,7 +186,7 @@ class Intake:
         if not future.done():
             return False
         if why := self._queue_full(future, view):
-            log.debug("job %d waits: %s", job_id, why)
+            log.debug("job %s waits: %s", job_id, why)
             return False  # prepared: taken once the held work leaves room in its window
         del self.pending[job_id]
         try:
@@ -198,7 +198,7 @@ class Intake:
             if pays < cost * (1 + self.node.s.min_margin):
                 raise JobRefusedError(f"below margin: {numbers}")
         except (FetchError, BundleError, ExecutionError) as err:
-            log.warning("job %d refused: %s", job_id, err)
+            log.warning("job %s refused: %s", job_id, err)
             self.node._finish(job_id, st.SKIPPED, f"refused: {err}")
             return False
         self.worst[job_id] = plan.worst_case_s

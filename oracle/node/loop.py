@@ -28,7 +28,7 @@ from oracle.core.errors import (
     ConfigError,
     OracleError,
 )
-from oracle.core.protocol import Job, JobStatus, Seat
+from oracle.core.protocol import Job, JobStatus, JobTerms, Seat, job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import flow, metrics, quoting, release
@@ -295,7 +295,7 @@ class Node:
                     self._finish(job["job_id"], st.FAILED, str(err))
                     break
                 except Exception as err:  # noqa: BLE001 (one job's surprise must not stall the others)
-                    log.exception("job %d: step failed; will retry", job["job_id"])
+                    log.exception("job %s: step failed; will retry", job["job_id"])
                     self.intake.failed(job, err)
                     break
                 self.intake.succeeded(job["job_id"])
@@ -361,15 +361,8 @@ class Node:
             self.fee_bps = int(ev.args["protocolFeeBps"])  # the market's rate now
             self._created_in[ev.tx_hash] = str(ev.args["client"])
             if self.store.job(ev.job_id) is None:
-                self.store.upsert_job(
-                    ev.job_id,
-                    stage=st.SEEN,
-                    bundle_hash=bytes(ev.args["bundleHash"]).hex(),
-                    bundle_uri=ev.args["bundleUri"],
-                    replicas=int(ev.args["replicas"]),
-                    payment=str(ev.args["payment"]),
-                    created_block=ev.block,
-                )
+                terms = JobTerms.created(ev.args)  # they hash to the id: ingest checked
+                self.store.add_job(ev.job_id, terms, ev.args["bundleUri"], ev.block)
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)
@@ -471,13 +464,13 @@ class Node:
             return
         if result.result_hash is None or result.output_dir is None:
             # The backend could not run it at all (a node fault, not the job's): run it again.
-            log.warning("job %d did not run (%s): running it again", job_id, result.reason)
+            log.warning("job %s did not run (%s): running it again", job_id, result.reason)
             self.store.upsert_job(job_id, stage=st.CLAIMED)
             return
         # A job that fails inside the sandbox still has a deterministic result (its status file
         # and partial outputs), which replicas can agree on; the reason is logged for the operator.
         if result.status != "ok":
-            log.warning("job %d finished %s: %s", job_id, result.status, result.reason)
+            log.warning("job %s finished %s: %s", job_id, result.status, result.reason)
         result_hash = bytes(result.result_hash)
         self.results.put(result.output_dir, result_hash)
         # Salt and result are stored before any commitment to them is sent: a node killed after
@@ -566,7 +559,7 @@ class Node:
             reason = f"{reason} ({earlier})"  # keep why the run failed next to how it settled
         self.store.upsert_job(job_id, stage=stage, reason=reason)
         self._mark(job_id, stage, reason)
-        work = self.s.work_dir / str(job_id)
+        work = self.s.work_dir / job_hex(job_id)
         pending = self.intake.cancel(job_id)
         if pending is not None:
             pending.add_done_callback(lambda _done: remove_tree(work))  # its files land after this
@@ -583,7 +576,7 @@ class Node:
         self.started[(job_id, stage)] = now
         metrics.STAGE_SECONDS.labels(stage).observe(now - prev)
         log.info(
-            "job %d %s%s (+%.2fs, %.2fs since seen)",
+            "job %s %s%s (+%.2fs, %.2fs since seen)",
             job_id,
             stage,
             f": {reason}" if reason else "",

@@ -55,6 +55,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from oracle.core.protocol import parse_job_id
 from oracle.core.result_request import MAX_REQUEST_TTL_S, ResultRequest
 from oracle.node import metrics
 
@@ -257,7 +258,7 @@ class ResultServer(_Endpoint):
         if not path.startswith("/results/"):
             return send(req, 404, b"not found")
         try:
-            job_id = int(path.removeprefix("/results/"))
+            job_id = parse_job_id(path.removeprefix("/results/"))  # hex as printed, or decimal
         except ValueError:
             return send(req, 400, b"bad job id")
         try:

@@ -26,6 +26,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from oracle.core.errors import ConfigError
+from oracle.core.protocol import JobId, JobTerms, job_hex
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jobs (
-    job_id INTEGER PRIMARY KEY,
+    job_id TEXTID PRIMARY KEY,
     node_id INTEGER,
     stage TEXT NOT NULL,
     bundle_hash TEXT,
@@ -48,12 +51,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     salt TEXT,
     reason TEXT,
     created_block INTEGER,
+    terms TEXT,
     updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS intents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
-    job_id INTEGER,
+    job_id TEXTID,
     node_id INTEGER,
     payload TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -82,6 +86,15 @@ INTENT_COLUMNS = {
     "block_number": "INTEGER",
     "block_hash": "TEXT",
 }
+
+
+def job_key(job_id: int | None) -> str | None:
+    """A job id as the store keeps it. Ids are 256-bit hashes and SQLite integers 64-bit: the
+    columns hold `job_hex` text (declared TEXTID: text affinity, and read back as int)."""
+    return None if job_id is None else job_hex(job_id)
+
+
+sqlite3.register_converter("TEXTID", lambda raw: JobId(int(raw, 16)))
 
 
 class Stage(StrEnum):
@@ -156,7 +169,12 @@ class Intent:
 class Store:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            str(path),
+            check_same_thread=False,
+            isolation_level=None,
+            detect_types=sqlite3.PARSE_DECLTYPES,
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -165,7 +183,14 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Adds the intent columns a store written by an older node lacks (idempotent)."""
+        """Adds the intent columns a store written by an older node lacks (idempotent). A store
+        of a market with sequential job ids (integer keys) cannot follow this one: refused."""
+        kinds = {r["name"]: r["type"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        if kinds.get("job_id") != "TEXTID":
+            raise ConfigError(
+                "this data directory belongs to a market with sequential job ids (before ids "
+                "became hashes of the job's terms); start the node with a new data_dir"
+            )
         have = {r["name"] for r in self._db.execute("PRAGMA table_info(intents)").fetchall()}
         for name, sql_type in INTENT_COLUMNS.items():
             if name not in have:
@@ -217,35 +242,62 @@ class Store:
     # ---------------------------------------------------------------- jobs
     def upsert_job(self, job_id: int, **fields: Any) -> None:
         fields["updated"] = time.time()
+        key = job_key(job_id)
         with self.tx() as db:
-            exists = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            exists = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (key,)).fetchone()
             if exists:
                 sets = ", ".join(f"{k} = ?" for k in fields)
-                db.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", (*fields.values(), job_id))
+                db.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", (*fields.values(), key))
             else:
                 fields.setdefault("stage", SEEN)
                 cols = ", ".join(["job_id", *fields])
                 marks = ", ".join("?" * (len(fields) + 1))
-                db.execute(f"INSERT INTO jobs({cols}) VALUES ({marks})", (job_id, *fields.values()))
+                db.execute(f"INSERT INTO jobs({cols}) VALUES ({marks})", (key, *fields.values()))
+
+    def add_job(self, job_id: int, terms: JobTerms, bundle_uri: str, block: int) -> None:
+        """A job seen created (stage `seen`), with the terms of its `JobCreated`."""
+        self.upsert_job(
+            job_id,
+            stage=SEEN,
+            bundle_hash=terms.bundleHash.hex(),
+            bundle_uri=bundle_uri,
+            replicas=terms.replicas,
+            payment=str(terms.payment),
+            created_block=block,
+            terms=json.dumps(terms.to_json()),
+        )
 
     def job(self, job_id: int) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_key(job_id),))
+        row = row.fetchone()
         return dict(row) if row else None
+
+    def terms(self, job_id: int) -> JobTerms | None:
+        """The job's terms as ingested from its `JobCreated`, checked again against its id (a row
+        edited or damaged on disk is not trusted); None if not kept."""
+        row = self._db.execute("SELECT terms FROM jobs WHERE job_id = ?", (job_key(job_id),))
+        found = row.fetchone()
+        if found is None or found["terms"] is None:
+            return None
+        terms = JobTerms.from_json(json.loads(found["terms"]))
+        if terms.job_id != job_id:
+            raise ConfigError(f"the store's terms of job {job_hex(job_id)} do not hash to its id")
+        return terms
 
     def jobs(self, *stages: str) -> list[dict[str, Any]]:
         if stages:
             marks = ", ".join("?" * len(stages))
             rows = self._db.execute(
-                f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY job_id", stages
+                f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY rowid", stages
             )
         else:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY job_id")
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY rowid")
         return [dict(r) for r in rows.fetchall()]
 
     def active_jobs(self) -> list[dict[str, Any]]:
         marks = ", ".join("?" * len(TERMINAL))
         rows = self._db.execute(
-            f"SELECT * FROM jobs WHERE stage NOT IN ({marks}) ORDER BY job_id", TERMINAL
+            f"SELECT * FROM jobs WHERE stage NOT IN ({marks}) ORDER BY rowid", TERMINAL
         )
         return [dict(r) for r in rows.fetchall()]
 
@@ -271,7 +323,7 @@ class Store:
                 cur = db.execute(
                     "INSERT INTO intents(kind, job_id, node_id, payload, status, created, updated) "
                     "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                    (kind, job_id, node_id, json.dumps(payload), now, now),
+                    (kind, job_key(job_id), node_id, json.dumps(payload), now, now),
                 )
             except sqlite3.IntegrityError:
                 return None
@@ -300,7 +352,8 @@ class Store:
 
     def intent_count(self, kind: IntentKind, job_id: int) -> int:
         row = self._db.execute(
-            "SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?", (kind, job_id)
+            "SELECT COUNT(*) AS n FROM intents WHERE kind = ? AND job_id = ?",
+            (kind, job_key(job_id)),
         )
         return int(row.fetchone()["n"])
 
@@ -381,7 +434,7 @@ class Store:
     def intents_failed(self, kind: IntentKind, job_id: int) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('failed', 'obsolete')",
-            (kind, job_id),
+            (kind, job_key(job_id)),
         ).fetchone()
         return row is not None
 
@@ -394,7 +447,7 @@ class Store:
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id IS ? AND (? IS NULL OR node_id = ?) "
             "AND status IN ('pending', 'sent', 'mined')",
-            (kind, job_id, node_id, node_id),
+            (kind, job_key(job_id), node_id, node_id),
         ).fetchone()
         return row is not None
 
@@ -402,6 +455,6 @@ class Store:
         """True if an intent of `kind` for the job is pending, in flight, mined (unconfirmed) or done."""
         row = self._db.execute(
             "SELECT 1 FROM intents WHERE kind = ? AND job_id = ? AND status IN ('pending', 'sent', 'mined', 'done')",
-            (kind, job_id),
+            (kind, job_key(job_id)),
         ).fetchone()
         return row is not None

@@ -101,7 +101,7 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
     assert all(r["error"] is None and r["node_id"] == node_id for r in rows), rows
     for r, (_, h, _) in zip(rows, files, strict=False):
         (ev,) = market.JobCreated.range(
-            block0, chain.blocks.head.number + 1, search_topics={"jobId": r["job_id"]}
+            block0, chain.blocks.head.number + 1, search_topics={"jobId": int(r["job_id"], 16)}
         )
         assert bytes(ev.bundleHash) == h
     assert "2 of 2 job(s) created, 10 TES escrowed" in out.stderr

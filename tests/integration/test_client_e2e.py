@@ -20,6 +20,7 @@ import pytest
 from eth_account import Account
 
 from oracle.client.sdk import Client, SaltRecord, salt_path
+from oracle.core.protocol import job_hex, parse_job_id
 from oracle.core.prove import commitment_of
 from oracle.core.results import pack_result, result_hash
 from tests.utils.constants import E18, WINDOWS
@@ -146,7 +147,7 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
         uris["gpu"] = cli("publish", "--file", "gpu.tar.gz").stdout.strip()
 
         # ---- submit: k = 3 of every kind, k = 1 twice (one to be paid, one to be disputed)
-        jobs = {kind: int(cli("submit", f"{kind}.tar.gz", "--uri", uris[kind], "--payment", "10", "-k", "3")
+        jobs = {kind: parse_job_id(cli("submit", f"{kind}.tar.gz", "--uri", uris[kind], "--payment", "10", "-k", "3")
                           .stdout.split()[0]) for kind in OUTPUTS}  # fmt: skip
         drawn = (
             Status.SEATING,
@@ -155,14 +156,14 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
             Status.PAID,
         )  # never Open: seats are drawn
         assert all(market.job(j).status in drawn for j in jobs.values())
-        k1 = int(cli("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "5", "--mode", "optimistic")
+        k1 = parse_job_id(cli("submit", "command.tar.gz", "--uri", uris["command"], "--payment", "5", "--mode", "optimistic")
                  .stdout.split()[0])  # fmt: skip
-        k1_disputed = int(
+        k1_disputed = parse_job_id(
             cli(
                 "submit", "simulate.tar.gz", "--uri", uris["simulate"], "--payment", "5"
             ).stdout.split()[0]
         )
-        gpu_job = int(
+        gpu_job = parse_job_id(
             cli(
                 "submit", "gpu.tar.gz", "--uri", uris["gpu"], "--payment", "5", "-k", "3"
             ).stdout.split()[0]
@@ -241,7 +242,7 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
     cli.fails("verify", str(jobs["map"]), "result-map", says="MISMATCH")
     archive, _ = pack_result(tmp_path / "result-map")  # the tampered copy, as a node would serve it
     for n in nodes:
-        digest = n.db("SELECT result_hash FROM jobs WHERE job_id = ?", jobs["map"])[0][0]
+        digest = n.db("SELECT result_hash FROM jobs WHERE job_id = ?", job_hex(jobs["map"]))[0][0]
         (n.data_dir / "results" / f"{digest}.tar.gz").write_bytes(archive)
     err = cli.fails(
         "fetch", str(jobs["map"]), "--out", "tampered", says="no node served a result matching"
@@ -279,7 +280,7 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
     (tmp_path / "result-k1" / "answer.txt").write_text("41")
     forged, _ = pack_result(tmp_path / "result-k1")
     n = node_of[seat.nodeId]
-    stored = n.db("SELECT result_hash FROM jobs WHERE job_id = ?", k1)[0][0]
+    stored = n.db("SELECT result_hash FROM jobs WHERE job_id = ?", job_hex(k1))[0][0]
     (n.data_dir / "results" / f"{stored}.tar.gz").write_bytes(forged)
     err = cli.fails(
         "fetch", str(k1), "--out", "tampered-k1", says="no node served a result matching"

@@ -18,6 +18,7 @@ import pytest
 
 from oracle.client.inputs import fmt_tes
 from oracle.core.chain import CONTRACTS
+from oracle.core.protocol import job_hex, parse_job_id
 from oracle.localnet.network import PASSPHRASE, make_keystore
 from tests.utils.constants import E18, WINDOWS
 from tests.utils.market import Status
@@ -184,16 +185,13 @@ def test_on_chain__reverts_named_failed_run_seen_and_capacity_warned(
     # ---- no node yet: submit warns (and still opens the job); a revert names the status
     sub = cli("submit", "fail.tar.gz", "--uri", uri["fail"], "--payment", "2")
     assert "warning: no node is active on this network" in sub.stderr
-    lonely = int(sub.stdout.split()[0])
+    lonely = parse_job_id(sub.stdout.split()[0])  # printed as 0x and 64 hex digits
     cli("cancel", str(lonely))
     refused(cli("cancel", str(lonely), ok=False),
-            f"the transaction would revert: JobMarketWrongStatus(jobId={lonely}, status=Cancelled)", "cancel twice")  # fmt: skip
-    refused(cli("status", "999", ok=False), "no job 999 on this market", "status of a wrong id")
-    refused(
-        cli("fetch", "999", "--out", "r", ok=False),
-        "no job 999 on this market",
-        "fetch of a wrong id",
-    )
+            f"the transaction would revert: JobMarketWrongStatus(jobId={int(lonely)}, status=Cancelled)", "cancel twice")  # fmt: skip
+    ghost = f"no job {job_hex(999)} on this market"  # an id nobody created (ids are hashes)
+    refused(cli("status", "999", ok=False), ghost, "status of a wrong id")
+    refused(cli("fetch", hex(999), "--out", "r", ok=False), ghost, "fetch of a wrong id")
     refused(cli("dispute", str(lonely), ok=False), "cannot be disputed: it is cancelled", "dispute")
     shown = cli("balance").stdout
     assert "balance   2 TES (refunds, deposits)" in shown  # the refund, at a sensible precision
@@ -231,7 +229,7 @@ def test_on_chain__reverts_named_failed_run_seen_and_capacity_warned(
     # ---- a k = 1 job whose program fails: proven, then paid; the client sees why
     sub = cli("submit", "fail.tar.gz", "--uri", uri["fail"], "--payment", "2")
     assert "warning" not in sub.stderr
-    job = int(sub.stdout.split()[0])
+    job = parse_job_id(sub.stdout.split()[0])
     # three jobs paid from the balance: the wallet untouched, no permit signed
     assert market.credited(client) == 4 * E18
     assert (token.balanceOf(client), token.nonces(client)) == (wallet, permits)

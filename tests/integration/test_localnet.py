@@ -207,7 +207,7 @@ def test_first_job_walkthrough__on_make_localnet_step_by_step(tmp_path):
         assert uri == (work / "myjob.tar.gz").as_uri()
         job = sh('JOB=$(tes-client submit myjob.tar.gz --uri "$URI" --payment 10 --dispute-window 30s)',
                  then="echo $JOB", URI=uri).stdout.strip()  # fmt: skip
-        assert job.isdigit(), job
+        assert re.fullmatch(r"0x[0-9a-f]{64}", job), job  # the hash of the job's terms
         submitted = time.monotonic()
 
         # ---- 5. watch until paid (the dispute window ends on the moving clock), fetch, verify

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from oracle.core.protocol import job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.results import result_hash
 from oracle.execute import STATUS_FILE
+from oracle.localnet.bench.rpcproxy import RpcProxy
 from oracle.node.store import IntentKind, IntentStatus, Stage
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.http import QuietHandler, serving
@@ -121,7 +123,7 @@ def committed_result(market, node, job_id: int) -> bytes:
     """The result hash a k = 1 job's commitment opens to, with the salt `node` stored (the chain
     keeps only commitment_of(jobId, nodeId, result, salt)); fails if they do not match."""
     ((node_id, result, salt),) = node.db(
-        "SELECT node_id, result_hash, salt FROM jobs WHERE job_id = ?", job_id
+        "SELECT node_id, result_hash, salt FROM jobs WHERE job_id = ?", job_hex(job_id)
     )
     result = bytes.fromhex(result)
     assert market.job(job_id).commitment == commitment_of(
@@ -194,7 +196,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
         lambda: node.stage(job_id) == Stage.RUNNING, 60, what="execution started", nodes=[node]
     )
     wait_for(
-        lambda: f"job {job_id}: execute started" in node.log(),
+        lambda: f"job {job_hex(job_id)}: execute started" in node.log(),
         10,
         what="sandbox started",
         nodes=[node],
@@ -204,7 +206,7 @@ def test_kill9_during_execution__job_is_run_again_and_paid_once(
 
     node.start()
     settle_k1(chain, market, [job_id], [node])
-    assert node.log().count(f"job {job_id}: execute started") == 2
+    assert node.log().count(f"job {job_hex(job_id)}: execute started") == 2
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "executed")
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
     # The chain says paid as soon as the settlement is mined; the node records its own receipts
@@ -380,6 +382,55 @@ def test_rpc_endpoint_away_while_proof_in_flight__node_recovers_alone_and_is_pai
     assert_paid_once(chain, market, registry, job_id, block0, [owner], [node_id], [before], NET)
 
 
+class LyingRpc(RpcProxy):
+    """An RPC endpoint that rewrites the payment in every `JobCreated` log of one bundle, as a
+    compromised or malicious provider could, to lure nodes into work the escrow does not pay."""
+
+    def __init__(self, upstream: str, bundle_hash: bytes):
+        super().__init__(upstream, name="lying-rpc")
+        self.bundle_topic = "0x" + bundle_hash.hex()
+        self.rewritten = 0
+
+    def forward(self, path, body, content_type):
+        status, data = super().forward(path, body, content_type)
+        if b"eth_getLogs" not in body:
+            return status, data
+        msg = json.loads(data)
+        for reply in msg if isinstance(msg, list) else [msg]:
+            for log in reply.get("result") or []:
+                if isinstance(log, dict) and log["topics"][3:4] == [self.bundle_topic]:
+                    words = log["data"][2:]  # word 1 of the data is the payment
+                    log["data"] = "0x" + words[:64] + f"{10**24:064x}" + words[128:]
+                    self.rewritten += 1
+        return status, json.dumps(msg).encode()
+
+
+def test_lying_rpc_rewrites_a_jobs_payment__node_never_acts_on_it__serves_the_next_job(
+    tmp_path, chain, market, one_node, create_job, start, rpc_url
+):
+    """Job ids are hashes of their terms: a JobCreated whose terms were changed on the way no
+    longer hashes to its id, so the node drops it (and says so) instead of claiming a job on terms
+    the chain does not hold. The same endpoint's honest answers keep the node working."""
+    node_id, _ = one_node
+    lure_uri, lure_h = bundle(tmp_path, "lure", job_script("lure"))
+    proxy = LyingRpc(rpc_url, lure_h).start()
+    try:
+        node = start(0, rpc_url=proxy.url)
+        lure = create_job(bundle_hash=lure_h, uri=lure_uri)
+        uri, h = bundle(tmp_path, "honest", job_script("honest"))
+        job_id = create_job(bundle_hash=h, uri=uri)
+        wait_status(market, job_id, Status.ACCEPTED, [node])
+        assert proxy.rewritten >= 1  # the node did read the forged log
+        assert "ignored a JobCreated log" in node.log() and "not the market's event" in node.log()
+        assert node.stage(lure) is None and node.intents(lure) == []
+        assert (
+            status(market, lure) == Status.OPEN
+            and replica_state(market, lure, node_id) == ReplicaState.NONE
+        )
+    finally:
+        proxy.stop()
+
+
 # ---------------------------------------------------------------------- 3. reorg
 def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_is_served(
     tmp_path, chain, market, one_node, create_job, start
@@ -394,7 +445,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     real_uri, real_h = bundle(tmp_path, "real", job_script("canonical"))
     block0 = chain.blocks.head.number
 
-    snapshot = chain.snapshot()
+    snapshot, count = chain.snapshot(), market.jobCount()
     ghost = create_job(bundle_hash=ghost_h, uri=ghost_uri)
     created_at = chain.blocks.head.number
     # A new rewards epoch: the node sends a heartbeat, which the reorg will drop with the job.
@@ -418,19 +469,24 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
         lambda: (node.cursor() or 0) >= created_at, 30, what="ingest past the fork", nodes=[node]
     )
     time.sleep(1)
-    assert market.jobCount() == ghost - 1
+    assert market.jobCount() == count
     assert node.stage(ghost) is None and node.intents(ghost) == []
     assert claimed_events(chain, market, ghost, block0) == []
 
     # the node's next transaction takes the nonce its dropped heartbeat had (no gap)
     job_id = create_job(bundle_hash=real_h, uri=real_uri)
-    assert job_id == ghost  # the same id, another job
+    # The same nonce, other terms: another id (ids are hashes of the terms), and the ghost's id
+    # stays unknown to the node.
+    assert job_id != ghost and market.jobCount() == count + 1
     chain.mine(3)
     wait_status(market, job_id, Status.ACCEPTED, [node])
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "canonical")
-    assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_id) == [(real_h.hex(),)]
+    assert node.db("SELECT bundle_hash FROM jobs WHERE job_id = ?", job_hex(job_id)) == [
+        (real_h.hex(),)
+    ]
     assert replica_state(market, job_id, node_id) == ReplicaState.COMMITTED
     assert len(node.intents(job_id, IntentKind.CLAIM)) == 1
+    assert node.stage(ghost) is None and node.intents(ghost) == []
 
 
 # ---------------------------------------------------------------------- 4. bundle hash mismatch
@@ -609,8 +665,10 @@ def test_hostile_jobs__fail_inside_sandbox_are_proven_and_paid_and_node_serves_n
     assert registry.node(node_id).completed == 3
     assert not any(Path(p).exists() for p in outside[:2])  # nothing landed on the host
     log = node.log()  # the store's reason now says "paid"; the log keeps why the job failed
-    assert f"job {ids['network']} finished failed: exited with code 3" in log
-    assert f"job {ids['sleeper']} finished timeout: ran past its 2 s wall-time limit" in log
+    assert f"job {job_hex(ids['network'])} finished failed: exited with code 3" in log
+    assert (
+        f"job {job_hex(ids['sleeper'])} finished timeout: ran past its 2 s wall-time limit" in log
+    )
     stored = node.data_dir / "results" / expected["sleeper"].hex() / STATUS_FILE
     assert json.loads(stored.read_text())["status"] == "timeout"
 

@@ -182,7 +182,7 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
            "TES_PASSPHRASE": PASSPHRASE, "TES_CLIENT_ACCOUNT": "client"}  # fmt: skip
     out = subprocess.run([str(TES_CLIENT), "jobs", "--json"], env=env, capture_output=True, text=True,
                          timeout=60, check=True).stdout  # fmt: skip
-    rows = {r["job_id"]: r for r in map(json.loads, out.splitlines())}
+    rows = {int(r["job_id"], 16): r for r in map(json.loads, out.splitlines())}
     assert set(rows) == {job_id, taken, open_job, fallback, forged}
     assert (rows[job_id]["status"], rows[job_id]["nodes"], rows[job_id]["assigned"]) == (
         "paid",
@@ -198,4 +198,4 @@ def test_k1_job_by_quote__assigned_at_creation_run_and_paid__hostile_asks_refuse
     ] == uri
     active = subprocess.run([str(TES_CLIENT), "jobs", "--json", "--active"], env=env, capture_output=True,
                             text=True, timeout=60, check=True).stdout  # fmt: skip
-    assert job_id not in {json.loads(line)["job_id"] for line in active.splitlines()}
+    assert job_id not in {int(json.loads(line)["job_id"], 16) for line in active.splitlines()}

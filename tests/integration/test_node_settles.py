@@ -5,6 +5,7 @@ disputes, whose jury of three other real nodes is drawn, re-runs it and upholds 
 import pytest
 import requests
 
+from oracle.core.protocol import job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
 from oracle.node.store import IntentKind, IntentStatus
@@ -30,7 +31,9 @@ def _status(market, job_id) -> Status:
 
 def _stored(node, job_id) -> tuple[bytes, bytes]:
     """(result hash, salt) the node stored for the job."""
-    ((result, salt),) = node.db("SELECT result_hash, salt FROM jobs WHERE job_id=?", job_id)
+    ((result, salt),) = node.db(
+        "SELECT result_hash, salt FROM jobs WHERE job_id=?", job_hex(job_id)
+    )
     return bytes.fromhex(result), bytes.fromhex(salt)
 
 
@@ -295,4 +298,4 @@ def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
     assert market.job(job_id).commitment == commitment_of(
         job_id, node_id, expected.result_hash, salt
     )
-    assert f"job {job_id} executed: ok on the ray:" in node.log()  # ray:<worker node id>
+    assert f"job {job_hex(job_id)} executed: ok on the ray:" in node.log()  # ray:<worker node id>

@@ -450,7 +450,7 @@ def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
     out = ok(
         script("submit-job", "--bundle", tmp_path / "src", "--payment", "100 TES", account=CLIENT)
     )
-    job_id = int(re.search(r"Job (\d+) is open", out).group(1))
+    job_id = int(re.search(r"Job (0x[0-9a-f]{64}) is open", out).group(1), 16)
     job = tes.market.job(job_id)
     assert job.status == Status.OPEN and job.client == client and job.payment == 100 * E18
     # packed from the directory, deterministically; the market emits the hash, never stores it
@@ -479,7 +479,7 @@ def test_submit_job__paid_from_the_market_balance_when_it_covers_the_payment(
     out = ok(script("submit-job", "--bundle", path, "--payment", "20 TES", account=CLIENT))
 
     assert "Paid from the JobMarket balance" in out and "JobMarket.createJob:" in out
-    job_id = int(re.search(r"Job (\d+) is open", out).group(1))
+    job_id = int(re.search(r"Job (0x[0-9a-f]{64}) is open", out).group(1), 16)
     assert tes.market.job(job_id).payment == 20 * E18
     assert tes.market.credited(client) == credit - 20 * E18
     assert tes.token.nonces(client) == permits  # no permit signed
@@ -506,8 +506,10 @@ def test_submit_job__k3_windows_and_requirements_from_a_packed_file(
 
     job_id = int(
         re.search(
-            r"Job (\d+) is seating: 3 nodes will be drawn from the hash of block (\d+)", out
-        ).group(1)
+            r"Job (0x[0-9a-f]{64}) is seating: 3 nodes will be drawn from the hash of block (\d+)",
+            out,
+        ).group(1),
+        16,
     )
     job = tes.market.job(job_id)
     assert job.status == Status.SEATING and f"block {job.drawBlock} " in out

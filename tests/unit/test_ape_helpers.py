@@ -21,7 +21,7 @@ from oracle.ape_helpers import (
     record_name,
     transact,
 )
-from oracle.core.protocol import JobStatus, NodeStatus, SeatState
+from oracle.core.protocol import JobStatus, NodeStatus, SeatState, job_hex
 from tests.utils.constants import E18, TIER_PRICE
 
 
@@ -164,15 +164,15 @@ def test_explain_revert__sale_not_open_says_when(licence, deployer, node_owner, 
 
 # The v2 market and registry errors a script can hit, each read as a sentence naming the rule.
 V2_ERRORS = [
-    ("JobMarketSeatsAreDrawn", ["uint256"], [7], "JobMarket", "job 7 has drawn seats (k >= 3 or a dispute jury)"),
+    ("JobMarketSeatsAreDrawn", ["uint256"], [7], "JobMarket", f"job {job_hex(7)} has drawn seats (k >= 3 or a dispute jury)"),
     ("JobMarketNothingToDraw", ["uint256", "uint256"], [7, 120], "JobMarket",
-     "nothing to draw for job 7 now: its seats are full, no draw is anchored, or the anchor block 120"),
-    ("JobMarketNothingToRedraw", ["uint256"], [7], "JobMarket", "no drawn seat of job 7 has missed its accept"),
+     f"nothing to draw for job {job_hex(7)} now: its seats are full, no draw is anchored, or the anchor block 120"),
+    ("JobMarketNothingToRedraw", ["uint256"], [7], "JobMarket", f"no drawn seat of job {job_hex(7)} has missed its accept"),
     ("NodeRegistryNotOperator", ["uint256", "address"], [3, "0x" + "22" * 20], "NodeRegistry",
      "is not the current operator of node 3"),
     ("JobMarketWrongSeatState", ["uint256", "uint256", "uint8"], [7, 3, int(SeatState.DROPPED)], "JobMarket",
-     "node 3's seat in job 7 is dropped"),
-    ("JobMarketWrongStatus", ["uint256", "uint8"], [7, int(JobStatus.SEATING)], "JobMarket", "job 7 is seating"),
+     f"node 3's seat in job {job_hex(7)} is dropped"),
+    ("JobMarketWrongStatus", ["uint256", "uint8"], [7, int(JobStatus.SEATING)], "JobMarket", f"job {job_hex(7)} is seating"),
     ("JobMarketInvalidReplicas", ["uint256"], [2], "JobMarket", "k must be 1 or odd, 3 to 15"),
     ("NodeRegistryNotPendingOperator", ["uint256", "address"], [3, "0x" + "22" * 20], "NodeRegistry",
      "is not the operator key proposed for node 3"),
@@ -203,7 +203,7 @@ def test_transact__claiming_a_drawn_job_reads_as_a_sentence(
     with pytest.raises(ScriptError) as info:
         transact("claiming", market.claim, job_id, node_id, sender=operator)
     assert info.value.message == (
-        f"claiming failed: job {job_id} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
+        f"claiming failed: job {job_hex(job_id)} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
         f" a drawn node accepts its seat instead [JobMarket.JobMarketSeatsAreDrawn(jobId={job_id})]"
     )
 

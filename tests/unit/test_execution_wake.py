@@ -6,6 +6,7 @@ import threading
 import time
 
 from oracle.core import bundle as bundles
+from oracle.core.protocol import job_hex
 from oracle.node.execution import Executions
 from oracle.node.settings import Settings
 
@@ -22,7 +23,7 @@ class SlowBackend:
 
 
 def test_run_ends__on_done_called_from_the_worker__result_collected(tmp_path):
-    bundle = tmp_path / "work" / "3" / "bundle"
+    bundle = tmp_path / "work" / job_hex(3) / "bundle"
     bundle.mkdir(parents=True)
     (bundle / bundles.MANIFEST).write_text(json.dumps({"entrypoint": ["true"]}))
     ex = Executions(Settings(data_dir=tmp_path, workers=1), SlowBackend(0.2))  # type: ignore[arg-type]

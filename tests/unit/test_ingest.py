@@ -148,3 +148,39 @@ def test_idle_and_one_block_steps__the_head_block_is_the_only_extra_read(tmp_pat
     chain.extend(1, {5: [10]})
     assert ingest.poll(chain.get_block("latest")) == [] and ingest.reorgs == 2
     assert jobs(ingest.poll(chain.get_block("latest")))[-1] == 10
+
+
+def test_a_job_created_log_whose_terms_do_not_hash_to_its_id__is_dropped(tmp_path, caplog):
+    """A lying RPC endpoint cannot hand the node a job: `JobCreated` terms must hash to the id
+    (ids are hashes of terms), so a log with any term changed is dropped, with the reason."""
+    from eth_abi import encode
+
+    from oracle.core.chain import load_abis
+    from oracle.core.protocol import Capabilities, JobTerms
+
+    (abi,) = [e for e in load_abis({})["JobMarket"] if e.get("name") == "JobCreated"]
+    terms = JobTerms(client=Web3.to_checksum_address("0x" + "11" * 20), bundleHash=b"\x22" * 32,
+                     payment=10**19, collateral=10**18, replicas=1, claimDeadline=10**9,
+                     protocolFeeBps=500, keeperBountyBps=100, requirements=Capabilities(1, 512, 0, 0, 0),
+                     claimWindow=60, executionWindow=600, revealWindow=60, disputeWindow=60, nonce=4)  # fmt: skip
+    data_types = [i["type"] if i["type"] != "tuple" else "(uint16,uint32,uint8,uint32,uint8)"
+                  for i in abi["inputs"] if not i["indexed"]]  # fmt: skip
+
+    def log(job_id: int, payment: int) -> dict:
+        values = {**{f: getattr(terms, f) for f in ("replicas", "claimDeadline", "protocolFeeBps",
+                  "keeperBountyBps", "claimWindow", "executionWindow", "revealWindow", "disputeWindow",
+                  "nonce", "collateral")}, "payment": payment, "bundleUri": "file:///b.tar.gz",
+                  "requirements": terms.requirements.as_tuple()}  # fmt: skip
+        data = encode(data_types, [values[i["name"]] for i in abi["inputs"] if not i["indexed"]])
+        topics = [event_abi_to_log_topic(abi), job_id.to_bytes(32, "big"),
+                  bytes(12) + bytes.fromhex(terms.client[2:]), terms.bundleHash]  # fmt: skip
+        return {"address": MARKET, "topics": topics, "data": data, "blockNumber": 1,
+                "transactionHash": HexBytes(b"\x01" * 32)}  # fmt: skip
+
+    fake = SimpleNamespace(w3=Web3(), market=SimpleNamespace(address=MARKET),
+                           abis={"JobMarket": [abi]})  # fmt: skip
+    ingest = Ingest(fake, Store(tmp_path / "node.db"), 0, 64, 1)  # type: ignore[arg-type]
+    genuine, forged = log(terms.job_id, terms.payment), log(terms.job_id, terms.payment * 100)
+    assert [(e.name, e.job_id) for e in ingest.decode([genuine])] == [("JobCreated", terms.job_id)]
+    assert ingest.decode([forged]) == []
+    assert "ignored a JobCreated log" in caplog.text and "not the market's event" in caplog.text

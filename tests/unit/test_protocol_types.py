@@ -37,3 +37,44 @@ def test_market_parameters__mirror_the_struct():
     body = re.sub(r"//[^\n]*", "", re.search(r"struct Parameters \{([^}]*)\}", text).group(1))
     names = re.findall(r"\b\w+\s+(\w+);", body)
     assert tuple(names) == MARKET_PARAMETER_FIELDS
+
+
+def test_job_terms__mirror_the_abi_tuple_the_market_hashes():
+    """The dataclass's fields and the type string ids are hashed with are the compiled ABI's
+    `JobTerms` (the input of `jobIdOf`): a field added, moved or resized there fails here."""
+    from dataclasses import fields
+
+    from eth_utils.abi import collapse_if_tuple
+
+    from oracle.core.chain import load_abis
+    from oracle.core.protocol import JOB_TERMS_ABI, JobTerms
+
+    (fn,) = [e for e in load_abis({})["JobMarket"] if e.get("name") == "jobIdOf"]
+    (arg,) = fn["inputs"]
+    assert collapse_if_tuple(arg) == JOB_TERMS_ABI
+    assert [c["name"] for c in arg["components"]] == [f.name for f in fields(JobTerms)]
+
+
+def test_job_id__parsed_from_hex_or_decimal__printed_as_hex():
+    from oracle.core.protocol import JobId, job_hex, parse_job_id
+
+    job_id = 2**255 + 7
+    assert parse_job_id(job_hex(job_id)) == parse_job_id(str(job_id)) == job_id
+    assert str(JobId(job_id)) == f"{JobId(job_id)}" == job_hex(job_id) == "0x8" + "0" * 61 + "07"
+    for bad in ("0x" + "f" * 65, "-1", "job 7"):
+        with pytest.raises(ValueError):
+            parse_job_id(bad)
+
+
+def test_the_clis_job_id_parameter__takes_hex_or_decimal__refuses_anything_else():
+    import click
+
+    from oracle.client.commands.common import JOB_ID
+
+    assert (
+        JOB_ID.convert("0x" + "0" * 62 + "ff", None, None)
+        == JOB_ID.convert("255", None, None)
+        == 255
+    )
+    with pytest.raises(click.BadParameter, match="not a job id"):
+        JOB_ID.convert("job-7", None, None)

@@ -11,7 +11,7 @@ import pytest
 import requests
 from eth_account import Account
 
-from oracle.core.protocol import JobStatus
+from oracle.core.protocol import JobStatus, job_hex
 from oracle.core.result_request import sign_result_request
 from oracle.core.results import ResultStore
 from oracle.node import loop as node_module
@@ -20,7 +20,7 @@ from oracle.node.loop import Node
 from oracle.node.release import ResultOffer
 from oracle.node.retention import STALE_TMP_S, Retention
 from oracle.node.serve import ResultServer
-from oracle.node.store import Store
+from oracle.node.store import Store, job_key
 
 DAY = 86_400.0
 CHAIN, MARKET, NODE = 31337, "0x" + "ab" * 20, 7
@@ -54,7 +54,8 @@ def _job(store, job_id: int, stage: str, digest: str, settled_ago: float = 0.0) 
     )
     with store.tx() as db:  # when the row last changed (a settled job: when it settled)
         db.execute(
-            "UPDATE jobs SET updated = ? WHERE job_id = ?", (time.time() - settled_ago, job_id)
+            "UPDATE jobs SET updated = ? WHERE job_id = ?",
+            (time.time() - settled_ago, job_key(job_id)),
         )
 
 
@@ -90,7 +91,7 @@ def test_settled_result__kept_through_the_grace__pruned_after_it(store, results,
     for digest in (paid, skipped):
         assert not results.has(digest) and results.archive(digest) is None
         assert not (results.root / f"{digest}.tar.gz").exists()
-    assert f"pruned result 0x{paid}" in caplog.text and "jobs 1;" in caplog.text
+    assert f"pruned result 0x{paid}" in caplog.text and f"jobs {job_hex(1)};" in caplog.text
     assert sorted(os.listdir(results.root)) == []  # nothing left behind
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
+from oracle.core.errors import ConfigError
+from oracle.node import store as st
 from oracle.node.store import TERMINAL, IntentKind, IntentStatus, Stage, Store
 
 
@@ -105,3 +109,50 @@ def test_an_older_stores_intents_table_gains_the_new_columns(tmp_path):
     assert old.kind == IntentKind.PROOF and old.bumps in (0, None)
     store.mark_sent([old.id], "0xcc", 1, fees={"maxFeePerGas": 5, "maxPriorityFeePerGas": 1}, gas=9)
     assert store.intents(IntentStatus.SENT)[0].max_fee == 5
+
+
+def test_a_store_of_sequential_job_ids__is_refused_with_what_to_do(tmp_path):
+    """Ids are 256-bit hashes of the terms now: a store keyed by 64-bit integers belongs to an
+    older market, and a node must not mix the two."""
+    path = tmp_path / "node.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE jobs (job_id INTEGER PRIMARY KEY, stage TEXT NOT NULL, updated REAL)")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match="new data_dir"):
+        Store(path)
+
+
+def test_256_bit_job_ids__kept_as_text__read_back_as_ints_in_the_order_seen(tmp_path):
+    store = Store(tmp_path / "node.db")
+    ids = [2**256 - 1, 5, 2**200 + 3]
+    for job_id in ids:
+        store.upsert_job(job_id, stage=st.SEEN)
+        store.add_intent(IntentKind.CLAIM, job_id, 1, {})
+    store.upsert_job(ids[0], stage=st.CLAIMED)
+    assert [j["job_id"] for j in store.jobs()] == ids  # seen order, not id order
+    assert store.job(ids[0])["stage"] == st.CLAIMED and store.job(7) is None
+    assert [i.job_id for i in store.intents(IntentStatus.PENDING)] == ids
+    assert store.intent_count(IntentKind.CLAIM, ids[2]) == 1
+    assert store.add_intent(IntentKind.CLAIM, ids[2], 1, {}) is None  # still once per job
+
+
+def test_a_jobs_terms__kept_from_its_event__read_back_only_if_they_hash_to_its_id(tmp_path):
+    """The node keeps every job's terms (settlement v2 hands them back to the market as
+    calldata); a row whose terms were changed on disk no longer hashes to the id and is refused."""
+    from oracle.core.protocol import Capabilities, JobTerms
+
+    terms = JobTerms(client="0x" + "11" * 20, bundleHash=b"\x22" * 32, payment=10**19,
+                     collateral=10**18, replicas=1, claimDeadline=10**9, protocolFeeBps=500,
+                     keeperBountyBps=100, requirements=Capabilities(1, 512, 0, 0, 0), claimWindow=60,
+                     executionWindow=600, revealWindow=60, disputeWindow=60, nonce=4)  # fmt: skip
+    path = tmp_path / "node.db"
+    Store(path).add_job(terms.job_id, terms, "file:///b.tar.gz", 12)
+    store = Store(path)  # after a restart
+    assert store.terms(terms.job_id) == terms and store.terms(5) is None
+    row = store.job(terms.job_id)
+    assert (row["stage"], row["bundle_hash"], row["payment"]) == (st.SEEN, "22" * 32, str(10**19))
+    with store.tx() as db:
+        db.execute("UPDATE jobs SET terms = replace(terms, '10000000000000000000', '1')")
+    with pytest.raises(ConfigError, match="do not hash to its id"):
+        store.terms(terms.job_id)

@@ -141,6 +141,17 @@ def node_ids(market) -> range:
     return range(1, licence.totalMinted() + 1)
 
 
+def job_ids(market) -> list[int]:
+    """Every job the market created, oldest first: ids are hashes of the terms, so they are read
+    from the JobCreated events (checked against `jobCount`)."""
+    import ape
+
+    logs = market.JobCreated.range(0, ape.chain.blocks.head.number + 1)
+    ids = [int(log.jobId) for log in logs]
+    assert len(ids) == market.jobCount(), "a JobCreated event per job"
+    return ids
+
+
 def owed_earnings(market, account) -> int:
     """Σ ledger(n).earned over the nodes `account` owns now (earnings follow the licence)."""
     _, registry, _ = _contracts(market)
@@ -211,7 +222,7 @@ def escrow(market) -> Escrow:
     """Reads the market's balance and every part of what it owes, from the whole chain."""
     token, _, _ = _contracts(market)
     payments = bonds = 0
-    for job_id in range(1, market.jobCount() + 1):
+    for job_id in job_ids(market):
         j = market.job(job_id)
         if JobStatus(j.status) in UNSETTLED:
             payments += j.payment

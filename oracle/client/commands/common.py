@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from oracle.core.errors import OracleError
+from oracle.core.protocol import JobId, parse_job_id
 from oracle.core.units import parse_duration as _parse_duration
 
 
@@ -19,6 +20,23 @@ def parse_duration(text: str, what: str) -> int:
         return _parse_duration(text)
     except ValueError as err:
         raise click.BadParameter(f"{what}: {err}") from err
+
+
+class JobIdParam(click.ParamType):
+    """A job id as printed (0x and 64 hex digits) or in decimal."""
+
+    name = "job_id"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return JobId(value)
+        try:
+            return parse_job_id(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a job id (0x and 64 hex digits, as printed)", param, ctx)
+
+
+JOB_ID = JobIdParam()
 
 
 def fail_clearly(f):

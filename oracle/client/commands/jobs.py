@@ -10,7 +10,14 @@ from pathlib import Path
 
 import click
 
-from oracle.client.commands.common import connect, fail_clearly, parse_duration, with_chain
+from oracle.client.commands.common import (
+    JOB_ID,
+    connect,
+    fail_clearly,
+    parse_duration,
+    with_chain,
+)
+from oracle.core.protocol import job_hex
 
 
 @click.command()
@@ -171,10 +178,10 @@ def submit(
     )  # fmt: skip
     node_id = client.assigned.get(job_id)
     if as_json:
-        click.echo(json.dumps({"job_id": job_id, "payment": str(wei), "replicas": replicas,
+        click.echo(json.dumps({"job_id": job_hex(job_id), "payment": str(wei), "replicas": replicas,
                                "node_id": node_id}))  # fmt: skip
         return
-    click.echo(job_id)
+    click.echo(job_hex(job_id))
     how = f"assigned to node {node_id} by its quote" if node_id else f"opened for k={replicas}"
     click.echo(
         f"job {job_id} {how}: {fmt_tes(wei)} escrowed; `tes-client watch {job_id}`",
@@ -190,10 +197,10 @@ def _print_burst(done, wei: int, replicas: int, as_json: bool) -> None:
     failed = 0
     for d in done:
         if as_json:
-            click.echo(json.dumps({"bundle": str(d.spec.bundle), "job_id": d.job_id, "payment": str(wei),
+            click.echo(json.dumps({"bundle": str(d.spec.bundle), "job_id": d.job_id and job_hex(d.job_id), "payment": str(wei),
                                    "replicas": replicas, "node_id": d.node_id, "error": d.error}))  # fmt: skip
         elif d.job_id is not None:
-            click.echo(d.job_id)
+            click.echo(job_hex(d.job_id))
         if d.job_id is None:
             failed += 1
             click.echo(f"error: {d.spec.bundle}: {d.error}", err=True)
@@ -270,7 +277,7 @@ def _table(rows: list[dict]):
 
 
 @click.command()
-@click.argument("job_ids", nargs=-1, required=True, type=int)
+@click.argument("job_ids", nargs=-1, required=True, type=JOB_ID)
 @click.option(
     "--until",
     type=click.Choice(["accepted", "paid"]),
@@ -343,7 +350,7 @@ def watch(
                 last[r["job"]] = key
                 took = stages[r["job"]]
                 click.echo(
-                    json.dumps(r)
+                    json.dumps({**r, "job": job_hex(r["job"])})
                     if as_json
                     else f"job {r['job']}: {r['summary']} - {r['progress']}"
                     + (f" - result {r['result']}" if r["result"] else "")
@@ -384,7 +391,7 @@ def watch(
 
 
 @click.command()
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @with_chain
 @fail_clearly
 def status(job_id, rpc_url, deployment, account, passphrase_file) -> None:

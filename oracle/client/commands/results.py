@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from oracle.client.commands.common import connect, fail_clearly, with_chain
+from oracle.client.commands.common import JOB_ID, connect, fail_clearly, with_chain
 
 
 @click.command()
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @click.option(
     "--out",
     required=True,
@@ -50,7 +50,7 @@ def fetch(job_id, out, rpc_url, deployment, account, passphrase_file) -> None:
 
 
 @click.command()
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @click.argument("result_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--bundle",
@@ -86,7 +86,7 @@ def verify(
 
 
 @click.command()
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @with_chain
 @fail_clearly
 def dispute(job_id, rpc_url, deployment, account, passphrase_file) -> None:
@@ -116,7 +116,7 @@ def dispute(job_id, rpc_url, deployment, account, passphrase_file) -> None:
 
 
 @click.command()
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @with_chain
 @fail_clearly
 def cancel(job_id, rpc_url, deployment, account, passphrase_file) -> None:

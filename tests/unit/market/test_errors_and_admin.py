@@ -23,6 +23,7 @@ from tests.utils.market import (
     Status,
     completion_digest,
     domain_separator,
+    job_ids,
     name32,
     replica_of,
     salt_of,
@@ -542,7 +543,7 @@ def test_views__job_replica_and_accounts(
     assert tuple(market.parameters()) == PARAMS
     count = market.jobCount()
     job_id, seats = seated_job(pool)
-    assert market.jobCount() == count + 1 == job_id
+    assert market.jobCount() == count + 1 and job_ids(market)[-1] == job_id
     commit(job_id, seats[:2], [RESULT] * 2, sender=keeper)
 
     job = market.job(job_id)

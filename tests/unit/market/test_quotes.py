@@ -11,7 +11,7 @@ from web3._utils.events import get_event_data
 
 from oracle.core.chain import load_abis
 from oracle.core.permit import sign_permit
-from oracle.core.protocol import Capabilities, Job, JobStatus, Seat
+from oracle.core.protocol import Capabilities, Job, JobStatus, JobTerms, Seat, check_job_id
 from oracle.core.prove import commitment_of
 from oracle.core.quote import NO_PERMIT, quote_message, request_hash, sign_quote
 from oracle.node import flow
@@ -253,3 +253,36 @@ def test_create_and_assign__with_permit__needs_no_prior_approve(
     market.createAndAssign(request, quote.as_tuple(), (deadline, p.v, p.r, p.s), sender=keeper)
     assert token.balanceOf(keeper) == before - JOB_PAYMENT
     assert token.allowance(keeper, market) == 0
+
+
+def test_job_id_is_the_hash_of_its_terms__identical_requests_get_two_ids__a_forged_event_is_refused(
+    market, pool, client, fund, token, job_request, quote_for
+):
+    """The id commits to every term the event carries (and the market's nonce): a reader checks
+    the terms it rebuilt against the id, two identical requests still get two jobs, and terms
+    changed in any field (a lying RPC's event) no longer hash to the id."""
+    request = job_request(requirements=(2, 1024, 0, 0, 0), disputeWindow=55)
+    fund(client, JOB_PAYMENT * 3)
+    token.approve(market, JOB_PAYMENT * 3, sender=client)
+    nonce = market.jobCount()
+    ids = []
+    for tx in (
+        market.createJob(request, sender=client),
+        market.createJob(request, sender=client),
+        market.createAndAssign(
+            request, quote_for(pool[0], request, client).as_tuple(), NO_PERMIT, sender=client
+        ),
+    ):
+        (name, args), *_ = _market_events(market, tx)
+        terms = check_job_id(args)
+        assert terms.nonce == nonce + len(ids) and terms.client == client.address
+        assert market.jobIdOf(terms.as_tuple()) == terms.job_id == args["jobId"]
+        ids.append(args["jobId"])
+    assert len(set(ids)) == 3 and market.jobCount() == nonce + 3
+    assert all(i >= 2**64 for i in ids)  # 256-bit: no reader may keep them in 64-bit columns
+    for field, value in [("payment", args["payment"] - 1), ("bundleHash", b"\x01" * 32),
+                         ("client", pool[0].operator.address), ("disputeWindow", 56), ("nonce", 0),
+                         ("requirements", (2, 1024, 0, 0, 1))]:  # fmt: skip
+        with pytest.raises(ValueError, match="not the market's event"):
+            check_job_id({**args, field: value})
+    assert JobTerms.created(args).job_id == args["jobId"]
