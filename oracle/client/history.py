@@ -11,7 +11,7 @@ from typing import Any
 from web3 import Web3
 
 from oracle.core.chain import Chain
-from oracle.core.protocol import Job, JobId, JobStatus, JobTerms, check_job_id, job_hex
+from oracle.core.protocol import Job, JobId, JobStatus, JobTerms, job_hex, verified_terms
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def jobs_of(chain: Chain, account: str) -> list[ClientJob]:
     market, start = chain.market, chain.deployment_block
     who = Web3.to_checksum_address(account)
     created = market.events.JobCreated.get_logs(from_block=start, argument_filters={"client": who})
-    by_id = {t.job_id: t for t in (terms_of(e["args"]) for e in created) if t is not None}
+    by_id = {t.job_id: t for t in map(terms_of, (e["args"] for e in created)) if t is not None}
     created = [e for e in created if int(e["args"]["jobId"]) in by_id]
     if not created:
         return []
@@ -82,8 +82,4 @@ def jobs_of(chain: Chain, account: str) -> list[ClientJob]:
 def terms_of(args: Any) -> JobTerms | None:
     """The terms of a `JobCreated`, if they hash to its id: only then is it the market's event;
     another (a lying RPC endpoint) is left out, with the reason."""
-    try:
-        return check_job_id(args)
-    except ValueError as err:
-        log.warning("left out: %s", err)
-        return None
+    return verified_terms(args, lambda why: log.warning("left out: %s", why))

@@ -7,7 +7,7 @@ two drift apart. Node, client, scripts and tests import these instead of compari
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any
@@ -251,6 +251,16 @@ def check_job_id(args: Mapping[str, Any]) -> JobTerms:
             f"{job_hex(terms.job_id)}; not the market's event"
         )
     return terms
+
+
+def verified_terms(args: Mapping[str, Any], refused: Callable[[str], None]) -> JobTerms | None:
+    """`check_job_id` for a reader that drops what fails: the terms, or None after telling
+    `refused` why (node ingest and the SDK's job listing both leave a forged log out)."""
+    try:
+        return check_job_id(args)
+    except ValueError as err:
+        refused(str(err))
+        return None
 
 
 @dataclass(frozen=True)

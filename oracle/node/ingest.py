@@ -15,22 +15,11 @@ from typing import Any
 
 from oracle.core.chain import Chain
 from oracle.core.events import decoders
-from oracle.core.protocol import JobId, check_job_id
+from oracle.core.protocol import JobId, JobTerms, verified_terms
 from oracle.node.store import Store
 
 log = logging.getLogger(__name__)
 MAX_RANGE = 2_000  # blocks per eth_getLogs call, so a long backfill stays within RPC limits
-
-
-def _terms_match(args: dict[str, Any]) -> bool:
-    """A job is only ever built from terms that hash to its id: a `JobCreated` log that does not (a
-    lying or broken RPC endpoint) is dropped, loudly."""
-    try:
-        check_job_id(args)
-    except ValueError as err:
-        log.error("ignored a JobCreated log: %s", err)
-        return False
-    return True
 
 
 @dataclass
@@ -40,6 +29,7 @@ class Event:
     args: dict[str, Any]
     block: int
     tx_hash: str = ""  # hex, lower case, no 0x
+    terms: JobTerms | None = None  # JobCreated: its terms, checked to hash to `job_id`
 
 
 class Ingest:
@@ -91,12 +81,19 @@ class Ingest:
             if decoder is None:
                 continue
             args = decoder.args(entry["topics"], entry["data"])
-            if decoder.name == "JobCreated" and not _terms_match(args):
-                continue
+            terms = None
+            if decoder.name == "JobCreated":
+                # A job is only ever built from terms that hash to its id: a log that does not (a
+                # lying or broken RPC endpoint) is dropped, loudly.
+                terms = verified_terms(
+                    args, lambda why: log.error("ignored a JobCreated log: %s", why)
+                )
+                if terms is None:
+                    continue
             if "jobId" in args:
                 tx = bytes(entry["transactionHash"]).hex()
                 events.append(
-                    Event(decoder.name, JobId(args["jobId"]), args, entry["blockNumber"], tx)
+                    Event(decoder.name, JobId(args["jobId"]), args, entry["blockNumber"], tx, terms)
                 )
         return events
 

@@ -28,7 +28,7 @@ from oracle.core.errors import (
     ConfigError,
     OracleError,
 )
-from oracle.core.protocol import Job, JobStatus, JobTerms, Seat, job_hex
+from oracle.core.protocol import Job, JobStatus, Seat, job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import flow, metrics, quoting, release
@@ -360,9 +360,8 @@ class Node:
         if ev.name == "JobCreated":
             self.fee_bps = int(ev.args["protocolFeeBps"])  # the market's rate now
             self._created_in[ev.tx_hash] = str(ev.args["client"])
-            if self.store.job(ev.job_id) is None:
-                terms = JobTerms.created(ev.args)  # they hash to the id: ingest checked
-                self.store.add_job(ev.job_id, terms, ev.args["bundleUri"], ev.block)
+            if self.store.job(ev.job_id) is None and ev.terms is not None:
+                self.store.add_job(ev.job_id, ev.terms, ev.args["bundleUri"], ev.block)
                 self._mark(ev.job_id, st.SEEN)
         elif ev.name in WAKE_EVENTS:
             self._wake(ev)

@@ -181,6 +181,7 @@ def test_a_job_created_log_whose_terms_do_not_hash_to_its_id__is_dropped(tmp_pat
                            abis={"JobMarket": [abi]})  # fmt: skip
     ingest = Ingest(fake, Store(tmp_path / "node.db"), 0, 64, 1)  # type: ignore[arg-type]
     genuine, forged = log(terms.job_id, terms.payment), log(terms.job_id, terms.payment * 100)
-    assert [(e.name, e.job_id) for e in ingest.decode([genuine])] == [("JobCreated", terms.job_id)]
+    (event,) = ingest.decode([genuine])
+    assert (event.name, event.job_id, event.terms) == ("JobCreated", terms.job_id, terms)
     assert ingest.decode([forged]) == []
     assert "ignored a JobCreated log" in caplog.text and "not the market's event" in caplog.text
