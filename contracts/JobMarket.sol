@@ -88,7 +88,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function cancel(uint256 jobId) external nonReentrant {
+    function cancel(JobTerms calldata terms) external nonReentrant {
+        uint256 jobId = terms.idOf();
         JobRecord storage j = _job(jobId);
         if (j.client != msg.sender) revert JobMarketNotClient(jobId, msg.sender);
         bool untaken = j.status == JobStatus.Open || (j.status == JobStatus.Seating && j.round == 0);
@@ -99,13 +100,15 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function dispute(uint256) external nonReentrant whenNotPaused {
+    function dispute(JobTerms calldata terms) external nonReentrant whenNotPaused {
+        terms; // read by the rounds module, from msg.data
         _inRounds();
     }
 
     // ------------------------------------------------------------------ node operators
     /// @inheritdoc IJobMarket
-    function claim(uint256 jobId, uint256 nodeId) external nonReentrant whenNotPaused {
+    function claim(JobTerms calldata terms, uint256 nodeId) external nonReentrant whenNotPaused {
+        uint256 jobId = terms.idOf();
         JobRecord storage j = _job(jobId);
         if (j.status == JobStatus.Seating) revert JobMarketSeatsAreDrawn(jobId);
         if (j.status != JobStatus.Open) revert JobMarketWrongStatus(jobId, j.status);
@@ -168,7 +171,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function finalize(uint256 jobId) external nonReentrant {
+    function finalize(JobTerms calldata terms) external nonReentrant {
+        uint256 jobId = terms.idOf();
         JobRecord storage j = _job(jobId);
         if (j.status != JobStatus.Accepted) revert JobMarketWrongStatus(jobId, j.status);
         if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
@@ -176,7 +180,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function expire(uint256) external nonReentrant {
+    function expire(JobTerms calldata terms) external nonReentrant {
+        terms; // read by the rounds module, from msg.data
         _inRounds();
     }
 
@@ -190,11 +195,11 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function settleAndWithdraw(uint256[] calldata jobIds) external nonReentrant returns (uint256 amount) {
+    function settleAndWithdraw(JobTerms[] calldata jobs) external nonReentrant returns (uint256 amount) {
         address owner = address(0); // set by the first job that names a node
         uint256 group = 0; // the node of the run of jobs being settled; drained when the run ends
-        for (uint256 i; i < jobIds.length; ++i) {
-            (address jobOwner, uint256 nodeId) = _settleOwn(jobIds[i], owner);
+        for (uint256 i; i < jobs.length; ++i) {
+            (address jobOwner, uint256 nodeId) = _settleOwn(jobs[i].idOf(), owner);
             owner = jobOwner;
             if (nodeId != group) {
                 amount += _drain(group, owner);
@@ -270,6 +275,11 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
+    function jobOf(JobTerms calldata terms) external view returns (Job memory) {
+        return _job(terms.idOf()).view_();
+    }
+
+    /// @inheritdoc IJobMarket
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory) {
         return _seats[jobId][index];
     }
@@ -281,7 +291,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @inheritdoc IJobMarket
     function jobIdOf(JobTerms calldata terms) external pure returns (uint256) {
-        return terms.id();
+        return terms.idOf();
     }
 
     /// @inheritdoc IJobMarket

@@ -179,7 +179,7 @@ interface IJobMarketTypes {
     error JobMarketRoundsNotDelegated();
     /// @notice The quote's `expiry` is past (`createAndAssign`).
     error JobMarketQuoteExpired(uint256 nodeId, uint256 expiry);
-    /// @notice No job `jobId` exists.
+    /// @notice No job `jobId` exists (or the terms passed hash to `jobId`, which names no job).
     error JobMarketUnknownJob(uint256 jobId);
     /// @notice The job's current `status` does not allow the call (e.g. `claim` unless Open; `acceptSeat`,
     ///         `draw`, `redraw` unless Seating; `reveal` unless Revealing; `finalize` unless Accepted;
@@ -408,7 +408,10 @@ interface IJobMarket is IJobMarketTypes {
     function quoteNonce(address client) external view returns (uint256);
 
     /// @notice Client withdraws an Open job before any claim: full refund, credited.
-    function cancel(uint256 jobId) external;
+    ///         Every entry point that names an existing job by its `terms` (as `JobCreated` emitted
+    ///         them) checks them against the id (`jobIdOf`): terms that hash to no job revert
+    ///         `JobMarketUnknownJob`, so a caller can neither invent a payment nor change a window.
+    function cancel(JobTerms calldata terms) external;
 
     /// @notice Inside a k = 1 job's dispute window, anyone but the job's node may dispute by posting
     ///         a bond equal to the job's collateral (pulled with transferFrom). A jury is then drawn.
@@ -416,11 +419,11 @@ interface IJobMarket is IJobMarketTypes {
     ///         the bond back and DISPUTER_SHARE_BPS of the node's seized collateral. A jury that
     ///         never forms or never answers: the result stands, and the disputer gets its bond back
     ///         minus DISPUTE_FEE_BPS, paid to the node whose payment it held up.
-    function dispute(uint256 jobId) external;
+    function dispute(JobTerms calldata terms) external;
 
     // ------------------------------------------------------------------ node operators
     /// @notice The operator of `nodeId` claims an Open k = 1 job; locks the job's collateral.
-    function claim(uint256 jobId, uint256 nodeId) external;
+    function claim(JobTerms calldata terms, uint256 nodeId) external;
 
     /// @notice The operator of `nodeId` accepts the seat it was drawn for; locks the collateral.
     function acceptSeat(uint256 jobId, uint256 nodeId) external;
@@ -447,12 +450,12 @@ interface IJobMarket is IJobMarketTypes {
     function redraw(uint256 jobId) external;
 
     /// @notice Pays an Accepted job once its dispute window has passed. Caller earns a bounty.
-    function finalize(uint256 jobId) external;
+    function finalize(JobTerms calldata terms) external;
 
     /// @notice Moves on an Open, Running or Revealing job whose deadline has passed: refunds the
     ///         client or settles on the reveals in, and slashes replicas that did not deliver.
     ///         Caller earns a bounty.
-    function expire(uint256 jobId) external;
+    function expire(JobTerms calldata terms) external;
 
     /// @notice Sends the caller's credited balance (refunds, bounties, bonds, deposits not spent).
     function withdraw() external returns (uint256 amount);
@@ -479,7 +482,7 @@ interface IJobMarket is IJobMarketTypes {
     ///         (`SettlementSkipped`), so a keeper settling one first does not revert the batch;
     ///         its node's earnings are still sent (a keeper's settlement credited them).
     /// @return amount what the owner received (0 if everything was skipped and nothing was earned)
-    function settleAndWithdraw(uint256[] calldata jobIds) external returns (uint256 amount);
+    function settleAndWithdraw(JobTerms[] calldata jobs) external returns (uint256 amount);
 
     /// @notice Sends accumulated protocol fees to the rewards contract. Anyone may call.
     function flushFees() external;
@@ -490,7 +493,11 @@ interface IJobMarket is IJobMarketTypes {
     function unpause() external;
 
     // ------------------------------------------------------------------ views
+    /// @notice The job `jobId` as the market stores it.
     function job(uint256 jobId) external view returns (Job memory);
+    /// @notice The job with these terms (reverts `JobMarketUnknownJob` if they hash to none): its
+    ///         terms and its state, whatever the market stores of it.
+    function jobOf(JobTerms calldata terms) external view returns (Job memory);
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory);
     /// @notice Jobs created so far: the `nonce` of the next job's terms.
     function jobCount() external view returns (uint256);

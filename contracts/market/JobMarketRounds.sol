@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
+import {JobTermsLib} from "../types/JobTerms.sol";
 import {Seats} from "../libraries/Seats.sol";
 import {MarketSeating} from "./MarketSeating.sol";
 
@@ -22,6 +23,7 @@ import {MarketSeating} from "./MarketSeating.sol";
 contract JobMarketRounds is MarketSeating {
     using SafeERC20 for IERC20;
     using Seats for mapping(uint256 => Replica);
+    using JobTermsLib for JobTerms;
 
     address private immutable _self;
 
@@ -36,7 +38,8 @@ contract JobMarketRounds is MarketSeating {
     }
 
     /// @notice See {IJobMarket-dispute}.
-    function dispute(uint256 jobId) external onlyDelegated {
+    function dispute(JobTerms calldata terms) external onlyDelegated {
+        uint256 jobId = terms.idOf();
         JobRecord storage j = _job(jobId);
         if (j.status != JobStatus.Accepted) revert JobMarketNotDisputable(jobId);
         if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
@@ -105,7 +108,8 @@ contract JobMarketRounds is MarketSeating {
     }
 
     /// @notice See {IJobMarket-expire}.
-    function expire(uint256 jobId) external onlyDelegated {
+    function expire(JobTerms calldata terms) external onlyDelegated {
+        uint256 jobId = terms.idOf();
         JobRecord storage j = _job(jobId);
         JobStatus status = j.status;
         if (status != JobStatus.Open && status != JobStatus.Seating && status != JobStatus.Running

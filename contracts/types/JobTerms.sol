@@ -36,4 +36,16 @@ library JobTermsLib {
     function id(IJobMarketTypes.JobTerms memory terms) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(terms)));
     }
+
+    /// @notice The id of terms passed back as calldata. Every field is fixed-size, so the terms'
+    ///         ABI encoding is their 18 calldata words as sent: hashing those bytes as they are
+    ///         skips a copy, and bytes that are not the canonical encoding (dirty high bits) hash
+    ///         to no job at all, since every id was hashed from a canonical encoding.
+    function idOf(IJobMarketTypes.JobTerms calldata terms) internal pure returns (uint256 jobId) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, terms, 576)
+            jobId := keccak256(ptr, 576)
+        }
+    }
 }

@@ -63,6 +63,7 @@ from oracle.core.protocol import (
     Job,
     JobId,
     JobStatus,
+    JobTerms,
     NodeRecord,
     Seat,
     job_hex,
@@ -166,25 +167,29 @@ class Client:
         seats = tuple(
             Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
         )
-        return JobView(JobId(job_id), job, seats, self._bundle_hash(job_id))
+        terms = self.terms(job_id)
+        return JobView(JobId(job_id), job, seats, terms.bundleHash, terms)
 
     def my_jobs(self, account: str | None = None) -> list[ClientJob]:
         """Every job `account` (default: us) created on this market, rebuilt from the chain alone
         (`oracle.client.history.jobs_of`)."""
         return jobs_of(self.chain, account or self.address)
 
-    def _bundle_hash(self, job_id: int) -> bytes:
-        """The job's bundle hash, a topic of its JobCreated event (the market keeps no copy)."""
+    def terms(self, job_id: int) -> JobTerms:
+        """The job's terms from its JobCreated event, checked against the id
+        (`oracle.client.history.terms_of`): the market keeps no copy (the bundle hash is only
+        there), and the entry points that name a job (`cancel`, `dispute`) take them back."""
         logs = self.chain.market.events.JobCreated.get_logs(
             from_block=self.chain.deployment_block, argument_filters={"jobId": job_id}
         )
-        logs = [e for e in logs if terms_of(e["args"])]
-        if not logs:
-            raise ClientError(
-                f"job {job_hex(job_id)}: no JobCreated event (whose terms hash to its id) from "
-                f"block {self.chain.deployment_block}"
-            )
-        return bytes(logs[0]["args"]["bundleHash"])
+        for terms in map(terms_of, (e["args"] for e in logs)):
+            if terms is not None and terms.job_id == job_id:
+                return terms
+        raise ClientError(
+            f"job {job_hex(job_id)}: no JobCreated event whose terms hash to its id from block"
+            f" {self.chain.deployment_block}: not a job of this market (or the RPC endpoint"
+            " withheld its log)"
+        )
 
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -405,11 +410,15 @@ class Client:
         market = self.chain.market.address
         if self.chain.token.functions.allowance(self.address, market).call() < bond:
             self._send(self.chain.token.functions.approve(market, bond))
-        self._send(self.chain.market.functions.dispute(job_id))
+        terms = view.terms or self.terms(job_id)  # `job` read them: the market takes them back
+        self._send(self.chain.market.functions.dispute(terms.as_tuple()))
         return bond
 
     def cancel(self, job_id: int) -> None:
-        self._send(self.chain.market.functions.cancel(job_id))
+        """Withdraws an open job nobody has taken yet (the payment is credited back). The market
+        takes the job's terms, read from its JobCreated event (`terms`)."""
+        terms = self.terms(job_id)
+        self._send(self.chain.market.functions.cancel(terms.as_tuple()))
         self._credit = None  # the payment came back to our balance
 
     def withdraw(self) -> int:

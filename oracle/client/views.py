@@ -23,6 +23,7 @@ from oracle.core.protocol import (
     Capabilities,
     Job,
     JobStatus,
+    JobTerms,
     NodeRecord,
     NodeStatus,
     Seat,
@@ -123,6 +124,9 @@ class JobView:
     seats: tuple[Seat, ...]
     # From the job's JobCreated event (the market does not store it); empty if not looked up.
     bundle_hash: bytes = b""
+    # The job's terms from that event, checked against the id: what `cancel` and `dispute`
+    # pass back to the market. None if not looked up.
+    terms: JobTerms | None = None
 
     @property
     def status(self) -> JobStatus:

@@ -6,6 +6,11 @@ replacing it at the same nonce, and retries with backoff when the RPC is away. P
 the node's own settlements are batched, many per transaction (settlements one owner per batch).
 Gas limits: `eth_estimateGas`, or our own receipts for proof and settlement batches (gas_limits.py).
 
+Job terms. Claims, settlements and keeper expiries name their job by its terms, which the node's
+store kept from the job's `JobCreated` (calls.py builds every call from them). An intent whose
+job's terms the store does not have, or which no longer hash to its id, is never sent: it is
+dropped (`failed`, with the reason) and an error logged, and the rest of its batch goes on.
+
 Confirmations and reorgs. With `confirmations` = 0 an intent is done at its receipt. Otherwise a
 successful receipt makes it `mined` (block number and hash recorded) and every flush looks again:
 done once `confirmations` blocks are on top of that block and it is still the canonical one; if a
@@ -52,7 +57,7 @@ from web3.exceptions import (
 
 from oracle.core.chain import Chain, TxStatus, wait_for_receipt
 from oracle.core.reverts import decode_revert, error_table
-from oracle.node.calls import contract_call
+from oracle.node.calls import JobArgs, UnknownTerms, contract_call
 from oracle.node.gas_limits import GasLimits
 from oracle.node.store import Intent, IntentKind, IntentStatus, Store
 
@@ -124,7 +129,9 @@ class Submitter:
         # Proof and settlement batches skip stale items instead of reverting: their gas limit comes
         # from our receipts, not one eth_estimateGas per send (gas_limits.py says why it is safe).
         self.gas_limits = GasLimits()
-        self._capped: set[str] = set()  # tx hashes whose fee-cap error was logged
+        self.job_args = JobArgs(store)  # job id -> what its call takes (its terms, or the id)
+        self._unknown: set[tuple[str, int]] = set()  # (kind, job) whose missing terms were logged
+        self._capped: set[str] = set()  # tx hashes whose fee-cap or can't-replace error was logged
         self.touched: set[int] = set()
         # Hashes of our recent mined transactions (oldest first): the node does not read a job
         # again for an event its own transaction emitted, having read it after the receipt.
@@ -179,9 +186,16 @@ class Submitter:
                 }
                 gas = first.gas_limit or int(tx["gas"])
                 nonce = first.nonce if first.nonce is not None else int(tx["nonce"])
-                self._bump(
-                    group, contract_call(self.chain, group), gas, nonce, fees, tx_hash, first.bumps
-                )
+                try:
+                    call = contract_call(self.chain, group, self.job_args)
+                except UnknownTerms as err:
+                    # Sent with terms the store no longer gives back (a row changed on disk): the
+                    # same call cannot be rebuilt, so it is not replaced; it waits as it is.
+                    if tx_hash not in self._capped:
+                        self._capped.add(tx_hash)
+                        log.error("%s tx %s cannot be replaced: %s", first.kind, tx_hash, err)
+                    continue
+                self._bump(group, call, gas, nonce, fees, tx_hash, first.bumps)
 
     def confirm(self) -> None:
         """Looks at every mined intent's transaction again: done once `confirmations` blocks are on
@@ -290,6 +304,8 @@ class Submitter:
             if not still_needed(intent):
                 self.store.finish([intent.id], IntentStatus.OBSOLETE)
                 continue
+            if not self._buildable(intent):
+                continue
             ready.append(intent)
             if intent.job_id is not None:
                 sending.add(intent.job_id)
@@ -323,12 +339,37 @@ class Submitter:
             waiting = waiting and self._settle(*sent)
         return len(inflight)
 
+    def _buildable(self, intent: Intent) -> bool:
+        """False (the intent dropped: failed, an error logged) if its call needs its job's terms
+        and the store does not have them, or has terms that do not hash to the job's id."""
+        try:
+            self.job_args.check(intent)
+            return True
+        except UnknownTerms as err:
+            first = (intent.kind, err.job_id) not in self._unknown
+            self._unknown.add((intent.kind, err.job_id))
+            # Once per job and kind per process at error level: the loop may ask again each step.
+            log.log(
+                logging.ERROR if first else logging.DEBUG,
+                "%s intent %d not sent: %s (the market takes the job's terms, not its id)",
+                intent.kind,
+                intent.id,
+                err,
+            )
+            self.store.finish([intent.id], IntentStatus.FAILED, f"job terms unknown: {err}")
+            return False
+
     def _dispatch(self, intents: list[Intent], nonce: int, fees: dict[str, int]):
         """Sizes (from receipts, else an estimate) and sends one transaction at `nonce`; None (and
         the intents failed) if the chain refuses it already at the estimate."""
         ids = [i.id for i in intents]
         kind = intents[0].kind
-        call = contract_call(self.chain, intents)
+        try:
+            call = contract_call(self.chain, intents, self.job_args)
+        except UnknownTerms:  # checked in flush; a row changed on disk since: drop those items
+            for intent in intents:
+                self._buildable(intent)  # the others stay pending, sent next flush
+            return None
         try:
             gas, learned = self.gas_limits.size(kind, len(intents), call, self.address)
         except (ContractLogicError, ContractCustomError) as err:

@@ -10,7 +10,7 @@ from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
 from oracle.node.store import IntentKind, IntentStatus
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
-from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share
+from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share, terms_of
 from tests.utils.nodes import make_bundle, wait_for
 
 pytestmark = pytest.mark.anvil
@@ -201,7 +201,7 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     wait_for(lambda: all(j.quiet() for j in jurors), 60, what="jurors started", nodes=jurors)
     fund(client, JOB_COLLATERAL)
     token.approve(market, JOB_COLLATERAL, sender=client)
-    market.dispute(job_id, sender=client)
+    market.dispute(terms_of(market, job_id), sender=client)
     assert _status(market, job_id) == Status.SEATING and market.job(job_id).round == 1
     _mine_past_anchor(chain, market, job_id)
     nodes = [original, *jurors]

@@ -32,7 +32,7 @@ from tests.utils.constants import (
     UNBONDING_DELAY,
     WINDOWS,
 )
-from tests.utils.market import NodeStatus, Status
+from tests.utils.market import NodeStatus, Status, terms_of
 from tests.utils.nodes import PASSPHRASE, TES_NODE, make_bundle, make_keystore, no_gpu_path
 
 pytestmark = pytest.mark.anvil
@@ -384,10 +384,10 @@ def _keeper_settled_job(tes, accounts, chain, give_tes, node_id) -> int:
                *WINDOWS.values())  # fmt: skip
     tx = tes.market.createJob(request, sender=client)
     job_id = tx.decode_logs(tes.market.JobCreated)[0].jobId
-    tes.market.claim(job_id, node_id, sender=operator)
+    tes.market.claim(terms_of(tes.market, job_id), node_id, sender=operator)
     tes.market.submitProofs([([(job_id, node_id, b"\x24" * 32)], b"")], sender=operator)
     advance(chain, WINDOWS["disputeWindow"] + 1)
-    tes.market.finalize(job_id, sender=keeper)
+    tes.market.finalize(terms_of(tes.market, job_id), sender=keeper)
     return job_id
 
 
@@ -459,7 +459,7 @@ def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
         tes.token.balanceOf(client) == 0 and tes.token.allowance(client, tes.market) == 0
     )  # permit
 
-    tes.market.cancel(job_id, sender=client)
+    tes.market.cancel(terms_of(tes.market, job_id), sender=client)
     out = ok(script("withdraw", account=CLIENT))
 
     assert "Withdrew 100 TES" in out
@@ -483,7 +483,7 @@ def test_submit_job__paid_from_the_market_balance_when_it_covers_the_payment(
     assert tes.market.job(job_id).payment == 20 * E18
     assert tes.market.credited(client) == credit - 20 * E18
     assert tes.token.nonces(client) == permits  # no permit signed
-    tes.market.cancel(job_id, sender=client)
+    tes.market.cancel(terms_of(tes.market, job_id), sender=client)
     tes.market.withdraw(sender=client)  # leave no balance to the other tests
 
 

@@ -54,7 +54,14 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from oracle.core.protocol import HeartbeatSkip, JobStatus, NodeStatus, SeatState, SkipReason
+from oracle.core.protocol import (
+    HeartbeatSkip,
+    JobStatus,
+    JobTerms,
+    NodeStatus,
+    SeatState,
+    SkipReason,
+)
 from oracle.core.prove import commitment_of
 from tests.utils.constants import DAY, DEFAULT_CAPS, E18, MIN_STAKE, NO_REQUIREMENTS, WINDOWS
 from tests.utils.market import DISPUTE_FEE_BPS, DISPUTER_SHARE_BPS, SEAT_PENALTY_BPS
@@ -207,6 +214,7 @@ class JobM:
     untaken: bool | None = None  # a dispute settled Paid without a jury verdict
     standing: bytes | None = None  # the verdict an escalated round re-runs
     replicas: int = 0  # k at creation (k changes with each jury or escalated round)
+    terms: tuple = ()  # from JobCreated: what claim, cancel, dispute, finalize and expire take
 
     def __post_init__(self):
         self.replicas = self.replicas or self.k
@@ -587,9 +595,14 @@ class EscrowMachine(RuleBasedStateMachine):
             self.credited[sender.address] -= payment
             COVERAGE["create: paid from the credit"] += 1
         assert w.token.balanceOf(sender) == before - (0 if covered else payment)
-        job_id = tx.decode_logs(w.market.JobCreated)[0].jobId
+        created = tx.decode_logs(w.market.JobCreated)[0]
+        job_id = created.jobId
+        terms = JobTerms.created(created.event_arguments)
+        assert terms.job_id == job_id
         status = JobStatus.OPEN if k == 1 else JobStatus.SEATING
-        self.jobs[job_id] = JobM(job_id, sender, payment, collateral, k, status)
+        self.jobs[job_id] = JobM(
+            job_id, sender, payment, collateral, k, status, terms=terms.as_tuple()
+        )
         self.touched.add(job_id)
 
     def _cancellable(self):
@@ -603,7 +616,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def cancel(self, data):
         job = self._job(data, self._cancellable())
-        self._send(self.w.market.cancel, job.id, sender=job.client)
+        self._send(self.w.market.cancel, job.terms, sender=job.client)
         job.status = JobStatus.CANCELLED
         self._settle_now(job, job.client)
         if data.draw(st.booleans(), label="withdraw the refund now"):
@@ -623,9 +636,9 @@ class EscrowMachine(RuleBasedStateMachine):
         # The job's own node (operator or owner) may not dispute its result.
         for insider in (node.operator, node.owner):
             with ape.reverts(w.market.JobMarketNotDisputable):
-                w.market.dispute(job.id, sender=insider)
+                w.market.dispute(job.terms, sender=insider)
         disputer = data.draw(st.sampled_from(w.disputers), label="disputer")
-        self._send(w.market.dispute, job.id, sender=disputer)
+        self._send(w.market.dispute, job.terms, sender=disputer)
         assert job.bond == job.collateral
         job.disputer = disputer
         job.round, job.k, job.status = 1, w.dispute_replicas, JobStatus.SEATING
@@ -718,13 +731,13 @@ class EscrowMachine(RuleBasedStateMachine):
         if sender in (node.owner, node.operator):
             COVERAGE["settleAndWithdraw"] += 1
             before = self.w.token.balanceOf(node.owner)
-            tx = self._send(self.w.market.settleAndWithdraw, [job.id], sender=sender)
+            tx = self._send(self.w.market.settleAndWithdraw, [job.terms], sender=sender)
             sent = sum(a["amount"] for a in self._events(tx, "EarningsWithdrawn"))
             assert self.earned[node.id] == 0, "settleAndWithdraw left the node's earnings"
             assert sent > 0, "settleAndWithdraw paid nothing"
             assert self.w.token.balanceOf(node.owner) == before + sent
         else:
-            self._send(self.w.market.finalize, job.id, sender=sender)
+            self._send(self.w.market.finalize, job.terms, sender=sender)
         job.status = JobStatus.PAID
         self._settle_now(job, sender)
 
@@ -738,7 +751,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def _claim(self, data, job):
         node = self._node(data, self._claimers(job))
-        self._send(self.w.market.claim, job.id, node.id, sender=node.operator)
+        self._send(self.w.market.claim, job.terms, node.id, sender=node.operator)
         job.seats.append(SeatM(node.id, 0, SeatState.CLAIMED, node.operator.address))
         node.locked += job.collateral  # refreshed from the chain after the step
         job.status = JobStatus.RUNNING
@@ -863,7 +876,7 @@ class EscrowMachine(RuleBasedStateMachine):
         relayer = self._relayer(data)
         status = job.status
         free = {n.id: n.free for n in self.nodes.values()}
-        tx = self._send(w.market.expire, job.id, sender=relayer)
+        tx = self._send(w.market.expire, job.terms, sender=relayer)
         self.touched.add(job.id)
         if status == JobStatus.REVEALING:
             self._settle_round(job, relayer)
@@ -924,15 +937,15 @@ class EscrowMachine(RuleBasedStateMachine):
         node = self.nodes[w.nodes[0][0]]
         with ape.reverts():
             if action == "finalize":
-                m.finalize(job.id, sender=w.relayers[0])
+                m.finalize(job.terms, sender=w.relayers[0])
             elif action == "expire":
-                m.expire(job.id, sender=w.relayers[0])
+                m.expire(job.terms, sender=w.relayers[0])
             elif action == "dispute":
-                m.dispute(job.id, sender=w.disputers[0])
+                m.dispute(job.terms, sender=w.disputers[0])
             elif action == "cancel":
-                m.cancel(job.id, sender=job.client)
+                m.cancel(job.terms, sender=job.client)
             elif action == "claim":
-                m.claim(job.id, node.id, sender=node.operator)
+                m.claim(job.terms, node.id, sender=node.operator)
             elif action == "draw":
                 m.draw(job.id, sender=w.relayers[0])
             else:

@@ -23,6 +23,7 @@ from oracle.ape_helpers import (
 )
 from oracle.core.protocol import JobStatus, NodeStatus, SeatState, job_hex
 from tests.utils.constants import E18, TIER_PRICE
+from tests.utils.market import terms_of
 
 
 @pytest.mark.parametrize(
@@ -201,7 +202,7 @@ def test_transact__claiming_a_drawn_job_reads_as_a_sentence(
     job_id = create_job(replicas=3)
     assert JobStatus(market.job(job_id).status) == JobStatus.SEATING
     with pytest.raises(ScriptError) as info:
-        transact("claiming", market.claim, job_id, node_id, sender=operator)
+        transact("claiming", market.claim, terms_of(market, job_id), node_id, sender=operator)
     assert info.value.message == (
         f"claiming failed: job {job_hex(job_id)} has drawn seats (k >= 3 or a dispute jury): it cannot be claimed;"
         f" a drawn node accepts its seat instead [JobMarket.JobMarketSeatsAreDrawn(jobId={job_id})]"

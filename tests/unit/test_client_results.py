@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import astuple, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +33,7 @@ from oracle.client.sdk import (
     outcome_of,
     salt_path,
 )
-from oracle.core.protocol import Capabilities, Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import Capabilities, Job, JobStatus, JobTerms, Seat, SeatState, job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.results import pack_result, result_hash
 from oracle.execute.base import (
@@ -402,6 +403,92 @@ def test_explain_revert__enums_by_name_amounts_in_tes():
         f"ERC20InsufficientBalance(sender=0x{'11' * 20}, balance=2.5 TES, needed=10 TES)"
     )
     assert explain_revert(Exception("nonce too low\nmore"), table) == "nonce too low"
+
+
+# ------------------------------------------------------------------ terms passed back to the market
+TERMS = JobTerms(
+    client=CLIENT_KEY.address, bundleHash=b"\x11" * 32, payment=10, collateral=1, replicas=1,
+    claimDeadline=100, protocolFeeBps=0, keeperBountyBps=0, requirements=Capabilities(1, 1, 0, 0, 0),
+    claimWindow=1, executionWindow=1, revealWindow=1, disputeWindow=1, nonce=1,
+)  # fmt: skip
+
+
+def _created(terms: JobTerms, job_id: int | None = None) -> dict:
+    """A decoded JobCreated log of `terms` (as web3 hands it); `job_id` to forge another id."""
+    args = {f.name: getattr(terms, f.name) for f in fields(terms)}
+    args["requirements"] = terms.requirements.as_tuple()
+    jid = terms.job_id if job_id is None else job_id
+    return {"args": {**args, "jobId": jid, "bundleUri": "file:///b.tar"}}
+
+
+def _call(value):
+    return SimpleNamespace(call=lambda: value)
+
+
+class LoggedClient(Client):
+    """A client on a chain that holds one job (`job`, its seats, and `logs` as its JobCreated
+    events): what it would send is kept in `sent`, not signed."""
+
+    def __init__(self, logs: list[dict], job: Job, seats: tuple[Seat, ...] = ()):
+        def get_logs(from_block, argument_filters):
+            return [e for e in logs if e["args"]["jobId"] == argument_filters["jobId"]]
+
+        def job_of(job_id):
+            return _call(astuple(job) if job_id == TERMS.job_id else astuple(_job(JobStatus.NONE)))
+
+        market = SimpleNamespace(
+            address="0x" + "33" * 20,
+            events=SimpleNamespace(JobCreated=SimpleNamespace(get_logs=get_logs)),
+            functions=SimpleNamespace(
+                job=job_of, replica=lambda job_id, i: _call(astuple(seats[i])),
+                cancel=lambda terms: ("cancel", terms), dispute=lambda terms: ("dispute", terms),
+            ),
+        )  # fmt: skip
+        registry = SimpleNamespace(functions=SimpleNamespace(
+            operatorOf=lambda n: _call("0x" + "22" * 20), ownerOfNode=lambda n: _call(STRANGER),
+        ))  # fmt: skip
+        token = SimpleNamespace(functions=SimpleNamespace(
+            allowance=lambda owner, spender: _call(10**30), balanceOf=lambda a: _call(10**30),
+        ))  # fmt: skip
+        chain = SimpleNamespace(w3=None, chain_id=31337, market=market, registry=registry,
+                                token=token, deployment_block=5)  # fmt: skip
+        super().__init__(chain, CLIENT_KEY)  # type: ignore[arg-type]
+        self.sent: list = []
+
+    def chain_time(self) -> int:
+        return 0
+
+    def _send(self, fn, head=None):
+        self.sent.append(fn)
+
+
+def test_cancel_and_dispute__pass_the_terms_of_the_jobs_jobcreated_back():
+    open_job = LoggedClient([_created(TERMS)], _job(JobStatus.OPEN, count=0))
+    assert open_job.terms(TERMS.job_id) == TERMS
+    open_job.cancel(TERMS.job_id)
+    assert open_job.sent == [("cancel", TERMS.as_tuple())]
+    accepted = _job(JobStatus.ACCEPTED, commitment=b"\x05" * 32)
+    proven = LoggedClient([_created(TERMS)], accepted, (_seat(NODE, SeatState.COMMITTED),))
+    view = proven.job(TERMS.job_id)
+    assert view.terms == TERMS and view.bundle_hash == TERMS.bundleHash
+    assert proven.dispute(TERMS.job_id) == accepted.collateral
+    assert proven.sent == [("dispute", TERMS.as_tuple())]
+
+
+def test_cancel_and_dispute__an_id_without_its_checked_jobcreated__a_clear_error_nothing_sent():
+    forged = replace(TERMS, payment=TERMS.payment + 1)  # hashes to another id than it claims
+    accepted = _job(JobStatus.ACCEPTED)
+    for logs in ([], [_created(forged, job_id=TERMS.job_id)]):
+        client = LoggedClient(logs, accepted, (_seat(NODE, SeatState.COMMITTED),))
+        says = f"job {job_hex(TERMS.job_id)}: no JobCreated event whose terms hash to its id"
+        with pytest.raises(ClientError, match=says):
+            client.cancel(TERMS.job_id)
+        with pytest.raises(ClientError, match=says):
+            client.dispute(TERMS.job_id)
+        assert client.sent == []
+    # an id nobody created: the market's own record says so first
+    with pytest.raises(ClientError, match=f"no job {job_hex(8)} on this market"):
+        LoggedClient([], accepted).dispute(8)
 
 
 # ------------------------------------------------------------------ the stderr tail in the record

@@ -65,6 +65,7 @@ def test_calldata__the_bytes_web3_would_send__structs_arrays_and_bytes_included(
     from web3 import Web3
 
     from oracle.core.chain import calldata, load_abis
+    from oracle.core.protocol import Capabilities, JobTerms
 
     abis = load_abis({})
     w3 = Web3()
@@ -74,12 +75,18 @@ def test_calldata__the_bytes_web3_would_send__structs_arrays_and_bytes_included(
                1, 600, 7_200, 1_800, 3_600)  # fmt: skip
     quote = (7, 1_700_000_600, b"\x44" * 65)
     permit = (1_700_003_600, 27, b"\x55" * 32, b"\x66" * 32)
+    terms = [
+        JobTerms("0x" + "77" * 20, b"\x33" * 32, 5 * 10**18 + n, 10**18, 1, 1_700_000_600, 500,
+                 100, Capabilities(2, 512, 0, 0, 0), 600, 7_200, 1_800, 3_600, n).as_tuple()
+        for n in (1, 2, 2**64 - 1)
+    ]  # fmt: skip
     calls = [
         market.functions.createAndAssign(request, quote, permit),
         market.functions.createJob(request),
         market.functions.createJobWithPermit(request, *permit),
-        market.functions.settleAndWithdraw([1, 2, 2**200]),
-        market.functions.dispute(9),
+        market.functions.settleAndWithdraw(terms),
+        market.functions.dispute(terms[0]),
+        market.functions.claim(terms[1], 9),
         token.functions.approve(Web3.to_checksum_address("0x" + "ab" * 20), 2**96 - 1),
     ]
     for fn in calls:

@@ -1,7 +1,9 @@
 """The submitter against a small fake chain (blocks, a mempool, reorgs, a fee floor): an intent is
 done only after its confirmations on the canonical chain and sent again when a reorg removes it;
 fee bumps persist across restarts and stop at the operator's cap without wedging the queue; a
-nonce moved by someone else is reported."""
+nonce moved by someone else is reported. Claims, settlements and expiries carry their job's terms
+(the fake market checks they hash to the job's id), read from the node's store; an intent whose
+job's terms the store does not have is dropped with an error, never sent."""
 
 from __future__ import annotations
 
@@ -16,12 +18,38 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound
 
+from oracle.core.protocol import Capabilities, JobTerms
 from oracle.node.gas_limits import OVERHEAD, SAFETY, from_estimate
 from oracle.node.store import INTENT_COLUMNS, IntentKind, Store
 from oracle.node.submit import GWEI, Submitter
 
 KEY = Account.from_key("0x" + "42" * 32)
 GAS_USED = 40_000
+
+
+def terms(n: int) -> JobTerms:
+    """Job number `n`'s terms (its nonce is n): its id is their hash."""
+    return JobTerms(client="0x" + "11" * 20, bundleHash=b"\x22" * 32, payment=10**19,
+                    collateral=10**18, replicas=1, claimDeadline=10**9, protocolFeeBps=500,
+                    keeperBountyBps=100, requirements=Capabilities(1, 512, 0, 0, 0), claimWindow=60,
+                    executionWindow=600, revealWindow=60, disputeWindow=60, nonce=n)  # fmt: skip
+
+
+def J(n: int) -> int:
+    """Job number `n`'s id."""
+    return terms(n).job_id
+
+
+def job(store: Store, n: int) -> int:
+    """Job number `n` as ingest leaves it in the store (with its terms); its id."""
+    if store.job(J(n)) is None:
+        store.add_job(J(n), terms(n), "file:///b.tar.gz", 1)
+    return J(n)
+
+
+def id_of(t: tuple) -> int:
+    """What the market does with the terms it is handed: hashes them to the job's id."""
+    return JobTerms(*t[:8], Capabilities(*t[8]), *t[9:]).job_id
 
 
 # ---------------------------------------------------------------------- a fake chain
@@ -32,7 +60,11 @@ class FakeCall:
     def jobs(self) -> list[int]:
         if self.name == "submitProofs":
             return [item[0] for item in self.args[0][0][0]]
-        if self.name in ("claim", "acceptSeat", "expire", "draw", "redraw", "finalize"):
+        if self.name in ("claim", "expire", "finalize"):  # by terms
+            return [id_of(self.args[0])]
+        if self.name == "settleAndWithdraw":
+            return [id_of(t) for t in self.args[0]]
+        if self.name in ("acceptSeat", "draw", "redraw"):
             return [self.args[0]]
         return []
 
@@ -250,24 +282,24 @@ def always(intent) -> bool:
 
 # ---------------------------------------------------------------------- confirmations
 def test_confirmations_0__done_at_the_receipt_as_before(chain, store):
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store)
 
     assert sub.flush(always) == 1
 
     assert statuses(store) == ["done"]
-    assert sub.touched == {7}
+    assert sub.touched == {J(7)}
 
 
 def test_mined_intent__done_only_once_confirmations_blocks_are_on_top(chain, store):
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store, confirmations=3)
     sub.flush(always)
     (intent,) = store.intents("mined")
     assert intent.block_number == chain.w3.eth.block_number
     assert intent.block_hash == chain.w3.eth.blocks[-1]["hash"].hex()
     # a mined intent is open: the node makes no second claim, draw or expire for the job
-    assert store.has_open_intent("claim", 7) and store.has_pending_intent("claim", 7)
+    assert store.has_open_intent("claim", J(7)) and store.has_pending_intent("claim", J(7))
 
     chain.w3.eth.mine(2)
     sub.flush(always)
@@ -282,20 +314,20 @@ def test_mined_intent__done_only_once_confirmations_blocks_are_on_top(chain, sto
 def test_reorg_drops_a_mined_proof__back_to_pending__sent_again__then_confirmed(
     chain, store, caplog
 ):
-    store.add_intent("proof", 7, 1, {"commitment": "ab" * 32})
+    store.add_intent("proof", J(7), 1, {"commitment": "ab" * 32})
     sub = submitter(chain, store, confirmations=2)
     sub.flush(always)
     first = chain.w3.eth.sent[-1]["hash"].hex()
     assert statuses(store) == ["mined"]
 
     chain.w3.eth.reorg(1)  # the proof's block is replaced; the proof is gone
-    assert ("submitProofs", 7) not in chain.w3.eth.effects()
+    assert ("submitProofs", J(7)) not in chain.w3.eth.effects()
     with caplog.at_level(logging.WARNING):
         assert sub.flush(always) == 1  # back to pending and sent again in the same flush
 
     assert f"tx {first}" in caplog.text and "no longer in the chain; back to pending" in caplog.text
     assert "behind ours" in caplog.text  # the dropped nonce is reused: no gap
-    assert ("submitProofs", 7) in chain.w3.eth.effects()
+    assert ("submitProofs", J(7)) in chain.w3.eth.effects()
     (intent,) = store.intents("mined")
     assert intent.tx_hash != first or intent.block_hash != chain.w3.eth.blocks[-2]["hash"].hex()
     chain.w3.eth.mine(2)
@@ -304,7 +336,7 @@ def test_reorg_drops_a_mined_proof__back_to_pending__sent_again__then_confirmed(
 
 
 def test_reorg_that_no_longer_needs_the_intent__obsolete_not_sent(chain, store):
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store, confirmations=2)
     sub.flush(always)
     chain.w3.eth.reorg(1)
@@ -337,7 +369,7 @@ def test_reorg_puts_the_tx_back_in_the_mempool__awaited_again_not_sent_twice(cha
 
 def test_receipt_from_a_replaced_block_is_not_trusted(chain, store, monkeypatch):
     """Some nodes answer a receipt lookup from a block a reorg replaced: the block hash decides."""
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store, confirmations=1)
     sub.flush(always)
     stale = chain.w3.eth.get_transaction_receipt(store.intents("mined")[0].tx_hash)
@@ -357,13 +389,13 @@ def test_claim_and_proof_dropped_together__the_proof_waits_for_the_claim(chain, 
     def needed(intent) -> bool:
         done = eth.effects()
         if intent.kind == "claim":
-            return ("claim", 7) not in done
-        return ("claim", 7) in done and ("submitProofs", 7) not in done
+            return ("claim", J(7)) not in done
+        return ("claim", J(7)) in done and ("submitProofs", J(7)) not in done
 
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store, confirmations=3)
     sub.flush(needed)
-    store.add_intent("proof", 7, 1, {"commitment": "ab" * 32})
+    store.add_intent("proof", J(7), 1, {"commitment": "ab" * 32})
     sub.flush(needed)
     assert statuses(store) == ["mined", "mined"]
 
@@ -372,7 +404,7 @@ def test_claim_and_proof_dropped_together__the_proof_waits_for_the_claim(chain, 
     assert statuses(store) == ["mined", "pending"]  # the claim is back on chain; the proof waited
     sub.flush(needed)
     assert statuses(store) == ["mined", "mined"]
-    assert {("claim", 7), ("submitProofs", 7)} <= eth.effects()
+    assert {("claim", J(7)), ("submitProofs", J(7))} <= eth.effects()
     eth.mine(3)
     sub.flush(needed)
     assert statuses(store) == ["done", "done"]
@@ -384,7 +416,7 @@ def test_stuck_tx__bumped_up_to_the_cap__then_waits_with_an_error_naming_the_set
 ):
     eth = chain.w3.eth
     eth.min_fee = 10**30  # congestion: nothing of ours is mined
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store, max_fee_wei=100, fee_bump=1.5, bumps_per_flush=10)
 
     with caplog.at_level(logging.WARNING):
@@ -411,7 +443,7 @@ def test_stuck_tx__bumped_up_to_the_cap__then_waits_with_an_error_naming_the_set
 def test_restart__fee_bumping_continues_from_the_stored_fee_not_a_new_quote(chain, store):
     eth = chain.w3.eth
     eth.min_fee = 10**30
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     submitter(chain, store, bumps_per_flush=2, fee_bump=1.5).flush(always)
     (before,) = store.intents("sent")
     assert before.bumps == 2 and before.max_fee == eth.sent[-1]["maxFeePerGas"]
@@ -440,11 +472,11 @@ def test_stuck_tx_is_not_bumped_again_before_tx_timeout(chain, store):
 def test_nonce_moved_by_someone_else__warning_names_the_address_and_both_nonces(
     chain, store, caplog
 ):
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     sub = submitter(chain, store)
     sub.flush(always)
     chain.w3.eth.foreign += 2  # two transactions from another wallet with this key
-    store.add_intent("claim", 8, 1, {})
+    store.add_intent("claim", job(store, 8), 1, {})
 
     with caplog.at_level(logging.WARNING):
         sub.flush(always)
@@ -455,10 +487,10 @@ def test_nonce_moved_by_someone_else__warning_names_the_address_and_both_nonces(
 
 
 def test_nonce_moved_while_the_node_was_down__warned_at_the_first_send(chain, store, caplog):
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     submitter(chain, store).flush(always)
     chain.w3.eth.foreign += 1
-    store.add_intent("claim", 8, 1, {})
+    store.add_intent("claim", job(store, 8), 1, {})
 
     with caplog.at_level(logging.WARNING):
         submitter(chain, store).flush(always)
@@ -469,8 +501,8 @@ def test_nonce_moved_while_the_node_was_down__warned_at_the_first_send(chain, st
 def test_own_nonces_only__no_warning(chain, store, caplog):
     sub = submitter(chain, store)
     with caplog.at_level(logging.WARNING):
-        for job in range(3):
-            store.add_intent("claim", job, 1, {})
+        for n in range(3):
+            store.add_intent("claim", job(store, n), 1, {})
             sub.flush(always)
     assert "someone else" not in caplog.text
 
@@ -487,8 +519,8 @@ def learned(items: int) -> int:
     return int(items * PER_ITEM * SAFETY) + OVERHEAD
 
 
-def proof(store: Store, job: int) -> None:
-    store.add_intent(IntentKind.PROOF, job, 1, {"commitment": "ab" * 32})
+def proof(store: Store, n: int) -> None:
+    store.add_intent(IntentKind.PROOF, J(n), 1, {"commitment": "ab" * 32})
 
 
 def test_first_proof_batch_estimated__later_ones_sized_from_its_receipt__pipelined(chain, store):
@@ -500,14 +532,14 @@ def test_first_proof_batch_estimated__later_ones_sized_from_its_receipt__pipelin
     assert chain.estimates == ["submitProofs"]
     assert eth.sent[-1]["gas"] == from_estimate(21_000 + PER_ITEM)
 
-    for job in (8, 9, 10):
-        proof(store, job)
+    for n in (8, 9, 10):
+        proof(store, n)
     assert sub.flush(always) == 2  # two batches, consecutive nonces, no estimate
 
     assert chain.estimates == ["submitProofs"]
     assert [(tx["jobs"], tx["gas"]) for tx in eth.sent[1:]] == [
-        ([8, 9], learned(2)),
-        ([10], learned(1)),
+        ([J(8), J(9)], learned(2)),
+        ([J(10)], learned(1)),
     ]
     assert [tx["nonce"] for tx in eth.sent] == [0, 1, 2]
     assert statuses(store) == ["done"] * 4
@@ -516,8 +548,8 @@ def test_first_proof_batch_estimated__later_ones_sized_from_its_receipt__pipelin
 def test_settlements_sized_from_receipts_too(chain, store):
     chain.w3.eth.gas_used = per_item_gas
     sub = submitter(chain, store)
-    for job in (7, 8):
-        store.add_intent("settle", job, 1, {"owner": "0x" + "22" * 20})
+    for n in (7, 8):
+        store.add_intent("settle", job(store, n), 1, {"owner": "0x" + "22" * 20})
         sub.flush(always)
     assert chain.estimates == ["settleAndWithdraw"]
     assert chain.w3.eth.sent[-1]["gas"] == learned(1)
@@ -562,7 +594,7 @@ def test_proof_batch_reverting_on_chain_without_an_estimate__recorded_failed(cha
     assert tuple(store._db.execute("SELECT error FROM intents WHERE id = 2").fetchone()) == (
         "reverted",
     )
-    assert 8 in sub.touched
+    assert J(8) in sub.touched
     proof(store, 9)  # the next one asks the chain again (its estimate would name the revert)
     sub.flush(always)
     assert chain.estimates == ["submitProofs"] * 2
@@ -570,10 +602,10 @@ def test_proof_batch_reverting_on_chain_without_an_estimate__recorded_failed(cha
 
 def test_claims_reveals_and_keeper_calls_are_always_estimated(chain, store):
     sub = submitter(chain, store)
-    for job in (7, 8, 9):
-        store.add_intent("claim", job, 1, {})
-        store.add_intent("reveal", job + 10, 1, {"result": "cd" * 32, "salt": "ef" * 32})
-        store.add_intent("expire", job + 20, None, {})
+    for n in (7, 8, 9):
+        store.add_intent("claim", job(store, n), 1, {})
+        store.add_intent("reveal", J(n + 10), 1, {"result": "cd" * 32, "salt": "ef" * 32})
+        store.add_intent("expire", job(store, n + 20), None, {})
         sub.flush(always)
     assert sorted(chain.estimates) == sorted(["claim", "reveal", "expire"] * 3)
     assert set(statuses(store)) == {"done"}
@@ -581,7 +613,7 @@ def test_claims_reveals_and_keeper_calls_are_always_estimated(chain, store):
 
 def test_estimate_refusal__failed_with_the_reason__or_done_by_another_keeper(chain, store):
     chain.refuse = {"claim": "JobMarketDeadlinePassed", "draw": "JobMarketNothingToDraw"}
-    store.add_intent("claim", 7, 1, {})
+    store.add_intent("claim", job(store, 7), 1, {})
     store.add_intent("draw", 8, None, {})
 
     assert submitter(chain, store).flush(always) == 0
@@ -590,6 +622,78 @@ def test_estimate_refusal__failed_with_the_reason__or_done_by_another_keeper(cha
     (error,) = store._db.execute("SELECT error FROM intents WHERE id = 1").fetchone()
     assert "JobMarketDeadlinePassed" in error
     assert chain.w3.eth.sent == []
+
+
+# ---------------------------------------------------------------------- job terms
+def test_settlements_of_one_owner_share_a_tx__each_job_named_by_its_terms(chain, store):
+    a, b = "0x" + "22" * 20, "0x" + "33" * 20
+    for n, owner in ((7, a), (8, b), (9, a), (10, a)):
+        store.add_intent("settle", job(store, n), 1, {"owner": owner})
+
+    assert submitter(chain, store).flush(always) == 2
+
+    assert sorted(tx["jobs"] for tx in chain.w3.eth.sent) == sorted([[J(7), J(9), J(10)], [J(8)]])
+    assert statuses(store) == ["done"] * 4
+
+
+def test_intent_for_a_job_without_stored_terms__dropped_with_an_error_not_sent(
+    chain, store, caplog
+):
+    """The market takes a claim's, settlement's or expiry's job by its terms: without them in the
+    store nothing can be sent for it. That intent fails, loudly; the rest of the flush goes on."""
+    owner = {"owner": "0x" + "22" * 20}
+    store.add_intent("claim", J(7), 1, {})  # never ingested: no terms
+    store.add_intent("settle", job(store, 8), 1, owner)
+    store.add_intent("settle", J(9), 1, owner)  # no terms: left out of the batch
+    store.add_intent("expire", J(10), None, {})  # no terms
+    store.add_intent("proof", J(11), 1, {"commitment": "ab" * 32})  # by id: needs none
+    sub = submitter(chain, store)
+
+    with caplog.at_level(logging.ERROR):
+        assert sub.flush(always) == 2
+
+    assert statuses(store) == ["failed", "done", "failed", "failed", "done"]
+    assert sorted(tx["jobs"] for tx in chain.w3.eth.sent) == sorted([[J(8)], [J(11)]])
+    assert sorted(chain.estimates) == ["settleAndWithdraw", "submitProofs"]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 3 and all("terms" in r.getMessage() for r in errors)
+    (error,) = store._db.execute("SELECT error FROM intents WHERE id = 1").fetchone()
+    assert "job terms unknown" in error
+
+    # asked again (the loop re-adds a settlement each step): dropped again, the error not repeated
+    store.add_intent("settle", J(9), 1, owner)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert sub.flush(always) == 0
+    assert statuses(store)[-1] == "failed" and caplog.records == []
+
+
+def test_terms_changed_on_disk__dropped_not_sent(chain, store, caplog):
+    """Terms that no longer hash to the job's id are not the job's: nothing is sent with them."""
+    store.add_intent("claim", job(store, 7), 1, {})
+    with store.tx() as db:
+        db.execute("UPDATE jobs SET terms = replace(terms, '10000000000000000000', '1')")
+
+    with caplog.at_level(logging.ERROR):
+        assert submitter(chain, store).flush(always) == 0
+
+    assert statuses(store) == ["failed"] and chain.w3.eth.sent == []
+    assert "do not hash to its id" in caplog.text
+
+
+def test_stuck_claim_whose_terms_went_missing__not_replaced__keeps_waiting(chain, store, caplog):
+    eth = chain.w3.eth
+    eth.min_fee = 10**30
+    store.add_intent("claim", job(store, 7), 1, {})
+    submitter(chain, store, bumps_per_flush=0).flush(always)
+    with store.tx() as db:
+        db.execute("UPDATE jobs SET terms = NULL")
+
+    with caplog.at_level(logging.ERROR):
+        submitter(chain, store).recover()  # a restarted node: nothing kept in memory
+
+    assert len(eth.sent) == 1 and statuses(store) == ["sent"]
+    assert "cannot be replaced" in caplog.text
 
 
 def test_learned_limit_above_the_block_gas_limit__estimated(chain, store):

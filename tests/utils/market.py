@@ -152,6 +152,28 @@ def job_ids(market) -> list[int]:
     return ids
 
 
+_TERMS: dict[int, tuple] = {}
+
+
+def terms_of(market, job_id) -> tuple:
+    """The job's terms as its `JobCreated` event carried them, to pass back to the market's
+    entry points (settlement v2: they take the terms and check them against the id). An id is
+    the hash of its terms, so the cache is right across chains and snapshots."""
+    import ape
+
+    from oracle.core.protocol import JobTerms
+
+    job_id = int(job_id)
+    if job_id not in _TERMS:
+        head = ape.chain.blocks.head.number
+        logs = list(market.JobCreated.range(0, head + 1, search_topics={"jobId": job_id}))
+        assert logs, f"no JobCreated for job {job_id:#x}"
+        terms = JobTerms.created(logs[0].event_arguments)
+        assert terms.job_id == job_id
+        _TERMS[job_id] = terms.as_tuple()
+    return _TERMS[job_id]
+
+
 def owed_earnings(market, account) -> int:
     """Σ ledger(n).earned over the nodes `account` owns now (earnings follow the licence)."""
     _, registry, _ = _contracts(market)
@@ -247,3 +269,19 @@ def assert_escrow(market) -> Escrow:
     e = escrow(market)
     assert e.balance == e.owed, f"market holds {e.balance}, owes {e.owed}: {e}"
     return e
+
+
+def forged_terms(market, job_id, **changes) -> tuple[tuple, int]:
+    """(terms, id): a real job's terms with `changes` (payment=..., nonce=...), as an attacker
+    would pass them back, and the id they hash to (computed here, not by the market). No job was
+    created with them, so the market must answer `JobMarketUnknownJob(id)`."""
+    from dataclasses import fields, replace
+
+    from oracle.core.protocol import Capabilities, JobTerms
+
+    names = [f.name for f in fields(JobTerms)]
+    values = dict(zip(names, terms_of(market, job_id), strict=True))
+    values["requirements"] = Capabilities(*values["requirements"])
+    terms = replace(JobTerms(**values), **changes)
+    assert terms.job_id != int(job_id), "the changes must change the terms"
+    return terms.as_tuple(), terms.job_id

@@ -11,6 +11,7 @@ from eth_account import Account
 from oracle.ape_helpers.gas.keys import EMPTY_SIGNATURE, MAX_UINT, QUOTE_TTL
 from oracle.ape_helpers.gas.tracer import GasTracer
 from oracle.core.permit import permit_message
+from oracle.core.protocol import JobTerms
 from oracle.core.prove import commitment_of, sign_proof_batch
 from oracle.core.quote import NO_PERMIT, sign_quote
 from oracle.localnet.deployment import (
@@ -51,6 +52,9 @@ class Bench:
     breakdown: dict[str, dict[str, Any]] = field(default_factory=dict)
     scenarios: dict[str, dict[str, Any]] = field(default_factory=dict)
     new_account: Callable[[], Any] = lambda: None  # a fresh key (test accounts generate one)
+    # Each job's terms as its JobCreated carried them (the create receipt's log): the market's
+    # claim, finalize, settleAndWithdraw, dispute, expire and cancel take them, not the id.
+    terms: dict[int, tuple] = field(default_factory=dict)
 
     # -------------------------------------------------------------- recording
     def _send(self, trace_key: str | None, call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -137,6 +141,16 @@ class Bench:
             WINDOWS["disputeWindow"] if replicas == 1 else 0,
         )
 
+    def created(self, receipt: Any) -> int:
+        """The job a create transaction opened: its id, its terms kept (`terms`) from the
+        receipt's JobCreated log and checked against the id (read here, never sent)."""
+        log = receipt.decode_logs(self.d.market.JobCreated)[0]
+        terms = JobTerms.created(log.event_arguments)
+        if terms.job_id != log.jobId:
+            raise RuntimeError(f"JobCreated terms hash to {terms.job_id:#x}, not {log.jobId:#x}")
+        self.terms[log.jobId] = terms.as_tuple()
+        return log.jobId
+
     def advance(self, seconds: int) -> None:
         self.chain.pending_timestamp += seconds
         self.chain.mine()
@@ -161,7 +175,7 @@ class Bench:
                           sender=client)  # fmt: skip
             receipt = self.step(scn, f"createJob (k = {replicas})", "client", m.createJob, request,
                                 sender=client)  # fmt: skip
-        return receipt.decode_logs(m.JobCreated)[0].jobId
+        return self.created(receipt)
 
     def quote(self, n: NodeKeys, request: tuple, client: Any) -> tuple[int, int, bytes]:
         """The node's operator signs a quote for `request` by `client` (off chain, no gas)."""
@@ -185,7 +199,7 @@ class Bench:
         quote = self.quote(n, request, client)
         receipt = self.step(scn, label, "client", m.createAndAssign, request, quote, permit,
                             sender=client)  # fmt: skip
-        return receipt.decode_logs(m.JobCreated)[0].jobId
+        return self.created(receipt)
 
     def draw(self, scn: str, job: int) -> list[NodeKeys]:
         """Keeper draws until every seat of the round is drawn; returns the drawn nodes."""
@@ -277,18 +291,20 @@ class Bench:
             job = self.assign(scn, n, client, funding)
         else:
             job = self.create(scn, 1, client, funding)
-            self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+            self.step(scn, "claim", "operator", m.claim, self.terms[job], n.id,
+                      sender=n.operator)  # fmt: skip
         self.prove_own(scn, job, n, b"\xab" * 32, b"\x01" * 32)
         self.advance(WINDOWS["disputeWindow"] + 1)
         if keeper:
-            self.step(scn, "finalize", "keeper", m.finalize, job, sender=self.r.keeper)
+            self.step(scn, "finalize", "keeper", m.finalize, self.terms[job],
+                      sender=self.r.keeper)  # fmt: skip
         else:
             self.step(
                 scn,
                 "settleAndWithdraw (1 job)",
                 "operator",
                 m.settleAndWithdraw,
-                [job],
+                [self.terms[job]],
                 sender=n.operator,
             )
         self.payout(scn, [("keeper", self.r.keeper), ("client", client)], [n])
@@ -316,7 +332,8 @@ class Bench:
         else:
             ids = [self.create(scn, 1, funding="standing") for _ in range(jobs)]
             for job in ids:
-                self.step(scn, "claim", "operator", m.claim, job, n.id, sender=n.operator)
+                self.step(scn, "claim", "operator", m.claim, self.terms[job], n.id,
+                          sender=n.operator)  # fmt: skip
         batch_gas = 0
         for start in range(0, jobs, batch):
             chunk = ids[start : start + batch]
@@ -334,7 +351,8 @@ class Bench:
         self.advance(WINDOWS["disputeWindow"] + 1)
         for start in range(0, jobs, group):
             self.step(scn, f"settleAndWithdraw ({group} jobs per tx)", "operator", m.settleAndWithdraw,
-                      ids[start : start + group], sender=n.operator)  # fmt: skip
+                      [self.terms[j] for j in ids[start : start + group]],
+                      sender=n.operator)  # fmt: skip
             self.payout(scn, [(f"keeper, every {group} jobs", r.keeper)])
         return batch_gas
 
@@ -384,7 +402,8 @@ class Bench:
         self.prove_own(scn, job, original, result, salt)
         self.step(scn, "approve (bond)", "disputer", self.d.token.approve, m, JOB_COLLATERAL,
                   sender=r.disputer)  # fmt: skip
-        self.step(scn, "dispute", "disputer", m.dispute, job, sender=r.disputer)
+        self.step(scn, "dispute", "disputer", m.dispute, self.terms[job],
+                  sender=r.disputer)  # fmt: skip
         jurors = self.draw(scn, job)
         self.accept(scn, job, jurors)
         for i, n in enumerate(jurors):
@@ -406,14 +425,14 @@ class Bench:
         else:
             job = self.create(scn, 1)
             self.advance(WINDOWS["claimWindow"] + 1)
-        self.step(scn, "expire", "keeper", m.expire, job, sender=r.keeper)
+        self.step(scn, "expire", "keeper", m.expire, self.terms[job], sender=r.keeper)
         self.payout(scn, [("client", r.client), ("keeper", r.keeper)], [n] if n else [])
 
     def cancel(self, scn: str, replicas: int) -> None:
         m, r = self.d.market, self.r
         self.begin(scn)
         job = self.create(scn, replicas)
-        self.step(scn, "cancel", "client", m.cancel, job, sender=r.client)
+        self.step(scn, "cancel", "client", m.cancel, self.terms[job], sender=r.client)
         self.payout(scn, [("client", r.client)])
 
     def distinct_operators_batch(self, count: int, owner: Any) -> int:
@@ -432,8 +451,8 @@ class Bench:
         d.token.approve(m, MAX_UINT, sender=r.client)  # not measured: only the batch is
         proofs = []
         for n in fleet:
-            job = m.createJob(self.request(1), sender=r.client).decode_logs(m.JobCreated)[0].jobId
-            m.claim(job, n.id, sender=n.operator)
+            job = self.created(m.createJob(self.request(1), sender=r.client))
+            m.claim(self.terms[job], n.id, sender=n.operator)
             proofs.append(self.signed_proof(job, n, b"\x77" * 32, b"\x04" * 32))
         key = f"proof batch of {count}, distinct operators"
         return self._send(key, m.submitProofs, proofs, sender=r.keeper).gas_used

@@ -111,10 +111,10 @@ def measure(
     # A node's first claim; this job is finalized as the first settlement of the next epoch.
     scratch = b.begin("_scratch")  # jobs that only serve single operations
     epoch_job = b.create(scratch, 1)
-    b.op("claim_node_first", m.claim, epoch_job, n_e.id, sender=n_e.operator)
+    b.op("claim_node_first", m.claim, b.terms[epoch_job], n_e.id, sender=n_e.operator)
     m.submitProofs([b.signed_proof(epoch_job, n_e, b"\x55" * 32, b"\x05" * 32)], sender=r.keeper)
     relay_job = b.create(scratch, 1)
-    b.op("claim_warm", m.claim, relay_job, a.id, sender=a.operator)
+    b.op("claim_warm", m.claim, b.terms[relay_job], a.id, sender=a.operator)
     b.op("proof_signed_relay", m.submitProofs,
          [b.signed_proof(relay_job, a, b"\x56" * 32, b"\x06" * 32)], sender=r.keeper)  # fmt: skip
 
@@ -123,11 +123,11 @@ def measure(
     # in a node's ledger: k = 3 and dispute totals then compare across chains.
     warm = [(b.create(scratch, 1), n) for n in b.nodes]
     for job, n in warm:
-        m.claim(job, n.id, sender=n.operator)
+        m.claim(b.terms[job], n.id, sender=n.operator)
         m.submitProofs([b.signed_proof(job, n, b"\x57" * 32, b"\x07" * 32)], sender=r.keeper)
     b.advance(WINDOWS["disputeWindow"] + 1)
     for job, _ in warm:
-        m.finalize(job, sender=r.keeper)
+        m.finalize(b.terms[job], sender=r.keeper)
     for n in b.nodes:
         m.withdrawEarnings([n.id], sender=n.owner)
     m.withdraw(sender=r.keeper)
@@ -160,7 +160,7 @@ def measure(
     # sends (finalize_epoch_first).
     m.pushWork([n.id for n in b.nodes if n is not n_e], sender=r.keeper)
     b.advance(rewards.genesisTime() + (epoch + 1) * length - chain.pending_timestamp + 1)
-    b.op("finalize_epoch_first", m.finalize, epoch_job, sender=r.keeper)
+    b.op("finalize_epoch_first", m.finalize, b.terms[epoch_job], sender=r.keeper)
     b.advance(length)
     b.op("rewards_checkpoint", rewards.checkpoint, 10, sender=r.keeper)
     b.op("rewards_claim", rewards.claim, [a.id], sender=a.owner)

@@ -351,9 +351,9 @@ class GriefingClient(Strategy):
         return Actor(self.name, wallet)
 
     def branch(self, w: World, actor: Actor, epoch: int) -> None:
-        m, cfg = w.d.market, self.cfg
+        cfg = self.cfg
         cancelled = w.create_job(actor.owner, 1, cfg.payment, cfg.collateral, verify=False)
-        m.cancel(cancelled, sender=actor.owner)
+        w.cancel(cancelled, actor.owner)
         self.count("cancelled_jobs")
         failing = w.create_job(actor.owner, 1, cfg.payment, cfg.collateral, verify=False)
         w.failing.add(failing)

@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from oracle.core.protocol import JobStatus, NodeStatus, SeatState
+from oracle.core.protocol import JobStatus, JobTerms, NodeStatus, SeatState, check_job_id
 from oracle.core.prove import commitment_of
 from oracle.localnet.deployment import (
     DEFAULT_CAPS,
@@ -125,6 +125,9 @@ class World:
             tuple[int, int], tuple[bytes, bytes]
         ] = {}  # (job, node) -> (result, salt)
         self.jobs: list[int] = []  # jobs of the current epoch still to drive
+        # Every job's terms, from its JobCreated log: what claim / cancel / dispute / finalize /
+        # expire take. An id is the hash of its terms, so this only grows, across snapshots too.
+        self.terms: dict[int, JobTerms] = {}
         self.verifiers: dict[int, Any] = {}  # k = 1 job -> the client who checks it and disputes
         self.disputers: list[Callable[[World, int], Any | None]] = []
         self.failing: set[int] = set()  # jobs whose bundle fails (a deterministic failure result)
@@ -271,14 +274,23 @@ class World:
         tx = self.d.market.createJob(
             self.request(replicas, payment, collateral, tag), sender=client
         )
-        job_id = tx.decode_logs(self.d.market.JobCreated)[0].jobId
+        terms = check_job_id(tx.decode_logs(self.d.market.JobCreated)[0].event_arguments)
+        job_id = terms.job_id
+        self.terms[job_id] = terms
         self.jobs.append(job_id)
         if replicas == 1 and verify:
             self.verifiers[job_id] = client
         return job_id
 
+    def terms_of(self, job_id: int) -> tuple:
+        """Job `job_id`'s terms as the market's entry points take them (a JobTerms tuple)."""
+        return self.terms[job_id].as_tuple()
+
     def claim(self, job_id: int, node: Node) -> None:
-        self.d.market.claim(job_id, node.id, sender=node.operator)
+        self.d.market.claim(self.terms_of(job_id), node.id, sender=node.operator)
+
+    def cancel(self, job_id: int, client: Any) -> None:
+        self.d.market.cancel(self.terms_of(job_id), sender=client)
 
     def can_claim(self, node: Node) -> bool:
         ok, _ = self.d.registry.canServe(node.id, NO_REQUIREMENTS, 0)
@@ -341,7 +353,7 @@ class World:
             status in (JobStatus.OPEN, JobStatus.SEATING, JobStatus.RUNNING, JobStatus.REVEALING)
             and now > job.deadline
         ):
-            m.expire(job_id, sender=self.keeper)
+            m.expire(self.terms_of(job_id), sender=self.keeper)
             return True
         if status == JobStatus.SEATING:
             return self._seating(job_id, job)
@@ -351,7 +363,7 @@ class World:
             return self._revealing(job_id, job)
         if status == JobStatus.ACCEPTED:
             if now > job.deadline:
-                m.finalize(job_id, sender=self.keeper)
+                m.finalize(self.terms_of(job_id), sender=self.keeper)
                 return True
             return self._maybe_dispute(job_id, job)
         return False
@@ -445,7 +457,7 @@ class World:
             disputer = disputer or decide(self, job_id)
         if disputer is None:
             return False
-        self.d.market.dispute(job_id, sender=disputer)
+        self.d.market.dispute(self.terms_of(job_id), sender=disputer)
         return True
 
     def _next_event(self, live: list[int]) -> int:

@@ -2,7 +2,7 @@ import pytest
 
 from oracle.core.prove import commitment_of
 from tests.utils.constants import DEFAULT_CAPS, E18, MIN_STAKE, TIER_PRICE
-from tests.utils.market import JobStatus, Node, salt_of
+from tests.utils.market import JobStatus, Node, salt_of, terms_of
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def claim_all(market):
     def _claim(job_id, nodes):
         tx = None
         for n in nodes:
-            tx = market.claim(job_id, n.id, sender=n.operator)
+            tx = market.claim(terms_of(market, job_id), n.id, sender=n.operator)
         return tx
 
     return _claim
@@ -171,6 +171,6 @@ def lapse_escalation(market, chain, keeper):
         job = market.job(job_id)
         assert (job.status, job.round, job.k, job.seated) == (JobStatus.SEATING, round_, seats, 0)
         chain.pending_timestamp = job.deadline + 1
-        return market.expire(job_id, sender=keeper)
+        return market.expire(terms_of(market, job_id), sender=keeper)
 
     return _lapse

@@ -27,10 +27,12 @@ from tests.utils.market import (
     SeatState,
     Status,
     assert_escrow,
+    forged_terms,
     recover,
     replica_of,
     salt_of,
     share,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -56,7 +58,7 @@ def two_claimed(market, pool, open_job):
     n = pool[0]
     jobs = [open_job(), open_job()]
     for job_id in jobs:
-        market.claim(job_id, n.id, sender=n.operator)
+        market.claim(terms_of(market, job_id), n.id, sender=n.operator)
     return jobs
 
 
@@ -165,7 +167,7 @@ def test_copied_commitment__binds_the_node_id__copier_cannot_reveal_and_is_seize
     chain.pending_timestamp = market.job(job_id).deadline + 1
     stake = registry.node(copier.id).stake
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     assert [(e.nodeId, e.amount) for e in tx.decode_logs(market.CollateralSeized)] == [
         (copier.id, COL)
@@ -196,6 +198,43 @@ def test_reveal__a_dissenter_cannot_switch_to_the_majoritys_revealed_result(
         (late.id, COL)
     ]
     assert market.credited(late.owner) == 0 and market.credited(late.operator) == 0
+
+
+# ---------------------------------------------------------------------- forged terms
+def test_forged_terms__raised_payment_or_lowered_collateral__unknown_job__paid_only_the_escrow(
+    chain, market, token, registry, pool, keeper, open_job
+):
+    # The entry points take the job's terms and check them against the id: a node operator who
+    # passes a bigger payment (or a smaller collateral) names no job, so it can neither claim on
+    # easier terms nor be paid more than the client escrowed.
+    n = pool[0]
+    job_id = open_job()
+    locked = registry.node(n.id).locked
+    for change in ({"payment": 2 * PAY}, {"collateral": 0}):
+        terms, forged = forged_terms(market, job_id, **change)
+        with ape.reverts(market.JobMarketUnknownJob, jobId=forged):
+            market.claim(terms, n.id, sender=n.operator)
+    assert market.job(job_id).status == Status.OPEN and registry.node(n.id).locked == locked
+    market.claim(terms_of(market, job_id), n.id, sender=n.operator)
+    assert registry.node(n.id).locked == locked + COL
+    market.submitProofs([([(job_id, n.id, _commitment(job_id, n))], b"")], sender=n.operator)
+    chain.pending_timestamp = market.job(job_id).deadline + 1
+    richer, forged = forged_terms(market, job_id, payment=2 * PAY)
+    with ape.reverts(market.JobMarketUnknownJob, jobId=forged):
+        market.finalize(richer, sender=keeper)
+    with ape.reverts(market.JobMarketUnknownJob, jobId=forged):
+        market.jobOf(richer)
+    for batch in ([richer], [terms_of(market, job_id), richer]):
+        with ape.reverts(market.JobMarketUnknownJob, jobId=forged):
+            market.settleAndWithdraw(batch, sender=n.operator)
+    assert market.job(job_id).status == Status.ACCEPTED  # the batch reverted as a whole
+    before = token.balanceOf(n.owner)
+
+    tx = market.settleAndWithdraw([terms_of(market, job_id)], sender=n.operator)
+
+    assert [(e.jobId, e.paidToNodes) for e in tx.decode_logs(market.JobPaid)] == [(job_id, NET)]
+    assert token.balanceOf(n.owner) == before + NET
+    assert_escrow(market)
 
 
 # ---------------------------------------------------------------------- reentrancy
@@ -234,7 +273,7 @@ def _job(mkt, client, job_request):
 
 def test_reentrancy__withdraw_reentered__paid_exactly_once(client, job_request, evil):
     tok, _, mkt, _ = evil
-    mkt.cancel(_job(mkt, client, job_request), sender=client)
+    mkt.cancel(terms_of(mkt, _job(mkt, client, job_request)), sender=client)
     tok.arm(mkt, mkt.withdraw.encode_input(), False, sender=client)
     before = tok.balanceOf(client)
     tx = mkt.withdraw(sender=client)
@@ -248,8 +287,8 @@ def test_reentrancy__bubbled__outer_withdraw_reverts_and_the_credit_stays(
 ):
     tok, _, mkt, _ = evil
     jobs = [_job(mkt, client, job_request) for _ in range(2)]
-    mkt.cancel(jobs[0], sender=client)
-    tok.arm(mkt, mkt.cancel.encode_input(jobs[1]), True, sender=client)
+    mkt.cancel(terms_of(mkt, jobs[0]), sender=client)
+    tok.arm(mkt, mkt.cancel.encode_input(terms_of(mkt, jobs[1])), True, sender=client)
     with ape.reverts(mkt.ReentrancyGuardReentrantCall):
         mkt.withdraw(sender=client)
     assert mkt.credited(client) == PAY
@@ -261,13 +300,13 @@ def test_reentrancy__expire_reentered_during_the_seizure__settled_once(
 ):
     tok, reg, mkt, n = evil
     job_id = _job(mkt, client, job_request)
-    mkt.claim(job_id, n.id, sender=n.operator)
+    mkt.claim(terms_of(mkt, job_id), n.id, sender=n.operator)
     chain.pending_timestamp = mkt.job(job_id).deadline + 1
     # The seized collateral's transfer (registry -> market) re-enters expire on the same job.
-    tok.arm(mkt, mkt.expire.encode_input(job_id), False, sender=client)
+    tok.arm(mkt, mkt.expire.encode_input(terms_of(mkt, job_id)), False, sender=client)
     stake = reg.node(n.id).stake
 
-    tx = mkt.expire(job_id, sender=keeper)
+    tx = mkt.expire(terms_of(mkt, job_id), sender=keeper)
 
     assert _reentry(tx, tok) == [(mkt.address, False, REENTRANT_CALL)]
     assert len(tx.decode_logs(mkt.CollateralSeized)) == 1
@@ -301,15 +340,16 @@ def test_stuck_client__its_credit_stays__everyone_else_settles_and_withdraws(
     stuck = project.StuckClient.deploy(market, token, sender=deployer)
     fund(stuck, PAY)
     stuck_job = stuck.open(job_request(), sender=stranger).decode_logs(market.JobCreated)[0].jobId
-    market.claim(stuck_job, pool[0].id, sender=pool[0].operator)  # ... and never proves
+    stuck_terms = terms_of(market, stuck_job)
+    market.claim(stuck_terms, pool[0].id, sender=pool[0].operator)  # ... and never proves
     good_job, n = open_job(), pool[1]
-    market.claim(good_job, n.id, sender=n.operator)
+    market.claim(terms_of(market, good_job), n.id, sender=n.operator)
     market.submitProofs([([(good_job, n.id, _commitment(good_job, n))], b"")], sender=n.operator)
     chain.pending_timestamp += WINDOWS["executionWindow"] + 1
 
-    tx = market.expire(stuck_job, sender=keeper)
+    tx = market.expire(stuck_terms, sender=keeper)
     assert _credits(tx, market) == [(keeper, BOUNTY), (stuck.address, PAY)]
-    tx = market.finalize(good_job, sender=keeper)
+    tx = market.finalize(terms_of(market, good_job), sender=keeper)
     assert _credits(tx, market) == [(keeper, BOUNTY)]
     assert _earnings(tx, market) == [(n.id, NET)]
     before = token.balanceOf(keeper)
@@ -339,7 +379,7 @@ def test_proof__for_a_seat_whose_node_lost_its_operator__a_garbage_signature_vou
     # that recovers to nobody must not match that empty operator and commit a result someone chose.
     n = pool[0]
     job_id = open_job()
-    market.claim(job_id, n.id, sender=n.operator)
+    market.claim(terms_of(market, job_id), n.id, sender=n.operator)
     licence.transferFrom(n.owner, stranger, n.id, sender=n.owner)
     assert registry.operatorOf(n.id) == ZERO_ADDRESS
     chosen = ([(job_id, n.id, b"\x66" * 32)], b"\x00" * 65)

@@ -33,6 +33,7 @@ from tests.utils.market import (
     pending_work,
     salt_of,
     share,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -47,7 +48,7 @@ def _commitment(job_id, node, result=RESULT):
 
 def _prove(market, node, job_id, result=RESULT):
     """Claim and prove with the operator's own (unsigned) proof."""
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     market.submitProofs(
         [([(job_id, node.id, _commitment(job_id, node, result))], b"")], sender=node.operator
     )
@@ -92,7 +93,7 @@ def accepted(market, pool, open_job):
 
 @pytest.fixture
 def disputed(market, stranger, accepted):
-    market.dispute(accepted, sender=stranger)
+    market.dispute(terms_of(market, accepted), sender=stranger)
     return accepted
 
 
@@ -107,7 +108,7 @@ def jury(market, pool, disputed, draw_seats, accept_all):
 def _to_reveal_phase(chain, market, keeper, job_id):
     """Execution window over with fewer commitments than seats: a dispute always reveals."""
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    return market.expire(job_id, sender=keeper)
+    return market.expire(terms_of(market, job_id), sender=keeper)
 
 
 # ---------------------------------------------------------------------- raising a dispute
@@ -117,7 +118,7 @@ def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(
     before = market.job(accepted)
     stranger_before, market_before = token.balanceOf(stranger), token.balanceOf(market)
 
-    tx = market.dispute(accepted, sender=stranger)
+    tx = market.dispute(terms_of(market, accepted), sender=stranger)
 
     ev = tx.decode_logs(market.JobDisputed)[0]
     assert (ev.jobId, ev.disputer, ev.bond) == (accepted, stranger, BOND)
@@ -149,9 +150,9 @@ def test_dispute__at_the_dispute_deadline_ok__one_second_later_reverts(
     chain.pending_timestamp = deadline + late
     if late:
         with ape.reverts(market.JobMarketDeadlinePassed, jobId=accepted, deadline=deadline):
-            market.dispute(accepted, sender=stranger)
+            market.dispute(terms_of(market, accepted), sender=stranger)
     else:
-        market.dispute(accepted, sender=stranger)
+        market.dispute(terms_of(market, accepted), sender=stranger)
         assert market.job(accepted).status == Status.SEATING
 
 
@@ -160,9 +161,9 @@ def test_dispute__a_job_not_accepted__reverts_not_disputable(
 ):
     job_id = open_job()
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
-        market.dispute(job_id, sender=stranger)  # Open
+        market.dispute(terms_of(market, job_id), sender=stranger)  # Open
     with ape.reverts(market.JobMarketNotDisputable, jobId=disputed):
-        market.dispute(disputed, sender=stranger)  # already disputed
+        market.dispute(terms_of(market, disputed), sender=stranger)  # already disputed
 
 
 def test_dispute__zero_collateral_job__reverts_not_disputable(
@@ -175,7 +176,7 @@ def test_dispute__zero_collateral_job__reverts_not_disputable(
     job_id = open_job(collateral=0)
     _prove(market, pool[0], job_id)
     with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
-        market.dispute(job_id, sender=stranger)
+        market.dispute(terms_of(market, job_id), sender=stranger)
 
 
 def test_dispute__without_an_allowance_for_the_bond__reverts_in_the_token(
@@ -183,7 +184,7 @@ def test_dispute__without_an_allowance_for_the_bond__reverts_in_the_token(
 ):
     fund(keeper, BOND)
     with ape.reverts(token.ERC20InsufficientAllowance, spender=market, allowance=0, needed=BOND):
-        market.dispute(accepted, sender=keeper)
+        market.dispute(terms_of(market, accepted), sender=keeper)
 
 
 # ---------------------------------------------------------------------- the jury
@@ -290,7 +291,7 @@ def test_upheld__settled_at_the_reveal_deadline__keeper_paid_from_the_bond(
     with ape.reverts(market.JobMarketDeadlinePassed, jobId=disputed, deadline=deadline):
         reveal(disputed, [jury[2]], [RESULT], sender=keeper)
 
-    tx = market.expire(disputed, sender=keeper)
+    tx = market.expire(terms_of(market, disputed), sender=keeper)
 
     assert _seized(tx, market) == [(jury[2].id, COL)]
     pot = BOND + COL
@@ -341,7 +342,7 @@ def test_overturned__original_silent_and_jury_split__the_rest_joins_the_pot(
     reveal(disputed, jury[:2], [RESULT, OTHER_RESULT], sender=keeper)
     chain.pending_timestamp = market.job(disputed).deadline + 1
 
-    tx = market.expire(disputed, sender=keeper)
+    tx = market.expire(terms_of(market, disputed), sender=keeper)
 
     assert _resolved(tx, market) == [(False, ZERO)]  # no quorum, no original: no result at all
     assert _seized(tx, market) == sorted([(silent.id, COL), (pool[0].id, COL)])
@@ -393,12 +394,11 @@ def test_untaken__no_juror_revealed__keeper_bounty_from_the_seized_jury(
     deadline = market.job(disputed).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
-        market.expire(
-            disputed, sender=keeper
-        )  # the reveal deadline itself still belongs to reveals
+        # the reveal deadline itself still belongs to reveals
+        market.expire(terms_of(market, disputed), sender=keeper)
     chain.pending_timestamp = deadline + 1
 
-    tx = market.expire(disputed, sender=keeper)
+    tx = market.expire(terms_of(market, disputed), sender=keeper)
 
     assert _resolved(tx, market) == [(True, RESULT)]  # the original's revealed result stands
     assert _seized(tx, market) == sorted((n.id, COL) for n in jury)
@@ -415,7 +415,7 @@ def test_untaken__no_juror_committed__the_originals_reveal_settles_at_once(
     deadline = market.job(disputed).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
-        market.expire(disputed, sender=keeper)
+        market.expire(terms_of(market, disputed), sender=keeper)
     tx = _to_reveal_phase(
         chain, market, keeper, disputed
     )  # round 1 reveals even with no commitment
@@ -441,10 +441,10 @@ def test_untaken__jury_partly_accepted__late_seat_penalised_accepted_released(
     deadline = market.job(disputed).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=disputed, deadline=deadline):
-        market.expire(disputed, sender=keeper)
+        market.expire(terms_of(market, disputed), sender=keeper)
     chain.pending_timestamp = deadline + 1
 
-    tx = market.expire(disputed, sender=keeper)
+    tx = market.expire(terms_of(market, disputed), sender=keeper)
 
     assert [(e.nodeId, e.penalty) for e in tx.decode_logs(market.SeatDropped)] == [
         (late.id, SEAT_PENALTY)
@@ -473,7 +473,7 @@ def test_untaken__never_drawn__result_stands_and_the_keeper_earns_nothing(
     chain, market, pool, stranger, keeper, disputed
 ):
     chain.pending_timestamp = market.job(disputed).deadline + 1
-    tx = market.expire(disputed, sender=keeper)
+    tx = market.expire(terms_of(market, disputed), sender=keeper)
 
     assert _resolved(tx, market) == [(True, ZERO)]
     # Nothing was seized and the node's fee is not touched: there is no bounty to pay.

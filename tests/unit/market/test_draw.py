@@ -16,6 +16,7 @@ from tests.utils.market import (
     SeatState,
     Status,
     replica_of,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -122,10 +123,10 @@ def test_draw__nobody_meets_the_requirements__unfilled_re_anchored_until_the_bud
     job = market.job(job_id)
     chain.pending_timestamp = job.deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=job.deadline):
-        market.expire(job_id, sender=keeper)
+        market.expire(terms_of(market, job_id), sender=keeper)
     chain.pending_timestamp = job.deadline + 1
     escrow = token.balanceOf(market)
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     ev = tx.decode_logs(market.JobExpired)[0]
     assert (ev.jobId, ev.fromStatus) == (job_id, Status.SEATING)
@@ -284,7 +285,7 @@ def test_redraw__penalty_only_from_free_stake__locked_collateral_untouched(
     late = seats[0]
     # Before its seat lapses, the node locks all but 1 TES of its stake in a k = 1 job.
     other = open_job(collateral=registry.freeStake(late.id) - E18)
-    market.claim(other, late.id, sender=late.operator)
+    market.claim(terms_of(market, other), late.id, sender=late.operator)
     before = registry.node(late.id)
     assert registry.freeStake(late.id) == E18 < SEAT_PENALTY
     chain.pending_timestamp = replica_of(market, job_id, late.id)[0].acceptDeadline + 1
@@ -311,7 +312,7 @@ def test_expire_seating__accepted_released_no_fault__late_penalised__client_gets
     job = market.job(job_id)
     chain.pending_timestamp = job.deadline + 1
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     ev = tx.decode_logs(market.JobExpired)[0]
     assert (ev.jobId, ev.fromStatus) == (job_id, Status.SEATING)
@@ -339,7 +340,7 @@ def test_cancel_seating__before_any_acceptance__full_refund_no_penalty(
 ):
     job_id, seats = seated_job(pool, accept=False)
     stakes = {n.id: registry.node(n.id).stake for n in seats}
-    tx = market.cancel(job_id, sender=client)
+    tx = market.cancel(terms_of(market, job_id), sender=client)
     assert tx.decode_logs(market.JobCancelled)[0].jobId == job_id
     assert [(e.account, e.amount) for e in tx.decode_logs(market.Credited)] == [(client, PAY)]
     assert {n.id: registry.node(n.id).stake for n in seats} == stakes
@@ -351,7 +352,7 @@ def test_cancel_seating__after_one_acceptance__refused(market, pool, seated_job,
     job_id, seats = seated_job(pool, accept=False)
     market.acceptSeat(job_id, seats[0].id, sender=seats[0].operator)
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.SEATING):
-        market.cancel(job_id, sender=client)
+        market.cancel(terms_of(market, job_id), sender=client)
 
 
 # ---------------------------------------------------------------------- seats follow stake

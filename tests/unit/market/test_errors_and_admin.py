@@ -23,11 +23,13 @@ from tests.utils.market import (
     Status,
     completion_digest,
     domain_separator,
+    forged_terms,
     job_ids,
     name32,
     replica_of,
     salt_of,
     share,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -54,17 +56,23 @@ def _mine_past_anchor(chain, market, job_id):
 
 
 # ---------------------------------------------------------------------- unknown job, withdraw
-def test_every_job_call__unknown_job__reverts_unknown_job(market, pool, stranger):
-    n, job_id = pool[0], 999
+def test_every_job_call__unknown_job__reverts_unknown_job(market, pool, stranger, open_job):
+    # Terms the market never created (a real job's, with another nonce) name no job, and an id
+    # names none unless a job hashed to it: both revert with the id the call named.
+    n = pool[0]
+    terms, job_id = forged_terms(market, open_job(), nonce=2**64 - 1)
+    assert market.jobIdOf(terms) == job_id
     calls = {
-        "cancel": lambda: market.cancel(job_id, sender=stranger),
-        "dispute": lambda: market.dispute(job_id, sender=stranger),
-        "claim": lambda: market.claim(job_id, n.id, sender=n.operator),
+        "cancel": lambda: market.cancel(terms, sender=stranger),
+        "dispute": lambda: market.dispute(terms, sender=stranger),
+        "claim": lambda: market.claim(terms, n.id, sender=n.operator),
         "acceptSeat": lambda: market.acceptSeat(job_id, n.id, sender=n.operator),
         "draw": lambda: market.draw(job_id, sender=stranger),
         "redraw": lambda: market.redraw(job_id, sender=stranger),
-        "finalize": lambda: market.finalize(job_id, sender=stranger),
-        "expire": lambda: market.expire(job_id, sender=stranger),
+        "finalize": lambda: market.finalize(terms, sender=stranger),
+        "expire": lambda: market.expire(terms, sender=stranger),
+        "settleAndWithdraw": lambda: market.settleAndWithdraw([terms], sender=n.operator),
+        "jobOf": lambda: market.jobOf(terms),
         "submitProofs": lambda: market.submitProofs([_own_proof(job_id, n)], sender=n.operator),
         "reveal": lambda: market.reveal([(job_id, n.id, RESULT, salt_of(n.id))], sender=stranger),
     }
@@ -84,10 +92,10 @@ def test_rounds_module__called_directly__reverts_for_every_entry(
     job_id = open_job(replicas=3)
     n = pool[0]
     calls = {
-        "dispute": lambda: module.dispute(job_id, sender=stranger),
+        "dispute": lambda: module.dispute(terms_of(market, job_id), sender=stranger),
         "draw": lambda: module.draw(job_id, sender=stranger),
         "redraw": lambda: module.redraw(job_id, sender=stranger),
-        "expire": lambda: module.expire(job_id, sender=stranger),
+        "expire": lambda: module.expire(terms_of(market, job_id), sender=stranger),
         "reveal": lambda: module.reveal([(job_id, n.id, RESULT, salt_of(n.id))], sender=stranger),
     }
     for name, call in calls.items():
@@ -115,7 +123,7 @@ def test_submit_proof__node_without_a_seat__reverts_not_replica(market, pool, st
     n = pool[1]
     with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=n.id):
         market.submitProofs([_own_proof(job_id, n)], sender=n.operator)  # Open: no seat at all
-    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    market.claim(terms_of(market, job_id), pool[0].id, sender=pool[0].operator)
     with ape.reverts(market.JobMarketNotReplica, jobId=job_id, nodeId=n.id):
         market.submitProofs([_own_proof(job_id, n)], sender=n.operator)
 
@@ -124,7 +132,7 @@ def test_reveal__not_revealing_or_not_a_seat__reverts(
     chain, market, pool, keeper, open_job, seated_job, commit
 ):
     job_id = open_job()
-    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    market.claim(terms_of(market, job_id), pool[0].id, sender=pool[0].operator)
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
         market.reveal([(job_id, pool[0].id, RESULT, salt_of(pool[0].id))], sender=keeper)
     k3, seats = seated_job(pool)
@@ -137,7 +145,7 @@ def test_reveal__not_revealing_or_not_a_seat__reverts(
 def test_claim__drawn_job__reverts_seats_are_drawn(market, pool, open_job):
     job_id = open_job(replicas=3)
     with ape.reverts(market.JobMarketSeatsAreDrawn, jobId=job_id):
-        market.claim(job_id, pool[0].id, sender=pool[0].operator)
+        market.claim(terms_of(market, job_id), pool[0].id, sender=pool[0].operator)
 
 
 def test_accept_seat__wrong_status_wrong_state_wrong_key__revert(
@@ -180,23 +188,24 @@ def test_cancel__drawn_job__only_before_any_seat_is_accepted(
     market, client, pool, open_job, draw_seats
 ):
     untaken = open_job(replicas=3)
-    tx = market.cancel(untaken, sender=client)
+    tx = market.cancel(terms_of(market, untaken), sender=client)
     assert tx.decode_logs(market.Credited)[0].amount == PAY
     assert market.job(untaken).status == Status.CANCELLED
     taken = open_job(replicas=3)
     seat = draw_seats(taken, pool)[0]
     market.acceptSeat(taken, seat.id, sender=seat.operator)
     with ape.reverts(market.JobMarketWrongStatus, jobId=taken, status=Status.SEATING):
-        market.cancel(taken, sender=client)
+        market.cancel(terms_of(market, taken), sender=client)
 
 
 def test_cancel__disputed_job__reverts_wrong_status(market, client, stranger, pool, open_job):
     job_id = open_job()
-    market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    market.claim(terms_of(market, job_id), pool[0].id, sender=pool[0].operator)
     market.submitProofs([_own_proof(job_id, pool[0])], sender=pool[0].operator)
-    market.dispute(job_id, sender=stranger)  # Seating again, but round 1: the client's job was run
+    # Seating again, but round 1: the client's job was run
+    market.dispute(terms_of(market, job_id), sender=stranger)
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.SEATING):
-        market.cancel(job_id, sender=client)
+        market.cancel(terms_of(market, job_id), sender=client)
 
 
 # ---------------------------------------------------------------------- requests
@@ -335,7 +344,7 @@ def test_pause__stops_every_entry_that_takes_on_new_work(
 ):
     open_k1 = open_job()
     proven = open_job()
-    market.claim(proven, pool[0].id, sender=pool[0].operator)
+    market.claim(terms_of(market, proven), pool[0].id, sender=pool[0].operator)
     market.submitProofs([_own_proof(proven, pool[0])], sender=pool[0].operator)
     anchored = open_job(replicas=3)
     drawn = open_job(replicas=3)
@@ -350,10 +359,12 @@ def test_pause__stops_every_entry_that_takes_on_new_work(
         "createJobWithPermit": lambda: market.createJobWithPermit(
             job_request(), 0, 27, ZERO, ZERO, sender=client
         ),
-        "claim": lambda: market.claim(open_k1, pool[1].id, sender=pool[1].operator),
+        "claim": lambda: market.claim(
+            terms_of(market, open_k1), pool[1].id, sender=pool[1].operator
+        ),
         "acceptSeat": lambda: market.acceptSeat(drawn, seat.id, sender=seat.operator),
         "draw": lambda: market.draw(anchored, sender=keeper),
-        "dispute": lambda: market.dispute(proven, sender=stranger),
+        "dispute": lambda: market.dispute(terms_of(market, proven), sender=stranger),
     }
     for name, call in stopped.items():
         with ape.reverts(market.EnforcedPause):
@@ -386,25 +397,25 @@ def test_pause__never_traps_money(
     cancellable = open_job()
     unclaimed = open_job()
     unproven = open_job()
-    market.claim(unproven, pool[0].id, sender=pool[0].operator)
+    market.claim(terms_of(market, unproven), pool[0].id, sender=pool[0].operator)
     running = open_job()
-    market.claim(running, pool[1].id, sender=pool[1].operator)
+    market.claim(terms_of(market, running), pool[1].id, sender=pool[1].operator)
     k3, seats = seated_job(pool)
     commit(k3, seats, [RESULT] * 3, sender=keeper)
     market.pause(sender=deployer)
 
-    market.cancel(cancellable, sender=client)
+    market.cancel(terms_of(market, cancellable), sender=client)
     market.submitProofs([_own_proof(running, pool[1])], sender=pool[1].operator)
     assert market.job(running).status == Status.ACCEPTED
     tx = reveal(k3, seats, [RESULT] * 3, sender=keeper)
     assert market.job(k3).status == Status.PAID
     chain.pending_timestamp = market.job(running).deadline + 1
-    tx = market.finalize(running, sender=keeper)
+    tx = market.finalize(terms_of(market, running), sender=keeper)
     paid = tx.decode_logs(market.JobPaid)[0]
     assert (paid.jobId, paid.paidToNodes, paid.protocolFee) == (running, NET, FEE)
     chain.pending_timestamp = market.job(unproven).deadline + 1  # the latest of the deadlines
-    market.expire(unclaimed, sender=keeper)
-    market.expire(unproven, sender=keeper)
+    market.expire(terms_of(market, unclaimed), sender=keeper)
+    market.expire(terms_of(market, unproven), sender=keeper)
     dust = share(PAY - FEE, 3)[1] + share(FEE, 3)[1]  # of the k = 3 job's equal split
     assert market.pendingFees() == COL - BOUNTY + dust
     tx = market.flushFees(sender=keeper)
@@ -547,6 +558,7 @@ def test_views__job_replica_and_accounts(
     commit(job_id, seats[:2], [RESULT] * 2, sender=keeper)
 
     job = market.job(job_id)
+    assert market.jobOf(terms_of(market, job_id)) == job  # the same record, named by its terms
     assert (job.payment, job.collateral, job.k, job.round, job.client) == (PAY, COL, 3, 0, client)
     assert (job.claims, job.commits, job.reveals, job.replicaCount, job.seated) == (3, 2, 0, 3, 3)
     assert job.status == Status.RUNNING and job.drawBlock == 0

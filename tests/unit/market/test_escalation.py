@@ -28,6 +28,7 @@ from tests.utils.market import (
     replica_of,
     salt_of,
     share,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -130,10 +131,10 @@ def test_capture__a_jury_majority_against_a_true_result__is_re_run__the_bond_and
 ):
     original = crowd[0]
     job_id = open_job()
-    market.claim(job_id, original.id, sender=original.operator)
+    market.claim(terms_of(market, job_id), original.id, sender=original.operator)
     commitment = commitment_of(job_id, original.id, RESULT, salt_of(original.id))
     market.submitProofs([([(job_id, original.id, commitment)], b"")], sender=original.operator)
-    market.dispute(job_id, sender=stranger)
+    market.dispute(terms_of(market, job_id), sender=stranger)
     jury = _fresh_round(market, job_id, crowd, draw_seats, accept_all, 3)
     _play(job_id, jury, [OTHER_RESULT, OTHER_RESULT, RESULT], commit, reveal, keeper)
     tx = reveal(job_id, [original], [RESULT], keeper)  # completes round 1: 2-1, escalated
@@ -179,7 +180,8 @@ def test_escalation__a_seated_round_without_a_majority__the_verdict_before_it_st
     talking, silent = jurors[:2], jurors[2:]
     commit(job_id, talking, [RESULT, OTHER_RESULT], stranger)
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    market.expire(job_id, sender=keeper)  # execution window over: the two that committed reveal
+    # Execution window over: the two that committed reveal.
+    market.expire(terms_of(market, job_id), sender=keeper)
 
     tx = reveal(job_id, talking, [RESULT, OTHER_RESULT], stranger)  # every committed seat revealed
 

@@ -20,6 +20,7 @@ from tests.utils.market import (
     credits,
     earnings,
     salt_of,
+    terms_of,
     work_pushed,
 )
 
@@ -31,7 +32,7 @@ WORK = FEE - BOUNTY  # a keeper's finalize takes its bounty out of the fee
 def _accepted(market, node, open_job, **kw):
     """A k = 1 job claimed and proven by `node` (its operator's own proof): Accepted."""
     job_id = open_job(**kw)
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     commitment = commitment_of(job_id, node.id, RESULT, salt_of(node.id))
     market.submitProofs([([(job_id, node.id, commitment)], b"")], sender=node.operator)
     return job_id
@@ -45,7 +46,7 @@ def _paid(chain, market, keeper, node, open_job):
     """A k = 1 job of `node` finalized by `keeper`: NET to the node's ledger, WORK as its work."""
     job_id = _accepted(market, node, open_job)
     _past_window(chain, market, job_id)
-    market.finalize(job_id, sender=keeper)
+    market.finalize(terms_of(market, job_id), sender=keeper)
     return job_id
 
 
@@ -82,7 +83,7 @@ def test_ledger__k1_paid__earned_and_work_kept__rewards_sees_it_at_the_next_epoc
 
     first = _accepted(market, a, open_job)
     _past_window(chain, market, first)
-    tx = market.finalize(first, sender=keeper)
+    tx = market.finalize(terms_of(market, first), sender=keeper)
 
     epoch = rewards.currentEpoch()
     assert earnings(tx, market) == {a.id: NET}
@@ -98,7 +99,7 @@ def test_ledger__k1_paid__earned_and_work_kept__rewards_sees_it_at_the_next_epoc
     second = _accepted(market, a, open_job)
     _past_window(chain, market, second)
     assert rewards.currentEpoch() == epoch
-    tx = market.finalize(second, sender=keeper)
+    tx = market.finalize(terms_of(market, second), sender=keeper)
     assert work_pushed(tx, market) == [] and _recorded(tx, rewards) == []
     assert _ledger(market, a) == (2 * NET, 2 * WORK, epoch)
     assert rewards.totalFunded() == funded
@@ -113,7 +114,7 @@ def test_ledger__k1_paid__earned_and_work_kept__rewards_sees_it_at_the_next_epoc
     funded, rewards_balance = rewards.totalFunded(), token.balanceOf(rewards)
     total_work = rewards.epoch(later).totalWork
 
-    tx = market.finalize(third, sender=keeper)
+    tx = market.finalize(terms_of(market, third), sender=keeper)
 
     assert work_pushed(tx, market) == [(a.id, epoch, 2 * WORK)]
     assert _recorded(tx, rewards) == [(a.id, later, 2 * WORK)]  # counted when it arrives
@@ -157,7 +158,7 @@ def test_push_work__by_a_stranger__sends_the_pending_work__then_a_no_op(
     # A settlement later in the same epoch starts the epoch's work again; nothing is pushed.
     job_id = _accepted(market, a, open_job)
     _past_window(chain, market, job_id)
-    tx = market.finalize(job_id, sender=keeper)
+    tx = market.finalize(terms_of(market, job_id), sender=keeper)
     assert rewards.currentEpoch() == epoch
     assert work_pushed(tx, market) == [] and _recorded(tx, rewards) == []
     assert _ledger(market, a) == (2 * NET, WORK, epoch)
@@ -285,8 +286,9 @@ def test_settle_and_withdraw__jobs_a1_b1_a2_of_one_owner__pays_everything_once(
     jobs = [_accepted(market, node, open_job) for node in (a, b, a)]
     _past_window(chain, market, *jobs)
     before = token.balanceOf(owner)
+    terms = [terms_of(market, j) for j in jobs]
 
-    tx = market.settleAndWithdraw(jobs, sender=a.operator)
+    tx = market.settleAndWithdraw(terms, sender=a.operator)
 
     assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == jobs
     withdrawn = [(e.nodeId, e.owner, e.amount) for e in tx.decode_logs(market.EarningsWithdrawn)]
@@ -302,8 +304,8 @@ def test_settle_and_withdraw__jobs_a1_b1_a2_of_one_owner__pays_everything_once(
     assert credits(tx, market) == {}
     assert_escrow(market)
 
-    assert market.settleAndWithdraw.call(jobs, sender=owner) == 0
-    again = market.settleAndWithdraw(jobs, sender=owner)
+    assert market.settleAndWithdraw.call(terms, sender=owner) == 0
+    again = market.settleAndWithdraw(terms, sender=owner)
 
     assert [(e.jobId, e.status) for e in again.decode_logs(market.SettlementSkipped)] == [
         (j, Status.PAID) for j in jobs
@@ -321,10 +323,11 @@ def test_settle_and_withdraw__a_job_a_keeper_finalized_first__skipped__its_earni
     owner = a.owner
     jobs = [_accepted(market, node, open_job) for node in (a, b)]
     _past_window(chain, market, *jobs)
-    market.finalize(jobs[1], sender=keeper)  # the keeper gets there first: NET in b's ledger
+    # The keeper gets there first: NET in b's ledger.
+    market.finalize(terms_of(market, jobs[1]), sender=keeper)
     before = token.balanceOf(owner)
 
-    tx = market.settleAndWithdraw(jobs, sender=owner)
+    tx = market.settleAndWithdraw([terms_of(market, j) for j in jobs], sender=owner)
 
     assert [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)] == [
         (jobs[1], Status.PAID)
@@ -350,21 +353,22 @@ def test_settle_and_withdraw__naming_another_owners_job__reverts__its_earnings_s
     theirs = _accepted(market, victim, open_job)
     mine = _accepted(market, attacker, open_job)
     _past_window(chain, market, theirs, mine)
+    victims, both = [terms_of(market, theirs)], [terms_of(market, mine), terms_of(market, theirs)]
     with ape.reverts(market.JobMarketNotNodeOwner, jobId=theirs, caller=attacker.owner.address):
-        market.settleAndWithdraw([theirs], sender=attacker.owner)
+        market.settleAndWithdraw(victims, sender=attacker.owner)
     with ape.reverts(
         market.JobMarketOwnersDiffer,
         jobId=theirs,
         owner=victim.owner.address,
         expected=attacker.owner.address,
     ):
-        market.settleAndWithdraw([mine, theirs], sender=attacker.operator)
-    market.finalize(theirs, sender=keeper)  # now only earnings sit in the victim's ledger
+        market.settleAndWithdraw(both, sender=attacker.operator)
+    market.finalize(victims[0], sender=keeper)  # now only earnings sit in the victim's ledger
     for sender in (attacker.owner, attacker.operator):
         with ape.reverts(market.JobMarketNotNodeOwner, jobId=theirs, caller=sender.address):
-            market.settleAndWithdraw([theirs], sender=sender)
+            market.settleAndWithdraw(victims, sender=sender)
         with ape.reverts(market.JobMarketOwnersDiffer):
-            market.settleAndWithdraw([mine, theirs], sender=sender)
+            market.settleAndWithdraw(both, sender=sender)
     assert market.ledger(victim.id).earned == NET
     before = token.balanceOf(victim.owner)
     market.withdrawEarnings([victim.id], sender=victim.owner)
@@ -447,7 +451,7 @@ def test_deposit__a_refund_pays_the_next_job__and_never_a_node_owner(
     # A client's refund is its credit and pays its next job; a node owner's earnings are not a
     # credit (a `createJob` by the owner pulls tokens, it never spends its node's ledger).
     job_id = open_job()
-    market.cancel(job_id, sender=client)
+    market.cancel(terms_of(market, job_id), sender=client)
     assert market.credited(client) == PAY
     before = token.balanceOf(client)
     tx = market.createJob(job_request(), sender=client)

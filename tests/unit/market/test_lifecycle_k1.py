@@ -20,6 +20,7 @@ from tests.utils.market import (
     assert_escrow,
     earnings,
     salt_of,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -46,7 +47,7 @@ def _params(**overrides):
 def running(market, pool, open_job):
     """A k = 1 job claimed by pool[0]: (jobId, claim receipt)."""
     job_id = open_job()
-    tx = market.claim(job_id, pool[0].id, sender=pool[0].operator)
+    tx = market.claim(terms_of(market, job_id), pool[0].id, sender=pool[0].operator)
     return job_id, tx
 
 
@@ -137,22 +138,22 @@ def test_claim__at_the_claim_deadline_ok__one_second_later_reverts(
     n = pool[0]
     if late:
         with ape.reverts(market.JobMarketDeadlinePassed, jobId=job_id, deadline=deadline):
-            market.claim(job_id, n.id, sender=n.operator)
+            market.claim(terms_of(market, job_id), n.id, sender=n.operator)
     else:
-        market.claim(job_id, n.id, sender=n.operator)
+        market.claim(terms_of(market, job_id), n.id, sender=n.operator)
         assert market.job(job_id).status == Status.RUNNING
 
 
 def test_claim__taken_job__reverts_wrong_status(market, pool, running):
     job_id, _ = running
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
-        market.claim(job_id, pool[1].id, sender=pool[1].operator)
+        market.claim(terms_of(market, job_id), pool[1].id, sender=pool[1].operator)
 
 
 def test_claim__by_another_key__reverts_in_the_registry(market, registry, pool, open_job):
     job_id = open_job()
     with ape.reverts(registry.NodeRegistryNotOperator, nodeId=pool[0].id, caller=pool[1].operator):
-        market.claim(job_id, pool[0].id, sender=pool[1].operator)
+        market.claim(terms_of(market, job_id), pool[0].id, sender=pool[1].operator)
 
 
 # ---------------------------------------------------------------------- proofs
@@ -226,7 +227,7 @@ def test_proof_batch__one_signature_for_the_jobs_of_every_node_the_key_operates(
     n, twin = pool[0], pool[4]
     jobs = [(open_job(), node) for node in (n, twin, n)]
     for job_id, node in jobs:
-        market.claim(job_id, node.id, sender=node.operator)
+        market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
     # A stale item (a job already proven) is skipped; the rest of the batch still commits.
     market.submitProofs([([items[0]], b"")], sender=n.operator)
@@ -246,7 +247,7 @@ def test_proof_batch__signature_covers_exactly_its_items(chain, market, pool, ke
     n, twin = pool[0], pool[4]
     jobs = [(open_job(), node) for node in (n, twin)]
     for job_id, node in jobs:
-        market.claim(job_id, node.id, sender=node.operator)
+        market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
     _, sig = _batch(chain, market, n.operator, items)
     for tampered in ([items[0]], items[::-1]):
@@ -261,7 +262,7 @@ def test_proof_batch__an_item_of_a_node_the_key_does_not_operate__reverts_the_ba
     mine, other = pool[0], pool[1]
     jobs = [(open_job(), node) for node in (mine, other)]
     for job_id, node in jobs:
-        market.claim(job_id, node.id, sender=node.operator)
+        market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     items = [(job_id, node.id, _commitment(job_id, node)) for job_id, node in jobs]
     with ape.reverts(
         market.JobMarketInvalidSignature,
@@ -296,11 +297,11 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
     job = market.job(accepted)
     chain.pending_timestamp = job.deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=accepted, deadline=job.deadline):
-        market.finalize(accepted, sender=keeper)
+        market.finalize(terms_of(market, accepted), sender=keeper)
     rewards_before, completed = token.balanceOf(rewards), registry.node(n.id).completed
     chain.pending_timestamp = job.deadline + 1
 
-    tx = market.finalize(accepted, sender=keeper)
+    tx = market.finalize(terms_of(market, accepted), sender=keeper)
 
     # The node's net goes to its ledger (its licence's owner withdraws it), the keeper's bounty to
     # the keeper's credit.
@@ -332,7 +333,7 @@ def test_finalize__at_the_dispute_deadline_reverts__one_second_later_pays(
     assert registry.node(n.id).locked == 0 and registry.node(n.id).completed == completed + 1
     assert market.job(accepted).status == Status.PAID
     with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
-        market.finalize(accepted, sender=keeper)
+        market.finalize(terms_of(market, accepted), sender=keeper)
     tx = market.pushWork([n.id], sender=keeper)
     work = [(e.nodeId, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
     assert work == [(n.id, FEE - BOUNTY)]  # the bounty comes out of the fee
@@ -347,12 +348,12 @@ def test_finalize__keeper_bounty_above_the_fee__is_capped_by_the_fee(
     market.setParameters(_params(protocolFeeBps=100, keeperBountyBps=500), sender=deployer)
     job_id = open_job()
     n = pool[0]
-    market.claim(job_id, n.id, sender=n.operator)
+    market.claim(terms_of(market, job_id), n.id, sender=n.operator)
     market.submitProofs([([(job_id, n.id, _commitment(job_id, n))], b"")], sender=n.operator)
     chain.pending_timestamp = market.job(job_id).deadline + 1
     rewards_before = token.balanceOf(rewards)
 
-    tx = market.finalize(job_id, sender=keeper)
+    tx = market.finalize(terms_of(market, job_id), sender=keeper)
 
     fee = PAY * 100 // 10_000
     assert _credits(tx, market) == {keeper.address: fee}
@@ -368,7 +369,7 @@ def test_finalize__bounty_rate_is_fixed_at_creation(
     # Raising the bounty to 5 % after the job was escrowed must not reach it (1 % of PAY stays).
     market.setParameters(_params(keeperBountyBps=500), sender=deployer)
     chain.pending_timestamp = market.job(accepted).deadline + 1
-    tx = market.finalize(accepted, sender=keeper)
+    tx = market.finalize(terms_of(market, accepted), sender=keeper)
     assert _credits(tx, market)[keeper.address] == BOUNTY
     assert market.job(accepted).keeperBountyBps == MARKET_PARAMETERS["keeperBountyBps"]
 
@@ -376,12 +377,12 @@ def test_finalize__bounty_rate_is_fixed_at_creation(
 def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):
     job_id, _ = running
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
-        market.finalize(job_id, sender=keeper)
+        market.finalize(terms_of(market, job_id), sender=keeper)
 
 
 # ---------------------------------------------------------------------- settleAndWithdraw
 def _prove(market, node, job_id):
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     market.submitProofs(
         [([(job_id, node.id, _commitment(job_id, node))], b"")], sender=node.operator
     )
@@ -398,7 +399,9 @@ def test_settle_and_withdraw__by_the_operator__pays_the_owner_both_nodes_net__no
     before, market_before = token.balanceOf(n.owner), token.balanceOf(market)
     rewards_before = token.balanceOf(rewards)
 
-    tx = market.settleAndWithdraw([accepted, second], sender=n.operator)
+    tx = market.settleAndWithdraw(
+        [terms_of(market, j) for j in (accepted, second)], sender=n.operator
+    )
 
     assert token.balanceOf(n.owner) == before + 2 * NET
     # The fees stay as the nodes' work until pushed (once per node per epoch).
@@ -438,7 +441,7 @@ def test_settle_and_withdraw__jobs_of_one_node__reach_rewards_as_one_record(
     epoch = rewards.currentEpoch()
     work_before = rewards.epoch(epoch).totalWork
 
-    tx = market.settleAndWithdraw(jobs, sender=n.owner)
+    tx = market.settleAndWithdraw([terms_of(market, j) for j in jobs], sender=n.owner)
 
     assert [(e.jobId, e.protocolFee) for e in tx.decode_logs(market.JobPaid)] == [
         (j, FEE) for j in jobs
@@ -466,11 +469,12 @@ def test_settle_and_withdraw__by_the_owner__also_sends_what_its_node_earned_befo
     earlier = open_job()
     _prove(market, n, earlier)
     chain.pending_timestamp = market.job(earlier).deadline + 1
-    market.finalize(earlier, sender=keeper)  # a keeper got there first: NET in the node's ledger
+    # A keeper got there first: NET in the node's ledger.
+    market.finalize(terms_of(market, earlier), sender=keeper)
     assert market.ledger(n.id).earned == NET
     before = token.balanceOf(n.owner)
 
-    tx = market.settleAndWithdraw([accepted], sender=n.owner)
+    tx = market.settleAndWithdraw([terms_of(market, accepted)], sender=n.owner)
 
     assert token.balanceOf(n.owner) == before + 2 * NET
     assert [(e.nodeId, e.owner, e.amount) for e in tx.decode_logs(market.EarningsWithdrawn)] == [
@@ -490,10 +494,12 @@ def test_settle_and_withdraw__a_job_settled_first_or_still_in_its_window__is_ski
     chain.pending_timestamp = chain.pending_timestamp + 100
     _prove(market, n, late)  # its dispute window ends 100 s after the first job's
     chain.pending_timestamp = market.job(accepted).deadline + 1
-    market.finalize(accepted, sender=keeper)
+    market.finalize(terms_of(market, accepted), sender=keeper)
     before = token.balanceOf(n.owner)
 
-    tx = market.settleAndWithdraw([accepted, late], sender=n.operator)
+    tx = market.settleAndWithdraw(
+        [terms_of(market, j) for j in (accepted, late)], sender=n.operator
+    )
 
     skipped = [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)]
     assert skipped == [(accepted, Status.PAID), (late, Status.ACCEPTED)]
@@ -501,7 +507,7 @@ def test_settle_and_withdraw__a_job_settled_first_or_still_in_its_window__is_ski
     # The keeper's settlement credited the owner; this call sent it, and paid nothing twice.
     assert token.balanceOf(n.owner) == before + NET
     assert market.credited(n.owner) == 0
-    again = market.settleAndWithdraw([accepted], sender=n.operator)
+    again = market.settleAndWithdraw([terms_of(market, accepted)], sender=n.operator)
     assert [e.jobId for e in again.decode_logs(market.SettlementSkipped)] == [accepted]
     assert token.balanceOf(n.owner) == before + NET
 
@@ -512,7 +518,7 @@ def test_settle_and_withdraw__by_anyone_but_the_nodes_owner_or_operator__reverts
     chain.pending_timestamp = market.job(accepted).deadline + 1
     for caller in (stranger, client, keeper, pool[1].operator, pool[1].owner):
         with ape.reverts(market.JobMarketNotNodeOwner, jobId=accepted, caller=caller.address):
-            market.settleAndWithdraw([accepted], sender=caller)
+            market.settleAndWithdraw([terms_of(market, accepted)], sender=caller)
     assert market.job(accepted).status == Status.ACCEPTED
 
 
@@ -529,7 +535,9 @@ def test_settle_and_withdraw__jobs_of_two_owners__reverts_before_paying_either(
         owner=pool[1].owner.address,
         expected=pool[0].owner.address,
     ):
-        market.settleAndWithdraw([accepted, other], sender=pool[0].operator)
+        market.settleAndWithdraw(
+            [terms_of(market, j) for j in (accepted, other)], sender=pool[0].operator
+        )
     assert market.job(accepted).status == market.job(other).status == Status.ACCEPTED
 
 
@@ -538,7 +546,8 @@ def test_settle_and_withdraw__nothing_settleable_and_no_credit__sends_nothing(
 ):
     n = pool[0]
     before = token.balanceOf(n.owner)
-    tx = market.settleAndWithdraw([accepted], sender=n.operator)  # still inside its window
+    # Still inside its window.
+    tx = market.settleAndWithdraw([terms_of(market, accepted)], sender=n.operator)
     assert [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)] == [
         (accepted, Status.ACCEPTED)
     ]
@@ -552,7 +561,7 @@ def test_settle_and_withdraw__nothing_settleable_and_no_credit__sends_nothing(
 def test_withdraw__sends_the_whole_credit_once(chain, market, token, pool, keeper, accepted):
     owner = pool[0].owner
     chain.pending_timestamp = market.job(accepted).deadline + 1
-    market.finalize(accepted, sender=keeper)
+    market.finalize(terms_of(market, accepted), sender=keeper)
     before, market_before = token.balanceOf(keeper), token.balanceOf(market)
 
     tx = market.withdraw(sender=keeper)
@@ -574,24 +583,24 @@ def test_withdraw__sends_the_whole_credit_once(chain, market, token, pool, keepe
 # ---------------------------------------------------------------------- cancel
 def test_cancel__open_job__credits_the_full_payment(market, client, pool, open_job):
     job_id = open_job()
-    tx = market.cancel(job_id, sender=client)
+    tx = market.cancel(terms_of(market, job_id), sender=client)
     assert tx.decode_logs(market.JobCancelled)[0].jobId == job_id
     assert _credits(tx, market) == {client.address: PAY}
     assert market.job(job_id).status == Status.CANCELLED
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.CANCELLED):
-        market.cancel(job_id, sender=client)
+        market.cancel(terms_of(market, job_id), sender=client)
 
 
 def test_cancel__claimed_job__reverts_wrong_status(market, client, running):
     job_id, _ = running
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.RUNNING):
-        market.cancel(job_id, sender=client)
+        market.cancel(terms_of(market, job_id), sender=client)
 
 
 def test_cancel__by_anyone_but_the_client__reverts(market, stranger, pool, open_job):
     job_id = open_job()
     with ape.reverts(market.JobMarketNotClient, jobId=job_id, caller=stranger):
-        market.cancel(job_id, sender=stranger)
+        market.cancel(terms_of(market, job_id), sender=stranger)
 
 
 # ---------------------------------------------------------------------- expire
@@ -602,10 +611,10 @@ def test_expire__open_job__at_deadline_reverts__then_refunds_minus_bounty(
     deadline = market.job(job_id).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=deadline):
-        market.expire(job_id, sender=keeper)
+        market.expire(terms_of(market, job_id), sender=keeper)
     chain.pending_timestamp = deadline + 1
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     ev = tx.decode_logs(market.JobExpired)[0]
     assert (ev.jobId, ev.fromStatus) == (job_id, Status.OPEN)
@@ -614,7 +623,7 @@ def test_expire__open_job__at_deadline_reverts__then_refunds_minus_bounty(
     assert market.pendingFees() == 0
     assert market.job(job_id).status == Status.EXPIRED
     with ape.reverts(market.JobMarketWrongStatus, jobId=job_id, status=Status.EXPIRED):
-        market.expire(job_id, sender=keeper)
+        market.expire(terms_of(market, job_id), sender=keeper)
 
 
 def test_expire__running_without_proof__seizes_to_the_rewards_pot_not_the_client(
@@ -626,10 +635,10 @@ def test_expire__running_without_proof__seizes_to_the_rewards_pot_not_the_client
     deadline = market.job(job_id).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=deadline):
-        market.expire(job_id, sender=keeper)
+        market.expire(terms_of(market, job_id), sender=keeper)
     chain.pending_timestamp = deadline + 1
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     ev = tx.decode_logs(market.JobExpired)[0]
     assert (ev.jobId, ev.fromStatus) == (job_id, Status.RUNNING)
@@ -657,4 +666,4 @@ def test_expire__running_without_proof__seizes_to_the_rewards_pot_not_the_client
 def test_expire__accepted_job__reverts_wrong_status(chain, market, keeper, accepted):
     chain.pending_timestamp = market.job(accepted).deadline + 1
     with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.ACCEPTED):
-        market.expire(accepted, sender=keeper)
+        market.expire(terms_of(market, accepted), sender=keeper)

@@ -21,6 +21,7 @@ from tests.utils.market import (
     assert_escrow,
     replica_of,
     share,
+    terms_of,
 )
 
 K = 3
@@ -212,11 +213,11 @@ def test_k3__silent_revealer__keeper_settles__bounty_from_seized_rest_to_majorit
     deadline = market.job(job_id).deadline
     chain.pending_timestamp = deadline
     with ape.reverts(market.JobMarketDeadlineNotReached, jobId=job_id, deadline=deadline):
-        market.expire(job_id, sender=keeper)
+        market.expire(terms_of(market, job_id), sender=keeper)
     chain.pending_timestamp = deadline + 1
     escrow, fees = token.balanceOf(market), market.pendingFees()
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     each, dust = share(PAY - FEE + COL - BOUNTY, 2)
     fee_each, fee_dust = share(FEE, 2)
@@ -240,7 +241,7 @@ def test_k3__split_with_a_silent_revealer__keeper_settles__failed__seized_to_fee
     chain.pending_timestamp = market.job(job_id).deadline + 1
     fees = market.pendingFees()
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     assert tx.decode_logs(market.JobFailed)[0].jobId == job_id
     assert _seized(tx, market) == [(seats[2].id, COL)]
@@ -257,7 +258,7 @@ def test_k3__one_commit_then_execution_deadline__reveal_phase__lone_revealer_pai
     job_id, seats = running
     commit(job_id, seats[:1], [RESULT], stranger)
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
     phase = tx.decode_logs(market.RevealPhaseStarted)[0]
     assert (phase.jobId, phase.round, phase.deadline) == (
         job_id,
@@ -281,7 +282,7 @@ def test_k3__nobody_commits__expired__all_seized__client_refunded_payment_only(
     chain.pending_timestamp = market.job(job_id).deadline + 1
     escrow, fees = token.balanceOf(market), market.pendingFees()
 
-    tx = market.expire(job_id, sender=keeper)
+    tx = market.expire(terms_of(market, job_id), sender=keeper)
 
     ev = tx.decode_logs(market.JobExpired)[0]
     assert (ev.jobId, ev.fromStatus) == (job_id, Status.RUNNING)

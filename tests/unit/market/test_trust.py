@@ -22,6 +22,7 @@ from tests.utils.market import (
     replica_of,
     salt_of,
     share,
+    terms_of,
 )
 
 PAY, COL = JOB_PAYMENT, JOB_COLLATERAL
@@ -32,7 +33,7 @@ def _commitment(job_id, node, result=RESULT):
 
 
 def _prove_k1(market, sign_proof, node, job_id, result=RESULT):
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     proof = sign_proof(node.operator, job_id, node.id, _commitment(job_id, node, result))
     return market.submitProofs([proof], sender=node.operator)
 
@@ -65,13 +66,13 @@ def disputed(market, sign_proof, stranger, pool, open_job):
     """A k = 1 job proven by pool[0] and disputed by `stranger`."""
     job_id = open_job()
     _prove_k1(market, sign_proof, pool[0], job_id)
-    market.dispute(job_id, sender=stranger)
+    market.dispute(terms_of(market, job_id), sender=stranger)
     return job_id
 
 
 def test_jury__cannot_be_claimed_first_come(market, pool, disputed):
     with ape.reverts(market.JobMarketSeatsAreDrawn, jobId=disputed):
-        market.claim(disputed, pool[1].id, sender=pool[1].operator)
+        market.claim(terms_of(market, disputed), pool[1].id, sender=pool[1].operator)
 
 
 def test_jury__only_drawn_nodes_accept_and_never_the_accused(market, pool, disputed, draw_seats):
@@ -88,7 +89,7 @@ def test_dispute__by_the_jobs_own_node__is_refused(market, sign_proof, pool, ope
     _prove_k1(market, sign_proof, pool[0], job_id)
     for who in (pool[0].operator, pool[0].owner):
         with ape.reverts(market.JobMarketNotDisputable, jobId=job_id):
-            market.dispute(job_id, sender=who)
+            market.dispute(terms_of(market, job_id), sender=who)
 
 
 def _run_jury(commit, jury, job_id, results):
@@ -126,7 +127,7 @@ def test_dispute__silent_juror_cannot_save_a_wrong_result(
     # Two jurors find OTHER_RESULT; the third never commits.
     talking = _run_jury(commit, jury, disputed, [OTHER_RESULT, OTHER_RESULT, None])
     chain.pending_timestamp = market.job(disputed).deadline + 1
-    market.expire(disputed, sender=keeper)  # execution window over: reveal phase
+    market.expire(terms_of(market, disputed), sender=keeper)  # execution window over: reveal phase
     assert market.job(disputed).status == Status.REVEALING
     reveal(disputed, [n for n, _ in talking], [r for _, r in talking], sender=keeper)
     reveal(disputed, [pool[0]], [RESULT], sender=keeper)  # the original reveals too
@@ -162,7 +163,7 @@ def test_dispute__original_that_does_not_reveal_loses(
     commit(disputed, jury, [RESULT] * 3, sender=keeper)
     reveal(disputed, jury, [RESULT] * 3, sender=keeper)  # jurors agree with the original...
     chain.pending_timestamp = market.job(disputed).deadline + 1
-    market.expire(disputed, sender=keeper)  # ...but the original never revealed
+    market.expire(terms_of(market, disputed), sender=keeper)  # ...but the original never revealed
 
     assert market.job(disputed).status == Status.OVERTURNED
     assert market.credited(client) == PAY
@@ -193,7 +194,7 @@ def test_dispute__nobody_takes_it_up__disputer_pays_its_fee_to_the_node(
 ):
     draw_seats(disputed, pool)  # drawn, but nobody accepts
     chain.pending_timestamp = market.job(disputed).deadline + 1
-    market.expire(disputed, sender=keeper)
+    market.expire(terms_of(market, disputed), sender=keeper)
 
     fee = BOND * DISPUTE_FEE_BPS // BPS
     assert market.job(disputed).status == Status.PAID
@@ -215,7 +216,7 @@ def test_replicated__a_no_show_seat_pays_the_majority_never_the_client(
     honest, silent = seats[:2], seats[2]
     commit(job_id, honest, [RESULT, RESULT], sender=keeper)
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    market.expire(job_id, sender=keeper)  # reveal phase on the two that committed
+    market.expire(terms_of(market, job_id), sender=keeper)  # reveal phase on the two that committed
     tx = reveal(job_id, honest, [RESULT, RESULT], sender=keeper)
 
     assert market.job(job_id).status == Status.PAID
@@ -235,7 +236,7 @@ def test_replicated__a_split_refunds_only_the_payment(
     job_id, seats = seated_job(pool)
     commit(job_id, seats[:2], [RESULT, OTHER_RESULT], sender=keeper)
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    market.expire(job_id, sender=keeper)
+    market.expire(terms_of(market, job_id), sender=keeper)
     reveal(job_id, seats[:2], [RESULT, OTHER_RESULT], sender=keeper)  # completes the round
 
     assert market.job(job_id).status == Status.FAILED
@@ -300,7 +301,7 @@ def test_fee_rate__is_fixed_at_creation(
     market.setParameters(tuple(raised.values()), sender=deployer)
     _prove_k1(market, sign_proof, pool[0], job_id)
     chain.pending_timestamp = market.job(job_id).deadline + 1
-    tx = market.finalize(job_id, sender=keeper)
+    tx = market.finalize(terms_of(market, job_id), sender=keeper)
 
     assert market.job(job_id).protocolFeeBps == MARKET_PARAMETERS["protocolFeeBps"]
     assert [e.protocolFee for e in tx.decode_logs(market.JobPaid)] == [FEE]
@@ -311,7 +312,7 @@ def test_key_rotation__hands_in_flight_seats_to_the_new_key(
 ):
     node = pool[1]
     job_id = open_job()
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     new_key = accounts.generate_test_account()
     deployer.transfer(new_key, 10**18)  # gas for acceptOperator
     registry.bindOperator(node.id, new_key, sender=node.owner)
@@ -328,7 +329,7 @@ def test_key_rotation__hands_in_flight_seats_to_the_new_key(
 def test_proof_batch__a_stale_item_is_skipped_not_fatal(market, sign_proof, pool, open_job):
     done, fresh = open_job(), open_job()
     _prove_k1(market, sign_proof, pool[0], done)
-    market.claim(fresh, pool[1].id, sender=pool[1].operator)
+    market.claim(terms_of(market, fresh), pool[1].id, sender=pool[1].operator)
     proofs = [
         sign_proof(pool[0].operator, done, pool[0].id, _commitment(done, pool[0])),
         sign_proof(pool[1].operator, fresh, pool[1].id, _commitment(fresh, pool[1])),
@@ -344,7 +345,7 @@ def test_proof_batch__a_stale_item_is_skipped_not_fatal(market, sign_proof, pool
 def test_own_proof__needs_no_signature_from_the_operator_only(market, pool, open_job, stranger):
     job_id = open_job()
     node = pool[1]
-    market.claim(job_id, node.id, sender=node.operator)
+    market.claim(terms_of(market, job_id), node.id, sender=node.operator)
     unsigned = ([(job_id, node.id, _commitment(job_id, node))], b"")
     with ape.reverts(market.JobMarketInvalidSignature):
         market.submitProofs([unsigned], sender=stranger)
