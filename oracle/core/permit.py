@@ -105,6 +105,8 @@ def sign_permit(
         nonce,
         int(deadline),
         int(sig.v),
-        bytes(sig.r),
-        bytes(sig.s),
+        # ape's MessageSignature holds r and s as minimal big-endian bytes: one signature in 128
+        # has a 31-byte r or s, which a bytes32 argument would pad on the right, into another value.
+        bytes(sig.r).rjust(32, b"\x00"),
+        bytes(sig.s).rjust(32, b"\x00"),
     )

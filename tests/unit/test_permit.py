@@ -31,3 +31,33 @@ def test_permit_message__is_erc2612s_typed_data(token, client, market):
         message_types={"Permit": [{"name": n, "type": t} for n, t in types]},
         message_data=fields,
     )
+
+
+def test_sign_permit__a_signature_with_a_short_r_or_s__is_still_accepted(
+    token, client, market, chain
+):
+    """ape hands r and s back as minimal bytes; about one signature in 128 has a 31-byte r or s,
+    which must reach the token left-padded (a bytes32 pads on the right)."""
+    base = chain.pending_timestamp + 600
+    for offset in range(4_000):
+        p = sign_permit(client, token, spender=market.address, value=E18, deadline=base + offset)
+        raw = client.sign_message(
+            permit_message(
+                name="TES Token",
+                version="1",
+                chain_id=chain.chain_id,
+                token=token.address,
+                owner=client.address,
+                spender=market.address,
+                value=E18,
+                nonce=p.nonce,
+                deadline=p.deadline,
+            )  # fmt: skip
+        )
+        if min(len(bytes(raw.r)), len(bytes(raw.s))) < 32:
+            break
+    else:
+        raise AssertionError("no short r or s in 4,000 signatures")
+    assert len(p.r) == len(p.s) == 32
+    token.permit(p.owner, p.spender, p.value, p.deadline, p.v, p.r, p.s, sender=client)
+    assert token.allowance(client, market) == E18

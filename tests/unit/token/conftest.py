@@ -69,6 +69,7 @@ def sign_permit(chain, token):
             },
         }
         sig = signer.sign_message(encode_typed_data(full_message=message))
-        return sig.v, sig.r, sig.s
+        # r and s come as minimal bytes: pad, or one signature in 128 turns into another value.
+        return sig.v, bytes(sig.r).rjust(32, b"\x00"), bytes(sig.s).rjust(32, b"\x00")
 
     return sign
