@@ -13,7 +13,8 @@ import {IJobMarket, IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
 import {JobRecord} from "./types/JobRecord.sol";
-import {JobTermsLib} from "./types/JobTerms.sol";
+import {JobMoneyLib, JobTermsLib} from "./types/JobTerms.sol";
+import {JobSlot, JobSlotLib} from "./types/JobSlot.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {MarketProofs} from "./market/MarketProofs.sol";
 import {JobMarketRounds} from "./market/JobMarketRounds.sol";
@@ -50,7 +51,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     // ------------------------------------------------------------------ client
     /// @inheritdoc IJobMarket
     function createJob(JobRequest calldata request) external nonReentrant whenNotPaused returns (uint256 jobId) {
-        (jobId,) = _create(request);
+        jobId = _create(request);
     }
 
     /// @inheritdoc IJobMarket
@@ -61,7 +62,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         returns (uint256 jobId)
     {
         _permit(request.payment, permitDeadline, v, r, s);
-        (jobId,) = _create(request);
+        jobId = _create(request);
     }
 
     /// @inheritdoc IJobMarket
@@ -79,28 +80,35 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         if (signer == address(0)) {
             revert JobMarketInvalidSignature(0, quote.nodeId, address(0), _registry.operatorOf(quote.nodeId));
         }
-        JobRecord storage j;
-        (jobId, j) = _create(request);
+        jobId = _create(request);
+        _takeSlot(jobId, _slots[jobId], quote.nodeId, signer, request.executionWindow);
         // The registry checks that the signer operates the node now and that the node can take
         // the job (active, requirements, free stake), exactly as for a claim.
-        _registry.lockForClaim(quote.nodeId, signer, j.requirements(), j.collateral);
-        _takeFirstSeat(jobId, j, quote.nodeId, signer);
+        _registry.lockForClaim(quote.nodeId, signer, request.requirements, request.collateral);
     }
 
     /// @inheritdoc IJobMarket
     function cancel(JobTerms calldata terms) external nonReentrant {
         uint256 jobId = terms.idOf();
-        JobRecord storage j = _job(jobId);
-        if (j.client != msg.sender) revert JobMarketNotClient(jobId, msg.sender);
-        bool untaken = j.status == JobStatus.Open || (j.status == JobStatus.Seating && j.round == 0);
-        if (!untaken || j.claims != 0) revert JobMarketWrongStatus(jobId, j.status);
-        j.status = JobStatus.Cancelled;
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) {
+            if (terms.client != msg.sender) revert JobMarketNotClient(jobId, msg.sender);
+            if (s.status() != JobStatus.Open) revert JobMarketWrongStatus(jobId, s.status());
+            _slots[jobId] = s.moved(JobStatus.Cancelled, s.time());
+        } else {
+            JobRecord storage j = _job(jobId);
+            if (j.client != msg.sender) revert JobMarketNotClient(jobId, msg.sender);
+            bool untaken = j.status == JobStatus.Open || (j.status == JobStatus.Seating && j.round == 0);
+            if (!untaken || j.claims != 0) revert JobMarketWrongStatus(jobId, j.status);
+            j.status = JobStatus.Cancelled;
+        }
         emit JobCancelled(jobId);
-        _credit(jobId, msg.sender, j.payment);
+        _credit(jobId, msg.sender, terms.payment);
     }
 
     /// @inheritdoc IJobMarket
     function dispute(JobTerms calldata terms) external nonReentrant whenNotPaused {
+        // slither-disable-next-line redundant-statements (named for the ABI; the module reads it)
         terms; // read by the rounds module, from msg.data
         _inRounds();
     }
@@ -109,12 +117,19 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     /// @inheritdoc IJobMarket
     function claim(JobTerms calldata terms, uint256 nodeId) external nonReentrant whenNotPaused {
         uint256 jobId = terms.idOf();
-        JobRecord storage j = _job(jobId);
-        if (j.status == JobStatus.Seating) revert JobMarketSeatsAreDrawn(jobId);
-        if (j.status != JobStatus.Open) revert JobMarketWrongStatus(jobId, j.status);
-        if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
-        _lock(nodeId, j);
-        _takeFirstSeat(jobId, j, nodeId, msg.sender);
+        JobSlot s = _slots[jobId];
+        // Only a k = 1 job is claimed, and it is a slot until disputed: a record is drawn seats.
+        if (s.status() == JobStatus.None) {
+            JobRecord storage j = _job(jobId);
+            if (j.status == JobStatus.Seating) revert JobMarketSeatsAreDrawn(jobId);
+            revert JobMarketWrongStatus(jobId, j.status);
+        }
+        if (s.status() != JobStatus.Open) revert JobMarketWrongStatus(jobId, s.status());
+        if (block.timestamp > s.time()) revert JobMarketDeadlinePassed(jobId, s.time());
+        _takeSlot(jobId, s, nodeId, msg.sender, terms.executionWindow);
+        // The registry checks that the caller operates the node and that the node can take the
+        // job (active, requirements, free stake), and reverts the claim otherwise.
+        _registry.lockForClaim(nodeId, msg.sender, terms.requirements, terms.collateral);
     }
 
     /// @inheritdoc IJobMarket
@@ -173,14 +188,18 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     /// @inheritdoc IJobMarket
     function finalize(JobTerms calldata terms) external nonReentrant {
         uint256 jobId = terms.idOf();
-        JobRecord storage j = _job(jobId);
-        if (j.status != JobStatus.Accepted) revert JobMarketWrongStatus(jobId, j.status);
-        if (block.timestamp <= j.deadline) revert JobMarketDeadlineNotReached(jobId, j.deadline);
-        _payOriginal(jobId, j, j.commitment, true);
+        JobSlot s = _slots[jobId];
+        // A disputed k = 1 job (a record) is settled by its jury, never finalized.
+        if (s.status() == JobStatus.None) revert JobMarketWrongStatus(jobId, _job(jobId).status);
+        if (s.status() != JobStatus.Accepted) revert JobMarketWrongStatus(jobId, s.status());
+        if (block.timestamp <= s.time()) revert JobMarketDeadlineNotReached(jobId, s.time());
+        _slots[jobId] = s.moved(JobStatus.Paid, s.time());
+        _payOriginal(jobId, s.nodeId(), JobMoneyLib.fromTerms(terms), s.fingerprint(), true);
     }
 
     /// @inheritdoc IJobMarket
     function expire(JobTerms calldata terms) external nonReentrant {
+        // slither-disable-next-line redundant-statements (named for the ABI; the module reads it)
         terms; // read by the rounds module, from msg.data
         _inRounds();
     }
@@ -199,7 +218,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         address owner = address(0); // set by the first job that names a node
         uint256 group = 0; // the node of the run of jobs being settled; drained when the run ends
         for (uint256 i; i < jobs.length; ++i) {
-            (address jobOwner, uint256 nodeId) = _settleOwn(jobs[i].idOf(), owner);
+            (address jobOwner, uint256 nodeId) = _settleOwn(jobs[i], owner);
             owner = jobOwner;
             if (nodeId != group) {
                 amount += _drain(group, owner);
@@ -271,16 +290,23 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     // ------------------------------------------------------------------ views
     /// @inheritdoc IJobMarket
     function job(uint256 jobId) external view returns (Job memory) {
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) return s.view_(); // no terms here: see jobOf
         return _jobs[jobId].view_();
     }
 
     /// @inheritdoc IJobMarket
     function jobOf(JobTerms calldata terms) external view returns (Job memory) {
-        return _job(terms.idOf()).view_();
+        uint256 jobId = terms.idOf();
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) return s.viewWith(terms);
+        return _job(jobId).view_();
     }
 
     /// @inheritdoc IJobMarket
-    function replica(uint256 jobId, uint256 index) external view returns (Replica memory) {
+    function replica(uint256 jobId, uint256 index) external view returns (Replica memory r) {
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) return index == 0 ? s.seat() : r;
         return _seats[jobId][index];
     }
 
@@ -337,11 +363,33 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     // ------------------------------------------------------------------ internal: lifecycle
-    function _create(JobRequest calldata q) private returns (uint256 jobId, JobRecord storage j) {
+    function _create(JobRequest calldata q) private returns (uint256 jobId) {
         MarketRules.checkRequest(q, _params);
         JobTerms memory t = JobTermsLib.fromRequest(q, msg.sender, _deadline(q.claimWindow), _params, _jobCount++);
         jobId = t.id(); // unique: the nonce is the job counter
-        j = _jobs[jobId];
+        emit JobCreated(
+            jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, t.claimDeadline,
+            t.protocolFeeBps, t.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
+            q.disputeWindow, t.nonce
+        );
+        if (q.replicas == 1) {
+            // One word: the terms are the id's preimage, passed back by whoever needs them.
+            _slots[jobId] = JobSlotLib.create(JobStatus.Open, t.claimDeadline, 0, q.disputeWindow);
+        } else {
+            _store(jobId, q, t);
+        }
+        emit PaymentEscrowed(jobId, msg.sender, q.payment);
+        // A balance that covers the payment pays it: a client that deposited once, or reuses a
+        // refund, needs no allowance and no token transfer per job.
+        uint256 balance = _credited[msg.sender];
+        if (balance >= q.payment) _credited[msg.sender] = balance - q.payment;
+        else _token.safeTransferFrom(msg.sender, address(this), q.payment);
+    }
+
+    /// @dev A replicated job keeps its whole record: its seats, rounds and reveals read it at every
+    ///      step.
+    function _store(uint256 jobId, JobRequest calldata q, JobTerms memory t) private {
+        JobRecord storage j = _jobs[jobId];
         j.payment = q.payment;
         j.collateral = q.collateral;
         j.deadline = t.claimDeadline;
@@ -352,23 +400,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
         (j.claimWindow, j.executionWindow) = (q.claimWindow, q.executionWindow);
         (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
-        emit JobCreated(
-            jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, t.claimDeadline,
-            t.protocolFeeBps, t.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
-            q.disputeWindow, t.nonce
-        );
-        if (q.replicas == 1) {
-            j.status = JobStatus.Open;
-        } else {
-            j.status = JobStatus.Seating;
-            _anchor(jobId, j);
-        }
-        emit PaymentEscrowed(jobId, msg.sender, q.payment);
-        // A balance that covers the payment pays it: a client that deposited once, or reuses a
-        // refund, needs no allowance and no token transfer per job.
-        uint256 balance = _credited[msg.sender];
-        if (balance >= q.payment) _credited[msg.sender] = balance - q.payment;
-        else _token.safeTransferFrom(msg.sender, address(this), q.payment);
+        j.status = JobStatus.Seating;
+        _anchor(jobId, j);
     }
 
     function _permit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
@@ -377,16 +410,12 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
     }
 
-    /// @dev A k = 1 job's one seat, taken by `operator` for `nodeId` (collateral already locked).
-    function _takeFirstSeat(uint256 jobId, JobRecord storage j, uint256 nodeId, address operator) private {
-        Replica storage seat = _seats[jobId][0];
-        seat.nodeId = uint32(nodeId); // the registry only knows ids below 2^32
-        seat.state = SeatState.Claimed;
-        seat.operator = operator;
-        j.replicaCount = 1;
-        j.seated = 1;
+    /// @dev A k = 1 job taken by `operator` for `nodeId` (collateral already locked): it runs.
+    function _takeSlot(uint256 jobId, JobSlot s, uint256 nodeId, address operator, uint32 executionWindow) private {
+        uint40 deadline = _deadline(executionWindow);
+        _slots[jobId] = s.taken(nodeId, deadline);
         emit JobClaimed(jobId, nodeId, operator, 0);
-        _seatTaken(jobId, j);
+        emit JobRunning(jobId, 0, deadline);
     }
 
     /// @dev A seat was claimed or accepted: once the round's seats are all taken, it runs.
@@ -397,42 +426,6 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
             j.status = JobStatus.Running;
             j.deadline = _deadline(j.executionWindow);
             emit JobRunning(jobId, j.round, j.deadline);
-        }
-    }
-
-    function _commit(uint256 jobId, JobRecord storage j, Replica storage seat, bytes32 commitment) private {
-        seat.state = SeatState.Committed;
-        emit ProofAccepted(jobId, seat.nodeId, commitment, msg.sender);
-        if (j.round == 0 && j.k == 1) {
-            // Optimistic mode: the commitment stands unless disputed in time; the result hash
-            // itself stays with the node and the client until a dispute makes it public.
-            j.commitment = commitment;
-            j.commits = 1;
-            j.status = JobStatus.Accepted;
-            j.deadline = _deadline(j.disputeWindow);
-            emit ResultAccepted(jobId, commitment, j.deadline);
-            return;
-        }
-        seat.commitment = commitment;
-        uint8 commits = j.commits + 1;
-        j.commits = commits;
-        if (commits == j.k) _startReveal(jobId, j);
-    }
-
-    /// @dev One item of a proof batch whose signer operates its node: committed, or skipped with
-    ///      an event when the job moved on (a stale item must not revert the rest of the batch).
-    function _prove(Completion calldata item) private {
-        JobRecord storage j = _job(item.jobId);
-        (Replica storage seat, bool found) = _seats[item.jobId].find(j.replicaCount, item.nodeId);
-        if (!found) revert JobMarketNotReplica(item.jobId, item.nodeId);
-        if (j.status != JobStatus.Running) {
-            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongStatus);
-        } else if (block.timestamp > j.deadline) {
-            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.DeadlinePassed);
-        } else if (seat.state != SeatState.Claimed || seat.round != j.round) {
-            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongSeatState);
-        } else {
-            _commit(item.jobId, j, seat, item.commitment);
         }
     }
 

@@ -275,14 +275,17 @@ interface IJobMarketTypes {
     event ProofSkipped(uint256 indexed jobId, uint256 indexed nodeId, SkipReason reason);
     /// @notice Every seat of `round` is taken; proofs are due by `deadline`.
     event JobRunning(uint256 indexed jobId, uint256 round, uint256 deadline);
-    /// @notice `nodeId`'s seat committed `commitment`; `relayer` sent the proof.
+    /// @notice `nodeId`'s seat committed `commitment`; `relayer` sent the proof. A seat of a drawn
+    ///         round (k >= 3, a jury); a k = 1 job's proof emits `ResultAccepted` alone.
     event ProofAccepted(uint256 indexed jobId, uint256 indexed nodeId, bytes32 commitment, address relayer);
     /// @notice `round`'s commitments are in (or its proof deadline passed); reveals are due by `deadline`.
     event RevealPhaseStarted(uint256 indexed jobId, uint256 round, uint256 deadline);
     /// @notice `nodeId` revealed `resultHash`, matching its commitment.
     event ResultRevealed(uint256 indexed jobId, uint256 indexed nodeId, bytes32 resultHash);
-    /// @notice k = 1: `commitment` proven, disputable until `disputeDeadline`. k >= 3: `commitment`
-    ///         is the accepted result hash (deadline = now).
+    /// @notice k = 1: the job's node proved `commitment` (the transaction's sender relayed it), and
+    ///         it is disputable until `disputeDeadline`; the only event of a k = 1 proof (one event
+    ///         less per job than a seat's `ProofAccepted` as well: the job has one node, which its
+    ///         `JobClaimed` named). k >= 3: `commitment` is the accepted result hash (deadline = now).
     event ResultAccepted(uint256 indexed jobId, bytes32 commitment, uint256 disputeDeadline);
     /// @notice `disputer` disputed the k = 1 result, posting `bond` (the job's collateral); a jury is drawn.
     event JobDisputed(uint256 indexed jobId, address indexed disputer, uint256 bond);

@@ -7,7 +7,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
-import {JobTermsLib} from "../types/JobTerms.sol";
+import {JobMoneyLib, JobTermsLib} from "../types/JobTerms.sol";
+import {JobSlot, JobSlotLib} from "../types/JobSlot.sol";
 import {Seats} from "../libraries/Seats.sol";
 import {MarketSeating} from "./MarketSeating.sol";
 
@@ -40,6 +41,11 @@ contract JobMarketRounds is MarketSeating {
     /// @notice See {IJobMarket-dispute}.
     function dispute(JobTerms calldata terms) external onlyDelegated {
         uint256 jobId = terms.idOf();
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) {
+            if (s.status() != JobStatus.Accepted) revert JobMarketNotDisputable(jobId);
+            _promote(jobId, s, terms);
+        }
         JobRecord storage j = _job(jobId);
         if (j.status != JobStatus.Accepted) revert JobMarketNotDisputable(jobId);
         if (block.timestamp > j.deadline) revert JobMarketDeadlinePassed(jobId, j.deadline);
@@ -67,12 +73,14 @@ contract JobMarketRounds is MarketSeating {
             if (!found) revert JobMarketNotReplica(rv.jobId, rv.nodeId);
             // In a dispute the original k = 1 node (round 0) reveals next to the jurors, against
             // the commitment its proof put in the job record.
+            // A one-slot job kept only its proof's fingerprint (JobSlot), which the opening must match.
             bool original = j.originalReveals() && seat.round == 0;
             bytes32 committed = original ? j.commitment : seat.commitment;
             if (seat.state != SeatState.Committed || (seat.round != j.round && !original)) {
                 revert JobMarketWrongSeatState(rv.jobId, rv.nodeId, seat.state);
             }
-            if (_commitmentOf(rv.jobId, rv.nodeId, rv.resultHash, rv.salt) != committed) {
+            bytes32 opened = _commitmentOf(rv.jobId, rv.nodeId, rv.resultHash, rv.salt);
+            if ((original ? JobSlotLib.fingerprintOf(opened) : opened) != committed) {
                 revert JobMarketCommitmentMismatch(rv.jobId, rv.nodeId);
             }
             seat.state = SeatState.Revealed;
@@ -110,6 +118,8 @@ contract JobMarketRounds is MarketSeating {
     /// @notice See {IJobMarket-expire}.
     function expire(JobTerms calldata terms) external onlyDelegated {
         uint256 jobId = terms.idOf();
+        JobSlot s = _slots[jobId];
+        if (s.status() != JobStatus.None) return _expireSlot(jobId, s, terms);
         JobRecord storage j = _job(jobId);
         JobStatus status = j.status;
         if (status != JobStatus.Open && status != JobStatus.Seating && status != JobStatus.Running
@@ -124,6 +134,43 @@ contract JobMarketRounds is MarketSeating {
         } else {
             _expireUnfilled(jobId, j, status);
         }
+    }
+
+    /// @dev A one-slot k = 1 job past its claim or execution deadline: the client is refunded, less
+    ///      the keeper's bounty, which the node's seized collateral pays first (as `_expireUnfilled`
+    ///      does for round 0 of a record).
+    function _expireSlot(uint256 jobId, JobSlot s, JobTerms calldata terms) private {
+        JobStatus status = s.status();
+        if (status != JobStatus.Open && status != JobStatus.Running) revert JobMarketWrongStatus(jobId, status);
+        if (block.timestamp <= s.time()) revert JobMarketDeadlineNotReached(jobId, s.time());
+        _slots[jobId] = s.moved(JobStatus.Expired, s.time());
+        emit JobExpired(jobId, status);
+        uint256 taken = status == JobStatus.Running ? _seize(jobId, s.nodeId(), terms.collateral) : 0;
+        uint256 bounty = JobMoneyLib.fromTerms(terms).bounty(terms.payment);
+        uint256 fromTaken = _min(bounty, taken);
+        _credit(jobId, msg.sender, bounty);
+        _pendingFees += taken - fromTaken;
+        _credit(jobId, terms.client, terms.payment - (bounty - fromTaken));
+    }
+
+    /// @dev A dispute turns a one-slot job into a full record (the word is cleared): the jury's
+    ///      rounds, reveals and verdicts need every field. The seat's operator is the node's operator
+    ///      now (the one that claimed is only in `JobClaimed`), which the jury draw excludes.
+    function _promote(uint256 jobId, JobSlot s, JobTerms calldata t) private {
+        JobRecord storage j = _jobs[jobId];
+        (j.payment, j.collateral, j.deadline, j.status, j.k) = (t.payment, t.collateral, uint40(s.time()), JobStatus.Accepted, 1);
+        j.client = t.client;
+        (j.cpuCores, j.memoryMb, j.gpuCount) = (t.requirements.cpuCores, t.requirements.memoryMb, t.requirements.gpuCount);
+        (j.gpuMemoryMb, j.gpuClass) = (t.requirements.gpuMemoryMb, t.requirements.gpuClass);
+        (j.claims, j.commits, j.replicaCount, j.seated) = (1, 1, 1, 1);
+        (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
+        (j.claimWindow, j.executionWindow, j.revealWindow, j.disputeWindow) =
+            (t.claimWindow, t.executionWindow, t.revealWindow, t.disputeWindow);
+        j.commitment = s.fingerprint();
+        Replica storage seat = _seats[jobId][0];
+        uint256 nodeId = s.nodeId();
+        (seat.nodeId, seat.state, seat.operator) = (uint32(nodeId), SeatState.Committed, _registry.operatorOf(nodeId));
+        _slots[jobId] = JobSlot.wrap(0);
     }
 }
 // slither-disable-end reentrancy-no-eth,reentrancy-benign,reentrancy-events

@@ -8,13 +8,18 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
+import {JobRecord} from "../types/JobRecord.sol";
+import {JobSlot} from "../types/JobSlot.sol";
+import {Seats} from "../libraries/Seats.sol";
 import {MarketSeating} from "./MarketSeating.sol";
 
 /// @title MarketProofs
 /// @notice Who vouches for a completion: a batch of them under one EIP-712 signature by the key
-///         that operates every item's node (see {IJobMarket-ProofBatch}), and the commitment each
-///         completion carries.
+///         that operates every item's node (see {IJobMarket-ProofBatch}), the commitment each
+///         completion carries, and what it does to the job (a one-slot k = 1 job or a seat).
 abstract contract MarketProofs is IJobMarket, MarketSeating {
+    using Seats for mapping(uint256 => Replica);
+
     bytes32 public constant COMPLETION_TYPEHASH =
         keccak256("Completion(uint256 jobId,uint256 nodeId,bytes32 commitment)");
     bytes32 public constant PROOF_BATCH_TYPEHASH =
@@ -99,6 +104,50 @@ abstract contract MarketProofs is IJobMarket, MarketSeating {
         address operator = _registry.operatorOf(item.nodeId);
         if (signer != operator || signer == address(0)) {
             revert JobMarketInvalidSignature(item.jobId, item.nodeId, signer, operator);
+        }
+    }
+
+    function _commit(uint256 jobId, JobRecord storage j, Replica storage seat, bytes32 commitment) private {
+        seat.state = SeatState.Committed;
+        emit ProofAccepted(jobId, seat.nodeId, commitment, msg.sender);
+        seat.commitment = commitment;
+        uint8 commits = j.commits + 1;
+        j.commits = commits;
+        if (commits == j.k) _startReveal(jobId, j);
+    }
+
+    /// @dev One item of a proof batch whose signer operates its node: committed, or skipped with
+    ///      an event when the job moved on (a stale item must not revert the rest of the batch).
+    function _prove(Completion calldata item) internal {
+        JobSlot s = _slots[item.jobId];
+        if (s.status() != JobStatus.None) return _proveSlot(item, s);
+        JobRecord storage j = _job(item.jobId);
+        (Replica storage seat, bool found) = _seats[item.jobId].find(j.replicaCount, item.nodeId);
+        if (!found) revert JobMarketNotReplica(item.jobId, item.nodeId);
+        if (j.status != JobStatus.Running) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongStatus);
+        } else if (block.timestamp > j.deadline) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.DeadlinePassed);
+        } else if (seat.state != SeatState.Claimed || seat.round != j.round) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongSeatState);
+        } else {
+            _commit(item.jobId, j, seat, item.commitment);
+        }
+    }
+
+    /// @dev `_prove` for a one-slot k = 1 job. Optimistic mode: the commitment stands unless
+    ///      disputed in time; the result hash itself stays with the node and the client until a
+    ///      dispute makes it public.
+    function _proveSlot(Completion calldata item, JobSlot s) private {
+        if (s.nodeId() != item.nodeId) revert JobMarketNotReplica(item.jobId, item.nodeId);
+        if (s.status() != JobStatus.Running) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.WrongStatus);
+        } else if (block.timestamp > s.time()) {
+            emit ProofSkipped(item.jobId, item.nodeId, SkipReason.DeadlinePassed);
+        } else {
+            JobSlot p = s.proven(item.commitment, block.timestamp);
+            _slots[item.jobId] = p;
+            emit ResultAccepted(item.jobId, item.commitment, p.time());
         }
     }
 

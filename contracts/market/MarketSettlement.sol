@@ -9,6 +9,8 @@ import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
 import {JobRecord} from "../types/JobRecord.sol";
+import {JobSlot} from "../types/JobSlot.sol";
+import {JobMoney, JobMoneyLib, JobTermsLib} from "../types/JobTerms.sol";
 import {Seats} from "../libraries/Seats.sol";
 import {MarketRules} from "../libraries/MarketRules.sol";
 
@@ -24,6 +26,7 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     using SafeERC20 for IERC20;
     using Seats for IJobMarketTypes.Replica;
     using Seats for mapping(uint256 => IJobMarketTypes.Replica);
+    using JobTermsLib for IJobMarketTypes.JobTerms;
 
     uint256 public constant BPS = 10_000;
     /// @notice What a drawn node that does not accept in time pays, of the job's collateral.
@@ -55,6 +58,9 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     mapping(address account => uint256) internal _credited;
     mapping(uint256 nodeId => NodeLedger) internal _ledgers;
     mapping(address client => uint256) internal _quoteNonces;
+    // A k = 1 job lives here, one word, until a dispute promotes it to `_jobs` (the word is then
+    // cleared): a zero word names no slot job.
+    mapping(uint256 jobId => JobSlot) internal _slots;
 
     // Rewards' epoch clock, read once: the ledger needs "which epoch is it" on every settlement.
     uint256 private immutable _epochGenesis;
@@ -235,15 +241,16 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         _earn(jobId, _seats[jobId][0].nodeId, fee);
     }
 
-    /// @dev Pays the k = 1 job's node: payment minus fee to its ledger, collateral released, the
-    ///      fee as the node's work. A keeper's bounty comes out of the fee.
-    function _payOriginal(uint256 jobId, JobRecord storage j, bytes32 result, bool withBounty) internal {
-        uint256 nodeId = _seats[jobId][0].nodeId;
-        j.status = JobStatus.Paid;
-        uint256 fee = j.fee();
-        uint256 net = j.payment - fee;
-        uint256 bounty = withBounty ? _min(fee, j.bounty(j.payment)) : 0;
-        _release(nodeId, j.collateral, INodeRegistry.Outcome.Completed);
+    /// @dev Pays the k = 1 job's node (the caller marked the job Paid): payment minus fee to its
+    ///      ledger, collateral released, the fee as the node's work. A keeper's bounty comes out of
+    ///      the fee.
+    function _payOriginal(uint256 jobId, uint256 nodeId, JobMoney memory m, bytes32 result, bool withBounty)
+        internal
+    {
+        uint256 fee = m.fee();
+        uint256 net = m.payment - fee;
+        uint256 bounty = withBounty ? _min(fee, m.bounty(m.payment)) : 0;
+        _release(nodeId, m.collateral, INodeRegistry.Outcome.Completed);
         _earn(jobId, nodeId, net);
         _credit(jobId, msg.sender, bounty);
         emit JobPaid(jobId, result, net, fee);
@@ -253,11 +260,22 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty;
     ///      returns the owner every job of the call must share (checked on skipped jobs too, so that
     ///      the earnings the call sends are that owner's) and the node whose earnings to send.
-    function _settleOwn(uint256 jobId, address expected) internal returns (address owner, uint256 nodeId) {
-        JobRecord storage j = _job(jobId);
-        nodeId = _seats[jobId][0].nodeId;
+    ///      Only a one-slot job can be Accepted and unsettled: a disputed job (a record) is
+    ///      settled by its jury, so here it is skipped like any job past its dispute.
+    function _settleOwn(JobTerms calldata terms, address expected) internal returns (address owner, uint256 nodeId) {
+        uint256 jobId = terms.idOf();
+        JobSlot s = _slots[jobId];
+        (JobStatus status, uint256 deadline) = (s.status(), s.time());
+        // slither-disable-next-line incorrect-equality (an enum and ids, not balances)
+        if (status == JobStatus.None) {
+            JobRecord storage j = _job(jobId);
+            (status, deadline, nodeId) = (j.status, j.deadline, _seats[jobId][0].nodeId);
+        } else {
+            nodeId = s.nodeId();
+        }
+        // slither-disable-next-line incorrect-equality (an id, not a balance)
         if (nodeId == 0) {
-            emit SettlementSkipped(jobId, j.status); // never claimed: nobody to pay
+            emit SettlementSkipped(jobId, status); // never claimed: nobody to pay
             return (expected, 0);
         }
         owner = _ownerOf(nodeId);
@@ -265,11 +283,15 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
             revert JobMarketNotNodeOwner(jobId, msg.sender);
         }
-        if (j.status != JobStatus.Accepted || block.timestamp <= j.deadline) {
-            emit SettlementSkipped(jobId, j.status);
+        if (status != JobStatus.Accepted || block.timestamp <= deadline) {
+            emit SettlementSkipped(jobId, status);
             return (owner, nodeId);
         }
-        _payOriginal(jobId, j, j.commitment, false);
+        // A record (a disputed job) is never Accepted here: its jury pays it.
+        // slither-disable-next-line incorrect-equality (an empty word, not a balance)
+        if (JobSlot.unwrap(s) == 0) revert JobMarketWrongStatus(jobId, status);
+        _slots[jobId] = s.moved(JobStatus.Paid, deadline);
+        _payOriginal(jobId, nodeId, JobMoneyLib.fromTerms(terms), s.fingerprint(), false);
     }
 
     // ------------------------------------------------------------------ expiry
@@ -292,7 +314,8 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
             bounty = _min(taken, bounty);
             _credit(jobId, msg.sender, bounty);
             _pendingFees += taken - bounty;
-            _payOriginal(jobId, j, j.commitment, false);
+            j.status = JobStatus.Paid;
+            _payOriginal(jobId, _seats[jobId][0].nodeId, j.money(), j.commitment, false);
         } else if (j.round != 0) {
             _standing(jobId, j, taken, true);
         } else {
@@ -435,7 +458,7 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         _registry.release(nodeId, amount, outcome);
     }
 
-    function _seize(uint256 jobId, uint256 nodeId, uint256 amount) private returns (uint256 taken) {
+    function _seize(uint256 jobId, uint256 nodeId, uint256 amount) internal returns (uint256 taken) {
         taken = _registry.seize(nodeId, amount);
         emit CollateralSeized(jobId, nodeId, taken);
     }
@@ -457,7 +480,12 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
 
     function _job(uint256 jobId) internal view returns (JobRecord storage j) {
         j = _jobs[jobId];
-        if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        if (j.status == JobStatus.None) {
+            // A one-slot k = 1 job has no record: no seat to accept, draw or reveal in its status.
+            JobStatus slot = _slots[jobId].status();
+            if (slot != JobStatus.None) revert JobMarketWrongStatus(jobId, slot);
+            revert JobMarketUnknownJob(jobId);
+        }
     }
 
     function _min(uint256 a, uint256 b) internal pure returns (uint256) {

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {JobMoney} from "./JobTerms.sol";
 
 /// @notice A job as the market stores it: five slots, of which a step usually touches slot 0 and 2.
 /// @dev Money-moving rates (fee, keeper bounty) are copied into the record at creation, so a later
@@ -70,6 +71,10 @@ library JobRecordLib {
     /// @notice A keeper's bounty on `amount`, at the rate fixed at creation.
     function bounty(JobRecord storage j, uint256 amount) internal view returns (uint256) {
         return amount * j.keeperBountyBps / BPS;
+    }
+
+    function money(JobRecord storage j) internal view returns (JobMoney memory) {
+        return JobMoney(j.payment, j.collateral, j.protocolFeeBps, j.keeperBountyBps);
     }
 
     /// @notice Seats whose reveal completes the round: the committed seats, plus the original node

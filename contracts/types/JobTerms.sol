@@ -49,3 +49,32 @@ library JobTermsLib {
         }
     }
 }
+
+/// @notice What a payout reads of a job, whether from its terms (a one-slot k = 1 job) or from its
+///         stored record (a disputed one).
+struct JobMoney {
+    uint96 payment;
+    uint96 collateral;
+    uint16 protocolFeeBps;
+    uint16 keeperBountyBps;
+}
+
+using JobMoneyLib for JobMoney global;
+
+library JobMoneyLib {
+    uint256 internal constant BPS = 10_000;
+
+    function fromTerms(IJobMarketTypes.JobTerms calldata t) internal pure returns (JobMoney memory) {
+        return JobMoney(t.payment, t.collateral, t.protocolFeeBps, t.keeperBountyBps);
+    }
+
+    /// @notice The protocol fee on the payment, at the rate fixed at creation.
+    function fee(JobMoney memory m) internal pure returns (uint256) {
+        return uint256(m.payment) * m.protocolFeeBps / BPS;
+    }
+
+    /// @notice A keeper's bounty on `amount`, at the rate fixed at creation.
+    function bounty(JobMoney memory m, uint256 amount) internal pure returns (uint256) {
+        return amount * m.keeperBountyBps / BPS;
+    }
+}

@@ -167,8 +167,8 @@ class Client:
         seats = tuple(
             Seat.from_raw(market.replica(job_id, i).call()) for i in range(job.replicaCount)
         )
-        terms = self.terms(job_id)
-        return JobView(JobId(job_id), job, seats, terms.bundleHash, terms)
+        terms = self.terms(job_id)  # a one-slot k = 1 job's record is its state only
+        return JobView(JobId(job_id), job.with_terms(terms), seats, terms.bundleHash, terms)
 
     def my_jobs(self, account: str | None = None) -> list[ClientJob]:
         """Every job `account` (default: us) created on this market, rebuilt from the chain alone

@@ -5,7 +5,8 @@ files are it (`check_result`), and why a job may sit unclaimed (`capacity_warnin
 
 What a fetched result is checked against (protocol v2, docs/protocol.md "Nothing to copy"):
   * k = 1, undisputed: the chain holds only the salted commitment keccak(jobId, nodeId, resultHash,
-    salt); the node sends the salt with the files (X-TES-Salt) and the check recomputes it.
+    salt), or its 160-bit fingerprint (a one-slot job); the node sends the salt with the files
+    (X-TES-Salt) and the check recomputes it.
   * k = 1 after a dispute that upheld it: seat 0 revealed, so its `commitment` is the result hash.
   * k >= 3, paid: `job.commitment` is the accepted result hash itself.
 """
@@ -31,7 +32,7 @@ from oracle.core.protocol import (
     job_hex,
     parse_job_id,
 )
-from oracle.core.prove import commitment_of
+from oracle.core.prove import commitment_of, opens
 from oracle.execute.base import STATUS_FILE
 
 MAX_RESULT_BYTES = 1 << 30
@@ -288,7 +289,7 @@ def check_result(view: JobView, got: bytes, salt: SaltRecord | None) -> None:
             f"the salt came from node {salt.node_id}, but job {view.job_id} ran on node {node_id}"
         )
     mine = commitment_of(view.job_id, node_id, got, salt.salt)
-    if mine != view.commitment:
+    if not opens(view.commitment, mine):
         raise ResultMismatch(
             f"files hash to 0x{got.hex()}; with node {node_id}'s salt that commits to 0x{mine.hex()},"
             f" the chain's commitment is 0x{view.commitment.hex()}"

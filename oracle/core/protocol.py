@@ -8,12 +8,14 @@ two drift apart. Node, client, scripts and tests import these instead of compari
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class JobStatus(IntEnum):
@@ -335,6 +337,25 @@ class Job:
             drawBlock=0,
             commitment=b"\x00" * 32,
             disputer="0x" + "00" * 20,
+        )
+
+    def with_terms(self, terms: JobTerms) -> Job:
+        """The job with its terms filled in: a one-slot k = 1 job's `job(id)` returns its state
+        only (status, deadline, seat, fingerprint) and zeros for the terms, which the market keeps
+        only as the id's preimage. `terms` must be the job's, checked against its id (a store's,
+        `verified_terms`); for a stored record this changes nothing (the same values)."""
+        return replace(
+            self,
+            payment=terms.payment,
+            collateral=terms.collateral,
+            client=terms.client,
+            requirements=terms.requirements,
+            protocolFeeBps=terms.protocolFeeBps,
+            keeperBountyBps=terms.keeperBountyBps,
+            claimWindow=terms.claimWindow,
+            executionWindow=terms.executionWindow,
+            revealWindow=terms.revealWindow,
+            disputeWindow=terms.disputeWindow,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -31,6 +31,18 @@ def _b32(value: bytes | str) -> bytes:
     return raw
 
 
+def fingerprint(commitment: bytes) -> bytes:
+    """What the market keeps of a one-slot k = 1 job's commitment (contracts/types/JobSlot.sol):
+    its low 160 bits, as the bytes32 `job().commitment` and `JobPaid` carry them."""
+    return bytes(12) + bytes(commitment)[12:]
+
+
+def opens(stored: bytes, opened: bytes) -> bool:
+    """Whether the commitment `opened` (recomputed from a result and its salt) is the one the
+    chain stored: in full, or as the fingerprint a one-slot job keeps."""
+    return bytes(stored) in (bytes(opened), fingerprint(opened))
+
+
 def commitment_of(job_id: int, node_id: int, result_hash: bytes | str, salt: bytes | str) -> bytes:
     """keccak256(abi.encode(jobId, nodeId, resultHash, salt)), as `JobMarket.commitmentOf`."""
     return keccak(

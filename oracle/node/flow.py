@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
-from oracle.core.protocol import EXPIRABLE, Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import EXPIRABLE, ZERO_ADDRESS, Job, JobStatus, Seat, SeatState
+from oracle.core.prove import fingerprint
 from oracle.node.store import IntentKind, Stage
 
 
@@ -196,9 +197,8 @@ def advance(
                     seats[i], state=SeatState.CLAIMED, operator=str(args["operator"])
                 )
             elif i is None and job.status == JobStatus.OPEN and not seats:  # an open claim
-                seats.append(
-                    Seat(node_id, SeatState.CLAIMED, rnd, 0, str(args["operator"]), ZERO32)
-                )
+                # A one-slot job keeps the node, not the key that claimed (that is the event's).
+                seats.append(Seat(node_id, SeatState.CLAIMED, rnd, 0, ZERO_ADDRESS, ZERO32))
                 job = replace(job, replicaCount=1, seated=1)
             else:
                 return None
@@ -209,14 +209,17 @@ def advance(
             i = seat_index(int(args["nodeId"]))
             if i is None:
                 return None
+            if job.round == 0 and job.k == 1:  # a one-slot job's proof is ResultAccepted alone
+                return None
             commitment = bytes(args["commitment"])
-            if job.round == 0 and job.k == 1:
-                seats[i] = replace(seats[i], state=SeatState.COMMITTED)
-                job = replace(job, commitment=commitment, commits=1)
-            else:
-                seats[i] = replace(seats[i], state=SeatState.COMMITTED, commitment=commitment)
-                job = replace(job, commits=job.commits + 1)
+            seats[i] = replace(seats[i], state=SeatState.COMMITTED, commitment=commitment)
+            job = replace(job, commits=job.commits + 1)
         elif name == "ResultAccepted":
+            if job.round == 0 and job.k == 1 and job.status == JobStatus.RUNNING and seats:
+                # A k = 1 proof: the job's one node committed; its word keeps the fingerprint.
+                seats[0] = replace(seats[0], state=SeatState.COMMITTED)
+                commitment = fingerprint(bytes(args["commitment"]))
+                job = replace(job, commitment=commitment, commits=1)
             job = replace(job, status=JobStatus.ACCEPTED, deadline=int(args["disputeDeadline"]))
         elif name == "RevealPhaseStarted":
             job = replace(job, status=JobStatus.REVEALING, deadline=int(args["deadline"]))

@@ -28,7 +28,7 @@ from oracle.core.errors import (
     ConfigError,
     OracleError,
 )
-from oracle.core.protocol import Job, JobStatus, Seat, job_hex
+from oracle.core.protocol import Job, JobStatus, JobTerms, Seat, job_hex
 from oracle.core.prove import commitment_of
 from oracle.core.tree import remove_tree
 from oracle.node import flow, metrics, quoting, release
@@ -116,7 +116,8 @@ class Node:
         self._consented = False
         self.fee_bps: int | None = None  # the market's protocol fee: read once, then from events
         self._created_in: dict[Any, str] = {}
-        self.view = StepView(self.chain)  # per-step answers from the chain (oracle/node/view.py)
+        # Per-step answers from the chain (oracle/node/view.py), with each job's terms from the store.
+        self.view = StepView(self.chain, terms=self._terms)
         self.licences = Licences(
             self.chain, self.key.address, settings.node_ids, settings.reorg_depth,
             head=self.view.block_number,
@@ -304,6 +305,15 @@ class Node:
                     break
                 job = after
 
+    def _terms(self, job_id: int) -> JobTerms | None:
+        """The job's terms as the store keeps them, checked against the id; None if it has none or
+        they were changed on disk (logged: the store is then not to be trusted for this job)."""
+        try:
+            return self.store.terms(job_id)
+        except ConfigError as err:
+            log.error("job %s: %s", job_hex(job_id), err)
+            return None
+
     def announce(self, url: str) -> None:
         """Publishes `url` on chain (NodeRegistry.EndpointAnnounced) for every node we run, so
         clients find where to fetch their results."""
@@ -319,6 +329,9 @@ class Node:
             return None
         if view.status == JobStatus.NONE:
             return None
+        terms = self._terms(job_id)  # the client the result is released to is a term
+        if terms is not None:
+            view = view.with_terms(terms)
         return release.offer(
             view,
             self.store.job(job_id),

@@ -12,7 +12,7 @@
                            -> the job's outputs as a tar.gz (200) with headers
                               X-TES-Node: <nodeId>   the node whose commitment the files open
                               X-TES-Salt: 0x<64 hex> that node's salt, so the client can check
-                                 commitment_of(jobId, nodeId, hash(files), salt) == job.commitment
+                                 commitment_of(jobId, nodeId, hash(files), salt) == job.commitment (or its fingerprint)
                            403: bad, expired, replayed or foreign request, or the signer is not the
                            job's client; 404 if this node holds no result for the job, or will not
                            release it yet (k = 1: before its proof is in; k >= 3 and juries: before

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from oracle.core.chain import Chain
-from oracle.core.protocol import Job, Seat
+from oracle.core.protocol import Job, JobStatus, JobTerms, Seat
 from oracle.node import flow
 
 T = TypeVar("T")
@@ -35,9 +35,16 @@ KEEP_S = 30.0
 
 class StepView:
     def __init__(
-        self, chain: Chain, keep_s: float = KEEP_S, clock: Callable[[], float] = time.monotonic
+        self,
+        chain: Chain,
+        keep_s: float = KEEP_S,
+        clock: Callable[[], float] = time.monotonic,
+        terms: Callable[[int], JobTerms | None] = lambda job_id: None,
     ):
         self.chain = chain
+        # A job's checked terms (the node's store): a one-slot k = 1 job's `job(id)` has only its
+        # state, and the terms are filled in from here.
+        self.terms = terms
         self.keep_s = keep_s
         self._clock = clock
         self._answers: dict[Any, Any] = {}
@@ -130,7 +137,11 @@ class StepView:
 
     def job(self, job_id: int) -> Job:
         market = self.chain.market.functions
-        return self.per_job(job_id, "job", lambda: Job.from_raw(market.job(job_id).call()))
+        return self.per_job(job_id, "job", lambda: self._job(market.job(job_id).call(), job_id))
+
+    def _job(self, raw: Any, job_id: int) -> Job:
+        job, terms = Job.from_raw(raw), self.terms(job_id)
+        return job if terms is None or job.status == JobStatus.NONE else job.with_terms(terms)
 
     def seats(self, job_id: int, view: Job) -> list[Seat]:
         """Every seat of the job, both rounds, dropped ones included, in the contract's order."""

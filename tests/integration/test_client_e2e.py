@@ -21,10 +21,9 @@ from eth_account import Account
 
 from oracle.client.sdk import Client, SaltRecord, salt_path
 from oracle.core.protocol import job_hex, parse_job_id
-from oracle.core.prove import commitment_of
 from oracle.core.results import pack_result, result_hash
 from tests.utils.constants import E18, WINDOWS
-from tests.utils.market import ReplicaState, Status
+from tests.utils.market import ReplicaState, Status, stored_commitment
 from tests.utils.nodes import PASSPHRASE, make_keystore, wait_for
 
 pytestmark = pytest.mark.anvil
@@ -261,7 +260,9 @@ def test_client_cli__every_kind_paid_fetched_and_verified(
     kept = SaltRecord.read(tmp_path / "result-k1")
     assert (kept.job_id, kept.node_id) == (k1, seat.nodeId)
     digest = result_hash(tmp_path / "result-k1")
-    assert commitment_of(k1, seat.nodeId, digest, kept.salt) == market.job(k1).commitment != digest
+    assert (
+        stored_commitment(k1, seat.nodeId, digest, kept.salt) == market.job(k1).commitment != digest
+    )
     assert (
         files_of(tmp_path / "result-k1") == OUTPUTS["command"]
     )  # the salt lives next to it, not in it

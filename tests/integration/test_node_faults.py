@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from oracle.core.protocol import job_hex
-from oracle.core.prove import commitment_of
 from oracle.core.results import result_hash
 from oracle.execute import STATUS_FILE
 from oracle.localnet.bench.rpcproxy import RpcProxy
 from oracle.node.store import IntentKind, IntentStatus, Stage
 from tests.utils.constants import DEFAULT_CAPS, EPOCH_LENGTH, WINDOWS
 from tests.utils.http import QuietHandler, serving
-from tests.utils.market import NET, ReplicaState, Status, earned
+from tests.utils.market import NET, ReplicaState, Status, earned, stored_commitment
 from tests.utils.nodes import make_bundle, no_gpu_path, wait_for
 from tests.utils.proxy import TcpProxy
 
@@ -121,12 +120,12 @@ def replica_state(market, job_id: int, node_id: int) -> ReplicaState:
 
 def committed_result(market, node, job_id: int) -> bytes:
     """The result hash a k = 1 job's commitment opens to, with the salt `node` stored (the chain
-    keeps only commitment_of(jobId, nodeId, result, salt)); fails if they do not match."""
+    keeps only the fingerprint of commitment_of(jobId, nodeId, result, salt)); fails if they do not match."""
     ((node_id, result, salt),) = node.db(
         "SELECT node_id, result_hash, salt FROM jobs WHERE job_id = ?", job_hex(job_id)
     )
     result = bytes.fromhex(result)
-    assert market.job(job_id).commitment == commitment_of(
+    assert market.job(job_id).commitment == stored_commitment(
         job_id, node_id, result, bytes.fromhex(salt)
     )
     return result

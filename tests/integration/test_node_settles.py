@@ -10,7 +10,17 @@ from oracle.core.prove import commitment_of
 from oracle.core.result_request import sign_result_request
 from oracle.node.store import IntentKind, IntentStatus
 from tests.utils.constants import JOB_COLLATERAL, WINDOWS
-from tests.utils.market import BOND, NET, SeatState, Status, earned, replica_of, share, terms_of
+from tests.utils.market import (
+    BOND,
+    NET,
+    SeatState,
+    Status,
+    earned,
+    replica_of,
+    share,
+    stored_commitment,
+    terms_of,
+)
 from tests.utils.nodes import make_bundle, wait_for
 
 pytestmark = pytest.mark.anvil
@@ -85,7 +95,7 @@ def test_k1_job__claimed_run_proven_with_a_salted_commitment_and_paid_once(
     before = earned(market, owner)
     result, salt = _stored(nodes[winner], job_id)
     # the chain holds only the salted commitment, never the result hash
-    assert market.job(job_id).commitment == commitment_of(job_id, rep.nodeId, result, salt)
+    assert market.job(job_id).commitment == stored_commitment(job_id, rep.nodeId, result, salt)
     # the client (only) fetches the files with what opens the commitment
     url = (nodes[winner].data_dir / "http.url").read_text().strip()
     headers = sign_result_request(
@@ -215,10 +225,9 @@ def test_k1_job_disputed__drawn_jury_of_real_nodes_reruns_and_upholds__bond_pays
     # Settled: the record holds the result the dispute made public (its commitment checks out).
     assert market.job(job_id).commitment == result
     assert market.replica(job_id, 0).commitment == result
-    proofs = _events(chain, market.ProofAccepted, job_id, block0)
-    assert [e.commitment for e in proofs if e.nodeId == ids[0]] == [
-        commitment_of(job_id, ids[0], result, salt)
-    ]
+    # The original's k = 1 proof (ResultAccepted, the job's one node) opens to the result.
+    proofs = _events(chain, market.ResultAccepted, job_id, block0)
+    assert [e.commitment for e in proofs] == [commitment_of(job_id, ids[0], result, salt)]
     each, _ = share(BOND, 3)
     for i in (1, 2, 3):
         assert earned(market, node_owners[i]) - before[i] == each
@@ -295,7 +304,7 @@ def test_k1_job__node_on_ray_backend__paid_with_the_local_result(
         )
     assert expected.status == "ok"
     _, salt = _stored(node, job_id)
-    assert market.job(job_id).commitment == commitment_of(
+    assert market.job(job_id).commitment == stored_commitment(
         job_id, node_id, expected.result_hash, salt
     )
     assert f"job {job_hex(job_id)} executed: ok on the ray:" in node.log()  # ray:<worker node id>

@@ -451,7 +451,7 @@ def test_withdraw__nothing_then_the_refund_of_a_cancelled_job(
         script("submit-job", "--bundle", tmp_path / "src", "--payment", "100 TES", account=CLIENT)
     )
     job_id = int(re.search(r"Job (0x[0-9a-f]{64}) is open", out).group(1), 16)
-    job = tes.market.job(job_id)
+    job = tes.market.jobOf(terms_of(tes.market, job_id))  # a k = 1 job's record is its state only
     assert job.status == Status.OPEN and job.client == client and job.payment == 100 * E18
     # packed from the directory, deterministically; the market emits the hash, never stores it
     assert _created(tes, job_id).bundleHash == bundle_hash
@@ -480,7 +480,7 @@ def test_submit_job__paid_from_the_market_balance_when_it_covers_the_payment(
 
     assert "Paid from the JobMarket balance" in out and "JobMarket.createJob:" in out
     job_id = int(re.search(r"Job (0x[0-9a-f]{64}) is open", out).group(1), 16)
-    assert tes.market.job(job_id).payment == 20 * E18
+    assert tes.market.jobOf(terms_of(tes.market, job_id)).payment == 20 * E18
     assert tes.market.credited(client) == credit - 20 * E18
     assert tes.token.nonces(client) == permits  # no permit signed
     tes.market.cancel(terms_of(tes.market, job_id), sender=client)

@@ -64,7 +64,7 @@ from oracle.core.protocol import (
 )
 from oracle.core.prove import commitment_of
 from tests.utils.constants import DAY, DEFAULT_CAPS, E18, MIN_STAKE, NO_REQUIREMENTS, WINDOWS
-from tests.utils.market import DISPUTE_FEE_BPS, DISPUTER_SHARE_BPS, SEAT_PENALTY_BPS
+from tests.utils.market import DISPUTE_FEE_BPS, DISPUTER_SHARE_BPS, SEAT_PENALTY_BPS, ZERO_ADDRESS
 
 MAX_REPLICAS = 15  # MarketRules.MAX_REPLICAS: escalation stops below it
 
@@ -639,6 +639,8 @@ class EscrowMachine(RuleBasedStateMachine):
                 w.market.dispute(job.terms, sender=insider)
         disputer = data.draw(st.sampled_from(w.disputers), label="disputer")
         self._send(w.market.dispute, job.terms, sender=disputer)
+        # The dispute promotes the one-slot job to a full record, its seat's operator the node's now.
+        job.seats[0].operator = w.registry.operatorOf(node.id)
         assert job.bond == job.collateral
         job.disputer = disputer
         job.round, job.k, job.status = 1, w.dispute_replicas, JobStatus.SEATING
@@ -752,7 +754,8 @@ class EscrowMachine(RuleBasedStateMachine):
     def _claim(self, data, job):
         node = self._node(data, self._claimers(job))
         self._send(self.w.market.claim, job.terms, node.id, sender=node.operator)
-        job.seats.append(SeatM(node.id, 0, SeatState.CLAIMED, node.operator.address))
+        # A one-slot k = 1 job keeps the node, not the key that claimed (JobSlot).
+        job.seats.append(SeatM(node.id, 0, SeatState.CLAIMED, ZERO_ADDRESS))
         node.locked += job.collateral  # refreshed from the chain after the step
         job.status = JobStatus.RUNNING
 
@@ -1248,7 +1251,8 @@ class EscrowMachine(RuleBasedStateMachine):
         i_claimable = {nid: b.add(v.claimable, nid) for nid in licences}
         i_ledger = {nid: b.add(v.ledger, nid) for nid in licences}
         watch = [j for j in self.jobs.values() if all_jobs or not j.settled or j.id in self.touched]
-        i_job = {j.id: b.add(v.job, j.id) for j in watch}
+        # jobOf: a one-slot k = 1 job's record is its state only; the terms fill in the rest.
+        i_job = {j.id: b.add(v.jobOf, j.terms) for j in watch}
         # One slot past the model's seats reads empty if the chain has no seat the model lacks.
         i_seats = {
             j.id: [b.add(v.replica, j.id, i) for i in range(len(j.seats) + 1)] for j in watch
@@ -1513,7 +1517,7 @@ def world(
         jobCount=View(market.jobCount),
         credited=View(market.credited),
         ledger=View(market.ledger),
-        job=View(market.job),
+        jobOf=View(market.jobOf),
         replica=View(market.replica),
         node=View(registry.node),
         drawWeight=View(registry.drawWeight),

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from oracle.core.protocol import Capabilities, Job, JobStatus, Seat, SeatState
+from oracle.core.protocol import ZERO_ADDRESS, Capabilities, Job, JobStatus, Seat, SeatState
+from oracle.core.prove import fingerprint
 from oracle.node.flow import (
     Now,
     advance,
@@ -168,10 +169,17 @@ def test_advance__a_k1_job_along_its_own_receipts_claim_proof_settlement():
         1,
         1,
     )
-    assert seats == [Seat(7, SeatState.CLAIMED, 0, 0, OP, b"\x00" * 32)]
-    j, seats = advance(j, seats, [("ProofAccepted", {"nodeId": 7, "commitment": C, "relayer": OP}),
-                                  ("ResultAccepted", {"commitment": C, "disputeDeadline": 1_200})])  # fmt: skip
-    assert (j.status, j.deadline, j.commitment, j.commits) == (JobStatus.ACCEPTED, 1_200, C, 1)
+    # As the one-slot job's `replica(id, 0)` reads: the node, not the key that claimed.
+    assert seats == [Seat(7, SeatState.CLAIMED, 0, 0, ZERO_ADDRESS, b"\x00" * 32)]
+    # A k = 1 proof is one event: the job's one node committed.
+    j, seats = advance(j, seats, [("ResultAccepted", {"commitment": C, "disputeDeadline": 1_200})])
+    # The word keeps the commitment's 160-bit fingerprint (JobSlot).
+    assert (j.status, j.deadline, j.commitment, j.commits) == (
+        JobStatus.ACCEPTED,
+        1_200,
+        fingerprint(C),
+        1,
+    )
     assert seats[0].state == SeatState.COMMITTED
     j, _ = advance(j, seats, [("JobPaid", {"resultHash": C, "paidToNodes": 9, "protocolFee": 1}),
                               ("EarningsCredited", {"nodeId": 7, "amount": 9}),

@@ -6,7 +6,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from oracle.core.protocol import JobStatus, NodeStatus, Outcome, SeatState, SkipReason  # noqa: F401
-from oracle.core.prove import proof_batch_message
+from oracle.core.prove import fingerprint, proof_batch_message  # noqa: F401
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS
 
 BPS = 10_000
@@ -61,6 +61,14 @@ SEAT_PENALTY = JOB_COLLATERAL * SEAT_PENALTY_BPS // BPS
 def salt_of(node_id: int) -> bytes:
     """A replica's reveal salt (secret in real life; deterministic here)."""
     return keccak(b"tes-test-salt" + node_id.to_bytes(32, "big"))
+
+
+def stored_commitment(job_id: int, node_id: int, result_hash, salt) -> bytes:
+    """What an undisputed k = 1 job's one word keeps of its proof's commitment: the fingerprint
+    (`job(id).commitment`)."""
+    from oracle.core.prove import commitment_of
+
+    return fingerprint(commitment_of(job_id, node_id, result_hash, salt))
 
 
 def name32(name: str) -> bytes:
@@ -146,9 +154,16 @@ def job_ids(market) -> list[int]:
     from the JobCreated events (checked against `jobCount`)."""
     import ape
 
-    logs = market.JobCreated.range(0, ape.chain.blocks.head.number + 1)
+    from oracle.core.protocol import JobTerms
+
+    logs = list(market.JobCreated.range(0, ape.chain.blocks.head.number + 1))
     ids = [int(log.jobId) for log in logs]
     assert len(ids) == market.jobCount(), "a JobCreated event per job"
+    for job_id, log in zip(ids, logs, strict=True):
+        if job_id not in _TERMS:  # the terms too, for terms_of (escrow reads every job's)
+            terms = JobTerms.created(log.event_arguments)
+            assert terms.job_id == job_id
+            _TERMS[job_id] = terms.as_tuple()
     return ids
 
 
@@ -158,7 +173,8 @@ _TERMS: dict[int, tuple] = {}
 def terms_of(market, job_id) -> tuple:
     """The job's terms as its `JobCreated` event carried them, to pass back to the market's
     entry points (settlement v2: they take the terms and check them against the id). An id is
-    the hash of its terms, so the cache is right across chains and snapshots."""
+    the hash of its terms, so the cache is right across chains and snapshots; a miss reads every
+    JobCreated log at once (one query, not one per job)."""
     import ape
 
     from oracle.core.protocol import JobTerms
@@ -166,11 +182,11 @@ def terms_of(market, job_id) -> tuple:
     job_id = int(job_id)
     if job_id not in _TERMS:
         head = ape.chain.blocks.head.number
-        logs = list(market.JobCreated.range(0, head + 1, search_topics={"jobId": job_id}))
-        assert logs, f"no JobCreated for job {job_id:#x}"
-        terms = JobTerms.created(logs[0].event_arguments)
-        assert terms.job_id == job_id
-        _TERMS[job_id] = terms.as_tuple()
+        for log in market.JobCreated.range(0, head + 1):
+            terms = JobTerms.created(log.event_arguments)
+            assert terms.job_id == int(log.jobId)
+            _TERMS[terms.job_id] = terms.as_tuple()
+        assert job_id in _TERMS, f"no JobCreated for job {job_id:#x}"
     return _TERMS[job_id]
 
 
@@ -245,7 +261,8 @@ def escrow(market) -> Escrow:
     token, _, _ = _contracts(market)
     payments = bonds = 0
     for job_id in job_ids(market):
-        j = market.job(job_id)
+        # jobOf, not job(): a one-slot k = 1 job stores no payment, only the hash of its terms.
+        j = market.jobOf(terms_of(market, job_id))
         if JobStatus(j.status) in UNSETTLED:
             payments += j.payment
             if j.disputer != ZERO_ADDRESS:

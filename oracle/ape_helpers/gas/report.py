@@ -280,13 +280,16 @@ def _notes(report: dict[str, Any]) -> list[str]:
         f"- Intrinsic cost: {k1['txs']} x 21,000 = {21_000 * k1['txs']:,}"
         f" ({pct(21_000 * k1['txs'])}) before any code runs: {names}.",
         f"- Storage writes: {k1_sum['storage_writes']:,} ({pct(k1_sum['storage_writes'])}),"
-        f" {k1_sum['new_storage_slots']} of them to empty slots (20,000-22,100 each): the job"
-        " record, the seat, the commitment and the allowance.",
+        f" {k1_sum['new_storage_slots']} of them to empty slots (20,000-22,100 each): the job's"
+        " one word and the allowance; the rest are updates (the word at the proof and the"
+        " settlement, the token balances, the registry's lock and release, the node's ledger).",
         f"- Intrinsic + empty-slot writes alone: about"
         f" {21_000 * k1['txs'] + 20_000 * k1_sum['new_storage_slots']:,}. The quote already folds"
         " the claim into creation; a permit instead of the approve saves one more transaction"
-        f" (`k1_single_permit_total` {_n(report.get('k1_single_permit_total'))}). Under 200,000"
-        " still takes fewer fresh slots per job (e.g. a one-slot job record).",
+        f" (`k1_single_permit_total` {_n(report.get('k1_single_permit_total'))}). What is left"
+        " is per-job work that no packing removes: four transactions' intrinsic cost, the token"
+        " transfer and allowance, the creation event with every term, the registry's collateral"
+        " lock and release, and the payout into the node's ledger and out to its owner.",
         f"- Storage reads {k1_sum['storage_reads']:,}, events {k1_sum['events']:,}, calldata"
         f" {k1_sum['calldata']:,}, call opcodes {k1_sum['call_overhead']:,}, ecrecover"
         f" {k1_sum['ecrecover']:,} (the quote's signature), other"
@@ -304,15 +307,14 @@ def _notes(report: dict[str, Any]) -> list[str]:
         out += [
             f"**Proof batch of {n}, {label}: {e['total'] // n:,} per job.** Per proof:"
             f" storage writes {per['storage_writes']:,.0f} ({e['new_storage_slots'] / n:g} empty"
-            f" slots: the job's commitment), reads {per['storage_reads']:,.0f}, ecrecover"
+            f" slots), reads {per['storage_reads']:,.0f}, ecrecover"
             f" {per['ecrecover']:,.0f}, calldata {per['calldata']:,.0f}, events"
             f" {per['events']:,.0f}, call opcodes {per['call_overhead']:,.0f} (the registry's"
             f" operatorOf), other {per['other_execution'] + per['keccak']:,.0f}; intrinsic"
-            f" {21_000 / n:,.0f}. The storage writes are the commitment written into an empty"
-            " slot (22,100) and three packed slots updated (job status, seat state, commit"
-            " counter: 2,900 each). The empty slot alone is over the 10,000 / 15,000 targets: they"
-            " need a proof that stores no fresh 32-byte slot per job (e.g. one commitment root"
-            " per batch, or the commitment kept in calldata/events and checked at reveal).",
+            f" {21_000 / n:,.0f}. A k = 1 proof rewrites the job's one word (status, dispute"
+            " deadline and the commitment's 160-bit fingerprint: one cold read, 2,100, and one"
+            " update, 2,900) and emits one event; with distinct operators each item also pays"
+            " its own signature check and registry lookup.",
             "",
         ]
     k3 = _sum_breakdown(bd, "k3_single: ")
@@ -348,7 +350,7 @@ def _notes(report: dict[str, Any]) -> list[str]:
             "",
         ]
     out += [
-        "Creating a job writes the job record into fresh slots; each settlement releases the"
+        "Creating a k = 1 job writes one fresh word (a k >= 3 job its record); each settlement releases the"
         " collateral in the registry and adds the net payment and the fee to the node's ledger"
         " (one slot); the fees reach Rewards as work once per node and epoch, not per job.",
         "",

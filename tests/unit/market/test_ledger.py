@@ -400,7 +400,8 @@ def test_deposit__then_create_job_without_any_allowance__spends_the_deposit(
     tx = market.createJob(job_request(), sender=depositor)
 
     job_id = tx.decode_logs(market.JobCreated)[0].jobId
-    assert market.job(job_id).payment == PAY and market.job(job_id).status == Status.OPEN
+    job = market.jobOf(terms_of(market, job_id))
+    assert job.payment == PAY and job.status == Status.OPEN
     esc = tx.decode_logs(market.PaymentEscrowed)[0]
     assert (esc.jobId, esc["from"], esc.amount) == (job_id, depositor.address, PAY)
     assert tx.decode_logs(token.Transfer) == []  # no token moved: the deposit paid

@@ -12,6 +12,7 @@ from tests.utils.market import (
     FEE,
     NET,
     RESULT,
+    ZERO_ADDRESS,
     NodeStatus,
     Outcome,
     ReplicaState,
@@ -19,6 +20,7 @@ from tests.utils.market import (
     Status,
     assert_escrow,
     earnings,
+    fingerprint,
     salt_of,
     terms_of,
 )
@@ -84,7 +86,15 @@ def test_create__escrows_payment_and_copies_the_terms(market, token, client, poo
     assert tx.decode_logs(market.DrawAnchored) == []  # k = 1 is claimed, never drawn
     assert token.balanceOf(client) == before_client - PAY
     assert token.balanceOf(market) == before_market + PAY
-    job = market.job(job_id)
+    # One word on chain: job(id) has the state, jobOf(terms) adds the terms the id is a hash of.
+    stored = market.job(job_id)
+    assert (stored.status, stored.k, stored.payment, stored.client) == (
+        Status.OPEN,
+        1,
+        0,
+        ZERO_ADDRESS,
+    )
+    job = market.jobOf(terms_of(market, job_id))
     assert (job.status, job.k, job.round, job.client, job.drawBlock) == (
         Status.OPEN,
         1,
@@ -122,10 +132,12 @@ def test_claim__locks_collateral_takes_seat_zero_and_runs(market, registry, pool
     job = market.job(job_id)
     assert (job.status, job.claims, job.seated, job.replicaCount) == (Status.RUNNING, 1, 1, 1)
     assert job.deadline == tx.timestamp + WINDOWS["executionWindow"]
+    # The one-slot job keeps the node, not the key that claimed: that is in JobClaimed.
     seat = market.replica(job_id, 0)
     assert (seat.nodeId, seat.state, seat.round, seat.acceptDeadline, seat.operator) == (
-        n.id, ReplicaState.CLAIMED, 0, 0, n.operator,
+        n.id, ReplicaState.CLAIMED, 0, 0, ZERO_ADDRESS,
     )  # fmt: skip
+    assert [e.operator for e in tx.decode_logs(market.JobClaimed)] == [n.operator]
 
 
 @pytest.mark.parametrize("late", [0, 1])
@@ -166,19 +178,18 @@ def test_own_proof__without_signature__accepts_the_commitment_and_opens_the_disp
 
     tx = market.submitProofs([([(job_id, n.id, commitment)], b"")], sender=n.operator)
 
-    ev = tx.decode_logs(market.ProofAccepted)[0]
-    assert (ev.jobId, ev.nodeId, ev.commitment, ev.relayer) == (
-        job_id,
-        n.id,
-        commitment,
-        n.operator,
-    )
+    # One event: the job has one node (JobClaimed's), and the relayer is the sender.
+    assert tx.decode_logs(market.ProofAccepted) == []
     ev = tx.decode_logs(market.ResultAccepted)[0]
     assert (ev.jobId, ev.commitment, ev.disputeDeadline) == (
         job_id, commitment, tx.timestamp + WINDOWS["disputeWindow"],
     )  # fmt: skip
     job = market.job(job_id)
-    assert (job.status, job.commitment, job.commits) == (Status.ACCEPTED, commitment, 1)
+    assert (job.status, job.commitment, job.commits) == (
+        Status.ACCEPTED,
+        fingerprint(commitment),
+        1,
+    )
     assert job.deadline == tx.timestamp + WINDOWS["disputeWindow"]
     seat = market.replica(job_id, 0)
     # k = 1 keeps the commitment in the job record; the seat holds a result only once revealed.
@@ -194,8 +205,8 @@ def test_relayed_proof__signed_by_the_operator__records_the_relayer(
 
     tx = market.submitProofs([sign_proof(n.operator, job_id, n.id, commitment)], sender=keeper)
 
-    ev = tx.decode_logs(market.ProofAccepted)[0]
-    assert (ev.nodeId, ev.commitment, ev.relayer) == (n.id, commitment, keeper)
+    (ev,) = tx.decode_logs(market.ResultAccepted)
+    assert (ev.jobId, ev.commitment, tx.sender) == (job_id, commitment, keeper.address)
     assert market.job(job_id).status == Status.ACCEPTED
 
 
@@ -234,9 +245,7 @@ def test_proof_batch__one_signature_for_the_jobs_of_every_node_the_key_operates(
 
     tx = market.submitProofs([_batch(chain, market, n.operator, items)], sender=keeper)
 
-    assert [(e.jobId, e.nodeId) for e in tx.decode_logs(market.ProofAccepted)] == [
-        (j, node.id) for j, node in jobs[1:]
-    ]
+    assert [e.jobId for e in tx.decode_logs(market.ResultAccepted)] == [j for j, _ in jobs[1:]]
     skipped = [(e.jobId, e.reason) for e in tx.decode_logs(market.ProofSkipped)]
     assert skipped == [(jobs[0][0], SkipReason.WRONG_STATUS)]
     assert all(market.job(j).status == Status.ACCEPTED for j, _ in jobs)
@@ -371,7 +380,10 @@ def test_finalize__bounty_rate_is_fixed_at_creation(
     chain.pending_timestamp = market.job(accepted).deadline + 1
     tx = market.finalize(terms_of(market, accepted), sender=keeper)
     assert _credits(tx, market)[keeper.address] == BOUNTY
-    assert market.job(accepted).keeperBountyBps == MARKET_PARAMETERS["keeperBountyBps"]
+    assert (
+        market.jobOf(terms_of(market, accepted)).keeperBountyBps
+        == MARKET_PARAMETERS["keeperBountyBps"]
+    )
 
 
 def test_finalize__not_accepted__reverts_wrong_status(market, keeper, running):

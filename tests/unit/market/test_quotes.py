@@ -16,7 +16,7 @@ from oracle.core.prove import commitment_of
 from oracle.core.quote import NO_PERMIT, quote_message, request_hash, sign_quote
 from oracle.node import flow
 from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, WINDOWS
-from tests.utils.market import RESULT, ReplicaState, Status, salt_of
+from tests.utils.market import RESULT, ZERO_ADDRESS, ReplicaState, Status, salt_of, terms_of
 
 
 @pytest.fixture
@@ -64,15 +64,12 @@ def test_create_and_assign__one_transaction_escrows_locks_and_runs(
     claimed = tx.decode_logs(market.JobClaimed)[0]
     assert (claimed.jobId, claimed.nodeId, claimed.operator) == (job_id, n.id, n.operator.address)
     running = tx.decode_logs(market.JobRunning)[0]
-    job = market.job(job_id)
+    job = market.jobOf(terms_of(market, job_id))
     assert job.status == Status.RUNNING and job.client == client.address
     assert job.deadline == running.deadline == tx.timestamp + WINDOWS["executionWindow"]
     seat = market.replica(job_id, 0)
-    assert (seat.nodeId, seat.state, seat.operator) == (
-        n.id,
-        ReplicaState.CLAIMED,
-        n.operator.address,
-    )
+    # One word: the node, not the key that signed the quote (that is JobClaimed's operator).
+    assert (seat.nodeId, seat.state, seat.operator) == (n.id, ReplicaState.CLAIMED, ZERO_ADDRESS)
     assert registry.node(n.id).locked == locked + JOB_COLLATERAL
     assert token.balanceOf(market) == escrow + JOB_PAYMENT
     assert market.quoteNonce(client) == quote.nonce + 1
@@ -107,7 +104,7 @@ def test_job_created__carries_every_term__the_job_is_built_from_events_alone(
     (name, args), *rest = _market_events(market, tx)
     assert name == "JobCreated" and [n for n, _ in rest] == ["PaymentEscrowed"]
     job = Job.created(args)
-    assert job == Job.from_raw(market.job(args["jobId"]))
+    assert job == Job.from_raw(market.jobOf(terms_of(market, args["jobId"])))
     assert job.requirements == Capabilities(*need) and job.executionWindow == 88
 
     n, request = pool[0], job_request(disputeWindow=55)
@@ -117,7 +114,8 @@ def test_job_created__carries_every_term__the_job_is_built_from_events_alone(
     (name, args), *rest = _market_events(market, tx)
     built, seats = flow.advance(Job.created(args), [], rest)
     job_id = args["jobId"]
-    assert built == Job.from_raw(market.job(job_id)) and built.status == JobStatus.RUNNING
+    assert built == Job.from_raw(market.jobOf(terms_of(market, job_id)))
+    assert built.status == JobStatus.RUNNING
     assert seats == [Seat.from_raw(market.replica(job_id, 0))]
     # A k = 3 job's seats come from a draw: not built from its creation.
     with pytest.raises(ValueError):
