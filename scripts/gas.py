@@ -52,10 +52,11 @@ from oracle.ape_helpers.gas import (
 @click.option(
     "--steady-funding",
     type=click.Choice(["standing", "deposit"]),
-    default="standing",
+    default="deposit",
     show_default=True,
-    help="How the steady state's client pays: one standing approve (a token transfer per job)"
-    " or one deposit of every payment (createJob moves no token).",
+    help="How the steady state's client pays (`k1_steady_per_job`, issue [2/7]: a deposit): one"
+    " deposit of every payment (creation moves no token) or one standing approve (a token"
+    " transfer per job; also measured as `k1_steady_standing_per_job` either way).",
 )
 @click.option(
     "--out",

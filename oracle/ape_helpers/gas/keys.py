@@ -40,6 +40,10 @@ SCENARIOS = {
     "k1_single_open": ("k1_single_open_total", "k = 1 job alone, open path (createJob + claim)"),
     "k1_steady": ("k1_steady_per_job", "k = 1 steady state, quote path, per job"),
     "k1_steady_open": ("k1_steady_open_per_job", "k = 1 steady state, open path, per job"),
+    "k1_steady_standing": (
+        "k1_steady_standing_per_job",
+        "k = 1 steady state, quote path, a standing allowance instead of a deposit, per job",
+    ),
     "k3_first": ("k3_first_total", "k = 3 drawn job, first k = 3 job (cold)"),
     "k3_single": ("k3_single_total", "k = 3 drawn job alone (warm)"),
     "dispute": ("dispute_total", "k = 1 job (quote path) disputed, jury of 3 upholds it"),
@@ -60,6 +64,7 @@ SCENARIO_PATHS = {
     "k1_single_open": OPEN,
     "k1_steady": QUOTE,
     "k1_steady_open": OPEN,
+    "k1_steady_standing": QUOTE,
     "k3_first": DRAWN,
     "k3_single": DRAWN,
     "dispute": QUOTE,

@@ -153,6 +153,12 @@ def render_markdown(report: dict[str, Any], command: str = "make gas") -> str:
             f" `k1_single_open_total` {_n(report['k1_single_open_total'])},"
             f" `k1_steady_open_per_job` {_n(report['k1_steady_open_per_job'])}.",
         ]
+    if "k1_steady_standing_per_job" in report:
+        out += [
+            "",
+            "The steady state paid by a token transfer per job (a standing allowance, no"
+            f" deposit): `k1_steady_standing_per_job` {_n(report['k1_steady_standing_per_job'])}.",
+        ]
     out += ["", "## Per job, all scenarios", ""]
     cols = ["key", "path", "in-process EVM", *(["anvil", "difference"] if anvil else [])]
     out += [_row(cols), _row(["---", "---", *["---:"] * (len(cols) - 2)])]
