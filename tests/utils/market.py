@@ -175,17 +175,9 @@ def terms_of(market, job_id) -> tuple:
     entry points (settlement v2: they take the terms and check them against the id). An id is
     the hash of its terms, so the cache is right across chains and snapshots; a miss reads every
     JobCreated log at once (one query, not one per job)."""
-    import ape
-
-    from oracle.core.protocol import JobTerms
-
     job_id = int(job_id)
     if job_id not in _TERMS:
-        head = ape.chain.blocks.head.number
-        for log in market.JobCreated.range(0, head + 1):
-            terms = JobTerms.created(log.event_arguments)
-            assert terms.job_id == int(log.jobId)
-            _TERMS[terms.job_id] = terms.as_tuple()
+        job_ids(market)  # reads every JobCreated once and keeps each job's terms
         assert job_id in _TERMS, f"no JobCreated for job {job_id:#x}"
     return _TERMS[job_id]
 

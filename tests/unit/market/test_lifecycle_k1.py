@@ -524,6 +524,32 @@ def test_settle_and_withdraw__a_job_settled_first_or_still_in_its_window__is_ski
     assert token.balanceOf(n.owner) == before + NET
 
 
+def test_one_word__a_job_named_twice_or_settled_again_by_every_path__is_paid_once(
+    chain, market, token, pool, client, keeper, accepted
+):
+    """The word's status is checked and moved in the same write: an owner naming its job twice in
+    one batch, then a keeper's finalize and expire, then the client's cancel, get nothing more."""
+    n, terms = pool[0], terms_of(market, accepted)
+    chain.pending_timestamp = market.job(accepted).deadline + 1
+    before, market_before = token.balanceOf(n.owner), token.balanceOf(market)
+
+    tx = market.settleAndWithdraw([terms, terms], sender=n.operator)
+
+    assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == [accepted]
+    skipped = [(e.jobId, e.status) for e in tx.decode_logs(market.SettlementSkipped)]
+    assert skipped == [(accepted, Status.PAID)]
+    assert token.balanceOf(n.owner) == before + NET
+    with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
+        market.finalize(terms, sender=keeper)
+    with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
+        market.expire(terms, sender=keeper)
+    with ape.reverts(market.JobMarketWrongStatus, jobId=accepted, status=Status.PAID):
+        market.cancel(terms, sender=client)
+    assert token.balanceOf(market) == market_before - NET
+    assert market.credited(keeper) == market.credited(client) == 0
+    assert_escrow(market)
+
+
 def test_settle_and_withdraw__by_anyone_but_the_nodes_owner_or_operator__reverts(
     chain, market, client, stranger, keeper, pool, accepted
 ):
