@@ -12,6 +12,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IJobMarket, IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRewards} from "./interfaces/IRewards.sol";
+import {Account, AccountLib} from "./types/Account.sol";
 import {JobRecord} from "./types/JobRecord.sol";
 import {JobMoneyLib, JobTermsLib} from "./types/JobTerms.sol";
 import {JobSlot, JobSlotLib} from "./types/JobSlot.sol";
@@ -29,6 +30,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     using JobTermsLib for IJobMarketTypes.JobTerms;
     using Seats for IJobMarketTypes.Replica;
     using Seats for mapping(uint256 => IJobMarketTypes.Replica);
+    using AccountLib for Account;
 
     // ------------------------------------------------------------------ constants
     uint256 public constant MAX_PROTOCOL_FEE_BPS = MarketRules.MAX_PROTOCOL_FEE_BPS;
@@ -75,7 +77,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         if (request.replicas != 1) revert JobMarketInvalidReplicas(request.replicas);
         if (block.timestamp > quote.expiry) revert JobMarketQuoteExpired(quote.nodeId, quote.expiry);
         if (permit.deadline != 0) _permit(request.payment, permit.deadline, permit.v, permit.r, permit.s);
-        uint256 nonce = _quoteNonces[msg.sender]++;
+        uint256 nonce = _accounts[msg.sender].quoteNonce++;
         address signer = _quoteSigner(request, nonce, quote);
         if (signer == address(0)) {
             revert JobMarketInvalidSignature(0, quote.nodeId, address(0), _registry.operatorOf(quote.nodeId));
@@ -206,29 +208,27 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @inheritdoc IJobMarket
     function withdraw() external nonReentrant returns (uint256 amount) {
-        amount = _credited[msg.sender];
+        Account storage a = _accounts[msg.sender];
+        amount = a.credited;
         if (amount == 0) revert JobMarketNothingToWithdraw(msg.sender);
-        _credited[msg.sender] = 0;
+        a.credited = 0;
         emit Withdrawn(msg.sender, amount);
         _token.safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IJobMarket
     function settleAndWithdraw(JobTerms[] calldata jobs) external nonReentrant returns (uint256 amount) {
-        address owner = address(0); // set by the first job that names a node
-        uint256 group = 0; // the node of the run of jobs being settled; drained when the run ends
+        // A run starts empty: its node and owner are set by the first job that names a node.
+        // slither-disable-next-line uninitialized-local
+        SettleRun memory run;
         for (uint256 i; i < jobs.length; ++i) {
-            (address jobOwner, uint256 nodeId) = _settleOwn(jobs[i], owner);
-            owner = jobOwner;
-            if (nodeId != group) {
-                amount += _drain(group, owner);
-                group = nodeId;
-            }
+            _settleOwn(jobs[i], run);
         }
-        amount += _drain(group, owner);
+        _endRun(run);
+        amount = run.amount;
         // slither-disable-next-line incorrect-equality (nothing earned, not a balance check)
         if (amount == 0) return 0;
-        _token.safeTransfer(owner, amount);
+        _token.safeTransfer(run.owner, amount);
     }
 
     /// @inheritdoc IJobMarket
@@ -256,7 +256,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @inheritdoc IJobMarket
     function deposit(uint256 amount) external nonReentrant whenNotPaused {
-        _credited[msg.sender] += amount;
+        _accounts[msg.sender].credit(amount);
         emit Deposited(msg.sender, amount);
         _token.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -311,8 +311,8 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     }
 
     /// @inheritdoc IJobMarket
-    function jobCount() external view returns (uint256) {
-        return _jobCount;
+    function jobNonce(address client) external view returns (uint256) {
+        return _accounts[client].jobNonce;
     }
 
     /// @inheritdoc IJobMarket
@@ -322,7 +322,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @inheritdoc IJobMarket
     function credited(address account) external view returns (uint256) {
-        return _credited[account];
+        return _accounts[account].credited;
     }
 
     /// @inheritdoc IJobMarket
@@ -332,7 +332,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @inheritdoc IJobMarket
     function quoteNonce(address client) external view returns (uint256) {
-        return _quoteNonces[client];
+        return _accounts[client].quoteNonce;
     }
 
     /// @inheritdoc IJobMarket
@@ -365,8 +365,9 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
     // ------------------------------------------------------------------ internal: lifecycle
     function _create(JobRequest calldata q) private returns (uint256 jobId) {
         MarketRules.checkRequest(q, _params);
-        JobTerms memory t = JobTermsLib.fromRequest(q, msg.sender, _deadline(q.claimWindow), _params, _jobCount++);
-        jobId = t.id(); // unique: the nonce is the job counter
+        Account storage a = _accounts[msg.sender];
+        JobTerms memory t = JobTermsLib.fromRequest(q, msg.sender, _deadline(q.claimWindow), _params, a.jobNonce++);
+        jobId = t.id(); // unique: the terms hold the client and its job nonce
         emit JobCreated(
             jobId, msg.sender, q.bundleHash, q.bundleUri, q.payment, q.collateral, q.replicas, t.claimDeadline,
             t.protocolFeeBps, t.keeperBountyBps, q.requirements, q.claimWindow, q.executionWindow, q.revealWindow,
@@ -378,11 +379,10 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
         } else {
             _store(jobId, q, t);
         }
-        emit PaymentEscrowed(jobId, msg.sender, q.payment);
         // A balance that covers the payment pays it: a client that deposited once, or reuses a
         // refund, needs no allowance and no token transfer per job.
-        uint256 balance = _credited[msg.sender];
-        if (balance >= q.payment) _credited[msg.sender] = balance - q.payment;
+        uint256 balance = a.credited;
+        if (balance >= q.payment) a.credited = uint128(balance - q.payment);
         else _token.safeTransferFrom(msg.sender, address(this), q.payment);
     }
 

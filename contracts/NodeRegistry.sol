@@ -226,12 +226,12 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeRegistry
     /// @dev Reverts (arithmetic underflow) if `amount` exceeds the locked collateral.
-    function release(uint256 nodeId, uint256 amount, Outcome outcome) external onlyJobMarket {
+    function release(uint256 nodeId, uint256 amount, Outcome outcome, uint256 replicas) external onlyJobMarket {
         NodeRecords.NodeRecord storage n = _nodes[nodeId];
         // checked: reverts if the market releases more than it locked
         n.locked = uint96(n.locked - amount);
-        n.countOutcome(outcome);
-        emit CollateralReleased(nodeId, amount, outcome);
+        n.countOutcome(outcome, replicas);
+        emit CollateralReleased(nodeId, amount, outcome, replicas);
     }
 
     /// @inheritdoc INodeRegistry

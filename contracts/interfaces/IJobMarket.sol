@@ -55,8 +55,8 @@ interface IJobMarketTypes {
     /// @notice Everything fixed when a job is created. `jobId = uint256(keccak256(abi.encode(terms)))`
     ///         (`jobIdOf`): the id commits to the terms, so a reader that rebuilt them from
     ///         `JobCreated` checks them against the id, and (settlement v2) the market can take them
-    ///         back as calldata instead of storing them. `nonce` is the market's job counter
-    ///         (`jobCount` before the job), so two identical requests get two ids. The bundle URI is
+    ///         back as calldata instead of storing them. `nonce` is the client's job nonce
+    ///         (`jobNonce(client)` before the job), so two identical requests get two ids. The bundle URI is
     ///         not a term: only a hint where to fetch the bundle, whose hash is one.
     struct JobTerms {
         address client;
@@ -308,8 +308,6 @@ interface IJobMarketTypes {
     /// @notice The final verdict agreed with no seat of round 0 (a later round proved the result wrong, or
     ///         a disputed k = 1 node did not reveal): the client is refunded in full.
     event JobOverturned(uint256 indexed jobId);
-    /// @notice Escrow movements, each with the job it belongs to (jobId 0 = none).
-    event PaymentEscrowed(uint256 indexed jobId, address indexed from, uint256 amount);
     /// @notice `amount` was added to `account`'s withdrawable balance for job `jobId` (payout, refund,
     ///         bounty, returned bond).
     event Credited(uint256 indexed jobId, address indexed account, uint256 amount);
@@ -502,8 +500,8 @@ interface IJobMarket is IJobMarketTypes {
     ///         terms and its state, whatever the market stores of it.
     function jobOf(JobTerms calldata terms) external view returns (Job memory);
     function replica(uint256 jobId, uint256 index) external view returns (Replica memory);
-    /// @notice Jobs created so far: the `nonce` of the next job's terms.
-    function jobCount() external view returns (uint256);
+    /// @notice Jobs `client` created so far: the `nonce` of its next job's terms.
+    function jobNonce(address client) external view returns (uint256);
     /// @notice The id of a job with these terms: `uint256(keccak256(abi.encode(terms)))`.
     function jobIdOf(JobTerms calldata terms) external pure returns (uint256);
     function credited(address account) external view returns (uint256);

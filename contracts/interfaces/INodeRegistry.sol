@@ -123,9 +123,9 @@ interface INodeRegistry {
     event NodeStatusChanged(uint256 indexed nodeId, NodeStatus status);
     /// @notice The job market locked `amount` of the node's free stake as collateral for a seat.
     event CollateralLocked(uint256 indexed nodeId, uint256 amount);
-    /// @notice The job market released `amount` of the node's locked collateral; `outcome` is counted in its
-    ///         record.
-    event CollateralReleased(uint256 indexed nodeId, uint256 amount, Outcome outcome);
+    /// @notice The job market released `amount` of the node's locked collateral, the sum of `replicas`
+    ///         replicas' collateral; `outcome` is counted once per replica in its record.
+    event CollateralReleased(uint256 indexed nodeId, uint256 amount, Outcome outcome, uint256 replicas);
     /// @notice The job market seized `amount` of the node's locked collateral (0 if none was left); the node
     ///         is jailed until `jailedUntil` (a Retired node stays Retired).
     event NodeSlashed(uint256 indexed nodeId, uint256 amount, uint256 jailedUntil);
@@ -182,8 +182,10 @@ interface INodeRegistry {
     function lockForClaim(uint256 nodeId, address operator, Capabilities calldata need, uint256 collateral)
         external;
 
-    /// @notice Releases `amount` of locked collateral and counts the replica's `outcome`.
-    function release(uint256 nodeId, uint256 amount, Outcome outcome) external;
+    /// @notice Releases `amount` of locked collateral, the sum of `replicas` replicas' collateral, and
+    ///         counts `outcome` once per replica. The market releases one replica at a time, except
+    ///         `settleAndWithdraw`, which releases a run of one node's jobs in one call.
+    function release(uint256 nodeId, uint256 amount, Outcome outcome, uint256 replicas) external;
 
     /// @notice Seizes up to `amount` of the node's locked collateral: sends it to the job market,
     ///         counts a slash and jails the node. Returns what was seized.

@@ -50,25 +50,18 @@ library NodeRecords {
             && n.gpuMemoryMb >= need.gpuMemoryMb && n.gpuClass >= need.gpuClass;
     }
 
-    /// @notice Counts a released replica's outcome (saturating).
-    function countOutcome(NodeRecord storage n, INodeRegistry.Outcome outcome) internal {
+    /// @notice Counts the outcome of `replicas` released replicas (saturating).
+    function countOutcome(NodeRecord storage n, INodeRegistry.Outcome outcome, uint256 replicas) internal {
         if (outcome == INodeRegistry.Outcome.Completed) {
-            uint32 c = n.completed;
-            if (c != type(uint32).max) {
-                unchecked {
-                    // below the max, checked just above
-                    n.completed = c + 1;
-                }
-            }
+            n.completed = uint32(_saturating(n.completed, replicas, type(uint32).max));
         } else if (outcome == INodeRegistry.Outcome.Failed) {
-            uint24 f = n.failed;
-            if (f != type(uint24).max) {
-                unchecked {
-                    // below the max, checked just above
-                    n.failed = f + 1;
-                }
-            }
+            n.failed = uint24(_saturating(n.failed, replicas, type(uint24).max));
         }
+    }
+
+    /// @dev `count + more`, or `max` if that is larger (a counter stops at its width's maximum).
+    function _saturating(uint256 count, uint256 more, uint256 max) private pure returns (uint256) {
+        return more >= max - count ? max : count + more;
     }
 
     /// @notice Counts a slash (saturating).

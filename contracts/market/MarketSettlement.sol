@@ -8,6 +8,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IRewards} from "../interfaces/IRewards.sol";
+import {Account, AccountLib} from "../types/Account.sol";
 import {JobRecord} from "../types/JobRecord.sol";
 import {JobSlot} from "../types/JobSlot.sol";
 import {JobMoney, JobMoneyLib, JobTermsLib} from "../types/JobTerms.sol";
@@ -27,6 +28,7 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     using Seats for IJobMarketTypes.Replica;
     using Seats for mapping(uint256 => IJobMarketTypes.Replica);
     using JobTermsLib for IJobMarketTypes.JobTerms;
+    using AccountLib for Account;
 
     uint256 public constant BPS = 10_000;
     /// @notice What a drawn node that does not accept in time pays, of the job's collateral.
@@ -48,16 +50,15 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     // storage, which slither's per-contract view cannot see.
     // slither-disable-next-line uninitialized-state
     Parameters internal _params;
-    uint256 internal _jobCount;
     uint256 internal _pendingFees;
     // Written through storage pointers, which slither's uninitialized-state detector does not follow.
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => JobRecord) internal _jobs;
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(uint256 index => Replica)) internal _seats;
-    mapping(address account => uint256) internal _credited;
+    // Credited TES and a client's nonces, one slot per address (types/Account.sol).
+    mapping(address account => Account) internal _accounts;
     mapping(uint256 nodeId => NodeLedger) internal _ledgers;
-    mapping(address client => uint256) internal _quoteNonces;
     // A k = 1 job lives here, one word, until a dispute promotes it to `_jobs` (the word is then
     // cleared): a zero word names no slot job.
     mapping(uint256 jobId => JobSlot) internal _slots;
@@ -72,6 +73,16 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         _rewards = rewards_;
         _epochGenesis = rewards_.genesisTime();
         _epochLength = rewards_.epochLength();
+    }
+
+    /// @dev A run of `settleAndWithdraw`: consecutive jobs of node `nodeId` (owned by `owner`), of
+    ///      which `paid` were paid, holding `collateral` to release; `amount`: earnings drained so far.
+    struct SettleRun {
+        address owner;
+        uint256 nodeId;
+        uint256 collateral;
+        uint256 paid;
+        uint256 amount;
     }
 
     /// @dev What a verdict is: `result` (none if `!found`), decided by round `last`.
@@ -247,25 +258,33 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     function _payOriginal(uint256 jobId, uint256 nodeId, JobMoney memory m, bytes32 result, bool withBounty)
         internal
     {
+        _release(nodeId, m.collateral, INodeRegistry.Outcome.Completed);
+        _payNet(jobId, nodeId, m, result, withBounty);
+    }
+
+    /// @dev `_payOriginal` less the release: `settleAndWithdraw` releases a run's collateral at once.
+    function _payNet(uint256 jobId, uint256 nodeId, JobMoney memory m, bytes32 result, bool withBounty) private {
         uint256 fee = m.fee();
         uint256 net = m.payment - fee;
         uint256 bounty = withBounty ? _min(fee, m.bounty(m.payment)) : 0;
-        _release(nodeId, m.collateral, INodeRegistry.Outcome.Completed);
         _earn(jobId, nodeId, net);
         _credit(jobId, msg.sender, bounty);
         emit JobPaid(jobId, result, net, fee);
         _addWork(nodeId, fee - bounty);
     }
 
-    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty;
-    ///      returns the owner every job of the call must share (checked on skipped jobs too, so that
-    ///      the earnings the call sends are that owner's) and the node whose earnings to send.
+    /// @dev One job of `settleAndWithdraw`: pays it like `finalize` but without the keeper's bounty.
+    ///      Consecutive jobs of one node are a run (`SettleRun`): the caller's right to settle them
+    ///      (the node's owner or operator, one owner for the whole call, checked on skipped jobs
+    ///      too, so that the earnings the call sends are that owner's) is checked once per run, and
+    ///      the run's collateral released and its earnings drained once, when it ends.
     ///      Only a one-slot job can be Accepted and unsettled: a disputed job (a record) is
     ///      settled by its jury, so here it is skipped like any job past its dispute.
-    function _settleOwn(JobTerms calldata terms, address expected) internal returns (address owner, uint256 nodeId) {
+    function _settleOwn(JobTerms calldata terms, SettleRun memory run) internal {
         uint256 jobId = terms.idOf();
         JobSlot s = _slots[jobId];
         (JobStatus status, uint256 deadline) = (s.status(), s.time());
+        uint256 nodeId;
         // slither-disable-next-line incorrect-equality (an enum and ids, not balances)
         if (status == JobStatus.None) {
             JobRecord storage j = _job(jobId);
@@ -276,22 +295,42 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
         // slither-disable-next-line incorrect-equality (an id, not a balance)
         if (nodeId == 0) {
             emit SettlementSkipped(jobId, status); // never claimed: nobody to pay
-            return (expected, 0);
+            return;
         }
-        owner = _ownerOf(nodeId);
-        if (expected != address(0) && owner != expected) revert JobMarketOwnersDiffer(jobId, owner, expected);
-        if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
-            revert JobMarketNotNodeOwner(jobId, msg.sender);
-        }
+        if (nodeId != run.nodeId) _startRun(run, jobId, nodeId);
         if (status != JobStatus.Accepted || block.timestamp <= deadline) {
             emit SettlementSkipped(jobId, status);
-            return (owner, nodeId);
+            return;
         }
         // A record (a disputed job) is never Accepted here: its jury pays it.
         // slither-disable-next-line incorrect-equality (an empty word, not a balance)
         if (JobSlot.unwrap(s) == 0) revert JobMarketWrongStatus(jobId, status);
         _slots[jobId] = s.moved(JobStatus.Paid, deadline);
-        _payOriginal(jobId, nodeId, JobMoneyLib.fromTerms(terms), s.fingerprint(), false);
+        run.collateral += terms.collateral;
+        ++run.paid;
+        _payNet(jobId, nodeId, JobMoneyLib.fromTerms(terms), s.fingerprint(), false);
+    }
+
+    /// @dev Ends the run before (if any) and starts node `nodeId`'s, checking the caller's right.
+    function _startRun(SettleRun memory run, uint256 jobId, uint256 nodeId) private {
+        _endRun(run);
+        address owner = _ownerOf(nodeId);
+        if (run.owner != address(0) && owner != run.owner) revert JobMarketOwnersDiffer(jobId, owner, run.owner);
+        if (msg.sender != owner && msg.sender != _registry.operatorOf(nodeId)) {
+            revert JobMarketNotNodeOwner(jobId, msg.sender);
+        }
+        (run.owner, run.nodeId) = (owner, nodeId);
+    }
+
+    /// @dev Releases the run's collateral (one registry call for all its jobs) and moves its node's
+    ///      earnings into `run.amount`, for the caller to send in one transfer.
+    function _endRun(SettleRun memory run) internal {
+        if (run.paid != 0) {
+            _registry.release(run.nodeId, run.collateral, INodeRegistry.Outcome.Completed, run.paid);
+            (run.collateral, run.paid) = (0, 0);
+        }
+        // slither-disable-next-line incorrect-equality (no run yet, not a balance)
+        if (run.nodeId != 0) run.amount += _drain(run.nodeId, run.owner);
     }
 
     // ------------------------------------------------------------------ expiry
@@ -455,7 +494,7 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
 
     // One call site per external function keeps the market under the 24 KB code limit.
     function _release(uint256 nodeId, uint256 amount, INodeRegistry.Outcome outcome) private {
-        _registry.release(nodeId, amount, outcome);
+        _registry.release(nodeId, amount, outcome, 1);
     }
 
     function _seize(uint256 jobId, uint256 nodeId, uint256 amount) internal returns (uint256 taken) {
@@ -474,7 +513,7 @@ abstract contract MarketSettlement is IJobMarketTypes, ReentrancyGuardTransient 
     function _credit(uint256 jobId, address account, uint256 amount) internal {
         // slither-disable-next-line incorrect-equality (nothing to credit, not a balance check)
         if (amount == 0) return;
-        _credited[account] += amount;
+        _accounts[account].credit(amount);
         emit Credited(jobId, account, amount);
     }
 

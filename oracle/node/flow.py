@@ -161,7 +161,6 @@ def still_needed(
 # between balances, node ledgers and Rewards.
 NO_EFFECT = frozenset(
     {
-        "PaymentEscrowed",
         "Credited",
         "EarningsCredited",
         "EarningsWithdrawn",

@@ -313,7 +313,11 @@ class Submitter:
         for kind in BATCHED:
             group = [i for i in ready if i.kind == kind]
             for key in sorted({_batch_key(i) for i in group}):
-                same = [i for i in group if _batch_key(i) == key]
+                # One node's jobs side by side: settleAndWithdraw checks the caller, releases the
+                # collateral and drains the earnings once per run of one node, not per job.
+                same = sorted(
+                    (i for i in group if _batch_key(i) == key), key=lambda i: (i.node_id or 0, i.id)
+                )
                 groups += [
                     same[start : start + self.batch_size]
                     for start in range(0, len(same), self.batch_size)

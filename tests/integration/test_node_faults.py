@@ -432,7 +432,7 @@ def test_lying_rpc_rewrites_a_jobs_payment__node_never_acts_on_it__serves_the_ne
 
 # ---------------------------------------------------------------------- 3. reorg
 def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_is_served(
-    tmp_path, chain, market, one_node, create_job, start
+    tmp_path, chain, market, client, one_node, create_job, start
 ):
     """A job lives one block short of the node's 3 confirmations, then a reorg replaces its blocks
     (taking the node's own heartbeat transaction with it). The node never acts on the job; the
@@ -444,7 +444,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     real_uri, real_h = bundle(tmp_path, "real", job_script("canonical"))
     block0 = chain.blocks.head.number
 
-    snapshot, count = chain.snapshot(), market.jobCount()
+    snapshot, count = chain.snapshot(), market.jobNonce(client)
     ghost = create_job(bundle_hash=ghost_h, uri=ghost_uri)
     created_at = chain.blocks.head.number
     # A new rewards epoch: the node sends a heartbeat, which the reorg will drop with the job.
@@ -468,7 +468,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
         lambda: (node.cursor() or 0) >= created_at, 30, what="ingest past the fork", nodes=[node]
     )
     time.sleep(1)
-    assert market.jobCount() == count
+    assert market.jobNonce(client) == count
     assert node.stage(ghost) is None and node.intents(ghost) == []
     assert claimed_events(chain, market, ghost, block0) == []
 
@@ -476,7 +476,7 @@ def test_job_reorged_out_within_confirmation_depth__never_claimed_and_id_reuse_i
     job_id = create_job(bundle_hash=real_h, uri=real_uri)
     # The same nonce, other terms: another id (ids are hashes of the terms), and the ghost's id
     # stays unknown to the node.
-    assert job_id != ghost and market.jobCount() == count + 1
+    assert job_id != ghost and market.jobNonce(client) == count + 1
     chain.mine(3)
     wait_status(market, job_id, Status.ACCEPTED, [node])
     assert committed_result(market, node, job_id) == ok_hash(tmp_path, "canonical")

@@ -527,7 +527,7 @@ def test_submit_job__k_not_1_or_odd__refused_before_signing(
 ):
     _, _, path = make_bundle(tmp_path, "print('hi')\n")
     give_tes(accounts[2], 50 * E18)
-    jobs = tes.market.jobCount()
+    jobs = tes.market.jobNonce(accounts[2])
 
     out = failed(script("submit-job", "--bundle", path, "--payment", "50 TES", "--replicas", replicas,
                         account=CLIENT))  # fmt: skip
@@ -536,7 +536,7 @@ def test_submit_job__k_not_1_or_odd__refused_before_signing(
         f"--replicas {replicas} is not allowed: k must be 1 (one node, disputable) or odd from 3 to 15"
         in out
     )
-    assert tes.market.jobCount() == jobs
+    assert tes.market.jobNonce(accounts[2]) == jobs
 
 
 def test_withdraw__unbonded_stake_only_after_the_delay(script, tes, accounts, chain, ready_node):

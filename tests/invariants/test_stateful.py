@@ -1235,7 +1235,8 @@ class EscrowMachine(RuleBasedStateMachine):
         i_market, i_registry, i_rewards = (
             b.add(v.balanceOf, c.address) for c in (w.market, w.registry, w.rewards)
         )
-        i_supply, i_fees, i_jobs = b.add(v.totalSupply), b.add(v.pendingFees), b.add(v.jobCount)
+        i_supply, i_fees = b.add(v.totalSupply), b.add(v.pendingFees)
+        i_jobs = [b.add(v.jobNonce, a) for a in w.actors]  # job nonces are per client
         i_minted, i_funded, i_claimed, i_closed, i_epoch = (
             b.add(v.totalMinted),
             b.add(v.totalFunded),
@@ -1264,7 +1265,7 @@ class EscrowMachine(RuleBasedStateMachine):
             rewards=r[i_rewards],
             supply=r[i_supply],
             fees=r[i_fees],
-            job_count=r[i_jobs],
+            job_count=sum(r[i] for i in i_jobs),
             minted=r[i_minted],
             funded=r[i_funded],
             claimed=r[i_claimed],
@@ -1514,7 +1515,7 @@ def world(
         balanceOf=View(token.balanceOf),
         totalSupply=View(token.totalSupply),
         pendingFees=View(market.pendingFees),
-        jobCount=View(market.jobCount),
+        jobNonce=View(market.jobNonce),
         credited=View(market.credited),
         ledger=View(market.ledger),
         jobOf=View(market.jobOf),

@@ -636,6 +636,18 @@ def test_settlements_of_one_owner_share_a_tx__each_job_named_by_its_terms(chain,
     assert statuses(store) == ["done"] * 4
 
 
+def test_settlements_of_one_owner__each_nodes_jobs_side_by_side(chain, store):
+    """settleAndWithdraw pays a run of one node's jobs with one check, one registry release and
+    one drain: the batch keeps each node's jobs together, whatever order they became due in."""
+    owner = {"owner": "0x" + "22" * 20}
+    for n, node in ((7, 2), (8, 1), (9, 2), (10, 1)):
+        store.add_intent("settle", job(store, n), node, owner)
+
+    assert submitter(chain, store).flush(always) == 1
+
+    assert [tx["jobs"] for tx in chain.w3.eth.sent] == [[J(8), J(10), J(7), J(9)]]
+
+
 def test_intent_for_a_job_without_stored_terms__dropped_with_an_error_not_sent(
     chain, store, caplog
 ):

@@ -175,7 +175,6 @@ def test_follow__a_quoted_job_is_built_from_its_events__no_read():
     view.follow(
         [
             _ev("JobCreated", 9, "aa", **_created(9)),
-            _ev("PaymentEscrowed", 9, "aa"),
             _ev("JobClaimed", 9, "aa", nodeId=4, operator=operator, round=0),
             _ev("JobRunning", 9, "aa", round=0, deadline=777),
         ],

@@ -1,5 +1,6 @@
 """Job market test helpers: enum values, the contract's money arithmetic, salts, EIP-712 digests."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -151,14 +152,15 @@ def node_ids(market) -> range:
 
 def job_ids(market) -> list[int]:
     """Every job the market created, oldest first: ids are hashes of the terms, so they are read
-    from the JobCreated events (checked against `jobCount`)."""
+    from the JobCreated events (checked against each client's `jobNonce`)."""
     import ape
 
     from oracle.core.protocol import JobTerms
 
     logs = list(market.JobCreated.range(0, ape.chain.blocks.head.number + 1))
     ids = [int(log.jobId) for log in logs]
-    assert len(ids) == market.jobCount(), "a JobCreated event per job"
+    per_client = Counter(str(log.client) for log in logs)
+    assert all(market.jobNonce(c) == n for c, n in per_client.items()), "a JobCreated per job"
     for job_id, log in zip(ids, logs, strict=True):
         if job_id not in _TERMS:  # the terms too, for terms_of (escrow reads every job's)
             terms = JobTerms.created(log.event_arguments)

@@ -55,6 +55,7 @@ class Bench:
     # Each job's terms as its JobCreated carried them (the create receipt's log): the market's
     # claim, finalize, settleAndWithdraw, dispute, expire and cancel take them, not the id.
     terms: dict[int, tuple] = field(default_factory=dict)
+    _tag: int = 0
 
     # -------------------------------------------------------------- recording
     def _send(self, trace_key: str | None, call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -127,7 +128,10 @@ class Bench:
         return next(n for n in self.nodes if n.id == node_id)
 
     def request(self, replicas: int = 1) -> tuple:
-        bundle = (self.d.market.jobCount() + 1).to_bytes(32, "big")
+        self._tag += (
+            1  # a distinct bundle per job, as the job counter gave before per-client nonces
+        )
+        bundle = self._tag.to_bytes(32, "big")
         return (
             bundle,
             "file:///bundles/job.tar",

@@ -7,6 +7,12 @@ DEFAULT_SETTLE_GROUP = 10  # jobs per settleAndWithdraw (and per fee flush) in t
 DEFAULT_REPEATS = 10  # drawn scenarios (k = 3, dispute) are averaged over this many jobs: which
 # nodes a draw seats (so the gas) varies with the block hash, and the two chains draw differently
 AGREEMENT = 0.01  # in-process EVM and anvil must agree within 1 %
+# Scenarios whose work depends on a draw: the seed is the anchor block's hash, which differs
+# between the two chains, so each chain seats other nodes after another number of attempts (the
+# draw's rejection sampling). Their two figures differ by that, not by how either EVM counts gas:
+# they are printed and compared, but the agreement bound is checked on every other scenario,
+# whose transactions do the same work on both chains.
+DRAW_DEPENDENT = frozenset({"k3_first_total", "k3_single_total", "dispute_total"})
 INTRINSIC_GAS = 21_000
 MAX_UINT = 2**256 - 1
 EMPTY_SIGNATURE = b""  # an operator submitting its own proof needs no signature

@@ -270,7 +270,7 @@ class World:
     def create_job(
         self, client: Any, replicas: int, payment: int, collateral: int, verify: bool = True
     ) -> int:
-        tag = self.d.market.jobCount() + 1
+        tag = self.d.market.jobNonce(client) + 1  # the id also holds the client: ids stay distinct
         tx = self.d.market.createJob(
             self.request(replicas, payment, collateral, tag), sender=client
         )

@@ -9,12 +9,13 @@ import ape
 import pytest
 
 from oracle.core.prove import commitment_of
-from tests.utils.constants import E18, EPOCH_LENGTH, JOB_PAYMENT
+from tests.utils.constants import E18, EPOCH_LENGTH, JOB_COLLATERAL, JOB_PAYMENT
 from tests.utils.market import (
     BOUNTY,
     FEE,
     NET,
     RESULT,
+    Outcome,
     Status,
     assert_escrow,
     credits,
@@ -25,6 +26,7 @@ from tests.utils.market import (
 )
 
 PAY = JOB_PAYMENT
+COL = JOB_COLLATERAL
 ZERO_ADDRESS = "0x" + "00" * 20
 WORK = FEE - BOUNTY  # a keeper's finalize takes its bounty out of the fee
 
@@ -52,6 +54,13 @@ def _paid(chain, market, keeper, node, open_job):
 
 def _recorded(tx, rewards):
     return [(e.nodeId, e.epoch, e.amount) for e in tx.decode_logs(rewards.WorkRecorded)]
+
+
+def _released(tx, registry):
+    return [
+        (e.nodeId, e.amount, e.outcome, e.replicas)
+        for e in tx.decode_logs(registry.CollateralReleased)
+    ]
 
 
 def _transfers_out(tx, token, market):
@@ -279,7 +288,7 @@ def test_withdraw_earnings__licence_transferred_first__the_new_owner_is_paid(
 
 # ---------------------------------------------------------------------- settleAndWithdraw
 def test_settle_and_withdraw__jobs_a1_b1_a2_of_one_owner__pays_everything_once(
-    chain, market, token, pool, open_job
+    chain, market, token, registry, pool, open_job
 ):
     a, b = pool[0], pool[4]
     owner = a.owner
@@ -299,6 +308,8 @@ def test_settle_and_withdraw__jobs_a1_b1_a2_of_one_owner__pays_everything_once(
     ]
     assert _transfers_out(tx, token, market) == [(owner.address, 3 * NET)]
     assert token.balanceOf(owner) == before + 3 * NET
+    # Three runs of one node each: one release per run.
+    assert _released(tx, registry) == [(n.id, COL, Outcome.COMPLETED, 1) for n in (a, b, a)]
     # No bounty: the whole fee is each node's work, kept for the epoch.
     assert _ledger(market, a)[:2] == (0, 2 * FEE) and _ledger(market, b)[:2] == (0, FEE)
     assert credits(tx, market) == {}
@@ -313,6 +324,35 @@ def test_settle_and_withdraw__jobs_a1_b1_a2_of_one_owner__pays_everything_once(
     assert again.decode_logs(market.EarningsWithdrawn) == []
     assert _transfers_out(again, token, market) == []
     assert token.balanceOf(owner) == before + 3 * NET
+    assert_escrow(market)
+
+
+def test_settle_and_withdraw__a_run_of_one_node__one_release_counts_every_job_paid(
+    chain, market, token, registry, pool, open_job
+):
+    """Consecutive jobs of one node are released in one registry call: the sum of their
+    collateral, each counted as completed. A job of the run that is skipped (still in its dispute
+    window) neither releases its collateral nor counts; a run that pays nothing calls nothing."""
+    a = pool[0]
+    paid = [_accepted(market, a, open_job) for _ in range(3)]
+    _past_window(chain, market, *paid)
+    waiting = _accepted(market, a, open_job)  # proven now: its window is still open
+    node = registry.node(a.id)
+    terms = [terms_of(market, j) for j in (paid[0], waiting, paid[1], paid[2])]
+
+    tx = market.settleAndWithdraw(terms, sender=a.operator)
+
+    assert [e.jobId for e in tx.decode_logs(market.JobPaid)] == paid
+    assert [e.jobId for e in tx.decode_logs(market.SettlementSkipped)] == [waiting]
+    assert _released(tx, registry) == [(a.id, 3 * COL, Outcome.COMPLETED, 3)]
+    after = registry.node(a.id)
+    assert (after.locked, after.completed) == (node.locked - 3 * COL, node.completed + 3)
+    assert _transfers_out(tx, token, market) == [(a.owner.address, 3 * NET)]
+    assert_escrow(market)
+
+    again = market.settleAndWithdraw(terms, sender=a.operator)  # all paid or still waiting
+    assert _released(again, registry) == [] and again.decode_logs(market.JobPaid) == []
+    assert registry.node(a.id).locked == after.locked == COL  # the waiting job's, still locked
     assert_escrow(market)
 
 
@@ -402,8 +442,8 @@ def test_deposit__then_create_job_without_any_allowance__spends_the_deposit(
     job_id = tx.decode_logs(market.JobCreated)[0].jobId
     job = market.jobOf(terms_of(market, job_id))
     assert job.payment == PAY and job.status == Status.OPEN
-    esc = tx.decode_logs(market.PaymentEscrowed)[0]
-    assert (esc.jobId, esc["from"], esc.amount) == (job_id, depositor.address, PAY)
+    created = tx.decode_logs(market.JobCreated)[0]  # what was escrowed, from whom
+    assert (created.client, created.payment) == (depositor.address, PAY)
     assert tx.decode_logs(token.Transfer) == []  # no token moved: the deposit paid
     assert market.credited(depositor) == 2 * PAY
     assert (token.balanceOf(depositor), token.balanceOf(market)) == (before, market_before)
@@ -476,4 +516,15 @@ def test_deposit__without_an_allowance__reverts_in_the_token(market, token, depo
         token.ERC20InsufficientAllowance, spender=market.address, allowance=0, needed=E18
     ):
         market.deposit(E18, sender=depositor)
+    assert market.credited(depositor) == 0
+
+
+def test_deposit__past_what_a_balance_slot_holds__reverts_instead_of_wrapping(
+    market, token, depositor
+):
+    """A balance shares its slot with the account's nonces (128 bits of TES): a credit past that
+    reverts before any token moves, instead of wrapping the balance to a small number."""
+    token.approve(market, 2**129, sender=depositor)
+    with ape.reverts(market.SafeCastOverflowedUintDowncast, bits=128, value=2**128):
+        market.deposit(2**128, sender=depositor)
     assert market.credited(depositor) == 0

@@ -102,7 +102,7 @@ def test_job_created__carries_every_term__the_job_is_built_from_events_alone(
     token.approve(market, JOB_PAYMENT * 2, sender=client)
     tx = market.createJob(request, sender=client)
     (name, args), *rest = _market_events(market, tx)
-    assert name == "JobCreated" and [n for n, _ in rest] == ["PaymentEscrowed"]
+    assert name == "JobCreated" and rest == []  # JobCreated says what was escrowed
     job = Job.created(args)
     assert job == Job.from_raw(market.jobOf(terms_of(market, args["jobId"])))
     assert job.requirements == Capabilities(*need) and job.executionWindow == 88
@@ -256,13 +256,13 @@ def test_create_and_assign__with_permit__needs_no_prior_approve(
 def test_job_id_is_the_hash_of_its_terms__identical_requests_get_two_ids__a_forged_event_is_refused(
     market, pool, client, fund, token, job_request, quote_for
 ):
-    """The id commits to every term the event carries (and the market's nonce): a reader checks
-    the terms it rebuilt against the id, two identical requests still get two jobs, and terms
-    changed in any field (a lying RPC's event) no longer hash to the id."""
+    """The id commits to every term the event carries (and the client's job nonce): a reader
+    checks the terms it rebuilt against the id, two identical requests still get two jobs, and
+    terms changed in any field (a lying RPC's event) no longer hash to the id."""
     request = job_request(requirements=(2, 1024, 0, 0, 0), disputeWindow=55)
     fund(client, JOB_PAYMENT * 3)
     token.approve(market, JOB_PAYMENT * 3, sender=client)
-    nonce = market.jobCount()
+    nonce = market.jobNonce(client)
     ids = []
     for tx in (
         market.createJob(request, sender=client),
@@ -276,7 +276,7 @@ def test_job_id_is_the_hash_of_its_terms__identical_requests_get_two_ids__a_forg
         assert terms.nonce == nonce + len(ids) and terms.client == client.address
         assert market.jobIdOf(terms.as_tuple()) == terms.job_id == args["jobId"]
         ids.append(args["jobId"])
-    assert len(set(ids)) == 3 and market.jobCount() == nonce + 3
+    assert len(set(ids)) == 3 and market.jobNonce(client) == nonce + 3
     assert all(i >= 2**64 for i in ids)  # 256-bit: no reader may keep them in 64-bit columns
     for field, value in [("payment", args["payment"] - 1), ("bundleHash", b"\x01" * 32),
                          ("client", pool[0].operator.address), ("disputeWindow", 56), ("nonce", 0),
@@ -284,3 +284,27 @@ def test_job_id_is_the_hash_of_its_terms__identical_requests_get_two_ids__a_forg
         with pytest.raises(ValueError, match="not the market's event"):
             check_job_id({**args, field: value})
     assert JobTerms.created(args).job_id == args["jobId"]
+
+
+def test_job_nonces_are_per_client__two_clients_same_request_same_nonce__two_jobs(
+    market, client, keeper, fund, token, job_request
+):
+    """Nonces are per client (one storage slot with its balance), so two clients' first jobs
+    share a nonce: the client in the terms keeps their ids apart, in the same block too, and
+    neither job can be settled, cancelled or claimed through the other's terms."""
+    request = job_request()
+    for who in (client, keeper):
+        fund(who, JOB_PAYMENT)
+        token.approve(market, JOB_PAYMENT, sender=who)
+    nonces = (market.jobNonce(client), market.jobNonce(keeper))
+    a = market.createJob(request, sender=client)
+    b = market.createJob(request, sender=keeper)
+    ta, tb = (
+        JobTerms.created(tx.decode_logs(market.JobCreated)[0].event_arguments) for tx in (a, b)
+    )
+    assert (ta.nonce, tb.nonce) == nonces and ta.job_id != tb.job_id
+    assert (market.jobNonce(client), market.jobNonce(keeper)) == (nonces[0] + 1, nonces[1] + 1)
+    with ape.reverts(market.JobMarketNotClient):
+        market.cancel(ta.as_tuple(), sender=keeper)  # the other client's job, by its own terms
+    market.cancel(tb.as_tuple(), sender=keeper)
+    assert market.job(ta.job_id).status == JobStatus.OPEN

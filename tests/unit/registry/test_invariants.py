@@ -26,10 +26,10 @@ def test_invariant__stake_and_solvency(
         lambda: reg.lockForClaim(b, operators[1], NO_NEED, 7 * E18, sender=keeper),
         lambda: reg.requestUnbond(a, MIN_STAKE, sender=node_owners[0]),
         lambda: stake_for(reg, a, stranger, 2 * E18),
-        lambda: reg.release(a, 2 * E18, Outcome.COMPLETED, sender=keeper),
+        lambda: reg.release(a, 2 * E18, Outcome.COMPLETED, 1, sender=keeper),
         lambda: reg.seize(a, 10 * E18, sender=keeper),
         lambda: reg.seize(b, 4 * E18, sender=keeper),
-        lambda: reg.release(b, 3 * E18, Outcome.FAILED, sender=keeper),
+        lambda: reg.release(b, 3 * E18, Outcome.FAILED, 1, sender=keeper),
         lambda: reg.requestUnbond(b, 3 * MIN_STAKE - 4 * E18, sender=node_owners[1]),
     ]
     for step in steps:

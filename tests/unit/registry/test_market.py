@@ -93,14 +93,34 @@ def test_release__unlocks_counts_outcome_and_emits(
 ):
     mregistry.lockForClaim(market_node, operator, NO_NEED, 5 * E18, sender=keeper)
     reg_before = token.balanceOf(mregistry)
-    tx = mregistry.release(market_node, 2 * E18, outcome, sender=keeper)
+    tx = mregistry.release(market_node, 2 * E18, outcome, 1, sender=keeper)
     n = mregistry.node(market_node)
     assert n.locked == 3 * E18
     assert n.stake == 2 * MIN_STAKE
     assert (n.completed, n.failed, n.slashed) == (*counts, 0)
     assert token.balanceOf(mregistry) == reg_before
     logs = tx.decode_logs(mregistry.CollateralReleased)
-    assert [(e.nodeId, e.amount, e.outcome) for e in logs] == [(market_node, 2 * E18, outcome)]
+    assert [(e.nodeId, e.amount, e.outcome, e.replicas) for e in logs] == [
+        (market_node, 2 * E18, outcome, 1)
+    ]
+
+
+def test_release__a_run_of_replicas__counts_each__and_saturates_instead_of_wrapping(
+    mregistry, market_node, keeper, operator
+):
+    """settleAndWithdraw releases a node's run of jobs in one call: each replica counts. A count
+    at its width's maximum stays there (a wrap would reset a node's record to zero)."""
+    mregistry.lockForClaim(market_node, operator, NO_NEED, 3 * E18, sender=keeper)
+    tx = mregistry.release(market_node, 3 * E18, Outcome.COMPLETED, 3, sender=keeper)
+    n = mregistry.node(market_node)
+    assert (n.locked, n.completed, n.failed) == (0, 3, 0)
+    assert [e.replicas for e in tx.decode_logs(mregistry.CollateralReleased)] == [3]
+
+    mregistry.release(market_node, 0, Outcome.COMPLETED, 2**32 - 4, sender=keeper)  # to the max
+    mregistry.release(market_node, 0, Outcome.FAILED, 2**24 + 5, sender=keeper)  # past it
+    mregistry.release(market_node, 0, Outcome.COMPLETED, 2**256 - 1, sender=keeper)
+    n = mregistry.node(market_node)
+    assert (n.completed, n.failed) == (2**32 - 1, 2**24 - 1)
 
 
 def test_release__inactive_node__still_releases(
@@ -108,7 +128,7 @@ def test_release__inactive_node__still_releases(
 ):
     mregistry.lockForClaim(market_node, operator, NO_NEED, E18, sender=keeper)
     mregistry.retire(market_node, sender=node_owner)
-    mregistry.release(market_node, E18, Outcome.COMPLETED, sender=keeper)
+    mregistry.release(market_node, E18, Outcome.COMPLETED, 1, sender=keeper)
     assert mregistry.freeStake(market_node) == 2 * MIN_STAKE
     assert mregistry.node(market_node).completed == 1
 
@@ -116,7 +136,7 @@ def test_release__inactive_node__still_releases(
 def test_release__more_than_locked__reverts(mregistry, market_node, keeper, operator):
     mregistry.lockForClaim(market_node, operator, NO_NEED, E18, sender=keeper)
     with ape.reverts():
-        mregistry.release(market_node, E18 + 1, Outcome.COMPLETED, sender=keeper)
+        mregistry.release(market_node, E18 + 1, Outcome.COMPLETED, 1, sender=keeper)
 
 
 # ---------------------------------------------------------------------- seize
@@ -222,7 +242,7 @@ def test_market_functions__not_the_job_market__revert(request, mregistry, market
     with ape.reverts(err, caller=caller.address):
         mregistry.lockForClaim(market_node, caller, NO_NEED, E18, sender=caller)
     with ape.reverts(err, caller=caller.address):
-        mregistry.release(market_node, 0, Outcome.COMPLETED, sender=caller)
+        mregistry.release(market_node, 0, Outcome.COMPLETED, 1, sender=caller)
     with ape.reverts(err, caller=caller.address):
         mregistry.seize(market_node, 0, sender=caller)
 

@@ -40,7 +40,7 @@ def test_penalize__never_takes_locked_collateral(mregistry, token, market_node, 
     assert (n.stake, n.locked) == (5 * E18, 5 * E18)
     assert mregistry.freeStake(market_node) == 0
     # the collateral still answers for the claimed job
-    mregistry.release(market_node, 5 * E18, Outcome.COMPLETED, sender=keeper)
+    mregistry.release(market_node, 5 * E18, Outcome.COMPLETED, 1, sender=keeper)
     assert mregistry.node(market_node).stake == 5 * E18
 
 
