@@ -377,7 +377,7 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
             // One word: the terms are the id's preimage, passed back by whoever needs them.
             _slots[jobId] = JobSlotLib.create(JobStatus.Open, t.claimDeadline, 0, q.disputeWindow);
         } else {
-            _store(jobId, q, t);
+            _store(jobId, t);
         }
         // A balance that covers the payment pays it: a client that deposited once, or reuses a
         // refund, needs no allowance and no token transfer per job.
@@ -388,19 +388,10 @@ contract JobMarket is IJobMarket, MarketProofs, Ownable2Step, Pausable {
 
     /// @dev A replicated job keeps its whole record: its seats, rounds and reveals read it at every
     ///      step.
-    function _store(uint256 jobId, JobRequest calldata q, JobTerms memory t) private {
+    function _store(uint256 jobId, JobTerms memory t) private {
         JobRecord storage j = _jobs[jobId];
-        j.payment = q.payment;
-        j.collateral = q.collateral;
-        j.deadline = t.claimDeadline;
-        j.k = q.replicas;
-        j.client = msg.sender;
-        (j.cpuCores, j.memoryMb, j.gpuCount) = (q.requirements.cpuCores, q.requirements.memoryMb, q.requirements.gpuCount);
-        (j.gpuMemoryMb, j.gpuClass) = (q.requirements.gpuMemoryMb, q.requirements.gpuClass);
-        (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
-        (j.claimWindow, j.executionWindow) = (q.claimWindow, q.executionWindow);
-        (j.revealWindow, j.disputeWindow) = (q.revealWindow, q.disputeWindow);
-        j.status = JobStatus.Seating;
+        j.setTerms(t);
+        (j.deadline, j.status) = (t.claimDeadline, JobStatus.Seating);
         _anchor(jobId, j);
     }
 

@@ -158,14 +158,9 @@ contract JobMarketRounds is MarketSeating {
     ///      now (the one that claimed is only in `JobClaimed`), which the jury draw excludes.
     function _promote(uint256 jobId, JobSlot s, JobTerms calldata t) private {
         JobRecord storage j = _jobs[jobId];
-        (j.payment, j.collateral, j.deadline, j.status, j.k) = (t.payment, t.collateral, uint40(s.time()), JobStatus.Accepted, 1);
-        j.client = t.client;
-        (j.cpuCores, j.memoryMb, j.gpuCount) = (t.requirements.cpuCores, t.requirements.memoryMb, t.requirements.gpuCount);
-        (j.gpuMemoryMb, j.gpuClass) = (t.requirements.gpuMemoryMb, t.requirements.gpuClass);
+        j.setTerms(t);
+        (j.deadline, j.status) = (uint40(s.time()), JobStatus.Accepted);
         (j.claims, j.commits, j.replicaCount, j.seated) = (1, 1, 1, 1);
-        (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
-        (j.claimWindow, j.executionWindow, j.revealWindow, j.disputeWindow) =
-            (t.claimWindow, t.executionWindow, t.revealWindow, t.disputeWindow);
         j.commitment = s.fingerprint();
         Replica storage seat = _seats[jobId][0];
         uint256 nodeId = s.nodeId();

@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
-import {JobMoney} from "./JobTerms.sol";
+import {JobMoney, JobMoneyLib} from "./JobTerms.sol";
 
 /// @notice A job as the market stores it: five slots, of which a step usually touches slot 0 and 2.
 /// @dev Money-moving rates (fee, keeper bounty) are copied into the record at creation, so a later
@@ -51,7 +51,16 @@ using JobRecordLib for JobRecord global;
 /// @title JobRecordLib
 /// @notice The arithmetic of a job's terms, in one place.
 library JobRecordLib {
-    uint256 internal constant BPS = 10_000;
+    /// @notice Writes the terms a record keeps (everything but the bundle and the nonce): at a
+    ///         replicated job's creation, and when a dispute promotes a one-slot job.
+    function setTerms(JobRecord storage j, IJobMarketTypes.JobTerms memory t) internal {
+        (j.payment, j.collateral, j.k, j.client) = (t.payment, t.collateral, t.replicas, t.client);
+        (j.cpuCores, j.memoryMb, j.gpuCount) = (t.requirements.cpuCores, t.requirements.memoryMb, t.requirements.gpuCount);
+        (j.gpuMemoryMb, j.gpuClass) = (t.requirements.gpuMemoryMb, t.requirements.gpuClass);
+        (j.protocolFeeBps, j.keeperBountyBps) = (t.protocolFeeBps, t.keeperBountyBps);
+        (j.claimWindow, j.executionWindow, j.revealWindow, j.disputeWindow) =
+            (t.claimWindow, t.executionWindow, t.revealWindow, t.disputeWindow);
+    }
 
     function requirements(JobRecord storage j) internal view returns (INodeRegistry.Capabilities memory) {
         return INodeRegistry.Capabilities({
@@ -63,14 +72,15 @@ library JobRecordLib {
         });
     }
 
-    /// @notice The protocol fee on the job's payment, at the rate fixed at creation.
+    /// @notice The protocol fee on the job's payment, at the rate fixed at creation (the one rule
+    ///         of `JobMoneyLib`, which a one-slot job's terms use too).
     function fee(JobRecord storage j) internal view returns (uint256) {
-        return uint256(j.payment) * j.protocolFeeBps / BPS;
+        return JobMoneyLib.fee(money(j));
     }
 
     /// @notice A keeper's bounty on `amount`, at the rate fixed at creation.
     function bounty(JobRecord storage j, uint256 amount) internal view returns (uint256) {
-        return amount * j.keeperBountyBps / BPS;
+        return JobMoneyLib.bounty(money(j), amount);
     }
 
     function money(JobRecord storage j) internal view returns (JobMoney memory) {

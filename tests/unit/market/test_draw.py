@@ -44,15 +44,26 @@ def _seats(market, job_id):
 def test_draw__in_the_anchor_block_reverts__one_block_later_seats_k(
     chain, market, pool, open_job, keeper
 ):
-    job_id = open_job(replicas=3)
-    anchor = market.job(job_id).drawBlock
-    assert anchor == chain.blocks.head.number + 1  # the block after creation: unknown at creation
-    # The next transaction would be mined in the anchor block itself, whose hash is not known yet.
-    with ape.reverts(market.JobMarketNothingToDraw, jobId=job_id, drawBlock=anchor):
-        market.draw(job_id, sender=keeper)
-    chain.mine()
+    # The seed is the anchor block's hash, so whether rejection sampling fills all 3 seats in one
+    # call varies with the chain's history (~1 %: the twin shares node 1's key, so once one of the
+    # two sits, drawing the other is an attempt in vain). The one-call path is the one checked
+    # here: a history where it is not taken is rolled back and the job posted again.
+    for _ in range(10):
+        snapshot = chain.snapshot()
+        job_id = open_job(replicas=3)
+        anchor = market.job(job_id).drawBlock
+        assert (
+            anchor == chain.blocks.head.number + 1
+        )  # the block after creation: unknown at creation
+        # The next transaction would be mined in the anchor block itself, whose hash is not known yet.
+        with ape.reverts(market.JobMarketNothingToDraw, jobId=job_id, drawBlock=anchor):
+            market.draw(job_id, sender=keeper)
+        chain.mine()
 
-    tx = market.draw(job_id, sender=keeper)
+        tx = market.draw(job_id, sender=keeper)
+        if not tx.decode_logs(market.SeatsUnfilled):
+            break
+        chain.restore(snapshot)
 
     assert tx.block_number > anchor
     drawn = _drawn(tx, market)
@@ -95,7 +106,15 @@ def test_draw__anchor_256_blocks_old__still_draws(chain, market, pool, open_job,
     anchor = market.job(job_id).drawBlock
     _mine_until_pending(chain, anchor + BLOCKHASH_WINDOW)
     tx = market.draw(job_id, sender=keeper)
-    assert len(tx.decode_logs(market.SeatDrawn)) == 3
+    # The hash is still there: the draw seats nodes from it (a stale anchor seats nobody).
+    drawn = tx.decode_logs(market.SeatDrawn)
+    assert drawn and market.job(job_id).seated == len(drawn)
+    # The seed is the block hash, so whether rejection sampling fills every seat in this one call
+    # varies from run to run (the twin shares node 1's operator: once one sits, the other is
+    # drawn in vain); a seat it leaves is announced and drawn again, as in any draw.
+    if len(drawn) < 3:
+        (unfilled,) = tx.decode_logs(market.SeatsUnfilled)
+        assert unfilled.missing == 3 - len(drawn)
 
 
 # ---------------------------------------------------------------------- who can be drawn
