@@ -11,7 +11,7 @@ import ape
 import pytest
 
 from oracle.core.prove import commitment_of
-from tests.utils.constants import JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
+from tests.utils.constants import E18, JOB_COLLATERAL, JOB_PAYMENT, MARKET_PARAMETERS, WINDOWS
 from tests.utils.market import (
     BOND,
     BOUNTY,
@@ -140,6 +140,32 @@ def test_dispute__pulls_the_bond_and_anchors_a_jury_draw(
     assert job.drawBlock == tx.block_number + 1
     assert job.commitment == before.commitment  # the original's commitment waits for its reveal
     assert registry.node(pool[0].id).locked == COL  # the original's collateral stays locked
+
+
+def test_dispute__after_the_node_rotated_its_key__the_promoted_seat_holds_the_new_key(
+    accounts, deployer, market, registry, pool, stranger, accepted, draw_seats, accept_all
+):
+    """A k = 1 job's word keeps its node, not the key that claimed it (that is `JobClaimed`'s): a
+    dispute promotes it with the node's operator at the dispute, and the jury draw keeps that key
+    out with the node. The key the node had before is not excluded: it is then only another
+    licence's key (here the twin's), like any licence its owner holds under another key; seats
+    are drawn by stake, and extra licences are the sybil case docs/ECONOMICS.md measures."""
+    n, twin = pool[0], pool[4]  # the twin runs under the key node 1 claimed and proved with
+    new_key = accounts.generate_test_account()
+    deployer.transfer(new_key, E18)
+    registry.bindOperator(n.id, new_key, sender=n.owner)
+    registry.acceptOperator(n.id, sender=new_key)
+
+    market.dispute(terms_of(market, accepted), sender=stranger)
+
+    seat = market.replica(accepted, 0)
+    assert (seat.nodeId, seat.state, seat.operator) == (n.id, ReplicaState.COMMITTED, new_key)
+    jurors = draw_seats(accepted, pool)
+    accept_all(accepted, jurors)
+    assert len(jurors) == MARKET_PARAMETERS["disputeReplicas"]
+    assert n.id not in {j.id for j in jurors}
+    assert new_key.address not in {registry.operatorOf(j.id) for j in jurors}
+    assert registry.operatorOf(twin.id) == n.operator.address  # eligible: 4 candidates, 3 seats
 
 
 @pytest.mark.parametrize("late", [0, 1])
