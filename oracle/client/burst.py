@@ -1,19 +1,21 @@
 """Many jobs in one go (`Client.submit_many`): a sweep of hyperparameters, a batch of data shards.
 
 `Client.submit` waits for each job's receipt before the next. A burst instead checks every job
-first, then sends the transactions back to back with consecutive account nonces, each estimated
-against the pending state (so after our own earlier ones), and collects the receipts at the end:
-the chain mines them in nonce order, and the client's time per job is its estimate and its send
-(the whole burst's outcome is then read from the last receipt and our JobCreated events).
+first, then sends the transactions back to back with consecutive account nonces, and collects the
+receipts at the end: the chain mines them in nonce order (the whole burst's outcome is then read
+from the last receipt and our JobCreated events). Each chunk of quoted jobs is checked by one
+`eth_simulateV1` of all its transactions in order, on top of the pending state (so after our own
+earlier ones), so the client's time per job is its send; an endpoint without the simulation, and
+every job from the first one the simulation refused, are estimated one by one instead.
 
 What keeps it safe:
 - every input of every job is checked before anything is sent, and the funds for the whole burst
   (market balance, then wallet) before the first transaction;
 - the quotes are asked for in one request per node (POST /quotes), which numbers the ones it
   signs with consecutive quote nonces; the quoted jobs are sent first, in nonce order, each only
-  after its estimate (against the pending state, where the earlier quoted jobs already used
-  their nonces) accepted it: a forged or unusable quote costs nothing, and that job and every
-  later quoted one are posted open instead;
+  after the market's own check accepted it (the chunk's simulation or the job's estimate, both
+  against the pending state, where the earlier quoted jobs already used their nonces): a forged
+  or unusable quote costs nothing, and that job and every later quoted one are posted open;
 - one job refused by its estimate is reported and the rest still go; a transaction that reverts
   once mined is reported with its hash (gas spent, no payment escrowed), and the client's counted
   nonces and balances are read again next time.
@@ -34,6 +36,7 @@ from oracle.client.submission import (
     create_call,
     created_id,
     head_and_deadline,
+    permit_nonce_next,
     prepare,
     sign_permit,
 )
@@ -102,11 +105,11 @@ def submit_many(
     for chunk, quotes in _quote_chunks(
         client, [j.request for j in jobs], asked, int(head["timestamp"]), warn
     ):
-        for i, q in sorted(
-            zip(chunk, quotes, strict=True), key=lambda iq: iq[1].nonce if iq[1] else -1
-        ):
-            if q is not None:
-                run.send(i, q)
+        quoted = sorted(
+            ((i, q) for i, q in zip(chunk, quotes, strict=True) if q is not None),
+            key=lambda iq: iq[1].nonce,
+        )
+        run.send_quoted(quoted)
     for i in range(len(jobs)):  # then every job not sent on a quote, open, in the order given
         if i not in run.tried:
             run.send(i, None)
@@ -156,14 +159,59 @@ class _Burst:
         self.tried: set[int] = set()
         self.usable = True  # once one quote cannot be used, the later nonces cannot be either
 
-    def send(self, i: int, offer: Quote | None) -> None:
-        """Job i on its quote (open when there is none, or it cannot be used)."""
+    def send_quoted(self, quoted: list[tuple[int, Quote]]) -> None:
+        """Jobs on their quotes, in quote nonce order. One simulation of the whole chunk, in
+        order, on top of our pending transactions (`Client._simulate`) stands for each job's
+        estimate: a job it accepted is sent at once. From the first job it refused on (or when the
+        endpoint has no simulation) each goes the estimated way (`send`), which tells why, and
+        posts it and every later one open."""
+        permits = self._permits([i for i, _ in quoted])
+        calls = [
+            create_call(self.client, self.jobs[i].request, permit, q)
+            for (i, q), permit in zip(quoted, permits, strict=True)
+        ]
+        used = self.client._simulate(calls) if self.usable else None
+        for k, (i, q) in enumerate(quoted):
+            gas = used[k] if used is not None else None
+            if gas is None or not self.usable:
+                used = None  # the simulation assumed this job's quote: the rest are estimated
+                self.send(i, q)
+            else:
+                self.send(i, q, permits[k], gas)
+
+    def _permits(self, jobs: list[int]) -> list[tuple[int, int, bytes, bytes] | None]:
+        """The permits `jobs` will need if sent in this order, at consecutive permit nonces."""
+        out: list[tuple[int, int, bytes, bytes] | None] = []
+        client, first = self.client, None
+        for i in jobs:
+            if not self.by_permit[i]:
+                out.append(None)
+                continue
+            if first is None:
+                first = permit_nonce_next(client)
+            client._permit_nonce = first + sum(p is not None for p in out)
+            v, r, s = sign_permit(
+                client, client.chain.market.address, self.jobs[i].payment, self.deadline
+            )
+            out.append((self.deadline, v, r, s))
+        if first is not None:
+            client._permit_nonce = first  # counted as each is sent
+        return out
+
+    def send(
+        self,
+        i: int,
+        offer: Quote | None,
+        permit: tuple[int, int, bytes, bytes] | None = None,
+        used: int | None = None,
+    ) -> None:
+        """Job i on its quote (open when there is none, or it cannot be used); `permit` and `used`
+        (its simulated gas) from `send_quoted`, which simulated it at this point of the burst."""
         self.tried.add(i)
         client, job = self.client, self.jobs[i]
         # A permit per job paid from the wallet (the market binds it to the job's payment), at
         # the next permit nonce: our earlier transactions use theirs first.
-        permit = None
-        if self.by_permit[i]:
+        if permit is None and self.by_permit[i]:
             v, r, s = sign_permit(client, client.chain.market.address, job.payment, self.deadline)
             permit = (self.deadline, v, r, s)
         offer = offer if self.usable else None
@@ -171,7 +219,7 @@ class _Burst:
         if offer is not None:
             try:
                 tx_hash = client._sign_and_send(
-                    create_call(client, job.request, permit, offer), self.head, "pending"
+                    create_call(client, job.request, permit, offer), self.head, "pending", used
                 )
             except ClientError as err:
                 self.usable = False

@@ -56,9 +56,21 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
         sdk.submit_many(rich)
     assert client.nonce == sent0
 
-    # ---- the burst: one transaction per job (a permit each, no approve), all on quotes
+    # ---- the burst: one transaction per job (a permit each, no approve), all on quotes, checked
+    # by one simulation of the chunk in order instead of an estimate each (anvil answers
+    # eth_simulateV1): one round trip per job, the send
     block0 = chain.blocks.head.number
+    calls: list[str] = []
+    provider, eth = sdk.w3.provider, sdk.w3.eth
+    seen = {"make_request": provider, "estimate_gas": eth, "send_raw_transaction": eth}
+    for name, owner in seen.items():
+        real = getattr(owner, name)
+        setattr(owner, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     done = sdk.submit_many(specs)
+    for name, owner in seen.items():
+        delattr(owner, name)
+    assert calls.count("estimate_gas") == 0 and calls.count("send_raw_transaction") == N, calls
+    assert calls.count("make_request") == 1  # the one eth_simulateV1 of the chunk
     assert [d.error for d in done] == [None] * N
     ids = [d.job_id for d in done]
     assert len(set(ids)) == N and all(d.node_id == node_id for d in done)
@@ -108,8 +120,9 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
     assert market.quoteNonce(client) == nonce + N + 2
 
     # ---- a hostile node answers the burst with well-formed, well-numbered quotes signed by a key
-    # that operates nothing: the first is refused at its estimate, no later one is tried, every
-    # job is posted open and escrowed once, and no quote nonce is used
+    # that operates nothing: the simulation refuses the first, so does its estimate (which says
+    # why), no later one is tried, every job is posted open and escrowed once, and no quote nonce
+    # is used
     node.stop()
     forger = Account.create()
 

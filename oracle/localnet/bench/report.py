@@ -260,7 +260,7 @@ def _verdict(met: bool) -> str:
 
 
 def _pc(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return f"{100 * x:.1f} %"
 
 
 def _targets(res: dict[str, Any]) -> list[str]:
@@ -364,13 +364,14 @@ def _latency_comment(p: dict[str, Any]) -> str:
     return (
         f"At +{p['rpc_delay_ms']:g} ms a round trip, the client's {p['rpc']['client_per_job']} requests"
         f" per submission are {client_s:.2f} s of waiting one after another: at most"
-        f" {1 / client_s:.1f} submissions/s (measured {p['submit_per_s']}). They are the estimate of"
-        " each transaction against the pending state and its send, in turn: a quote is used only once"
-        " the market's own check (the estimate, after our earlier transactions) accepted it, which is"
-        " what makes a forged or stale quote cost the client nothing. The node keeps up: its"
+        f" {1 / client_s:.1f} submissions/s (measured {p['submit_per_s']}). They are each"
+        " transaction's send, and one `eth_simulateV1` per chunk of quoted jobs: a quote is used only"
+        " once the market's own check (the simulation of the chunk in order, on top of our earlier"
+        " transactions) accepted it, which is what makes a forged or stale quote cost the client"
+        " nothing; an endpoint without the simulation gets an estimate per transaction. The node's"
         f" {p['rpc']['node_per_job']} requests per job are made per step for every job in it (batched"
-        f" proofs and settlements), and jobs were proven at {p['proven_per_s']} per second; settled:"
-        f" {p['paid_per_s']} jobs/s."
+        f" proofs and settlements); jobs were proven at {p['proven_per_s']} per second and settled at"
+        f" {p['paid_per_s']} per second."
     )
 
 
