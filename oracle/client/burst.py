@@ -182,21 +182,17 @@ class _Burst:
     def _permits(self, jobs: list[int]) -> list[tuple[int, int, bytes, bytes] | None]:
         """The permits `jobs` will need if sent in this order, at consecutive permit nonces."""
         out: list[tuple[int, int, bytes, bytes] | None] = []
-        client, first = self.client, None
+        client, nonce = self.client, None
         for i in jobs:
             if not self.by_permit[i]:
                 out.append(None)
                 continue
-            if first is None:
-                first = permit_nonce_next(client)
-            client._permit_nonce = first + sum(p is not None for p in out)
+            nonce = permit_nonce_next(client) if nonce is None else nonce + 1
             v, r, s = sign_permit(
-                client, client.chain.market.address, self.jobs[i].payment, self.deadline
+                client, client.chain.market.address, self.jobs[i].payment, self.deadline, nonce
             )
             out.append((self.deadline, v, r, s))
-        if first is not None:
-            client._permit_nonce = first  # counted as each is sent
-        return out
+        return out  # the client's permit nonce is counted as each is sent
 
     def send(
         self,

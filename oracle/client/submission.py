@@ -251,16 +251,18 @@ def permit_nonce_next(client: Client) -> int:
 
 
 def sign_permit(
-    client: Client, spender: str, value: int, deadline: int
+    client: Client, spender: str, value: int, deadline: int, nonce: int | None = None
 ) -> tuple[int, bytes, bytes]:
-    """EIP-2612 signature over the one Permit definition (`oracle.core.permit`)."""
+    """EIP-2612 signature over the one Permit definition (`oracle.core.permit`), at `nonce` (by
+    default the next one we have not used: `permit_nonce_next`)."""
     token = client.chain.token
     if client._domain is None:
         client._domain = tuple(token.functions.eip712Domain().call())
     _, name, version, chain_id, verifying, _, _ = client._domain
     msg = permit_message(
         name=name, version=version, chain_id=int(chain_id), token=verifying, owner=client.address,
-        spender=spender, value=value, nonce=permit_nonce_next(client), deadline=deadline,
+        spender=spender, value=value,
+        nonce=permit_nonce_next(client) if nonce is None else nonce, deadline=deadline,
     )  # fmt: skip
     signed = Account.sign_message(msg.signable_message, client.key.key)  # type: ignore[union-attr]
     return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
