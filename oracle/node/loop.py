@@ -106,7 +106,7 @@ class Node:
         self.executions = Executions(settings, self.backend)
         # Bundle fetches and preflights (_bundle_ok), off the loop; job id -> its pending intake.
         self.intake = Intake(self)  # whether to take a job, off the loop (oracle/node/intake.py)
-        self.started: dict[tuple[int, str], float] = {}
+        self.clock = metrics.StageClock()  # each live job's step times (the log, the histogram)
         self._stop = False
         self._run_ended = (
             threading.Event()
@@ -582,18 +582,16 @@ class Node:
     ) -> None:
         """Logs and times a job's step: a stage, or a milestone within one ("priced": the
         preflight's numbers, before the claim)."""
-        now = time.monotonic()
-        first = self.started.setdefault((job_id, st.SEEN), now)
-        prev = max((t for (j, _), t in self.started.items() if j == job_id), default=now)
-        self.started[(job_id, stage)] = now
-        metrics.STAGE_SECONDS.labels(stage).observe(now - prev)
+        since_prev, since_first = self.clock.mark(
+            job_id, stage, time.monotonic(), ends=stage in st.TERMINAL
+        )
         log.info(
             "job %s %s%s (+%.2fs, %.2fs since seen)",
             job_id,
             stage,
             f": {reason}" if reason else "",
-            now - prev,
-            now - first,
+            since_prev,
+            since_first,
         )
 
 

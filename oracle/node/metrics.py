@@ -23,3 +23,26 @@ EARNINGS = Counter(
     "TES (wei) earned by the nodes this operator runs (their ledgers; the licence owners withdraw it)",
     registry=REGISTRY,
 )
+
+
+class StageClock:
+    """When each live job was first seen and last moved: the log's "+s since the last step" and
+    the stage histogram. A job is forgotten when it ends, so a node that has run millions of jobs
+    holds the times of the few it is running, and each mark costs the same."""
+
+    def __init__(self) -> None:
+        self._times: dict[int, tuple[float, float]] = {}  # job id -> (first seen, last marked)
+
+    def mark(self, job_id: int, stage: str, now: float, *, ends: bool) -> tuple[float, float]:
+        """Records `stage` reached at `now` (monotonic): returns (seconds since the job's last
+        step, seconds since it was first seen) and observes the first in the histogram."""
+        first, prev = self._times.get(job_id, (now, now))
+        if ends:
+            self._times.pop(job_id, None)
+        else:
+            self._times[job_id] = (first, now)
+        STAGE_SECONDS.labels(stage).observe(now - prev)
+        return now - prev, now - first
+
+    def __len__(self) -> int:
+        return len(self._times)

@@ -97,6 +97,15 @@ def test_bench_quick_writes_reports(tmp_path):
         assert y["yardstick"] == round(min(y["chain_ceiling"], y["backend_ceiling"]), 2)
         assert y["met"] == (y["share"] >= 0.5)
     assert t["jobs_per_s"]["backend_ceiling"] == res["backend_jobs_per_s"]
+    # where the time and the cores went: each paid job's stages from the node's log, and the
+    # machine's CPU split between the node, anvil, the client (with the bench) and the jobs
+    b = res["e2e"]["batched"]
+    assert {"executed", "proven", "done"} <= set(b["stage_mean_s"])
+    for cpu in (b["cpu"], res["backend"]["one_node"]["cpu"]):
+        assert 0 < cpu["busy_share"] <= 1.05 and cpu["busy_cpu_s"] > 0
+        assert abs(sum(cpu["cpu_s"].values()) - cpu["busy_cpu_s"]) < 0.05 + 0.02 * len(cpu["cpu_s"])
+    assert set(b["cpu"]["cpu_s"]) == {"node", "anvil", "client_and_bench", "jobs_and_rest"}
+    assert b["cpu"]["cpu_s"]["node"] > 0 and b["cpu"]["cpu_s"]["client_and_bench"] > 0
 
     md = out_md.read_text()
     assert "python -m oracle.localnet.bench --quick" in md and "CPU model" in md and "anvil" in md

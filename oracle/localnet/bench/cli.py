@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = (oracle.localnet.bench.__doc__ or "").split("\n")[0]
     ap = argparse.ArgumentParser(prog="python -m oracle.localnet.bench", description=doc)
     ap.add_argument("--quick", action="store_true", help="tiny N: a smoke test (< 1 min)")
-    ap.add_argument("--e2e-jobs", type=int, help="short jobs per end-to-end run (default 40)")
+    ap.add_argument("--e2e-jobs", type=int, help="short jobs per end-to-end run (default 200)")
     ap.add_argument(
         "--overhead-jobs", type=int, help="1-second jobs for the overhead ratio (default 40)"
     )
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=range(1, MAX_NODES + 1),
         help="node processes of the one-node runs (default 1)",
     )
-    ap.add_argument("--multi-jobs", type=int, help="short jobs of the three-node run (default 40)")
+    ap.add_argument("--multi-jobs", type=int, help="short jobs of the three-node run (default 200)")
     ap.add_argument(
-        "--latency-jobs", type=int, help="short jobs of the run with +50 ms RPC (default 40)"
+        "--latency-jobs", type=int, help="short jobs of the run with +50 ms RPC (default 200)"
     )
     ap.add_argument(
         "--workers", type=int, help="workers per node and for the direct run (default 2)"

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oracle.localnet.bench.cpu import CpuWindow
 from oracle.localnet.network import REPO
 
 E18 = 10**18
@@ -225,12 +226,14 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
             )
             for i, p in enumerate(jobs)
         ]
+        cpu = CpuWindow({"bench": [os.getpid()]}).start()  # the rest: the jobs' sandboxes
         t0 = time.monotonic()
         futures = [backend.submit(s) for s in specs]
         done_at: list[float] = []
         for f in futures:
             f.add_done_callback(lambda _f: done_at.append(time.monotonic()))
         results = backend.wait(futures)
+        cpu.stop()
         makespan = max(done_at) - t0
     bad = [x for x in results if not x.ok]
     if bad:
@@ -244,4 +247,5 @@ def run_direct(work: Path, jobs: list, workers: int, cpus: float | None = None) 
         "makespan_s": r(makespan),
         "jobs_per_s": r(len(jobs) / makespan),
         "mean_job_s": r(statistics.mean(x.elapsed_s for x in results)),
+        "cpu": cpu.report(len(jobs)),
     }

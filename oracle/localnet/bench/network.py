@@ -26,11 +26,15 @@ from oracle.localnet.bench.common import (
     r,
     sandbox_mode,
 )
+from oracle.localnet.bench.cpu import CpuWindow, with_descendants
 from oracle.localnet.bench.rpcproxy import RpcProxy
 from oracle.localnet.network import Anvil, NodeProcess, make_keystore, wait_for
 
 RPC_LINE = re.compile(r"(eth|evm|anvil|net|web3|debug)_[A-Za-z]+")
-STAGE_LINE = re.compile(r"job (\d+) (\w+)(?:: [^(]*)? \(\+([\d.]+)s, ([\d.]+)s since seen\)")
+# a node's step in its log (oracle/node/loop.Node._mark); job ids are written as 0x and 64 hex digits
+STAGE_LINE = re.compile(
+    r"job (0x[0-9a-f]{64}) (\w+)(?:: [^(]*)? \(\+([\d.]+)s, ([\d.]+)s since seen\)"
+)
 JOB_TX_KINDS = ("claim", "proof", "settle")  # a k = 1 job's node transactions
 
 
@@ -178,7 +182,18 @@ class Network:
             client_requests.clear()
             for proxy in proxies:
                 proxy.reset()
+            # Who used the machine's cores from the first submission to the last payment (the
+            # proxies of the +latency run are threads of this process, counted with the client).
+            cpu = CpuWindow(
+                {
+                    "node": [n.proc.pid for n in procs if n.proc is not None],
+                    # node_modules/.bin/anvil may be a launcher: the chain is its child
+                    "anvil": with_descendants(self.anvil.proc.pid) if self.anvil.proc else [],
+                    "client_and_bench": [os.getpid()],
+                }
+            )
             # One burst (`Client.submit_many`): every job's latency counts from its start.
+            cpu.start()
             t_first = time.monotonic()
             specs = [JobSpec(p.path, server.uri(p.path), PAYMENT, windows=windows) for p in jobs]
             for done_job in client.submit_many(specs):
@@ -196,6 +211,7 @@ class Network:
             wait_for(
                 done, timeout=budget, interval=0.1, what=f"{len(jobs)} jobs {until}", nodes=procs
             )
+            cpu.stop()
             client_methods = Counter(client_requests)
             rpc = self._rpc_counts(log_offset)
             watcher_requests = watcher.requests - watcher_before
@@ -246,6 +262,7 @@ class Network:
                 }
             )
         out["verified"] = verified
+        out["cpu"] = cpu.report(len(ids))
         out.update(self._node_stats(procs, ids))
         out["client_txs"] = client_txs
         # k = 1 jobs created assigned on a node's quote (the rest were posted open and claimed)
@@ -321,7 +338,7 @@ class Network:
             claims_won.append(int(won[0][0]) if won else 0)
             for line in n.log().splitlines():
                 m = STAGE_LINE.search(line)
-                if m and int(m.group(1)) in ids:
+                if m and int(m.group(1), 16) in ids:
                     stage_s[m.group(2)].append(float(m.group(3)))
         jobs = max(len(ids), 1)
         return {

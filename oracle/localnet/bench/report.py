@@ -67,8 +67,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "## End to end on anvil",
         "",
         f"{b['jobs']} short `command` jobs (k = 1, each writes one file), submitted in one burst by the client SDK"
-        " (`Client.submit`, sequentially: each asks the node for a quote and sends `createAndAssign`"
-        " with a permit, or, when the node will not quote, `createJobWithPermit` for the node to claim),"
+        " (`Client.submit_many`: quotes asked of the node in chunks, each chunk of quoted"
+        " `createAndAssign` checked by one `eth_simulateV1` and sent back to back, paid from the"
+        " client's market balance; a job the node will not quote is posted open for it to claim),"
         f" run by {b['nodes']} `tes-node run`"
         f" process(es) with `--workers {b['workers_per_node']}` and a {POLL_S} s poll interval. Latency is from the"
         " client starting `submit` to the wall-clock moment the bench saw the event: **proven** = `ResultAccepted`"
@@ -121,6 +122,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         " takes a few seconds to proven and about 2 s more to paid (the 1 s dispute window, whole-second block"
         " timestamps, then a settleAndWithdraw transaction).",
         "",
+        *_cpu_section(res),
         *_more_nodes_and_latency(res),
         *_rpc_by_method(res),
         "## Oracle overhead (1-second jobs)",
@@ -220,7 +222,7 @@ def _e2e_comment(b: dict[str, Any], u: dict[str, Any], seq: float, backend: floa
         f" (proof gas per job {u['gas_per_job_by_kind'].get('proof', 0):,} → {b['gas_per_job_by_kind'].get('proof', 0):,})"
         f" and changed throughput by ×{ratio:.2f}. The client sends the burst with `Client.submit_many`"
         " (oracle/client/burst.py): quotes asked 16 jobs at a time in one POST /quotes, one transaction per"
-        " job sent back to back (estimate against the pending state, send; no receipt wait), the outcome"
+        " job sent back to back (each chunk simulated once against the pending state; no receipt wait), the outcome"
         f" read from the last receipt and the client's JobCreated events: {b['submit_per_s']} jobs per"
         f" second ({b['submit_s']} s for the {b['jobs']}). {b.get('quoted', 0)} of {b['jobs']} were quoted"
         " (created already assigned: no claim transaction): a node quotes beyond its free workers as long as"
@@ -253,6 +255,53 @@ def _overhead_comment(o: dict[str, Any]) -> str:
         f" The client's {net['jobs']} submissions took {net['submit_s']} s"
         f" ({net['submit_per_s']} jobs/s, overlapping the execution)."
     )
+
+
+def _cpu_section(res: dict[str, Any]) -> list[str]:
+    """Who used the cores during the batched run and during the same jobs on the backend alone
+    (oracle/localnet/bench/cpu.py), and how long the node's runs took in each."""
+    b, d = res["e2e"]["batched"], res["backend"]["one_node"]
+    net, alone = b.get("cpu"), d.get("cpu")
+    if not net or not alone:
+        return []
+    names = {
+        "node": "the node process (loop, quotes, bundle fetches, its threads that start and watch each run)",
+        "client_and_bench": "this process: the client SDK, the bundle server, the bench's event watcher",
+        "anvil": "anvil",
+        "bench": "this process (the backend's threads)",
+        "jobs_and_rest": "the rest: the jobs' sandboxes (bubblewrap, the job), anything else running",
+    }
+    rows = [
+        f"| {names.get(k, k)} | {net['cpu_s'].get(k, '–')} | {net['ms_per_job'].get(k, '–')} |"
+        f" {alone['cpu_s'].get(k, '–')} | {alone['ms_per_job'].get(k, '–')} |"
+        for k in ("node", "client_and_bench", "anvil", "bench", "jobs_and_rest")
+        if k in net["cpu_s"] or k in alone["cpu_s"]
+    ]
+    return [
+        "### Where the cores went",
+        "",
+        f"CPU-seconds on this machine's {net['cores']} cores (/proc/stat, and each process's own"
+        f" /proc/<pid>/stat), from the first submission to the last payment ({net['window_s']} s) in"
+        f" the batched run, and while the same {d['jobs']} jobs ran straight on the backend"
+        f" ({alone['window_s']} s, {d['workers']} workers):",
+        "",
+        "| who | batched run: CPU-s | ms per job | backend alone: CPU-s | ms per job |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| **busy, of all cores** | **{net['busy_cpu_s']}** ({_pc(net['busy_share'])}) | |"
+        f" **{alone['busy_cpu_s']}** ({_pc(alone['busy_share'])}) | |",
+        "",
+        "When the busy share is well below 100 %, the cores did not bound the run: a short job's"
+        f" run takes {d['mean_job_s']} s of wall time alone for"
+        f" {r(alone['ms_per_job']['jobs_and_rest'] / 1000, 3)} s of CPU, so its"
+        f" {d['workers']} workers, waiting on their sandboxes, bound both runs. In the batched run the"
+        " node's own work and the client's burst run beside the jobs and slow each run down. The node's"
+        f" log gives each stage's mean time from the previous one: {_stages(b)} s (`executed` counts"
+        " from the job's start, so it includes its wait for a free worker). The last is the dispute"
+        " window: a k = 1 job is paid only in a block whose whole-second timestamp is past its proof's"
+        " plus 1 s.",
+        "",
+    ]
 
 
 def _verdict(met: bool) -> str:
