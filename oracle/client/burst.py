@@ -162,22 +162,46 @@ class _Burst:
     def send_quoted(self, quoted: list[tuple[int, Quote]]) -> None:
         """Jobs on their quotes, in quote nonce order. One simulation of the whole chunk, in
         order, on top of our pending transactions (`Client._simulate`) stands for each job's
-        estimate: a job it accepted is sent at once. From the first job it refused on (or when the
-        endpoint has no simulation) each goes the estimated way (`send`), which tells why, and
-        posts it and every later one open."""
+        estimate, and the jobs it accepted go in one JSON-RPC batch of transactions
+        (`Client._send_simulated`): one round trip for the chunk. From the first job it refused on
+        (or when the endpoint has no simulation) each goes the estimated way (`send`), which tells
+        why, and posts it and every later one open."""
         permits = self._permits([i for i, _ in quoted])
         calls = [
             create_call(self.client, self.jobs[i].request, permit, q)
             for (i, q), permit in zip(quoted, permits, strict=True)
         ]
-        used = self.client._simulate(calls) if self.usable else None
-        for k, (i, q) in enumerate(quoted):
-            gas = used[k] if used is not None else None
-            if gas is None or not self.usable:
-                used = None  # the simulation assumed this job's quote: the rest are estimated
-                self.send(i, q)
-            else:
-                self.send(i, q, permits[k], gas)
+        used = (self.client._simulate(calls) if self.usable else None) or []
+        # the simulation's accepted run, from the first job: one batch of transactions
+        accepted: list[tuple[Any, int]] = []
+        for call, gas in zip(calls, used, strict=False):
+            if gas is None:
+                break
+            accepted.append((call, gas))
+        ok = len(accepted)
+        if ok:
+            answers = self.client._send_simulated(accepted, self.head)
+            for k, answer in enumerate(answers):
+                self._record(quoted[k][0], quoted[k][1], permits[k], answer)
+        for i, q in quoted[ok:]:  # from the first refusal on: estimated, told why, posted open
+            self.send(i, q)
+
+    def _record(self, i: int, offer: Quote, permit: Any, answer: bytes | Exception) -> None:
+        """One job of a simulated batch: sent on its quote, or why the endpoint refused it."""
+        self.tried.add(i)
+        client = self.client
+        if isinstance(answer, Exception):
+            # Its quote and permit nonces go unused: the later jobs signed past them revert (the
+            # market and the token check each in order; no money moves) and the rest of the
+            # burst is posted open, its nonces read again.
+            self.out[i] = Submitted(self.specs[i], error=f"the endpoint refused it: {answer}")
+            client._quote_nonce = client._permit_nonce = None
+            self.usable = False
+            return
+        client._quote_nonce = offer.nonce + 1
+        if permit is not None and client._permit_nonce is not None:
+            client._permit_nonce += 1
+        self.sent.append(_Sent(i, answer, offer))
 
     def _permits(self, jobs: list[int]) -> list[tuple[int, int, bytes, bytes] | None]:
         """The permits `jobs` will need if sent in this order, at consecutive permit nonces."""
@@ -194,20 +218,14 @@ class _Burst:
             out.append((self.deadline, v, r, s))
         return out  # the client's permit nonce is counted as each is sent
 
-    def send(
-        self,
-        i: int,
-        offer: Quote | None,
-        permit: tuple[int, int, bytes, bytes] | None = None,
-        used: int | None = None,
-    ) -> None:
-        """Job i on its quote (open when there is none, or it cannot be used); `permit` and `used`
-        (its simulated gas) from `send_quoted`, which simulated it at this point of the burst."""
+    def send(self, i: int, offer: Quote | None) -> None:
+        """Job i on its quote (open when there is none, or it cannot be used), estimated."""
         self.tried.add(i)
         client, job = self.client, self.jobs[i]
         # A permit per job paid from the wallet (the market binds it to the job's payment), at
         # the next permit nonce: our earlier transactions use theirs first.
-        if permit is None and self.by_permit[i]:
+        permit = None
+        if self.by_permit[i]:
             v, r, s = sign_permit(client, client.chain.market.address, job.payment, self.deadline)
             permit = (self.deadline, v, r, s)
         offer = offer if self.usable else None
@@ -215,7 +233,7 @@ class _Burst:
         if offer is not None:
             try:
                 tx_hash = client._sign_and_send(
-                    create_call(client, job.request, permit, offer), self.head, "pending", used
+                    create_call(client, job.request, permit, offer), self.head, "pending"
                 )
             except ClientError as err:
                 self.usable = False

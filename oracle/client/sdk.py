@@ -57,7 +57,7 @@ from oracle.client.views import (
     salt_path,
     sources,
 )
-from oracle.core.chain import Chain, TxStatus, calldata, wait_for_receipt
+from oracle.core.chain import Chain, TxStatus, calldata, send_raw_batch, wait_for_receipt
 from oracle.core.protocol import (
     MARKET_PARAMETER_FIELDS,
     Capabilities,
@@ -470,31 +470,88 @@ class Client:
         transactions may not be mined yet), signed with the next nonce, sent; its hash. `used`:
         the gas a simulation of it in this order used (`_simulate`), which stands for the
         estimate."""
-        sender = self.address
-        tx: dict[str, Any] = {"from": sender, "to": fn.address, "data": calldata(fn), "value": 0}
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        raw = self._signed(fn, self._nonce, head, block, used)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(raw)
+        except Exception:
+            self._nonce = None  # someone else used the key, or the node forgot a pending one
+            raise
+        self._nonce += 1
+        return bytes(tx_hash)
+
+    def _signed(self, fn, nonce: int, head: Any, block: str | None, used: int | None) -> bytes:
+        """`fn` as our signed transaction at `nonce`; ClientError if its estimate reverts."""
+        tx: dict[str, Any] = {
+            "from": self.address, "to": fn.address, "data": calldata(fn), "value": 0
+        }  # fmt: skip
         try:
             # A simulation's gas used is after its refund (up to a quarter more was needed while
             # it ran) and a nested call gets only 63/64 of what is left: half again covers both.
             gas = used * 3 // 2 if used is not None else self.w3.eth.estimate_gas(tx, block)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             raise ClientError(f"the transaction would revert: {self._explain(err)}") from err
-        if self._nonce is None:
-            self._nonce = self.w3.eth.get_transaction_count(sender, "pending")
         base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
         tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
         tx.update({
-            "nonce": self._nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id, "type": 2,
+            "nonce": nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id, "type": 2,
             "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
         })  # fmt: skip
         del tx["from"]
-        signed = self.key.sign_transaction(tx)  # type: ignore[union-attr]
+        return bytes(self.key.sign_transaction(tx).raw_transaction)  # type: ignore[union-attr]
+
+    def _send_simulated(self, calls: list[tuple[Any, int]], head: Any) -> list[bytes | Exception]:
+        """Calls a simulation accepted (each with its simulated gas), signed at consecutive nonces
+        and sent in one JSON-RPC batch: per call its hash, or why the endpoint refused it. An
+        endpoint without batches gets them one by one, stopping at the first refusal.
+
+        A refused transaction leaves a hole in our nonces that would hold every later accepted one
+        out of a block for good: each hole is filled with an empty transfer to ourselves, so those
+        jobs are created as sent (and the burst's receipts come)."""
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        first = self._nonce
+        raws = [self._signed(fn, first + k, head, None, used) for k, (fn, used) in enumerate(calls)]
+        answers: list[bytes | Exception] | None = (
+            list(answered) if (answered := send_raw_batch(self.w3, raws)) is not None else None
+        )
+        if answers is None:  # one at a time: nothing is sent past a refusal
+            answers = []
+            for raw in raws:
+                try:
+                    answers.append(bytes(self.w3.eth.send_raw_transaction(raw)))
+                except Exception as err:  # noqa: BLE001 (the caller reports it for this job)
+                    answers.append(err)
+                    break
+            answers += [ClientError("not sent after an earlier refusal")] * (
+                len(raws) - len(answers)
+            )
+        refused = [k for k, a in enumerate(answers) if isinstance(a, Exception)]
+        if not refused:
+            self._nonce = first + len(raws)
+            return answers
+        last_sent = max((k for k, a in enumerate(answers) if isinstance(a, bytes)), default=-1)
+        for k in (k for k in refused if k < last_sent):
+            self._fill_nonce(first + k, head)
+        self._nonce = None  # read again: which of them the endpoint holds is its to say
+        return answers
+
+    def _fill_nonce(self, nonce: int, head: Any) -> None:
+        base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
+        tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
+        tx = {
+            "to": self.address, "value": 0, "gas": 21_000, "nonce": nonce, "type": 2,
+            "chainId": self.chain.chain_id, "maxFeePerGas": 2 * base + tip + 1,
+            "maxPriorityFeePerGas": tip,
+        }  # fmt: skip
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception:
-            self._nonce = None  # someone else used the key, or the node forgot a pending one
-            raise
-        self._nonce += 1
-        return bytes(tx_hash)
+            self.w3.eth.send_raw_transaction(self.key.sign_transaction(tx).raw_transaction)  # type: ignore[union-attr]
+            log.warning("nonce %d was refused inside a batch: filled with an empty transfer", nonce)
+        except Exception as err:  # noqa: BLE001 (taken meanwhile: the later ones go on anyway)
+            log.warning(
+                "nonce %d was refused inside a batch and could not be filled: %s", nonce, err
+            )
 
     def _simulate(self, fns: list[Any], block: str = "pending") -> list[int | None] | None:
         """The gas each call would use, run one after another from our address on top of `block`

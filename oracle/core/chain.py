@@ -158,3 +158,34 @@ def calldata(fn: Any) -> bytes:
     abi = fn.abi
     types = get_abi_input_types(abi)
     return function_abi_to_4byte_selector(abi) + encode(types, list(fn.args))
+
+
+class RawTxRefused(Exception):
+    """The endpoint refused one transaction of a batch; its JSON-RPC error."""
+
+    def __init__(self, error: Any):
+        self.error = error
+        message = error.get("message", error) if isinstance(error, dict) else error
+        super().__init__(str(message))
+
+
+def send_raw_batch(w3: Web3, raws: list[bytes]) -> list[bytes | RawTxRefused] | None:
+    """Signed transactions sent in one JSON-RPC batch (one round trip instead of one each): per
+    transaction its hash, or the endpoint's refusal of it. None when the endpoint does not take
+    batches (it answered with one error for the whole request, or its provider has none); the
+    caller then sends one at a time. A transport failure raises, as a single send would."""
+    batch = getattr(w3.provider, "make_batch_request", None)
+    if batch is None or not raws:
+        return None
+    try:
+        answers = batch([("eth_sendRawTransaction", [Web3.to_hex(raw)]) for raw in raws])
+    except NotImplementedError:
+        return None
+    if not isinstance(answers, list) or len(answers) != len(raws):
+        return None
+    return [
+        bytes.fromhex(str(a["result"]).removeprefix("0x"))
+        if a.get("error") is None and a.get("result")
+        else RawTxRefused(a.get("error") or "no result")
+        for a in answers
+    ]

@@ -58,19 +58,26 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
 
     # ---- the burst: one transaction per job (a permit each, no approve), all on quotes, checked
     # by one simulation of the chunk in order instead of an estimate each (anvil answers
-    # eth_simulateV1): one round trip per job, the send
+    # eth_simulateV1), and sent together in one JSON-RPC batch: two round trips for the chunk
     block0 = chain.blocks.head.number
     calls: list[str] = []
+    batched: list[list[str]] = []
     provider, eth = sdk.w3.provider, sdk.w3.eth
     seen = {"make_request": provider, "estimate_gas": eth, "send_raw_transaction": eth}
     for name, owner in seen.items():
         real = getattr(owner, name)
         setattr(owner, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    real_batch = provider.make_batch_request
+    provider.make_batch_request = lambda reqs: (
+        batched.append([m for m, _ in reqs]) or real_batch(reqs)
+    )
     done = sdk.submit_many(specs)
     for name, owner in seen.items():
         delattr(owner, name)
-    assert calls.count("estimate_gas") == 0 and calls.count("send_raw_transaction") == N, calls
+    del provider.make_batch_request
+    assert calls.count("estimate_gas") == 0 and calls.count("send_raw_transaction") == 0, calls
     assert calls.count("make_request") == 1  # the one eth_simulateV1 of the chunk
+    assert batched == [["eth_sendRawTransaction"] * N]  # and the one batch of its N jobs
     assert [d.error for d in done] == [None] * N
     ids = [d.job_id for d in done]
     assert len(set(ids)) == N and all(d.node_id == node_id for d in done)
@@ -154,3 +161,72 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
     assert wallet - token.balanceOf(client) == 3 * 5 * E18
     assert client.nonce == sent0 + 3  # no reverted transaction: the estimate refused the forgery
     assert market.quoteNonce(client) == nonce + N + 2
+
+
+def test_an_endpoint_refuses_one_transaction_of_a_burst_batch__no_later_one_is_stranded(
+    tmp_path, chain, market, token, client, setup_node, node_owners, operators, fund, spawn,
+    record, rpc_url,
+):  # fmt: skip
+    """The endpoint takes the chunk's batch but refuses its second transaction (a hosted RPC's
+    rate limit, say): that nonce stays empty, which would keep the later ones out of every block
+    (and the burst waiting on their receipts). The client fills the hole with an empty transfer to
+    itself: the first job is created and paid for, the refused one says so, and the later ones,
+    signed past quote and permit nonces that went unused, revert on chain without moving money."""
+    import oracle.client.sdk as sdk_module
+    from oracle.core.chain import RawTxRefused, send_raw_batch
+
+    node_id = setup_node(node_owners[0], operators[0])
+    node = spawn(0)
+    fund(client, 100 * E18)
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
+             what="endpoint announced", nodes=[node])  # fmt: skip
+    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(4)]
+    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    wallet, sent0 = token.balanceOf(client), client.nonce
+
+    def refuses_the_second(w3, raws):
+        answers = send_raw_batch(w3, raws[:1] + raws[2:])
+        assert answers is not None
+        return [answers[0], RawTxRefused({"code": -32005, "message": "rate limited"}), *answers[1:]]
+
+    sdk_module.send_raw_batch, real = refuses_the_second, sdk_module.send_raw_batch
+    try:
+        done = sdk.submit_many(specs)
+    finally:
+        sdk_module.send_raw_batch = real
+    assert done[0].error is None and done[0].node_id == node_id
+    assert done[1].error is not None and "rate limited" in done[1].error
+    assert all(d.job_id is None and "reverted" in (d.error or "") for d in done[2:]), done
+    assert client.nonce == sent0 + 4  # every nonce mined: job 0, the filler, jobs 2 and 3
+    assert wallet - token.balanceOf(client) == 5 * E18  # only the created job paid
+    assert Status(market.job(done[0].job_id).status) in (Status.RUNNING, Status.ACCEPTED)
+    # the client reads its counters again: the next burst is quoted and created as usual
+    again = sdk.submit_many(specs[1:2])
+    assert again[0].error is None and again[0].node_id == node_id
+
+
+def test_an_endpoint_without_batches__the_burst_sends_one_transaction_at_a_time(
+    tmp_path, market, client, setup_node, node_owners, operators, fund, spawn, record, rpc_url,
+):  # fmt: skip
+    import oracle.client.sdk as sdk_module
+
+    node_id = setup_node(node_owners[0], operators[0])
+    node = spawn(0)
+    fund(client, 100 * E18)
+    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
+             what="endpoint announced", nodes=[node])  # fmt: skip
+    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(3)]
+    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    sends: list[bytes] = []
+    real_send = sdk.w3.eth.send_raw_transaction
+    sdk.w3.eth.send_raw_transaction = lambda raw: sends.append(raw) or real_send(raw)
+    sdk_module.send_raw_batch, real = (lambda w3, raws: None), sdk_module.send_raw_batch
+    try:
+        done = sdk.submit_many(specs)
+    finally:
+        sdk_module.send_raw_batch = real
+        del sdk.w3.eth.send_raw_transaction
+    assert len(sends) == 3 and [d.error for d in done] == [None] * 3
+    assert all(d.node_id == node_id for d in done) and len({d.job_id for d in done}) == 3

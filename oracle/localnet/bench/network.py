@@ -43,13 +43,19 @@ def count_requests(w3: Any) -> Counter[str]:
     now on; clear the counter to start again)."""
     counts: Counter[str] = Counter()
     provider = w3.provider
-    send = provider._make_request  # the one place HTTPProvider puts a request on the wire
+    send = provider._make_request  # where HTTPProvider puts a single request on the wire
+    send_batch = provider.make_batch_request  # and a JSON-RPC batch (each request in it counts)
 
     def counted(method: Any, request_data: bytes) -> bytes:
         counts[str(method)] += 1
         return send(method, request_data)
 
+    def counted_batch(requests: list[tuple[Any, Any]]) -> Any:
+        counts.update(str(method) for method, _ in requests)
+        return send_batch(requests)
+
     setattr(provider, "_make_request", counted)  # noqa: B010 (an instance attribute, on purpose)
+    setattr(provider, "make_batch_request", counted_batch)  # noqa: B010
     return counts
 
 
