@@ -58,6 +58,7 @@ from web3.exceptions import (
 from oracle.core.chain import Chain, TxStatus, wait_for_receipt
 from oracle.core.reverts import decode_revert, error_table
 from oracle.node.calls import JobArgs, UnknownTerms, contract_call
+from oracle.node.fees import GWEI, FeeRule, gwei
 from oracle.node.gas_limits import GasLimits
 from oracle.node.store import Intent, IntentKind, IntentStatus, Store
 
@@ -74,9 +75,6 @@ DONE_BY_OTHERS = {
     IntentKind.REDRAW: "JobMarketNothingToRedraw",
 }
 OURS_KEPT = 10_000
-GWEI = 10**9
-# A replacement must raise the fees by at least 10% (geth's and anvil's rule), else it is refused.
-MIN_REPLACEMENT = 1.1
 
 
 def _batch_key(intent: Intent) -> str:
@@ -89,10 +87,6 @@ def _by_tx(intents: list[Intent]) -> dict[HexStr, list[Intent]]:
     for i in intents:
         groups.setdefault(HexStr(str(i.tx_hash)), []).append(i)
     return groups
-
-
-def _gwei(wei: int) -> str:
-    return f"{wei / GWEI:.9g} gwei"
 
 
 def _hex(value: Any) -> str:
@@ -120,6 +114,7 @@ class Submitter:
         self.max_attempts = max_attempts  # sends of one intent that ran out of gas, before it fails
         self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
         self.max_fee_wei, self.confirmations = max_fee_wei, confirmations
+        self.fee_rule = FeeRule(fee_bump, max_fee_wei)
         self.bumps_per_flush = bumps_per_flush
         self.on_gas = on_gas or (lambda kind, gas: None)
         # The head block, if the caller reads it anyway this phase (the node's view): the fee
@@ -524,7 +519,7 @@ class Submitter:
         when it cannot be (at the fee cap: an error naming the setting; the node refused the
         replacement, e.g. the old one was just mined) and the transaction keeps waiting."""
         kind = intents[0].kind
-        new = self._bumped(fees)
+        new = self.fee_rule.bumped(fees, self._fees())
         if new is None:
             if tx_hash not in self._capped:
                 self._capped.add(tx_hash)
@@ -535,7 +530,7 @@ class Submitter:
                     kind,
                     tx_hash,
                     nonce,
-                    _gwei(fees.get("maxFeePerGas", 0)),
+                    gwei(fees.get("maxFeePerGas", 0)),
                     self.max_fee_wei / GWEI,
                 )
             return None
@@ -545,7 +540,7 @@ class Submitter:
             tx_hash,
             self.tx_timeout_s,
             nonce,
-            _gwei(new["maxFeePerGas"]),
+            gwei(new["maxFeePerGas"]),
             bumps + 1,
         )
         try:
@@ -559,22 +554,6 @@ class Submitter:
                 err,
             )
             return None
-
-    def _bumped(self, fees: dict[str, int]) -> dict[str, int] | None:
-        """`fees` raised by `fee_bump` (or to the current quote, if higher), at most to the cap;
-        None if the cap leaves no room for a replacement the mempool would accept."""
-        old_max, old_tip = (
-            int(fees.get("maxFeePerGas", 0)),
-            int(fees.get("maxPriorityFeePerGas", 0)),
-        )
-        quote = self._fees()
-        new_max = min(
-            max(int(old_max * self.fee_bump) + 1, quote["maxFeePerGas"]), self.max_fee_wei
-        )
-        new_tip = min(max(int(old_tip * self.fee_bump) + 1, quote["maxPriorityFeePerGas"]), new_max)
-        if new_max < old_max * MIN_REPLACEMENT or new_max <= old_max:
-            return None
-        return {"maxFeePerGas": new_max, "maxPriorityFeePerGas": new_tip}
 
     def _next_nonce(self) -> int:
         chain_nonce = self.chain.w3.eth.get_transaction_count(self.address, "pending")
@@ -602,20 +581,10 @@ class Submitter:
         return self._nonce
 
     def _fees(self) -> dict[str, int]:
-        w3 = self.chain.w3
         head = self.latest()
         self.gas_limits.block_gas_limit = head.get("gasLimit")  # caps a limit learned from receipts
-        base = head.get("baseFeePerGas", 0) or 0
-        tip = max(w3.eth.max_priority_fee, 0) if base else 0
-        max_fee = 2 * base + tip + 1
-        if max_fee > self.max_fee_wei:
-            log.warning(
-                "fee quote %s is above max_fee_gwei = %g: sending at the cap (it may wait)",
-                _gwei(max_fee),
-                self.max_fee_wei / GWEI,
-            )
-            max_fee = self.max_fee_wei
-        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee)}
+        tip = self.chain.w3.eth.max_priority_fee if head.get("baseFeePerGas") else 0
+        return self.fee_rule.quote(head, tip)
 
     def _reason(self, err: Exception) -> str:
         """The revert reason, led by the custom error decoded from the contracts' ABIs
