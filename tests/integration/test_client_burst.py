@@ -32,18 +32,29 @@ N = 5
 TES_CLIENT = Path(sys.executable).parent / "tes-client"
 
 
+@pytest.fixture
+def quoting(tmp_path, client, setup_node, node_owners, operators, fund, spawn, record, rpc_url):
+    """A node of ours running and announced, a funded client's SDK and n bundles of the script:
+    (sdk, node id, node process, files, specs paying 5 TES each)."""
+
+    def make(n: int):
+        node_id = setup_node(node_owners[0], operators[0])
+        node = spawn(0)
+        fund(client, 100 * E18)
+        sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
+        wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
+                 what="endpoint announced", nodes=[node])  # fmt: skip
+        files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(n)]
+        specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+        return sdk, node_id, node, files, specs
+
+    return make
+
+
 def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_paid_once(
-    tmp_path, chain, market, registry, token, client, setup_node, node_owners, operators, fund,
-    spawn, record, rpc_url, ape_data,
+    tmp_path, chain, market, registry, token, client, operators, record, rpc_url, ape_data, quoting
 ):  # fmt: skip
-    node_id = setup_node(node_owners[0], operators[0])
-    node = spawn(0)
-    fund(client, 100 * E18)
-    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
-    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
-             what="endpoint announced", nodes=[node])  # fmt: skip
-    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(N)]
-    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    sdk, node_id, node, files, specs = quoting(N)
     nonce, sent0 = market.quoteNonce(client), client.nonce
     wallet = token.balanceOf(client)
 
@@ -164,9 +175,8 @@ def test_a_burst_is_quoted_at_once__sent_back_to_back__each_job_created_run_and_
 
 
 def test_an_endpoint_refuses_one_transaction_of_a_burst_batch__no_later_one_is_stranded(
-    tmp_path, chain, market, token, client, setup_node, node_owners, operators, fund, spawn,
-    record, rpc_url,
-):  # fmt: skip
+    market, token, client, quoting, monkeypatch
+):
     """The endpoint takes the chunk's batch but refuses its second transaction (a hosted RPC's
     rate limit, say): that nonce stays empty, which would keep the later ones out of every block
     (and the burst waiting on their receipts). The client fills the hole with an empty transfer to
@@ -175,14 +185,7 @@ def test_an_endpoint_refuses_one_transaction_of_a_burst_batch__no_later_one_is_s
     import oracle.client.sdk as sdk_module
     from oracle.core.chain import RawTxRefused, send_raw_batch
 
-    node_id = setup_node(node_owners[0], operators[0])
-    node = spawn(0)
-    fund(client, 100 * E18)
-    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
-    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
-             what="endpoint announced", nodes=[node])  # fmt: skip
-    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(4)]
-    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    sdk, node_id, _, _, specs = quoting(4)
     wallet, sent0 = token.balanceOf(client), client.nonce
 
     def refuses_the_second(w3, raws):
@@ -190,11 +193,9 @@ def test_an_endpoint_refuses_one_transaction_of_a_burst_batch__no_later_one_is_s
         assert answers is not None
         return [answers[0], RawTxRefused({"code": -32005, "message": "rate limited"}), *answers[1:]]
 
-    sdk_module.send_raw_batch, real = refuses_the_second, sdk_module.send_raw_batch
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(sdk_module, "send_raw_batch", refuses_the_second)
         done = sdk.submit_many(specs)
-    finally:
-        sdk_module.send_raw_batch = real
     assert done[0].error is None and done[0].node_id == node_id
     assert done[1].error is not None and "rate limited" in done[1].error
     assert all(d.job_id is None and "reverted" in (d.error or "") for d in done[2:]), done
@@ -207,26 +208,18 @@ def test_an_endpoint_refuses_one_transaction_of_a_burst_batch__no_later_one_is_s
 
 
 def test_an_endpoint_without_batches__the_burst_sends_one_transaction_at_a_time(
-    tmp_path, market, client, setup_node, node_owners, operators, fund, spawn, record, rpc_url,
-):  # fmt: skip
+    quoting, monkeypatch
+):
     import oracle.client.sdk as sdk_module
 
-    node_id = setup_node(node_owners[0], operators[0])
-    node = spawn(0)
-    fund(client, 100 * E18)
-    sdk = Client.connect(rpc_url, record, Account.from_key(client.private_key))
-    wait_for(lambda: sdk.endpoints([node_id]).get(node_id) is not None, 60,
-             what="endpoint announced", nodes=[node])  # fmt: skip
-    files = [make_bundle(tmp_path / str(i), SCRIPT % i) for i in range(3)]
-    specs = [JobSpec(path, uri, 5 * E18, windows=WINDOWS) for uri, _, path in files]
+    sdk, node_id, _, _, specs = quoting(3)
     sends: list[bytes] = []
     real_send = sdk.w3.eth.send_raw_transaction
-    sdk.w3.eth.send_raw_transaction = lambda raw: sends.append(raw) or real_send(raw)
-    sdk_module.send_raw_batch, real = (lambda w3, raws: None), sdk_module.send_raw_batch
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(
+            sdk.w3.eth, "send_raw_transaction", lambda raw: sends.append(raw) or real_send(raw)
+        )
+        m.setattr(sdk_module, "send_raw_batch", lambda w3, raws: None)
         done = sdk.submit_many(specs)
-    finally:
-        sdk_module.send_raw_batch = real
-        del sdk.w3.eth.send_raw_transaction
     assert len(sends) == 3 and [d.error for d in done] == [None] * 3
     assert all(d.node_id == node_id for d in done) and len({d.job_id for d in done}) == 3
