@@ -225,6 +225,7 @@ class Network:
             if proxies:
                 node_methods = proxies[0].counts()[1]
                 round_trips = sum(p.counts()[0] for p in proxies)
+                client_round_trips = proxies[1].counts()[0]
             else:
                 node_methods = rpc_rest - client_methods
             client_txs = self.w3.eth.get_transaction_count(self.client_key.address) - client_nonce
@@ -293,6 +294,7 @@ class Network:
         }
         if proxies:
             out["rpc"]["round_trips_per_job"] = r(round_trips / len(ids), 2)
+            out["rpc"]["client_round_trips_per_job"] = r(client_round_trips / len(ids), 2)
         return out
 
     def _check_results(self, name: str, ids: list[int], watcher: Watcher, until: str) -> int:

@@ -407,17 +407,19 @@ def _more_nodes_and_latency(res: dict[str, Any]) -> list[str]:
 
 
 def _latency_comment(p: dict[str, Any]) -> str:
-    """What the added latency alone allows, from the run's own request counts."""
+    """What the added latency alone allows, from the run's own request and round-trip counts."""
     delay = p["rpc_delay_ms"] / 1000
-    client_s = p["rpc"]["client_per_job"] * delay
+    trips = p["rpc"].get("client_round_trips_per_job", p["rpc"]["client_per_job"])
+    client_s = trips * delay
     return (
         f"At +{p['rpc_delay_ms']:g} ms a round trip, the client's {p['rpc']['client_per_job']} requests"
-        f" per submission are {client_s:.2f} s of waiting one after another: at most"
-        f" {1 / client_s:.1f} submissions/s (measured {p['submit_per_s']}). They are each"
-        " transaction's send, and one `eth_simulateV1` per chunk of quoted jobs: a quote is used only"
-        " once the market's own check (the simulation of the chunk in order, on top of our earlier"
-        " transactions) accepted it, which is what makes a forged or stale quote cost the client"
-        " nothing; an endpoint without the simulation gets an estimate per transaction. The node's"
+        f" per submission took {trips} round trips, {client_s:.3f} s of waiting per job: at most"
+        f" {1 / client_s:.1f} submissions/s (measured {p['submit_per_s']}). A chunk of quoted jobs"
+        " costs its quotes (one POST /quotes to the node), one `eth_simulateV1` of the chunk in order"
+        " on top of our earlier transactions (a quote is used only once the market's own check"
+        " accepted it, which is what makes a forged or stale quote cost the client nothing) and one"
+        " JSON-RPC batch of its transactions; an endpoint without the simulation gets an estimate and"
+        " a send per transaction. The node's"
         f" {p['rpc']['node_per_job']} requests per job are made per step for every job in it (batched"
         f" proofs and settlements); jobs were proven at {p['proven_per_s']} per second and settled at"
         f" {p['paid_per_s']} per second."
