@@ -463,16 +463,12 @@ class Client:
             raise ClientError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
         return receipt
 
-    def _sign_and_send(
-        self, fn, head: Any = None, block: str | None = None, used: int | None = None
-    ) -> bytes:
+    def _sign_and_send(self, fn, head: Any = None, block: str | None = None) -> bytes:
         """`_send` without waiting: estimated against `block` ("pending" when our own earlier
-        transactions may not be mined yet), signed with the next nonce, sent; its hash. `used`:
-        the gas a simulation of it in this order used (`_simulate`), which stands for the
-        estimate."""
+        transactions may not be mined yet), signed with the next nonce, sent; its hash."""
         if self._nonce is None:
             self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
-        raw = self._signed(fn, self._nonce, head, block, used)
+        raw = self._signed(fn, self._nonce, head, block, None)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(raw)
         except Exception:
@@ -482,7 +478,9 @@ class Client:
         return bytes(tx_hash)
 
     def _signed(self, fn, nonce: int, head: Any, block: str | None, used: int | None) -> bytes:
-        """`fn` as our signed transaction at `nonce`; ClientError if its estimate reverts."""
+        """`fn` as our signed transaction at `nonce`; ClientError if its estimate reverts. `used`:
+        the gas a simulation of it in this order used (`_simulate`), which stands for the
+        estimate."""
         tx: dict[str, Any] = {
             "from": self.address, "to": fn.address, "data": calldata(fn), "value": 0
         }  # fmt: skip
@@ -492,12 +490,7 @@ class Client:
             gas = used * 3 // 2 if used is not None else self.w3.eth.estimate_gas(tx, block)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             raise ClientError(f"the transaction would revert: {self._explain(err)}") from err
-        base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
-        tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
-        tx.update({
-            "nonce": nonce, "gas": gas * 12 // 10, "chainId": self.chain.chain_id, "type": 2,
-            "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
-        })  # fmt: skip
+        tx.update(nonce=nonce, gas=gas * 12 // 10, **self._fee_fields(head))
         del tx["from"]
         return bytes(self.key.sign_transaction(tx).raw_transaction)  # type: ignore[union-attr]
 
@@ -537,14 +530,23 @@ class Client:
         self._nonce = None  # read again: which of them the endpoint holds is its to say
         return answers
 
-    def _fill_nonce(self, nonce: int, head: Any) -> None:
+    def _fee_fields(self, head: Any) -> dict[str, Any]:
+        """A type-2 transaction's chain and fees: twice the head's base fee plus the tip."""
         base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
         tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
-        tx = {
-            "to": self.address, "value": 0, "gas": 21_000, "nonce": nonce, "type": 2,
-            "chainId": self.chain.chain_id, "maxFeePerGas": 2 * base + tip + 1,
-            "maxPriorityFeePerGas": tip,
+        return {
+            "chainId": self.chain.chain_id, "type": 2,
+            "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
         }  # fmt: skip
+
+    def _fill_nonce(self, nonce: int, head: Any) -> None:
+        tx = {
+            "to": self.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": nonce,
+            **self._fee_fields(head),
+        }
         try:
             self.w3.eth.send_raw_transaction(self.key.sign_transaction(tx).raw_transaction)  # type: ignore[union-attr]
             log.warning("nonce %d was refused inside a batch: filled with an empty transfer", nonce)
