@@ -57,7 +57,14 @@ from oracle.client.views import (
     salt_path,
     sources,
 )
-from oracle.core.chain import Chain, TxStatus, calldata, send_raw_batch, wait_for_receipt
+from oracle.core.chain import (
+    Chain,
+    TxStatus,
+    calldata,
+    eip1559_fees,
+    send_raw_batch,
+    wait_for_receipt,
+)
 from oracle.core.protocol import (
     MARKET_PARAMETER_FIELDS,
     Capabilities,
@@ -531,13 +538,10 @@ class Client:
         return answers
 
     def _fee_fields(self, head: Any) -> dict[str, Any]:
-        """A type-2 transaction's chain and fees: twice the head's base fee plus the tip."""
+        """A type-2 transaction's chain and fees (`eip1559_fees`; the tip kept a while)."""
         base = int((head or self.w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0)
-        tip = self._keep("tip", lambda: max(int(self.w3.eth.max_priority_fee), 0)) if base else 0
-        return {
-            "chainId": self.chain.chain_id, "type": 2,
-            "maxFeePerGas": 2 * base + tip + 1, "maxPriorityFeePerGas": tip,
-        }  # fmt: skip
+        tip = self._keep("tip", lambda: int(self.w3.eth.max_priority_fee)) if base else 0
+        return {"chainId": self.chain.chain_id, "type": 2, **eip1559_fees(base, tip)}
 
     def _fill_nonce(self, nonce: int, head: Any) -> None:
         tx = {

@@ -160,6 +160,14 @@ def calldata(fn: Any) -> bytes:
     return function_abi_to_4byte_selector(abi) + encode(types, list(fn.args))
 
 
+def eip1559_fees(base_fee: int, tip: int) -> dict[str, int]:
+    """The fees every sender here offers (client, node, the bench's node-style sends): twice the
+    head's base fee plus the tip, room for the base fee to rise for a few blocks; no tip on a
+    chain without a base fee. The node caps it (oracle/node/fees.py)."""
+    tip = max(tip, 0) if base_fee else 0
+    return {"maxFeePerGas": 2 * base_fee + tip + 1, "maxPriorityFeePerGas": tip}
+
+
 class RawTxRefused(Exception):
     """The endpoint refused one transaction of a batch; its JSON-RPC error."""
 

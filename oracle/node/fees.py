@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from oracle.core.chain import eip1559_fees
+
 log = logging.getLogger(__name__)
 
 GWEI = 10**9
@@ -25,11 +27,10 @@ class FeeRule:
     cap_wei: int  # the most any transaction may offer per gas (max_fee_gwei)
 
     def quote(self, head: Any, tip: int) -> dict[str, int]:
-        """Fees for a transaction sent now: twice the head's base fee plus the tip (room for the
-        base fee to rise for a few blocks), at most the cap (then it may wait: warned)."""
-        base = head.get("baseFeePerGas", 0) or 0
-        tip = max(tip, 0) if base else 0
-        max_fee = 2 * base + tip + 1
+        """Fees for a transaction sent now (`eip1559_fees`), at most the cap (then it may wait:
+        warned)."""
+        fees = eip1559_fees(head.get("baseFeePerGas", 0) or 0, tip)
+        max_fee, tip = fees["maxFeePerGas"], fees["maxPriorityFeePerGas"]
         if max_fee > self.cap_wei:
             log.warning(
                 "fee quote %s is above max_fee_gwei = %g: sending at the cap (it may wait)",

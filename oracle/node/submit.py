@@ -112,8 +112,8 @@ class Submitter:
     ):
         self.chain, self.store, self.key = chain, store, key
         self.max_attempts = max_attempts  # sends of one intent that ran out of gas, before it fails
-        self.batch_size, self.tx_timeout_s, self.fee_bump = batch_size, tx_timeout_s, fee_bump
-        self.max_fee_wei, self.confirmations = max_fee_wei, confirmations
+        self.batch_size, self.tx_timeout_s = batch_size, tx_timeout_s
+        self.confirmations = confirmations
         self.fee_rule = FeeRule(fee_bump, max_fee_wei)
         self.bumps_per_flush = bumps_per_flush
         self.on_gas = on_gas or (lambda kind, gas: None)
@@ -531,7 +531,7 @@ class Submitter:
                     tx_hash,
                     nonce,
                     gwei(fees.get("maxFeePerGas", 0)),
-                    self.max_fee_wei / GWEI,
+                    self.fee_rule.cap_wei / GWEI,
                 )
             return None
         log.warning(

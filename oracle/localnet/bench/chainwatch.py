@@ -12,7 +12,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.types import RPCEndpoint, TxParams
 
-from oracle.core.chain import wait_for_receipt
+from oracle.core.chain import eip1559_fees, wait_for_receipt
 from oracle.localnet.bench.common import BLOCK_CLOCK_S, r
 
 
@@ -89,15 +89,15 @@ def anvil_ceiling(url: str, key: str, to: str, n: int) -> dict[str, Any]:
     for _ in range(n):
         nonce = w3.eth.get_transaction_count(acct.address, "pending")
         base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
-        tip = max(w3.eth.max_priority_fee, 0) if base else 0
+        tip = w3.eth.max_priority_fee if base else 0
+        fees = eip1559_fees(base, tip)
         tx = {
             "from": acct.address,
             "to": to,
             "value": 1,
             "nonce": nonce,
             "chainId": chain_id,
-            "maxFeePerGas": 2 * base + tip + 1,
-            "maxPriorityFeePerGas": tip,
+            **fees,
         }
         tx["gas"] = int(w3.eth.estimate_gas(cast(TxParams, tx)) * 1.3) + 20_000
         h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
